@@ -1,0 +1,403 @@
+//! PATCH (RFC 7644 §3.5.2): parsing a PatchOp request and applying it to a copy of the document, so
+//! that a request is atomic by construction: every operation applies, or the resource is untouched.
+//! Accepts what Okta and Entra send (shared/idp-notes.md): any-case op names, path-less value objects
+//! whose keys are paths, filtered `add` that creates the element, string booleans, bare manager ids.
+use super::error::ScimError;
+use super::eval::element_matches;
+use super::filter::{AttrPath, CompValue, CompareOp, Filter};
+use super::path::PatchPath;
+use super::resource::{coerce, coerce_single, container_mut, finish, is_empty, Document};
+use super::schema::{AttributeDef, Mutability, ResourceSchema};
+use serde_json::{Map, Value};
+use std::fmt;
+
+pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// One parsed operation. Its `Debug` leaves out the value, which may hold a password.
+#[derive(Clone)]
+pub struct PatchOperation {
+    pub kind: OpKind,
+    pub path: Option<PatchPath>,
+    pub value: Option<Value>,
+}
+
+impl fmt::Debug for PatchOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.as_ref().map(ToString::to_string);
+        f.debug_struct("PatchOperation").field("kind", &self.kind).field("path", &path).finish_non_exhaustive()
+    }
+}
+
+/// The outcome of a PATCH: the new document, and a password if one was written.
+pub struct Patched {
+    pub document: Document,
+    pub password: Option<String>,
+}
+
+fn get_ci<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+}
+
+/// Parses a PatchOp request body (RFC 7644 §3.5.2).
+pub fn parse_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
+    let object = body.as_object().ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
+    let schemas = get_ci(object, "schemas").and_then(Value::as_array);
+    if !schemas.is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP_SCHEMA)))) {
+        return Err(ScimError::invalid_syntax(format!("'schemas' must contain \"{PATCH_OP_SCHEMA}\"")));
+    }
+    let operations = get_ci(object, "Operations")
+        .and_then(Value::as_array)
+        .filter(|ops| !ops.is_empty())
+        .ok_or_else(|| ScimError::invalid_syntax("'Operations' must be a non-empty array"))?;
+    operations.iter().enumerate().map(|(n, op)| parse_operation(op).map_err(|e| numbered(e, n))).collect()
+}
+
+fn parse_operation(op: &Value) -> Result<PatchOperation, ScimError> {
+    let object = op.as_object().ok_or_else(|| ScimError::invalid_syntax("an operation must be a JSON object"))?;
+    let name = get_ci(object, "op").and_then(Value::as_str).unwrap_or_default();
+    // Entra sends "Replace", "Add", "Remove" (idp-notes Q1).
+    let kind = match name.to_ascii_lowercase().as_str() {
+        "add" => OpKind::Add,
+        "remove" => OpKind::Remove,
+        "replace" => OpKind::Replace,
+        _ => return Err(ScimError::invalid_syntax(format!("'op' must be add, remove or replace, got '{name}'"))),
+    };
+    let path = match get_ci(object, "path") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if p.trim().is_empty() => None,
+        Some(Value::String(p)) => Some(p.parse::<PatchPath>()?),
+        Some(other) => return Err(ScimError::invalid_path(format!("'path' must be a string, got {other}"))),
+    };
+    let value = get_ci(object, "value").filter(|v| !v.is_null()).cloned();
+    if kind == OpKind::Remove && path.is_none() {
+        return Err(ScimError::no_target("'remove' needs a 'path'"));
+    }
+    if kind != OpKind::Remove && value.is_none() {
+        return Err(ScimError::invalid_value(format!("'{name}' needs a 'value'")));
+    }
+    Ok(PatchOperation { kind, path, value })
+}
+
+fn numbered(e: ScimError, n: usize) -> ScimError {
+    ScimError { detail: format!("operation {}: {}", n + 1, e.detail), ..e }
+}
+
+/// Applies every operation to a copy of `current` and validates the result.
+pub fn apply(current: &Document, ops: &[PatchOperation], schema: &ResourceSchema, id: &str) -> Result<Patched, ScimError> {
+    let mut patcher = Patcher { document: current.clone(), password: None, schema, id };
+    for (n, op) in ops.iter().enumerate() {
+        patcher.apply_operation(op).map_err(|e| numbered(e, n))?;
+    }
+    finish(&mut patcher.document, schema)?;
+    Ok(Patched { document: patcher.document, password: patcher.password })
+}
+
+struct Patcher<'s> {
+    document: Document,
+    password: Option<String>,
+    schema: &'s ResourceSchema,
+    id: &'s str,
+}
+
+impl Patcher<'_> {
+    fn apply_operation(&mut self, op: &PatchOperation) -> Result<(), ScimError> {
+        if let Some(path) = &op.path {
+            return self.apply_path(op.kind, path, op.value.as_ref(), true);
+        }
+        // Path-less add/replace: each key of the value object is itself a path (idp-notes Q3, Q4).
+        let object = op
+            .value
+            .as_ref()
+            .and_then(Value::as_object)
+            .ok_or_else(|| ScimError::invalid_value("an operation without 'path' needs an object 'value'"))?;
+        for (key, value) in object {
+            self.apply_key(op.kind, key, value)?;
+        }
+        Ok(())
+    }
+
+    fn apply_key(&mut self, kind: OpKind, key: &str, value: &Value) -> Result<(), ScimError> {
+        if key.eq_ignore_ascii_case("schemas") {
+            return Ok(());
+        }
+        if let Some(ext) = self.schema.extension(key) {
+            return self.apply_extension(kind, &ext.id.clone(), value, false);
+        }
+        let path: PatchPath = key.parse()?;
+        self.apply_path(kind, &path, Some(value), false)
+    }
+
+    /// add/replace of a whole extension object: each of its keys is an attribute of that extension.
+    fn apply_extension(&mut self, kind: OpKind, urn: &str, value: &Value, explicit: bool) -> Result<(), ScimError> {
+        let object = value.as_object().ok_or_else(|| ScimError::invalid_value(format!("'{urn}' must be an object")))?;
+        for (name, v) in object {
+            let attr = AttrPath { uri: Some(urn.to_owned()), name: name.clone(), sub: None };
+            self.apply_path(kind, &PatchPath { attr, filter: None, sub: None }, Some(v), explicit)?;
+        }
+        Ok(())
+    }
+
+    fn extension_root(&self, path: &PatchPath) -> Option<String> {
+        let uri = path.attr.uri.as_ref()?;
+        if path.attr.sub.is_some() || path.filter.is_some() {
+            return None;
+        }
+        self.schema.extension(&format!("{uri}:{}", path.attr.name)).map(|e| e.id.clone())
+    }
+
+    /// `explicit` is true for a `path` member, false for a key of a path-less value object.
+    fn apply_path(&mut self, kind: OpKind, path: &PatchPath, value: Option<&Value>, explicit: bool) -> Result<(), ScimError> {
+        if let Some(urn) = self.extension_root(path) {
+            return match (kind, value) {
+                (OpKind::Remove, _) => Ok(drop(self.document.remove(&urn))),
+                (_, Some(v)) => self.apply_extension(kind, &urn, v, explicit),
+                (_, None) => Err(ScimError::invalid_value("missing value")),
+            };
+        }
+        let resolved = self.schema.resolve(&path.attr).map_err(ScimError::invalid_path)?;
+        if path.filter.is_some() && resolved.sub.is_some() {
+            return Err(ScimError::invalid_path(format!("in '{path}', the sub-attribute goes after the ']'")));
+        }
+        let attr = resolved.attr;
+        let sub = match (&path.sub, resolved.sub) {
+            (Some(name), _) => Some(attr.sub(name).ok_or_else(|| ScimError::invalid_path(format!("unknown attribute '{path}'")))?),
+            (None, s) => s,
+        };
+        if !self.writable(kind, attr, sub, value, explicit, path)? {
+            return Ok(());
+        }
+        let container = container_mut(&mut self.document, resolved.location);
+        let before = container.get(&attr.name).cloned();
+        match (&path.filter, sub) {
+            (None, None) => set_whole(container, attr, kind, value)?,
+            (None, Some(sub)) => set_sub_everywhere(container, attr, sub, kind, value)?,
+            (Some(filter), sub) => set_filtered(container, attr, filter, sub, kind, value, path)?,
+        }
+        let after = container.get(&attr.name);
+        if attr.mutability == Mutability::Immutable && before.as_ref().is_some_and(|b| !is_empty(b)) && after != before.as_ref() {
+            return Err(ScimError::mutability(format!("'{}' is immutable", attr.name)));
+        }
+        Ok(())
+    }
+
+    /// Mutability rules (RFC 7643 §2.2). `Ok(false)` means "ignore this operation".
+    fn writable(
+        &mut self,
+        kind: OpKind,
+        attr: &AttributeDef,
+        sub: Option<&AttributeDef>,
+        value: Option<&Value>,
+        explicit: bool,
+        path: &PatchPath,
+    ) -> Result<bool, ScimError> {
+        if attr.name == "id" {
+            // Okta's group rename repeats the id in a path-less value (idp-notes Q5).
+            if !explicit && value.and_then(Value::as_str) == Some(self.id) {
+                return Ok(false);
+            }
+            return Err(ScimError::mutability("'id' is readOnly"));
+        }
+        let read_only = attr.mutability == Mutability::ReadOnly || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly);
+        if read_only {
+            return if explicit { Err(ScimError::mutability(format!("'{path}' is readOnly"))) } else { Ok(false) };
+        }
+        if attr.mutability == Mutability::WriteOnly {
+            if kind != OpKind::Remove {
+                let secret = value.and_then(Value::as_str).ok_or_else(|| ScimError::invalid_value(format!("'{}' must be a string", attr.name)))?;
+                self.password = Some(secret.to_owned());
+            }
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// add / replace / remove of a whole attribute (no filter, no sub-attribute).
+fn set_whole(container: &mut Document, attr: &AttributeDef, kind: OpKind, value: Option<&Value>) -> Result<(), ScimError> {
+    let name = attr.name.as_str();
+    if kind == OpKind::Remove {
+        container.remove(name);
+        return Ok(());
+    }
+    let Some(new) = coerce(attr, value.unwrap_or(&Value::Null), name)? else {
+        if kind == OpKind::Replace {
+            container.remove(name);
+        }
+        return Ok(());
+    };
+    match (kind, container.get_mut(name), new) {
+        // RFC 7644 §3.5.2.1: add to a multi-valued attribute appends the new values.
+        (OpKind::Add, Some(Value::Array(existing)), Value::Array(items)) if attr.multi_valued => {
+            for item in items {
+                if !existing.contains(&item) {
+                    if is_primary(&item) {
+                        clear_primary(existing);
+                    }
+                    existing.push(item);
+                }
+            }
+        }
+        // Add and replace of a complex attribute set the given sub-attributes and keep the others.
+        (_, Some(Value::Object(existing)), Value::Object(subs)) if !attr.multi_valued => existing.extend(subs),
+        (_, _, new) => drop(container.insert(name.to_owned(), new)),
+    }
+    Ok(())
+}
+
+/// `name.familyName`, or `emails.value` (applied to every element).
+fn set_sub_everywhere(
+    container: &mut Document,
+    attr: &AttributeDef,
+    sub: &AttributeDef,
+    kind: OpKind,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    let new = match kind {
+        OpKind::Remove => None,
+        _ => coerce_single(sub, value.unwrap_or(&Value::Null), &format!("{}.{}", attr.name, sub.name))?,
+    };
+    let mut elements = take_elements(container, attr);
+    if elements.is_empty() && new.is_some() {
+        elements.push(Value::Object(Map::new()));
+    }
+    for element in &mut elements {
+        set_member(element, &sub.name, new.clone());
+    }
+    put_elements(container, attr, elements);
+    Ok(())
+}
+
+/// `emails[type eq "work"]` and `emails[type eq "work"].value`.
+fn set_filtered(
+    container: &mut Document,
+    attr: &AttributeDef,
+    filter: &Filter,
+    sub: Option<&AttributeDef>,
+    kind: OpKind,
+    value: Option<&Value>,
+    path: &PatchPath,
+) -> Result<(), ScimError> {
+    if !attr.multi_valued {
+        return Err(ScimError::invalid_path(format!("'{}' is not multi-valued: a [filter] cannot select in it", attr.name)));
+    }
+    let mut elements = take_elements(container, attr);
+    let mut matched = Vec::new();
+    for (i, element) in elements.iter().enumerate() {
+        if element_matches(filter, element, attr)? {
+            matched.push(i);
+        }
+    }
+    let patch = match (kind, sub) {
+        (OpKind::Remove, None) => None,
+        (OpKind::Remove, Some(sub)) => Some(Map::from_iter([(sub.name.clone(), Value::Null)])),
+        (_, Some(sub)) => {
+            let v = coerce_single(sub, value.unwrap_or(&Value::Null), &format!("{path}"))?;
+            Some(Map::from_iter([(sub.name.clone(), v.unwrap_or(Value::Null))]))
+        }
+        (_, None) => match coerce_single(attr, value.unwrap_or(&Value::Null), &attr.name)? {
+            Some(Value::Object(o)) => Some(o),
+            _ => return Err(ScimError::invalid_value(format!("'{path}' needs an object value"))),
+        },
+    };
+    if matched.is_empty() && kind != OpKind::Remove {
+        // Entra adds `addresses[type eq "work"].formatted` to users that have no work address (Q7).
+        if kind == OpKind::Replace {
+            return Err(ScimError::no_target(format!("no value of '{}' matches '{path}'", attr.name)));
+        }
+        let template = equality_template(filter, attr)
+            .ok_or_else(|| ScimError::no_target(format!("no value matches '{path}', and its filter does not say what to create")))?;
+        elements.push(Value::Object(template));
+        matched.push(elements.len() - 1);
+    }
+    match patch {
+        None => {
+            let mut i = 0;
+            elements.retain(|_| {
+                i += 1;
+                !matched.contains(&(i - 1))
+            });
+        }
+        Some(subs) => {
+            if subs.get("primary") == Some(&Value::Bool(true)) {
+                clear_primary(&mut elements);
+            }
+            for &i in &matched {
+                for (k, v) in &subs {
+                    set_member(&mut elements[i], k, (!v.is_null()).then(|| v.clone()));
+                }
+            }
+        }
+    }
+    put_elements(container, attr, elements);
+    Ok(())
+}
+
+/// The element a filter of `a eq x and b eq y` describes, or `None` for any other filter.
+fn equality_template(filter: &Filter, attr: &AttributeDef) -> Option<Map<String, Value>> {
+    match filter {
+        Filter::And(a, b) => {
+            let mut left = equality_template(a, attr)?;
+            left.extend(equality_template(b, attr)?);
+            Some(left)
+        }
+        Filter::Compare(path, CompareOp::Eq, literal) => {
+            let sub = attr.sub(&path.name)?;
+            let raw = match literal {
+                CompValue::Str(s) => Value::String(s.clone()),
+                CompValue::Bool(b) => Value::Bool(*b),
+                CompValue::Number(n) => Value::Number(n.clone()),
+                CompValue::Null => return None,
+            };
+            let v = coerce_single(sub, &raw, &sub.name).ok()??;
+            Some(Map::from_iter([(sub.name.clone(), v)]))
+        }
+        _ => None,
+    }
+}
+
+fn is_primary(v: &Value) -> bool {
+    v.get("primary") == Some(&Value::Bool(true))
+}
+
+/// RFC 7643 §2.4: at most one value is primary, so a new primary demotes the others.
+fn clear_primary(elements: &mut [Value]) {
+    for e in elements.iter_mut().filter(|e| is_primary(e)) {
+        e["primary"] = Value::Bool(false);
+    }
+}
+
+fn set_member(element: &mut Value, key: &str, value: Option<Value>) {
+    if let Value::Object(o) = element {
+        match value {
+            Some(v) => drop(o.insert(key.to_owned(), v)),
+            None => drop(o.remove(key)),
+        }
+    }
+}
+
+/// The attribute's values as a list (a singular complex value is a list of one), removed from the container.
+fn take_elements(container: &mut Document, attr: &AttributeDef) -> Vec<Value> {
+    match container.remove(&attr.name) {
+        Some(Value::Array(items)) => items,
+        Some(Value::Null) | None => Vec::new(),
+        Some(single) => vec![single],
+    }
+}
+
+/// Puts the values back, dropping empty elements; no values means the attribute is absent.
+fn put_elements(container: &mut Document, attr: &AttributeDef, mut elements: Vec<Value>) {
+    elements.retain(|e| !is_empty(e));
+    if elements.is_empty() {
+        return;
+    }
+    let value = if attr.multi_valued { Value::Array(elements) } else { elements.swap_remove(0) };
+    container.insert(attr.name.clone(), value);
+}
+

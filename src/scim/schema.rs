@@ -1,0 +1,265 @@
+//! Schemas (RFC 7643 §7): the compiled-in definitions from `scim-schemas/`, and the resolution of
+//! attribute paths against them (names are case-insensitive, RFC 7643 §2.1).
+use super::error::ScimError;
+use super::filter::AttrPath;
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::LazyLock;
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+pub const USER_SCHEMA_JSON: &str = include_str!("../../scim-schemas/User.json");
+pub const ENTERPRISE_USER_SCHEMA_JSON: &str = include_str!("../../scim-schemas/EnterpriseUser.json");
+pub const RESOURCE_TYPES_JSON: &str = include_str!("../../scim-schemas/ResourceTypes.json");
+pub const SERVICE_PROVIDER_CONFIG_JSON: &str = include_str!("../../scim-schemas/ServiceProviderConfig.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AttrType {
+    String,
+    Boolean,
+    Decimal,
+    Integer,
+    DateTime,
+    Binary,
+    Reference,
+    Complex,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mutability {
+    ReadOnly,
+    ReadWrite,
+    Immutable,
+    WriteOnly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Returned {
+    Always,
+    Never,
+    Default,
+    Request,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Uniqueness {
+    #[default]
+    None,
+    Server,
+    Global,
+}
+
+/// One attribute definition (RFC 7643 §7, "attributes").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributeDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: AttrType,
+    pub multi_valued: bool,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub case_exact: bool,
+    pub mutability: Mutability,
+    pub returned: Returned,
+    #[serde(default)]
+    pub uniqueness: Uniqueness,
+    #[serde(default)]
+    pub sub_attributes: Vec<AttributeDef>,
+}
+
+impl AttributeDef {
+    pub fn sub(&self, name: &str) -> Option<&AttributeDef> {
+        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    fn common(name: &str, case_exact: bool, mutability: Mutability, returned: Returned) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind: AttrType::String,
+            multi_valued: false,
+            required: false,
+            case_exact,
+            mutability,
+            returned,
+            uniqueness: Uniqueness::None,
+            sub_attributes: Vec::new(),
+        }
+    }
+}
+
+/// A schema document: its URN and attributes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SchemaDef {
+    pub id: String,
+    pub attributes: Vec<AttributeDef>,
+}
+
+impl SchemaDef {
+    pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Where an attribute lives in a resource document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location<'s> {
+    /// A top-level key (core schema or common attribute).
+    Core,
+    /// Inside the object keyed by this extension's URN.
+    Extension(&'s str),
+}
+
+/// An attribute path resolved against a resource type.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved<'s> {
+    pub location: Location<'s>,
+    pub attr: &'s AttributeDef,
+    pub sub: Option<&'s AttributeDef>,
+}
+
+impl Resolved<'_> {
+    /// The definition the path finally designates (the sub-attribute when there is one).
+    pub fn leaf(&self) -> &AttributeDef {
+        self.sub.unwrap_or(self.attr)
+    }
+}
+
+/// A resource type: its core schema, its extensions and the common attributes (RFC 7643 §3.1).
+#[derive(Debug)]
+pub struct ResourceSchema {
+    pub name: &'static str,
+    pub core: SchemaDef,
+    pub extensions: Vec<SchemaDef>,
+    pub common: Vec<AttributeDef>,
+}
+
+impl ResourceSchema {
+    /// The extension whose URN is `urn` (compared case-insensitively).
+    pub fn extension(&self, urn: &str) -> Option<&SchemaDef> {
+        self.extensions.iter().find(|e| e.id.eq_ignore_ascii_case(urn))
+    }
+
+    /// Finds a top-level attribute by name: common attributes, then the core schema, then extensions
+    /// (Entra sends an unqualified `manager` for the enterprise attribute).
+    fn find_unqualified(&self, name: &str) -> Option<(Location<'_>, &AttributeDef)> {
+        let common = self.common.iter().find(|a| a.name.eq_ignore_ascii_case(name));
+        if let Some(attr) = common.or_else(|| self.core.attribute(name)) {
+            return Some((Location::Core, attr));
+        }
+        self.extensions
+            .iter()
+            .find_map(|e| e.attribute(name).map(|a| (Location::Extension(e.id.as_str()), a)))
+    }
+
+    /// Resolves a path, or says which part is unknown. `kind` words the error for filters or paths.
+    pub fn resolve(&self, path: &AttrPath) -> Result<Resolved<'_>, String> {
+        let (location, attr) = match &path.uri {
+            None => self.find_unqualified(&path.name),
+            Some(uri) if uri.eq_ignore_ascii_case(&self.core.id) => {
+                self.core.attribute(&path.name).map(|a| (Location::Core, a))
+            }
+            Some(uri) => self
+                .extension(uri)
+                .and_then(|e| e.attribute(&path.name).map(|a| (Location::Extension(e.id.as_str()), a))),
+        }
+        .ok_or_else(|| format!("unknown attribute '{path}'"))?;
+        let sub = match &path.sub {
+            None => None,
+            Some(sub) => Some(attr.sub(sub).ok_or_else(|| format!("unknown attribute '{path}'"))?),
+        };
+        Ok(Resolved { location, attr, sub })
+    }
+
+    /// The URNs a document of this type may list in `schemas`.
+    pub fn known_urns(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.core.id.as_str()).chain(self.extensions.iter().map(|e| e.id.as_str()))
+    }
+}
+
+fn common_attributes() -> Vec<AttributeDef> {
+    let mut meta = AttributeDef::common("meta", false, Mutability::ReadOnly, Returned::Default);
+    meta.kind = AttrType::Complex;
+    meta.sub_attributes = vec![
+        AttributeDef::common("resourceType", true, Mutability::ReadOnly, Returned::Default),
+        dated("created"),
+        dated("lastModified"),
+        AttributeDef::common("location", true, Mutability::ReadOnly, Returned::Default),
+        AttributeDef::common("version", true, Mutability::ReadOnly, Returned::Default),
+    ];
+    vec![
+        AttributeDef::common("id", true, Mutability::ReadOnly, Returned::Always),
+        AttributeDef::common("externalId", true, Mutability::ReadWrite, Returned::Default),
+        meta,
+        // `schemas` is not an attribute of any schema but is filterable (RFC 7644 §3.4.2.2 example).
+        AttributeDef { multi_valued: true, ..AttributeDef::common("schemas", true, Mutability::ReadOnly, Returned::Always) },
+    ]
+}
+
+fn dated(name: &str) -> AttributeDef {
+    AttributeDef { kind: AttrType::DateTime, ..AttributeDef::common(name, true, Mutability::ReadOnly, Returned::Default) }
+}
+
+fn parse_schema(json: &str) -> SchemaDef {
+    #[allow(clippy::expect_used)] // compiled-in JSON, parsed in a unit test
+    serde_json::from_str(json).expect("compiled-in schema JSON is valid")
+}
+
+static USER: LazyLock<ResourceSchema> = LazyLock::new(|| ResourceSchema {
+    name: "User",
+    core: parse_schema(USER_SCHEMA_JSON),
+    extensions: vec![parse_schema(ENTERPRISE_USER_SCHEMA_JSON)],
+    common: common_attributes(),
+});
+
+/// The User resource type (core User schema + Enterprise User extension).
+pub fn user() -> &'static ResourceSchema {
+    &USER
+}
+
+/// The `filter.maxResults` advertised in ServiceProviderConfig: the cap on `count`.
+pub fn max_results() -> usize {
+    let config: Value = serde_json::from_str(SERVICE_PROVIDER_CONFIG_JSON).unwrap_or_default();
+    config["filter"]["maxResults"].as_u64().unwrap_or(1000) as usize
+}
+
+/// The error for a path that names no attribute: in a filter it is `invalidFilter`, elsewhere `invalidPath`.
+pub fn unknown_attribute(detail: String, in_filter: bool) -> ScimError {
+    if in_filter {
+        ScimError::invalid_filter(detail)
+    } else {
+        ScimError::invalid_path(detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_in_documents_parse() {
+        assert_eq!(user().core.id, USER_SCHEMA);
+        assert_eq!(user().extensions[0].id, ENTERPRISE_USER_SCHEMA);
+        let _: Vec<Value> = serde_json::from_str(RESOURCE_TYPES_JSON).unwrap();
+        assert_eq!(max_results(), 1000);
+    }
+
+    #[test]
+    fn paths_resolve_case_insensitively_and_through_urns() {
+        let s = user();
+        let r = s.resolve(&AttrPath { uri: None, name: "NAME".into(), sub: Some("givenname".into()) }).unwrap();
+        assert_eq!(r.leaf().name, "givenName");
+        let r = s.resolve(&AttrPath::simple("manager")).unwrap();
+        assert_eq!(r.location, Location::Extension(ENTERPRISE_USER_SCHEMA));
+        let qualified = AttrPath { uri: Some(USER_SCHEMA.into()), name: "userName".into(), sub: None };
+        assert_eq!(s.resolve(&qualified).unwrap().attr.name, "userName");
+        assert!(s.resolve(&AttrPath::simple("nope")).is_err());
+        assert!(s.resolve(&AttrPath { uri: Some("urn:x".into()), name: "userName".into(), sub: None }).is_err());
+    }
+}

@@ -1,5 +1,17 @@
 //! scim-bridge: a SCIM 2.0 service provider that bridges identity providers to vendor REST APIs.
 #![forbid(unsafe_code)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented
+)]
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
 pub mod scim;
+pub mod store;
+pub mod telemetry;

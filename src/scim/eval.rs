@@ -8,10 +8,18 @@ use serde_json::Value;
 use std::cmp::Ordering;
 
 /// Whether `element` (one value of the multi-valued attribute `attr`) satisfies `filter`.
-pub fn element_matches(filter: &Filter, element: &Value, attr: &AttributeDef) -> Result<bool, ScimError> {
+pub fn element_matches(
+    filter: &Filter,
+    element: &Value,
+    attr: &AttributeDef,
+) -> Result<bool, ScimError> {
     Ok(match filter {
-        Filter::And(a, b) => element_matches(a, element, attr)? && element_matches(b, element, attr)?,
-        Filter::Or(a, b) => element_matches(a, element, attr)? || element_matches(b, element, attr)?,
+        Filter::And(a, b) => {
+            element_matches(a, element, attr)? && element_matches(b, element, attr)?
+        }
+        Filter::Or(a, b) => {
+            element_matches(a, element, attr)? || element_matches(b, element, attr)?
+        }
         Filter::Not(inner) => !element_matches(inner, element, attr)?,
         Filter::Present(path) => {
             let (_, v) = sub_value(element, attr, &path.name)?;
@@ -22,35 +30,59 @@ pub fn element_matches(filter: &Filter, element: &Value, attr: &AttributeDef) ->
             compare(def, v, *op, literal)?
         }
         Filter::ValuePath(path, _) => {
-            return Err(ScimError::invalid_filter(format!("'{path}[...]' cannot be nested in a value filter")))
+            return Err(ScimError::invalid_filter(format!(
+                "'{path}[...]' cannot be nested in a value filter"
+            )))
         }
     })
 }
 
 /// The definition and value of sub-attribute `name` in `element`. A simple multi-valued attribute
 /// (no sub-attributes) is filtered through `value`, as RFC 7644 §3.4.2.2 does for `emails co`.
-fn sub_value<'e, 'd>(element: &'e Value, attr: &'d AttributeDef, name: &str) -> Result<(&'d AttributeDef, Option<&'e Value>), ScimError> {
+fn sub_value<'e, 'd>(
+    element: &'e Value,
+    attr: &'d AttributeDef,
+    name: &str,
+) -> Result<(&'d AttributeDef, Option<&'e Value>), ScimError> {
     if attr.sub_attributes.is_empty() {
-        return Ok((attr, (name.eq_ignore_ascii_case("value")).then_some(element)));
+        return Ok((
+            attr,
+            (name.eq_ignore_ascii_case("value")).then_some(element),
+        ));
     }
-    let def = attr
-        .sub(name)
-        .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{}.{name}'", attr.name)))?;
-    let value = element.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v));
+    let def = attr.sub(name).ok_or_else(|| {
+        ScimError::invalid_filter(format!("unknown attribute '{}.{name}'", attr.name))
+    })?;
+    let value = element.as_object().and_then(|o| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    });
     Ok((def, value))
 }
 
-fn compare(def: &AttributeDef, value: Option<&Value>, op: CompareOp, literal: &CompValue) -> Result<bool, ScimError> {
+fn compare(
+    def: &AttributeDef,
+    value: Option<&Value>,
+    op: CompareOp,
+    literal: &CompValue,
+) -> Result<bool, ScimError> {
     if let CompValue::Null = literal {
         let absent = value.is_none_or(is_empty);
         return match op {
             CompareOp::Eq => Ok(absent),
             CompareOp::Ne => Ok(!absent),
-            _ => Err(ScimError::invalid_filter(format!("'{}' cannot be compared with null by '{}'", def.name, op.keyword()))),
+            _ => Err(ScimError::invalid_filter(format!(
+                "'{}' cannot be compared with null by '{}'",
+                def.name,
+                op.keyword()
+            ))),
         };
     }
     check_comparable(def, op, literal)?;
-    let Some(value) = value else { return Ok(op == CompareOp::Ne) };
+    let Some(value) = value else {
+        return Ok(op == CompareOp::Ne);
+    };
     match def.kind {
         AttrType::Boolean => compare_bool(def, value, op, literal),
         AttrType::Integer | AttrType::Decimal => {
@@ -60,26 +92,41 @@ fn compare(def: &AttributeDef, value: Option<&Value>, op: CompareOp, literal: &C
             let b = b.as_f64().unwrap_or(f64::NAN);
             Ok(ordered(a.partial_cmp(&b), op, || false))
         }
-        AttrType::Complex => Err(ScimError::invalid_filter(format!("'{}' is complex: filter on a sub-attribute", def.name))),
+        AttrType::Complex => Err(ScimError::invalid_filter(format!(
+            "'{}' is complex: filter on a sub-attribute",
+            def.name
+        ))),
         _ => compare_text(def, value, op, literal),
     }
 }
 
 /// Refuses comparisons RFC 7644 §3.4.2.2 does not define, whether or not the value is present.
-pub fn check_comparable(def: &AttributeDef, op: CompareOp, literal: &CompValue) -> Result<(), ScimError> {
+pub fn check_comparable(
+    def: &AttributeDef,
+    op: CompareOp,
+    literal: &CompValue,
+) -> Result<(), ScimError> {
     let fits = match (def.kind, literal) {
         (_, CompValue::Null) => matches!(op, CompareOp::Eq | CompareOp::Ne),
         (AttrType::Complex, _) => false,
-        (AttrType::Boolean, CompValue::Bool(_) | CompValue::Str(_)) => matches!(op, CompareOp::Eq | CompareOp::Ne),
+        (AttrType::Boolean, CompValue::Bool(_) | CompValue::Str(_)) => {
+            matches!(op, CompareOp::Eq | CompareOp::Ne)
+        }
         (AttrType::Integer | AttrType::Decimal, CompValue::Number(_)) => true,
-        (AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime, CompValue::Str(_)) => true,
+        (
+            AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime,
+            CompValue::Str(_),
+        ) => true,
         _ => false,
     };
     if fits {
         return Ok(());
     }
     if def.kind == AttrType::Complex {
-        return Err(ScimError::invalid_filter(format!("'{}' is complex: filter on a sub-attribute", def.name)));
+        return Err(ScimError::invalid_filter(format!(
+            "'{}' is complex: filter on a sub-attribute",
+            def.name
+        )));
     }
     Err(ScimError::invalid_filter(format!(
         "'{}' ({:?}) cannot be compared with {literal} by '{}'",
@@ -89,27 +136,51 @@ pub fn check_comparable(def: &AttributeDef, op: CompareOp, literal: &CompValue) 
     )))
 }
 
-fn compare_bool(def: &AttributeDef, value: &Value, op: CompareOp, literal: &CompValue) -> Result<bool, ScimError> {
+fn compare_bool(
+    def: &AttributeDef,
+    value: &Value,
+    op: CompareOp,
+    literal: &CompValue,
+) -> Result<bool, ScimError> {
     // Entra writes `roles[primary eq "True"]` (idp-notes Q7): a string literal for a boolean.
     let wanted = match literal {
         CompValue::Bool(b) => *b,
-        CompValue::Str(s) => as_bool(&Value::String(s.clone())).ok_or_else(|| type_mismatch(def, literal))?,
+        CompValue::Str(s) => {
+            as_bool(&Value::String(s.clone())).ok_or_else(|| type_mismatch(def, literal))?
+        }
         _ => return Err(type_mismatch(def, literal)),
     };
     let actual = as_bool(value).unwrap_or(false);
     match op {
         CompareOp::Eq => Ok(actual == wanted),
         CompareOp::Ne => Ok(actual != wanted),
-        _ => Err(ScimError::invalid_filter(format!("'{}' is boolean: only eq and ne apply", def.name))),
+        _ => Err(ScimError::invalid_filter(format!(
+            "'{}' is boolean: only eq and ne apply",
+            def.name
+        ))),
     }
 }
 
-fn compare_text(def: &AttributeDef, value: &Value, op: CompareOp, literal: &CompValue) -> Result<bool, ScimError> {
-    let CompValue::Str(wanted) = literal else { return Err(type_mismatch(def, literal)) };
-    let Some(actual) = value.as_str() else { return Ok(false) };
+fn compare_text(
+    def: &AttributeDef,
+    value: &Value,
+    op: CompareOp,
+    literal: &CompValue,
+) -> Result<bool, ScimError> {
+    let CompValue::Str(wanted) = literal else {
+        return Err(type_mismatch(def, literal));
+    };
+    let Some(actual) = value.as_str() else {
+        return Ok(false);
+    };
     if def.kind == AttrType::DateTime && op.is_ordering() {
-        let b = parse_datetime(wanted).ok_or_else(|| ScimError::invalid_filter(format!("'{wanted}' is not a dateTime")))?;
-        return Ok(ordered(parse_datetime(actual).map(|a| a.cmp(&b)), op, || false));
+        let b = parse_datetime(wanted)
+            .ok_or_else(|| ScimError::invalid_filter(format!("'{wanted}' is not a dateTime")))?;
+        return Ok(ordered(
+            parse_datetime(actual).map(|a| a.cmp(&b)),
+            op,
+            || false,
+        ));
     }
     let (a, b) = if def.case_exact {
         (actual.to_owned(), wanted.clone())
@@ -139,7 +210,10 @@ fn ordered(ordering: Option<Ordering>, op: CompareOp, other: impl FnOnce() -> bo
 }
 
 fn type_mismatch(def: &AttributeDef, literal: &CompValue) -> ScimError {
-    ScimError::invalid_filter(format!("'{}' is of type {:?} and cannot be compared with {literal}", def.name, def.kind))
+    ScimError::invalid_filter(format!(
+        "'{}' is of type {:?} and cannot be compared with {literal}",
+        def.name, def.kind
+    ))
 }
 
 #[cfg(test)]
@@ -166,7 +240,11 @@ mod tests {
         ];
         for (f, expected) in rows {
             let filter: Filter = f.parse().unwrap();
-            assert_eq!(element_matches(&filter, &work, emails).unwrap(), expected, "{f}");
+            assert_eq!(
+                element_matches(&filter, &work, emails).unwrap(),
+                expected,
+                "{f}"
+            );
         }
     }
 
@@ -176,7 +254,11 @@ mod tests {
         for f in [r#"primary gt true"#, r#"primary eq 3"#, r#"nope eq "x""#] {
             let filter: Filter = f.parse().unwrap();
             let err = element_matches(&filter, &json!({"value": "x"}), emails).expect_err(f);
-            assert_eq!(err.scim_type, Some(crate::scim::error::ScimType::InvalidFilter), "{f}");
+            assert_eq!(
+                err.scim_type,
+                Some(crate::scim::error::ScimType::InvalidFilter),
+                "{f}"
+            );
         }
     }
 }

@@ -15,7 +15,11 @@ pub struct AttrPath {
 
 impl AttrPath {
     pub fn simple(name: &str) -> Self {
-        Self { uri: None, name: name.to_owned(), sub: None }
+        Self {
+            uri: None,
+            name: name.to_owned(),
+            sub: None,
+        }
     }
 }
 
@@ -121,7 +125,11 @@ impl Filter {
 
     fn collect_paths(&self, parent: Option<&AttrPath>, out: &mut Vec<AttrPath>) {
         let qualify = |p: &AttrPath| match parent {
-            Some(parent) => AttrPath { uri: parent.uri.clone(), name: parent.name.clone(), sub: Some(p.name.clone()) },
+            Some(parent) => AttrPath {
+                uri: parent.uri.clone(),
+                name: parent.name.clone(),
+                sub: Some(p.name.clone()),
+            },
             None => p.clone(),
         };
         match self {
@@ -172,8 +180,15 @@ mod tests {
     fn assert_rejected(input: &str, detail_contains: &str) {
         let err = input.parse::<Filter>().expect_err(input);
         assert_eq!(err.status, 400);
-        assert_eq!(err.scim_type, Some(super::super::error::ScimType::InvalidFilter));
-        assert!(err.detail.contains(detail_contains), "{input}: {}", err.detail);
+        assert_eq!(
+            err.scim_type,
+            Some(super::super::error::ScimType::InvalidFilter)
+        );
+        assert!(
+            err.detail.contains(detail_contains),
+            "{input}: {}",
+            err.detail
+        );
     }
 
     #[test]
@@ -182,16 +197,28 @@ mod tests {
             (r#"userName Eq "john""#, r#"userName eq "john""#),
             (r#"Username eq "john""#, r#"Username eq "john""#),
             (r#"userName eq "bjensen""#, r#"userName eq "bjensen""#),
-            (r#"name.familyName co "O'Malley""#, r#"name.familyName co "O'Malley""#),
+            (
+                r#"name.familyName co "O'Malley""#,
+                r#"name.familyName co "O'Malley""#,
+            ),
             (r#"userName sw "J""#, r#"userName sw "J""#),
             (
                 r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
                 r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
             ),
             ("title pr", "title pr"),
-            (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, r#"meta.lastModified gt "2011-05-13T04:42:34Z""#),
-            (r#"title pr and userType eq "Employee""#, r#"(title pr and userType eq "Employee")"#),
-            (r#"title pr or userType eq "Intern""#, r#"(title pr or userType eq "Intern")"#),
+            (
+                r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+                r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+            ),
+            (
+                r#"title pr and userType eq "Employee""#,
+                r#"(title pr and userType eq "Employee")"#,
+            ),
+            (
+                r#"title pr or userType eq "Intern""#,
+                r#"(title pr or userType eq "Intern")"#,
+            ),
             (
                 r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
                 r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
@@ -236,13 +263,22 @@ mod tests {
         assert_parses("title eq null", "title eq null");
         assert_parses("x gt 42", "x gt 42");
         assert_parses("x le -1.5e3", "x le -1500.0");
-        assert_parses(r#"displayName eq "a \"quoted\" \u00e9""#, r#"displayName eq "a \"quoted\" é""#);
+        assert_parses(
+            r#"displayName eq "a \"quoted\" \u00e9""#,
+            r#"displayName eq "a \"quoted\" é""#,
+        );
     }
 
     #[test]
     fn okta_and_entra_forms_parse() {
-        assert_parses(r#"userName eq "jdoe@example.com""#, r#"userName eq "jdoe@example.com""#);
-        assert_parses(r#"externalId eq "0a21f0f2-8d2a""#, r#"externalId eq "0a21f0f2-8d2a""#);
+        assert_parses(
+            r#"userName eq "jdoe@example.com""#,
+            r#"userName eq "jdoe@example.com""#,
+        );
+        assert_parses(
+            r#"externalId eq "0a21f0f2-8d2a""#,
+            r#"externalId eq "0a21f0f2-8d2a""#,
+        );
         assert_parses(r#"DisplayName  eq  "Eng""#, r#"DisplayName eq "Eng""#);
         assert_parses(r#"members.$ref pr"#, "members.$ref pr");
     }

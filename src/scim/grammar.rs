@@ -23,7 +23,10 @@ pub struct GrammarError<'a> {
 
 impl<'a> ParseError<&'a str> for GrammarError<'a> {
     fn from_error_kind(input: &'a str, _kind: ErrorKind) -> Self {
-        Self { rest: input, expected: "" }
+        Self {
+            rest: input,
+            expected: "",
+        }
     }
 
     fn append(_input: &'a str, _kind: ErrorKind, other: Self) -> Self {
@@ -52,7 +55,11 @@ impl GrammarError<'_> {
         } else {
             format!("'{}'", self.rest.chars().take(16).collect::<String>())
         };
-        let expected = if self.expected.is_empty() { "valid syntax" } else { self.expected };
+        let expected = if self.expected.is_empty() {
+            "valid syntax"
+        } else {
+            self.expected
+        };
         format!("expected {expected} at position {position}, found {found}")
     }
 }
@@ -85,8 +92,14 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// A keyword that ends at a word boundary, so `prx` is not `pr` followed by `x`.
-fn keyword<'a>(word: &'static str) -> impl Parser<&'a str, Output = &'a str, Error = GrammarError<'a>> {
-    move |i: &'a str| (tag_no_case(word), peek(not(satisfy(is_name_char)))).parse(i).map(|(r, (w, _))| (r, w))
+fn keyword<'a>(
+    word: &'static str,
+) -> impl Parser<&'a str, Output = &'a str, Error = GrammarError<'a>> {
+    move |i: &'a str| {
+        (tag_no_case(word), peek(not(satisfy(is_name_char))))
+            .parse(i)
+            .map(|(r, (w, _))| (r, w))
+    }
 }
 
 /// Parses a whole filter: `FILTER` followed by nothing but white space.
@@ -94,11 +107,19 @@ pub fn parse_filter(input: &str) -> Result<Filter, GrammarError<'_>> {
     let (rest, parsed) = match (multispace0, |i| filter(i, 0, true)).parse(input) {
         Ok((rest, (_, parsed))) => (rest, parsed),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => return Err(e),
-        Err(nom::Err::Incomplete(_)) => return Err(GrammarError { rest: "", expected: "more input" }),
+        Err(nom::Err::Incomplete(_)) => {
+            return Err(GrammarError {
+                rest: "",
+                expected: "more input",
+            })
+        }
     };
     match rest.trim_start() {
         "" => Ok(parsed),
-        rest => Err(GrammarError { rest, expected: "'and', 'or' or the end of the filter" }),
+        rest => Err(GrammarError {
+            rest,
+            expected: "'and', 'or' or the end of the filter",
+        }),
     }
 }
 
@@ -107,11 +128,19 @@ pub fn parse_path(input: &str) -> Result<PatchPath, GrammarError<'_>> {
     let (rest, parsed) = match (multispace0, path).parse(input) {
         Ok((rest, (_, parsed))) => (rest, parsed),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => return Err(e),
-        Err(nom::Err::Incomplete(_)) => return Err(GrammarError { rest: "", expected: "more input" }),
+        Err(nom::Err::Incomplete(_)) => {
+            return Err(GrammarError {
+                rest: "",
+                expected: "more input",
+            })
+        }
     };
     match rest.trim_start() {
         "" => Ok(parsed),
-        rest => Err(GrammarError { rest, expected: "the end of the path" }),
+        rest => Err(GrammarError {
+            rest,
+            expected: "the end of the path",
+        }),
     }
 }
 
@@ -120,12 +149,26 @@ fn path(i: &str) -> Res<'_, PatchPath> {
     let (i, attr) = attr_path(i)?;
     let (i, bracket) = opt(char('[')).parse(i)?;
     if bracket.is_none() {
-        return Ok((i, PatchPath { attr, filter: None, sub: None }));
+        return Ok((
+            i,
+            PatchPath {
+                attr,
+                filter: None,
+                sub: None,
+            },
+        ));
     }
     let (i, inner) = cut(|i| filter(i, 1, false)).parse(i)?;
     let (i, _) = cut(expecting("']'", (multispace0, char(']')))).parse(i)?;
     let (i, sub) = opt(sub_attr).parse(i)?;
-    Ok((i, PatchPath { attr, filter: Some(Box::new(inner)), sub }))
+    Ok((
+        i,
+        PatchPath {
+            attr,
+            filter: Some(Box::new(inner)),
+            sub,
+        },
+    ))
 }
 
 /// RFC 7644 §3.4.2.2: `FILTER = attrExp / logExp / valuePath / *1"not" "(" FILTER ")"`,
@@ -209,7 +252,11 @@ fn attr_exp_or_value_path(i: &str, depth: usize, value_paths: bool) -> Res<'_, F
     if let Ok((i, _)) = keyword("pr").parse(i) {
         return Ok((i, Filter::Present(attr)));
     }
-    let (i, op) = cut(expecting("'pr' or a comparison operator (eq ne co sw ew gt ge lt le)", compare_op)).parse(i)?;
+    let (i, op) = cut(expecting(
+        "'pr' or a comparison operator (eq ne co sw ew gt ge lt le)",
+        compare_op,
+    ))
+    .parse(i)?;
     let (i, _) = cut(expecting("a space before the value", multispace1)).parse(i)?;
     let (i, v) = cut(comp_value).parse(i)?;
     Ok((i, Filter::Compare(attr, op, v)))
@@ -222,7 +269,10 @@ fn compare_op(i: &str) -> Res<'_, CompareOp> {
             return Ok((rest, op));
         }
     }
-    Err(nom::Err::Error(GrammarError { rest: i, expected: "" }))
+    Err(nom::Err::Error(GrammarError {
+        rest: i,
+        expected: "",
+    }))
 }
 
 /// `compValue = false / null / true / number / string` (JSON tokens, decoded by serde_json).
@@ -296,9 +346,16 @@ fn attr_path(i: &str) -> Res<'_, AttrPath> {
         && sub.is_none_or(is_attr_name)
         && parts.next().is_none();
     if !valid {
-        return fail(i, "an attribute path ([URI:]name[.subAttribute], names starting with a letter)");
+        return fail(
+            i,
+            "an attribute path ([URI:]name[.subAttribute], names starting with a letter)",
+        );
     }
-    let attr = AttrPath { uri: uri.map(str::to_owned), name: name.to_owned(), sub: sub.map(str::to_owned) };
+    let attr = AttrPath {
+        uri: uri.map(str::to_owned),
+        name: name.to_owned(),
+        sub: sub.map(str::to_owned),
+    };
     Ok((rest, attr))
 }
 

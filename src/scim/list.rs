@@ -63,56 +63,112 @@ impl RawListParams {
 
     /// Reads a SearchRequest body (RFC 7644 §3.4.3).
     pub fn from_search_request(body: &Value) -> Result<Self, ScimError> {
-        let object = body.as_object().ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
-        let schemas_ok = object.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|u| u == SEARCH_REQUEST_SCHEMA));
+        let object = body
+            .as_object()
+            .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
+        let schemas_ok = object
+            .get("schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|u| u == SEARCH_REQUEST_SCHEMA));
         if !schemas_ok {
-            return Err(ScimError::invalid_syntax(format!("'schemas' must contain \"{SEARCH_REQUEST_SCHEMA}\"")));
+            return Err(ScimError::invalid_syntax(format!(
+                "'schemas' must contain \"{SEARCH_REQUEST_SCHEMA}\""
+            )));
         }
         let mut pairs = Vec::new();
         for (k, v) in object {
             let text = match v {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
-                Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 Value::Null => continue,
-                other => return Err(ScimError::invalid_value(format!("'{k}' has an unexpected value {other}"))),
+                other => {
+                    return Err(ScimError::invalid_value(format!(
+                        "'{k}' has an unexpected value {other}"
+                    )))
+                }
             };
             pairs.push((k.clone(), text));
         }
-        Ok(Self::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+        Ok(Self::from_pairs(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
     }
 
-    pub fn validate(self, schema: &ResourceSchema, max_results: usize) -> Result<ListQuery, ScimError> {
-        let filter = self.filter.as_deref().filter(|f| !f.trim().is_empty()).map(str::parse::<Filter>).transpose()?;
-        let sort_by = self.sort_by.as_deref().filter(|s| !s.trim().is_empty()).map(|s| parse_sort_by(s, schema)).transpose()?;
-        let sort_order = match self.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    pub fn validate(
+        self,
+        schema: &ResourceSchema,
+        max_results: usize,
+    ) -> Result<ListQuery, ScimError> {
+        let filter = self
+            .filter
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .map(str::parse::<Filter>)
+            .transpose()?;
+        let sort_by = self
+            .sort_by
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| parse_sort_by(s, schema))
+            .transpose()?;
+        let sort_order = match self
+            .sort_order
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("") | Some("ascending") => SortOrder::Ascending,
             Some("descending") => SortOrder::Descending,
-            Some(other) => return Err(ScimError::invalid_value(format!("sortOrder must be 'ascending' or 'descending', got '{other}'"))),
+            Some(other) => {
+                return Err(ScimError::invalid_value(format!(
+                    "sortOrder must be 'ascending' or 'descending', got '{other}'"
+                )))
+            }
         };
-        let start_index = parse_int("startIndex", self.start_index.as_deref())?.map_or(1, |n| n.max(1) as usize);
-        let count = parse_int("count", self.count.as_deref())?.map_or(max_results, |n| (n.max(0) as usize).min(max_results));
-        let projection = Projection::parse(self.attributes.as_deref(), self.excluded_attributes.as_deref(), schema)?;
-        Ok(ListQuery { filter, sort_by, sort_order, start_index, count, projection })
+        let start_index =
+            parse_int("startIndex", self.start_index.as_deref())?.map_or(1, |n| n.max(1) as usize);
+        let count = parse_int("count", self.count.as_deref())?
+            .map_or(max_results, |n| (n.max(0) as usize).min(max_results));
+        let projection = Projection::parse(
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+            schema,
+        )?;
+        Ok(ListQuery {
+            filter,
+            sort_by,
+            sort_order,
+            start_index,
+            count,
+            projection,
+        })
     }
 }
 
 fn parse_sort_by(s: &str, schema: &ResourceSchema) -> Result<AttrPath, ScimError> {
     let path: super::path::PatchPath = s.parse()?;
     if path.filter.is_some() || path.sub.is_some() {
-        return Err(ScimError::invalid_path(format!("sortBy '{s}' must be an attribute path without a filter")));
+        return Err(ScimError::invalid_path(format!(
+            "sortBy '{s}' must be an attribute path without a filter"
+        )));
     }
-    schema.resolve(&path.attr).map_err(|d| ScimError::invalid_path(format!("sortBy: {d}")))?;
+    schema
+        .resolve(&path.attr)
+        .map_err(|d| ScimError::invalid_path(format!("sortBy: {d}")))?;
     Ok(path.attr)
 }
 
 fn parse_int(name: &str, raw: Option<&str>) -> Result<Option<i64>, ScimError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) => s
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| ScimError::invalid_value(format!("'{name}' must be an integer, got '{s}'"))),
+        Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
+            ScimError::invalid_value(format!("'{name}' must be an integer, got '{s}'"))
+        }),
     }
 }
 
@@ -148,16 +204,31 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_clear_errors() {
-        assert_eq!(q(&[("count", "ten")]).unwrap_err().scim_type, Some(super::super::error::ScimType::InvalidValue));
-        assert_eq!(q(&[("sortOrder", "up")]).unwrap_err().scim_type, Some(super::super::error::ScimType::InvalidValue));
-        assert_eq!(q(&[("filter", "userName eq")]).unwrap_err().scim_type, Some(super::super::error::ScimType::InvalidFilter));
-        assert_eq!(q(&[("sortBy", "shoeSize")]).unwrap_err().scim_type, Some(super::super::error::ScimType::InvalidPath));
+        assert_eq!(
+            q(&[("count", "ten")]).unwrap_err().scim_type,
+            Some(super::super::error::ScimType::InvalidValue)
+        );
+        assert_eq!(
+            q(&[("sortOrder", "up")]).unwrap_err().scim_type,
+            Some(super::super::error::ScimType::InvalidValue)
+        );
+        assert_eq!(
+            q(&[("filter", "userName eq")]).unwrap_err().scim_type,
+            Some(super::super::error::ScimType::InvalidFilter)
+        );
+        assert_eq!(
+            q(&[("sortBy", "shoeSize")]).unwrap_err().scim_type,
+            Some(super::super::error::ScimType::InvalidPath)
+        );
     }
 
     #[test]
     fn search_request_bodies_read_like_query_strings() {
         let body = json!({"schemas": [SEARCH_REQUEST_SCHEMA], "attributes": ["userName", "emails"], "filter": "userName sw \"a\"", "startIndex": 2, "count": 10});
-        let l = RawListParams::from_search_request(&body).unwrap().validate(user(), 1000).unwrap();
+        let l = RawListParams::from_search_request(&body)
+            .unwrap()
+            .validate(user(), 1000)
+            .unwrap();
         assert_eq!((l.start_index, l.count), (2, 10));
         assert!(l.filter.is_some());
         assert!(RawListParams::from_search_request(&json!({"filter": "x pr"})).is_err());

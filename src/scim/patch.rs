@@ -31,7 +31,10 @@ pub struct PatchOperation {
 impl fmt::Debug for PatchOperation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = self.path.as_ref().map(ToString::to_string);
-        f.debug_struct("PatchOperation").field("kind", &self.kind).field("path", &path).finish_non_exhaustive()
+        f.debug_struct("PatchOperation")
+            .field("kind", &self.kind)
+            .field("path", &path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -42,61 +45,107 @@ pub struct Patched {
 }
 
 fn get_ci<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
-    object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+    object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
 }
 
 /// Parses a PatchOp request body (RFC 7644 §3.5.2).
 pub fn parse_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
-    let object = body.as_object().ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
+    let object = body
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
     let schemas = get_ci(object, "schemas").and_then(Value::as_array);
-    if !schemas.is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP_SCHEMA)))) {
-        return Err(ScimError::invalid_syntax(format!("'schemas' must contain \"{PATCH_OP_SCHEMA}\"")));
+    if !schemas.is_some_and(|s| {
+        s.iter().any(|u| {
+            u.as_str()
+                .is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
+        })
+    }) {
+        return Err(ScimError::invalid_syntax(format!(
+            "'schemas' must contain \"{PATCH_OP_SCHEMA}\""
+        )));
     }
     let operations = get_ci(object, "Operations")
         .and_then(Value::as_array)
         .filter(|ops| !ops.is_empty())
         .ok_or_else(|| ScimError::invalid_syntax("'Operations' must be a non-empty array"))?;
-    operations.iter().enumerate().map(|(n, op)| parse_operation(op).map_err(|e| numbered(e, n))).collect()
+    operations
+        .iter()
+        .enumerate()
+        .map(|(n, op)| parse_operation(op).map_err(|e| numbered(e, n)))
+        .collect()
 }
 
 fn parse_operation(op: &Value) -> Result<PatchOperation, ScimError> {
-    let object = op.as_object().ok_or_else(|| ScimError::invalid_syntax("an operation must be a JSON object"))?;
-    let name = get_ci(object, "op").and_then(Value::as_str).unwrap_or_default();
+    let object = op
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("an operation must be a JSON object"))?;
+    let name = get_ci(object, "op")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     // Entra sends "Replace", "Add", "Remove" (idp-notes Q1).
     let kind = match name.to_ascii_lowercase().as_str() {
         "add" => OpKind::Add,
         "remove" => OpKind::Remove,
         "replace" => OpKind::Replace,
-        _ => return Err(ScimError::invalid_syntax(format!("'op' must be add, remove or replace, got '{name}'"))),
+        _ => {
+            return Err(ScimError::invalid_syntax(format!(
+                "'op' must be add, remove or replace, got '{name}'"
+            )))
+        }
     };
     let path = match get_ci(object, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
         Some(Value::String(p)) => Some(p.parse::<PatchPath>()?),
-        Some(other) => return Err(ScimError::invalid_path(format!("'path' must be a string, got {other}"))),
+        Some(other) => {
+            return Err(ScimError::invalid_path(format!(
+                "'path' must be a string, got {other}"
+            )))
+        }
     };
     let value = get_ci(object, "value").filter(|v| !v.is_null()).cloned();
     if kind == OpKind::Remove && path.is_none() {
         return Err(ScimError::no_target("'remove' needs a 'path'"));
     }
     if kind != OpKind::Remove && value.is_none() {
-        return Err(ScimError::invalid_value(format!("'{name}' needs a 'value'")));
+        return Err(ScimError::invalid_value(format!(
+            "'{name}' needs a 'value'"
+        )));
     }
     Ok(PatchOperation { kind, path, value })
 }
 
 fn numbered(e: ScimError, n: usize) -> ScimError {
-    ScimError { detail: format!("operation {}: {}", n + 1, e.detail), ..e }
+    ScimError {
+        detail: format!("operation {}: {}", n + 1, e.detail),
+        ..e
+    }
 }
 
 /// Applies every operation to a copy of `current` and validates the result.
-pub fn apply(current: &Document, ops: &[PatchOperation], schema: &ResourceSchema, id: &str) -> Result<Patched, ScimError> {
-    let mut patcher = Patcher { document: current.clone(), password: None, schema, id };
+pub fn apply(
+    current: &Document,
+    ops: &[PatchOperation],
+    schema: &ResourceSchema,
+    id: &str,
+) -> Result<Patched, ScimError> {
+    let mut patcher = Patcher {
+        document: current.clone(),
+        password: None,
+        schema,
+        id,
+    };
     for (n, op) in ops.iter().enumerate() {
         patcher.apply_operation(op).map_err(|e| numbered(e, n))?;
     }
     finish(&mut patcher.document, schema)?;
-    Ok(Patched { document: patcher.document, password: patcher.password })
+    Ok(Patched {
+        document: patcher.document,
+        password: patcher.password,
+    })
 }
 
 struct Patcher<'s> {
@@ -116,7 +165,9 @@ impl Patcher<'_> {
             .value
             .as_ref()
             .and_then(Value::as_object)
-            .ok_or_else(|| ScimError::invalid_value("an operation without 'path' needs an object 'value'"))?;
+            .ok_or_else(|| {
+                ScimError::invalid_value("an operation without 'path' needs an object 'value'")
+            })?;
         for (key, value) in object {
             self.apply_key(op.kind, key, value)?;
         }
@@ -135,11 +186,32 @@ impl Patcher<'_> {
     }
 
     /// add/replace of a whole extension object: each of its keys is an attribute of that extension.
-    fn apply_extension(&mut self, kind: OpKind, urn: &str, value: &Value, explicit: bool) -> Result<(), ScimError> {
-        let object = value.as_object().ok_or_else(|| ScimError::invalid_value(format!("'{urn}' must be an object")))?;
+    fn apply_extension(
+        &mut self,
+        kind: OpKind,
+        urn: &str,
+        value: &Value,
+        explicit: bool,
+    ) -> Result<(), ScimError> {
+        let object = value
+            .as_object()
+            .ok_or_else(|| ScimError::invalid_value(format!("'{urn}' must be an object")))?;
         for (name, v) in object {
-            let attr = AttrPath { uri: Some(urn.to_owned()), name: name.clone(), sub: None };
-            self.apply_path(kind, &PatchPath { attr, filter: None, sub: None }, Some(v), explicit)?;
+            let attr = AttrPath {
+                uri: Some(urn.to_owned()),
+                name: name.clone(),
+                sub: None,
+            };
+            self.apply_path(
+                kind,
+                &PatchPath {
+                    attr,
+                    filter: None,
+                    sub: None,
+                },
+                Some(v),
+                explicit,
+            )?;
         }
         Ok(())
     }
@@ -149,11 +221,19 @@ impl Patcher<'_> {
         if path.attr.sub.is_some() || path.filter.is_some() {
             return None;
         }
-        self.schema.extension(&format!("{uri}:{}", path.attr.name)).map(|e| e.id.clone())
+        self.schema
+            .extension(&format!("{uri}:{}", path.attr.name))
+            .map(|e| e.id.clone())
     }
 
     /// `explicit` is true for a `path` member, false for a key of a path-less value object.
-    fn apply_path(&mut self, kind: OpKind, path: &PatchPath, value: Option<&Value>, explicit: bool) -> Result<(), ScimError> {
+    fn apply_path(
+        &mut self,
+        kind: OpKind,
+        path: &PatchPath,
+        value: Option<&Value>,
+        explicit: bool,
+    ) -> Result<(), ScimError> {
         if let Some(urn) = self.extension_root(path) {
             return match (kind, value) {
                 (OpKind::Remove, _) => Ok(drop(self.document.remove(&urn))),
@@ -161,15 +241,23 @@ impl Patcher<'_> {
                 (_, None) => Err(ScimError::invalid_value("missing value")),
             };
         }
-        let resolved = self.schema.resolve(&path.attr).map_err(ScimError::invalid_path)?;
+        let resolved = self
+            .schema
+            .resolve(&path.attr)
+            .map_err(ScimError::invalid_path)?;
         if path.filter.is_some() && resolved.sub.is_some() {
-            return Err(ScimError::invalid_path(format!("in '{path}', the sub-attribute goes after the ']'")));
+            return Err(ScimError::invalid_path(format!(
+                "in '{path}', the sub-attribute goes after the ']'"
+            )));
         }
         let attr = resolved.attr;
-        let sub = match (&path.sub, resolved.sub) {
-            (Some(name), _) => Some(attr.sub(name).ok_or_else(|| ScimError::invalid_path(format!("unknown attribute '{path}'")))?),
-            (None, s) => s,
-        };
+        let sub =
+            match (&path.sub, resolved.sub) {
+                (Some(name), _) => Some(attr.sub(name).ok_or_else(|| {
+                    ScimError::invalid_path(format!("unknown attribute '{path}'"))
+                })?),
+                (None, s) => s,
+            };
         if !self.writable(kind, attr, sub, value, explicit, path)? {
             return Ok(());
         }
@@ -181,8 +269,14 @@ impl Patcher<'_> {
             (Some(filter), sub) => set_filtered(container, attr, filter, sub, kind, value, path)?,
         }
         let after = container.get(&attr.name);
-        if attr.mutability == Mutability::Immutable && before.as_ref().is_some_and(|b| !is_empty(b)) && after != before.as_ref() {
-            return Err(ScimError::mutability(format!("'{}' is immutable", attr.name)));
+        if attr.mutability == Mutability::Immutable
+            && before.as_ref().is_some_and(|b| !is_empty(b))
+            && after != before.as_ref()
+        {
+            return Err(ScimError::mutability(format!(
+                "'{}' is immutable",
+                attr.name
+            )));
         }
         Ok(())
     }
@@ -204,13 +298,20 @@ impl Patcher<'_> {
             }
             return Err(ScimError::mutability("'id' is readOnly"));
         }
-        let read_only = attr.mutability == Mutability::ReadOnly || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly);
+        let read_only = attr.mutability == Mutability::ReadOnly
+            || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly);
         if read_only {
-            return if explicit { Err(ScimError::mutability(format!("'{path}' is readOnly"))) } else { Ok(false) };
+            return if explicit {
+                Err(ScimError::mutability(format!("'{path}' is readOnly")))
+            } else {
+                Ok(false)
+            };
         }
         if attr.mutability == Mutability::WriteOnly {
             if kind != OpKind::Remove {
-                let secret = value.and_then(Value::as_str).ok_or_else(|| ScimError::invalid_value(format!("'{}' must be a string", attr.name)))?;
+                let secret = value.and_then(Value::as_str).ok_or_else(|| {
+                    ScimError::invalid_value(format!("'{}' must be a string", attr.name))
+                })?;
                 self.password = Some(secret.to_owned());
             }
             return Ok(false);
@@ -220,7 +321,12 @@ impl Patcher<'_> {
 }
 
 /// add / replace / remove of a whole attribute (no filter, no sub-attribute).
-fn set_whole(container: &mut Document, attr: &AttributeDef, kind: OpKind, value: Option<&Value>) -> Result<(), ScimError> {
+fn set_whole(
+    container: &mut Document,
+    attr: &AttributeDef,
+    kind: OpKind,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
     let name = attr.name.as_str();
     if kind == OpKind::Remove {
         container.remove(name);
@@ -245,7 +351,9 @@ fn set_whole(container: &mut Document, attr: &AttributeDef, kind: OpKind, value:
             }
         }
         // Add and replace of a complex attribute set the given sub-attributes and keep the others.
-        (_, Some(Value::Object(existing)), Value::Object(subs)) if !attr.multi_valued => existing.extend(subs),
+        (_, Some(Value::Object(existing)), Value::Object(subs)) if !attr.multi_valued => {
+            existing.extend(subs)
+        }
         (_, _, new) => drop(container.insert(name.to_owned(), new)),
     }
     Ok(())
@@ -261,7 +369,11 @@ fn set_sub_everywhere(
 ) -> Result<(), ScimError> {
     let new = match kind {
         OpKind::Remove => None,
-        _ => coerce_single(sub, value.unwrap_or(&Value::Null), &format!("{}.{}", attr.name, sub.name))?,
+        _ => coerce_single(
+            sub,
+            value.unwrap_or(&Value::Null),
+            &format!("{}.{}", attr.name, sub.name),
+        )?,
     };
     let mut elements = take_elements(container, attr);
     if elements.is_empty() && new.is_some() {
@@ -285,7 +397,10 @@ fn set_filtered(
     path: &PatchPath,
 ) -> Result<(), ScimError> {
     if !attr.multi_valued {
-        return Err(ScimError::invalid_path(format!("'{}' is not multi-valued: a [filter] cannot select in it", attr.name)));
+        return Err(ScimError::invalid_path(format!(
+            "'{}' is not multi-valued: a [filter] cannot select in it",
+            attr.name
+        )));
     }
     let mut elements = take_elements(container, attr);
     let mut matched = Vec::new();
@@ -299,20 +414,33 @@ fn set_filtered(
         (OpKind::Remove, Some(sub)) => Some(Map::from_iter([(sub.name.clone(), Value::Null)])),
         (_, Some(sub)) => {
             let v = coerce_single(sub, value.unwrap_or(&Value::Null), &format!("{path}"))?;
-            Some(Map::from_iter([(sub.name.clone(), v.unwrap_or(Value::Null))]))
+            Some(Map::from_iter([(
+                sub.name.clone(),
+                v.unwrap_or(Value::Null),
+            )]))
         }
         (_, None) => match coerce_single(attr, value.unwrap_or(&Value::Null), &attr.name)? {
             Some(Value::Object(o)) => Some(o),
-            _ => return Err(ScimError::invalid_value(format!("'{path}' needs an object value"))),
+            _ => {
+                return Err(ScimError::invalid_value(format!(
+                    "'{path}' needs an object value"
+                )))
+            }
         },
     };
     if matched.is_empty() && kind != OpKind::Remove {
         // Entra adds `addresses[type eq "work"].formatted` to users that have no work address (Q7).
         if kind == OpKind::Replace {
-            return Err(ScimError::no_target(format!("no value of '{}' matches '{path}'", attr.name)));
+            return Err(ScimError::no_target(format!(
+                "no value of '{}' matches '{path}'",
+                attr.name
+            )));
         }
-        let template = equality_template(filter, attr)
-            .ok_or_else(|| ScimError::no_target(format!("no value matches '{path}', and its filter does not say what to create")))?;
+        let template = equality_template(filter, attr).ok_or_else(|| {
+            ScimError::no_target(format!(
+                "no value matches '{path}', and its filter does not say what to create"
+            ))
+        })?;
         elements.push(Value::Object(template));
         matched.push(elements.len() - 1);
     }
@@ -397,7 +525,10 @@ fn put_elements(container: &mut Document, attr: &AttributeDef, mut elements: Vec
     if elements.is_empty() {
         return;
     }
-    let value = if attr.multi_valued { Value::Array(elements) } else { elements.swap_remove(0) };
+    let value = if attr.multi_valued {
+        Value::Array(elements)
+    } else {
+        elements.swap_remove(0)
+    };
     container.insert(attr.name.clone(), value);
 }
-

@@ -32,7 +32,8 @@ impl FromStr for PatchPath {
     type Err = ScimError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        grammar::parse_path(s).map_err(|e| ScimError::invalid_path(format!("invalid path '{s}': {}", e.describe(s))))
+        grammar::parse_path(s)
+            .map_err(|e| ScimError::invalid_path(format!("invalid path '{s}': {}", e.describe(s))))
     }
 }
 
@@ -45,8 +46,14 @@ mod tests {
         let rows = [
             ("members", "members"),
             ("name.familyName", "name.familyName"),
-            (r#"emails[type eq "work"].value"#, r#"emails[type eq "work"].value"#),
-            (r#"members[value eq "2819c223"]"#, r#"members[value eq "2819c223"]"#),
+            (
+                r#"emails[type eq "work"].value"#,
+                r#"emails[type eq "work"].value"#,
+            ),
+            (
+                r#"members[value eq "2819c223"]"#,
+                r#"members[value eq "2819c223"]"#,
+            ),
             (
                 r#"addresses[type eq "work" and primary eq true].formatted"#,
                 r#"addresses[(type eq "work" and primary eq true)].formatted"#,
@@ -68,9 +75,20 @@ mod tests {
 
     #[test]
     fn malformed_paths_are_invalid_path() {
-        for input in ["", "emails[type eq \"work\"", "emails[type eq]", "a.b.c", "emails[x pr].", "emails[a[b pr]]"] {
+        for input in [
+            "",
+            "emails[type eq \"work\"",
+            "emails[type eq]",
+            "a.b.c",
+            "emails[x pr].",
+            "emails[a[b pr]]",
+        ] {
             let err = input.parse::<PatchPath>().expect_err(input);
-            assert_eq!(err.scim_type, Some(super::super::error::ScimType::InvalidPath), "{input}");
+            assert_eq!(
+                err.scim_type,
+                Some(super::super::error::ScimType::InvalidPath),
+                "{input}"
+            );
         }
     }
 }

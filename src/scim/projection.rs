@@ -24,11 +24,17 @@ pub enum Projection {
 
 impl Projection {
     /// Builds the projection from the two query parameters (each a comma-separated list of paths).
-    pub fn parse(attributes: Option<&str>, excluded: Option<&str>, schema: &ResourceSchema) -> Result<Self, ScimError> {
+    pub fn parse(
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+        schema: &ResourceSchema,
+    ) -> Result<Self, ScimError> {
         let attributes = attributes.filter(|s| !s.trim().is_empty());
         let excluded = excluded.filter(|s| !s.trim().is_empty());
         match (attributes, excluded) {
-            (Some(_), Some(_)) => Err(ScimError::invalid_syntax("'attributes' and 'excludedAttributes' are mutually exclusive")),
+            (Some(_), Some(_)) => Err(ScimError::invalid_syntax(
+                "'attributes' and 'excludedAttributes' are mutually exclusive",
+            )),
             (Some(list), None) => Ok(Self::Only(parse_list(list, schema)?)),
             (None, Some(list)) => Ok(Self::Except(parse_list(list, schema)?)),
             (None, None) => Ok(Self::Default),
@@ -40,17 +46,23 @@ impl Projection {
         match self {
             Self::Default => true,
             Self::Only(list) => list.iter().any(|s| s.name.eq_ignore_ascii_case(name)),
-            Self::Except(list) => !list.iter().any(|s| s.name.eq_ignore_ascii_case(name) && s.sub.is_none()),
+            Self::Except(list) => !list
+                .iter()
+                .any(|s| s.name.eq_ignore_ascii_case(name) && s.sub.is_none()),
         }
     }
 
     /// Applies the projection to a rendered resource.
     pub fn apply(&self, resource: Value, schema: &ResourceSchema) -> Value {
-        let Value::Object(object) = resource else { return resource };
+        let Value::Object(object) = resource else {
+            return resource;
+        };
         let mut out = Map::with_capacity(object.len());
         for (key, value) in object {
             if let Some(ext) = schema.extension(&key) {
-                let Value::Object(attrs) = value else { continue };
+                let Value::Object(attrs) = value else {
+                    continue;
+                };
                 let kept: Map<String, Value> = attrs
                     .into_iter()
                     .filter_map(|(k, v)| {
@@ -63,7 +75,11 @@ impl Projection {
                 }
                 continue;
             }
-            let def = schema.common.iter().find(|a| a.name == key).or_else(|| schema.core.attribute(&key));
+            let def = schema
+                .common
+                .iter()
+                .find(|a| a.name == key)
+                .or_else(|| schema.core.attribute(&key));
             if let Some(v) = def.and_then(|def| self.decide(None, def, value)) {
                 out.insert(key, v);
             }
@@ -125,13 +141,19 @@ fn keep_subs(value: Value, def: &AttributeDef, keep: impl Fn(&str) -> bool) -> O
 }
 
 fn parse_list(list: &str, schema: &ResourceSchema) -> Result<Vec<Selected>, ScimError> {
-    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|item| select(item, schema)).collect()
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| select(item, schema))
+        .collect()
 }
 
 fn select(item: &str, schema: &ResourceSchema) -> Result<Selected, ScimError> {
     let path: PatchPath = item.parse()?;
     if path.filter.is_some() || path.sub.is_some() {
-        return Err(ScimError::invalid_path(format!("'{item}': attributes are named without filters")));
+        return Err(ScimError::invalid_path(format!(
+            "'{item}': attributes are named without filters"
+        )));
     }
     let resolved = schema
         .resolve(&path.attr)
@@ -140,7 +162,11 @@ fn select(item: &str, schema: &ResourceSchema) -> Result<Selected, ScimError> {
         Location::Core => None,
         Location::Extension(urn) => Some(urn.to_owned()),
     };
-    Ok(Selected { extension, name: resolved.attr.name.clone(), sub: resolved.sub.map(|s| s.name.clone()) })
+    Ok(Selected {
+        extension,
+        name: resolved.attr.name.clone(),
+        sub: resolved.sub.map(|s| s.name.clone()),
+    })
 }
 
 #[cfg(test)]
@@ -157,23 +183,38 @@ mod tests {
     }
 
     fn project(attrs: Option<&str>, excluded: Option<&str>) -> Value {
-        Projection::parse(attrs, excluded, user()).unwrap().apply(sample(), user())
+        Projection::parse(attrs, excluded, user())
+            .unwrap()
+            .apply(sample(), user())
     }
 
     #[test]
     fn attributes_keep_only_what_is_named_plus_always() {
-        assert_eq!(project(Some("userName"), None), json!({"schemas": ["s"], "id": "1", "userName": "bob"}));
-        assert_eq!(project(Some("NAME.familyName,emails.value"), None),
-            json!({"schemas": ["s"], "id": "1", "name": {"familyName": "B"}, "emails": [{"value": "b@x"}]}));
-        assert_eq!(project(Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None),
-            json!({"schemas": ["s"], "id": "1", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "D"}}));
+        assert_eq!(
+            project(Some("userName"), None),
+            json!({"schemas": ["s"], "id": "1", "userName": "bob"})
+        );
+        assert_eq!(
+            project(Some("NAME.familyName,emails.value"), None),
+            json!({"schemas": ["s"], "id": "1", "name": {"familyName": "B"}, "emails": [{"value": "b@x"}]})
+        );
+        assert_eq!(
+            project(
+                Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+                None
+            ),
+            json!({"schemas": ["s"], "id": "1", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "D"}})
+        );
     }
 
     #[test]
     fn excluded_attributes_drop_what_is_named_but_never_id() {
         let v = project(None, Some("emails,name.givenName,id,meta,department"));
-        assert_eq!(v, json!({"schemas": ["s"], "id": "1", "userName": "bob", "name": {"familyName": "B"},
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"costCenter": "C"}}));
+        assert_eq!(
+            v,
+            json!({"schemas": ["s"], "id": "1", "userName": "bob", "name": {"familyName": "B"},
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"costCenter": "C"}})
+        );
     }
 
     #[test]

@@ -1,0 +1,162 @@
+//! Start-up and graceful shutdown: bind, open the store, build the server.
+use crate::config::{read_secret, ConfigError, JwtSettings, Settings};
+use crate::http::auth::{Authenticator, JwtValidator};
+use crate::http::{self, AppState};
+use crate::scim::schema;
+use crate::store::Store;
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use std::net::TcpListener;
+
+/// A built, not yet running, server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free one), opens and migrates the database, builds the server.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let addr = settings.listen_addr()?;
+        let listener =
+            TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let port = listener.local_addr()?.port();
+        let store = Store::connect(&settings.database.url)
+            .await
+            .with_context(|| format!("cannot open the database {}", settings.database.url))?;
+        let jwt = settings.auth.jwt.as_ref().map(jwt_validator).transpose()?;
+        let state = AppState {
+            store: store.clone(),
+            base_path: settings.server.base_path.trim_end_matches('/').to_owned(),
+            public_url: settings.server.public_url.clone(),
+            max_results: schema::max_results(),
+        };
+        let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
+        let max_body = settings.server.max_body_bytes;
+        let state_data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state_data.clone())
+                .app_data(authenticator.clone())
+                .wrap(from_fn(http::normalize_errors))
+                .wrap(from_fn(http::log_request))
+                .configure(|cfg| http::configure(cfg, &state, max_body))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops taking requests and lets in-flight ones finish.
+    pub async fn run_until_signalled(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        handle.stop(true).await;
+        server.await.context("server task failed")??;
+        self.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Serves until the process ends (for tests).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Builds the JWT check from `[auth.jwt]`: exactly one key, whose kind fixes the algorithm.
+pub fn jwt_validator(jwt: &JwtSettings) -> Result<JwtValidator, ConfigError> {
+    let secret = read_secret(
+        "auth.jwt.hs256_secret",
+        jwt.hs256_secret_env.as_deref(),
+        jwt.hs256_secret_file.as_deref(),
+    )?;
+    let (key, algorithm) = match (&jwt.public_key_file, secret) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid(
+                "auth.jwt: give public_key_file or an hs256 secret, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(ConfigError::Invalid(
+                "auth.jwt needs public_key_file, hs256_secret_env or hs256_secret_file".into(),
+            ))
+        }
+        (None, Some(secret)) if secret.len() < 32 => {
+            return Err(ConfigError::Invalid(
+                "auth.jwt: the HS256 secret must be at least 32 bytes".into(),
+            ))
+        }
+        (None, Some(secret)) => (
+            DecodingKey::from_secret(secret.as_bytes()),
+            Algorithm::HS256,
+        ),
+        (Some(path), None) => public_key(path)?,
+    };
+    Ok(JwtValidator::new(
+        key,
+        algorithm,
+        jwt.issuer.as_deref(),
+        jwt.audience.as_deref(),
+        jwt.leeway_secs.unwrap_or(30),
+    ))
+}
+
+fn public_key(path: &std::path::Path) -> Result<(DecodingKey, Algorithm), ConfigError> {
+    let pem = std::fs::read(path).map_err(|e| ConfigError::Secret {
+        key: "auth.jwt.public_key_file",
+        what: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
+        return Ok((key, Algorithm::RS256));
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
+        return Ok((key, Algorithm::ES256));
+    }
+    Err(ConfigError::Invalid(format!(
+        "auth.jwt.public_key_file {} is not an RSA or EC public key in PEM",
+        path.display()
+    )))
+}

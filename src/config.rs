@@ -1,0 +1,184 @@
+//! Typed configuration: defaults, then `./scim-bridge.toml` (or `--config FILE`), then
+//! `SCIM_BRIDGE__SECTION__KEY` environment variables. Secrets are named by `*_env` / `*_file`.
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG_FILE: &str = "scim-bridge.toml";
+pub const ENV_PREFIX: &str = "SCIM_BRIDGE__";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("{key}: cannot read {what}: {reason}")]
+    Secret {
+        key: &'static str,
+        what: String,
+        reason: String,
+    },
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(e: figment::Error) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub base_path: String,
+    /// The SCIM base URL clients see, for `meta.location` and `Location` (behind a proxy).
+    pub public_url: Option<String>,
+    /// Requests with a larger body are refused with 413.
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may take to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            base_path: "/scim/v2".into(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub url: String,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://scim-bridge.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub jwt: Option<JwtSettings>,
+}
+
+/// `[auth.jwt]`: JWTs accepted beside the bearer tokens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtSettings {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key.
+    pub public_key_file: Option<PathBuf>,
+    /// Environment variable holding an HS256 secret.
+    pub hs256_secret_env: Option<String>,
+    /// File holding an HS256 secret.
+    pub hs256_secret_file: Option<PathBuf>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+impl Settings {
+    /// Loads the layers. `file` is `--config`; without it `./scim-bridge.toml` is read when present.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE))
+            }
+            None => {}
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            .extract()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        let base = &self.server.base_path;
+        if !base.starts_with('/') || (base.len() > 1 && base.ends_with('/')) {
+            return Err(ConfigError::Invalid(format!(
+                "server.base_path must start with '/' and not end with one, got '{base}'"
+            )));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "server.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.listen.parse().map_err(|e| {
+            ConfigError::Invalid(format!(
+                "server.listen '{}' is not host:port: {e}",
+                self.server.listen
+            ))
+        })
+    }
+}
+
+/// Reads a secret named by an environment variable or a file (trailing newline trimmed).
+pub fn read_secret(
+    key: &'static str,
+    env: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(var) = env {
+        let value = std::env::var(var).map_err(|e| ConfigError::Secret {
+            key,
+            what: format!("environment variable {var}"),
+            reason: e.to_string(),
+        })?;
+        return Ok(Some(value));
+    }
+    if let Some(path) = file {
+        let value = std::fs::read_to_string(path).map_err(|e| ConfigError::Secret {
+            key,
+            what: format!("file {}", path.display()),
+            reason: e.to_string(),
+        })?;
+        return Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()));
+    }
+    Ok(None)
+}

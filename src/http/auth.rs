@@ -1,0 +1,207 @@
+//! Authentication of every SCIM request: a bearer token made by `scim-bridge token create` (only its
+//! SHA-256 is stored; compared in constant time) or, when `[auth.jwt]` is configured, a JWT.
+use super::error::ApiError;
+use crate::store::Store;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, ResponseError};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+
+/// Who made the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Token { name: String },
+    Jwt { subject: String },
+}
+
+/// How a JWT is checked: one key, the algorithms that key allows, issuer, audience, leeway.
+pub struct JwtValidator {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtValidator")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtValidator {
+    /// `algorithm` is fixed by the kind of key, so a token cannot choose another (no `none`, no
+    /// HS256-signed-with-the-public-key confusion).
+    pub fn new(
+        key: DecodingKey,
+        algorithm: Algorithm,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+        leeway: u64,
+    ) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = leeway;
+        validation.set_required_spec_claims(&["exp"]);
+        if let Some(iss) = issuer {
+            validation.set_issuer(&[iss]);
+            validation.required_spec_claims.insert("iss".into());
+        }
+        match audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                validation.required_spec_claims.insert("aud".into());
+            }
+            None => validation.validate_aud = false,
+        }
+        Self { key, validation }
+    }
+
+    fn check(&self, token: &str) -> Result<Principal, String> {
+        #[derive(serde::Deserialize)]
+        struct Claims {
+            sub: Option<String>,
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| format!("invalid JWT: {e}"))?;
+        Ok(Principal::Jwt {
+            subject: data.claims.sub.unwrap_or_default(),
+        })
+    }
+}
+
+/// Everything the auth middleware needs.
+pub struct Authenticator {
+    store: Store,
+    jwt: Option<JwtValidator>,
+    /// When each token's `last_used` was last written, so it is written at most once a minute.
+    touched: Mutex<HashMap<String, Instant>>,
+}
+
+impl Authenticator {
+    pub fn new(store: Store, jwt: Option<JwtValidator>) -> Self {
+        Self {
+            store,
+            jwt,
+            touched: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
+        let header = header.ok_or_else(|| {
+            ApiError::Unauthorized("an 'Authorization: Bearer <token>' header is required".into())
+        })?;
+        let token = bearer(header).ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must use the Bearer scheme".into())
+        })?;
+        if let Some(jwt) = self
+            .jwt
+            .as_ref()
+            .filter(|_| token.matches('.').count() == 2)
+        {
+            return jwt.check(token).map_err(ApiError::Unauthorized);
+        }
+        let hash = token_hash(token);
+        let record = self.store.find_live_token(&hash).await?;
+        let Some(record) =
+            record.filter(|r| bool::from(r.secret_sha256.as_bytes().ct_eq(hash.as_bytes())))
+        else {
+            return Err(ApiError::Unauthorized(
+                "the bearer token is not valid".into(),
+            ));
+        };
+        self.touch(&record.name).await;
+        Ok(Principal::Token { name: record.name })
+    }
+
+    async fn touch(&self, name: &str) {
+        let due = {
+            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+            let due = touched
+                .get(name)
+                .is_none_or(|at| at.elapsed() > Duration::from_secs(60));
+            if due {
+                touched.insert(name.to_owned(), Instant::now());
+            }
+            due
+        };
+        if due {
+            if let Err(e) = self.store.touch_token(name).await {
+                tracing::warn!(error = %e, token = name, "could not record token use");
+            }
+        }
+    }
+}
+
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The stored form of a token: lower-case hex SHA-256.
+pub fn token_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A new random token: `scb_` and 32 random bytes in hex.
+pub fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("scb_{}", hex::encode(bytes))
+}
+
+/// Middleware on the whole SCIM scope: no route under it answers without a valid credential.
+pub async fn require_auth(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let Some(auth) = req.app_data::<web::Data<Authenticator>>().cloned() else {
+        let err = ApiError::Unauthorized("authentication is not configured".into());
+        return Ok(req
+            .into_response(err.error_response())
+            .map_into_right_body());
+    };
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    match auth.authenticate(header).await {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        Err(err) => Ok(req
+            .into_response(err.error_response())
+            .map_into_right_body()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("non-token"), None);
+    }
+
+    #[test]
+    fn generated_tokens_are_unique_and_hash_to_hex() {
+        let (a, b) = (generate_token(), generate_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 68);
+        assert_eq!(token_hash(&a).len(), 64);
+    }
+}

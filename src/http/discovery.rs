@@ -1,0 +1,124 @@
+//! Discovery endpoints (RFC 7644 §4), served from the JSON in `scim-schemas/`, so what is advertised
+//! is what the server was built with.
+use super::request::{base_url, query_pairs, query_param};
+use super::{scim_json, ApiError, AppState};
+use crate::scim::list::list_response;
+use crate::scim::schema::{
+    ENTERPRISE_USER_SCHEMA_JSON, RESOURCE_TYPES_JSON, SERVICE_PROVIDER_CONFIG_JSON,
+    USER_SCHEMA_JSON,
+};
+use crate::scim::ScimError;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/ServiceProviderConfig",
+        web::get().to(service_provider_config),
+    )
+    .route("/Schemas", web::get().to(schemas))
+    .route("/Schemas/{id}", web::get().to(schema))
+    .route("/ResourceTypes", web::get().to(resource_types))
+    .route("/ResourceTypes/{id}", web::get().to(resource_type));
+}
+
+fn parse(json: &str) -> Value {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+fn with_meta(mut doc: Value, resource_type: &str, location: String) -> Value {
+    doc["meta"] = json!({ "resourceType": resource_type, "location": location });
+    doc
+}
+
+/// RFC 7644 §4: a `filter` on discovery endpoints SHOULD be refused with 403.
+fn refuse_filter(req: &HttpRequest) -> Result<(), ApiError> {
+    let pairs = query_pairs(req)?;
+    match query_param(&pairs, "filter") {
+        Some(_) => {
+            Err(ScimError::new(403, None, "discovery endpoints do not support filtering").into())
+        }
+        None => Ok(()),
+    }
+}
+
+fn all_schemas(base: &str) -> Vec<Value> {
+    [USER_SCHEMA_JSON, ENTERPRISE_USER_SCHEMA_JSON]
+        .into_iter()
+        .map(parse)
+        .map(|s| {
+            let id = s["id"].as_str().unwrap_or_default().to_owned();
+            with_meta(s, "Schema", format!("{base}/Schemas/{id}"))
+        })
+        .collect()
+}
+
+fn all_resource_types(base: &str) -> Vec<Value> {
+    let types: Vec<Value> = serde_json::from_str(RESOURCE_TYPES_JSON).unwrap_or_default();
+    types
+        .into_iter()
+        .map(|t| {
+            let id = t["id"].as_str().unwrap_or_default().to_owned();
+            with_meta(t, "ResourceType", format!("{base}/ResourceTypes/{id}"))
+        })
+        .collect()
+}
+
+async fn service_provider_config(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let base = base_url(&req, &state);
+    let doc = with_meta(
+        parse(SERVICE_PROVIDER_CONFIG_JSON),
+        "ServiceProviderConfig",
+        format!("{base}/ServiceProviderConfig"),
+    );
+    Ok(scim_json(StatusCode::OK, &doc))
+}
+
+async fn schemas(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    refuse_filter(&req)?;
+    let all = all_schemas(&base_url(&req, &state));
+    Ok(scim_json(StatusCode::OK, &list_response(all.len(), 1, all)))
+}
+
+async fn schema(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let found = all_schemas(&base_url(&req, &state)).into_iter().find(|s| {
+        s["id"]
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(&id))
+    });
+    let doc = found.ok_or_else(|| ScimError::not_found(format!("no schema '{id}'")))?;
+    Ok(scim_json(StatusCode::OK, &doc))
+}
+
+async fn resource_types(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    refuse_filter(&req)?;
+    let all = all_resource_types(&base_url(&req, &state));
+    Ok(scim_json(StatusCode::OK, &list_response(all.len(), 1, all)))
+}
+
+async fn resource_type(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let found = all_resource_types(&base_url(&req, &state))
+        .into_iter()
+        .find(|t| {
+            t["id"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(&id))
+        });
+    let doc = found.ok_or_else(|| ScimError::not_found(format!("no resource type '{id}'")))?;
+    Ok(scim_json(StatusCode::OK, &doc))
+}

@@ -1,0 +1,122 @@
+//! actix-web: routing under the SCIM base path, auth, media types, size limits, request logs.
+pub mod auth;
+mod discovery;
+pub mod error;
+mod ops;
+mod request;
+mod users;
+
+pub use error::ApiError;
+
+use crate::scim::ScimError;
+use crate::store::Store;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpMessage, HttpResponse};
+use std::time::Instant;
+
+/// What handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub base_path: String,
+    /// The externally visible SCIM base URL, when configured (`server.public_url`).
+    pub public_url: Option<String>,
+    pub max_results: usize,
+}
+
+/// Registers every route: `/healthz` open, everything under `base_path` behind `require_auth`.
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes: usize) {
+    cfg.app_data(web::PayloadConfig::new(max_body_bytes))
+        .route("/healthz", web::get().to(ops::healthz))
+        .service(
+            web::scope(&state.base_path)
+                .wrap(from_fn(auth::require_auth))
+                .configure(users::configure)
+                .configure(discovery::configure)
+                .configure(ops::configure_unsupported)
+                .default_service(web::to(ops::no_such_endpoint)),
+        )
+        .default_service(web::to(ops::no_such_endpoint));
+}
+
+/// A request id: the client's `X-Request-Id` when it is short and plain, else a new one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Middleware: one log line per request (method, route, status, latency, request id).
+pub async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = req.method().clone();
+    let mut response = next.call(req).await?;
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_owned());
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(%method, %route, status, latency_ms = format!("{latency_ms:.2}"), request_id, "request");
+    Ok(response)
+}
+
+/// Middleware: any error response that is not yet a SCIM Error (actix's own 413 for an oversized
+/// body, 405, 404 …) is rewritten as one, keeping its status.
+pub async fn normalize_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let response = next.call(req).await?.map_into_boxed_body();
+    let status = response.status();
+    let is_scim = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(error::SCIM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_scim {
+        return Ok(response);
+    }
+    let detail = match status.as_u16() {
+        413 => {
+            "the request body is larger than the server accepts (server.max_body_bytes)".to_owned()
+        }
+        404 => "no such endpoint".to_owned(),
+        405 => "this method is not allowed on this endpoint".to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let scim = ScimError::new(status.as_u16(), None, detail);
+    let (req, old) = response.into_parts();
+    let mut new = error::scim_error_response(&scim);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(req, new))
+}
+
+/// A JSON response with the SCIM media type.
+pub fn scim_json(status: actix_web::http::StatusCode, body: &serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(error::SCIM_JSON)
+        .body(body.to_string())
+}

@@ -1,0 +1,85 @@
+//! Reading what a request carries: its JSON body (media type checked), query pairs, preconditions,
+//! and the URL resources are served under.
+use super::{ApiError, AppState};
+use crate::scim::resource::Version;
+use crate::scim::ScimError;
+use actix_web::http::header;
+use actix_web::HttpRequest;
+use serde_json::Value;
+
+/// Parses a JSON body sent as `application/scim+json` or `application/json` (any parameters).
+/// A missing Content-Type is accepted; another media type is 415.
+pub fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/scim+json" && essence != "application/json" {
+            return Err(ScimError::new(415, None, format!("Content-Type must be application/scim+json or application/json, not '{essence}'")).into());
+        }
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ScimError::invalid_syntax(
+            "the request body is empty; a JSON object is expected",
+        )
+        .into());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")).into())
+}
+
+/// The query string as decoded pairs (`+` and `%20` both read as a space: Okta sends either).
+pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).map_err(|e| {
+        ScimError::invalid_syntax(format!("the query string cannot be decoded: {e}")).into()
+    })
+}
+
+/// The value of query parameter `name` (case-insensitive).
+pub fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Fails with 412 when an `If-Match` header does not name `current` (RFC 7644 §3.14).
+pub fn check_if_match(req: &HttpRequest, current: Version) -> Result<(), ApiError> {
+    match req
+        .headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(tags) if !current.matches_header(tags) => {
+            Err(crate::store::StoreError::VersionMismatch.into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `If-Match` was sent at all (then a concurrent change must fail rather than be retried).
+pub fn has_if_match(req: &HttpRequest) -> bool {
+    req.headers().contains_key(header::IF_MATCH)
+}
+
+/// Whether `If-None-Match` names `current`, so a GET may answer 304.
+pub fn not_modified(req: &HttpRequest, current: Version) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| current.matches_header(tags))
+}
+
+/// The SCIM base URL: `server.public_url`, or the one this request came in on.
+pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
+    if let Some(url) = &state.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let info = req.connection_info();
+    format!("{}://{}{}", info.scheme(), info.host(), state.base_path)
+}

@@ -1,0 +1,42 @@
+//! What can go wrong in the store, named by what happened rather than by the library's error.
+use sqlx::error::ErrorKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique index refused the write; `constraint` names what was duplicated.
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: &'static str },
+    /// The resource changed since the version the caller read (If-Match, or a concurrent PATCH).
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// The request cannot be expressed as a query (e.g. a filter comparing a boolean with `gt`).
+    #[error(transparent)]
+    Invalid(crate::scim::ScimError),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("stored document is not valid JSON")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
+                let constraint = if db.message().contains("user_name") {
+                    "userName"
+                } else if db.message().contains("tokens.name") {
+                    "token name"
+                } else {
+                    "a unique value"
+                };
+                Self::Conflict { constraint }
+            }
+            _ => Self::Database(e),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The one owner of SQL. SQLite in WAL mode: a pool of readers and a single-connection writer pool,
+//! so writers queue in the application instead of meeting "database is locked".
+mod error;
+mod query;
+mod tokens;
+mod users;
+
+pub use error::StoreError;
+pub use tokens::TokenRecord;
+pub use users::{StoredUser, UserPage};
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Another process (the CLI) may hold the write lock for a moment.
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-16000");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&write).await?;
+        let readers = std::thread::available_parallelism().map_or(4, |n| n.get().clamp(2, 8));
+        let read = SqlitePoolOptions::new()
+            .max_connections(readers as u32)
+            .connect_with(options)
+            .await?;
+        Ok(Self { read, write })
+    }
+
+    /// A cheap query proving the database answers (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// The current time as stored: RFC 3339, UTC, millisecond precision (so text order is time order).
+pub fn now_timestamp() -> String {
+    format_timestamp(time::OffsetDateTime::now_utc())
+}
+
+/// Formats an instant in the stored form, converted to UTC.
+pub fn format_timestamp(at: time::OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    utc.format(&format)
+        .unwrap_or_else(|_| utc.unix_timestamp().to_string())
+}

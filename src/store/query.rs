@@ -1,0 +1,490 @@
+//! Compiles a SCIM filter (RFC 7644 §3.4.2.2) and sort order to SQL over the `users` table, with
+//! every value and JSON path bound as a parameter. Columns serve the indexed lookups (`id`,
+//! `userName`, `externalId`, `meta.created`, `meta.lastModified`, `emails.value eq`); `json_extract`
+//! and `json_each` serve the rest of the document.
+use crate::scim::eval::check_comparable;
+use crate::scim::list::SortOrder;
+use crate::scim::resource::parse_datetime;
+use crate::scim::schema::{AttrType, AttributeDef, Location, ResourceSchema, Returned};
+use crate::scim::{AttrPath, CompValue, CompareOp, Filter, ScimError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Bind {
+    Text(String),
+    Int(i64),
+    Real(f64),
+}
+
+/// A WHERE expression and its parameters, in order.
+#[derive(Debug, Default)]
+pub(super) struct Sql {
+    pub text: String,
+    pub binds: Vec<Bind>,
+}
+
+/// The operand a comparison applies to.
+struct Operand<'s> {
+    expr: String,
+    def: &'s AttributeDef,
+    /// The column already has `COLLATE NOCASE` (so `=` and `LIKE` may use its index).
+    nocase_column: bool,
+    /// A timestamp column in the stored format (text order is time order).
+    timestamp_column: bool,
+}
+
+/// Where attribute names are looked up: the resource, or one element inside `json_each`.
+#[derive(Clone, Copy)]
+enum Scope<'s> {
+    Resource,
+    Element {
+        alias: usize,
+        attr: &'s AttributeDef,
+    },
+}
+
+pub(super) struct Compiler<'s> {
+    schema: &'s ResourceSchema,
+    binds: Vec<Bind>,
+    aliases: usize,
+}
+
+impl<'s> Compiler<'s> {
+    pub fn new(schema: &'s ResourceSchema) -> Self {
+        Self {
+            schema,
+            binds: Vec::new(),
+            aliases: 0,
+        }
+    }
+
+    /// Compiles a filter to a WHERE expression.
+    pub fn filter(mut self, filter: &Filter) -> Result<Sql, ScimError> {
+        let text = self.node(filter, Scope::Resource)?;
+        Ok(Sql {
+            text,
+            binds: self.binds,
+        })
+    }
+
+    fn bind(&mut self, b: Bind) -> &'static str {
+        self.binds.push(b);
+        "?"
+    }
+
+    fn node(&mut self, filter: &Filter, scope: Scope<'s>) -> Result<String, ScimError> {
+        Ok(match filter {
+            Filter::And(a, b) => format!("({} AND {})", self.node(a, scope)?, self.node(b, scope)?),
+            Filter::Or(a, b) => format!("({} OR {})", self.node(a, scope)?, self.node(b, scope)?),
+            Filter::Not(inner) => format!("NOT IFNULL(({}), 0)", self.node(inner, scope)?),
+            Filter::Present(path) => self.leaf(
+                path,
+                scope,
+                |_, operand| Ok(present(&operand.expr, operand.def)),
+                |_, _| None,
+            )?,
+            Filter::Compare(path, op, literal) => self.leaf(
+                path,
+                scope,
+                |c, operand| c.compare(&operand, *op, literal),
+                |path, def| {
+                    if *op == CompareOp::Eq {
+                        indexed_email(path, def, literal)
+                    } else {
+                        None
+                    }
+                },
+            )?,
+            Filter::ValuePath(path, inner) => self.value_path(path, inner, scope)?,
+        })
+    }
+
+    /// `emails[type eq "work" and value co "@x"]`: some element satisfies the inner filter.
+    fn value_path(
+        &mut self,
+        path: &AttrPath,
+        inner: &Filter,
+        scope: Scope<'s>,
+    ) -> Result<String, ScimError> {
+        if !matches!(scope, Scope::Resource) || path.sub.is_some() {
+            return Err(ScimError::invalid_filter(format!(
+                "'{path}[...]' cannot be nested or take a sub-attribute"
+            )));
+        }
+        let resolved = self
+            .schema
+            .resolve(path)
+            .map_err(ScimError::invalid_filter)?;
+        if !resolved.attr.multi_valued || resolved.attr.sub_attributes.is_empty() {
+            return Err(ScimError::invalid_filter(format!(
+                "'{path}' is not a multi-valued complex attribute"
+            )));
+        }
+        let alias = self.next_alias();
+        let array = self.bind(Bind::Text(json_path(
+            resolved.location,
+            &resolved.attr.name,
+            None,
+        )));
+        let body = self.node(
+            inner,
+            Scope::Element {
+                alias,
+                attr: resolved.attr,
+            },
+        )?;
+        Ok(format!(
+            "EXISTS (SELECT 1 FROM json_each(u.doc, {array}) AS e{alias} WHERE {body})"
+        ))
+    }
+
+    fn next_alias(&mut self) -> usize {
+        self.aliases += 1;
+        self.aliases
+    }
+
+    /// Finds the operand of `path` and builds the test `emit` describes; multi-valued attributes are
+    /// tested element by element (`EXISTS … json_each`). `shortcut` may answer from an index instead.
+    fn leaf(
+        &mut self,
+        path: &AttrPath,
+        scope: Scope<'s>,
+        emit: impl Fn(&mut Self, Operand<'s>) -> Result<String, ScimError>,
+        shortcut: impl Fn(&AttrPath, &AttributeDef) -> Option<(String, Bind)>,
+    ) -> Result<String, ScimError> {
+        if let Scope::Element { alias, attr } = scope {
+            let def = element_def(attr, path)?;
+            let key = self.bind(Bind::Text(format!("$.\"{}\"", def.name)));
+            let expr = format!("json_extract(e{alias}.value, {key})");
+            return emit(
+                self,
+                Operand {
+                    expr,
+                    def,
+                    nocase_column: false,
+                    timestamp_column: false,
+                },
+            );
+        }
+        let resolved = self
+            .schema
+            .resolve(path)
+            .map_err(ScimError::invalid_filter)?;
+        let leaf = resolved.leaf();
+        if leaf.returned == Returned::Never {
+            return Err(ScimError::invalid_filter(format!(
+                "'{}' cannot be used in a filter",
+                leaf.name
+            )));
+        }
+        if let Some(operand) = column(
+            resolved.location,
+            &resolved.attr.name,
+            resolved.sub.map(|s| s.name.as_str()),
+            leaf,
+        )? {
+            return emit(self, operand);
+        }
+        if !resolved.attr.multi_valued {
+            let p = self.bind(Bind::Text(json_path(
+                resolved.location,
+                &resolved.attr.name,
+                resolved.sub.map(|s| s.name.as_str()),
+            )));
+            return emit(
+                self,
+                Operand {
+                    expr: format!("json_extract(u.doc, {p})"),
+                    def: leaf,
+                    nocase_column: false,
+                    timestamp_column: false,
+                },
+            );
+        }
+        // A multi-valued attribute without a sub-attribute is compared through its `value` (RFC 7644 §3.4.2.2).
+        let sub = resolved.sub.or_else(|| resolved.attr.sub("value"));
+        if let Some((sql, bind)) = shortcut(path, sub.unwrap_or(resolved.attr)) {
+            self.binds.push(bind);
+            return Ok(sql);
+        }
+        let alias = self.next_alias();
+        let array = self.bind(Bind::Text(json_path(
+            resolved.location,
+            &resolved.attr.name,
+            None,
+        )));
+        let (expr, def) = match sub {
+            Some(sub) => {
+                let key = self.bind(Bind::Text(format!("$.\"{}\"", sub.name)));
+                (format!("json_extract(e{alias}.value, {key})"), sub)
+            }
+            None => (format!("e{alias}.value"), resolved.attr),
+        };
+        let test = emit(
+            self,
+            Operand {
+                expr,
+                def,
+                nocase_column: false,
+                timestamp_column: false,
+            },
+        )?;
+        Ok(format!(
+            "EXISTS (SELECT 1 FROM json_each(u.doc, {array}) AS e{alias} WHERE {test})"
+        ))
+    }
+
+    fn compare(
+        &mut self,
+        o: &Operand<'_>,
+        op: CompareOp,
+        literal: &CompValue,
+    ) -> Result<String, ScimError> {
+        check_comparable(o.def, op, literal)?;
+        let x = &o.expr;
+        let sql_op = match op {
+            CompareOp::Eq => "=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            _ => "=",
+        };
+        let negate = |test: String| {
+            if op == CompareOp::Ne {
+                format!("NOT IFNULL({test}, 0)")
+            } else {
+                test
+            }
+        };
+        Ok(match (literal, o.def.kind) {
+            (CompValue::Null, _) if op == CompareOp::Eq => format!("{x} IS NULL"),
+            (CompValue::Null, _) => format!("{x} IS NOT NULL"),
+            (CompValue::Bool(b), _) => {
+                negate(format!("{x} = {}", self.bind(Bind::Int(i64::from(*b)))))
+            }
+            (CompValue::Str(s), AttrType::Boolean) => {
+                let b = s.eq_ignore_ascii_case("true");
+                negate(format!("{x} = {}", self.bind(Bind::Int(i64::from(b)))))
+            }
+            (CompValue::Number(n), _) => {
+                let bind = n
+                    .as_i64()
+                    .map_or_else(|| Bind::Real(n.as_f64().unwrap_or(f64::NAN)), Bind::Int);
+                negate(format!("{x} {sql_op} {}", self.bind(bind)))
+            }
+            (CompValue::Str(s), AttrType::DateTime)
+                if !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) =>
+            {
+                self.compare_datetime(o, sql_op, s, negate)?
+            }
+            (CompValue::Str(s), _) => self.compare_text(o, op, sql_op, s),
+        })
+    }
+
+    fn compare_datetime(
+        &mut self,
+        o: &Operand<'_>,
+        sql_op: &str,
+        s: &str,
+        negate: impl Fn(String) -> String,
+    ) -> Result<String, ScimError> {
+        let parsed = parse_datetime(s)
+            .ok_or_else(|| ScimError::invalid_filter(format!("'{s}' is not an xsd:dateTime")))?;
+        let x = &o.expr;
+        if o.timestamp_column {
+            let stored = super::format_timestamp(parsed);
+            return Ok(negate(format!(
+                "{x} {sql_op} {}",
+                self.bind(Bind::Text(stored))
+            )));
+        }
+        Ok(negate(format!(
+            "julianday({x}) {sql_op} julianday({})",
+            self.bind(Bind::Text(s.to_owned()))
+        )))
+    }
+
+    fn compare_text(&mut self, o: &Operand<'_>, op: CompareOp, sql_op: &str, s: &str) -> String {
+        let x = &o.expr;
+        if s.is_empty() && matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+            return format!("{x} IS NOT NULL");
+        }
+        if o.def.case_exact {
+            let text = Bind::Text(s.to_owned());
+            return match op {
+                CompareOp::Co => format!("instr({x}, {}) > 0", self.bind(text)),
+                CompareOp::Sw => format!("instr({x}, {}) = 1", self.bind(text)),
+                CompareOp::Ew => {
+                    let a = self.bind(text.clone());
+                    format!("substr({x}, -length({a})) = {}", self.bind(text))
+                }
+                CompareOp::Ne => format!("NOT IFNULL({x} = {}, 0)", self.bind(text)),
+                _ => format!("{x} {sql_op} {}", self.bind(text)),
+            };
+        }
+        // caseExact false: NOCASE collation, and LIKE (case-insensitive for ASCII) for substrings.
+        let collate = if o.nocase_column {
+            ""
+        } else {
+            " COLLATE NOCASE"
+        };
+        let pattern =
+            |before: &str, after: &str| Bind::Text(format!("{before}{}{after}", escape_like(s)));
+        match op {
+            CompareOp::Co => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("%", "%"))),
+            CompareOp::Sw => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("", "%"))),
+            CompareOp::Ew => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("%", ""))),
+            CompareOp::Ne => format!(
+                "NOT IFNULL({x} = {}{collate}, 0)",
+                self.bind(Bind::Text(s.to_owned()))
+            ),
+            _ => format!(
+                "{x} {sql_op} {}{collate}",
+                self.bind(Bind::Text(s.to_owned()))
+            ),
+        }
+    }
+}
+
+/// `emails.value eq "x"` (or `emails eq "x"`) answered from the `user_emails` index.
+fn indexed_email(
+    path: &AttrPath,
+    def: &AttributeDef,
+    literal: &CompValue,
+) -> Option<(String, Bind)> {
+    let (true, CompValue::Str(s)) = (
+        path.name.eq_ignore_ascii_case("emails") && def.name == "value",
+        literal,
+    ) else {
+        return None;
+    };
+    Some((
+        "u.id IN (SELECT user_id FROM user_emails WHERE value = ?)".to_owned(),
+        Bind::Text(s.clone()),
+    ))
+    .filter(|_| {
+        path.uri.is_none()
+            || path
+                .uri
+                .as_deref()
+                .is_some_and(|u| u.ends_with(":core:2.0:User"))
+    })
+}
+
+/// The columns that mirror document values (see migrations/): indexed, and exact about case.
+fn column<'s>(
+    location: Location<'_>,
+    attr: &str,
+    sub: Option<&str>,
+    def: &'s AttributeDef,
+) -> Result<Option<Operand<'s>>, ScimError> {
+    if location != Location::Core {
+        return Ok(None);
+    }
+    let (expr, nocase_column, timestamp_column) = match (attr, sub) {
+        ("id", None) => ("u.id", false, false),
+        ("userName", None) => ("u.user_name", true, false),
+        ("externalId", None) => ("u.external_id", false, false),
+        ("meta", Some("created")) => ("u.created", false, true),
+        ("meta", Some("lastModified")) => ("u.last_modified", false, true),
+        ("meta", Some("resourceType")) => ("'User'", false, false),
+        ("meta", _) => {
+            return Err(ScimError::invalid_filter(
+                "only meta.created, meta.lastModified and meta.resourceType can be filtered",
+            ))
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Operand {
+        expr: expr.to_owned(),
+        def,
+        nocase_column,
+        timestamp_column,
+    }))
+}
+
+fn element_def<'s>(attr: &'s AttributeDef, path: &AttrPath) -> Result<&'s AttributeDef, ScimError> {
+    if path.uri.is_some() || path.sub.is_some() {
+        return Err(ScimError::invalid_filter(format!(
+            "inside '{}[...]', name sub-attributes only, not '{path}'",
+            attr.name
+        )));
+    }
+    attr.sub(&path.name).ok_or_else(|| {
+        ScimError::invalid_filter(format!("unknown attribute '{}.{}'", attr.name, path.name))
+    })
+}
+
+/// `pr`: present and not empty (RFC 7644 §3.4.2.2).
+fn present(expr: &str, def: &AttributeDef) -> String {
+    if def.multi_valued || def.kind == AttrType::Complex {
+        return format!("IFNULL(json_type({expr}) IN ('array', 'object') AND {expr} NOT IN ('[]', '{{}}'), {expr} IS NOT NULL)");
+    }
+    format!("({expr} IS NOT NULL AND {expr} <> '')")
+}
+
+/// A SQLite JSON path to an attribute: `$."name"."givenName"`, or `$."urn:…:User"."department"`.
+fn json_path(location: Location<'_>, attr: &str, sub: Option<&str>) -> String {
+    let mut p = String::from("$");
+    if let Location::Extension(urn) = location {
+        p.push_str(&format!(".\"{urn}\""));
+    }
+    p.push_str(&format!(".\"{attr}\""));
+    if let Some(sub) = sub {
+        p.push_str(&format!(".\"{sub}\""));
+    }
+    p
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The ORDER BY clause for `sortBy` / `sortOrder` (RFC 7644 §3.4.2.3); insertion order otherwise.
+/// Values come from the schema's canonical names, bound as parameters.
+pub(super) fn order_by(
+    schema: &ResourceSchema,
+    sort_by: Option<&AttrPath>,
+    order: SortOrder,
+    binds: &mut Vec<Bind>,
+) -> Result<String, ScimError> {
+    let direction = match order {
+        SortOrder::Ascending => "ASC",
+        SortOrder::Descending => "DESC",
+    };
+    let Some(path) = sort_by else {
+        return Ok(format!("u.rowid {direction}"));
+    };
+    let resolved = schema.resolve(path).map_err(ScimError::invalid_path)?;
+    let leaf = resolved.leaf();
+    let sub = resolved.sub.map(|s| s.name.as_str());
+    let expr = match column(resolved.location, &resolved.attr.name, sub, leaf)? {
+        Some(operand) => operand.expr,
+        None => {
+            // The expression appears twice below, so its path is bound twice.
+            let path = json_path(resolved.location, &resolved.attr.name, None);
+            binds.extend([Bind::Text(path.clone()), Bind::Text(path)]);
+            let first = match (
+                resolved.attr.multi_valued,
+                sub.or(resolved.attr.sub("value").map(|s| s.name.as_str())),
+            ) {
+                (true, Some(s)) => format!("json_extract(json_extract(u.doc, ?), '$[0].\"{s}\"')"),
+                (true, None) => "json_extract(json_extract(u.doc, ?), '$[0]')".to_owned(),
+                (false, Some(s)) => format!("json_extract(json_extract(u.doc, ?), '$.\"{s}\"')"),
+                (false, None) => "json_extract(u.doc, ?)".to_owned(),
+            };
+            first
+        }
+    };
+    let collate = if leaf.case_exact || leaf.kind != AttrType::String {
+        ""
+    } else {
+        " COLLATE NOCASE"
+    };
+    // Missing values sort last when ascending, first when descending (as if greatest).
+    Ok(format!(
+        "({expr}) IS NULL {direction}, ({expr}){collate} {direction}, u.rowid {direction}"
+    ))
+}

@@ -22,8 +22,7 @@ impl Application {
     /// Binds the listener (port 0 picks a free one), opens and migrates the database, builds the server.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let addr = settings.listen_addr()?;
-        let listener =
-            TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
         let store = Store::connect(&settings.database.url)
             .await
@@ -38,23 +37,23 @@ impl Application {
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let max_body = settings.server.max_body_bytes;
         let state_data = web::Data::new(state.clone());
-        let server = HttpServer::new(move || {
+        let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state_data.clone())
                 .app_data(authenticator.clone())
                 .wrap(from_fn(http::normalize_errors))
                 .wrap(from_fn(http::log_request))
                 .configure(|cfg| http::configure(cfg, &state, max_body))
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .run();
-        Ok(Self {
-            port,
-            server,
-            store,
-        })
+        });
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server
+            .listen(listener)?
+            .disable_signals()
+            .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            .run();
+        Ok(Self { port, server, store })
     }
 
     pub fn port(&self) -> u16 {
@@ -128,10 +127,7 @@ pub fn jwt_validator(jwt: &JwtSettings) -> Result<JwtValidator, ConfigError> {
                 "auth.jwt: the HS256 secret must be at least 32 bytes".into(),
             ))
         }
-        (None, Some(secret)) => (
-            DecodingKey::from_secret(secret.as_bytes()),
-            Algorithm::HS256,
-        ),
+        (None, Some(secret)) => (DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256),
         (Some(path), None) => public_key(path)?,
     };
     Ok(JwtValidator::new(

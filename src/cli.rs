@@ -60,9 +60,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
             app.port(),
             settings.server.base_path
         );
-        println!(
-            "No token existed, so one was created. It is shown only this once:\n\n    {secret}\n"
-        );
+        println!("No token existed, so one was created. It is shown only this once:\n\n    {secret}\n");
         println!("Try it:\n    curl -H 'Authorization: Bearer {secret}' '{url}/Users?count=1'\n");
     }
     tracing::info!(port = app.port(), base_path = %settings.server.base_path, database = %settings.database.url, "serving SCIM");
@@ -105,10 +103,7 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()>
             eprintln!("Token '{name}' created. This is the only time it is shown.");
         }
         TokenCommand::List => {
-            println!(
-                "{:<24} {:<25} {:<25} status",
-                "name", "created", "last used"
-            );
+            println!("{:<24} {:<25} {:<25} status", "name", "created", "last used");
             for t in store.list_tokens().await? {
                 let status = t
                     .revoked_at

@@ -49,6 +49,8 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// How long in-flight requests may take to finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads (default: one per CPU core).
+    pub workers: Option<usize>,
 }
 
 impl Default for ServerSettings {
@@ -59,6 +61,7 @@ impl Default for ServerSettings {
             public_url: None,
             max_body_bytes: 1024 * 1024,
             shutdown_timeout_secs: 10,
+            workers: None,
         }
     }
 }
@@ -120,14 +123,10 @@ impl Settings {
         match file {
             Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
             Some(path) => figment = figment.merge(Toml::file(path)),
-            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-                figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE))
-            }
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
             None => {}
         }
-        let settings: Settings = figment
-            .merge(Env::prefixed(ENV_PREFIX).split("__"))
-            .extract()?;
+        let settings: Settings = figment.merge(Env::prefixed(ENV_PREFIX).split("__")).extract()?;
         settings.validate()?;
         Ok(settings)
     }
@@ -149,21 +148,15 @@ impl Settings {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.server.listen.parse().map_err(|e| {
-            ConfigError::Invalid(format!(
-                "server.listen '{}' is not host:port: {e}",
-                self.server.listen
-            ))
-        })
+        self.server
+            .listen
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("server.listen '{}' is not host:port: {e}", self.server.listen)))
     }
 }
 
 /// Reads a secret named by an environment variable or a file (trailing newline trimmed).
-pub fn read_secret(
-    key: &'static str,
-    env: Option<&str>,
-    file: Option<&Path>,
-) -> Result<Option<String>, ConfigError> {
+pub fn read_secret(key: &'static str, env: Option<&str>, file: Option<&Path>) -> Result<Option<String>, ConfigError> {
     if let Some(var) = env {
         let value = std::env::var(var).map_err(|e| ConfigError::Secret {
             key,

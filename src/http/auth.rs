@@ -93,27 +93,17 @@ impl Authenticator {
     }
 
     async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
-        let header = header.ok_or_else(|| {
-            ApiError::Unauthorized("an 'Authorization: Bearer <token>' header is required".into())
-        })?;
-        let token = bearer(header).ok_or_else(|| {
-            ApiError::Unauthorized("the Authorization header must use the Bearer scheme".into())
-        })?;
-        if let Some(jwt) = self
-            .jwt
-            .as_ref()
-            .filter(|_| token.matches('.').count() == 2)
-        {
+        let header = header
+            .ok_or_else(|| ApiError::Unauthorized("an 'Authorization: Bearer <token>' header is required".into()))?;
+        let token = bearer(header)
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must use the Bearer scheme".into()))?;
+        if let Some(jwt) = self.jwt.as_ref().filter(|_| token.matches('.').count() == 2) {
             return jwt.check(token).map_err(ApiError::Unauthorized);
         }
         let hash = token_hash(token);
         let record = self.store.find_live_token(&hash).await?;
-        let Some(record) =
-            record.filter(|r| bool::from(r.secret_sha256.as_bytes().ct_eq(hash.as_bytes())))
-        else {
-            return Err(ApiError::Unauthorized(
-                "the bearer token is not valid".into(),
-            ));
+        let Some(record) = record.filter(|r| bool::from(r.secret_sha256.as_bytes().ct_eq(hash.as_bytes()))) else {
+            return Err(ApiError::Unauthorized("the bearer token is not valid".into()));
         };
         self.touch(&record.name).await;
         Ok(Principal::Token { name: record.name })
@@ -163,24 +153,15 @@ pub async fn require_auth(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let Some(auth) = req.app_data::<web::Data<Authenticator>>().cloned() else {
         let err = ApiError::Unauthorized("authentication is not configured".into());
-        return Ok(req
-            .into_response(err.error_response())
-            .map_into_right_body());
+        return Ok(req.into_response(err.error_response()).map_into_right_body());
     };
-    let header = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
+    let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
     match auth.authenticate(header).await {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
-            next.call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
+            next.call(req).await.map(ServiceResponse::map_into_left_body)
         }
-        Err(err) => Ok(req
-            .into_response(err.error_response())
-            .map_into_right_body()),
+        Err(err) => Ok(req.into_response(err.error_response()).map_into_right_body()),
     }
 }
 

@@ -4,8 +4,7 @@ use super::request::{base_url, query_pairs, query_param};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::list_response;
 use crate::scim::schema::{
-    ENTERPRISE_USER_SCHEMA_JSON, RESOURCE_TYPES_JSON, SERVICE_PROVIDER_CONFIG_JSON,
-    USER_SCHEMA_JSON,
+    ENTERPRISE_USER_SCHEMA_JSON, RESOURCE_TYPES_JSON, SERVICE_PROVIDER_CONFIG_JSON, USER_SCHEMA_JSON,
 };
 use crate::scim::ScimError;
 use actix_web::http::StatusCode;
@@ -13,14 +12,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/ServiceProviderConfig",
-        web::get().to(service_provider_config),
-    )
-    .route("/Schemas", web::get().to(schemas))
-    .route("/Schemas/{id}", web::get().to(schema))
-    .route("/ResourceTypes", web::get().to(resource_types))
-    .route("/ResourceTypes/{id}", web::get().to(resource_type));
+    cfg.route("/ServiceProviderConfig", web::get().to(service_provider_config))
+        .route("/Schemas", web::get().to(schemas))
+        .route("/Schemas/{id}", web::get().to(schema))
+        .route("/ResourceTypes", web::get().to(resource_types))
+        .route("/ResourceTypes/{id}", web::get().to(resource_type));
 }
 
 fn parse(json: &str) -> Value {
@@ -36,9 +32,7 @@ fn with_meta(mut doc: Value, resource_type: &str, location: String) -> Value {
 fn refuse_filter(req: &HttpRequest) -> Result<(), ApiError> {
     let pairs = query_pairs(req)?;
     match query_param(&pairs, "filter") {
-        Some(_) => {
-            Err(ScimError::new(403, None, "discovery endpoints do not support filtering").into())
-        }
+        Some(_) => Err(ScimError::new(403, None, "discovery endpoints do not support filtering").into()),
         None => Ok(()),
     }
 }
@@ -65,10 +59,7 @@ fn all_resource_types(base: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn service_provider_config(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let base = base_url(&req, &state);
     let doc = with_meta(
         parse(SERVICE_PROVIDER_CONFIG_JSON),
@@ -84,24 +75,15 @@ async fn schemas(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     Ok(scim_json(StatusCode::OK, &list_response(all.len(), 1, all)))
 }
 
-async fn schema(
-    req: HttpRequest,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let found = all_schemas(&base_url(&req, &state)).into_iter().find(|s| {
-        s["id"]
-            .as_str()
-            .is_some_and(|s| s.eq_ignore_ascii_case(&id))
-    });
+async fn schema(req: HttpRequest, id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let found = all_schemas(&base_url(&req, &state))
+        .into_iter()
+        .find(|s| s["id"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(&id)));
     let doc = found.ok_or_else(|| ScimError::not_found(format!("no schema '{id}'")))?;
     Ok(scim_json(StatusCode::OK, &doc))
 }
 
-async fn resource_types(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+async fn resource_types(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     refuse_filter(&req)?;
     let all = all_resource_types(&base_url(&req, &state));
     Ok(scim_json(StatusCode::OK, &list_response(all.len(), 1, all)))
@@ -114,11 +96,7 @@ async fn resource_type(
 ) -> Result<HttpResponse, ApiError> {
     let found = all_resource_types(&base_url(&req, &state))
         .into_iter()
-        .find(|t| {
-            t["id"]
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case(&id))
-        });
+        .find(|t| t["id"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&id)));
     let doc = found.ok_or_else(|| ScimError::not_found(format!("no resource type '{id}'")))?;
     Ok(scim_json(StatusCode::OK, &doc))
 }

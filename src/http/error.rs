@@ -33,9 +33,7 @@ impl ApiError {
                 None,
                 "the resource has changed: If-Match does not name its current version",
             ),
-            Self::Store(_) => {
-                ScimError::new(500, None, "internal error; the server log has the details")
-            }
+            Self::Store(_) => ScimError::new(500, None, "internal error; the server log has the details"),
         }
     }
 }

@@ -56,11 +56,7 @@ pub async fn log_request(
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            v.len() <= 64
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
@@ -96,9 +92,7 @@ pub async fn normalize_errors(
         return Ok(response);
     }
     let detail = match status.as_u16() {
-        413 => {
-            "the request body is larger than the server accepts (server.max_body_bytes)".to_owned()
-        }
+        413 => "the request body is larger than the server accepts (server.max_body_bytes)".to_owned(),
         404 => "no such endpoint".to_owned(),
         405 => "this method is not allowed on this endpoint".to_owned(),
         _ => status.canonical_reason().unwrap_or("error").to_owned(),

@@ -20,14 +20,16 @@ pub fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
             .trim()
             .to_ascii_lowercase();
         if essence != "application/scim+json" && essence != "application/json" {
-            return Err(ScimError::new(415, None, format!("Content-Type must be application/scim+json or application/json, not '{essence}'")).into());
+            return Err(ScimError::new(
+                415,
+                None,
+                format!("Content-Type must be application/scim+json or application/json, not '{essence}'"),
+            )
+            .into());
         }
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ScimError::invalid_syntax(
-            "the request body is empty; a JSON object is expected",
-        )
-        .into());
+        return Err(ScimError::invalid_syntax("the request body is empty; a JSON object is expected").into());
     }
     serde_json::from_slice(body)
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")).into())
@@ -35,9 +37,8 @@ pub fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
 
 /// The query string as decoded pairs (`+` and `%20` both read as a space: Okta sends either).
 pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).map_err(|e| {
-        ScimError::invalid_syntax(format!("the query string cannot be decoded: {e}")).into()
-    })
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .map_err(|e| ScimError::invalid_syntax(format!("the query string cannot be decoded: {e}")).into())
 }
 
 /// The value of query parameter `name` (case-insensitive).
@@ -50,21 +51,10 @@ pub fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a 
 
 /// Fails with 412 when an `If-Match` header does not name `current` (RFC 7644 §3.14).
 pub fn check_if_match(req: &HttpRequest, current: Version) -> Result<(), ApiError> {
-    match req
-        .headers()
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(tags) if !current.matches_header(tags) => {
-            Err(crate::store::StoreError::VersionMismatch.into())
-        }
+    match req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(tags) if !current.matches_header(tags) => Err(crate::store::StoreError::VersionMismatch.into()),
         _ => Ok(()),
     }
-}
-
-/// Whether `If-Match` was sent at all (then a concurrent change must fail rather than be retried).
-pub fn has_if_match(req: &HttpRequest) -> bool {
-    req.headers().contains_key(header::IF_MATCH)
 }
 
 /// Whether `If-None-Match` names `current`, so a GET may answer 304.

@@ -1,7 +1,5 @@
 //! `/Users` (RFC 7644 §3.3–3.6): thin handlers, parse → scim → store → render.
-use super::request::{
-    base_url, check_if_match, has_if_match, json_body, not_modified, query_pairs, query_param,
-};
+use super::request::{base_url, check_if_match, json_body, not_modified, query_pairs, query_param};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{list_response, ListQuery, RawListParams};
 use crate::scim::patch;
@@ -13,9 +11,6 @@ use crate::store::{StoreError, StoredUser};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
-
-/// How often a write that lost a race with another write (and had no If-Match) is retried.
-const WRITE_ATTEMPTS: usize = 5;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -51,12 +46,7 @@ fn collection_url(req: &HttpRequest, state: &AppState) -> String {
 }
 
 /// A single-resource response: the (projected) body, `ETag`, and `Location`.
-fn resource_response(
-    status: StatusCode,
-    user: &StoredUser,
-    body: &Value,
-    collection: &str,
-) -> HttpResponse {
+fn resource_response(status: StatusCode, user: &StoredUser, body: &Value, collection: &str) -> HttpResponse {
     let mut response = scim_json(status, body);
     let headers = response.headers_mut();
     if let Ok(etag) = header::HeaderValue::from_str(&user.version().to_string()) {
@@ -78,10 +68,7 @@ fn projection(req: &HttpRequest) -> Result<Projection, ApiError> {
     )?)
 }
 
-async fn list_users(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+async fn list_users(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pairs = query_pairs(&req)?;
     let query = RawListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .validate(schema::user(), state.max_results)?;
@@ -94,25 +81,16 @@ async fn search_users(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request = json_body(&req, &body)?;
-    let query = RawListParams::from_search_request(&request)?
-        .validate(schema::user(), state.max_results)?;
+    let query = RawListParams::from_search_request(&request)?.validate(schema::user(), state.max_results)?;
     list(&req, &state, query).await
 }
 
-async fn list(
-    req: &HttpRequest,
-    state: &AppState,
-    query: ListQuery,
-) -> Result<HttpResponse, ApiError> {
+async fn list(req: &HttpRequest, state: &AppState, query: ListQuery) -> Result<HttpResponse, ApiError> {
     let page = state.store.list_users(&query).await?;
     let collection = collection_url(req, state);
     let mut resources = Vec::with_capacity(page.users.len());
     for user in &page.users {
-        resources.push(
-            query
-                .projection
-                .apply(render_user(user, &collection)?, schema::user()),
-        );
+        resources.push(query.projection.apply(render_user(user, &collection)?, schema::user()));
     }
     Ok(scim_json(
         StatusCode::OK,
@@ -120,26 +98,17 @@ async fn list(
     ))
 }
 
-async fn create_user(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+async fn create_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
     let normalized = normalize(&input, schema::user())?;
     let user = state
         .store
         .insert_user(&normalized.document)
         .await
-        .map_err(|e| taken(e, &normalized.document))?;
+        .map_err(|e| taken(e.into(), &normalized.document))?;
     let collection = collection_url(&req, &state);
     let body = projection(&req)?.apply(render_user(&user, &collection)?, schema::user());
-    Ok(resource_response(
-        StatusCode::CREATED,
-        &user,
-        &body,
-        &collection,
-    ))
+    Ok(resource_response(StatusCode::CREATED, &user, &body, &collection))
 }
 
 async fn get_user(
@@ -169,19 +138,18 @@ async fn replace_user(
 ) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
     let normalized = normalize(&input, schema::user())?;
-    let saved = write_with_retry(&req, &state, &id, |current| {
-        check_immutable(current, &normalized.document)?;
-        Ok(normalized.document.clone())
-    })
-    .await?;
+    let saved = state
+        .store
+        .modify_user(&id, |current, before| {
+            check_if_match(&req, current.version())?;
+            check_immutable(&before, &normalized.document)?;
+            Ok::<_, ApiError>(normalized.document.clone())
+        })
+        .await
+        .map_err(|e| taken(e, &normalized.document))?;
     let collection = collection_url(&req, &state);
     let body = projection(&req)?.apply(render_user(&saved, &collection)?, schema::user());
-    Ok(resource_response(
-        StatusCode::OK,
-        &saved,
-        &body,
-        &collection,
-    ))
+    Ok(resource_response(StatusCode::OK, &saved, &body, &collection))
 }
 
 /// PATCH applies every operation or none (RFC 7644 §3.5.2) and answers 200 with the resource.
@@ -193,18 +161,20 @@ async fn patch_user(
 ) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
     let operations = patch::parse_request(&input)?;
-    let saved = write_with_retry(&req, &state, &id, |current| {
-        Ok(patch::apply(current, &operations, schema::user(), &id)?.document)
-    })
-    .await?;
+    let attempted = std::cell::RefCell::new(Document::new());
+    let saved = state
+        .store
+        .modify_user(&id, |current, before| {
+            check_if_match(&req, current.version())?;
+            let patched = patch::apply(&before, &operations, schema::user(), &id)?.document;
+            attempted.replace(patched.clone());
+            Ok::<_, ApiError>(patched)
+        })
+        .await
+        .map_err(|e| taken(e, &attempted.borrow()))?;
     let collection = collection_url(&req, &state);
     let body = projection(&req)?.apply(render_user(&saved, &collection)?, schema::user());
-    Ok(resource_response(
-        StatusCode::OK,
-        &saved,
-        &body,
-        &collection,
-    ))
+    Ok(resource_response(StatusCode::OK, &saved, &body, &collection))
 }
 
 async fn delete_user(
@@ -224,47 +194,14 @@ async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Reads the user, computes its new document and writes it if the version is unchanged. Without
-/// If-Match a lost race is retried on the fresh document; with it, the race is the client's 412.
-/// A change that leaves the document as it was writes nothing (Entra repeats `active` PATCHes).
-async fn write_with_retry(
-    req: &HttpRequest,
-    state: &AppState,
-    id: &str,
-    change: impl Fn(&Document) -> Result<Document, ApiError>,
-) -> Result<StoredUser, ApiError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let current = state.store.get_user(id).await?;
-        check_if_match(req, current.version())?;
-        let before = current.document()?;
-        let after = change(&before)?;
-        if after == before {
-            return Ok(current);
-        }
-        match state.store.update_user(id, current.version(), &after).await {
-            Err(StoreError::VersionMismatch) if !has_if_match(req) && attempt < WRITE_ATTEMPTS => {
-                continue
-            }
-            other => return other.map_err(|e| taken(e, &after)),
-        }
-    }
-}
-
 /// A userName conflict, said with the name.
-fn taken(e: StoreError, document: &Document) -> ApiError {
+fn taken(e: ApiError, document: &Document) -> ApiError {
     match e {
-        StoreError::Conflict {
-            constraint: "userName",
-        } => {
-            let name = document
-                .get("userName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+        ApiError::Store(StoreError::Conflict { constraint: "userName" }) => {
+            let name = document.get("userName").and_then(Value::as_str).unwrap_or_default();
             ScimError::uniqueness(format!("userName '{name}' is already taken")).into()
         }
-        other => other.into(),
+        other => other,
     }
 }
 

@@ -8,18 +8,10 @@ use serde_json::Value;
 use std::cmp::Ordering;
 
 /// Whether `element` (one value of the multi-valued attribute `attr`) satisfies `filter`.
-pub fn element_matches(
-    filter: &Filter,
-    element: &Value,
-    attr: &AttributeDef,
-) -> Result<bool, ScimError> {
+pub fn element_matches(filter: &Filter, element: &Value, attr: &AttributeDef) -> Result<bool, ScimError> {
     Ok(match filter {
-        Filter::And(a, b) => {
-            element_matches(a, element, attr)? && element_matches(b, element, attr)?
-        }
-        Filter::Or(a, b) => {
-            element_matches(a, element, attr)? || element_matches(b, element, attr)?
-        }
+        Filter::And(a, b) => element_matches(a, element, attr)? && element_matches(b, element, attr)?,
+        Filter::Or(a, b) => element_matches(a, element, attr)? || element_matches(b, element, attr)?,
         Filter::Not(inner) => !element_matches(inner, element, attr)?,
         Filter::Present(path) => {
             let (_, v) = sub_value(element, attr, &path.name)?;
@@ -45,28 +37,18 @@ fn sub_value<'e, 'd>(
     name: &str,
 ) -> Result<(&'d AttributeDef, Option<&'e Value>), ScimError> {
     if attr.sub_attributes.is_empty() {
-        return Ok((
-            attr,
-            (name.eq_ignore_ascii_case("value")).then_some(element),
-        ));
+        return Ok((attr, (name.eq_ignore_ascii_case("value")).then_some(element)));
     }
-    let def = attr.sub(name).ok_or_else(|| {
-        ScimError::invalid_filter(format!("unknown attribute '{}.{name}'", attr.name))
-    })?;
-    let value = element.as_object().and_then(|o| {
-        o.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    });
+    let def = attr
+        .sub(name)
+        .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{}.{name}'", attr.name)))?;
+    let value = element
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v));
     Ok((def, value))
 }
 
-fn compare(
-    def: &AttributeDef,
-    value: Option<&Value>,
-    op: CompareOp,
-    literal: &CompValue,
-) -> Result<bool, ScimError> {
+fn compare(def: &AttributeDef, value: Option<&Value>, op: CompareOp, literal: &CompValue) -> Result<bool, ScimError> {
     if let CompValue::Null = literal {
         let absent = value.is_none_or(is_empty);
         return match op {
@@ -101,11 +83,7 @@ fn compare(
 }
 
 /// Refuses comparisons RFC 7644 §3.4.2.2 does not define, whether or not the value is present.
-pub fn check_comparable(
-    def: &AttributeDef,
-    op: CompareOp,
-    literal: &CompValue,
-) -> Result<(), ScimError> {
+pub fn check_comparable(def: &AttributeDef, op: CompareOp, literal: &CompValue) -> Result<(), ScimError> {
     let fits = match (def.kind, literal) {
         (_, CompValue::Null) => matches!(op, CompareOp::Eq | CompareOp::Ne),
         (AttrType::Complex, _) => false,
@@ -113,10 +91,7 @@ pub fn check_comparable(
             matches!(op, CompareOp::Eq | CompareOp::Ne)
         }
         (AttrType::Integer | AttrType::Decimal, CompValue::Number(_)) => true,
-        (
-            AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime,
-            CompValue::Str(_),
-        ) => true,
+        (AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime, CompValue::Str(_)) => true,
         _ => false,
     };
     if fits {
@@ -136,18 +111,11 @@ pub fn check_comparable(
     )))
 }
 
-fn compare_bool(
-    def: &AttributeDef,
-    value: &Value,
-    op: CompareOp,
-    literal: &CompValue,
-) -> Result<bool, ScimError> {
+fn compare_bool(def: &AttributeDef, value: &Value, op: CompareOp, literal: &CompValue) -> Result<bool, ScimError> {
     // Entra writes `roles[primary eq "True"]` (idp-notes Q7): a string literal for a boolean.
     let wanted = match literal {
         CompValue::Bool(b) => *b,
-        CompValue::Str(s) => {
-            as_bool(&Value::String(s.clone())).ok_or_else(|| type_mismatch(def, literal))?
-        }
+        CompValue::Str(s) => as_bool(&Value::String(s.clone())).ok_or_else(|| type_mismatch(def, literal))?,
         _ => return Err(type_mismatch(def, literal)),
     };
     let actual = as_bool(value).unwrap_or(false);
@@ -161,12 +129,7 @@ fn compare_bool(
     }
 }
 
-fn compare_text(
-    def: &AttributeDef,
-    value: &Value,
-    op: CompareOp,
-    literal: &CompValue,
-) -> Result<bool, ScimError> {
+fn compare_text(def: &AttributeDef, value: &Value, op: CompareOp, literal: &CompValue) -> Result<bool, ScimError> {
     let CompValue::Str(wanted) = literal else {
         return Err(type_mismatch(def, literal));
     };
@@ -174,13 +137,9 @@ fn compare_text(
         return Ok(false);
     };
     if def.kind == AttrType::DateTime && op.is_ordering() {
-        let b = parse_datetime(wanted)
-            .ok_or_else(|| ScimError::invalid_filter(format!("'{wanted}' is not a dateTime")))?;
-        return Ok(ordered(
-            parse_datetime(actual).map(|a| a.cmp(&b)),
-            op,
-            || false,
-        ));
+        let b =
+            parse_datetime(wanted).ok_or_else(|| ScimError::invalid_filter(format!("'{wanted}' is not a dateTime")))?;
+        return Ok(ordered(parse_datetime(actual).map(|a| a.cmp(&b)), op, || false));
     }
     let (a, b) = if def.case_exact {
         (actual.to_owned(), wanted.clone())
@@ -240,11 +199,7 @@ mod tests {
         ];
         for (f, expected) in rows {
             let filter: Filter = f.parse().unwrap();
-            assert_eq!(
-                element_matches(&filter, &work, emails).unwrap(),
-                expected,
-                "{f}"
-            );
+            assert_eq!(element_matches(&filter, &work, emails).unwrap(), expected, "{f}");
         }
     }
 
@@ -254,11 +209,7 @@ mod tests {
         for f in [r#"primary gt true"#, r#"primary eq 3"#, r#"nope eq "x""#] {
             let filter: Filter = f.parse().unwrap();
             let err = element_matches(&filter, &json!({"value": "x"}), emails).expect_err(f);
-            assert_eq!(
-                err.scim_type,
-                Some(crate::scim::error::ScimType::InvalidFilter),
-                "{f}"
-            );
+            assert_eq!(err.scim_type, Some(crate::scim::error::ScimType::InvalidFilter), "{f}");
         }
     }
 }

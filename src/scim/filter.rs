@@ -180,15 +180,8 @@ mod tests {
     fn assert_rejected(input: &str, detail_contains: &str) {
         let err = input.parse::<Filter>().expect_err(input);
         assert_eq!(err.status, 400);
-        assert_eq!(
-            err.scim_type,
-            Some(super::super::error::ScimType::InvalidFilter)
-        );
-        assert!(
-            err.detail.contains(detail_contains),
-            "{input}: {}",
-            err.detail
-        );
+        assert_eq!(err.scim_type, Some(super::super::error::ScimType::InvalidFilter));
+        assert!(err.detail.contains(detail_contains), "{input}: {}", err.detail);
     }
 
     #[test]
@@ -197,10 +190,7 @@ mod tests {
             (r#"userName Eq "john""#, r#"userName eq "john""#),
             (r#"Username eq "john""#, r#"Username eq "john""#),
             (r#"userName eq "bjensen""#, r#"userName eq "bjensen""#),
-            (
-                r#"name.familyName co "O'Malley""#,
-                r#"name.familyName co "O'Malley""#,
-            ),
+            (r#"name.familyName co "O'Malley""#, r#"name.familyName co "O'Malley""#),
             (r#"userName sw "J""#, r#"userName sw "J""#),
             (
                 r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
@@ -271,14 +261,8 @@ mod tests {
 
     #[test]
     fn okta_and_entra_forms_parse() {
-        assert_parses(
-            r#"userName eq "jdoe@example.com""#,
-            r#"userName eq "jdoe@example.com""#,
-        );
-        assert_parses(
-            r#"externalId eq "0a21f0f2-8d2a""#,
-            r#"externalId eq "0a21f0f2-8d2a""#,
-        );
+        assert_parses(r#"userName eq "jdoe@example.com""#, r#"userName eq "jdoe@example.com""#);
+        assert_parses(r#"externalId eq "0a21f0f2-8d2a""#, r#"externalId eq "0a21f0f2-8d2a""#);
         assert_parses(r#"DisplayName  eq  "Eng""#, r#"DisplayName eq "Eng""#);
         assert_parses(r#"members.$ref pr"#, "members.$ref pr");
     }

@@ -92,9 +92,7 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// A keyword that ends at a word boundary, so `prx` is not `pr` followed by `x`.
-fn keyword<'a>(
-    word: &'static str,
-) -> impl Parser<&'a str, Output = &'a str, Error = GrammarError<'a>> {
+fn keyword<'a>(word: &'static str) -> impl Parser<&'a str, Output = &'a str, Error = GrammarError<'a>> {
     move |i: &'a str| {
         (tag_no_case(word), peek(not(satisfy(is_name_char))))
             .parse(i)
@@ -269,10 +267,7 @@ fn compare_op(i: &str) -> Res<'_, CompareOp> {
             return Ok((rest, op));
         }
     }
-    Err(nom::Err::Error(GrammarError {
-        rest: i,
-        expected: "",
-    }))
+    Err(nom::Err::Error(GrammarError { rest: i, expected: "" }))
 }
 
 /// `compValue = false / null / true / number / string` (JSON tokens, decoded by serde_json).

@@ -80,11 +80,7 @@ impl RawListParams {
             let text = match v {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
-                Value::Array(items) => items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(","),
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
                 Value::Null => continue,
                 other => {
                     return Err(ScimError::invalid_value(format!(
@@ -94,16 +90,10 @@ impl RawListParams {
             };
             pairs.push((k.clone(), text));
         }
-        Ok(Self::from_pairs(
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ))
+        Ok(Self::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
     }
 
-    pub fn validate(
-        self,
-        schema: &ResourceSchema,
-        max_results: usize,
-    ) -> Result<ListQuery, ScimError> {
+    pub fn validate(self, schema: &ResourceSchema, max_results: usize) -> Result<ListQuery, ScimError> {
         let filter = self
             .filter
             .as_deref()
@@ -116,12 +106,7 @@ impl RawListParams {
             .filter(|s| !s.trim().is_empty())
             .map(|s| parse_sort_by(s, schema))
             .transpose()?;
-        let sort_order = match self
-            .sort_order
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let sort_order = match self.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("") | Some("ascending") => SortOrder::Ascending,
             Some("descending") => SortOrder::Descending,
             Some(other) => {
@@ -130,15 +115,10 @@ impl RawListParams {
                 )))
             }
         };
-        let start_index =
-            parse_int("startIndex", self.start_index.as_deref())?.map_or(1, |n| n.max(1) as usize);
-        let count = parse_int("count", self.count.as_deref())?
-            .map_or(max_results, |n| (n.max(0) as usize).min(max_results));
-        let projection = Projection::parse(
-            self.attributes.as_deref(),
-            self.excluded_attributes.as_deref(),
-            schema,
-        )?;
+        let start_index = parse_int("startIndex", self.start_index.as_deref())?.map_or(1, |n| n.max(1) as usize);
+        let count =
+            parse_int("count", self.count.as_deref())?.map_or(max_results, |n| (n.max(0) as usize).min(max_results));
+        let projection = Projection::parse(self.attributes.as_deref(), self.excluded_attributes.as_deref(), schema)?;
         Ok(ListQuery {
             filter,
             sort_by,
@@ -166,9 +146,10 @@ fn parse_sort_by(s: &str, schema: &ResourceSchema) -> Result<AttrPath, ScimError
 fn parse_int(name: &str, raw: Option<&str>) -> Result<Option<i64>, ScimError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
-            ScimError::invalid_value(format!("'{name}' must be an integer, got '{s}'"))
-        }),
+        Some(s) => s
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ScimError::invalid_value(format!("'{name}' must be an integer, got '{s}'"))),
     }
 }
 

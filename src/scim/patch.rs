@@ -45,10 +45,7 @@ pub struct Patched {
 }
 
 fn get_ci<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
-    object
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
+    object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
 }
 
 /// Parses a PatchOp request body (RFC 7644 §3.5.2).
@@ -58,10 +55,8 @@ pub fn parse_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
         .ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
     let schemas = get_ci(object, "schemas").and_then(Value::as_array);
     if !schemas.is_some_and(|s| {
-        s.iter().any(|u| {
-            u.as_str()
-                .is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
-        })
+        s.iter()
+            .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP_SCHEMA)))
     }) {
         return Err(ScimError::invalid_syntax(format!(
             "'schemas' must contain \"{PATCH_OP_SCHEMA}\""
@@ -82,9 +77,7 @@ fn parse_operation(op: &Value) -> Result<PatchOperation, ScimError> {
     let object = op
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("an operation must be a JSON object"))?;
-    let name = get_ci(object, "op")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let name = get_ci(object, "op").and_then(Value::as_str).unwrap_or_default();
     // Entra sends "Replace", "Add", "Remove" (idp-notes Q1).
     let kind = match name.to_ascii_lowercase().as_str() {
         "add" => OpKind::Add,
@@ -100,20 +93,14 @@ fn parse_operation(op: &Value) -> Result<PatchOperation, ScimError> {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
         Some(Value::String(p)) => Some(p.parse::<PatchPath>()?),
-        Some(other) => {
-            return Err(ScimError::invalid_path(format!(
-                "'path' must be a string, got {other}"
-            )))
-        }
+        Some(other) => return Err(ScimError::invalid_path(format!("'path' must be a string, got {other}"))),
     };
     let value = get_ci(object, "value").filter(|v| !v.is_null()).cloned();
     if kind == OpKind::Remove && path.is_none() {
         return Err(ScimError::no_target("'remove' needs a 'path'"));
     }
     if kind != OpKind::Remove && value.is_none() {
-        return Err(ScimError::invalid_value(format!(
-            "'{name}' needs a 'value'"
-        )));
+        return Err(ScimError::invalid_value(format!("'{name}' needs a 'value'")));
     }
     Ok(PatchOperation { kind, path, value })
 }
@@ -165,9 +152,7 @@ impl Patcher<'_> {
             .value
             .as_ref()
             .and_then(Value::as_object)
-            .ok_or_else(|| {
-                ScimError::invalid_value("an operation without 'path' needs an object 'value'")
-            })?;
+            .ok_or_else(|| ScimError::invalid_value("an operation without 'path' needs an object 'value'"))?;
         for (key, value) in object {
             self.apply_key(op.kind, key, value)?;
         }
@@ -186,13 +171,7 @@ impl Patcher<'_> {
     }
 
     /// add/replace of a whole extension object: each of its keys is an attribute of that extension.
-    fn apply_extension(
-        &mut self,
-        kind: OpKind,
-        urn: &str,
-        value: &Value,
-        explicit: bool,
-    ) -> Result<(), ScimError> {
+    fn apply_extension(&mut self, kind: OpKind, urn: &str, value: &Value, explicit: bool) -> Result<(), ScimError> {
         let object = value
             .as_object()
             .ok_or_else(|| ScimError::invalid_value(format!("'{urn}' must be an object")))?;
@@ -236,28 +215,28 @@ impl Patcher<'_> {
     ) -> Result<(), ScimError> {
         if let Some(urn) = self.extension_root(path) {
             return match (kind, value) {
-                (OpKind::Remove, _) => Ok(drop(self.document.remove(&urn))),
+                (OpKind::Remove, _) => {
+                    self.document.remove(&urn);
+                    Ok(())
+                }
                 (_, Some(v)) => self.apply_extension(kind, &urn, v, explicit),
                 (_, None) => Err(ScimError::invalid_value("missing value")),
             };
         }
-        let resolved = self
-            .schema
-            .resolve(&path.attr)
-            .map_err(ScimError::invalid_path)?;
+        let resolved = self.schema.resolve(&path.attr).map_err(ScimError::invalid_path)?;
         if path.filter.is_some() && resolved.sub.is_some() {
             return Err(ScimError::invalid_path(format!(
                 "in '{path}', the sub-attribute goes after the ']'"
             )));
         }
         let attr = resolved.attr;
-        let sub =
-            match (&path.sub, resolved.sub) {
-                (Some(name), _) => Some(attr.sub(name).ok_or_else(|| {
-                    ScimError::invalid_path(format!("unknown attribute '{path}'"))
-                })?),
-                (None, s) => s,
-            };
+        let sub = match (&path.sub, resolved.sub) {
+            (Some(name), _) => Some(
+                attr.sub(name)
+                    .ok_or_else(|| ScimError::invalid_path(format!("unknown attribute '{path}'")))?,
+            ),
+            (None, s) => s,
+        };
         if !self.writable(kind, attr, sub, value, explicit, path)? {
             return Ok(());
         }
@@ -273,10 +252,7 @@ impl Patcher<'_> {
             && before.as_ref().is_some_and(|b| !is_empty(b))
             && after != before.as_ref()
         {
-            return Err(ScimError::mutability(format!(
-                "'{}' is immutable",
-                attr.name
-            )));
+            return Err(ScimError::mutability(format!("'{}' is immutable", attr.name)));
         }
         Ok(())
     }
@@ -298,8 +274,8 @@ impl Patcher<'_> {
             }
             return Err(ScimError::mutability("'id' is readOnly"));
         }
-        let read_only = attr.mutability == Mutability::ReadOnly
-            || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly);
+        let read_only =
+            attr.mutability == Mutability::ReadOnly || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly);
         if read_only {
             return if explicit {
                 Err(ScimError::mutability(format!("'{path}' is readOnly")))
@@ -309,9 +285,9 @@ impl Patcher<'_> {
         }
         if attr.mutability == Mutability::WriteOnly {
             if kind != OpKind::Remove {
-                let secret = value.and_then(Value::as_str).ok_or_else(|| {
-                    ScimError::invalid_value(format!("'{}' must be a string", attr.name))
-                })?;
+                let secret = value
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ScimError::invalid_value(format!("'{}' must be a string", attr.name)))?;
                 self.password = Some(secret.to_owned());
             }
             return Ok(false);
@@ -351,9 +327,7 @@ fn set_whole(
             }
         }
         // Add and replace of a complex attribute set the given sub-attributes and keep the others.
-        (_, Some(Value::Object(existing)), Value::Object(subs)) if !attr.multi_valued => {
-            existing.extend(subs)
-        }
+        (_, Some(Value::Object(existing)), Value::Object(subs)) if !attr.multi_valued => existing.extend(subs),
         (_, _, new) => drop(container.insert(name.to_owned(), new)),
     }
     Ok(())
@@ -402,6 +376,8 @@ fn set_filtered(
             attr.name
         )));
     }
+    // Evaluated once on an empty element so that a bad filter fails even when there are no values.
+    element_matches(filter, &Value::Object(Map::new()), attr)?;
     let mut elements = take_elements(container, attr);
     let mut matched = Vec::new();
     for (i, element) in elements.iter().enumerate() {
@@ -414,18 +390,11 @@ fn set_filtered(
         (OpKind::Remove, Some(sub)) => Some(Map::from_iter([(sub.name.clone(), Value::Null)])),
         (_, Some(sub)) => {
             let v = coerce_single(sub, value.unwrap_or(&Value::Null), &format!("{path}"))?;
-            Some(Map::from_iter([(
-                sub.name.clone(),
-                v.unwrap_or(Value::Null),
-            )]))
+            Some(Map::from_iter([(sub.name.clone(), v.unwrap_or(Value::Null))]))
         }
         (_, None) => match coerce_single(attr, value.unwrap_or(&Value::Null), &attr.name)? {
             Some(Value::Object(o)) => Some(o),
-            _ => {
-                return Err(ScimError::invalid_value(format!(
-                    "'{path}' needs an object value"
-                )))
-            }
+            _ => return Err(ScimError::invalid_value(format!("'{path}' needs an object value"))),
         },
     };
     if matched.is_empty() && kind != OpKind::Remove {

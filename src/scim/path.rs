@@ -32,8 +32,7 @@ impl FromStr for PatchPath {
     type Err = ScimError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        grammar::parse_path(s)
-            .map_err(|e| ScimError::invalid_path(format!("invalid path '{s}': {}", e.describe(s))))
+        grammar::parse_path(s).map_err(|e| ScimError::invalid_path(format!("invalid path '{s}': {}", e.describe(s))))
     }
 }
 
@@ -46,14 +45,8 @@ mod tests {
         let rows = [
             ("members", "members"),
             ("name.familyName", "name.familyName"),
-            (
-                r#"emails[type eq "work"].value"#,
-                r#"emails[type eq "work"].value"#,
-            ),
-            (
-                r#"members[value eq "2819c223"]"#,
-                r#"members[value eq "2819c223"]"#,
-            ),
+            (r#"emails[type eq "work"].value"#, r#"emails[type eq "work"].value"#),
+            (r#"members[value eq "2819c223"]"#, r#"members[value eq "2819c223"]"#),
             (
                 r#"addresses[type eq "work" and primary eq true].formatted"#,
                 r#"addresses[(type eq "work" and primary eq true)].formatted"#,

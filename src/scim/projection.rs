@@ -24,11 +24,7 @@ pub enum Projection {
 
 impl Projection {
     /// Builds the projection from the two query parameters (each a comma-separated list of paths).
-    pub fn parse(
-        attributes: Option<&str>,
-        excluded: Option<&str>,
-        schema: &ResourceSchema,
-    ) -> Result<Self, ScimError> {
+    pub fn parse(attributes: Option<&str>, excluded: Option<&str>, schema: &ResourceSchema) -> Result<Self, ScimError> {
         let attributes = attributes.filter(|s| !s.trim().is_empty());
         let excluded = excluded.filter(|s| !s.trim().is_empty());
         match (attributes, excluded) {

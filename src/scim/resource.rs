@@ -74,10 +74,7 @@ pub fn render(document: &Document, meta: &MetaInfo<'_>) -> Value {
     m.insert("resourceType".into(), meta.resource_type.into());
     m.insert("created".into(), meta.created.into());
     m.insert("lastModified".into(), meta.last_modified.into());
-    m.insert(
-        "location".into(),
-        format!("{}/{}", meta.collection_url, meta.id).into(),
-    );
+    m.insert("location".into(), format!("{}/{}", meta.collection_url, meta.id).into());
     m.insert("version".into(), meta.version.to_string().into());
     out.insert("meta".into(), Value::Object(m));
     Value::Object(out)
@@ -122,11 +119,7 @@ pub fn normalize(input: &Value, schema: &ResourceSchema) -> Result<Normalized, S
     Ok(Normalized { document, password })
 }
 
-fn normalize_extension(
-    value: &Value,
-    urn: &str,
-    schema: &ResourceSchema,
-) -> Result<Document, ScimError> {
+fn normalize_extension(value: &Value, urn: &str, schema: &ResourceSchema) -> Result<Document, ScimError> {
     let object = value
         .as_object()
         .ok_or_else(|| ScimError::invalid_value(format!("'{urn}' must be an object")))?;
@@ -135,9 +128,9 @@ fn normalize_extension(
         .ok_or_else(|| ScimError::invalid_value(format!("unknown schema '{urn}'")))?;
     let mut out = Document::new();
     for (key, v) in object {
-        let def = ext.attribute(key).ok_or_else(|| {
-            ScimError::invalid_value(format!("unknown attribute '{key}' in '{urn}'"))
-        })?;
+        let def = ext
+            .attribute(key)
+            .ok_or_else(|| ScimError::invalid_value(format!("unknown attribute '{key}' in '{urn}'")))?;
         if def.mutability == Mutability::ReadOnly {
             continue;
         }
@@ -154,12 +147,7 @@ fn top_level_def<'s>(schema: &'s ResourceSchema, key: &str) -> Result<&'s Attrib
         .iter()
         .find(|a| a.name.eq_ignore_ascii_case(key))
         .or_else(|| schema.core.attribute(key))
-        .ok_or_else(|| {
-            ScimError::invalid_value(format!(
-                "unknown attribute '{key}' (not in {})",
-                schema.core.id
-            ))
-        })
+        .ok_or_else(|| ScimError::invalid_value(format!("unknown attribute '{key}' (not in {})", schema.core.id)))
 }
 
 /// Checks what must hold of a whole document and recomputes `schemas`.
@@ -185,10 +173,7 @@ fn check_required(document: &Document, schema: &ResourceSchema) -> Result<(), Sc
     for def in schema.core.attributes.iter().filter(|d| d.required) {
         let present = document.get(&def.name).is_some_and(|v| !is_empty(v));
         if !present {
-            return Err(ScimError::invalid_value(format!(
-                "'{}' is required",
-                def.name
-            )));
+            return Err(ScimError::invalid_value(format!("'{}' is required", def.name)));
         }
     }
     Ok(())
@@ -243,20 +228,11 @@ fn check_one_primary(items: &[Value], path: &str) -> Result<(), ScimError> {
 }
 
 /// Coerces one (non-list) value.
-pub fn coerce_single(
-    def: &AttributeDef,
-    value: &Value,
-    path: &str,
-) -> Result<Option<Value>, ScimError> {
+pub fn coerce_single(def: &AttributeDef, value: &Value, path: &str) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
-    let wrong = || {
-        ScimError::invalid_value(format!(
-            "'{path}' must be of type {:?}, got {value}",
-            def.kind
-        ))
-    };
+    let wrong = || ScimError::invalid_value(format!("'{path}' must be of type {:?}, got {value}", def.kind));
     let coerced = match def.kind {
         AttrType::Complex => return coerce_complex(def, value, path),
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
@@ -267,29 +243,18 @@ pub fn coerce_single(
         AttrType::Boolean => Value::Bool(as_bool(value).ok_or_else(wrong)?),
         AttrType::Integer => match value {
             Value::Number(n) if n.is_i64() || n.is_u64() => value.clone(),
-            Value::String(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(Value::from)
-                .map_err(|_| wrong())?,
+            Value::String(s) => s.trim().parse::<i64>().map(Value::from).map_err(|_| wrong())?,
             _ => return Err(wrong()),
         },
         AttrType::Decimal => match value {
             Value::Number(_) => value.clone(),
-            Value::String(s) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .map(Value::from)
-                .ok_or_else(wrong)?,
+            Value::String(s) => s.trim().parse::<f64>().ok().map(Value::from).ok_or_else(wrong)?,
             _ => return Err(wrong()),
         },
         AttrType::DateTime => {
             let s = value.as_str().ok_or_else(wrong)?;
             parse_datetime(s).ok_or_else(|| {
-                ScimError::invalid_value(format!(
-                    "'{path}' must be an xsd:dateTime such as 2026-01-31T12:00:00Z"
-                ))
+                ScimError::invalid_value(format!("'{path}' must be an xsd:dateTime such as 2026-01-31T12:00:00Z"))
             })?;
             value.clone()
         }
@@ -312,19 +277,13 @@ pub fn parse_datetime(s: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
-fn coerce_complex(
-    def: &AttributeDef,
-    value: &Value,
-    path: &str,
-) -> Result<Option<Value>, ScimError> {
+fn coerce_complex(def: &AttributeDef, value: &Value, path: &str) -> Result<Option<Value>, ScimError> {
     let object = match value {
         Value::Object(o) => o,
         // Entra sends the enterprise manager as a bare id string (idp-notes Q9).
         Value::String(s) if def.sub("value").is_some() => return Ok(simple_value_object(s)),
         // ... or as a one-element array with `$ref` (Q10).
-        Value::Array(items) if !def.multi_valued && items.len() == 1 => {
-            return coerce_complex(def, &items[0], path)
-        }
+        Value::Array(items) if !def.multi_valued && items.len() == 1 => return coerce_complex(def, &items[0], path),
         _ => {
             return Err(ScimError::invalid_value(format!(
                 "'{path}' must be an object, got {value}"
@@ -333,9 +292,9 @@ fn coerce_complex(
     };
     let mut out = Map::with_capacity(object.len());
     for (key, v) in object {
-        let sub = def.sub(key).ok_or_else(|| {
-            ScimError::invalid_value(format!("unknown sub-attribute '{path}.{key}'"))
-        })?;
+        let sub = def
+            .sub(key)
+            .ok_or_else(|| ScimError::invalid_value(format!("unknown sub-attribute '{path}.{key}'")))?;
         if sub.mutability == Mutability::ReadOnly && def.mutability != Mutability::ReadOnly {
             continue;
         }
@@ -409,9 +368,7 @@ mod tests {
         assert_eq!(n.document["userName"], "a");
         assert_eq!(n.document["name"]["givenName"], "A");
         assert!(
-            n.document.get("id").is_none()
-                && n.document.get("meta").is_none()
-                && n.document.get("groups").is_none()
+            n.document.get("id").is_none() && n.document.get("meta").is_none() && n.document.get("groups").is_none()
         );
         assert_eq!(
             n.document["schemas"],
@@ -426,10 +383,7 @@ mod tests {
         .unwrap();
         assert_eq!(n.document["active"], false);
         assert!(n.document.get("title").is_none());
-        assert_eq!(
-            n.document[ENTERPRISE_USER_SCHEMA]["manager"],
-            json!({"value": "m-1"})
-        );
+        assert_eq!(n.document[ENTERPRISE_USER_SCHEMA]["manager"], json!({"value": "m-1"}));
         assert_eq!(n.document["schemas"][1], ENTERPRISE_USER_SCHEMA);
     }
 
@@ -444,10 +398,7 @@ mod tests {
     #[test]
     fn bad_input_is_a_precise_invalid_value() {
         let cases = [
-            (
-                json!({"name": {"givenName": "x"}}),
-                "'userName' is required",
-            ),
+            (json!({"name": {"givenName": "x"}}), "'userName' is required"),
             (json!({"userName": ""}), "'userName' is required"),
             (
                 json!({"userName": "a", "active": "yes"}),
@@ -465,10 +416,7 @@ mod tests {
                 json!({"userName": "a", "emails": [{"value": "a", "primary": true}, {"value": "b", "primary": true}]}),
                 "primary",
             ),
-            (
-                json!({"userName": true}),
-                "'userName' must be of type String",
-            ),
+            (json!({"userName": true}), "'userName' must be of type String"),
         ];
         for (input, detail) in cases {
             let err = norm(input.clone()).expect_err(&input.to_string());
@@ -479,7 +427,8 @@ mod tests {
 
     #[test]
     fn unknown_extension_urns_are_ignored() {
-        let n = norm(json!({"userName": "a", "schemas": ["urn:x"], "urn:microsoft:custom:1.0:User": {"x": 1}})).unwrap();
+        let n =
+            norm(json!({"userName": "a", "schemas": ["urn:x"], "urn:microsoft:custom:1.0:User": {"x": 1}})).unwrap();
         assert_eq!(n.document.len(), 2);
     }
 

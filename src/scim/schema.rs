@@ -7,15 +7,12 @@ use serde_json::Value;
 use std::sync::LazyLock;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const ENTERPRISE_USER_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 pub const USER_SCHEMA_JSON: &str = include_str!("../../scim-schemas/User.json");
-pub const ENTERPRISE_USER_SCHEMA_JSON: &str =
-    include_str!("../../scim-schemas/EnterpriseUser.json");
+pub const ENTERPRISE_USER_SCHEMA_JSON: &str = include_str!("../../scim-schemas/EnterpriseUser.json");
 pub const RESOURCE_TYPES_JSON: &str = include_str!("../../scim-schemas/ResourceTypes.json");
-pub const SERVICE_PROVIDER_CONFIG_JSON: &str =
-    include_str!("../../scim-schemas/ServiceProviderConfig.json");
+pub const SERVICE_PROVIDER_CONFIG_JSON: &str = include_str!("../../scim-schemas/ServiceProviderConfig.json");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,9 +76,7 @@ pub struct AttributeDef {
 
 impl AttributeDef {
     pub fn sub(&self, name: &str) -> Option<&AttributeDef> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     fn common(name: &str, case_exact: bool, mutability: Mutability, returned: Returned) -> Self {
@@ -108,9 +103,7 @@ pub struct SchemaDef {
 
 impl SchemaDef {
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -150,25 +143,19 @@ pub struct ResourceSchema {
 impl ResourceSchema {
     /// The extension whose URN is `urn` (compared case-insensitively).
     pub fn extension(&self, urn: &str) -> Option<&SchemaDef> {
-        self.extensions
-            .iter()
-            .find(|e| e.id.eq_ignore_ascii_case(urn))
+        self.extensions.iter().find(|e| e.id.eq_ignore_ascii_case(urn))
     }
 
     /// Finds a top-level attribute by name: common attributes, then the core schema, then extensions
     /// (Entra sends an unqualified `manager` for the enterprise attribute).
     fn find_unqualified(&self, name: &str) -> Option<(Location<'_>, &AttributeDef)> {
-        let common = self
-            .common
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name));
+        let common = self.common.iter().find(|a| a.name.eq_ignore_ascii_case(name));
         if let Some(attr) = common.or_else(|| self.core.attribute(name)) {
             return Some((Location::Core, attr));
         }
-        self.extensions.iter().find_map(|e| {
-            e.attribute(name)
-                .map(|a| (Location::Extension(e.id.as_str()), a))
-        })
+        self.extensions
+            .iter()
+            .find_map(|e| e.attribute(name).map(|a| (Location::Extension(e.id.as_str()), a)))
     }
 
     /// Resolves a path, or says which part is unknown. `kind` words the error for filters or paths.
@@ -178,24 +165,16 @@ impl ResourceSchema {
             Some(uri) if uri.eq_ignore_ascii_case(&self.core.id) => {
                 self.core.attribute(&path.name).map(|a| (Location::Core, a))
             }
-            Some(uri) => self.extension(uri).and_then(|e| {
-                e.attribute(&path.name)
-                    .map(|a| (Location::Extension(e.id.as_str()), a))
-            }),
+            Some(uri) => self
+                .extension(uri)
+                .and_then(|e| e.attribute(&path.name).map(|a| (Location::Extension(e.id.as_str()), a))),
         }
         .ok_or_else(|| format!("unknown attribute '{path}'"))?;
         let sub = match &path.sub {
             None => None,
-            Some(sub) => Some(
-                attr.sub(sub)
-                    .ok_or_else(|| format!("unknown attribute '{path}'"))?,
-            ),
+            Some(sub) => Some(attr.sub(sub).ok_or_else(|| format!("unknown attribute '{path}'"))?),
         };
-        Ok(Resolved {
-            location,
-            attr,
-            sub,
-        })
+        Ok(Resolved { location, attr, sub })
     }
 
     /// The URNs a document of this type may list in `schemas`.
@@ -208,12 +187,7 @@ fn common_attributes() -> Vec<AttributeDef> {
     let mut meta = AttributeDef::common("meta", false, Mutability::ReadOnly, Returned::Default);
     meta.kind = AttrType::Complex;
     meta.sub_attributes = vec![
-        AttributeDef::common(
-            "resourceType",
-            true,
-            Mutability::ReadOnly,
-            Returned::Default,
-        ),
+        AttributeDef::common("resourceType", true, Mutability::ReadOnly, Returned::Default),
         dated("created"),
         dated("lastModified"),
         AttributeDef::common("location", true, Mutability::ReadOnly, Returned::Default),

@@ -9,9 +9,7 @@ pub use error::StoreError;
 pub use tokens::TokenRecord;
 pub use users::{StoredUser, UserPage};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -66,9 +64,7 @@ pub fn now_timestamp() -> String {
 /// Formats an instant in the stored form, converted to UTC.
 pub fn format_timestamp(at: time::OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    utc.format(&format)
-        .unwrap_or_else(|_| utc.unix_timestamp().to_string())
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    utc.format(&format).unwrap_or_else(|_| utc.unix_timestamp().to_string())
 }

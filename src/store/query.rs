@@ -36,10 +36,7 @@ struct Operand<'s> {
 #[derive(Clone, Copy)]
 enum Scope<'s> {
     Resource,
-    Element {
-        alias: usize,
-        attr: &'s AttributeDef,
-    },
+    Element { alias: usize, attr: &'s AttributeDef },
 }
 
 pub(super) struct Compiler<'s> {
@@ -99,32 +96,20 @@ impl<'s> Compiler<'s> {
     }
 
     /// `emails[type eq "work" and value co "@x"]`: some element satisfies the inner filter.
-    fn value_path(
-        &mut self,
-        path: &AttrPath,
-        inner: &Filter,
-        scope: Scope<'s>,
-    ) -> Result<String, ScimError> {
+    fn value_path(&mut self, path: &AttrPath, inner: &Filter, scope: Scope<'s>) -> Result<String, ScimError> {
         if !matches!(scope, Scope::Resource) || path.sub.is_some() {
             return Err(ScimError::invalid_filter(format!(
                 "'{path}[...]' cannot be nested or take a sub-attribute"
             )));
         }
-        let resolved = self
-            .schema
-            .resolve(path)
-            .map_err(ScimError::invalid_filter)?;
+        let resolved = self.schema.resolve(path).map_err(ScimError::invalid_filter)?;
         if !resolved.attr.multi_valued || resolved.attr.sub_attributes.is_empty() {
             return Err(ScimError::invalid_filter(format!(
                 "'{path}' is not a multi-valued complex attribute"
             )));
         }
         let alias = self.next_alias();
-        let array = self.bind(Bind::Text(json_path(
-            resolved.location,
-            &resolved.attr.name,
-            None,
-        )));
+        let array = self.bind(Bind::Text(json_path(resolved.location, &resolved.attr.name, None)));
         let body = self.node(
             inner,
             Scope::Element {
@@ -165,10 +150,7 @@ impl<'s> Compiler<'s> {
                 },
             );
         }
-        let resolved = self
-            .schema
-            .resolve(path)
-            .map_err(ScimError::invalid_filter)?;
+        let resolved = self.schema.resolve(path).map_err(ScimError::invalid_filter)?;
         let leaf = resolved.leaf();
         if leaf.returned == Returned::Never {
             return Err(ScimError::invalid_filter(format!(
@@ -207,11 +189,7 @@ impl<'s> Compiler<'s> {
             return Ok(sql);
         }
         let alias = self.next_alias();
-        let array = self.bind(Bind::Text(json_path(
-            resolved.location,
-            &resolved.attr.name,
-            None,
-        )));
+        let array = self.bind(Bind::Text(json_path(resolved.location, &resolved.attr.name, None)));
         let (expr, def) = match sub {
             Some(sub) => {
                 let key = self.bind(Bind::Text(format!("$.\"{}\"", sub.name)));
@@ -233,12 +211,7 @@ impl<'s> Compiler<'s> {
         ))
     }
 
-    fn compare(
-        &mut self,
-        o: &Operand<'_>,
-        op: CompareOp,
-        literal: &CompValue,
-    ) -> Result<String, ScimError> {
+    fn compare(&mut self, o: &Operand<'_>, op: CompareOp, literal: &CompValue) -> Result<String, ScimError> {
         check_comparable(o.def, op, literal)?;
         let x = &o.expr;
         let sql_op = match op {
@@ -257,11 +230,10 @@ impl<'s> Compiler<'s> {
             }
         };
         Ok(match (literal, o.def.kind) {
-            (CompValue::Null, _) if op == CompareOp::Eq => format!("{x} IS NULL"),
-            (CompValue::Null, _) => format!("{x} IS NOT NULL"),
-            (CompValue::Bool(b), _) => {
-                negate(format!("{x} = {}", self.bind(Bind::Int(i64::from(*b)))))
-            }
+            // `eq null` is "not present" and `ne null` is `pr`, empty values included (RFC 7644 §3.4.2.2).
+            (CompValue::Null, _) if op == CompareOp::Eq => format!("NOT {}", present(x, o.def)),
+            (CompValue::Null, _) => present(x, o.def),
+            (CompValue::Bool(b), _) => negate(format!("{x} = {}", self.bind(Bind::Int(i64::from(*b))))),
             (CompValue::Str(s), AttrType::Boolean) => {
                 let b = s.eq_ignore_ascii_case("true");
                 negate(format!("{x} = {}", self.bind(Bind::Int(i64::from(b)))))
@@ -272,9 +244,7 @@ impl<'s> Compiler<'s> {
                     .map_or_else(|| Bind::Real(n.as_f64().unwrap_or(f64::NAN)), Bind::Int);
                 negate(format!("{x} {sql_op} {}", self.bind(bind)))
             }
-            (CompValue::Str(s), AttrType::DateTime)
-                if !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) =>
-            {
+            (CompValue::Str(s), AttrType::DateTime) if !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) => {
                 self.compare_datetime(o, sql_op, s, negate)?
             }
             (CompValue::Str(s), _) => self.compare_text(o, op, sql_op, s),
@@ -288,15 +258,12 @@ impl<'s> Compiler<'s> {
         s: &str,
         negate: impl Fn(String) -> String,
     ) -> Result<String, ScimError> {
-        let parsed = parse_datetime(s)
-            .ok_or_else(|| ScimError::invalid_filter(format!("'{s}' is not an xsd:dateTime")))?;
+        let parsed =
+            parse_datetime(s).ok_or_else(|| ScimError::invalid_filter(format!("'{s}' is not an xsd:dateTime")))?;
         let x = &o.expr;
         if o.timestamp_column {
             let stored = super::format_timestamp(parsed);
-            return Ok(negate(format!(
-                "{x} {sql_op} {}",
-                self.bind(Bind::Text(stored))
-            )));
+            return Ok(negate(format!("{x} {sql_op} {}", self.bind(Bind::Text(stored)))));
         }
         Ok(negate(format!(
             "julianday({x}) {sql_op} julianday({})",
@@ -323,52 +290,28 @@ impl<'s> Compiler<'s> {
             };
         }
         // caseExact false: NOCASE collation, and LIKE (case-insensitive for ASCII) for substrings.
-        let collate = if o.nocase_column {
-            ""
-        } else {
-            " COLLATE NOCASE"
-        };
-        let pattern =
-            |before: &str, after: &str| Bind::Text(format!("{before}{}{after}", escape_like(s)));
+        let collate = if o.nocase_column { "" } else { " COLLATE NOCASE" };
+        let pattern = |before: &str, after: &str| Bind::Text(format!("{before}{}{after}", escape_like(s)));
         match op {
             CompareOp::Co => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("%", "%"))),
             CompareOp::Sw => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("", "%"))),
             CompareOp::Ew => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("%", ""))),
-            CompareOp::Ne => format!(
-                "NOT IFNULL({x} = {}{collate}, 0)",
-                self.bind(Bind::Text(s.to_owned()))
-            ),
-            _ => format!(
-                "{x} {sql_op} {}{collate}",
-                self.bind(Bind::Text(s.to_owned()))
-            ),
+            CompareOp::Ne => format!("NOT IFNULL({x} = {}{collate}, 0)", self.bind(Bind::Text(s.to_owned()))),
+            _ => format!("{x} {sql_op} {}{collate}", self.bind(Bind::Text(s.to_owned()))),
         }
     }
 }
 
 /// `emails.value eq "x"` (or `emails eq "x"`) answered from the `user_emails` index.
-fn indexed_email(
-    path: &AttrPath,
-    def: &AttributeDef,
-    literal: &CompValue,
-) -> Option<(String, Bind)> {
-    let (true, CompValue::Str(s)) = (
-        path.name.eq_ignore_ascii_case("emails") && def.name == "value",
-        literal,
-    ) else {
+fn indexed_email(path: &AttrPath, def: &AttributeDef, literal: &CompValue) -> Option<(String, Bind)> {
+    let (true, CompValue::Str(s)) = (path.name.eq_ignore_ascii_case("emails") && def.name == "value", literal) else {
         return None;
     };
     Some((
         "u.id IN (SELECT user_id FROM user_emails WHERE value = ?)".to_owned(),
         Bind::Text(s.clone()),
     ))
-    .filter(|_| {
-        path.uri.is_none()
-            || path
-                .uri
-                .as_deref()
-                .is_some_and(|u| u.ends_with(":core:2.0:User"))
-    })
+    .filter(|_| path.uri.is_none() || path.uri.as_deref().is_some_and(|u| u.ends_with(":core:2.0:User")))
 }
 
 /// The columns that mirror document values (see migrations/): indexed, and exact about case.
@@ -410,17 +353,16 @@ fn element_def<'s>(attr: &'s AttributeDef, path: &AttrPath) -> Result<&'s Attrib
             attr.name
         )));
     }
-    attr.sub(&path.name).ok_or_else(|| {
-        ScimError::invalid_filter(format!("unknown attribute '{}.{}'", attr.name, path.name))
-    })
+    attr.sub(&path.name)
+        .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{}.{}'", attr.name, path.name)))
 }
 
-/// `pr`: present and not empty (RFC 7644 §3.4.2.2).
+/// `pr`: present and not empty (RFC 7644 §3.4.2.2). `expr` may hold a placeholder, so it is used once.
 fn present(expr: &str, def: &AttributeDef) -> String {
     if def.multi_valued || def.kind == AttrType::Complex {
-        return format!("IFNULL(json_type({expr}) IN ('array', 'object') AND {expr} NOT IN ('[]', '{{}}'), {expr} IS NOT NULL)");
+        return format!("IFNULL(({expr}) NOT IN ('[]', '{{}}', ''), 0)");
     }
-    format!("({expr} IS NOT NULL AND {expr} <> '')")
+    format!("IFNULL(({expr}) <> '', 0)")
 }
 
 /// A SQLite JSON path to an attribute: `$."name"."givenName"`, or `$."urn:…:User"."department"`.
@@ -437,9 +379,7 @@ fn json_path(location: Location<'_>, attr: &str, sub: Option<&str>) -> String {
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// The ORDER BY clause for `sortBy` / `sortOrder` (RFC 7644 §3.4.2.3); insertion order otherwise.

@@ -23,16 +23,13 @@ impl Store {
     }
 
     /// The live (not revoked) token whose secret hashes to `secret_sha256`.
-    pub async fn find_live_token(
-        &self,
-        secret_sha256: &str,
-    ) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(sqlx::query_as::<_, TokenRecord>(
-            "SELECT * FROM tokens WHERE secret_sha256 = ?1 AND revoked_at IS NULL",
+    pub async fn find_live_token(&self, secret_sha256: &str) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, TokenRecord>("SELECT * FROM tokens WHERE secret_sha256 = ?1 AND revoked_at IS NULL")
+                .bind(secret_sha256)
+                .fetch_optional(&self.read)
+                .await?,
         )
-        .bind(secret_sha256)
-        .fetch_optional(&self.read)
-        .await?)
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
@@ -52,12 +49,11 @@ impl Store {
 
     /// Revokes a live token; `NotFound` when no live token has that name.
     pub async fn revoke_token(&self, name: &str) -> Result<(), StoreError> {
-        let done =
-            sqlx::query("UPDATE tokens SET revoked_at = ?1 WHERE name = ?2 AND revoked_at IS NULL")
-                .bind(now_timestamp())
-                .bind(name)
-                .execute(&self.write)
-                .await?;
+        let done = sqlx::query("UPDATE tokens SET revoked_at = ?1 WHERE name = ?2 AND revoked_at IS NULL")
+            .bind(now_timestamp())
+            .bind(name)
+            .execute(&self.write)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

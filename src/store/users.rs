@@ -55,10 +55,7 @@ fn indexed(document: &Document) -> Indexed<'_> {
         })
         .unwrap_or_default();
     Indexed {
-        user_name: document
-            .get("userName")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
+        user_name: document.get("userName").and_then(Value::as_str).unwrap_or_default(),
         external_id: document.get("externalId").and_then(Value::as_str),
         emails,
     }
@@ -91,45 +88,35 @@ impl Store {
     }
 
     pub async fn get_user(&self, id: &str) -> Result<StoredUser, StoreError> {
-        Ok(sqlx::query_as::<_, StoredUser>(&format!(
-            "SELECT {COLUMNS} FROM users u WHERE u.id = ?1"
-        ))
-        .bind(id)
-        .fetch_one(&self.read)
-        .await?)
+        Ok(
+            sqlx::query_as::<_, StoredUser>(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1"))
+                .bind(id)
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
-    /// Replaces the document of user `id`, if its version is still `expected`.
-    pub async fn update_user(
+    /// Reads user `id` and writes the document `change` computes from it, in one write transaction,
+    /// so that concurrent changes apply one after the other and none is lost. `change` returning the
+    /// same document writes nothing and keeps the version.
+    pub async fn modify_user<E: From<StoreError>>(
         &self,
         id: &str,
-        expected: Version,
-        document: &Document,
-    ) -> Result<StoredUser, StoreError> {
-        let doc = serde_json::to_string(document)?;
-        let fields = indexed(document);
-        let mut tx = self.write.begin().await?;
-        let updated = sqlx::query_as::<_, StoredUser>(
-            "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
-             WHERE id = ?5 AND version = ?6 RETURNING id, doc, version, created, last_modified",
-        )
-        .bind(fields.user_name)
-        .bind(fields.external_id)
-        .bind(&doc)
-        .bind(now_timestamp())
-        .bind(id)
-        .bind(expected.0)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(user) = updated else {
-            return Err(missing_or_changed(&mut tx, id).await);
-        };
-        sqlx::query("DELETE FROM user_emails WHERE user_id = ?1")
+        change: impl FnOnce(&StoredUser, Document) -> Result<Document, E>,
+    ) -> Result<StoredUser, E> {
+        let mut tx = self.write.begin().await.map_err(StoreError::from)?;
+        let current = sqlx::query_as::<_, StoredUser>(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1"))
             .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        insert_emails(&mut tx, id, &fields.emails).await?;
-        tx.commit().await?;
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let before = current.document()?;
+        let after = change(&current, before.clone())?;
+        if after == before {
+            return Ok(current);
+        }
+        let user = update_in(&mut tx, id, &after).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(user)
     }
 
@@ -152,15 +139,10 @@ impl Store {
     pub async fn list_users(&self, query: &ListQuery) -> Result<UserPage, StoreError> {
         let schema = schema::user();
         let filter = match &query.filter {
-            Some(f) => Some(
-                Compiler::new(schema)
-                    .filter(f)
-                    .map_err(StoreError::Invalid)?,
-            ),
+            Some(f) => Some(Compiler::new(schema).filter(f).map_err(StoreError::Invalid)?),
             None => None,
         };
-        let (where_sql, where_binds) =
-            filter.map_or((String::from("1"), Vec::new()), |f| (f.text, f.binds));
+        let (where_sql, where_binds) = filter.map_or((String::from("1"), Vec::new()), |f| (f.text, f.binds));
         let count_sql = format!("SELECT count(*) FROM users u WHERE {where_sql}");
         let (total,): (i64,) = sqlx::query_as_with(&count_sql, arguments(&where_binds)?)
             .fetch_one(&self.read)
@@ -172,13 +154,11 @@ impl Store {
             });
         }
         let mut binds = where_binds;
-        let order = order_by(schema, query.sort_by.as_ref(), query.sort_order, &mut binds)
-            .map_err(StoreError::Invalid)?;
+        let order =
+            order_by(schema, query.sort_by.as_ref(), query.sort_order, &mut binds).map_err(StoreError::Invalid)?;
         binds.push(Bind::Int(query.count as i64));
         binds.push(Bind::Int(query.start_index as i64 - 1));
-        let sql = format!(
-            "SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"
-        );
+        let sql = format!("SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
         let users = sqlx::query_as_with::<_, StoredUser, _>(&sql, arguments(&binds)?)
             .fetch_all(&self.read)
             .await?;
@@ -189,11 +169,28 @@ impl Store {
     }
 }
 
-async fn insert_emails(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: &str,
-    emails: &[&str],
-) -> Result<(), StoreError> {
+async fn update_in(tx: &mut Transaction<'_, Sqlite>, id: &str, document: &Document) -> Result<StoredUser, StoreError> {
+    let fields = indexed(document);
+    let user = sqlx::query_as::<_, StoredUser>(
+        "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
+         WHERE id = ?5 RETURNING id, doc, version, created, last_modified",
+    )
+    .bind(fields.user_name)
+    .bind(fields.external_id)
+    .bind(serde_json::to_string(document)?)
+    .bind(now_timestamp())
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM user_emails WHERE user_id = ?1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    insert_emails(tx, id, &fields.emails).await?;
+    Ok(user)
+}
+
+async fn insert_emails(tx: &mut Transaction<'_, Sqlite>, id: &str, emails: &[&str]) -> Result<(), StoreError> {
     for email in emails {
         sqlx::query("INSERT INTO user_emails (user_id, value) VALUES (?1, ?2)")
             .bind(id)

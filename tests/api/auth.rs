@@ -1,0 +1,177 @@
+//! Authentication: every SCIM route needs a credential; tokens and JWTs.
+use crate::helpers::*;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use reqwest::Method;
+use serde_json::json;
+
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/Users"),
+    ("POST", "/Users"),
+    ("POST", "/Users/.search"),
+    ("GET", "/Users/some-id"),
+    ("PUT", "/Users/some-id"),
+    ("PATCH", "/Users/some-id"),
+    ("DELETE", "/Users/some-id"),
+    ("GET", "/ServiceProviderConfig"),
+    ("GET", "/Schemas"),
+    ("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"),
+    ("GET", "/ResourceTypes"),
+    ("GET", "/ResourceTypes/User"),
+    ("POST", "/Bulk"),
+    ("GET", "/Me"),
+    ("GET", "/NoSuchThing"),
+];
+
+#[tokio::test]
+async fn every_scim_route_answers_401_with_a_scim_error_without_a_valid_token() {
+    let app = spawn_app().await;
+    for (method, path) in ROUTES {
+        for auth in [
+            None,
+            Some("Bearer wrong-token"),
+            Some("Basic dXNlcjpwYXNz"),
+            Some("non-token"),
+        ] {
+            let mut request = app
+                .client
+                .request(method.parse::<Method>().unwrap(), format!("{}{path}", app.base));
+            if let Some(value) = auth {
+                request = request.header("Authorization", value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                "Bearer realm=\"scim-bridge\"",
+                "{method} {path}"
+            );
+            assert_scim_error(response, 401, None, "").await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let app = spawn_app().await;
+    let response = app.client.get(format!("{}/healthz", app.origin)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_at_once() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/Users?count=1").await.status(), 200);
+    app.store.revoke_token("test").await.unwrap();
+    assert_scim_error(app.get("/Users?count=1").await, 401, None, "not valid").await;
+}
+
+#[tokio::test]
+async fn tokens_are_stored_only_as_sha256() {
+    let app = spawn_app().await;
+    let tokens = app.store.list_tokens().await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_ne!(tokens[0].secret_sha256, app.token);
+    assert_eq!(tokens[0].secret_sha256, scim_bridge::http::auth::token_hash(&app.token));
+}
+
+fn claims(aud: &str, exp_offset: i64) -> serde_json::Value {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    json!({"iss": "https://sts.example.com/", "aud": aud, "sub": "entra", "exp": now + exp_offset, "iat": now})
+}
+
+async fn jwt_app(configure: impl FnOnce(&mut scim_bridge::config::JwtSettings)) -> TestApp {
+    let mut jwt = scim_bridge::config::JwtSettings {
+        issuer: Some("https://sts.example.com/".into()),
+        audience: Some("scim-bridge-test".into()),
+        ..Default::default()
+    };
+    configure(&mut jwt);
+    spawn_app_with(|s| s.auth.jwt = Some(jwt)).await
+}
+
+async fn status_with(app: &TestApp, bearer: &str) -> u16 {
+    let response = app
+        .client
+        .get(format!("{}/Users?count=1", app.base))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+#[tokio::test]
+async fn rs256_jwts_are_checked_for_signature_issuer_audience_and_expiry() {
+    let app = jwt_app(|j| j.public_key_file = Some("tests/fixtures/jwt-rsa-public.pem".into())).await;
+    let key = EncodingKey::from_rsa_pem(include_bytes!("../fixtures/jwt-rsa-private.pem")).unwrap();
+    let sign = |c: &serde_json::Value| encode(&Header::new(Algorithm::RS256), c, &key).unwrap();
+    assert_eq!(status_with(&app, &sign(&claims("scim-bridge-test", 300))).await, 200);
+    assert_eq!(status_with(&app, &sign(&claims("someone-else", 300))).await, 401);
+    assert_eq!(status_with(&app, &sign(&claims("scim-bridge-test", -3600))).await, 401);
+    // Within the leeway, a just-expired token still passes.
+    assert_eq!(status_with(&app, &sign(&claims("scim-bridge-test", -5))).await, 200);
+    // Bearer tokens keep working beside JWTs.
+    assert_eq!(status_with(&app, &app.token).await, 200);
+}
+
+#[tokio::test]
+async fn alg_none_and_algorithm_confusion_are_rejected() {
+    let app = jwt_app(|j| j.public_key_file = Some("tests/fixtures/jwt-rsa-public.pem".into())).await;
+    // HS256 signed with the public key as the secret: the classic confusion attack.
+    let public_pem = include_bytes!("../fixtures/jwt-rsa-public.pem");
+    let confused = encode(
+        &Header::new(Algorithm::HS256),
+        &claims("scim-bridge-test", 300),
+        &EncodingKey::from_secret(public_pem),
+    )
+    .unwrap();
+    assert_eq!(status_with(&app, &confused).await, 401);
+    // alg: none, no signature.
+    use base64_helper::url_encode;
+    let none = format!(
+        "{}.{}.",
+        url_encode(br#"{"alg":"none","typ":"JWT"}"#),
+        url_encode(claims("scim-bridge-test", 300).to_string().as_bytes())
+    );
+    assert_eq!(status_with(&app, &none).await, 401);
+}
+
+#[tokio::test]
+async fn es256_and_hs256_keys_work_too() {
+    let es = jwt_app(|j| j.public_key_file = Some("tests/fixtures/jwt-ec-public.pem".into())).await;
+    let key = EncodingKey::from_ec_pem(include_bytes!("../fixtures/jwt-ec-private.pem")).unwrap();
+    let token = encode(&Header::new(Algorithm::ES256), &claims("scim-bridge-test", 300), &key).unwrap();
+    assert_eq!(status_with(&es, &token).await, 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("hs.secret");
+    std::fs::write(&secret_file, "a-test-secret-that-is-at-least-32-bytes-long\n").unwrap();
+    let hs = jwt_app(|j| j.hs256_secret_file = Some(secret_file.clone())).await;
+    let key = EncodingKey::from_secret(b"a-test-secret-that-is-at-least-32-bytes-long");
+    let token = encode(&Header::new(Algorithm::HS256), &claims("scim-bridge-test", 300), &key).unwrap();
+    assert_eq!(status_with(&hs, &token).await, 200);
+    let wrong = encode(
+        &Header::new(Algorithm::HS256),
+        &claims("scim-bridge-test", 300),
+        &EncodingKey::from_secret(b"another-secret-another-secret-xx"),
+    )
+    .unwrap();
+    assert_eq!(status_with(&hs, &wrong).await, 401);
+}
+
+mod base64_helper {
+    /// Base64url without padding, enough to forge an `alg: none` token.
+    pub fn url_encode(bytes: &[u8]) -> String {
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,154 @@
+//! `spawn_app()`: the real server in-process on port 0 with a fresh database, and a SCIM client.
+use reqwest::{Method, Response};
+use scim_bridge::app::Application;
+use scim_bridge::config::Settings;
+use scim_bridge::http::auth::{generate_token, token_hash};
+use scim_bridge::store::Store;
+use serde_json::{json, Value};
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT` (no base path).
+    pub origin: String,
+    /// The SCIM base URL.
+    pub base: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server with default settings changed by `customize`.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    scim_bridge::telemetry::init_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.workers = Some(1);
+    settings.database.url = format!("sqlite://{}", dir.path().join("test.db").display());
+    customize(&mut settings);
+    let app = Application::build(&settings).await.unwrap();
+    let origin = format!("http://127.0.0.1:{}", app.port());
+    let store = app.store().clone();
+    let token = generate_token();
+    store.insert_token("test", &token_hash(&token)).await.unwrap();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base: format!("{origin}{}", settings.server.base_path),
+        origin,
+        token,
+        client: reqwest::Client::new(),
+        store,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// A request to `path` (relative to the SCIM base) with the bearer token.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.unwrap()
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Response {
+        self.request(method, path)
+            .header("Content-Type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.send_json(Method::POST, path, body).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.send_json(Method::PUT, path, body).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.send_json(Method::PATCH, path, body).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path).send().await.unwrap()
+    }
+
+    /// Creates a user and returns the response body; fails the test unless the answer is 201.
+    pub async fn create_user(&self, body: &Value) -> Value {
+        let response = self.post("/Users", body).await;
+        assert_eq!(response.status(), 201, "creating {body}");
+        response.json().await.unwrap()
+    }
+
+    /// PATCHes user `id` with `operations`, expecting 200; returns the body.
+    pub async fn patch_user(&self, id: &str, operations: Value) -> Value {
+        let response = self
+            .patch(
+                &format!("/Users/{id}"),
+                &json!({"schemas": [PATCH_OP], "Operations": operations}),
+            )
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The userNames a filtered list returns, in order.
+    pub async fn user_names(&self, query: &str) -> Vec<String> {
+        let response = self.get(&format!("/Users?{query}")).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{query}: {body}");
+        body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["userName"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// A minimal valid user.
+pub fn user(user_name: &str) -> Value {
+    json!({"schemas": [USER_SCHEMA], "userName": user_name, "active": true})
+}
+
+/// Asserts a SCIM error response: status, `scimType` (when given), detail containing `detail`.
+pub async fn assert_scim_error(response: Response, status: u16, scim_type: Option<&str>, detail: &str) {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/scim+json"), "{content_type}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]));
+    assert_eq!(body["status"], json!(status.to_string()), "{body}");
+    assert_eq!(body.get("scimType").and_then(Value::as_str), scim_type, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains(detail),
+        "detail {body} should contain {detail:?}"
+    );
+}
+
+/// Percent-encodes a query value (spaces as %20).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,12 @@
+//! One integration-test binary (one link): each module is a feature, run against the real server
+//! on a random port with a fresh SQLite file.
+mod auth;
+mod cases;
+mod discovery;
+mod etag;
+mod filter;
+mod grammar_props;
+mod helpers;
+mod limits;
+mod patch;
+mod users;

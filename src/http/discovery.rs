@@ -11,12 +11,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+/// Resources rather than bare routes, so another method on them is 405, not 404.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ServiceProviderConfig", web::get().to(service_provider_config))
-        .route("/Schemas", web::get().to(schemas))
-        .route("/Schemas/{id}", web::get().to(schema))
-        .route("/ResourceTypes", web::get().to(resource_types))
-        .route("/ResourceTypes/{id}", web::get().to(resource_type));
+    cfg.service(web::resource("/ServiceProviderConfig").route(web::get().to(service_provider_config)))
+        .service(web::resource("/Schemas").route(web::get().to(schemas)))
+        .service(web::resource("/Schemas/{id}").route(web::get().to(schema)))
+        .service(web::resource("/ResourceTypes").route(web::get().to(resource_types)))
+        .service(web::resource("/ResourceTypes/{id}").route(web::get().to(resource_type)));
 }
 
 fn parse(json: &str) -> Value {

@@ -19,6 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create_user)),
     )
     .service(web::resource("/Users/.search").route(web::post().to(search_users)))
+    // RFC 7644 §3.4.3: a search at the root covers every resource type; Users is the only one so far.
+    .service(web::resource("/.search").route(web::post().to(search_users)))
     .service(
         web::resource("/Users/{id}")
             .route(web::get().to(get_user))

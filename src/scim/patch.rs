@@ -175,7 +175,8 @@ impl Patcher<'_> {
         let object = value
             .as_object()
             .ok_or_else(|| ScimError::invalid_value(format!("'{urn}' must be an object")))?;
-        for (name, v) in object {
+        // Clients that serialise an extension model put its `schemas` inside it (scim2-models does).
+        for (name, v) in object.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("schemas")) {
             let attr = AttrPath {
                 uri: Some(urn.to_owned()),
                 name: name.clone(),

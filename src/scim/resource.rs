@@ -127,7 +127,7 @@ fn normalize_extension(value: &Value, urn: &str, schema: &ResourceSchema) -> Res
         .extension(urn)
         .ok_or_else(|| ScimError::invalid_value(format!("unknown schema '{urn}'")))?;
     let mut out = Document::new();
-    for (key, v) in object {
+    for (key, v) in object.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("schemas")) {
         let def = ext
             .attribute(key)
             .ok_or_else(|| ScimError::invalid_value(format!("unknown attribute '{key}' in '{urn}'")))?;

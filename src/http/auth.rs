@@ -75,10 +75,24 @@ impl JwtValidator {
     }
 }
 
+/// How long a verified token is trusted without asking the database again. A revocation made by
+/// this process applies at once; one made by `scim-bridge token revoke` in another process applies
+/// within this time.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// A token found live in the database, and when.
+struct Verified {
+    name: String,
+    at: Instant,
+    generation: u64,
+}
+
 /// Everything the auth middleware needs.
 pub struct Authenticator {
     store: Store,
     jwt: Option<JwtValidator>,
+    /// Verified tokens by SHA-256 (only live ones: unknown tokens are never cached).
+    verified: Mutex<HashMap<String, Verified>>,
     /// When each token's `last_used` was last written, so it is written at most once a minute.
     touched: Mutex<HashMap<String, Instant>>,
 }
@@ -88,8 +102,29 @@ impl Authenticator {
         Self {
             store,
             jwt,
+            verified: Mutex::new(HashMap::new()),
             touched: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn cached(&self, hash: &str) -> Option<String> {
+        let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = verified.get(hash)?;
+        let fresh = entry.at.elapsed() < TOKEN_CACHE_TTL && entry.generation == self.store.tokens_generation();
+        fresh.then(|| entry.name.clone())
+    }
+
+    fn remember(&self, hash: String, name: String, generation: u64) {
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        verified.retain(|_, v| v.at.elapsed() < TOKEN_CACHE_TTL);
+        verified.insert(
+            hash,
+            Verified {
+                name,
+                at: Instant::now(),
+                generation,
+            },
+        );
     }
 
     async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
@@ -101,10 +136,16 @@ impl Authenticator {
             return jwt.check(token).map_err(ApiError::Unauthorized);
         }
         let hash = token_hash(token);
+        if let Some(name) = self.cached(&hash) {
+            self.touch(&name).await;
+            return Ok(Principal::Token { name });
+        }
+        let generation = self.store.tokens_generation();
         let record = self.store.find_live_token(&hash).await?;
         let Some(record) = record.filter(|r| bool::from(r.secret_sha256.as_bytes().ct_eq(hash.as_bytes()))) else {
             return Err(ApiError::Unauthorized("the bearer token is not valid".into()));
         };
+        self.remember(hash, record.name.clone(), generation);
         self.touch(&record.name).await;
         Ok(Principal::Token { name: record.name })
     }

@@ -11,6 +11,7 @@ use crate::store::{StoreError, StoredUser};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
+use std::cell::RefCell;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -140,15 +141,12 @@ async fn replace_user(
 ) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
     let normalized = normalize(&input, schema::user())?;
-    let saved = state
-        .store
-        .modify_user(&id, |current, before| {
-            check_if_match(&req, current.version())?;
-            check_immutable(&before, &normalized.document)?;
-            Ok::<_, ApiError>(normalized.document.clone())
-        })
-        .await
-        .map_err(|e| taken(e, &normalized.document))?;
+    let saved = change_user(&req, &state, &id, |current, before| {
+        check_if_match(&req, current.version())?;
+        check_immutable(&before, &normalized.document)?;
+        Ok(normalized.document.clone())
+    })
+    .await?;
     let collection = collection_url(&req, &state);
     let body = projection(&req)?.apply(render_user(&saved, &collection)?, schema::user());
     Ok(resource_response(StatusCode::OK, &saved, &body, &collection))
@@ -163,17 +161,11 @@ async fn patch_user(
 ) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
     let operations = patch::parse_request(&input)?;
-    let attempted = std::cell::RefCell::new(Document::new());
-    let saved = state
-        .store
-        .modify_user(&id, |current, before| {
-            check_if_match(&req, current.version())?;
-            let patched = patch::apply(&before, &operations, schema::user(), &id)?.document;
-            attempted.replace(patched.clone());
-            Ok::<_, ApiError>(patched)
-        })
-        .await
-        .map_err(|e| taken(e, &attempted.borrow()))?;
+    let saved = change_user(&req, &state, &id, |current, before| {
+        check_if_match(&req, current.version())?;
+        Ok(patch::apply(&before, &operations, schema::user(), &id)?.document)
+    })
+    .await?;
     let collection = collection_url(&req, &state);
     let body = projection(&req)?.apply(render_user(&saved, &collection)?, schema::user());
     Ok(resource_response(StatusCode::OK, &saved, &body, &collection))
@@ -194,6 +186,37 @@ async fn delete_user(
     };
     state.store.delete_user(&id, expected).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Changes user `id` to what `change` computes from its current state. The fast path reads, then
+/// writes only if the version is unchanged (two statements). A lost race without If-Match is redone
+/// inside the writer's transaction, so concurrent changes all apply; with If-Match it is a 412.
+/// A change that leaves the document as it was writes nothing (Entra repeats `active` PATCHes).
+async fn change_user(
+    req: &HttpRequest,
+    state: &AppState,
+    id: &str,
+    change: impl Fn(&StoredUser, Document) -> Result<Document, ApiError>,
+) -> Result<StoredUser, ApiError> {
+    let attempted = RefCell::new(Document::new());
+    let recorded = |current: &StoredUser, before: Document| {
+        let after = change(current, before)?;
+        attempted.replace(after.clone());
+        Ok::<_, ApiError>(after)
+    };
+    let current = state.store.get_user(id).await?;
+    let before = current.document()?;
+    let after = recorded(&current, before.clone())?;
+    if after == before {
+        return Ok(current);
+    }
+    let outcome = match state.store.update_user_if(id, current.version(), &after).await {
+        Err(StoreError::VersionMismatch) if !req.headers().contains_key(header::IF_MATCH) => {
+            state.store.modify_user(id, recorded).await
+        }
+        other => other.map_err(ApiError::from),
+    };
+    outcome.map_err(|e| taken(e, &attempted.borrow()))
 }
 
 /// A userName conflict, said with the name.

@@ -11,6 +11,8 @@ pub use users::{StoredUser, UserPage};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Handle to the database; cheap to clone.
@@ -18,6 +20,8 @@ use std::time::Duration;
 pub struct Store {
     read: SqlitePool,
     write: SqlitePool,
+    /// Bumped whenever this process changes the tokens table, so credential caches can drop at once.
+    tokens_changed: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -30,18 +34,34 @@ impl Store {
             .foreign_keys(true)
             // Another process (the CLI) may hold the write lock for a moment.
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-16000");
+            // 4 MiB of page cache per connection: five connections stay well inside the memory budget.
+            .pragma("cache_size", "-4000");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&write).await?;
-        let readers = std::thread::available_parallelism().map_or(4, |n| n.get().clamp(2, 8));
+        // Each sqlx SQLite connection has its own thread; a few more readers than cores keeps
+        // requests from queueing behind one slow page.
+        let readers = std::thread::available_parallelism().map_or(4, |n| (n.get() * 2).clamp(4, 16));
         let read = SqlitePoolOptions::new()
             .max_connections(readers as u32)
             .connect_with(options)
             .await?;
-        Ok(Self { read, write })
+        Ok(Self {
+            read,
+            write,
+            tokens_changed: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Changes with every token this process creates or revokes.
+    pub fn tokens_generation(&self) -> u64 {
+        self.tokens_changed.load(Ordering::Acquire)
+    }
+
+    fn tokens_did_change(&self) {
+        self.tokens_changed.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A cheap query proving the database answers (for `/healthz`).

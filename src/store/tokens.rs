@@ -19,6 +19,7 @@ impl Store {
             .bind(now_timestamp())
             .execute(&self.write)
             .await?;
+        self.tokens_did_change();
         Ok(())
     }
 
@@ -54,6 +55,7 @@ impl Store {
             .bind(name)
             .execute(&self.write)
             .await?;
+        self.tokens_did_change();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -7,7 +7,7 @@ use crate::scim::schema;
 use crate::scim::ScimError;
 use serde_json::Value;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, FromRow, Sqlite, Transaction};
+use sqlx::{Arguments, FromRow};
 
 /// A stored user row.
 #[derive(Debug, Clone, FromRow)]
@@ -36,76 +36,86 @@ pub struct UserPage {
     pub users: Vec<StoredUser>,
 }
 
-/// The values of a document that have columns or index rows of their own.
+/// The values of a document that have columns of their own (e-mails are indexed by trigger).
 struct Indexed<'d> {
     user_name: &'d str,
     external_id: Option<&'d str>,
-    emails: Vec<&'d str>,
 }
 
 fn indexed(document: &Document) -> Indexed<'_> {
-    let emails = document
-        .get("emails")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|e| e.get("value").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
     Indexed {
         user_name: document.get("userName").and_then(Value::as_str).unwrap_or_default(),
         external_id: document.get("externalId").and_then(Value::as_str),
-        emails,
     }
 }
 
 const COLUMNS: &str = "u.id, u.doc, u.version, u.created, u.last_modified";
+const RETURNING: &str = "RETURNING id, doc, version, created, last_modified";
 
 impl Store {
-    /// Inserts a new user; `Conflict` when the userName is taken (case-insensitively).
+    /// Inserts a new user in one statement; `Conflict` when the userName is taken (case-insensitively).
     pub async fn insert_user(&self, document: &Document) -> Result<StoredUser, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now_timestamp();
-        let doc = serde_json::to_string(document)?;
         let fields = indexed(document);
-        let mut tx = self.write.begin().await?;
-        let user = sqlx::query_as::<_, StoredUser>(
+        let sql = format!(
             "INSERT INTO users (id, user_name, external_id, doc, version, created, last_modified)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) RETURNING id, doc, version, created, last_modified",
-        )
-        .bind(&id)
-        .bind(fields.user_name)
-        .bind(fields.external_id)
-        .bind(&doc)
-        .bind(&now)
-        .fetch_one(&mut *tx)
-        .await?;
-        insert_emails(&mut tx, &id, &fields.emails).await?;
-        tx.commit().await?;
-        Ok(user)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) {RETURNING}"
+        );
+        Ok(sqlx::query_as::<_, StoredUser>(&sql)
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(fields.user_name)
+            .bind(fields.external_id)
+            .bind(serde_json::to_string(document)?)
+            .bind(now_timestamp())
+            .fetch_one(&self.write)
+            .await?)
     }
 
     pub async fn get_user(&self, id: &str) -> Result<StoredUser, StoreError> {
-        Ok(
-            sqlx::query_as::<_, StoredUser>(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1"))
-                .bind(id)
-                .fetch_one(&self.read)
-                .await?,
-        )
+        let sql = format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1");
+        Ok(sqlx::query_as::<_, StoredUser>(&sql)
+            .bind(id)
+            .fetch_one(&self.read)
+            .await?)
     }
 
-    /// Reads user `id` and writes the document `change` computes from it, in one write transaction,
-    /// so that concurrent changes apply one after the other and none is lost. `change` returning the
-    /// same document writes nothing and keeps the version.
+    /// Writes `document` as user `id`'s new version if its version is still `expected`, in one
+    /// statement; `VersionMismatch` when another write came first.
+    pub async fn update_user_if(
+        &self,
+        id: &str,
+        expected: Version,
+        document: &Document,
+    ) -> Result<StoredUser, StoreError> {
+        let fields = indexed(document);
+        let sql = format!(
+            "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
+             WHERE id = ?5 AND version = ?6 {RETURNING}"
+        );
+        let updated = sqlx::query_as::<_, StoredUser>(&sql)
+            .bind(fields.user_name)
+            .bind(fields.external_id)
+            .bind(serde_json::to_string(document)?)
+            .bind(now_timestamp())
+            .bind(id)
+            .bind(expected.0)
+            .fetch_optional(&self.write)
+            .await?;
+        match updated {
+            Some(user) => Ok(user),
+            None => Err(self.missing_or_changed(id).await),
+        }
+    }
+
+    /// Reads user `id` and writes what `change` computes from it inside one write transaction, so
+    /// that racing changes apply one after the other. Returning the same document writes nothing.
     pub async fn modify_user<E: From<StoreError>>(
         &self,
         id: &str,
         change: impl FnOnce(&StoredUser, Document) -> Result<Document, E>,
     ) -> Result<StoredUser, E> {
         let mut tx = self.write.begin().await.map_err(StoreError::from)?;
-        let current = sqlx::query_as::<_, StoredUser>(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1"))
+        let sql = format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1");
+        let current = sqlx::query_as::<_, StoredUser>(&sql)
             .bind(id)
             .fetch_one(&mut *tx)
             .await
@@ -115,27 +125,53 @@ impl Store {
         if after == before {
             return Ok(current);
         }
-        let user = update_in(&mut tx, id, &after).await?;
+        let fields = indexed(&after);
+        let sql = format!(
+            "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
+             WHERE id = ?5 {RETURNING}"
+        );
+        let user = sqlx::query_as::<_, StoredUser>(&sql)
+            .bind(fields.user_name)
+            .bind(fields.external_id)
+            .bind(serde_json::to_string(&after).map_err(StoreError::from)?)
+            .bind(now_timestamp())
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(user)
     }
 
     /// Deletes user `id`; with `expected`, only if its version still matches.
     pub async fn delete_user(&self, id: &str, expected: Option<Version>) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
         let done = sqlx::query("DELETE FROM users WHERE id = ?1 AND (?2 IS NULL OR version = ?2)")
             .bind(id)
             .bind(expected.map(|v| v.0))
-            .execute(&mut *tx)
+            .execute(&self.write)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(missing_or_changed(&mut tx, id).await);
+            return Err(self.missing_or_changed(id).await);
         }
-        tx.commit().await?;
         Ok(())
     }
 
-    /// One page of users matching the query's filter, in its order, and the total count.
+    /// After a conditional write touched nothing: was the row gone, or at another version?
+    async fn missing_or_changed(&self, id: &str) -> StoreError {
+        let found = sqlx::query_as::<_, (i64,)>("SELECT version FROM users WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.write)
+            .await;
+        match found {
+            Ok(Some(_)) => StoreError::VersionMismatch,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => e.into(),
+        }
+    }
+
+    /// One page of users matching the query's filter, in its order, and the total count. The
+    /// count is a second query only when the page cannot tell it (a full page, or an empty one past
+    /// the first): an Okta or Entra lookup by userName costs one query.
     pub async fn list_users(&self, query: &ListQuery) -> Result<UserPage, StoreError> {
         let schema = schema::user();
         let filter = match &query.filter {
@@ -143,74 +179,31 @@ impl Store {
             None => None,
         };
         let (where_sql, where_binds) = filter.map_or((String::from("1"), Vec::new()), |f| (f.text, f.binds));
-        let count_sql = format!("SELECT count(*) FROM users u WHERE {where_sql}");
-        let (total,): (i64,) = sqlx::query_as_with(&count_sql, arguments(&where_binds)?)
-            .fetch_one(&self.read)
-            .await?;
-        if query.count == 0 {
-            return Ok(UserPage {
-                total: total as usize,
-                users: Vec::new(),
-            });
-        }
-        let mut binds = where_binds;
-        let order =
-            order_by(schema, query.sort_by.as_ref(), query.sort_order, &mut binds).map_err(StoreError::Invalid)?;
-        binds.push(Bind::Int(query.count as i64));
-        binds.push(Bind::Int(query.start_index as i64 - 1));
-        let sql = format!("SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
-        let users = sqlx::query_as_with::<_, StoredUser, _>(&sql, arguments(&binds)?)
-            .fetch_all(&self.read)
-            .await?;
-        Ok(UserPage {
-            total: total as usize,
-            users,
-        })
-    }
-}
-
-async fn update_in(tx: &mut Transaction<'_, Sqlite>, id: &str, document: &Document) -> Result<StoredUser, StoreError> {
-    let fields = indexed(document);
-    let user = sqlx::query_as::<_, StoredUser>(
-        "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
-         WHERE id = ?5 RETURNING id, doc, version, created, last_modified",
-    )
-    .bind(fields.user_name)
-    .bind(fields.external_id)
-    .bind(serde_json::to_string(document)?)
-    .bind(now_timestamp())
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?;
-    sqlx::query("DELETE FROM user_emails WHERE user_id = ?1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    insert_emails(tx, id, &fields.emails).await?;
-    Ok(user)
-}
-
-async fn insert_emails(tx: &mut Transaction<'_, Sqlite>, id: &str, emails: &[&str]) -> Result<(), StoreError> {
-    for email in emails {
-        sqlx::query("INSERT INTO user_emails (user_id, value) VALUES (?1, ?2)")
-            .bind(id)
-            .bind(email)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-/// After a conditional write touched nothing: was the row gone, or at another version?
-async fn missing_or_changed(tx: &mut Transaction<'_, Sqlite>, id: &str) -> StoreError {
-    match sqlx::query_as::<_, (i64,)>("SELECT version FROM users WHERE id = ?1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-    {
-        Ok(Some(_)) => StoreError::VersionMismatch,
-        Ok(None) => StoreError::NotFound,
-        Err(e) => e.into(),
+        let offset = query.start_index - 1;
+        let users = if query.count == 0 {
+            Vec::new()
+        } else {
+            let mut binds = where_binds.clone();
+            let order =
+                order_by(schema, query.sort_by.as_ref(), query.sort_order, &mut binds).map_err(StoreError::Invalid)?;
+            binds.push(Bind::Int(query.count as i64));
+            binds.push(Bind::Int(offset as i64));
+            let sql = format!("SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
+            sqlx::query_as_with::<_, StoredUser, _>(&sql, arguments(&binds)?)
+                .fetch_all(&self.read)
+                .await?
+        };
+        let short_page = !users.is_empty() && users.len() < query.count;
+        let total = if short_page || (users.is_empty() && offset == 0 && query.count > 0) {
+            offset + users.len()
+        } else {
+            let sql = format!("SELECT count(*) FROM users u WHERE {where_sql}");
+            let (n,): (i64,) = sqlx::query_as_with(&sql, arguments(&where_binds)?)
+                .fetch_one(&self.read)
+                .await?;
+            n as usize
+        };
+        Ok(UserPage { total, users })
     }
 }
 

@@ -232,3 +232,41 @@ async fn unknown_query_parameters_such_as_entra_flags_are_ignored() {
         ["bob@example.com"]
     );
 }
+
+#[tokio::test]
+async fn the_email_index_follows_every_change_of_the_document() {
+    let app = spawn_app().await;
+    let by_email = |e: &str| format!("filter=emails.value%20eq%20%22{e}%22");
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "mail@x",
+        "emails": [{"value": "old@x", "type": "work"}, {"value": "OLD@x", "type": "home"}, {"value": "keep@x"}]});
+    let id = app.create_user(&body).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.user_names(&by_email("old@x")).await, ["mail@x"]);
+    app.patch_user(
+        &id,
+        json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@x"}]),
+    )
+    .await;
+    // The home address differs from the old work one only in case: it still matches.
+    assert_eq!(app.user_names(&by_email("old@x")).await, ["mail@x"]);
+    app.patch_user(&id, json!([{"op": "remove", "path": "emails[type eq \"home\"]"}]))
+        .await;
+    assert_eq!(app.user_names(&by_email("old@x")).await, Vec::<String>::new());
+    assert_eq!(app.user_names(&by_email("new@x")).await, ["mail@x"]);
+    assert_eq!(app.user_names(&by_email("keep@x")).await, ["mail@x"]);
+    app.put(
+        &format!("/Users/{id}"),
+        &json!({"schemas": [USER_SCHEMA], "userName": "mail@x"}),
+    )
+    .await;
+    assert_eq!(app.user_names(&by_email("keep@x")).await, Vec::<String>::new());
+    app.patch_user(
+        &id,
+        json!([{"op": "add", "path": "emails", "value": [{"value": "back@x"}]}]),
+    )
+    .await;
+    assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 204);
+    assert_eq!(app.user_names(&by_email("back@x")).await, Vec::<String>::new());
+    let other = json!({"schemas": [USER_SCHEMA], "userName": "other@x", "emails": [{"value": "back@x"}]});
+    app.create_user(&other).await;
+    assert_eq!(app.user_names(&by_email("back@x")).await, ["other@x"]);
+}

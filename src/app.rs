@@ -2,7 +2,6 @@
 use crate::config::{read_secret, ConfigError, JwtSettings, Settings};
 use crate::http::auth::{Authenticator, JwtValidator};
 use crate::http::{self, AppState};
-use crate::scim::schema;
 use crate::store::Store;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -32,7 +31,7 @@ impl Application {
             store: store.clone(),
             base_path: settings.server.base_path.trim_end_matches('/').to_owned(),
             public_url: settings.server.public_url.clone(),
-            max_results: schema::max_results(),
+            max_results: settings.server.max_results,
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let max_body = settings.server.max_body_bytes;
@@ -66,9 +65,18 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT, then stops taking requests and lets in-flight ones finish.
     pub async fn run_until_signalled(self) -> anyhow::Result<()> {
+        // Handlers first: a SIGTERM that arrives while starting must stop us cleanly, not kill us.
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .context("cannot listen for SIGINT")?;
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
-        shutdown_signal().await;
+        tracing::info!(port = self.port, "serving SCIM");
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
+        }
         tracing::info!("shutting down: finishing in-flight requests");
         handle.stop(true).await;
         server.await.context("server task failed")??;
@@ -80,27 +88,6 @@ impl Application {
     /// Serves until the process ends (for tests).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }
 

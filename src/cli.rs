@@ -63,7 +63,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         println!("No token existed, so one was created. It is shown only this once:\n\n    {secret}\n");
         println!("Try it:\n    curl -H 'Authorization: Bearer {secret}' '{url}/Users?count=1'\n");
     }
-    tracing::info!(port = app.port(), base_path = %settings.server.base_path, database = %settings.database.url, "serving SCIM");
+    tracing::info!(base_path = %settings.server.base_path, database = %settings.database.url, "starting");
     app.run_until_signalled().await
 }
 

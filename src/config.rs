@@ -51,6 +51,9 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads (default: one per CPU core).
     pub workers: Option<usize>,
+    /// The most resources one list or search returns (`count` is capped to it); advertised as
+    /// `filter.maxResults` in ServiceProviderConfig.
+    pub max_results: usize,
 }
 
 impl Default for ServerSettings {
@@ -62,6 +65,7 @@ impl Default for ServerSettings {
             max_body_bytes: 1024 * 1024,
             shutdown_timeout_secs: 10,
             workers: None,
+            max_results: 1000,
         }
     }
 }
@@ -138,6 +142,11 @@ impl Settings {
             return Err(ConfigError::Invalid(format!(
                 "server.base_path must start with '/' and not end with one, got '{base}'"
             )));
+        }
+        if !(1..=10_000).contains(&self.server.max_results) {
+            return Err(ConfigError::Invalid(
+                "server.max_results must be between 1 and 10000".into(),
+            ));
         }
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(

@@ -22,6 +22,7 @@ pub struct Store {
     write: SqlitePool,
     /// Bumped whenever this process changes the tokens table, so credential caches can drop at once.
     tokens_changed: Arc<AtomicU64>,
+    url: Arc<str>,
 }
 
 impl Store {
@@ -33,12 +34,11 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             // Another process (the CLI) may hold the write lock for a moment.
-            .busy_timeout(Duration::from_secs(10))
-            // 4 MiB of page cache per connection: five connections stay well inside the memory budget.
-            .pragma("cache_size", "-4000");
+            .busy_timeout(Duration::from_secs(10));
+        // The one writer gets a larger page cache (random inserts into big indexes); readers little.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("cache_size", "-16000"))
             .await?;
         sqlx::migrate!("./migrations").run(&write).await?;
         // Each sqlx SQLite connection has its own thread; a few more readers than cores keeps
@@ -46,13 +46,19 @@ impl Store {
         let readers = std::thread::available_parallelism().map_or(4, |n| (n.get() * 2).clamp(4, 16));
         let read = SqlitePoolOptions::new()
             .max_connections(readers as u32)
-            .connect_with(options)
+            .connect_with(options.pragma("cache_size", "-2000"))
             .await?;
         Ok(Self {
             read,
             write,
             tokens_changed: Arc::new(AtomicU64::new(0)),
+            url: url.into(),
         })
+    }
+
+    /// The database URL this store was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Changes with every token this process creates or revokes.

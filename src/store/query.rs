@@ -395,7 +395,8 @@ pub(super) fn order_by(
         SortOrder::Descending => "DESC",
     };
     let Some(path) = sort_by else {
-        return Ok(format!("u.rowid {direction}"));
+        // Creation order, served by the `users_created` index (see migrations/).
+        return Ok(format!("u.created {direction}, u.rowid {direction}"));
     };
     let resolved = schema.resolve(path).map_err(ScimError::invalid_path)?;
     let leaf = resolved.leaf();
@@ -425,6 +426,6 @@ pub(super) fn order_by(
     };
     // Missing values sort last when ascending, first when descending (as if greatest).
     Ok(format!(
-        "({expr}) IS NULL {direction}, ({expr}){collate} {direction}, u.rowid {direction}"
+        "({expr}) IS NULL {direction}, ({expr}){collate} {direction}, u.created {direction}, u.rowid {direction}"
     ))
 }

@@ -270,3 +270,18 @@ async fn the_email_index_follows_every_change_of_the_document() {
     app.create_user(&other).await;
     assert_eq!(app.user_names(&by_email("back@x")).await, ["other@x"]);
 }
+
+#[tokio::test]
+async fn a_configured_max_results_is_advertised_and_enforced() {
+    let app = spawn_app_with(|s| s.server.max_results = 3).await;
+    for n in 0..5 {
+        app.create_user(&user(&format!("m{n}@x"))).await;
+    }
+    let config: Value = app.get("/ServiceProviderConfig").await.json().await.unwrap();
+    assert_eq!(config["filter"]["maxResults"], 3);
+    let body: Value = app.get("/Users?count=50").await.json().await.unwrap();
+    assert_eq!(
+        (body["totalResults"].clone(), body["itemsPerPage"].clone()),
+        (json!(5), json!(3))
+    );
+}

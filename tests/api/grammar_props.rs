@@ -70,3 +70,62 @@ proptest! {
         let _ = s.parse::<PatchPath>();
     }
 }
+
+fn patch_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::json;
+    prop_oneof![
+        Just(json!(null)),
+        any::<bool>().prop_map(|b| json!(b)),
+        ".{0,8}".prop_map(|s| json!(s)),
+        Just(json!("True")),
+        Just(json!([{"value": "a@x", "type": "work", "primary": true}])),
+        Just(json!({"givenName": "G"})),
+        Just(json!({"value": ""})),
+        Just(json!({"name.givenName": "x", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager": "m"})),
+    ]
+}
+
+fn patch_path() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(prop_oneof![
+        prop::sample::select(vec![
+            "userName",
+            "active",
+            "emails",
+            "emails.value",
+            "emails[type eq \"work\"].value",
+            "name",
+            "name.givenName",
+            "manager",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+            "id",
+            "meta",
+            "groups",
+            "roles[primary eq \"True\"].display",
+            "addresses[type eq \"work\" or x pr]",
+        ])
+        .prop_map(str::to_owned),
+        "[a-zA-Z.\\[\\]\" ]{0,20}",
+    ])
+}
+
+proptest! {
+    #[test]
+    fn patch_never_panics_and_every_error_is_a_4xx(
+        ops in prop::collection::vec((prop::sample::select(vec!["add", "Replace", "remove", "x"]), patch_path(), patch_value()), 1..4)
+    ) {
+        use scim_bridge::scim::{patch, resource, schema};
+        let operations: Vec<serde_json::Value> = ops.iter().map(|(op, path, value)| {
+            let mut o = serde_json::json!({"op": op, "value": value});
+            if let Some(p) = path { o["path"] = serde_json::json!(p); }
+            o
+        }).collect();
+        let body = serde_json::json!({"schemas": [patch::PATCH_OP_SCHEMA], "Operations": operations});
+        let user = serde_json::json!({"userName": "u", "emails": [{"value": "u@x", "type": "work"}], "name": {"familyName": "F"}});
+        let doc = resource::normalize(&user, schema::user()).unwrap().document;
+        let outcome = patch::parse_request(&body).and_then(|ops| patch::apply(&doc, &ops, schema::user(), "id-1"));
+        if let Err(e) = outcome {
+            prop_assert!((400..500).contains(&e.status), "{e}");
+        }
+    }
+}

@@ -2,11 +2,13 @@
 //! on a random port with a fresh SQLite file.
 mod auth;
 mod cases;
+mod cli;
 mod discovery;
 mod etag;
 mod filter;
 mod grammar_props;
 mod helpers;
 mod limits;
+mod locking;
 mod patch;
 mod users;

@@ -1,0 +1,149 @@
+//! The real binary: first start, token commands, configuration errors, SIGTERM.
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-bridge");
+
+/// A command with a fresh database in `dir` and no config file from the working directory.
+fn command(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env(
+            "SCIM_BRIDGE__DATABASE__URL",
+            format!("sqlite://{}/cli.db", dir.display()),
+        )
+        .env("SCIM_BRIDGE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = command(dir).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `serve` and reads stdout up to the curl line (or EOF); returns the child and what it printed.
+fn serve(dir: &std::path::Path) -> (Child, Vec<String>) {
+    let mut child = command(dir)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.trim_start().starts_with("curl");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+fn sigterm(child: &Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn first_start_prints_a_working_token_once_and_sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, lines) = serve(dir.path());
+    let token = lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("scb_").map(|t| format!("scb_{t}")))
+        .expect("a token line");
+    let curl = lines.last().unwrap();
+    let url = curl.split('\'').nth(3).unwrap().to_owned();
+    let response = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    sigterm(&child);
+    assert!(child.wait().unwrap().success(), "SIGTERM must end serve with success");
+
+    // Second start: a token exists, so none is printed. Wait for the start-up log line, then stop.
+    let mut second = command(dir.path())
+        .env("RUST_LOG", "info")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(second.stderr.take().unwrap());
+    // Keep draining stderr until the child exits: a closed pipe is not what we test here.
+    let drain = std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.contains("serving SCIM") {
+                let _ = started_tx.send(());
+            }
+        }
+    });
+    let started = started_rx.recv().is_ok();
+    assert!(started, "the second start must serve");
+    sigterm(&second);
+    let out = second.wait_with_output().unwrap();
+    drain.join().unwrap();
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("scb_"),
+        "a token is printed only once"
+    );
+}
+
+#[test]
+fn token_create_list_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, token, _) = run(dir.path(), &["token", "create", "okta"]);
+    assert!(
+        ok && token.trim().starts_with("scb_") && token.trim().len() == 68,
+        "{token}"
+    );
+    let (ok, _, err) = run(dir.path(), &["token", "create", "okta"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (_, list, _) = run(dir.path(), &["token", "list"]);
+    assert!(
+        list.contains("okta") && list.contains("live") && !list.contains(token.trim()),
+        "{list}"
+    );
+    let (ok, _, _) = run(dir.path(), &["token", "revoke", "okta"]);
+    assert!(ok);
+    let (_, list, _) = run(dir.path(), &["token", "list"]);
+    assert!(list.contains("revoked"), "{list}");
+    let (ok, _, err) = run(dir.path(), &["token", "revoke", "okta"]);
+    assert!(!ok && err.contains("no live token"), "{err}");
+}
+
+#[test]
+fn configuration_mistakes_fail_at_start_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(dir.path(), &["--config", "nowhere.toml", "token", "list"]);
+    assert!(!ok && err.contains("nowhere.toml does not exist"), "{err}");
+    std::fs::write(
+        dir.path().join("scim-bridge.toml"),
+        "[server]\nlisten = \"127.0.0.1:0\"\nbase_pth = \"/x\"\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(dir.path(), &["token", "list"]);
+    assert!(!ok && err.contains("base_pth"), "{err}");
+    let (ok, _, err) = command(dir.path())
+        .env("SCIM_BRIDGE__SERVER__LISTEN", "not-an-address")
+        .args(["--config", "/dev/null", "token", "list"])
+        .output()
+        .map(|o| (o.status.success(), (), String::from_utf8_lossy(&o.stderr).into_owned()))
+        .unwrap();
+    assert!(!ok && err.contains("server.listen"), "{err}");
+}

@@ -61,6 +61,18 @@ fn resource_response(status: StatusCode, user: &StoredUser, body: &Value, collec
     response
 }
 
+/// The resource as the request's `attributes`/`excludedAttributes` shape it, with ETag and Location.
+fn respond(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    user: &StoredUser,
+) -> Result<HttpResponse, ApiError> {
+    let collection = collection_url(req, state);
+    let body = projection(req)?.apply(render_user(user, &collection)?, schema::user());
+    Ok(resource_response(status, user, &body, &collection))
+}
+
 /// The `attributes` / `excludedAttributes` of the query string.
 fn projection(req: &HttpRequest) -> Result<Projection, ApiError> {
     let pairs = query_pairs(req)?;
@@ -109,9 +121,7 @@ async fn create_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
         .insert_user(&normalized.document)
         .await
         .map_err(|e| taken(e.into(), &normalized.document))?;
-    let collection = collection_url(&req, &state);
-    let body = projection(&req)?.apply(render_user(&user, &collection)?, schema::user());
-    Ok(resource_response(StatusCode::CREATED, &user, &body, &collection))
+    respond(&req, &state, StatusCode::CREATED, &user)
 }
 
 async fn get_user(
@@ -127,9 +137,7 @@ async fn get_user(
         }
         return Ok(response);
     }
-    let collection = collection_url(&req, &state);
-    let body = projection(&req)?.apply(render_user(&user, &collection)?, schema::user());
-    Ok(resource_response(StatusCode::OK, &user, &body, &collection))
+    respond(&req, &state, StatusCode::OK, &user)
 }
 
 /// PUT replaces the resource: what the body leaves out is cleared, readOnly values are kept.
@@ -141,15 +149,12 @@ async fn replace_user(
 ) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
     let normalized = normalize(&input, schema::user())?;
-    let saved = change_user(&req, &state, &id, |current, before| {
-        check_if_match(&req, current.version())?;
+    let saved = change_user(&req, &state, &id, |_, before| {
         check_immutable(&before, &normalized.document)?;
         Ok(normalized.document.clone())
     })
     .await?;
-    let collection = collection_url(&req, &state);
-    let body = projection(&req)?.apply(render_user(&saved, &collection)?, schema::user());
-    Ok(resource_response(StatusCode::OK, &saved, &body, &collection))
+    respond(&req, &state, StatusCode::OK, &saved)
 }
 
 /// PATCH applies every operation or none (RFC 7644 §3.5.2) and answers 200 with the resource.
@@ -161,14 +166,11 @@ async fn patch_user(
 ) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
     let operations = patch::parse_request(&input)?;
-    let saved = change_user(&req, &state, &id, |current, before| {
-        check_if_match(&req, current.version())?;
+    let saved = change_user(&req, &state, &id, |_, before| {
         Ok(patch::apply(&before, &operations, schema::user(), &id)?.document)
     })
     .await?;
-    let collection = collection_url(&req, &state);
-    let body = projection(&req)?.apply(render_user(&saved, &collection)?, schema::user());
-    Ok(resource_response(StatusCode::OK, &saved, &body, &collection))
+    respond(&req, &state, StatusCode::OK, &saved)
 }
 
 async fn delete_user(
@@ -200,6 +202,7 @@ async fn change_user(
 ) -> Result<StoredUser, ApiError> {
     let attempted = RefCell::new(Document::new());
     let recorded = |current: &StoredUser, before: Document| {
+        check_if_match(req, current.version())?;
         let after = change(current, before)?;
         attempted.replace(after.clone());
         Ok::<_, ApiError>(after)

@@ -502,3 +502,70 @@ fn put_elements(container: &mut Document, attr: &AttributeDef, mut elements: Vec
     };
     container.insert(attr.name.clone(), value);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::{AttrType, Returned, SchemaDef, Uniqueness};
+    use serde_json::json;
+
+    fn attribute(name: &str, mutability: Mutability, required: bool) -> AttributeDef {
+        AttributeDef {
+            name: name.into(),
+            kind: AttrType::String,
+            multi_valued: false,
+            required,
+            case_exact: false,
+            mutability,
+            returned: Returned::Default,
+            uniqueness: Uniqueness::None,
+            sub_attributes: Vec::new(),
+        }
+    }
+
+    /// A schema with an immutable attribute (the User schema has none).
+    fn schema() -> ResourceSchema {
+        ResourceSchema {
+            name: "Device",
+            core: SchemaDef {
+                id: "urn:example:Device".into(),
+                attributes: vec![
+                    attribute("label", Mutability::ReadWrite, true),
+                    attribute("serial", Mutability::Immutable, false),
+                ],
+            },
+            extensions: Vec::new(),
+            common: Vec::new(),
+        }
+    }
+
+    fn run(doc: Value, ops: Value) -> Result<Patched, ScimError> {
+        let schema = schema();
+        let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops});
+        let doc: Document = serde_json::from_value(doc).unwrap_or_default();
+        parse_request(&body).and_then(|ops| apply(&doc, &ops, &schema, "id"))
+    }
+
+    #[test]
+    fn an_immutable_attribute_may_be_set_once_but_not_changed_or_removed() {
+        let set = run(
+            json!({"label": "l"}),
+            json!([{"op": "add", "path": "serial", "value": "S1"}]),
+        )
+        .unwrap();
+        assert_eq!(set.document["serial"], "S1");
+        let same = run(
+            json!({"label": "l", "serial": "S1"}),
+            json!([{"op": "replace", "path": "serial", "value": "S1"}]),
+        );
+        assert!(same.is_ok());
+        for ops in [
+            json!([{"op": "replace", "path": "serial", "value": "S2"}]),
+            json!([{"op": "remove", "path": "serial"}]),
+            json!([{"op": "replace", "value": {"serial": "S3"}}]),
+        ] {
+            let err = run(json!({"label": "l", "serial": "S1"}), ops.clone()).err().unwrap();
+            assert_eq!(err.scim_type, Some(crate::scim::ScimType::Mutability), "{ops}");
+        }
+    }
+}

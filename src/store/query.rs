@@ -32,6 +32,18 @@ struct Operand<'s> {
     timestamp_column: bool,
 }
 
+impl<'s> Operand<'s> {
+    /// A value read from the JSON document (no collation, not a timestamp column).
+    fn json(expr: String, def: &'s AttributeDef) -> Self {
+        Self {
+            expr,
+            def,
+            nocase_column: false,
+            timestamp_column: false,
+        }
+    }
+}
+
 /// Where attribute names are looked up: the resource, or one element inside `json_each`.
 #[derive(Clone, Copy)]
 enum Scope<'s> {
@@ -140,15 +152,7 @@ impl<'s> Compiler<'s> {
             let def = element_def(attr, path)?;
             let key = self.bind(Bind::Text(format!("$.\"{}\"", def.name)));
             let expr = format!("json_extract(e{alias}.value, {key})");
-            return emit(
-                self,
-                Operand {
-                    expr,
-                    def,
-                    nocase_column: false,
-                    timestamp_column: false,
-                },
-            );
+            return emit(self, Operand::json(expr, def));
         }
         let resolved = self.schema.resolve(path).map_err(ScimError::invalid_filter)?;
         let leaf = resolved.leaf();
@@ -172,15 +176,7 @@ impl<'s> Compiler<'s> {
                 &resolved.attr.name,
                 resolved.sub.map(|s| s.name.as_str()),
             )));
-            return emit(
-                self,
-                Operand {
-                    expr: format!("json_extract(u.doc, {p})"),
-                    def: leaf,
-                    nocase_column: false,
-                    timestamp_column: false,
-                },
-            );
+            return emit(self, Operand::json(format!("json_extract(u.doc, {p})"), leaf));
         }
         // A multi-valued attribute without a sub-attribute is compared through its `value` (RFC 7644 §3.4.2.2).
         let sub = resolved.sub.or_else(|| resolved.attr.sub("value"));
@@ -197,15 +193,7 @@ impl<'s> Compiler<'s> {
             }
             None => (format!("e{alias}.value"), resolved.attr),
         };
-        let test = emit(
-            self,
-            Operand {
-                expr,
-                def,
-                nocase_column: false,
-                timestamp_column: false,
-            },
-        )?;
+        let test = emit(self, Operand::json(expr, def))?;
         Ok(format!(
             "EXISTS (SELECT 1 FROM json_each(u.doc, {array}) AS e{alias} WHERE {test})"
         ))

@@ -1,5 +1,10 @@
 //! The one owner of SQL. SQLite in WAL mode: a pool of readers and a single-connection writer pool,
 //! so writers queue in the application instead of meeting "database is locked".
+//!
+//! Every query here runs to completion (`fetch_all`, `execute`), never `fetch_one`/`fetch_optional`:
+//! those stop after the first row and leave the SQLite statement active, which keeps its implicit
+//! transaction open, so the WAL can never be reset and grows without bound (3.8 GB in a two-minute
+//! create benchmark before this rule; see `tests/api/locking.rs`).
 mod error;
 mod query;
 mod tokens;

@@ -28,8 +28,9 @@ impl Store {
         Ok(
             sqlx::query_as::<_, TokenRecord>("SELECT * FROM tokens WHERE secret_sha256 = ?1 AND revoked_at IS NULL")
                 .bind(secret_sha256)
-                .fetch_optional(&self.read)
-                .await?,
+                .fetch_all(&self.read)
+                .await
+                .map(|mut rows| rows.pop())?,
         )
     }
 
@@ -43,8 +44,10 @@ impl Store {
 
     pub async fn count_live_tokens(&self) -> Result<i64, StoreError> {
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM tokens WHERE revoked_at IS NULL")
-            .fetch_one(&self.read)
-            .await?;
+            .fetch_all(&self.read)
+            .await?
+            .pop()
+            .ok_or(sqlx::Error::RowNotFound)?;
         Ok(n)
     }
 

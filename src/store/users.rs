@@ -60,22 +60,25 @@ impl Store {
             "INSERT INTO users (id, user_name, external_id, doc, version, created, last_modified)
              VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) {RETURNING}"
         );
-        Ok(sqlx::query_as::<_, StoredUser>(&sql)
+        let rows = sqlx::query_as::<_, StoredUser>(&sql)
             .bind(uuid::Uuid::new_v4().to_string())
             .bind(fields.user_name)
             .bind(fields.external_id)
             .bind(serde_json::to_string(document)?)
             .bind(now_timestamp())
-            .fetch_one(&self.write)
-            .await?)
+            .fetch_all(&self.write)
+            .await?;
+        rows.into_iter().next().ok_or(StoreError::NotFound)
     }
 
     pub async fn get_user(&self, id: &str) -> Result<StoredUser, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1");
         Ok(sqlx::query_as::<_, StoredUser>(&sql)
             .bind(id)
-            .fetch_one(&self.read)
-            .await?)
+            .fetch_all(&self.read)
+            .await?
+            .pop()
+            .ok_or(sqlx::Error::RowNotFound)?)
     }
 
     /// Writes `document` as user `id`'s new version if its version is still `expected`, in one
@@ -98,8 +101,9 @@ impl Store {
             .bind(now_timestamp())
             .bind(id)
             .bind(expected.0)
-            .fetch_optional(&self.write)
-            .await?;
+            .fetch_all(&self.write)
+            .await
+            .map(|mut rows| rows.pop())?;
         match updated {
             Some(user) => Ok(user),
             None => Err(self.missing_or_changed(id).await),
@@ -117,9 +121,11 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1");
         let current = sqlx::query_as::<_, StoredUser>(&sql)
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .map_err(StoreError::from)?;
+            .map_err(StoreError::from)?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
         let before = current.document()?;
         let after = change(&current, before.clone())?;
         if after == before {
@@ -136,9 +142,11 @@ impl Store {
             .bind(serde_json::to_string(&after).map_err(StoreError::from)?)
             .bind(now_timestamp())
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .map_err(StoreError::from)?;
+            .map_err(StoreError::from)?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(user)
     }
@@ -160,8 +168,9 @@ impl Store {
     async fn missing_or_changed(&self, id: &str) -> StoreError {
         let found = sqlx::query_as::<_, (i64,)>("SELECT version FROM users WHERE id = ?1")
             .bind(id)
-            .fetch_optional(&self.write)
-            .await;
+            .fetch_all(&self.write)
+            .await
+            .map(|mut rows| rows.pop());
         match found {
             Ok(Some(_)) => StoreError::VersionMismatch,
             Ok(None) => StoreError::NotFound,
@@ -199,8 +208,10 @@ impl Store {
         } else {
             let sql = format!("SELECT count(*) FROM users u WHERE {where_sql}");
             let (n,): (i64,) = sqlx::query_as_with(&sql, arguments(&where_binds)?)
-                .fetch_one(&self.read)
-                .await?;
+                .fetch_all(&self.read)
+                .await?
+                .pop()
+                .ok_or(sqlx::Error::RowNotFound)?;
             n as usize
         };
         Ok(UserPage { total, users })

@@ -18,6 +18,7 @@ pub struct TestApp {
     pub token: String,
     pub client: reqwest::Client,
     pub store: Store,
+    pub db_path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -32,7 +33,8 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
     settings.server.workers = Some(1);
-    settings.database.url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db_path = dir.path().join("test.db");
+    settings.database.url = format!("sqlite://{}", db_path.display());
     customize(&mut settings);
     let app = Application::build(&settings).await.unwrap();
     let origin = format!("http://127.0.0.1:{}", app.port());
@@ -46,6 +48,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         token,
         client: reqwest::Client::new(),
         store,
+        db_path,
         _dir: dir,
     }
 }

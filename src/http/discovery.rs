@@ -4,7 +4,7 @@ use super::request::{base_url, query_pairs, query_param};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::list_response;
 use crate::scim::schema::{
-    ENTERPRISE_USER_SCHEMA_JSON, RESOURCE_TYPES_JSON, SERVICE_PROVIDER_CONFIG_JSON, USER_SCHEMA_JSON,
+    ENTERPRISE_USER_SCHEMA_JSON, GROUP_SCHEMA_JSON, RESOURCE_TYPES_JSON, SERVICE_PROVIDER_CONFIG_JSON, USER_SCHEMA_JSON,
 };
 use crate::scim::ScimError;
 use actix_web::http::StatusCode;
@@ -39,7 +39,7 @@ fn refuse_filter(req: &HttpRequest) -> Result<(), ApiError> {
 }
 
 fn all_schemas(base: &str) -> Vec<Value> {
-    [USER_SCHEMA_JSON, ENTERPRISE_USER_SCHEMA_JSON]
+    [USER_SCHEMA_JSON, ENTERPRISE_USER_SCHEMA_JSON, GROUP_SCHEMA_JSON]
         .into_iter()
         .map(parse)
         .map(|s| {

@@ -2,8 +2,11 @@
 pub mod auth;
 mod discovery;
 pub mod error;
+mod groups;
 mod ops;
 mod request;
+mod resource;
+mod search;
 mod users;
 
 pub use error::ApiError;
@@ -35,6 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes:
             web::scope(&state.base_path)
                 .wrap(from_fn(auth::require_auth))
                 .configure(users::configure)
+                .configure(groups::configure)
+                .configure(search::configure)
                 .configure(discovery::configure)
                 .configure(ops::configure_unsupported)
                 .default_service(web::to(ops::no_such_endpoint)),

@@ -1,16 +1,17 @@
 //! `/Users` (RFC 7644 §3.3–3.6): thin handlers, parse → scim → store → render.
-use super::request::{base_url, check_if_match, json_body, not_modified, query_pairs, query_param};
+use super::request::{check_if_match, json_body, query_pairs};
+use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{list_response, ListQuery, RawListParams};
 use crate::scim::patch;
 use crate::scim::projection::Projection;
-use crate::scim::resource::{normalize, render, Document, MetaInfo};
+use crate::scim::resource::{normalize, Document};
 use crate::scim::schema::{self, Mutability};
 use crate::scim::ScimError;
 use crate::store::{StoreError, StoredUser};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::cell::RefCell;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -20,8 +21,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create_user)),
     )
     .service(web::resource("/Users/.search").route(web::post().to(search_users)))
-    // RFC 7644 §3.4.3: a search at the root covers every resource type; Users is the only one so far.
-    .service(web::resource("/.search").route(web::post().to(search_users)))
     .service(
         web::resource("/Users/{id}")
             .route(web::get().to(get_user))
@@ -31,56 +30,47 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Renders a stored user as a full resource.
-fn render_user(user: &StoredUser, collection_url: &str) -> Result<Value, ApiError> {
-    let meta = MetaInfo {
-        resource_type: "User",
-        id: &user.id,
-        created: &user.created,
-        last_modified: &user.last_modified,
-        version: user.version(),
-        collection_url,
-    };
-    Ok(render(&user.document()?, &meta))
-}
-
-fn collection_url(req: &HttpRequest, state: &AppState) -> String {
-    format!("{}/Users", base_url(req, state))
-}
-
-/// A single-resource response: the (projected) body, `ETag`, and `Location`.
-fn resource_response(status: StatusCode, user: &StoredUser, body: &Value, collection: &str) -> HttpResponse {
-    let mut response = scim_json(status, body);
-    let headers = response.headers_mut();
-    if let Ok(etag) = header::HeaderValue::from_str(&user.version().to_string()) {
-        headers.insert(header::ETAG, etag);
+/// The user as a resource, with its computed `groups` (RFC 7643 §4.1.2) when they were read.
+fn render_user(req: &HttpRequest, state: &AppState, user: &StoredUser, collection: &str) -> Result<Value, ApiError> {
+    let mut resource = USER.render(user, collection)?;
+    let groups = user.related_pairs()?.unwrap_or_default();
+    if !groups.is_empty() {
+        let groups_url = GROUP.collection_url(req, state);
+        let values: Vec<Value> = groups
+            .into_iter()
+            .map(|(id, display)| json!({"value": id, "$ref": format!("{groups_url}/{id}"), "display": display, "type": "direct"}))
+            .collect();
+        insert_before_meta(&mut resource, "groups", Value::Array(values));
     }
-    if let Ok(location) = header::HeaderValue::from_str(&format!("{collection}/{}", user.id)) {
-        headers.insert(header::LOCATION, location);
-    }
-    response
+    Ok(resource)
 }
 
-/// The resource as the request's `attributes`/`excludedAttributes` shape it, with ETag and Location.
+/// Users as list resources, each shaped by `projection`.
+pub fn render_users(
+    req: &HttpRequest,
+    state: &AppState,
+    users: &[StoredUser],
+    projection: &Projection,
+) -> Result<Vec<Value>, ApiError> {
+    let collection = USER.collection_url(req, state);
+    users
+        .iter()
+        .map(|u| Ok(projection.apply(render_user(req, state, u, &collection)?, schema::user())))
+        .collect()
+}
+
+/// The user as the request's `attributes`/`excludedAttributes` shape it, with ETag and Location.
 fn respond(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
     user: &StoredUser,
 ) -> Result<HttpResponse, ApiError> {
-    let collection = collection_url(req, state);
-    let body = projection(req)?.apply(render_user(user, &collection)?, schema::user());
+    let collection = USER.collection_url(req, state);
+    let body = USER
+        .projection(req)?
+        .apply(render_user(req, state, user, &collection)?, schema::user());
     Ok(resource_response(status, user, &body, &collection))
-}
-
-/// The `attributes` / `excludedAttributes` of the query string.
-fn projection(req: &HttpRequest) -> Result<Projection, ApiError> {
-    let pairs = query_pairs(req)?;
-    Ok(Projection::parse(
-        query_param(&pairs, "attributes"),
-        query_param(&pairs, "excludedAttributes"),
-        schema::user(),
-    )?)
 }
 
 async fn list_users(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -102,11 +92,7 @@ async fn search_users(
 
 async fn list(req: &HttpRequest, state: &AppState, query: ListQuery) -> Result<HttpResponse, ApiError> {
     let page = state.store.list_users(&query).await?;
-    let collection = collection_url(req, state);
-    let mut resources = Vec::with_capacity(page.users.len());
-    for user in &page.users {
-        resources.push(query.projection.apply(render_user(user, &collection)?, schema::user()));
-    }
+    let resources = render_users(req, state, &page.items, &query.projection)?;
     Ok(scim_json(
         StatusCode::OK,
         &list_response(page.total, query.start_index, resources),
@@ -130,11 +116,7 @@ async fn get_user(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let user = state.store.get_user(&id).await?;
-    if not_modified(&req, user.version()) {
-        let mut response = HttpResponse::NotModified().finish();
-        if let Ok(etag) = header::HeaderValue::from_str(&user.version().to_string()) {
-            response.headers_mut().insert(header::ETAG, etag);
-        }
+    if let Some(response) = if_not_modified(&req, &user) {
         return Ok(response);
     }
     respond(&req, &state, StatusCode::OK, &user)
@@ -214,6 +196,11 @@ async fn change_user(
         return Ok(current);
     }
     let outcome = match state.store.update_user_if(id, current.version(), &after).await {
+        // A change of the user's own document leaves its group memberships as they were read.
+        Ok(saved) => Ok(StoredUser {
+            related: current.related.clone(),
+            ..saved
+        }),
         Err(StoreError::VersionMismatch) if !req.headers().contains_key(header::IF_MATCH) => {
             state.store.modify_user(id, recorded).await
         }

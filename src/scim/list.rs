@@ -28,7 +28,7 @@ pub struct ListQuery {
 }
 
 /// The raw parameters, from a query string or a SearchRequest body.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RawListParams {
     pub filter: Option<String>,
     pub sort_by: Option<String>,

@@ -5,6 +5,7 @@ pub mod eval;
 pub mod filter;
 pub mod grammar;
 pub mod list;
+pub mod members;
 pub mod patch;
 pub mod path;
 pub mod projection;

@@ -7,9 +7,11 @@ use std::sync::LazyLock;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 pub const USER_SCHEMA_JSON: &str = include_str!("../../scim-schemas/User.json");
 pub const ENTERPRISE_USER_SCHEMA_JSON: &str = include_str!("../../scim-schemas/EnterpriseUser.json");
+pub const GROUP_SCHEMA_JSON: &str = include_str!("../../scim-schemas/Group.json");
 pub const RESOURCE_TYPES_JSON: &str = include_str!("../../scim-schemas/ResourceTypes.json");
 pub const SERVICE_PROVIDER_CONFIG_JSON: &str = include_str!("../../scim-schemas/ServiceProviderConfig.json");
 
@@ -223,6 +225,18 @@ static USER: LazyLock<ResourceSchema> = LazyLock::new(|| ResourceSchema {
     common: common_attributes(),
 });
 
+static GROUP: LazyLock<ResourceSchema> = LazyLock::new(|| ResourceSchema {
+    name: "Group",
+    core: parse_schema(GROUP_SCHEMA_JSON),
+    extensions: Vec::new(),
+    common: common_attributes(),
+});
+
+/// The Group resource type.
+pub fn group() -> &'static ResourceSchema {
+    &GROUP
+}
+
 /// The User resource type (core User schema + Enterprise User extension).
 pub fn user() -> &'static ResourceSchema {
     &USER
@@ -245,6 +259,8 @@ mod tests {
     fn compiled_in_documents_parse() {
         assert_eq!(user().core.id, USER_SCHEMA);
         assert_eq!(user().extensions[0].id, ENTERPRISE_USER_SCHEMA);
+        assert_eq!(group().core.id, GROUP_SCHEMA);
+        assert!(group().core.attribute("members").is_some_and(|m| m.multi_valued));
         let _: Vec<serde_json::Value> = serde_json::from_str(RESOURCE_TYPES_JSON).unwrap();
     }
 

@@ -29,6 +29,8 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
                 let constraint = if db.message().contains("user_name") {
                     "userName"
+                } else if db.message().contains("display_name") {
+                    "displayName"
                 } else if db.message().contains("tokens.name") {
                     "token name"
                 } else {

@@ -6,13 +6,17 @@
 //! transaction open, so the WAL can never be reset and grows without bound (3.8 GB in a two-minute
 //! create benchmark before this rule; see `tests/api/locking.rs`).
 mod error;
+mod groups;
 mod query;
+mod resource;
 mod tokens;
 mod users;
 
 pub use error::StoreError;
+pub use groups::{GroupChange, MemberRow, StoredGroup};
+pub use resource::{Page, StoredResource};
 pub use tokens::TokenRecord;
-pub use users::{StoredUser, UserPage};
+pub use users::StoredUser;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;

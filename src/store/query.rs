@@ -44,25 +44,76 @@ impl<'s> Operand<'s> {
     }
 }
 
-/// Where attribute names are looked up: the resource, or one element inside `json_each`.
+/// What the compiler needs to know of a resource table (aliased `u` in every query).
+pub(super) struct Table {
+    pub name: &'static str,
+    pub resource_type: &'static str,
+    /// The unique name attribute and its `COLLATE NOCASE` column.
+    pub name_attr: &'static str,
+    pub name_column: &'static str,
+    /// An attribute kept as rows rather than in the document, and the subquery giving its elements
+    /// as columns `value`, `type`, `display`.
+    pub relation: Option<(&'static str, &'static str)>,
+}
+
+pub(super) const USERS: Table = Table {
+    name: "users",
+    resource_type: "User",
+    name_attr: "userName",
+    name_column: "u.user_name",
+    relation: Some((
+        "groups",
+        "SELECT g.id AS value, g.display_name AS display, 'direct' AS type
+         FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = u.id",
+    )),
+};
+
+pub(super) const GROUPS: Table = Table {
+    name: "groups",
+    resource_type: "Group",
+    name_attr: "displayName",
+    name_column: "u.display_name",
+    relation: Some((
+        "members",
+        "SELECT gm.member_id AS value, gm.member_type AS type, gm.display AS display
+         FROM group_members gm WHERE gm.group_id = u.id",
+    )),
+};
+
+/// The sub-attributes a relation's rows have.
+const RELATION_COLUMNS: [&str; 3] = ["value", "type", "display"];
+
+/// Where attribute names are looked up: the resource, one element inside `json_each`, or one row
+/// of a relation subquery.
 #[derive(Clone, Copy)]
 enum Scope<'s> {
     Resource,
     Element { alias: usize, attr: &'s AttributeDef },
+    Relation { alias: usize, attr: &'s AttributeDef },
 }
 
 pub(super) struct Compiler<'s> {
     schema: &'s ResourceSchema,
+    table: &'s Table,
     binds: Vec<Bind>,
     aliases: usize,
 }
 
 impl<'s> Compiler<'s> {
-    pub fn new(schema: &'s ResourceSchema) -> Self {
+    pub fn new(schema: &'s ResourceSchema, table: &'s Table) -> Self {
         Self {
             schema,
+            table,
             binds: Vec::new(),
             aliases: 0,
+        }
+    }
+
+    /// The rows subquery when `attr` is the table's relation attribute.
+    fn relation_rows(&self, location: Location<'_>, attr: &str) -> Option<&'static str> {
+        match self.table.relation {
+            Some((name, rows)) if location == Location::Core && name == attr => Some(rows),
+            _ => None,
         }
     }
 
@@ -121,6 +172,16 @@ impl<'s> Compiler<'s> {
             )));
         }
         let alias = self.next_alias();
+        if let Some(rows) = self.relation_rows(resolved.location, &resolved.attr.name) {
+            let body = self.node(
+                inner,
+                Scope::Relation {
+                    alias,
+                    attr: resolved.attr,
+                },
+            )?;
+            return Ok(format!("EXISTS (SELECT 1 FROM ({rows}) AS e{alias} WHERE {body})"));
+        }
         let array = self.bind(Bind::Text(json_path(resolved.location, &resolved.attr.name, None)));
         let body = self.node(
             inner,
@@ -148,11 +209,17 @@ impl<'s> Compiler<'s> {
         emit: impl Fn(&mut Self, Operand<'s>) -> Result<String, ScimError>,
         shortcut: impl Fn(&AttrPath, &AttributeDef) -> Option<(String, Bind)>,
     ) -> Result<String, ScimError> {
-        if let Scope::Element { alias, attr } = scope {
-            let def = element_def(attr, path)?;
-            let key = self.bind(Bind::Text(format!("$.\"{}\"", def.name)));
-            let expr = format!("json_extract(e{alias}.value, {key})");
-            return emit(self, Operand::json(expr, def));
+        match scope {
+            Scope::Element { alias, attr } => {
+                let def = element_def(attr, path)?;
+                let key = self.bind(Bind::Text(format!("$.\"{}\"", def.name)));
+                return emit(self, Operand::json(format!("json_extract(e{alias}.value, {key})"), def));
+            }
+            Scope::Relation { alias, attr } => {
+                let def = relation_column(attr, element_def(attr, path)?)?;
+                return emit(self, Operand::json(format!("e{alias}.\"{}\"", def.name), def));
+            }
+            Scope::Resource => {}
         }
         let resolved = self.schema.resolve(path).map_err(ScimError::invalid_filter)?;
         let leaf = resolved.leaf();
@@ -162,7 +229,15 @@ impl<'s> Compiler<'s> {
                 leaf.name
             )));
         }
+        if let Some(rows) = self.relation_rows(resolved.location, &resolved.attr.name) {
+            let alias = self.next_alias();
+            let sub = resolved.sub.or_else(|| resolved.attr.sub("value")).unwrap_or(leaf);
+            let def = relation_column(resolved.attr, sub)?;
+            let test = emit(self, Operand::json(format!("e{alias}.\"{}\"", def.name), def))?;
+            return Ok(format!("EXISTS (SELECT 1 FROM ({rows}) AS e{alias} WHERE {test})"));
+        }
         if let Some(operand) = column(
+            self.table,
             resolved.location,
             &resolved.attr.name,
             resolved.sub.map(|s| s.name.as_str()),
@@ -180,7 +255,12 @@ impl<'s> Compiler<'s> {
         }
         // A multi-valued attribute without a sub-attribute is compared through its `value` (RFC 7644 §3.4.2.2).
         let sub = resolved.sub.or_else(|| resolved.attr.sub("value"));
-        if let Some((sql, bind)) = shortcut(path, sub.unwrap_or(resolved.attr)) {
+        let shortcut = if self.table.name == USERS.name {
+            shortcut(path, sub.unwrap_or(resolved.attr))
+        } else {
+            None
+        };
+        if let Some((sql, bind)) = shortcut {
             self.binds.push(bind);
             return Ok(sql);
         }
@@ -304,6 +384,7 @@ fn indexed_email(path: &AttrPath, def: &AttributeDef, literal: &CompValue) -> Op
 
 /// The columns that mirror document values (see migrations/): indexed, and exact about case.
 fn column<'s>(
+    table: &Table,
     location: Location<'_>,
     attr: &str,
     sub: Option<&str>,
@@ -312,13 +393,14 @@ fn column<'s>(
     if location != Location::Core {
         return Ok(None);
     }
+    let resource_type = format!("'{}'", table.resource_type);
     let (expr, nocase_column, timestamp_column) = match (attr, sub) {
         ("id", None) => ("u.id", false, false),
-        ("userName", None) => ("u.user_name", true, false),
+        (name, None) if name == table.name_attr => (table.name_column, true, false),
         ("externalId", None) => ("u.external_id", false, false),
         ("meta", Some("created")) => ("u.created", false, true),
         ("meta", Some("lastModified")) => ("u.last_modified", false, true),
-        ("meta", Some("resourceType")) => ("'User'", false, false),
+        ("meta", Some("resourceType")) => (resource_type.as_str(), false, false),
         ("meta", _) => {
             return Err(ScimError::invalid_filter(
                 "only meta.created, meta.lastModified and meta.resourceType can be filtered",
@@ -332,6 +414,18 @@ fn column<'s>(
         nocase_column,
         timestamp_column,
     }))
+}
+
+/// A relation's sub-attribute, if its rows have it as a column.
+fn relation_column<'s>(attr: &AttributeDef, sub: &'s AttributeDef) -> Result<&'s AttributeDef, ScimError> {
+    if RELATION_COLUMNS.contains(&sub.name.as_str()) {
+        Ok(sub)
+    } else {
+        Err(ScimError::invalid_filter(format!(
+            "'{}.{}' cannot be filtered",
+            attr.name, sub.name
+        )))
+    }
 }
 
 fn element_def<'s>(attr: &'s AttributeDef, path: &AttrPath) -> Result<&'s AttributeDef, ScimError> {
@@ -374,6 +468,7 @@ fn escape_like(s: &str) -> String {
 /// Values come from the schema's canonical names, bound as parameters.
 pub(super) fn order_by(
     schema: &ResourceSchema,
+    table: &Table,
     sort_by: Option<&AttrPath>,
     order: SortOrder,
     binds: &mut Vec<Bind>,
@@ -383,13 +478,16 @@ pub(super) fn order_by(
         SortOrder::Descending => "DESC",
     };
     let Some(path) = sort_by else {
-        // Creation order, served by the `users_created` index (see migrations/).
+        // Creation order, served by the `*_created` index (see migrations/).
         return Ok(format!("u.created {direction}, u.rowid {direction}"));
     };
     let resolved = schema.resolve(path).map_err(ScimError::invalid_path)?;
+    if table.relation.is_some_and(|(name, _)| name == resolved.attr.name) {
+        return Err(ScimError::invalid_path(format!("cannot sort by '{path}'")));
+    }
     let leaf = resolved.leaf();
     let sub = resolved.sub.map(|s| s.name.as_str());
-    let expr = match column(resolved.location, &resolved.attr.name, sub, leaf)? {
+    let expr = match column(table, resolved.location, &resolved.attr.name, sub, leaf)? {
         Some(operand) => operand.expr,
         None => {
             // The expression appears twice below, so its path is bound twice.

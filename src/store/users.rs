@@ -1,40 +1,15 @@
-//! The `users` table and its `user_emails` index rows.
-use super::query::{order_by, Bind, Compiler};
+//! The `users` table (its `user_emails` index rows are kept by triggers, see migrations/).
+use super::query::USERS;
+use super::resource::{Page, StoredResource};
 use super::{now_timestamp, Store, StoreError};
 use crate::scim::list::ListQuery;
 use crate::scim::resource::{Document, Version};
 use crate::scim::schema;
 use crate::scim::ScimError;
 use serde_json::Value;
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, FromRow};
 
 /// A stored user row.
-#[derive(Debug, Clone, FromRow)]
-pub struct StoredUser {
-    pub id: String,
-    pub doc: String,
-    pub version: i64,
-    pub created: String,
-    pub last_modified: String,
-}
-
-impl StoredUser {
-    pub fn document(&self) -> Result<Document, StoreError> {
-        Ok(serde_json::from_str(&self.doc)?)
-    }
-
-    pub fn version(&self) -> Version {
-        Version(self.version)
-    }
-}
-
-/// One page of a list request.
-#[derive(Debug)]
-pub struct UserPage {
-    pub total: usize,
-    pub users: Vec<StoredUser>,
-}
+pub type StoredUser = StoredResource;
 
 /// The values of a document that have columns of their own (e-mails are indexed by trigger).
 struct Indexed<'d> {
@@ -49,8 +24,12 @@ fn indexed(document: &Document) -> Indexed<'_> {
     }
 }
 
-const COLUMNS: &str = "u.id, u.doc, u.version, u.created, u.last_modified";
-const RETURNING: &str = "RETURNING id, doc, version, created, last_modified";
+const COLUMNS: &str = "u.id, u.doc, u.version, u.created, u.last_modified, NULL AS related";
+/// With the user's direct groups, read in the same statement (one index probe per user).
+const COLUMNS_WITH_GROUPS: &str = "u.id, u.doc, u.version, u.created, u.last_modified,
+    (SELECT json_group_array(json_array(g.id, g.display_name)) FROM group_members gm
+     JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = u.id) AS related";
+const RETURNING: &str = "RETURNING id, doc, version, created, last_modified, NULL AS related";
 
 impl Store {
     /// Inserts a new user in one statement; `Conflict` when the userName is taken (case-insensitively).
@@ -72,7 +51,7 @@ impl Store {
     }
 
     pub async fn get_user(&self, id: &str) -> Result<StoredUser, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1");
+        let sql = format!("SELECT {COLUMNS_WITH_GROUPS} FROM users u WHERE u.id = ?1");
         Ok(sqlx::query_as::<_, StoredUser>(&sql)
             .bind(id)
             .fetch_all(&self.read)
@@ -118,7 +97,7 @@ impl Store {
         change: impl FnOnce(&StoredUser, Document) -> Result<Document, E>,
     ) -> Result<StoredUser, E> {
         let mut tx = self.write.begin().await.map_err(StoreError::from)?;
-        let sql = format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1");
+        let sql = format!("SELECT {COLUMNS_WITH_GROUPS} FROM users u WHERE u.id = ?1");
         let current = sqlx::query_as::<_, StoredUser>(&sql)
             .bind(id)
             .fetch_all(&mut *tx)
@@ -136,7 +115,7 @@ impl Store {
             "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
              WHERE id = ?5 {RETURNING}"
         );
-        let user = sqlx::query_as::<_, StoredUser>(&sql)
+        let mut user = sqlx::query_as::<_, StoredUser>(&sql)
             .bind(fields.user_name)
             .bind(fields.external_id)
             .bind(serde_json::to_string(&after).map_err(StoreError::from)?)
@@ -148,6 +127,8 @@ impl Store {
             .pop()
             .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(StoreError::from)?;
+        // A change of the user's own document leaves its group memberships as they were read.
+        user.related = current.related;
         Ok(user)
     }
 
@@ -178,57 +159,15 @@ impl Store {
         }
     }
 
-    /// One page of users matching the query's filter, in its order, and the total count. The
-    /// count is a second query only when the page cannot tell it (a full page, or an empty one past
-    /// the first): an Okta or Entra lookup by userName costs one query.
-    pub async fn list_users(&self, query: &ListQuery) -> Result<UserPage, StoreError> {
-        let schema = schema::user();
-        let filter = match &query.filter {
-            Some(f) => Some(Compiler::new(schema).filter(f).map_err(StoreError::Invalid)?),
-            None => None,
-        };
-        let (where_sql, where_binds) = filter.map_or((String::from("1"), Vec::new()), |f| (f.text, f.binds));
-        let offset = query.start_index - 1;
-        let users = if query.count == 0 {
-            Vec::new()
+    /// One page of users matching the query, with their groups when the projection may show them.
+    pub async fn list_users(&self, query: &ListQuery) -> Result<Page, StoreError> {
+        let columns = if query.projection.may_include("groups") {
+            COLUMNS_WITH_GROUPS
         } else {
-            let mut binds = where_binds.clone();
-            let order =
-                order_by(schema, query.sort_by.as_ref(), query.sort_order, &mut binds).map_err(StoreError::Invalid)?;
-            binds.push(Bind::Int(query.count as i64));
-            binds.push(Bind::Int(offset as i64));
-            let sql = format!("SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
-            sqlx::query_as_with::<_, StoredUser, _>(&sql, arguments(&binds)?)
-                .fetch_all(&self.read)
-                .await?
+            COLUMNS
         };
-        let short_page = !users.is_empty() && users.len() < query.count;
-        let total = if short_page || (users.is_empty() && offset == 0 && query.count > 0) {
-            offset + users.len()
-        } else {
-            let sql = format!("SELECT count(*) FROM users u WHERE {where_sql}");
-            let (n,): (i64,) = sqlx::query_as_with(&sql, arguments(&where_binds)?)
-                .fetch_all(&self.read)
-                .await?
-                .pop()
-                .ok_or(sqlx::Error::RowNotFound)?;
-            n as usize
-        };
-        Ok(UserPage { total, users })
+        self.list_rows(&USERS, schema::user(), columns, query).await
     }
-}
-
-fn arguments(binds: &[Bind]) -> Result<SqliteArguments<'static>, StoreError> {
-    let mut args = SqliteArguments::default();
-    for b in binds {
-        let added = match b {
-            Bind::Text(s) => args.add(s.clone()),
-            Bind::Int(i) => args.add(*i),
-            Bind::Real(f) => args.add(*f),
-        };
-        added.map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
-    }
-    Ok(args)
 }
 
 /// Kept for symmetry with the other tables: a filter that cannot be compiled is the client's error.

@@ -19,7 +19,7 @@ async fn service_provider_config_is_the_committed_document_with_meta() {
 async fn schemas_and_resource_types_list_user_and_its_extension() {
     let app = spawn_app().await;
     let body: Value = app.get("/Schemas").await.json().await.unwrap();
-    assert_eq!(body["totalResults"], 2);
+    assert_eq!(body["totalResults"], 3);
     let mut first = body["Resources"][0].clone();
     first.as_object_mut().unwrap().remove("meta");
     assert_eq!(first, committed("User.json"));

@@ -1,0 +1,231 @@
+//! `/Groups` (RFC 7644 §3.3–3.6, RFC 7643 §4.2). Membership is rows: member changes go to the store
+//! as row operations (`scim::members`), never as a rewritten list.
+use super::request::{check_if_match, json_body, query_pairs, query_param};
+use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
+use super::{scim_json, ApiError, AppState};
+use crate::scim::list::{list_response, ListQuery, RawListParams};
+use crate::scim::members::{self, MemberOp};
+use crate::scim::projection::Projection;
+use crate::scim::resource::{normalize, Document};
+use crate::scim::{patch, schema, ScimError};
+use crate::store::{StoreError, StoredGroup};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/Groups")
+            .route(web::get().to(list_groups))
+            .route(web::post().to(create_group)),
+    )
+    .service(web::resource("/Groups/.search").route(web::post().to(search_groups)))
+    .service(
+        web::resource("/Groups/{id}")
+            .route(web::get().to(get_group))
+            .route(web::put().to(replace_group))
+            .route(web::patch().to(patch_group))
+            .route(web::delete().to(delete_group)),
+    );
+}
+
+/// The group as a resource; its members are read only when the projection can show them
+/// (`excludedAttributes=members` reads no membership at all).
+pub async fn render_group(
+    req: &HttpRequest,
+    state: &AppState,
+    group: &StoredGroup,
+    projection: &Projection,
+    collection: &str,
+) -> Result<Value, ApiError> {
+    let mut resource = GROUP.render(group, collection)?;
+    if projection.may_include("members") {
+        let (users, groups) = (USER.collection_url(req, state), GROUP.collection_url(req, state));
+        let members: Vec<Value> = state
+            .store
+            .group_members(&group.id)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let base = if m.member_type == "Group" { &groups } else { &users };
+                let mut member =
+                    json!({"value": m.member_id, "$ref": format!("{base}/{}", m.member_id), "type": m.member_type});
+                if let Some(display) = m.display {
+                    member["display"] = Value::String(display);
+                }
+                member
+            })
+            .collect();
+        if !members.is_empty() {
+            insert_before_meta(&mut resource, "members", Value::Array(members));
+        }
+    }
+    Ok(projection.apply(resource, schema::group()))
+}
+
+async fn respond(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    group: &StoredGroup,
+) -> Result<HttpResponse, ApiError> {
+    let collection = GROUP.collection_url(req, state);
+    let body = render_group(req, state, group, &GROUP.projection(req)?, &collection).await?;
+    Ok(resource_response(status, group, &body, &collection))
+}
+
+async fn list_groups(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req)?;
+    let query = RawListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .validate(schema::group(), state.max_results)?;
+    list(&req, &state, query).await
+}
+
+async fn search_groups(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let request = json_body(&req, &body)?;
+    let query = RawListParams::from_search_request(&request)?.validate(schema::group(), state.max_results)?;
+    list(&req, &state, query).await
+}
+
+async fn list(req: &HttpRequest, state: &AppState, query: ListQuery) -> Result<HttpResponse, ApiError> {
+    let page = state.store.list_groups(&query).await?;
+    let resources = render_groups(req, state, &page.items, &query.projection).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(page.total, query.start_index, resources),
+    ))
+}
+
+pub async fn render_groups(
+    req: &HttpRequest,
+    state: &AppState,
+    groups: &[StoredGroup],
+    projection: &Projection,
+) -> Result<Vec<Value>, ApiError> {
+    let collection = GROUP.collection_url(req, state);
+    let mut resources = Vec::with_capacity(groups.len());
+    for group in groups {
+        resources.push(render_group(req, state, group, projection, &collection).await?);
+    }
+    Ok(resources)
+}
+
+async fn create_group(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = json_body(&req, &body)?;
+    let members = members::take_members(&mut input)?;
+    let document = normalize(&input, schema::group())?.document;
+    let change = state
+        .store
+        .insert_group(&document, &members)
+        .await
+        .map_err(|e| taken(e.into(), &document))?;
+    respond(&req, &state, StatusCode::CREATED, &change.group).await
+}
+
+async fn get_group(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let group = state.store.get_group(&id).await?;
+    if let Some(response) = if_not_modified(&req, &group) {
+        return Ok(response);
+    }
+    respond(&req, &state, StatusCode::OK, &group).await
+}
+
+/// PUT replaces the group, members included: members left out are removed.
+async fn replace_group(
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = json_body(&req, &body)?;
+    let members = members::take_members(&mut input)?;
+    let document = normalize(&input, schema::group())?.document;
+    let change = state
+        .store
+        .change_group(&id, |current, _| {
+            check_if_match(&req, current.version())?;
+            Ok::<_, ApiError>((document.clone(), vec![MemberOp::Replace(members)]))
+        })
+        .await
+        .map_err(|e| taken(e, &document))?;
+    respond(&req, &state, StatusCode::OK, &change.group).await
+}
+
+/// PATCH applies every operation or none. It answers 204 with the new ETag (RFC 7644 §3.5.2 allows
+/// it, Entra recommends it for groups): echoing 100,000 members per change would cost more than the
+/// change. With `attributes` or `excludedAttributes` it answers 200 with the group so shaped.
+async fn patch_group(
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let input = json_body(&req, &body)?;
+    let plan = members::plan(patch::parse_request(&input)?)?;
+    let attempted = std::cell::RefCell::new(Document::new());
+    let change = state
+        .store
+        .change_group(&id, |current, before| {
+            check_if_match(&req, current.version())?;
+            let after = if plan.document_ops.is_empty() {
+                before
+            } else {
+                patch::apply(&before, &plan.document_ops, schema::group(), &id)?.document
+            };
+            attempted.replace(after.clone());
+            Ok::<_, ApiError>((after, plan.member_ops.clone()))
+        })
+        .await
+        .map_err(|e| taken(e, &attempted.borrow()))?;
+    let pairs = query_pairs(&req)?;
+    if query_param(&pairs, "attributes").is_some() || query_param(&pairs, "excludedAttributes").is_some() {
+        return respond(&req, &state, StatusCode::OK, &change.group).await;
+    }
+    let mut response = HttpResponse::NoContent().finish();
+    if let Ok(etag) = header::HeaderValue::from_str(&change.group.version().to_string()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+async fn delete_group(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => {
+            let current = state.store.get_group(&id).await?;
+            check_if_match(&req, current.version())?;
+            Some(current.version())
+        }
+        None => None,
+    };
+    state.store.delete_group(&id, expected).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A displayName conflict, said with the name.
+fn taken(e: ApiError, document: &Document) -> ApiError {
+    match e {
+        ApiError::Store(StoreError::Conflict {
+            constraint: "displayName",
+        }) => {
+            let name = document.get("displayName").and_then(Value::as_str).unwrap_or_default();
+            ScimError::uniqueness(format!("displayName '{name}' is already taken")).into()
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,93 @@
+//! What the /Users and /Groups handlers share: rendering a stored row, `attributes` /
+//! `excludedAttributes`, and the response with `ETag` and `Location`.
+use super::request::{base_url, not_modified, query_pairs, query_param};
+use super::{scim_json, ApiError, AppState};
+use crate::scim::projection::Projection;
+use crate::scim::resource::{render, MetaInfo};
+use crate::scim::schema::{self, ResourceSchema};
+use crate::store::StoredResource;
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::Value;
+
+/// A resource type as the HTTP layer serves it.
+pub struct Kind {
+    pub resource_type: &'static str,
+    pub endpoint: &'static str,
+    pub schema: fn() -> &'static ResourceSchema,
+}
+
+pub const USER: Kind = Kind {
+    resource_type: "User",
+    endpoint: "/Users",
+    schema: schema::user,
+};
+pub const GROUP: Kind = Kind {
+    resource_type: "Group",
+    endpoint: "/Groups",
+    schema: schema::group,
+};
+
+impl Kind {
+    pub fn collection_url(&self, req: &HttpRequest, state: &AppState) -> String {
+        format!("{}{}", base_url(req, state), self.endpoint)
+    }
+
+    /// The stored row as a full resource (before projection).
+    pub fn render(&self, row: &StoredResource, collection_url: &str) -> Result<Value, ApiError> {
+        let meta = MetaInfo {
+            resource_type: self.resource_type,
+            id: &row.id,
+            created: &row.created,
+            last_modified: &row.last_modified,
+            version: row.version(),
+            collection_url,
+        };
+        Ok(render(&row.document()?, &meta))
+    }
+
+    /// The request's `attributes` / `excludedAttributes`.
+    pub fn projection(&self, req: &HttpRequest) -> Result<Projection, ApiError> {
+        let pairs = query_pairs(req)?;
+        let (attributes, excluded) = (
+            query_param(&pairs, "attributes"),
+            query_param(&pairs, "excludedAttributes"),
+        );
+        Ok(Projection::parse(attributes, excluded, (self.schema)())?)
+    }
+}
+
+/// A single-resource response: the body, `ETag`, and `Location`.
+pub fn resource_response(status: StatusCode, row: &StoredResource, body: &Value, collection: &str) -> HttpResponse {
+    let mut response = scim_json(status, body);
+    let headers = response.headers_mut();
+    if let Ok(etag) = header::HeaderValue::from_str(&row.version().to_string()) {
+        headers.insert(header::ETAG, etag);
+    }
+    if let Ok(location) = header::HeaderValue::from_str(&format!("{collection}/{}", row.id)) {
+        headers.insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// 304 with the ETag, when `If-None-Match` names the current version.
+pub fn if_not_modified(req: &HttpRequest, row: &StoredResource) -> Option<HttpResponse> {
+    if !not_modified(req, row.version()) {
+        return None;
+    }
+    let mut response = HttpResponse::NotModified().finish();
+    if let Ok(etag) = header::HeaderValue::from_str(&row.version().to_string()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Some(response)
+}
+
+/// Inserts `key: value` before `meta`, so rendered resources keep `meta` last.
+pub fn insert_before_meta(resource: &mut Value, key: &str, value: Value) {
+    let Value::Object(object) = resource else { return };
+    let meta = object.remove("meta");
+    object.insert(key.to_owned(), value);
+    if let Some(meta) = meta {
+        object.insert("meta".to_owned(), meta);
+    }
+}

@@ -1,0 +1,46 @@
+//! `POST /.search` at the root (RFC 7644 §3.4.3): one search over every resource type. Results are
+//! the matching Users, then the matching Groups, paged as one list. A type whose schema does not know
+//! the request's attributes (e.g. a filter on `userName`) contributes nothing.
+use super::groups::render_groups;
+use super::request::json_body;
+use super::users::render_users;
+use super::{scim_json, ApiError, AppState};
+use crate::scim::list::{list_response, RawListParams};
+use crate::scim::schema;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/.search").route(web::post().to(search_all)));
+}
+
+async fn search_all(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let raw = RawListParams::from_search_request(&json_body(&req, &body)?)?;
+    let (users, groups) = match (
+        raw.clone().validate(schema::user(), state.max_results),
+        raw.validate(schema::group(), state.max_results),
+    ) {
+        (Err(e), Err(_)) => return Err(e.into()),
+        (users, groups) => (users.ok(), groups.ok()),
+    };
+    let Some((start, count)) = users.as_ref().or(groups.as_ref()).map(|q| (q.start_index, q.count)) else {
+        return Ok(scim_json(StatusCode::OK, &list_response(0, 1, Vec::new())));
+    };
+    let mut total = 0;
+    let mut resources = Vec::new();
+    if let Some(query) = users {
+        let page = state.store.list_users(&query).await?;
+        total += page.total;
+        resources.extend(render_users(&req, &state, &page.items, &query.projection)?);
+    }
+    if let Some(mut query) = groups {
+        // Groups follow the users in the one list: shift the window past them.
+        let offset = start - 1;
+        query.start_index = offset.saturating_sub(total) + 1;
+        query.count = count - resources.len();
+        let page = state.store.list_groups(&query).await?;
+        total += page.total;
+        resources.extend(render_groups(&req, &state, &page.items, &query.projection).await?);
+    }
+    Ok(scim_json(StatusCode::OK, &list_response(total, start, resources)))
+}

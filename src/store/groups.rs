@@ -1,0 +1,310 @@
+//! The `groups` table and membership rows (`group_members`): a membership change costs the same in a
+//! group of ten or of 100,000 members, because it touches only the rows it names.
+use super::query::GROUPS;
+use super::resource::{Page, StoredResource};
+use super::{now_timestamp, Store, StoreError};
+use crate::scim::eval::element_matches;
+use crate::scim::list::ListQuery;
+use crate::scim::members::{MemberOp, MemberRef, MemberType};
+use crate::scim::resource::{Document, Version};
+use crate::scim::{schema, ScimError};
+use serde_json::{json, Value};
+use sqlx::{Sqlite, Transaction};
+
+/// A stored group row (members are not in its document).
+pub type StoredGroup = StoredResource;
+
+/// One membership row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MemberRow {
+    pub member_id: String,
+    pub member_type: String,
+    pub display: Option<String>,
+}
+
+/// The outcome of a group write: the group as stored, and the members that joined or left it (for
+/// fan-out: a membership change is a change of the member).
+#[derive(Debug)]
+pub struct GroupChange {
+    pub group: StoredGroup,
+    pub affected_members: Vec<String>,
+}
+
+const COLUMNS: &str = "u.id, u.doc, u.version, u.created, u.last_modified, NULL AS related";
+const RETURNING: &str = "RETURNING id, doc, version, created, last_modified, NULL AS related";
+
+fn display_name(document: &Document) -> &str {
+    document.get("displayName").and_then(Value::as_str).unwrap_or_default()
+}
+
+fn external_id(document: &Document) -> Option<&str> {
+    document.get("externalId").and_then(Value::as_str)
+}
+
+impl Store {
+    /// Creates a group with its members in one transaction.
+    pub async fn insert_group(&self, document: &Document, members: &[MemberRef]) -> Result<GroupChange, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.write.begin().await?;
+        let sql = format!(
+            "INSERT INTO groups (id, display_name, external_id, doc, version, created, last_modified)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) {RETURNING}"
+        );
+        let group = sqlx::query_as::<_, StoredGroup>(&sql)
+            .bind(&id)
+            .bind(display_name(document))
+            .bind(external_id(document))
+            .bind(serde_json::to_string(document)?)
+            .bind(now_timestamp())
+            .fetch_all(&mut *tx)
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
+        let affected = add_members(&mut tx, &id, members).await?;
+        members_changed(&mut tx, &affected).await?;
+        tx.commit().await?;
+        Ok(GroupChange {
+            group,
+            affected_members: affected,
+        })
+    }
+
+    pub async fn get_group(&self, id: &str) -> Result<StoredGroup, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM groups u WHERE u.id = ?1");
+        Ok(sqlx::query_as::<_, StoredGroup>(&sql)
+            .bind(id)
+            .fetch_all(&self.read)
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?)
+    }
+
+    /// Every member of a group, in id order.
+    pub async fn group_members(&self, id: &str) -> Result<Vec<MemberRow>, StoreError> {
+        Ok(sqlx::query_as::<_, MemberRow>(
+            "SELECT member_id, member_type, display FROM group_members WHERE group_id = ?1 ORDER BY member_id",
+        )
+        .bind(id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    pub async fn list_groups(&self, query: &ListQuery) -> Result<Page, StoreError> {
+        self.list_rows(&GROUPS, schema::group(), COLUMNS, query).await
+    }
+
+    /// Changes group `id` in one write transaction: `change` gets the current row and document and
+    /// returns the new document and the member operations to apply, in order. The version moves when
+    /// the document or any membership row changed.
+    pub async fn change_group<E: From<StoreError>>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&StoredGroup, Document) -> Result<(Document, Vec<MemberOp>), E>,
+    ) -> Result<GroupChange, E> {
+        let mut tx = self.write.begin().await.map_err(StoreError::from)?;
+        let sql = format!("SELECT {COLUMNS} FROM groups u WHERE u.id = ?1");
+        let rows = sqlx::query_as::<_, StoredGroup>(&sql)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let current = rows.into_iter().next().ok_or(StoreError::NotFound)?;
+        let before = current.document()?;
+        let (after, member_ops) = change(&current, before.clone())?;
+        let mut affected = Vec::new();
+        for op in &member_ops {
+            affected.extend(apply_member_op(&mut tx, id, op).await?);
+        }
+        if after == before && affected.is_empty() {
+            return Ok(GroupChange {
+                group: current,
+                affected_members: affected,
+            });
+        }
+        let sql = format!(
+            "UPDATE groups SET display_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
+             WHERE id = ?5 {RETURNING}"
+        );
+        let group = sqlx::query_as::<_, StoredGroup>(&sql)
+            .bind(display_name(&after))
+            .bind(external_id(&after))
+            .bind(serde_json::to_string(&after).map_err(StoreError::from)?)
+            .bind(now_timestamp())
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
+        affected.sort();
+        affected.dedup();
+        members_changed(&mut tx, &affected).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(GroupChange {
+            group,
+            affected_members: affected,
+        })
+    }
+
+    /// Deletes group `id` (its membership rows go with it, and it leaves the groups it was in).
+    pub async fn delete_group(&self, id: &str, expected: Option<Version>) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let members: Vec<(String,)> = sqlx::query_as("SELECT member_id FROM group_members WHERE group_id = ?1")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM groups WHERE id = ?1 AND (?2 IS NULL OR version = ?2)")
+            .bind(id)
+            .bind(expected.map(|v| v.0))
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            let exists: Vec<(i64,)> = sqlx::query_as("SELECT 1 FROM groups WHERE id = ?1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            return Err(if exists.is_empty() {
+                StoreError::NotFound
+            } else {
+                StoreError::VersionMismatch
+            });
+        }
+        let affected: Vec<String> = members.into_iter().map(|(m,)| m).collect();
+        members_changed(&mut tx, &affected).await?;
+        tx.commit().await?;
+        Ok(affected)
+    }
+}
+
+/// THE hook for fan-out: called inside the transaction of every membership change with the members
+/// that joined or left. The sync engine (issue 4) enqueues, here and in this same transaction, one
+/// sync row per target whose `scope` names groups, for each affected user.
+async fn members_changed(_tx: &mut Transaction<'_, Sqlite>, affected: &[String]) -> Result<(), StoreError> {
+    if !affected.is_empty() {
+        tracing::debug!(members = affected.len(), "group membership changed");
+    }
+    Ok(())
+}
+
+async fn apply_member_op(
+    tx: &mut Transaction<'_, Sqlite>,
+    group_id: &str,
+    op: &MemberOp,
+) -> Result<Vec<String>, StoreError> {
+    match op {
+        MemberOp::Add(members) => add_members(tx, group_id, members).await,
+        MemberOp::Remove(ids) => remove_members(tx, group_id, ids).await,
+        MemberOp::RemoveAll => {
+            let rows: Vec<(String,)> =
+                sqlx::query_as("DELETE FROM group_members WHERE group_id = ?1 RETURNING member_id")
+                    .bind(group_id)
+                    .fetch_all(&mut **tx)
+                    .await?;
+            Ok(rows.into_iter().map(|(m,)| m).collect())
+        }
+        MemberOp::Replace(members) => {
+            let keep: Vec<&str> = members.iter().map(|m| m.value.as_str()).collect();
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "DELETE FROM group_members WHERE group_id = ?1
+                 AND member_id NOT IN (SELECT value FROM json_each(?2)) RETURNING member_id",
+            )
+            .bind(group_id)
+            .bind(json!(keep).to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+            let mut affected: Vec<String> = rows.into_iter().map(|(m,)| m).collect();
+            affected.extend(add_members(tx, group_id, members).await?);
+            Ok(affected)
+        }
+        MemberOp::RemoveWhere(filter) => {
+            let rows: Vec<MemberRow> =
+                sqlx::query_as("SELECT member_id, member_type, display FROM group_members WHERE group_id = ?1")
+                    .bind(group_id)
+                    .fetch_all(&mut **tx)
+                    .await?;
+            let members_def = schema::group().core.attribute("members").ok_or(StoreError::NotFound)?;
+            let mut ids = Vec::new();
+            for row in rows {
+                let element = json!({"value": row.member_id, "type": row.member_type, "display": row.display});
+                if element_matches(filter, &element, members_def).map_err(StoreError::Invalid)? {
+                    ids.push(row.member_id);
+                }
+            }
+            remove_members(tx, group_id, &ids).await
+        }
+    }
+}
+
+/// Adds members that are not there yet; returns those actually added. Every id must be an existing
+/// User or Group (400 `invalidValue` naming the first that is not), and not the group itself.
+async fn add_members(
+    tx: &mut Transaction<'_, Sqlite>,
+    group_id: &str,
+    members: &[MemberRef],
+) -> Result<Vec<String>, StoreError> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = members.iter().map(|m| m.value.as_str()).collect();
+    let kinds: Vec<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT j.key, CASE WHEN EXISTS (SELECT 1 FROM users WHERE id = j.value) THEN 'User'
+                            WHEN EXISTS (SELECT 1 FROM groups WHERE id = j.value) THEN 'Group' END
+         FROM json_each(?1) AS j ORDER BY j.key",
+    )
+    .bind(json!(ids).to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut rows = Vec::with_capacity(members.len());
+    for (member, (_, kind)) in members.iter().zip(kinds) {
+        rows.push(json!([
+            member.value,
+            checked_kind(group_id, member, kind)?.as_str(),
+            member.display
+        ]));
+    }
+    let added: Vec<(String,)> = sqlx::query_as(
+        "INSERT OR IGNORE INTO group_members (group_id, member_id, member_type, display)
+         SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?2) AS j RETURNING member_id",
+    )
+    .bind(group_id)
+    .bind(Value::Array(rows).to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(added.into_iter().map(|(m,)| m).collect())
+}
+
+fn checked_kind(group_id: &str, member: &MemberRef, found: Option<String>) -> Result<MemberType, StoreError> {
+    let invalid = |detail: String| StoreError::Invalid(ScimError::invalid_value(detail));
+    if member.value == group_id {
+        return Err(invalid("a group cannot be a member of itself".into()));
+    }
+    let kind = found
+        .as_deref()
+        .and_then(MemberType::parse)
+        .ok_or_else(|| invalid(format!("member '{}' is neither a User nor a Group", member.value)))?;
+    match member.kind {
+        Some(claimed) if claimed != kind => Err(invalid(format!(
+            "member '{}' is a {kind}, not a {claimed}",
+            member.value
+        ))),
+        _ => Ok(kind),
+    }
+}
+
+async fn remove_members(
+    tx: &mut Transaction<'_, Sqlite>,
+    group_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "DELETE FROM group_members WHERE group_id = ?1 AND member_id IN (SELECT value FROM json_each(?2)) RETURNING member_id",
+    )
+    .bind(group_id)
+    .bind(json!(ids).to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(m,)| m).collect())
+}

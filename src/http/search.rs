@@ -5,8 +5,11 @@ use super::groups::render_groups;
 use super::request::json_body;
 use super::users::render_users;
 use super::{scim_json, ApiError, AppState};
-use crate::scim::list::{list_response, RawListParams};
+use crate::scim::list::{list_response, ListQuery, RawListParams};
+use crate::scim::projection::Projection;
 use crate::scim::schema;
+use crate::scim::schema::ResourceSchema;
+use crate::scim::ScimError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -14,11 +17,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/.search").route(web::post().to(search_all)));
 }
 
+/// The query for one resource type: its filter and sort must make sense for the type (else the type
+/// is left out); attribute names it does not have are dropped from the projection.
+fn for_type(raw: &RawListParams, schema: &ResourceSchema, max_results: usize) -> Result<ListQuery, ScimError> {
+    let without_projection = RawListParams {
+        attributes: None,
+        excluded_attributes: None,
+        ..raw.clone()
+    };
+    let mut query = without_projection.validate(schema, max_results)?;
+    query.projection = Projection::parse_known(raw.attributes.as_deref(), raw.excluded_attributes.as_deref(), schema)?;
+    Ok(query)
+}
+
 async fn search_all(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let raw = RawListParams::from_search_request(&json_body(&req, &body)?)?;
     let (users, groups) = match (
-        raw.clone().validate(schema::user(), state.max_results),
-        raw.validate(schema::group(), state.max_results),
+        for_type(&raw, schema::user(), state.max_results),
+        for_type(&raw, schema::group(), state.max_results),
     ) {
         (Err(e), Err(_)) => return Err(e.into()),
         (users, groups) => (users.ok(), groups.ok()),

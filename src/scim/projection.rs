@@ -37,6 +37,33 @@ impl Projection {
         }
     }
 
+    /// Like `parse`, but names this resource type does not have are left out rather than refused:
+    /// a root `/.search` over several types names attributes of any of them.
+    pub fn parse_known(
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+        schema: &ResourceSchema,
+    ) -> Result<Self, ScimError> {
+        let known = |list: Option<&str>| -> Option<String> {
+            let names: Vec<&str> = list?
+                .split(',')
+                .map(str::trim)
+                .filter(|item| select(item, schema).is_ok())
+                .collect();
+            // Keep an empty `attributes` non-empty, so that it still means "only what is always returned".
+            Some(if names.is_empty() {
+                "id".to_owned()
+            } else {
+                names.join(",")
+            })
+        };
+        Self::parse(
+            known(attributes).as_deref(),
+            excluded.and_then(|e| known(Some(e))).as_deref(),
+            schema,
+        )
+    }
+
     /// Whether the projection may show the attribute `name` (used to skip work, e.g. reading members).
     pub fn may_include(&self, name: &str) -> bool {
         match self {

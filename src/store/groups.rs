@@ -71,7 +71,12 @@ impl Store {
 
     pub async fn get_group(&self, id: &str) -> Result<StoredGroup, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM groups u WHERE u.id = ?1");
-        sqlx::query_as::<_, StoredGroup>(&sql).bind(id).fetch_all(&self.read).await?.pop().ok_or(StoreError::NotFound)
+        sqlx::query_as::<_, StoredGroup>(&sql)
+            .bind(id)
+            .fetch_all(&self.read)
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
     }
 
     /// Every member of a group, in id order.

@@ -7,6 +7,7 @@ mod discovery;
 mod etag;
 mod filter;
 mod grammar_props;
+mod groups;
 mod helpers;
 mod limits;
 mod locking;

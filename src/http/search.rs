@@ -26,6 +26,9 @@ fn for_type(raw: &RawListParams, schema: &ResourceSchema, max_results: usize) ->
         ..raw.clone()
     };
     let mut query = without_projection.validate(schema, max_results)?;
+    for path in query.filter.as_ref().map(|f| f.paths()).unwrap_or_default() {
+        schema.resolve(&path).map_err(ScimError::invalid_filter)?;
+    }
     query.projection = Projection::parse_known(raw.attributes.as_deref(), raw.excluded_attributes.as_deref(), schema)?;
     Ok(query)
 }

@@ -45,8 +45,11 @@ impl Store {
             // Another process (the CLI) may hold the write lock for a moment.
             .busy_timeout(Duration::from_secs(10));
         // The one writer gets a larger page cache (random inserts into big indexes); readers little.
+        // No ping before each acquire (sqlx's default): an in-process SQLite connection cannot have
+        // dropped, and the ping is one more round trip to the connection's thread per statement.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone().pragma("cache_size", "-16000"))
             .await?;
         sqlx::migrate!("./migrations").run(&write).await?;
@@ -55,6 +58,7 @@ impl Store {
         let readers = std::thread::available_parallelism().map_or(4, |n| (n.get() * 2).clamp(4, 16));
         let read = SqlitePoolOptions::new()
             .max_connections(readers as u32)
+            .test_before_acquire(false)
             .connect_with(options.pragma("cache_size", "-2000"))
             .await?;
         Ok(Self {

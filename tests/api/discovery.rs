@@ -1,6 +1,6 @@
 //! Discovery documents: served from scim-schemas/ exactly, with meta.
 use crate::helpers::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn committed(file: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(format!("scim-schemas/{file}")).unwrap()).unwrap()
@@ -28,6 +28,19 @@ async fn schemas_and_resource_types_list_user_and_its_extension() {
     assert_eq!(one["meta"]["resourceType"], "Schema");
     let types: Value = app.get("/ResourceTypes").await.json().await.unwrap();
     assert_eq!(types["Resources"][0]["schemaExtensions"][0]["schema"], ENTERPRISE);
+    assert_eq!(types["totalResults"], 2);
+    let group_type: Value = app.get("/ResourceTypes/Group").await.json().await.unwrap();
+    assert_eq!(
+        (group_type["endpoint"].clone(), group_type["schema"].clone()),
+        (json!("/Groups"), json!("urn:ietf:params:scim:schemas:core:2.0:Group"))
+    );
+    let group_schema: Value = app
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(group_schema["attributes"][1]["name"], "members");
     let user_type: Value = app.get("/ResourceTypes/User").await.json().await.unwrap();
     assert_eq!(user_type["endpoint"], "/Users");
     assert_scim_error(app.get("/Schemas/urn:nope").await, 404, None, "no schema").await;

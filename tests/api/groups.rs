@@ -484,3 +484,35 @@ async fn membership_changes_report_exactly_the_members_that_joined_or_left() {
         .unwrap();
     assert!(none.affected_members.is_empty());
 }
+
+#[tokio::test]
+async fn groups_filter_on_display_name_and_external_id_with_eq_sw_co() {
+    let app = spawn_app().await;
+    for (name, external) in [("Eng Platform", "x-1"), ("Eng Mobile", "x-2"), ("Sales", "y-1")] {
+        let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name, "externalId": external});
+        assert_eq!(app.post("/Groups", &body).await.status(), 201);
+    }
+    let app = &app;
+    let names = |filter: &str| {
+        let url = format!(
+            "/Groups?excludedAttributes=members&sortBy=displayName&filter={}",
+            enc(filter)
+        );
+        async move {
+            let body: Value = app.get(&url).await.json().await.unwrap();
+            body["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["displayName"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names(r#"displayName sw "eng""#).await, ["Eng Mobile", "Eng Platform"]);
+    assert_eq!(names(r#"displayName co "LATF""#).await, ["Eng Platform"]);
+    assert_eq!(names(r#"externalId eq "y-1""#).await, ["Sales"]);
+    assert_eq!(names(r#"externalId sw "x-""#).await, ["Eng Mobile", "Eng Platform"]);
+    assert_eq!(names(r#"externalId co "-1""#).await, ["Eng Platform", "Sales"]);
+    let bad = app.get(&format!("/Groups?filter={}", enc(r#"userName eq "x""#))).await;
+    assert_scim_error(bad, 400, Some("invalidFilter"), "unknown attribute 'userName'").await;
+}

@@ -3,8 +3,8 @@
 use super::request::{check_if_match, json_body, query_pairs, query_param};
 use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
 use super::{scim_json, ApiError, AppState};
-use crate::scim::list::{list_response, ListQuery, RawListParams};
-use crate::scim::members::{self, MemberOp};
+use crate::scim::list::{list_response, ListQuery};
+use crate::scim::members::{self, MemberOp, MemberRef};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{normalize, Document};
 use crate::scim::{patch, schema, ScimError};
@@ -75,9 +75,7 @@ async fn respond(
 }
 
 async fn list_groups(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let pairs = query_pairs(&req)?;
-    let query = RawListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .validate(schema::group(), state.max_results)?;
+    let query = GROUP.list_query(&req, &state)?;
     list(&req, &state, query).await
 }
 
@@ -86,8 +84,7 @@ async fn search_groups(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = json_body(&req, &body)?;
-    let query = RawListParams::from_search_request(&request)?.validate(schema::group(), state.max_results)?;
+    let query = GROUP.search_query(&req, &body, &state)?;
     list(&req, &state, query).await
 }
 
@@ -119,9 +116,7 @@ async fn create_group(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut input = json_body(&req, &body)?;
-    let members = members::take_members(&mut input)?;
-    let document = normalize(&input, schema::group())?.document;
+    let (document, members) = group_input(&req, &body)?;
     let change = state
         .store
         .insert_group(&document, &members)
@@ -149,9 +144,7 @@ async fn replace_group(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut input = json_body(&req, &body)?;
-    let members = members::take_members(&mut input)?;
-    let document = normalize(&input, schema::group())?.document;
+    let (document, members) = group_input(&req, &body)?;
     let change = state
         .store
         .change_group(&id, |current, _| {
@@ -215,6 +208,13 @@ async fn delete_group(
     };
     state.store.delete_group(&id, expected).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A POST or PUT body: the group document, and its members apart (they become rows).
+fn group_input(req: &HttpRequest, body: &[u8]) -> Result<(Document, Vec<MemberRef>), ApiError> {
+    let mut input = json_body(req, body)?;
+    let members = members::take_members(&mut input)?;
+    Ok((normalize(&input, schema::group())?.document, members))
 }
 
 /// A displayName conflict, said with the name.

@@ -1,7 +1,8 @@
 //! What the /Users and /Groups handlers share: rendering a stored row, `attributes` /
 //! `excludedAttributes`, and the response with `ETag` and `Location`.
-use super::request::{base_url, not_modified, query_pairs, query_param};
+use super::request::{base_url, json_body, not_modified, query_pairs, query_param};
 use super::{scim_json, ApiError, AppState};
+use crate::scim::list::{ListQuery, RawListParams};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{render, MetaInfo};
 use crate::scim::schema::{self, ResourceSchema};
@@ -44,6 +45,19 @@ impl Kind {
             collection_url,
         };
         Ok(render(&row.document()?, &meta))
+    }
+
+    /// The list query of a GET on the collection.
+    pub fn list_query(&self, req: &HttpRequest, state: &AppState) -> Result<ListQuery, ApiError> {
+        let pairs = query_pairs(req)?;
+        let raw = RawListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Ok(raw.validate((self.schema)(), state.max_results)?)
+    }
+
+    /// The list query of a POST `.search` (a SearchRequest body).
+    pub fn search_query(&self, req: &HttpRequest, body: &[u8], state: &AppState) -> Result<ListQuery, ApiError> {
+        let raw = RawListParams::from_search_request(&json_body(req, body)?)?;
+        Ok(raw.validate((self.schema)(), state.max_results)?)
     }
 
     /// The request's `attributes` / `excludedAttributes`.

@@ -1,8 +1,8 @@
 //! `/Users` (RFC 7644 §3.3–3.6): thin handlers, parse → scim → store → render.
-use super::request::{check_if_match, json_body, query_pairs};
+use super::request::{check_if_match, json_body};
 use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
 use super::{scim_json, ApiError, AppState};
-use crate::scim::list::{list_response, ListQuery, RawListParams};
+use crate::scim::list::{list_response, ListQuery};
 use crate::scim::patch;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{normalize, Document};
@@ -74,9 +74,7 @@ fn respond(
 }
 
 async fn list_users(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let pairs = query_pairs(&req)?;
-    let query = RawListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .validate(schema::user(), state.max_results)?;
+    let query = USER.list_query(&req, &state)?;
     list(&req, &state, query).await
 }
 
@@ -85,8 +83,7 @@ async fn search_users(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = json_body(&req, &body)?;
-    let query = RawListParams::from_search_request(&request)?.validate(schema::user(), state.max_results)?;
+    let query = USER.search_query(&req, &body, &state)?;
     list(&req, &state, query).await
 }
 

@@ -14,4 +14,5 @@ pub mod config;
 pub mod http;
 pub mod scim;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

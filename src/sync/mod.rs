@@ -1,0 +1,130 @@
+//! Fan-out to vendors: what a vendor should hold (`Desired`), what we last recorded there (`Link`),
+//! how a call failed (`ConnectorError`), and the connectors, one file per vendor.
+//! Level-triggered (shared/design.md): a connector compares desired state and link, and makes only
+//! the calls needed to close the difference, so repeating it after a crash repeats nothing harmful.
+pub mod client;
+pub mod connectors;
+
+use std::fmt;
+use std::time::Duration;
+
+/// A secret from configuration or a user's password: never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one header or body field that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The user as a vendor should hold it, taken from the SCIM store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserState {
+    pub resource_id: String,
+    pub user_name: String,
+    /// The e-mail vendors key users by: the primary (else first) `emails.value`, else `userName`.
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub active: bool,
+    /// Only while the IdP's password still has to reach this vendor.
+    pub password: Option<Secret>,
+    pub is_administrator: bool,
+}
+
+/// What the vendor should hold for one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Desired {
+    Present(UserState),
+    /// The user is deleted (or left scope with `on_delete = "delete"`): remove it at the vendor.
+    Absent,
+}
+
+/// Where a link stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// The vendor holds the user as `pushed_*` say.
+    Linked,
+    /// A create was sent and its outcome is unknown (timeout, crash): look the user up before creating.
+    Creating,
+    /// The user is gone from the vendor.
+    Gone,
+}
+
+/// The id-mapping record for one (user, target): what we last made the vendor hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub state: LinkState,
+    /// The vendor's own id, when it told us one.
+    pub remote_id: Option<String>,
+    /// The key the vendor's paths use (an e-mail for Workspace365).
+    pub remote_key: Option<String>,
+    /// A fingerprint of the attributes last pushed, to tell whether an update is due.
+    pub pushed_hash: Option<String>,
+    pub pushed_active: Option<bool>,
+}
+
+impl Link {
+    pub fn creating(remote_key: &str) -> Self {
+        Self {
+            state: LinkState::Creating,
+            remote_id: None,
+            remote_key: Some(remote_key.to_owned()),
+            pushed_hash: None,
+            pushed_active: None,
+        }
+    }
+
+    pub fn gone() -> Self {
+        Self {
+            state: LinkState::Gone,
+            remote_id: None,
+            remote_key: None,
+            pushed_hash: None,
+            pushed_active: None,
+        }
+    }
+}
+
+/// How a vendor call failed, sorted as shared/vendor-apis.md "Rules that hold for every connector" asks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    /// Worth retrying later: connect errors, timeouts, 429, 5xx. `retry_after` is the vendor's hint.
+    #[error("{target}: transient failure: {detail}")]
+    Transient {
+        target: String,
+        detail: String,
+        retry_after: Option<Duration>,
+    },
+    /// The credential was refused: refresh it once, then retry once.
+    #[error("{target}: credential refused: {detail}")]
+    Auth { target: String, detail: String },
+    /// Retrying will not help (validation errors, other 4xx): park the row with the vendor's words.
+    #[error("{target}: {detail}")]
+    Permanent {
+        target: String,
+        status: Option<u16>,
+        detail: String,
+    },
+    /// The target is misconfigured (wrong key, API disabled): an operator must act.
+    #[error("{target}: configuration error: {detail}")]
+    Config { target: String, detail: String },
+}
+
+impl ConnectorError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Transient { .. } | Self::Auth { .. })
+    }
+}

@@ -2,7 +2,7 @@
 use crate::config::{read_secret, ConfigError, JwtSettings, Settings};
 use crate::http::auth::{Authenticator, JwtValidator};
 use crate::http::{self, AppState};
-use crate::store::Store;
+use crate::store::{Store, TargetScope};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
@@ -25,7 +25,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         let store = Store::connect(&settings.database.url)
             .await
-            .with_context(|| format!("cannot open the database {}", settings.database.url))?;
+            .with_context(|| format!("cannot open the database {}", settings.database.url))?
+            .with_targets(target_scopes(settings)?);
         let jwt = settings.auth.jwt.as_ref().map(jwt_validator).transpose()?;
         let state = AppState {
             store: store.clone(),
@@ -89,6 +90,15 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Each `[[target]]` with its scope compiled for the store, which queues fan-out on every change.
+fn target_scopes(settings: &Settings) -> anyhow::Result<Vec<TargetScope>> {
+    settings
+        .target
+        .iter()
+        .map(|t| Ok(TargetScope::new(&t.name, t.scope_filter()?.as_ref())?))
+        .collect()
 }
 
 /// Builds the JWT check from `[auth.jwt]`: exactly one key, whose kind fixes the algorithm.

@@ -42,6 +42,14 @@ fn external_id(document: &Document) -> Option<&str> {
 }
 
 impl Store {
+    /// THE fan-out hook of membership: called with the transaction of every membership change and
+    /// the members that joined or left. A membership change is a change of the member: each affected
+    /// user is queued, in this same transaction, for every target whose `scope` names groups.
+    async fn members_changed(&self, tx: Transaction<'_, Sqlite>, affected: &[String]) -> Result<(), StoreError> {
+        let ids: Vec<&str> = affected.iter().map(String::as_str).collect();
+        self.enqueue_for_and_commit(tx, &ids, |t| t.uses_groups).await
+    }
+
     /// Creates a group with its members in one transaction.
     pub async fn insert_group(&self, document: &Document, members: &[MemberRef]) -> Result<GroupChange, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
@@ -61,8 +69,7 @@ impl Store {
             .pop()
             .ok_or(StoreError::NotFound)?;
         let affected = add_members(&mut tx, &id, members).await?;
-        members_changed(&mut tx, &affected).await?;
-        tx.commit().await?;
+        self.members_changed(tx, &affected).await?;
         Ok(GroupChange {
             group,
             affected_members: affected,
@@ -138,8 +145,7 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         affected.sort();
         affected.dedup();
-        members_changed(&mut tx, &affected).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.members_changed(tx, &affected).await?;
         Ok(GroupChange {
             group,
             affected_members: affected,
@@ -170,20 +176,9 @@ impl Store {
             });
         }
         let affected: Vec<String> = members.into_iter().map(|(m,)| m).collect();
-        members_changed(&mut tx, &affected).await?;
-        tx.commit().await?;
+        self.members_changed(tx, &affected).await?;
         Ok(affected)
     }
-}
-
-/// THE hook for fan-out: called inside the transaction of every membership change with the members
-/// that joined or left. The sync engine (issue 4) enqueues, here and in this same transaction, one
-/// sync row per target whose `scope` names groups, for each affected user.
-async fn members_changed(_tx: &mut Transaction<'_, Sqlite>, affected: &[String]) -> Result<(), StoreError> {
-    if !affected.is_empty() {
-        tracing::debug!(members = affected.len(), "group membership changed");
-    }
-    Ok(())
 }
 
 async fn apply_member_op(

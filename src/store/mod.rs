@@ -9,12 +9,14 @@ mod error;
 mod groups;
 mod query;
 mod resource;
+mod sync_queue;
 mod tokens;
 mod users;
 
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
 pub use resource::{Page, StoredResource};
+pub use sync_queue::{SyncRow, TargetScope};
 pub use tokens::TokenRecord;
 pub use users::StoredUser;
 
@@ -23,6 +25,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -32,6 +35,10 @@ pub struct Store {
     /// Bumped whenever this process changes the tokens table, so credential caches can drop at once.
     tokens_changed: Arc<AtomicU64>,
     url: Arc<str>,
+    /// The configured targets, whose fan-out every change queues in its own transaction.
+    targets: Arc<Vec<TargetScope>>,
+    /// Woken after a commit that queued fan-out work (the sync worker waits on it).
+    sync_wakeup: Arc<Notify>,
 }
 
 impl Store {
@@ -66,7 +73,48 @@ impl Store {
             write,
             tokens_changed: Arc::new(AtomicU64::new(0)),
             url: url.into(),
+            targets: Arc::new(Vec::new()),
+            sync_wakeup: Arc::new(Notify::new()),
         })
+    }
+
+    /// The same store, queueing fan-out for these targets on every change.
+    pub fn with_targets(mut self, targets: Vec<TargetScope>) -> Self {
+        self.targets = Arc::new(targets);
+        self
+    }
+
+    /// What the sync worker waits on for new work.
+    pub fn sync_wakeup(&self) -> Arc<Notify> {
+        self.sync_wakeup.clone()
+    }
+
+    /// Queues `ids` for their targets inside `tx`, commits, and wakes the worker if anything was queued.
+    async fn enqueue_and_commit(
+        &self,
+        tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        ids: &[&str],
+    ) -> Result<(), StoreError> {
+        self.enqueue_for_and_commit(tx, ids, |_| true).await
+    }
+
+    /// The same, for the targets `which` selects.
+    async fn enqueue_for_and_commit(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        ids: &[&str],
+        which: impl Fn(&TargetScope) -> bool,
+    ) -> Result<(), StoreError> {
+        let targets: Vec<&TargetScope> = self.targets.iter().filter(|t| which(t)).collect();
+        let mut queued = 0;
+        for id in ids {
+            queued += sync_queue::enqueue_user(&mut tx, &targets, id).await?;
+        }
+        tx.commit().await?;
+        if queued > 0 {
+            self.sync_wakeup.notify_one();
+        }
+        Ok(())
     }
 
     /// The database URL this store was opened with.

@@ -39,14 +39,22 @@ impl Store {
             "INSERT INTO users (id, user_name, external_id, doc, version, created, last_modified)
              VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) {RETURNING}"
         );
-        let rows = sqlx::query_as::<_, StoredUser>(&sql)
-            .bind(uuid::Uuid::new_v4().to_string())
+        let id = uuid::Uuid::new_v4().to_string();
+        let query = sqlx::query_as::<_, StoredUser>(&sql)
+            .bind(&id)
             .bind(fields.user_name)
             .bind(fields.external_id)
             .bind(serde_json::to_string(document)?)
-            .bind(now_timestamp())
-            .fetch_all(&self.write)
-            .await?;
+            .bind(now_timestamp());
+        // Without targets the write is one statement; with them, its fan-out is queued with it.
+        let rows = if self.targets.is_empty() {
+            query.fetch_all(&self.write).await?
+        } else {
+            let mut tx = self.write.begin().await?;
+            let rows = query.fetch_all(&mut *tx).await?;
+            self.enqueue_and_commit(tx, &[id.as_str()]).await?;
+            rows
+        };
         rows.into_iter().next().ok_or(StoreError::NotFound)
     }
 
@@ -73,16 +81,23 @@ impl Store {
             "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
              WHERE id = ?5 AND version = ?6 {RETURNING}"
         );
-        let updated = sqlx::query_as::<_, StoredUser>(&sql)
+        let query = sqlx::query_as::<_, StoredUser>(&sql)
             .bind(fields.user_name)
             .bind(fields.external_id)
             .bind(serde_json::to_string(document)?)
             .bind(now_timestamp())
             .bind(id)
-            .bind(expected.0)
-            .fetch_all(&self.write)
-            .await
-            .map(|mut rows| rows.pop())?;
+            .bind(expected.0);
+        let updated = if self.targets.is_empty() {
+            query.fetch_all(&self.write).await?.pop()
+        } else {
+            let mut tx = self.write.begin().await?;
+            let updated = query.fetch_all(&mut *tx).await?.pop();
+            if updated.is_some() {
+                self.enqueue_and_commit(tx, &[id]).await?;
+            }
+            updated
+        };
         match updated {
             Some(user) => Ok(user),
             None => Err(self.missing_or_changed(id).await),
@@ -126,7 +141,7 @@ impl Store {
             .map_err(StoreError::from)?
             .pop()
             .ok_or(StoreError::NotFound)?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.enqueue_and_commit(tx, &[id]).await?;
         // A change of the user's own document leaves its group memberships as they were read.
         user.related = current.related;
         Ok(user)
@@ -134,15 +149,18 @@ impl Store {
 
     /// Deletes user `id`; with `expected`, only if its version still matches.
     pub async fn delete_user(&self, id: &str, expected: Option<Version>) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query("DELETE FROM users WHERE id = ?1 AND (?2 IS NULL OR version = ?2)")
             .bind(id)
             .bind(expected.map(|v| v.0))
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
+            drop(tx);
             return Err(self.missing_or_changed(id).await);
         }
-        Ok(())
+        // Still-linked targets are queued to remove (or deactivate) the user there.
+        self.enqueue_and_commit(tx, &[id]).await
     }
 
     /// After a conditional write touched nothing: was the row gone, or at another version?

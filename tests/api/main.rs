@@ -12,4 +12,5 @@ mod helpers;
 mod limits;
 mod locking;
 mod patch;
+mod sync_queue;
 mod users;

@@ -1,5 +1,9 @@
 //! Typed configuration: defaults, then `./scim-bridge.toml` (or `--config FILE`), then
 //! `SCIM_BRIDGE__SECTION__KEY` environment variables. Secrets are named by `*_env` / `*_file`.
+mod target;
+
+pub use target::{OnDelete, TargetKind, TargetSettings};
+
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -36,6 +40,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    /// `[[target]]`: the vendors changes fan out to.
+    pub target: Vec<TargetSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,6 +154,7 @@ impl Settings {
                 "server.max_results must be between 1 and 10000".into(),
             ));
         }
+        target::validate_targets(&self.target)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "server.max_body_bytes must be at least 1024".into(),

@@ -1,0 +1,93 @@
+//! Enqueueing fan-out work in the transaction of the change that causes it (shared/design.md: the row
+//! is written with the change, so a committed change always has its work queued).
+use super::query::{Bind, Compiler, Sql, USERS};
+use super::resource::arguments;
+use super::{now_timestamp, StoreError};
+use crate::scim::{schema, Filter, ScimError};
+use sqlx::{Sqlite, Transaction};
+
+/// A target as the store needs it: its name, and its scope compiled to SQL over `users u`.
+#[derive(Debug)]
+pub struct TargetScope {
+    pub name: String,
+    scope: Option<Sql>,
+    /// The scope names `groups`, so membership changes move users in or out of it.
+    pub uses_groups: bool,
+}
+
+impl TargetScope {
+    pub fn new(name: &str, scope: Option<&Filter>) -> Result<Self, ScimError> {
+        let uses_groups = scope.is_some_and(|f| f.paths().iter().any(|p| p.name.eq_ignore_ascii_case("groups")));
+        let scope = scope
+            .map(|f| Compiler::new(schema::user(), &USERS).filter(f))
+            .transpose()?;
+        Ok(Self {
+            name: name.to_owned(),
+            scope,
+            uses_groups,
+        })
+    }
+}
+
+/// Queues user `id` for every target it is in (by scope) or still linked to (it may just have
+/// left the scope, or been deleted). A row already waiting is coalesced: its generation moves on and
+/// it is due now. Returns how many rows were queued or moved.
+pub(super) async fn enqueue_user(
+    tx: &mut Transaction<'_, Sqlite>,
+    targets: &[&TargetScope],
+    id: &str,
+) -> Result<u64, StoreError> {
+    let mut queued = 0;
+    for target in targets {
+        let (scope, scope_binds) = target
+            .scope
+            .as_ref()
+            .map_or(("1", &[][..]), |s| (s.text.as_str(), &s.binds[..]));
+        // Anonymous parameters only, bound in text order: the scope's own `?`s sit in the middle.
+        let sql = format!(
+            "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at)
+             SELECT ?, ?, ?, ?
+             WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = ? AND ({scope}))
+                OR EXISTS (SELECT 1 FROM links l WHERE l.resource_id = ? AND l.target = ? AND l.state <> 'gone')
+             ON CONFLICT (resource_id, target) DO UPDATE SET
+                 due_at = excluded.due_at, generation = sync_queue.generation + 1,
+                 state = 'pending', attempts = 0, last_error = NULL"
+        );
+        let (id, name, now) = (
+            Bind::Text(id.to_owned()),
+            Bind::Text(target.name.clone()),
+            Bind::Text(now_timestamp()),
+        );
+        let mut binds = vec![id.clone(), name.clone(), now.clone(), now, id.clone()];
+        binds.extend(scope_binds.iter().cloned());
+        binds.extend([id, name]);
+        queued += sqlx::query_with(&sql, arguments(&binds)?)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(queued)
+}
+
+/// One queued (user, target) row, as operators and tests see it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SyncRow {
+    pub resource_id: String,
+    pub target: String,
+    pub state: String,
+    pub generation: i64,
+    pub attempts: i64,
+    pub due_at: String,
+    pub last_error: Option<String>,
+}
+
+impl super::Store {
+    /// Every queued row, by target then user.
+    pub async fn sync_rows(&self) -> Result<Vec<SyncRow>, StoreError> {
+        Ok(sqlx::query_as::<_, SyncRow>(
+            "SELECT resource_id, target, state, generation, attempts, due_at, last_error FROM sync_queue ORDER BY target, resource_id",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+}

@@ -3,6 +3,7 @@ use crate::config::{read_secret, ConfigError, JwtSettings, Settings};
 use crate::http::auth::{Authenticator, JwtValidator};
 use crate::http::{self, AppState};
 use crate::store::{Store, TargetScope};
+use crate::sync::worker::Worker;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
@@ -15,6 +16,8 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    worker: Option<Worker>,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -53,7 +56,15 @@ impl Application {
             .disable_signals()
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
             .run();
-        Ok(Self { port, server, store })
+        let worker = Some(Worker::build(store.clone(), settings)?);
+        let shutdown_timeout = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
+        Ok(Self {
+            port,
+            server,
+            store,
+            worker,
+            shutdown_timeout,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -62,6 +73,11 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Takes the sync worker out, for a caller that drives it itself (tests call `run_once`).
+    pub fn take_worker(&mut self) -> Option<Worker> {
+        self.worker.take()
     }
 
     /// Serves until SIGTERM or SIGINT, then stops taking requests and lets in-flight ones finish.
@@ -73,13 +89,22 @@ impl Application {
             .context("cannot listen for SIGINT")?;
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = self.worker.map(|w| tokio::spawn(w.run_until_stopped(stopped)));
         tracing::info!(port = self.port, "serving SCIM");
         tokio::select! {
             _ = terminate.recv() => {},
             _ = interrupt.recv() => {},
         }
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests and vendor calls");
         handle.stop(true).await;
+        let _ = stop.send(true);
+        if let Some(worker) = worker {
+            // Vendor calls in flight get the shutdown timeout; what is cut short stays queued.
+            if tokio::time::timeout(self.shutdown_timeout, worker).await.is_err() {
+                tracing::warn!("vendor calls still running at shutdown: their rows stay queued and are retried");
+            }
+        }
         server.await.context("server task failed")??;
         self.store.close().await;
         tracing::info!("stopped");

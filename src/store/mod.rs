@@ -16,7 +16,7 @@ mod users;
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
 pub use resource::{Page, StoredResource};
-pub use sync_queue::{SyncRow, TargetScope};
+pub use sync_queue::{Claim, Event, LinkRow, SyncRow, TargetScope};
 pub use tokens::TokenRecord;
 pub use users::StoredUser;
 

@@ -2,6 +2,7 @@
 //! is written with the change, so a committed change always has its work queued).
 use super::query::{Bind, Compiler, Sql, USERS};
 use super::resource::arguments;
+
 use super::{now_timestamp, StoreError};
 use crate::scim::{schema, Filter, ScimError};
 use sqlx::{Sqlite, Transaction};
@@ -10,7 +11,7 @@ use sqlx::{Sqlite, Transaction};
 #[derive(Debug)]
 pub struct TargetScope {
     pub name: String,
-    scope: Option<Sql>,
+    pub(super) scope: Option<Sql>,
     /// The scope names `groups`, so membership changes move users in or out of it.
     pub uses_groups: bool,
 }
@@ -90,4 +91,194 @@ impl super::Store {
         .fetch_all(&self.read)
         .await?)
     }
+}
+
+/// A row the worker has leased.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Claim {
+    pub resource_id: String,
+    pub target: String,
+    pub generation: i64,
+    pub attempts: i64,
+}
+
+/// A `links` row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LinkRow {
+    pub state: String,
+    pub remote_id: Option<String>,
+    pub remote_key: Option<String>,
+    pub pushed_hash: Option<String>,
+    pub pushed_active: Option<bool>,
+}
+
+/// What one reconcile did, for the `events` log.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub action: &'static str,
+    pub http_status: Option<u16>,
+    pub latency_ms: f64,
+    pub error: Option<String>,
+}
+
+impl super::Store {
+    /// Leases up to `limit` due rows (not leased, or whose lease ran out: a crashed worker's rows come
+    /// back), skipping `resting` targets. The lease is taken in one short statement.
+    pub async fn claim_due(
+        &self,
+        now: &str,
+        lease_until: &str,
+        limit: i64,
+        resting: &[String],
+    ) -> Result<Vec<Claim>, StoreError> {
+        Ok(sqlx::query_as::<_, Claim>(
+            "UPDATE sync_queue SET lease_until = ?2
+             WHERE (resource_id, target) IN (
+                 SELECT resource_id, target FROM sync_queue
+                 WHERE state = 'pending' AND due_at <= ?1 AND (lease_until IS NULL OR lease_until < ?1)
+                   AND target NOT IN (SELECT value FROM json_each(?4))
+                 ORDER BY due_at LIMIT ?3)
+             RETURNING resource_id, target, generation, attempts",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .bind(serde_json::to_string(resting)?)
+        .fetch_all(&self.write)
+        .await?)
+    }
+
+    /// The earliest `due_at` of a pending row, for the worker's next wake-up.
+    pub async fn next_due(&self) -> Result<Option<String>, StoreError> {
+        let rows: Vec<(Option<String>,)> = sqlx::query_as("SELECT min(due_at) FROM sync_queue WHERE state = 'pending'")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.into_iter().next().and_then(|(d,)| d))
+    }
+
+    pub async fn link(&self, resource_id: &str, target: &str) -> Result<Option<LinkRow>, StoreError> {
+        Ok(sqlx::query_as::<_, LinkRow>(
+            "SELECT state, remote_id, remote_key, pushed_hash, pushed_active FROM links WHERE resource_id = ?1 AND target = ?2",
+        )
+        .bind(resource_id)
+        .bind(target)
+        .fetch_all(&self.write)
+        .await?
+        .pop())
+    }
+
+    /// Whether user `id` is in `target`'s scope now.
+    pub async fn in_scope(&self, target: &str, id: &str) -> Result<bool, StoreError> {
+        let Some(t) = self.targets.iter().find(|t| t.name == target) else {
+            return Ok(false);
+        };
+        let (scope, scope_binds) = t
+            .scope
+            .as_ref()
+            .map_or(("1", &[][..]), |s| (s.text.as_str(), &s.binds[..]));
+        let mut binds = vec![Bind::Text(id.to_owned())];
+        binds.extend(scope_binds.iter().cloned());
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = ? AND ({scope}))");
+        let rows: Vec<(bool,)> = sqlx::query_as_with(&sql, arguments(&binds)?)
+            .fetch_all(&self.write)
+            .await?;
+        Ok(rows.first().is_some_and(|(b,)| *b))
+    }
+
+    /// Records the link in one statement (before a create, as `creating`: if the process dies after
+    /// the vendor answered, the next attempt looks the user up instead of creating it twice).
+    pub async fn save_link(&self, resource_id: &str, target: &str, link: &LinkRow) -> Result<(), StoreError> {
+        let mut conn = self.write.acquire().await?;
+        upsert_link(&mut conn, resource_id, target, link).await
+    }
+
+    /// Success: the link is recorded, the row is cleared if no newer change came meanwhile (else it
+    /// stays due), and an event is written, all in one transaction.
+    pub async fn finish_success(&self, claim: &Claim, link: &LinkRow, event: &Event) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        upsert_link(&mut tx, &claim.resource_id, &claim.target, link).await?;
+        let cleared = sqlx::query("DELETE FROM sync_queue WHERE resource_id = ?1 AND target = ?2 AND generation = ?3")
+            .bind(&claim.resource_id)
+            .bind(&claim.target)
+            .bind(claim.generation)
+            .execute(&mut *tx)
+            .await?;
+        if cleared.rows_affected() == 0 {
+            sqlx::query("UPDATE sync_queue SET lease_until = NULL WHERE resource_id = ?1 AND target = ?2")
+                .bind(&claim.resource_id)
+                .bind(&claim.target)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_event(&mut tx, claim, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Failure: the row is due again at `retry_at`, or parked as dead when that is `None`.
+    pub async fn finish_failure(
+        &self,
+        claim: &Claim,
+        retry_at: Option<&str>,
+        error: &str,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "UPDATE sync_queue SET lease_until = NULL, attempts = attempts + 1, last_error = ?3,
+                 state = CASE WHEN ?4 IS NULL THEN 'dead' ELSE 'pending' END, due_at = COALESCE(?4, due_at)
+             WHERE resource_id = ?1 AND target = ?2",
+        )
+        .bind(&claim.resource_id)
+        .bind(&claim.target)
+        .bind(error)
+        .bind(retry_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, claim, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn upsert_link(
+    conn: &mut sqlx::SqliteConnection,
+    resource_id: &str,
+    target: &str,
+    link: &LinkRow,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO links (resource_id, target, state, remote_id, remote_key, pushed_hash, pushed_active, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (resource_id, target) DO UPDATE SET state = excluded.state, remote_id = excluded.remote_id,
+             remote_key = excluded.remote_key, pushed_hash = excluded.pushed_hash,
+             pushed_active = excluded.pushed_active, updated_at = excluded.updated_at",
+    )
+    .bind(resource_id)
+    .bind(target)
+    .bind(&link.state)
+    .bind(&link.remote_id)
+    .bind(&link.remote_key)
+    .bind(&link.pushed_hash)
+    .bind(link.pushed_active)
+    .bind(now_timestamp())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_event(tx: &mut Transaction<'_, Sqlite>, claim: &Claim, event: &Event) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(now_timestamp())
+    .bind(&claim.target)
+    .bind(&claim.resource_id)
+    .bind(event.action)
+    .bind(event.http_status.map(i64::from))
+    .bind(event.latency_ms)
+    .bind(&event.error)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -4,6 +4,8 @@
 //! the calls needed to close the difference, so repeating it after a crash repeats nothing harmful.
 pub mod client;
 pub mod connectors;
+pub mod desired;
+pub mod worker;
 
 use std::fmt;
 use std::time::Duration;

@@ -19,6 +19,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     pub db_path: std::path::PathBuf,
+    pub worker: std::sync::Arc<scim_bridge::sync::worker::Worker>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,7 +37,8 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let db_path = dir.path().join("test.db");
     settings.database.url = format!("sqlite://{}", db_path.display());
     customize(&mut settings);
-    let app = Application::build(&settings).await.unwrap();
+    let mut app = Application::build(&settings).await.unwrap();
+    let worker = std::sync::Arc::new(app.take_worker().unwrap());
     let origin = format!("http://127.0.0.1:{}", app.port());
     let store = app.store().clone();
     let token = generate_token();
@@ -49,11 +51,23 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         client: reqwest::Client::new(),
         store,
         db_path,
+        worker,
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// Runs the sync worker until nothing is due (no sleeping: rows scheduled later stay queued).
+    pub async fn drain_sync(&self) {
+        use scim_bridge::sync::worker::Outcome;
+        for _ in 0..100 {
+            if self.worker.run_once().await.unwrap() == Outcome::Idle {
+                return;
+            }
+        }
+        panic!("the sync queue did not drain in 100 rounds");
+    }
+
     /// A request to `path` (relative to the SCIM base) with the bearer token.
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client

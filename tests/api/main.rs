@@ -13,4 +13,5 @@ mod limits;
 mod locking;
 mod patch;
 mod sync_queue;
+mod sync_workspace365;
 mod users;

@@ -1,0 +1,92 @@
+//! From a stored SCIM user to the state a vendor should hold.
+use super::{Link, LinkState, UserState};
+use crate::scim::resource::Document;
+use crate::store::LinkRow;
+use serde_json::Value;
+
+/// The vendor-facing view of a user. The e-mail is the primary one, else the first, else `userName`.
+pub fn user_state(resource_id: &str, document: &Document) -> UserState {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+    let emails = document
+        .get("emails")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let primary = emails
+        .iter()
+        .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+        .or_else(|| emails.first());
+    let user_name = text(document.get("userName"));
+    let email = primary
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+        .map_or_else(|| user_name.clone(), str::to_owned);
+    let name = document.get("name");
+    UserState {
+        resource_id: resource_id.to_owned(),
+        email,
+        given_name: text(name.and_then(|n| n.get("givenName"))),
+        family_name: text(name.and_then(|n| n.get("familyName"))),
+        active: document.get("active").and_then(Value::as_bool).unwrap_or(true),
+        password: None,
+        is_administrator: false,
+        user_name,
+    }
+}
+
+pub fn link_from_row(row: &LinkRow) -> Link {
+    let state = match row.state.as_str() {
+        "creating" => LinkState::Creating,
+        "gone" => LinkState::Gone,
+        _ => LinkState::Linked,
+    };
+    Link {
+        state,
+        remote_id: row.remote_id.clone(),
+        remote_key: row.remote_key.clone(),
+        pushed_hash: row.pushed_hash.clone(),
+        pushed_active: row.pushed_active,
+    }
+}
+
+pub fn row_from_link(link: &Link) -> LinkRow {
+    let state = match link.state {
+        LinkState::Linked => "linked",
+        LinkState::Creating => "creating",
+        LinkState::Gone => "gone",
+    };
+    LinkRow {
+        state: state.to_owned(),
+        remote_id: link.remote_id.clone(),
+        remote_key: link.remote_key.clone(),
+        pushed_hash: link.pushed_hash.clone(),
+        pushed_active: link.pushed_active,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_primary_email_wins_then_the_first_then_the_user_name() {
+        let doc = |v: Value| serde_json::from_value::<Document>(v).unwrap();
+        let primary = doc(
+            json!({"userName": "u", "emails": [{"value": "a@x"}, {"value": "b@x", "primary": true}], "name": {"givenName": "G"}}),
+        );
+        let state = user_state("id", &primary);
+        assert_eq!(
+            (state.email.as_str(), state.given_name.as_str(), state.active),
+            ("b@x", "G", true)
+        );
+        assert_eq!(
+            user_state("id", &doc(json!({"userName": "u", "emails": [{"value": "a@x"}]}))).email,
+            "a@x"
+        );
+        assert_eq!(
+            user_state("id", &doc(json!({"userName": "u", "active": false}))).email,
+            "u"
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! The sync worker: leases due rows, asks each target's connector to make the vendor match the user
+//! as it is now, and records the outcome. Vendors are called outside any transaction; a row is
+//! cleared in the same transaction that records the new link (shared/design.md), so a crash at any
+//! point leaves either the row (retried) or the link (done).
+use super::connectors::workspace365::{self, Workspace365};
+use super::desired::{link_from_row, row_from_link, user_state};
+use super::{client, ConnectorError, Desired, Link, LinkState, Secret};
+use crate::config::{read_secret, ConfigError, OnDelete, Settings, TargetKind, TargetSettings};
+use crate::store::{Claim, Event, Store, StoreError};
+use rand::Rng;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Semaphore};
+
+/// Rows leased per round, and how long a lease lasts before another worker may take the row.
+const BATCH: i64 = 64;
+const LEASE: Duration = Duration::from_secs(300);
+/// Backoff: full jitter over `BASE * 2^attempts`, capped.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// After this many failures in a row, a target rests (no calls) for a backoff period.
+const TARGET_FAILURES_BEFORE_REST: u32 = 5;
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Idle,
+    Worked(usize),
+}
+
+/// The closed set of connectors (one variant per vendor kind).
+enum Connector {
+    Workspace365(Workspace365),
+}
+
+impl Connector {
+    async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
+        match self {
+            Self::Workspace365(c) => c.reconcile(desired, link).await,
+        }
+    }
+}
+
+struct Target {
+    name: String,
+    on_delete: OnDelete,
+    connector: Connector,
+    permits: Semaphore,
+    failures: AtomicU32,
+    resting_until: Mutex<Option<Instant>>,
+}
+
+pub struct Worker {
+    store: Store,
+    targets: Vec<Target>,
+}
+
+impl Worker {
+    /// Builds every target's connector; a missing secret fails here, naming the key and variable.
+    pub fn build(store: Store, settings: &Settings) -> Result<Self, ConfigError> {
+        let http = client::http_client(Duration::from_secs(30))
+            .map_err(|e| ConfigError::Invalid(format!("HTTP client: {e}")))?;
+        let targets = settings
+            .target
+            .iter()
+            .map(|t| target(t, http.clone()))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { store, targets })
+    }
+
+    /// One round: lease what is due, reconcile it, record the outcomes.
+    pub async fn run_once(&self) -> Result<Outcome, StoreError> {
+        let resting: Vec<String> = self
+            .targets
+            .iter()
+            .filter(|t| t.is_resting())
+            .map(|t| t.name.clone())
+            .collect();
+        let now = time::OffsetDateTime::now_utc();
+        let lease_until = crate::store::format_timestamp(now + LEASE);
+        let claims = self
+            .store
+            .claim_due(&crate::store::format_timestamp(now), &lease_until, BATCH, &resting)
+            .await?;
+        if claims.is_empty() {
+            return Ok(Outcome::Idle);
+        }
+        let results = futures_util::future::join_all(claims.iter().map(|c| self.handle(c))).await;
+        results.into_iter().collect::<Result<Vec<()>, StoreError>>()?;
+        Ok(Outcome::Worked(claims.len()))
+    }
+
+    /// Runs rounds until `stop` turns true, waiting between them for new work or the next due row.
+    pub async fn run_until_stopped(self, mut stop: watch::Receiver<bool>) {
+        let wakeup = self.store.sync_wakeup();
+        while !*stop.borrow() {
+            let notified = wakeup.notified();
+            match self.run_once().await {
+                Ok(Outcome::Worked(_)) => continue,
+                Ok(Outcome::Idle) => {}
+                Err(e) => tracing::error!(error = %e, "sync round failed"),
+            }
+            let wait = self.until_next_due().await;
+            tokio::select! {
+                () = notified => {},
+                () = tokio::time::sleep(wait) => {},
+                _ = stop.changed() => {},
+            }
+        }
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        let next = self
+            .store
+            .next_due()
+            .await
+            .ok()
+            .flatten()
+            .and_then(|d| crate::scim::resource::parse_datetime(&d));
+        next.map_or(Duration::from_secs(60), |at| {
+            Duration::try_from(at - time::OffsetDateTime::now_utc())
+                .unwrap_or(Duration::ZERO)
+                .clamp(Duration::from_millis(10), Duration::from_secs(60))
+        })
+    }
+
+    async fn handle(&self, claim: &Claim) -> Result<(), StoreError> {
+        let Some(target) = self.targets.iter().find(|t| t.name == claim.target) else {
+            // A target removed from the configuration: its rows wait, visible to operators.
+            return Ok(());
+        };
+        let _permit = target.permits.acquire().await;
+        let started = Instant::now();
+        let result = self.reconcile(target, claim).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(link) => {
+                target.failures.store(0, Ordering::Relaxed);
+                let event = Event {
+                    action: "reconcile",
+                    http_status: None,
+                    latency_ms,
+                    error: None,
+                };
+                self.store.finish_success(claim, &row_from_link(&link), &event).await
+            }
+            Err(error) => {
+                let message = error.to_string();
+                let retry_at = retry_at(&error, claim.attempts, target);
+                tracing::warn!(target = %claim.target, resource = %claim.resource_id, retry = retry_at.is_some(), error = %message, "vendor call failed");
+                let event = Event {
+                    action: "reconcile",
+                    http_status: status_of(&error),
+                    latency_ms,
+                    error: Some(message.clone()),
+                };
+                self.store
+                    .finish_failure(claim, retry_at.as_deref(), &message, &event)
+                    .await
+            }
+        }
+    }
+
+    /// The level-triggered step: what should the vendor hold now, and what does the link say it holds.
+    async fn reconcile(&self, target: &Target, claim: &Claim) -> Result<Link, ConnectorError> {
+        let transient = |e: StoreError| ConnectorError::Transient {
+            target: target.name.clone(),
+            detail: format!("store: {e}"),
+            retry_after: None,
+        };
+        let id = claim.resource_id.as_str();
+        let user = match self.store.get_user(id).await {
+            Ok(user) => Some(user),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(transient(e)),
+        };
+        let link = self
+            .store
+            .link(id, &target.name)
+            .await
+            .map_err(transient)?
+            .map(|row| link_from_row(&row));
+        let desired = match user {
+            None => Desired::Absent,
+            Some(user) => {
+                let document = user.document().map_err(transient)?;
+                let state = user_state(id, &document);
+                match (
+                    self.store.in_scope(&target.name, id).await.map_err(transient)?,
+                    target.on_delete,
+                ) {
+                    (true, _) => Desired::Present(state),
+                    (false, OnDelete::Deactivate) => Desired::Present(super::UserState { active: false, ..state }),
+                    (false, OnDelete::Delete) => Desired::Absent,
+                }
+            }
+        };
+        let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
+        if let (Desired::Present(state), true) = (&desired, unlinked) {
+            if link.is_none() && !self.store.in_scope(&target.name, id).await.map_err(transient)? {
+                return Ok(Link::gone()); // out of scope and never pushed: nothing to do
+            }
+            // Recorded before the create: if we die after the vendor answered, we look up first.
+            let creating = Link::creating(&state.email);
+            self.store
+                .save_link(id, &target.name, &row_from_link(&creating))
+                .await
+                .map_err(transient)?;
+        }
+        target.connector.reconcile(&desired, link.as_ref()).await
+    }
+}
+
+impl Target {
+    fn is_resting(&self) -> bool {
+        let resting = self.resting_until.lock().unwrap_or_else(|p| p.into_inner());
+        resting.is_some_and(|until| Instant::now() < until)
+    }
+}
+
+/// When to try again, or `None` to park the row as dead. Repeated failures rest the whole target.
+fn retry_at(error: &ConnectorError, attempts: i64, target: &Target) -> Option<String> {
+    if !error.is_retryable() {
+        return None;
+    }
+    let jitter = full_jitter(attempts);
+    let wait = match error {
+        ConnectorError::Transient {
+            retry_after: Some(hint),
+            ..
+        } => (*hint).max(jitter),
+        _ => jitter,
+    };
+    let failures = target.failures.fetch_add(1, Ordering::Relaxed) + 1;
+    if failures >= TARGET_FAILURES_BEFORE_REST {
+        let rest = full_jitter(i64::from(failures - TARGET_FAILURES_BEFORE_REST)).max(BACKOFF_BASE);
+        *target.resting_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + rest);
+    }
+    Some(crate::store::format_timestamp(time::OffsetDateTime::now_utc() + wait))
+}
+
+/// A random wait in `[0, min(cap, base * 2^attempts)]` ("full jitter").
+fn full_jitter(attempts: i64) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(BACKOFF_CAP);
+    ceiling.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
+}
+
+fn status_of(error: &ConnectorError) -> Option<u16> {
+    match error {
+        ConnectorError::Permanent { status, .. } => *status,
+        _ => None,
+    }
+}
+
+fn target(settings: &TargetSettings, http: reqwest::Client) -> Result<Target, ConfigError> {
+    let connector = match settings.kind {
+        TargetKind::Workspace365 => {
+            let key = read_secret(
+                "provisioning_key",
+                settings.provisioning_key_env.as_deref(),
+                settings.provisioning_key_file.as_deref(),
+            )?
+            .ok_or_else(|| ConfigError::Invalid(format!("target '{}': no provisioning key", settings.name)))?;
+            Connector::Workspace365(Workspace365::new(
+                workspace365::Settings {
+                    target: settings.name.clone(),
+                    base_url: settings.base_url.clone(),
+                    environment: settings.environment.clone().unwrap_or_default(),
+                    provisioning_key: Secret::new(key),
+                    create_in_office365: settings.create_in_office365.unwrap_or(false),
+                },
+                http,
+            ))
+        }
+        other => {
+            return Err(ConfigError::Invalid(format!(
+                "target '{}': kind {other:?} is not available yet",
+                settings.name
+            )))
+        }
+    };
+    Ok(Target {
+        name: settings.name.clone(),
+        on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
+        connector,
+        permits: Semaphore::new(settings.concurrency()),
+        failures: AtomicU32::new(0),
+        resting_until: Mutex::new(None),
+    })
+}

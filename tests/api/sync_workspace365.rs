@@ -1,0 +1,183 @@
+//! The sync engine against a mock Workspace365 (seed 001): each lifecycle step reaches the vendor as
+//! exactly the documented call, failures are retried or parked, and repeated changes coalesce.
+use crate::helpers::*;
+use crate::sync_queue::{w365_target, W365_KEY};
+use serde_json::{json, Value};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn app_with_vendor() -> (TestApp, MockServer) {
+    let vendor = MockServer::start().await;
+    let base = format!("{}/Provisioning", vendor.uri());
+    let app = spawn_app_with(|s| s.target = vec![w365_target("w365", None, &base)]).await;
+    (app, vendor)
+}
+
+fn w365(m: wiremock::MockBuilder) -> wiremock::MockBuilder {
+    m.and(header("ProvisioningKey", W365_KEY))
+        .and(header("X-Requested-With", "XMLHttpRequest"))
+}
+
+fn okta_user(email: &str) -> Value {
+    json!({"schemas": [USER_SCHEMA], "userName": email, "name": {"givenName": "User", "familyName": "One"},
+           "emails": [{"primary": true, "value": email, "type": "work"}], "active": true})
+}
+
+/// Method and path of every request the vendor received, in order.
+async fn calls(vendor: &MockServer) -> Vec<String> {
+    vendor
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
+    let (app, vendor) = app_with_vendor().await;
+    // The create carries a random password (the IdP sent none), so its body is checked below.
+    w365(Mock::given(method("POST")).and(path("/Provisioning/example/User/")))
+        .respond_with(ResponseTemplate::new(200).set_body_string("42"))
+        .expect(1)
+        .mount(&vendor)
+        .await;
+    w365(Mock::given(method("PUT")))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&vendor)
+        .await;
+    w365(Mock::given(method("DELETE")))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&vendor)
+        .await;
+
+    let id = app.create_user(&okta_user("userone@example.com")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_sync().await;
+    assert_eq!(calls(&vendor).await, ["POST /Provisioning/example/User/"]);
+    let sent: Value = vendor.received_requests().await.unwrap()[0].body_json().unwrap();
+    assert_eq!(
+        (
+            sent["EmailAddress"].clone(),
+            sent["FirstName"].clone(),
+            sent["LastName"].clone()
+        ),
+        (json!("userone@example.com"), json!("User"), json!("One"))
+    );
+    assert_eq!(
+        (sent["IsAdministrator"].clone(), sent["CreateInOffice365"].clone()),
+        (json!(false), json!(false))
+    );
+    assert_eq!(sent["Password"].as_str().map(str::len), Some(24));
+
+    app.patch_user(&id, json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    app.drain_sync().await;
+    app.patch_user(&id, json!([{"op": "replace", "value": {"active": true}}]))
+        .await;
+    app.drain_sync().await;
+    app.patch_user(
+        &id,
+        json!([{"op": "Replace", "path": "name.familyName", "value": "Once"}]),
+    )
+    .await;
+    app.drain_sync().await;
+    assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 204);
+    app.drain_sync().await;
+    assert_eq!(
+        calls(&vendor).await,
+        [
+            "POST /Provisioning/example/User/",
+            "PUT /Provisioning/example/User/userone@example.com/Deactivate/",
+            "PUT /Provisioning/example/User/userone@example.com/Activate/",
+            "PUT /Provisioning/example/User/userone@example.com/",
+            "DELETE /Provisioning/example/User/userone@example.com/",
+        ]
+    );
+    let update: Value = vendor.received_requests().await.unwrap()[3].body_json().unwrap();
+    assert_eq!(
+        update,
+        json!({"EmailAddress": "userone@example.com", "FirstName": "User", "LastName": "Once", "IsAdministrator": false})
+    );
+    assert!(app.store.sync_rows().await.unwrap().is_empty(), "every row was cleared");
+    let link = app.store.link(&id, "w365").await.unwrap().unwrap();
+    assert_eq!(link.state, "gone");
+}
+
+#[tokio::test]
+async fn ten_changes_while_the_vendor_waits_cost_at_most_two_calls() {
+    let (app, vendor) = app_with_vendor().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("7"))
+        .mount(&vendor)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&vendor)
+        .await;
+    let id = app.create_user(&okta_user("c@x.com")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for n in 0..9 {
+        app.patch_user(
+            &id,
+            json!([{"op": "replace", "path": "name.familyName", "value": format!("N{n}")}]),
+        )
+        .await;
+    }
+    app.drain_sync().await;
+    let received = calls(&vendor).await;
+    assert!(received.len() <= 2, "{received:?}");
+    let body: Value = vendor.received_requests().await.unwrap()[0].body_json().unwrap();
+    assert_eq!(body["LastName"], "N8", "the vendor gets the latest state");
+}
+
+#[tokio::test]
+async fn a_vendor_outage_is_retried_later_and_a_validation_error_is_parked_with_its_text() {
+    let (app, vendor) = app_with_vendor().await;
+    Mock::given(method("POST"))
+        .and(body_json_path_email("down@x.com"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "120"))
+        .mount(&vendor)
+        .await;
+    let results = json!([{"MemberNames": ["EmailAddress"], "ErrorMessage": "The e-mail address is not valid"}]);
+    Mock::given(method("POST"))
+        .and(body_json_path_email("bad@x.com"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(results))
+        .mount(&vendor)
+        .await;
+    let down = app.create_user(&okta_user("down@x.com")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bad = app.create_user(&okta_user("bad@x.com")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_sync().await;
+    let rows = app.store.sync_rows().await.unwrap();
+    let row = |id: &str| rows.iter().find(|r| r.resource_id == id).cloned().unwrap();
+    let (retrying, dead) = (row(&down), row(&bad));
+    assert_eq!((retrying.state.as_str(), retrying.attempts), ("pending", 1));
+    assert!(
+        retrying.due_at > scim_bridge::store::now_timestamp(),
+        "due later, honouring Retry-After"
+    );
+    assert!(retrying.last_error.unwrap().contains("HTTP 503"));
+    assert_eq!(dead.state, "dead");
+    assert_eq!(
+        dead.last_error.as_deref(),
+        Some("w365: EmailAddress: The e-mail address is not valid")
+    );
+    assert_eq!(calls(&vendor).await.len(), 2, "nothing was called twice");
+}
+
+/// Matches a Workspace365 create for one e-mail.
+fn body_json_path_email(email: &'static str) -> impl wiremock::Match {
+    move |request: &wiremock::Request| request.body_json::<Value>().is_ok_and(|b| b["EmailAddress"] == email)
+}

@@ -42,6 +42,16 @@ fn linked(email: &str, u: &UserState, active: bool) -> Link {
     }
 }
 
+/// A mock that answers `response` to `verb` on `at`, and must be called `times` times.
+async fn mock(server: &MockServer, verb: &str, at: &str, response: ResponseTemplate, times: u64) {
+    Mock::given(method(verb))
+        .and(path(at))
+        .respond_with(response)
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
 /// The headers every call carries (seed examples; vendor-apis.md §2).
 fn vendor(m: wiremock::MockBuilder) -> wiremock::MockBuilder {
     m.and(header("ProvisioningKey", KEY))
@@ -233,18 +243,22 @@ async fn delete_counts_404_as_done() {
 #[tokio::test]
 async fn a_user_deleted_at_the_vendor_is_created_again() {
     let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .and(path("/Provisioning/example/User/a@x.com/"))
-        .respond_with(ResponseTemplate::new(404))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/Provisioning/example/User/"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("99"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/a@x.com/",
+        ResponseTemplate::new(404),
+        1,
+    )
+    .await;
+    mock(
+        &server,
+        "POST",
+        "/Provisioning/example/User/",
+        ResponseTemplate::new(200).set_body_string("99"),
+        1,
+    )
+    .await;
     let stale = Link {
         pushed_hash: Some("old".into()),
         ..linked("a@x.com", &user("a@x.com", true), true)
@@ -260,24 +274,30 @@ async fn a_user_deleted_at_the_vendor_is_created_again() {
 async fn after_an_unknown_create_outcome_the_user_is_looked_up_before_creating() {
     let server = MockServer::start().await;
     // The earlier create did happen: Validate answers 200, so no second POST.
-    Mock::given(method("PUT"))
-        .and(path("/Provisioning/example/User/a@x.com/Validate/"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PUT"))
-        .and(path("/Provisioning/example/User/a@x.com/"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PUT"))
-        .and(path("/Provisioning/example/User/a@x.com/Activate/"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/a@x.com/Validate/",
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/a@x.com/",
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/a@x.com/Activate/",
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_string("1"))
         .expect(0)
@@ -294,12 +314,14 @@ async fn after_an_unknown_create_outcome_the_user_is_looked_up_before_creating()
 
     // It did not happen: Validate answers 404, then one POST.
     let absent = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .and(path("/Provisioning/example/User/b@x.com/Validate/"))
-        .respond_with(ResponseTemplate::new(404))
-        .expect(1)
-        .mount(&absent)
-        .await;
+    mock(
+        &absent,
+        "PUT",
+        "/Provisioning/example/User/b@x.com/Validate/",
+        ResponseTemplate::new(404),
+        1,
+    )
+    .await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_string("2"))
         .expect(1)

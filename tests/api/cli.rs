@@ -147,3 +147,26 @@ fn configuration_mistakes_fail_at_start_with_the_reason() {
         .unwrap();
     assert!(!ok && err.contains("server.listen"), "{err}");
 }
+
+/// Regression: a server whose stderr reader went away used to exit 101 on its next log line.
+#[test]
+fn a_closed_stderr_does_not_take_the_server_down() {
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), &["token", "create", "first"]);
+    let mut child = command(dir.path())
+        .env("RUST_LOG", "info")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let started = stderr
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("serving SCIM"));
+    assert!(started);
+    // The reader is gone now: the shutdown log lines meet a closed pipe.
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+}

@@ -1,6 +1,5 @@
 //! Schemas (RFC 7643 §7): the compiled-in definitions from `scim-schemas/`, and the resolution of
 //! attribute paths against them (names are case-insensitive, RFC 7643 §2.1).
-use super::error::ScimError;
 use super::filter::AttrPath;
 use serde::Deserialize;
 use std::sync::LazyLock;
@@ -240,15 +239,6 @@ pub fn group() -> &'static ResourceSchema {
 /// The User resource type (core User schema + Enterprise User extension).
 pub fn user() -> &'static ResourceSchema {
     &USER
-}
-
-/// The error for a path that names no attribute: in a filter it is `invalidFilter`, elsewhere `invalidPath`.
-pub fn unknown_attribute(detail: String, in_filter: bool) -> ScimError {
-    if in_filter {
-        ScimError::invalid_filter(detail)
-    } else {
-        ScimError::invalid_path(detail)
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ use super::{now_timestamp, Store, StoreError};
 use crate::scim::list::ListQuery;
 use crate::scim::resource::{Document, Version};
 use crate::scim::schema;
-use crate::scim::ScimError;
 use serde_json::Value;
 
 /// A stored user row.
@@ -185,12 +184,5 @@ impl Store {
             COLUMNS
         };
         self.list_rows(&USERS, schema::user(), columns, query).await
-    }
-}
-
-/// Kept for symmetry with the other tables: a filter that cannot be compiled is the client's error.
-impl From<ScimError> for StoreError {
-    fn from(e: ScimError) -> Self {
-        StoreError::Invalid(e)
     }
 }

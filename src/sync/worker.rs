@@ -181,26 +181,27 @@ impl Worker {
             .await
             .map_err(transient)?
             .map(|row| link_from_row(&row));
+        let in_scope = match user {
+            Some(_) => self.store.in_scope(&target.name, id).await.map_err(transient)?,
+            None => false,
+        };
+        let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
+        if unlinked && !in_scope {
+            // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
+            return Ok(Link::gone());
+        }
         let desired = match user {
             None => Desired::Absent,
             Some(user) => {
-                let document = user.document().map_err(transient)?;
-                let state = user_state(id, &document);
-                match (
-                    self.store.in_scope(&target.name, id).await.map_err(transient)?,
-                    target.on_delete,
-                ) {
+                let state = user_state(id, &user.document().map_err(transient)?);
+                match (in_scope, target.on_delete) {
                     (true, _) => Desired::Present(state),
                     (false, OnDelete::Deactivate) => Desired::Present(super::UserState { active: false, ..state }),
                     (false, OnDelete::Delete) => Desired::Absent,
                 }
             }
         };
-        let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
         if let (Desired::Present(state), true) = (&desired, unlinked) {
-            if link.is_none() && !self.store.in_scope(&target.name, id).await.map_err(transient)? {
-                return Ok(Link::gone()); // out of scope and never pushed: nothing to do
-            }
             // Recorded before the create: if we die after the vendor answered, we look up first.
             let creating = Link::creating(&state.email);
             self.store

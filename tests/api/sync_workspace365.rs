@@ -181,3 +181,31 @@ async fn a_vendor_outage_is_retried_later_and_a_validation_error_is_parked_with_
 fn body_json_path_email(email: &'static str) -> impl wiremock::Match {
     move |request: &wiremock::Request| request.body_json::<Value>().is_ok_and(|b| b["EmailAddress"] == email)
 }
+
+#[tokio::test]
+async fn a_user_out_of_scope_and_gone_from_the_vendor_is_not_created_again_to_be_deactivated() {
+    use scim_bridge::config::OnDelete;
+    let vendor = MockServer::start().await;
+    let base = format!("{}/Provisioning", vendor.uri());
+    let app = spawn_app_with(|s| {
+        let mut target = w365_target("w365", Some(r#"title eq "Eng""#), &base);
+        target.on_delete = Some(OnDelete::Deactivate);
+        s.target = vec![target];
+    })
+    .await;
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "g@x.com", "title": "Eng"});
+    let id = app.create_user(&body).await["id"].as_str().unwrap().to_owned();
+    let gone = scim_bridge::store::LinkRow {
+        state: "gone".into(),
+        remote_id: None,
+        remote_key: None,
+        pushed_hash: None,
+        pushed_active: None,
+    };
+    app.store.save_link(&id, "w365", &gone).await.unwrap();
+    app.patch_user(&id, json!([{"op": "replace", "path": "title", "value": "Sales"}]))
+        .await;
+    app.drain_sync().await;
+    assert!(calls(&vendor).await.is_empty(), "{:?}", calls(&vendor).await);
+    assert!(app.store.sync_rows().await.unwrap().is_empty());
+}

@@ -26,11 +26,9 @@ impl Application {
         let addr = settings.listen_addr()?;
         let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
-        let store = Store::connect(&settings.database.url)
-            .await
-            .with_context(|| format!("cannot open the database {}", settings.database.url))?
-            .with_targets(target_scopes(settings)?);
+        let store = open_store(settings).await?.with_sealer(settings.sync.sealer()?);
         let jwt = settings.auth.jwt.as_ref().map(jwt_validator).transpose()?;
+        http::metrics::install();
         let state = AppState {
             store: store.clone(),
             base_path: settings.server.base_path.trim_end_matches('/').to_owned(),
@@ -117,12 +115,27 @@ impl Application {
     }
 }
 
+/// Opens (and migrates) the configured database, with the targets' scopes (operator commands need
+/// no secrets key: they never open a password).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    Ok(Store::connect(&settings.database.url)
+        .await
+        .with_context(|| format!("cannot open the database {}", settings.database.url))?
+        .with_targets(target_scopes(settings)?))
+}
+
 /// Each `[[target]]` with its scope compiled for the store, which queues fan-out on every change.
 fn target_scopes(settings: &Settings) -> anyhow::Result<Vec<TargetScope>> {
     settings
         .target
         .iter()
-        .map(|t| Ok(TargetScope::new(&t.name, t.scope_filter()?.as_ref())?))
+        .map(|t| {
+            Ok(TargetScope::new(
+                &t.name,
+                t.scope_filter()?.as_ref(),
+                t.takes_passwords(),
+            )?)
+        })
         .collect()
 }
 

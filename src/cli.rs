@@ -1,5 +1,5 @@
 //! The command line: clap types and one function per subcommand.
-use crate::app::Application;
+use crate::app::{open_store, Application};
 use crate::config::Settings;
 use crate::http::auth::{generate_token, token_hash};
 use crate::store::{Store, StoreError};
@@ -29,6 +29,36 @@ pub enum Command {
     /// Manage the bearer tokens identity providers use.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Inspect and steer the fan-out to vendors.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+    /// Show one user's SCIM state, links, queued rows and last vendor calls (by id, userName or e-mail).
+    Lookup {
+        key: String,
+        /// How many of the newest vendor calls to show.
+        #[arg(long, default_value_t = 10)]
+        events: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Per target: pending and dead rows, the oldest due row, the last success.
+    Status,
+    /// Make queued rows due now, dead ones included.
+    Retry {
+        /// Only this target's rows.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only this user's rows (id, userName or e-mail).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Queue every user in a target's scope (or linked to it), to repair drift at the vendor.
+    Resync {
+        #[arg(long)]
+        target: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +76,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(&settings).await,
         Command::Token(command) => token(&settings, command).await,
+        Command::Sync(command) => sync(&settings, command).await,
+        Command::Lookup { key, events } => lookup(&settings, &key, events).await,
     }
 }
 
@@ -123,6 +155,124 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()>
                 println!("Token '{name}' revoked.");
             }
         },
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn sync(settings: &Settings, command: SyncCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    match command {
+        SyncCommand::Status => {
+            println!(
+                "{:<20} {:>8} {:>6}  {:<25} last success",
+                "target", "pending", "dead", "oldest due"
+            );
+            for t in store.target_status().await? {
+                println!(
+                    "{:<20} {:>8} {:>6}  {:<25} {}",
+                    t.target,
+                    t.pending,
+                    t.dead,
+                    t.oldest_due.as_deref().unwrap_or("-"),
+                    t.last_success.as_deref().unwrap_or("never")
+                );
+            }
+        }
+        SyncCommand::Retry { target, user } => {
+            if let Some(t) = &target {
+                known_target(settings, t)?;
+            }
+            let user_id = match &user {
+                Some(key) => Some(
+                    store
+                        .lookup(key, 0)
+                        .await?
+                        .with_context(|| format!("no user '{key}'"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let n = store.retry_now(target.as_deref(), user_id.as_deref()).await?;
+            println!("{n} row(s) due now; a running `serve` picks them up.");
+        }
+        SyncCommand::Resync { target } => {
+            known_target(settings, &target)?;
+            let bar = indicatif::ProgressBar::new(store.count_users().await?);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users ({per_sec}, {eta} left)")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let queued = store.resync(&target, |n| bar.inc(n)).await?;
+            bar.finish_and_clear();
+            println!("{queued} user(s) queued for '{target}'; a running `serve` works through them.");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn known_target(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    if settings.target.iter().any(|t| t.name == name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = settings.target.iter().map(|t| t.name.as_str()).collect();
+    bail!(
+        "no target named '{name}' in the configuration (targets: {})",
+        names.join(", ")
+    )
+}
+
+async fn lookup(settings: &Settings, key: &str, events: i64) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let Some(user) = store.lookup(key, events).await? else {
+        bail!("no user with id, userName or e-mail '{key}'");
+    };
+    let state = user.deleted_at.as_deref().map_or_else(
+        || "live".to_owned(),
+        |at| format!("deleted {at} (tombstone until every target is told)"),
+    );
+    println!("user      {} ({})\nstate     {state}", user.user_name, user.id);
+    let document: serde_json::Value = serde_json::from_str(&user.doc)?;
+    println!(
+        "scim      {}",
+        serde_json::to_string_pretty(&document)?.replace('\n', "\n          ")
+    );
+    println!("links");
+    for (target, link) in &user.links {
+        println!(
+            "  {target:<18} {:<9} remote id {:<12} key {:<30} active {}",
+            link.state,
+            link.remote_id.as_deref().unwrap_or("-"),
+            link.remote_key.as_deref().unwrap_or("-"),
+            link.pushed_active.map_or("-".to_owned(), |a| a.to_string())
+        );
+    }
+    println!("queued");
+    for row in &user.queued {
+        println!(
+            "  {:<18} {:<8} due {} attempts {}{}",
+            row.target,
+            row.state,
+            row.due_at,
+            row.attempts,
+            row.last_error
+                .as_deref()
+                .map(|e| format!("  error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("events (newest first)");
+    for e in &user.events {
+        println!(
+            "  {} {:<18} {:<10} {:>4} {:>8.1} ms{}",
+            e.at,
+            e.target,
+            e.action,
+            e.http_status.map_or("-".to_owned(), |s| s.to_string()),
+            e.latency_ms.unwrap_or_default(),
+            e.error.as_deref().map(|e| format!("  {e}")).unwrap_or_default()
+        );
     }
     store.close().await;
     Ok(())

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod scim;
+pub mod secrets;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

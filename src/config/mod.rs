@@ -40,6 +40,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub sync: SyncSettings,
     /// `[[target]]`: the vendors changes fan out to.
     pub target: Vec<TargetSettings>,
 }
@@ -87,6 +88,31 @@ impl Default for DatabaseSettings {
         Self {
             url: "sqlite://scim-bridge.db".into(),
         }
+    }
+}
+
+/// `[sync]`: settings every target shares.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSettings {
+    /// Environment variable (or file) holding the AES-256 key, 64 hex digits, that seals IdP
+    /// passwords until the targets that take passwords have them. Without it, passwords are not
+    /// kept and new vendor users get a strong random password.
+    pub secrets_key_env: Option<String>,
+    pub secrets_key_file: Option<PathBuf>,
+}
+
+impl SyncSettings {
+    /// The password sealer, when a key is configured; a malformed key fails here.
+    pub fn sealer(&self) -> Result<Option<crate::secrets::Sealer>, ConfigError> {
+        let key = read_secret(
+            "sync.secrets_key",
+            self.secrets_key_env.as_deref(),
+            self.secrets_key_file.as_deref(),
+        )?;
+        key.map(|k| crate::secrets::Sealer::from_hex(&k))
+            .transpose()
+            .map_err(|e| ConfigError::Invalid(format!("sync.secrets_key: {e}")))
     }
 }
 

@@ -67,6 +67,11 @@ impl TargetSettings {
         Ok(Some(filter))
     }
 
+    /// Whether this vendor takes users' passwords (so an IdP password is held until delivered).
+    pub fn takes_passwords(&self) -> bool {
+        matches!(self.kind, TargetKind::Workspace365)
+    }
+
     pub fn concurrency(&self) -> usize {
         self.concurrency.unwrap_or(4)
     }

@@ -3,6 +3,7 @@ pub mod auth;
 mod discovery;
 pub mod error;
 mod groups;
+pub mod metrics;
 mod ops;
 mod request;
 mod resource;
@@ -30,10 +31,11 @@ pub struct AppState {
     pub max_results: usize,
 }
 
-/// Registers every route: `/healthz` open, everything under `base_path` behind `require_auth`.
+/// Registers every route: `/healthz` open, `/metrics` with auth, everything under `base_path` behind `require_auth`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes: usize) {
     cfg.app_data(web::PayloadConfig::new(max_body_bytes))
         .route("/healthz", web::get().to(ops::healthz))
+        .configure(metrics::configure)
         .service(
             web::scope(&state.base_path)
                 .wrap(from_fn(auth::require_auth))
@@ -77,6 +79,7 @@ pub async fn log_request(
     }
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    metrics::record_request(method.as_str(), &route, status, latency_ms / 1000.0);
     tracing::info!(%method, %route, status, latency_ms = format!("{latency_ms:.2}"), request_id, "request");
     Ok(response)
 }

@@ -101,7 +101,7 @@ async fn create_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
     let normalized = normalize(&input, schema::user())?;
     let user = state
         .store
-        .insert_user(&normalized.document)
+        .insert_user(&normalized.document, normalized.password.as_deref())
         .await
         .map_err(|e| taken(e.into(), &normalized.document))?;
     respond(&req, &state, StatusCode::CREATED, &user)
@@ -128,9 +128,10 @@ async fn replace_user(
 ) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
     let normalized = normalize(&input, schema::user())?;
+    let password = normalized.password.as_deref();
     let saved = change_user(&req, &state, &id, |_, before| {
         check_immutable(&before, &normalized.document)?;
-        Ok(normalized.document.clone())
+        Ok((normalized.document.clone(), password.map(str::to_owned)))
     })
     .await?;
     respond(&req, &state, StatusCode::OK, &saved)
@@ -146,7 +147,8 @@ async fn patch_user(
     let input = json_body(&req, &body)?;
     let operations = patch::parse_request(&input)?;
     let saved = change_user(&req, &state, &id, |_, before| {
-        Ok(patch::apply(&before, &operations, schema::user(), &id)?.document)
+        let patched = patch::apply(&before, &operations, schema::user(), &id)?;
+        Ok((patched.document, patched.password))
     })
     .await?;
     respond(&req, &state, StatusCode::OK, &saved)
@@ -169,37 +171,47 @@ async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Changes user `id` to what `change` computes from its current state. The fast path reads, then
-/// writes only if the version is unchanged (two statements). A lost race without If-Match is redone
-/// inside the writer's transaction, so concurrent changes all apply; with If-Match it is a 412.
-/// A change that leaves the document as it was writes nothing (Entra repeats `active` PATCHes).
+/// Changes user `id` to what `change` computes from its current state (the new document, and a
+/// password when the client sent one). The fast path reads, then writes only if the version is
+/// unchanged (two statements). A lost race without If-Match is redone inside the writer's
+/// transaction, so concurrent changes all apply; with If-Match it is a 412.
+/// A change that leaves the document as it was, with no password, writes nothing (Entra repeats
+/// `active` PATCHes).
 async fn change_user(
     req: &HttpRequest,
     state: &AppState,
     id: &str,
-    change: impl Fn(&StoredUser, Document) -> Result<Document, ApiError>,
+    change: impl Fn(&StoredUser, Document) -> Result<(Document, Option<String>), ApiError>,
 ) -> Result<StoredUser, ApiError> {
     let attempted = RefCell::new(Document::new());
+    let password = RefCell::new(None);
     let recorded = |current: &StoredUser, before: Document| {
         check_if_match(req, current.version())?;
-        let after = change(current, before)?;
+        let (after, new_password) = change(current, before)?;
         attempted.replace(after.clone());
+        password.replace(new_password);
         Ok::<_, ApiError>(after)
     };
     let current = state.store.get_user(id).await?;
     let before = current.document()?;
     let after = recorded(&current, before.clone())?;
-    if after == before {
+    // The password a request carries does not depend on the document it applies to.
+    let password = password.take();
+    if after == before && password.is_none() {
         return Ok(current);
     }
-    let outcome = match state.store.update_user_if(id, current.version(), &after).await {
+    let outcome = match state
+        .store
+        .update_user_if(id, current.version(), &after, password.as_deref())
+        .await
+    {
         // A change of the user's own document leaves its group memberships as they were read.
         Ok(saved) => Ok(StoredUser {
             related: current.related.clone(),
             ..saved
         }),
         Err(StoreError::VersionMismatch) if !req.headers().contains_key(header::IF_MATCH) => {
-            state.store.modify_user(id, recorded).await
+            state.store.modify_user(id, password.as_deref(), recorded).await
         }
         other => other.map_err(ApiError::from),
     };

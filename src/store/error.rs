@@ -18,6 +18,8 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("stored document is not valid JSON")]
     Corrupt(#[from] serde_json::Error),
+    #[error(transparent)]
+    Sealing(#[from] crate::secrets::SealError),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

@@ -7,6 +7,7 @@
 //! create benchmark before this rule; see `tests/api/locking.rs`).
 mod error;
 mod groups;
+mod operators;
 mod query;
 mod resource;
 mod sync_queue;
@@ -15,11 +16,13 @@ mod users;
 
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
+pub use operators::{EventRow, LookedUp, TargetStatus};
 pub use resource::{Page, StoredResource};
 pub use sync_queue::{Claim, Event, LinkRow, SyncRow, TargetScope};
 pub use tokens::TokenRecord;
 pub use users::StoredUser;
 
+use crate::secrets::Sealer;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +42,8 @@ pub struct Store {
     targets: Arc<Vec<TargetScope>>,
     /// Woken after a commit that queued fan-out work (the sync worker waits on it).
     sync_wakeup: Arc<Notify>,
+    /// Seals passwords on their way to the targets that take them; without it they are not kept.
+    sealer: Option<Sealer>,
 }
 
 impl Store {
@@ -75,6 +80,7 @@ impl Store {
             url: url.into(),
             targets: Arc::new(Vec::new()),
             sync_wakeup: Arc::new(Notify::new()),
+            sealer: None,
         })
     }
 
@@ -84,18 +90,25 @@ impl Store {
         self
     }
 
+    /// The same store, holding IdP passwords sealed with `sealer` until the targets that take them have them.
+    pub fn with_sealer(mut self, sealer: Option<Sealer>) -> Self {
+        self.sealer = sealer;
+        self
+    }
+
+    /// Whether a password a client sends reaches a vendor (ServiceProviderConfig `changePassword`).
+    pub fn delivers_passwords(&self) -> bool {
+        self.sealer.is_some() && self.targets.iter().any(|t| t.takes_passwords)
+    }
+
+    /// The configured targets' names.
+    pub fn target_names(&self) -> impl Iterator<Item = &str> {
+        self.targets.iter().map(|t| t.name.as_str())
+    }
+
     /// What the sync worker waits on for new work.
     pub fn sync_wakeup(&self) -> Arc<Notify> {
         self.sync_wakeup.clone()
-    }
-
-    /// Queues `ids` for their targets inside `tx`, commits, and wakes the worker if anything was queued.
-    async fn enqueue_and_commit(
-        &self,
-        tx: sqlx::Transaction<'_, sqlx::Sqlite>,
-        ids: &[&str],
-    ) -> Result<(), StoreError> {
-        self.enqueue_for_and_commit(tx, ids, |_| true).await
     }
 
     /// The same, for the targets `which` selects.
@@ -105,11 +118,43 @@ impl Store {
         ids: &[&str],
         which: impl Fn(&TargetScope) -> bool,
     ) -> Result<(), StoreError> {
+        let queued = self.enqueue(&mut tx, ids, which).await?;
+        self.commit_and_wake(tx, queued).await
+    }
+
+    /// Queues user `id` and, when the client sent a password, seals it for each queued target that
+    /// takes passwords, then commits: the password travels with the change or not at all.
+    async fn enqueue_user_and_commit(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        id: &str,
+        password: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let queued = self.enqueue(&mut tx, &[id], |_| true).await?;
+        if let (Some(password), Some(sealer)) = (password, &self.sealer) {
+            for target in self.targets.iter().filter(|t| t.takes_passwords) {
+                let sealed = sealer.seal(password, id, &target.name)?;
+                sync_queue::hand_over_password(&mut tx, id, &target.name, &sealed).await?;
+            }
+        }
+        self.commit_and_wake(tx, queued).await
+    }
+
+    async fn enqueue(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        ids: &[&str],
+        which: impl Fn(&TargetScope) -> bool,
+    ) -> Result<u64, StoreError> {
         let targets: Vec<&TargetScope> = self.targets.iter().filter(|t| which(t)).collect();
         let mut queued = 0;
         for id in ids {
-            queued += sync_queue::enqueue_user(&mut tx, &targets, id).await?;
+            queued += sync_queue::enqueue_user(tx, &targets, id).await?;
         }
+        Ok(queued)
+    }
+
+    async fn commit_and_wake(&self, tx: sqlx::Transaction<'_, sqlx::Sqlite>, queued: u64) -> Result<(), StoreError> {
         tx.commit().await?;
         if queued > 0 {
             self.sync_wakeup.notify_one();

@@ -14,10 +14,12 @@ pub struct TargetScope {
     pub(super) scope: Option<Sql>,
     /// The scope names `groups`, so membership changes move users in or out of it.
     pub uses_groups: bool,
+    /// The vendor takes users' passwords, so one the IdP sends is held (sealed) until delivered.
+    pub takes_passwords: bool,
 }
 
 impl TargetScope {
-    pub fn new(name: &str, scope: Option<&Filter>) -> Result<Self, ScimError> {
+    pub fn new(name: &str, scope: Option<&Filter>, takes_passwords: bool) -> Result<Self, ScimError> {
         let uses_groups = scope.is_some_and(|f| f.paths().iter().any(|p| p.name.eq_ignore_ascii_case("groups")));
         let scope = scope
             .map(|f| Compiler::new(schema::user(), &USERS).filter(f))
@@ -26,6 +28,7 @@ impl TargetScope {
             name: name.to_owned(),
             scope,
             uses_groups,
+            takes_passwords,
         })
     }
 }
@@ -70,6 +73,40 @@ pub(super) async fn enqueue_user(
     Ok(queued)
 }
 
+/// Holds a sealed password for (user, target) while that target has a row queued for the user (a
+/// newer password replaces an undelivered one).
+pub(super) async fn hand_over_password(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: &str,
+    target: &str,
+    sealed: &[u8],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO password_handover (resource_id, target, sealed, created)
+         SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sync_queue WHERE resource_id = ?1 AND target = ?2)
+         ON CONFLICT (resource_id, target) DO UPDATE SET sealed = excluded.sealed, created = excluded.created",
+    )
+    .bind(id)
+    .bind(target)
+    .bind(sealed)
+    .bind(now_timestamp())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Drops user `id`'s tombstone once no target has a row queued for it (pending or dead: a dead row
+/// may be retried by an operator, and needs the document).
+pub(super) async fn purge_tombstone(tx: &mut Transaction<'_, Sqlite>, id: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM user_tombstones WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM sync_queue WHERE resource_id = ?1)",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// One queued (user, target) row, as operators and tests see it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SyncRow {
@@ -83,6 +120,15 @@ pub struct SyncRow {
 }
 
 impl super::Store {
+    /// Queued rows counted by (target, state), for `/metrics` and `sync status`.
+    pub async fn queue_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT target, state, count(*) FROM sync_queue GROUP BY target, state ORDER BY target, state",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     /// Every queued row, by target then user.
     pub async fn sync_rows(&self) -> Result<Vec<SyncRow>, StoreError> {
         Ok(sqlx::query_as::<_, SyncRow>(
@@ -194,8 +240,24 @@ impl super::Store {
 
     /// Success: the link is recorded, the row is cleared if no newer change came meanwhile (else it
     /// stays due), and an event is written, all in one transaction.
-    pub async fn finish_success(&self, claim: &Claim, link: &LinkRow, event: &Event) -> Result<(), StoreError> {
+    /// A password that was `delivered` is erased (unless a newer one replaced it meanwhile), and a
+    /// deleted user's tombstone goes once no target has a row left for it.
+    pub async fn finish_success(
+        &self,
+        claim: &Claim,
+        link: &LinkRow,
+        event: &Event,
+        delivered: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
+        if let Some(sealed) = delivered {
+            sqlx::query("DELETE FROM password_handover WHERE resource_id = ?1 AND target = ?2 AND sealed = ?3")
+                .bind(&claim.resource_id)
+                .bind(&claim.target)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+        }
         upsert_link(&mut tx, &claim.resource_id, &claim.target, link).await?;
         let cleared = sqlx::query("DELETE FROM sync_queue WHERE resource_id = ?1 AND target = ?2 AND generation = ?3")
             .bind(&claim.resource_id)
@@ -210,9 +272,21 @@ impl super::Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        purge_tombstone(&mut tx, &claim.resource_id).await?;
         insert_event(&mut tx, claim, event).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The sealed password waiting for (user, target), if any.
+    pub async fn password_for(&self, resource_id: &str, target: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let rows: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT sealed FROM password_handover WHERE resource_id = ?1 AND target = ?2")
+                .bind(resource_id)
+                .bind(target)
+                .fetch_all(&self.write)
+                .await?;
+        Ok(rows.into_iter().next().map(|(s,)| s))
     }
 
     /// Failure: the row is due again at `retry_at`, or parked as dead when that is `None`.
@@ -280,5 +354,13 @@ async fn insert_event(tx: &mut Transaction<'_, Sqlite>, claim: &Claim, event: &E
     .bind(&event.error)
     .execute(&mut **tx)
     .await?;
+    // The log is bounded: the oldest events beyond the newest EVENTS_KEPT go (a rowid range delete).
+    sqlx::query("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1")
+        .bind(EVENTS_KEPT)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
+
+/// How many vendor-call events the `events` table keeps.
+const EVENTS_KEPT: i64 = 100_000;

@@ -32,7 +32,8 @@ const RETURNING: &str = "RETURNING id, doc, version, created, last_modified, NUL
 
 impl Store {
     /// Inserts a new user in one statement; `Conflict` when the userName is taken (case-insensitively).
-    pub async fn insert_user(&self, document: &Document) -> Result<StoredUser, StoreError> {
+    /// A `password` is held (sealed) only for the targets that take one, and only with a secrets key.
+    pub async fn insert_user(&self, document: &Document, password: Option<&str>) -> Result<StoredUser, StoreError> {
         let fields = indexed(document);
         let sql = format!(
             "INSERT INTO users (id, user_name, external_id, doc, version, created, last_modified)
@@ -51,7 +52,7 @@ impl Store {
         } else {
             let mut tx = self.write.begin().await?;
             let rows = query.fetch_all(&mut *tx).await?;
-            self.enqueue_and_commit(tx, &[id.as_str()]).await?;
+            self.enqueue_user_and_commit(tx, &id, password).await?;
             rows
         };
         rows.into_iter().next().ok_or(StoreError::NotFound)
@@ -74,6 +75,7 @@ impl Store {
         id: &str,
         expected: Version,
         document: &Document,
+        password: Option<&str>,
     ) -> Result<StoredUser, StoreError> {
         let fields = indexed(document);
         let sql = format!(
@@ -93,7 +95,7 @@ impl Store {
             let mut tx = self.write.begin().await?;
             let updated = query.fetch_all(&mut *tx).await?.pop();
             if updated.is_some() {
-                self.enqueue_and_commit(tx, &[id]).await?;
+                self.enqueue_user_and_commit(tx, id, password).await?;
             }
             updated
         };
@@ -104,10 +106,12 @@ impl Store {
     }
 
     /// Reads user `id` and writes what `change` computes from it inside one write transaction, so
-    /// that racing changes apply one after the other. Returning the same document writes nothing.
+    /// that racing changes apply one after the other. Returning the same document, with no new
+    /// `password`, writes nothing.
     pub async fn modify_user<E: From<StoreError>>(
         &self,
         id: &str,
+        password: Option<&str>,
         change: impl FnOnce(&StoredUser, Document) -> Result<Document, E>,
     ) -> Result<StoredUser, E> {
         let mut tx = self.write.begin().await.map_err(StoreError::from)?;
@@ -121,7 +125,7 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let before = current.document()?;
         let after = change(&current, before.clone())?;
-        if after == before {
+        if after == before && password.is_none() {
             return Ok(current);
         }
         let fields = indexed(&after);
@@ -140,15 +144,27 @@ impl Store {
             .map_err(StoreError::from)?
             .pop()
             .ok_or(StoreError::NotFound)?;
-        self.enqueue_and_commit(tx, &[id]).await?;
+        self.enqueue_user_and_commit(tx, id, password).await?;
         // A change of the user's own document leaves its group memberships as they were read.
         user.related = current.related;
         Ok(user)
     }
 
-    /// Deletes user `id`; with `expected`, only if its version still matches.
+    /// Deletes user `id`; with `expected`, only if its version still matches. With targets, the last
+    /// document is kept as a tombstone (invisible to SCIM) until every target has been told.
     pub async fn delete_user(&self, id: &str, expected: Option<Version>) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
+        if !self.targets.is_empty() {
+            sqlx::query(
+                "INSERT OR REPLACE INTO user_tombstones (id, doc, deleted_at)
+                 SELECT id, doc, ?3 FROM users WHERE id = ?1 AND (?2 IS NULL OR version = ?2)",
+            )
+            .bind(id)
+            .bind(expected.map(|v| v.0))
+            .bind(now_timestamp())
+            .execute(&mut *tx)
+            .await?;
+        }
         let done = sqlx::query("DELETE FROM users WHERE id = ?1 AND (?2 IS NULL OR version = ?2)")
             .bind(id)
             .bind(expected.map(|v| v.0))
@@ -158,8 +174,27 @@ impl Store {
             drop(tx);
             return Err(self.missing_or_changed(id).await);
         }
-        // Still-linked targets are queued to remove (or deactivate) the user there.
-        self.enqueue_and_commit(tx, &[id]).await
+        // Still-linked targets are queued to remove (or deactivate) the user there; with nothing
+        // queued, the tombstone goes at once. An undelivered password is no longer wanted.
+        let queued = self.enqueue(&mut tx, &[id], |_| true).await?;
+        sqlx::query("DELETE FROM password_handover WHERE resource_id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        super::sync_queue::purge_tombstone(&mut tx, id).await?;
+        self.commit_and_wake(tx, queued).await
+    }
+
+    /// A deleted user's last document, while a target still has to be told.
+    pub async fn tombstone(&self, id: &str) -> Result<Option<Document>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT doc FROM user_tombstones WHERE id = ?1")
+            .bind(id)
+            .fetch_all(&self.write)
+            .await?;
+        rows.into_iter()
+            .next()
+            .map(|(doc,)| serde_json::from_str(&doc).map_err(StoreError::from))
+            .transpose()
     }
 
     /// After a conditional write touched nothing: was the row gone, or at another version?

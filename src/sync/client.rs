@@ -1,8 +1,11 @@
 //! The one HTTP client for vendors and the sorting of their answers into `ConnectorError`.
 //! Bodies kept in errors are cut short; request headers (where credentials live) are never kept.
 use super::ConnectorError;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
-use std::time::Duration;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// How much of a vendor's error body is kept for the operator.
 const BODY_LIMIT: usize = 2048;
@@ -31,17 +34,73 @@ impl VendorResponse {
     }
 }
 
-/// Sends a request; a transport failure (refused, reset, timeout) is transient.
-pub async fn send(target: &str, request: reqwest::RequestBuilder) -> Result<VendorResponse, ConnectorError> {
-    let response = request.send().await.map_err(|e| transport_error(target, &e))?;
-    let status = response.status().as_u16();
-    let retry_after = retry_after(response.headers());
-    let body = response.text().await.map_err(|e| transport_error(target, &e))?;
-    Ok(VendorResponse {
-        status,
-        body,
-        retry_after,
-    })
+/// One target's way to its vendor: the shared HTTP client, the target's optional request-rate
+/// limit, and the per-call metrics (`scim_bridge_vendor_requests_total`, `…_duration_seconds`).
+#[derive(Clone)]
+pub struct VendorClient {
+    target: String,
+    http: reqwest::Client,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+}
+
+impl VendorClient {
+    /// `rate_limit` is requests per second (fractions allowed: 0.5 is one call every two seconds).
+    pub fn new(target: &str, http: reqwest::Client, rate_limit: Option<f64>) -> Self {
+        let limiter = rate_limit.and_then(quota).map(|q| Arc::new(RateLimiter::direct(q)));
+        Self {
+            target: target.to_owned(),
+            http,
+            limiter,
+        }
+    }
+
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, url)
+    }
+
+    /// Sends a request once the rate limit allows; a transport failure (refused, reset, timeout) is
+    /// transient.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<VendorResponse, ConnectorError> {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let started = Instant::now();
+        let result = self.send_now(request).await;
+        let outcome = match &result {
+            Ok(response) => response.status.to_string(),
+            Err(_) => "transport_error".to_owned(),
+        };
+        let labels = [("target", self.target.clone()), ("outcome", outcome)];
+        metrics::counter!("scim_bridge_vendor_requests_total", &labels).increment(1);
+        metrics::histogram!("scim_bridge_vendor_request_duration_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn send_now(&self, request: reqwest::RequestBuilder) -> Result<VendorResponse, ConnectorError> {
+        let response = request.send().await.map_err(|e| transport_error(&self.target, &e))?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let body = response.text().await.map_err(|e| transport_error(&self.target, &e))?;
+        Ok(VendorResponse {
+            status,
+            body,
+            retry_after,
+        })
+    }
+}
+
+/// A steady `per_second` with no bursts above one call; `None` for a limit that is not positive.
+fn quota(per_second: f64) -> Option<Quota> {
+    if !(per_second.is_finite() && per_second > 0.0) {
+        return None;
+    }
+    let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
+    Quota::with_period(period).map(|q| q.allow_burst(NonZeroU32::MIN))
 }
 
 fn transport_error(target: &str, e: &reqwest::Error) -> ConnectorError {

@@ -7,29 +7,8 @@ pub mod connectors;
 pub mod desired;
 pub mod worker;
 
-use std::fmt;
+pub use crate::secrets::Secret;
 use std::time::Duration;
-
-/// A secret from configuration or a user's password: never printed by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one header or body field that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
 
 /// The user as a vendor should hold it, taken from the SCIM store.
 #[derive(Debug, Clone, PartialEq, Eq)]

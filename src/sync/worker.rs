@@ -2,10 +2,12 @@
 //! as it is now, and records the outcome. Vendors are called outside any transaction; a row is
 //! cleared in the same transaction that records the new link (shared/design.md), so a crash at any
 //! point leaves either the row (retried) or the link (done).
+use super::client::VendorClient;
 use super::connectors::workspace365::{self, Workspace365};
 use super::desired::{link_from_row, row_from_link, user_state};
 use super::{client, ConnectorError, Desired, Link, LinkState, Secret};
 use crate::config::{read_secret, ConfigError, OnDelete, Settings, TargetKind, TargetSettings};
+use crate::secrets::Sealer;
 use crate::store::{Claim, Event, Store, StoreError};
 use rand::Rng;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -45,6 +47,7 @@ impl Connector {
 struct Target {
     name: String,
     on_delete: OnDelete,
+    takes_passwords: bool,
     connector: Connector,
     permits: Semaphore,
     failures: AtomicU32,
@@ -54,6 +57,13 @@ struct Target {
 pub struct Worker {
     store: Store,
     targets: Vec<Target>,
+    sealer: Option<Sealer>,
+}
+
+/// A reconcile's result, with the sealed password it delivered (erased when the outcome is recorded).
+struct Reconciled {
+    link: Link,
+    delivered: Option<Vec<u8>>,
 }
 
 impl Worker {
@@ -66,7 +76,8 @@ impl Worker {
             .iter()
             .map(|t| target(t, http.clone()))
             .collect::<Result<_, _>>()?;
-        Ok(Self { store, targets })
+        let sealer = settings.sync.sealer()?;
+        Ok(Self { store, targets, sealer })
     }
 
     /// One round: lease what is due, reconcile it, record the outcomes.
@@ -135,7 +146,7 @@ impl Worker {
         let result = self.reconcile(target, claim).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         match result {
-            Ok(link) => {
+            Ok(Reconciled { link, delivered }) => {
                 target.failures.store(0, Ordering::Relaxed);
                 let event = Event {
                     action: "reconcile",
@@ -143,12 +154,19 @@ impl Worker {
                     latency_ms,
                     error: None,
                 };
-                self.store.finish_success(claim, &row_from_link(&link), &event).await
+                metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
+                    .increment(1);
+                self.store
+                    .finish_success(claim, &row_from_link(&link), &event, delivered.as_deref())
+                    .await
             }
             Err(error) => {
                 let message = error.to_string();
                 let retry_at = retry_at(&error, claim.attempts, target);
                 tracing::warn!(target = %claim.target, resource = %claim.resource_id, retry = retry_at.is_some(), error = %message, "vendor call failed");
+                let outcome = if retry_at.is_some() { "retry" } else { "dead" };
+                metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => outcome)
+                    .increment(1);
                 let event = Event {
                     action: "reconcile",
                     http_status: status_of(&error),
@@ -163,7 +181,7 @@ impl Worker {
     }
 
     /// The level-triggered step: what should the vendor hold now, and what does the link say it holds.
-    async fn reconcile(&self, target: &Target, claim: &Claim) -> Result<Link, ConnectorError> {
+    async fn reconcile(&self, target: &Target, claim: &Claim) -> Result<Reconciled, ConnectorError> {
         let transient = |e: StoreError| ConnectorError::Transient {
             target: target.name.clone(),
             detail: format!("store: {e}"),
@@ -171,7 +189,7 @@ impl Worker {
         };
         let id = claim.resource_id.as_str();
         let user = match self.store.get_user(id).await {
-            Ok(user) => Some(user),
+            Ok(user) => Some(user.document().map_err(transient)?),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(transient(e)),
         };
@@ -188,18 +206,21 @@ impl Worker {
         let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
         if unlinked && !in_scope {
             // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
-            return Ok(Link::gone());
+            return Ok(Reconciled {
+                link: Link::gone(),
+                delivered: None,
+            });
         }
-        let desired = match user {
-            None => Desired::Absent,
-            Some(user) => {
-                let state = user_state(id, &user.document().map_err(transient)?);
-                match (in_scope, target.on_delete) {
-                    (true, _) => Desired::Present(state),
-                    (false, OnDelete::Deactivate) => Desired::Present(super::UserState { active: false, ..state }),
-                    (false, OnDelete::Delete) => Desired::Absent,
+        let (desired, delivered) = match user {
+            Some(document) => self.desired(target, id, &document, in_scope).await?,
+            // Deleted: the tombstone says who to deactivate where deleting is not wanted.
+            None => match (target.on_delete, self.store.tombstone(id).await.map_err(transient)?) {
+                (OnDelete::Deactivate, Some(document)) => {
+                    let state = user_state(id, &document);
+                    (Desired::Present(super::UserState { active: false, ..state }), None)
                 }
-            }
+                _ => (Desired::Absent, None),
+            },
         };
         if let (Desired::Present(state), true) = (&desired, unlinked) {
             // Recorded before the create: if we die after the vendor answered, we look up first.
@@ -209,7 +230,56 @@ impl Worker {
                 .await
                 .map_err(transient)?;
         }
-        target.connector.reconcile(&desired, link.as_ref()).await
+        let link = target.connector.reconcile(&desired, link.as_ref()).await?;
+        Ok(Reconciled { link, delivered })
+    }
+
+    /// A live user's desired state at `target`, with the password waiting for it (opened from its
+    /// seal, and returned sealed so that its delivery can be recorded).
+    async fn desired(
+        &self,
+        target: &Target,
+        id: &str,
+        document: &crate::scim::resource::Document,
+        in_scope: bool,
+    ) -> Result<(Desired, Option<Vec<u8>>), ConnectorError> {
+        let mut state = user_state(id, document);
+        let desired = match (in_scope, target.on_delete) {
+            (false, OnDelete::Delete) => return Ok((Desired::Absent, None)),
+            (false, OnDelete::Deactivate) => {
+                state.active = false;
+                return Ok((Desired::Present(state), None));
+            }
+            (true, _) => state,
+        };
+        let (Some(sealer), true) = (&self.sealer, target.takes_passwords) else {
+            return Ok((Desired::Present(desired), None));
+        };
+        let sealed = self
+            .store
+            .password_for(id, &target.name)
+            .await
+            .map_err(|e| ConnectorError::Transient {
+                target: target.name.clone(),
+                detail: format!("store: {e}"),
+                retry_after: None,
+            })?;
+        let Some(sealed) = sealed else {
+            return Ok((Desired::Present(desired), None));
+        };
+        let password = sealer
+            .open(&sealed, id, &target.name)
+            .map_err(|e| ConnectorError::Config {
+                target: target.name.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok((
+            Desired::Present(super::UserState {
+                password: Some(password),
+                ..desired
+            }),
+            Some(sealed),
+        ))
     }
 }
 
@@ -258,6 +328,7 @@ fn status_of(error: &ConnectorError) -> Option<u16> {
 }
 
 fn target(settings: &TargetSettings, http: reqwest::Client) -> Result<Target, ConfigError> {
+    let vendor = VendorClient::new(&settings.name, http, settings.rate_limit);
     let connector = match settings.kind {
         TargetKind::Workspace365 => {
             let key = read_secret(
@@ -274,7 +345,7 @@ fn target(settings: &TargetSettings, http: reqwest::Client) -> Result<Target, Co
                     provisioning_key: Secret::new(key),
                     create_in_office365: settings.create_in_office365.unwrap_or(false),
                 },
-                http,
+                vendor,
             ))
         }
         other => {
@@ -287,6 +358,7 @@ fn target(settings: &TargetSettings, http: reqwest::Client) -> Result<Target, Co
     Ok(Target {
         name: settings.name.clone(),
         on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
+        takes_passwords: settings.takes_passwords(),
         connector,
         permits: Semaphore::new(settings.concurrency()),
         failures: AtomicU32::new(0),

@@ -169,7 +169,7 @@ async fn count_is_capped_at_the_advertised_max_results() {
     for n in 0..1003 {
         let doc: scim_bridge::scim::resource::Document =
             serde_json::from_value(json!({"schemas": [USER_SCHEMA], "userName": format!("u{n}@x")})).unwrap();
-        app.store.insert_user(&doc).await.unwrap();
+        app.store.insert_user(&doc, None).await.unwrap();
     }
     let body: Value = app.get("/Users?count=5000").await.json().await.unwrap();
     assert_eq!(body["totalResults"], 1003);

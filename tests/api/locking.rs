@@ -39,7 +39,7 @@ async fn the_wal_stays_bounded_under_interleaved_writes_and_reads() {
         .unwrap();
     for n in 0..3000 {
         let doc: Document = serde_json::from_value(user(&format!("w-{n}@x"))).unwrap();
-        let created = app.store.insert_user(&doc).await.unwrap();
+        let created = app.store.insert_user(&doc, None).await.unwrap();
         app.store.get_user(&created.id).await.unwrap();
         app.store
             .update_user_if(
@@ -49,6 +49,7 @@ async fn the_wal_stays_bounded_under_interleaved_writes_and_reads() {
                     .into_iter()
                     .chain([("title".to_owned(), "t".into())])
                     .collect(),
+                None,
             )
             .await
             .unwrap();

@@ -12,6 +12,7 @@ mod helpers;
 mod limits;
 mod locking;
 mod patch;
+mod sync_lifecycle;
 mod sync_queue;
 mod sync_workspace365;
 mod users;

@@ -2,7 +2,7 @@
 //! shared/vendor-apis.md §2 for what the seed leaves out. Users are keyed by e-mail in the path (trailing
 //! slashes as documented); create answers the vendor's integer id. Every request carries
 //! `ProvisioningKey` and `X-Requested-With: XMLHttpRequest`.
-use crate::sync::client::{classify, excerpt, send, VendorResponse};
+use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -61,7 +61,7 @@ struct ValidationResult {
 
 pub struct Workspace365 {
     settings: Settings,
-    client: reqwest::Client,
+    client: VendorClient,
 }
 
 /// A call's outcome where "the user is not there" needs handling of its own.
@@ -71,7 +71,7 @@ enum Answer {
 }
 
 impl Workspace365 {
-    pub fn new(settings: Settings, client: reqwest::Client) -> Self {
+    pub fn new(settings: Settings, client: VendorClient) -> Self {
         Self { settings, client }
     }
 
@@ -251,7 +251,7 @@ impl Workspace365 {
             // Activate/Deactivate answer 411 without an explicit zero length (seed).
             None => request.header("Content-Length", "0").body(Vec::new()),
         };
-        send(&self.settings.target, request).await
+        self.client.send(request).await
     }
 
     fn expect_success(&self, response: VendorResponse) -> Result<VendorResponse, ConnectorError> {

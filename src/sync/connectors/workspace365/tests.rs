@@ -1,6 +1,6 @@
 //! The wire format of every call, checked against the seed (shared/seeds/001_3bed7475b2a24379.txt).
 use super::*;
-use crate::sync::client::http_client;
+use crate::sync::client::{http_client, VendorClient};
 use serde_json::json;
 use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path};
@@ -16,7 +16,7 @@ fn connector(server: &str, timeout: Duration) -> Workspace365 {
         provisioning_key: Secret::new(KEY),
         create_in_office365: false,
     };
-    Workspace365::new(settings, http_client(timeout).unwrap())
+    Workspace365::new(settings, VendorClient::new("w365", http_client(timeout).unwrap(), None))
 }
 
 fn user(email: &str, active: bool) -> UserState {

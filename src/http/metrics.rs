@@ -1,0 +1,92 @@
+//! `GET /metrics` (Prometheus text, behind the same auth as SCIM): HTTP requests by route, status
+//! and latency; sync queue depth and dead rows per target; vendor calls by target, outcome and
+//! latency. Counters are kept by the `metrics` facade; the queue gauges are read at scrape time.
+use super::AppState;
+use actix_web::{web, HttpResponse};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Seconds: from a cached token check to a slow vendor.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder once (several servers in one test process share it).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+                .ok()?
+                .install_recorder();
+            match recorder {
+                Ok(handle) => {
+                    spawn_upkeep(handle.clone());
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Histograms are folded into their buckets on a timer, so memory stays flat between scrapes.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(5));
+            handle.run_upkeep();
+        })
+        .map(drop)
+        .unwrap_or_else(|e| tracing::warn!(error = %e, "metrics upkeep thread not started"));
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/metrics")
+            .wrap(actix_web::middleware::from_fn(super::auth::require_auth))
+            .route(web::get().to(metrics)),
+    );
+}
+
+/// One HTTP request, as the request log middleware saw it.
+pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
+    ];
+    ::metrics::counter!("scim_bridge_http_requests_total", &labels).increment(1);
+    ::metrics::histogram!("scim_bridge_http_request_duration_seconds", &labels[..2]).record(seconds);
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let Some(handle) = install() else {
+        return HttpResponse::ServiceUnavailable().finish();
+    };
+    match state.store.queue_counts().await {
+        Ok(counts) => {
+            for target in state.store.target_names() {
+                for queue_state in ["pending", "dead"] {
+                    let depth = counts
+                        .iter()
+                        .find(|(t, s, _)| t == target && s == queue_state)
+                        .map_or(0, |(_, _, n)| *n);
+                    ::metrics::gauge!("scim_bridge_sync_queue_rows", "target" => target.to_owned(), "state" => queue_state)
+                        .set(depth as f64);
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "metrics: cannot count the sync queue"),
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(handle.render())
+}

@@ -1,0 +1,183 @@
+//! What operators ask of the sync engine (`scim-bridge sync …`, `scim-bridge lookup`): per-target
+//! status, retrying rows now, re-queueing a whole target, and one user's full story.
+use super::sync_queue::{enqueue_user, LinkRow, SyncRow};
+use super::{now_timestamp, Store, StoreError};
+
+/// One target's queue, as `sync status` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TargetStatus {
+    pub target: String,
+    pub pending: i64,
+    pub dead: i64,
+    pub oldest_due: Option<String>,
+    pub last_success: Option<String>,
+}
+
+/// A user found by `lookup`: live, or a tombstone still being fanned out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookedUp {
+    pub id: String,
+    pub user_name: String,
+    pub deleted_at: Option<String>,
+    /// The stored SCIM document (it never holds a password).
+    pub doc: String,
+    pub links: Vec<(String, LinkRow)>,
+    pub queued: Vec<SyncRow>,
+    pub events: Vec<EventRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct EventRow {
+    pub at: String,
+    pub target: String,
+    pub action: String,
+    pub http_status: Option<i64>,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+impl Eq for EventRow {}
+
+#[derive(sqlx::FromRow)]
+struct Found {
+    id: String,
+    user_name: String,
+    deleted_at: Option<String>,
+    doc: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct TargetLink {
+    target: String,
+    #[sqlx(flatten)]
+    link: LinkRow,
+}
+
+/// Users re-queued per transaction by `resync` (short transactions keep SCIM writes flowing).
+const RESYNC_BATCH: i64 = 500;
+
+impl Store {
+    /// Every configured target's queue (and any other target that still has rows or links), read
+    /// from the documented view `v_target_status`.
+    pub async fn target_status(&self) -> Result<Vec<TargetStatus>, StoreError> {
+        let mut rows: Vec<TargetStatus> =
+            sqlx::query_as("SELECT target, pending, dead, oldest_due, last_success FROM v_target_status")
+                .fetch_all(&self.read)
+                .await?;
+        for name in self.target_names() {
+            if !rows.iter().any(|r| r.target == name) {
+                rows.push(TargetStatus {
+                    target: name.to_owned(),
+                    pending: 0,
+                    dead: 0,
+                    oldest_due: None,
+                    last_success: None,
+                });
+            }
+        }
+        rows.sort_by(|a, b| a.target.cmp(&b.target));
+        Ok(rows)
+    }
+
+    /// Makes rows due now, dead ones included, for one target and/or one user (all when `None`);
+    /// returns how many. A row a worker holds right now keeps its lease.
+    pub async fn retry_now(&self, target: Option<&str>, user_id: Option<&str>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sync_queue SET state = 'pending', due_at = ?3, attempts = 0
+             WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR resource_id = ?2)",
+        )
+        .bind(target)
+        .bind(user_id)
+        .bind(now_timestamp())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// How many users exist (for a progress bar's length).
+    pub async fn count_users(&self) -> Result<u64, StoreError> {
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT count(*) FROM users")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.first().map_or(0, |(n,)| u64::try_from(*n).unwrap_or(0)))
+    }
+
+    /// Queues every user that is in `target`'s scope or linked to it, in short transactions;
+    /// `progress` hears how many users were looked at after each. Returns how many rows were queued.
+    pub async fn resync(&self, target: &str, mut progress: impl FnMut(u64)) -> Result<u64, StoreError> {
+        let Some(scope) = self.targets.iter().find(|t| t.name == target) else {
+            return Err(StoreError::NotFound);
+        };
+        let (mut after, mut queued) = (0i64, 0u64);
+        loop {
+            let batch: Vec<(i64, String)> =
+                sqlx::query_as("SELECT rowid, id FROM users WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")
+                    .bind(after)
+                    .bind(RESYNC_BATCH)
+                    .fetch_all(&self.read)
+                    .await?;
+            let Some((last, _)) = batch.last() else { break };
+            after = *last;
+            let mut tx = self.write.begin().await?;
+            for (_, id) in &batch {
+                queued += enqueue_user(&mut tx, &[scope], id).await?;
+            }
+            tx.commit().await?;
+            progress(batch.len() as u64);
+        }
+        if queued > 0 {
+            self.sync_wakeup.notify_one();
+        }
+        Ok(queued)
+    }
+
+    /// A user by id, userName or e-mail (live first, then tombstones), with its links, queued rows
+    /// and last `events` vendor calls. `None` when nothing matches.
+    pub async fn lookup(&self, key: &str, events: i64) -> Result<Option<LookedUp>, StoreError> {
+        let found: Vec<Found> = sqlx::query_as(
+            "SELECT id, user_name, NULL AS deleted_at, doc FROM users
+             WHERE id = ?1 OR user_name = ?1 OR id IN (SELECT user_id FROM user_emails WHERE value = ?1)
+             UNION ALL
+             SELECT id, json_extract(doc, '$.userName'), deleted_at, doc FROM user_tombstones
+             WHERE id = ?1 OR json_extract(doc, '$.userName') = ?1 COLLATE NOCASE
+             LIMIT 1",
+        )
+        .bind(key)
+        .fetch_all(&self.read)
+        .await?;
+        let Some(found) = found.into_iter().next() else {
+            return Ok(None);
+        };
+        let links: Vec<TargetLink> = sqlx::query_as(
+            "SELECT target, state, remote_id, remote_key, pushed_hash, pushed_active FROM links
+             WHERE resource_id = ?1 ORDER BY target",
+        )
+        .bind(&found.id)
+        .fetch_all(&self.read)
+        .await?;
+        let queued: Vec<SyncRow> = sqlx::query_as(
+            "SELECT resource_id, target, state, generation, attempts, due_at, last_error FROM sync_queue
+             WHERE resource_id = ?1 ORDER BY target",
+        )
+        .bind(&found.id)
+        .fetch_all(&self.read)
+        .await?;
+        let events: Vec<EventRow> = sqlx::query_as(
+            "SELECT at, target, action, http_status, latency_ms, error FROM events
+             WHERE resource_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+        )
+        .bind(&found.id)
+        .bind(events)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(Some(LookedUp {
+            id: found.id,
+            user_name: found.user_name,
+            deleted_at: found.deleted_at,
+            doc: found.doc,
+            links: links.into_iter().map(|l| (l.target, l.link)).collect(),
+            queued,
+            events,
+        }))
+    }
+}

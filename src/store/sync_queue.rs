@@ -194,6 +194,15 @@ impl super::Store {
         .await?)
     }
 
+    /// Frees every lease. Called when a worker starts: one `serve` works a database, so a lease still
+    /// set is a killed process's, and its rows are due again now rather than when the lease runs out.
+    pub async fn release_leases(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE sync_queue SET lease_until = NULL WHERE lease_until IS NOT NULL")
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// The earliest `due_at` of a pending row, for the worker's next wake-up.
     pub async fn next_due(&self) -> Result<Option<String>, StoreError> {
         let rows: Vec<(Option<String>,)> = sqlx::query_as("SELECT min(due_at) FROM sync_queue WHERE state = 'pending'")

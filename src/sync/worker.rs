@@ -105,6 +105,14 @@ impl Worker {
     /// Runs rounds until `stop` turns true, waiting between them for new work or the next due row.
     pub async fn run_until_stopped(self, mut stop: watch::Receiver<bool>) {
         let wakeup = self.store.sync_wakeup();
+        match self.store.release_leases().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                rows = n,
+                "rows leased by a process that stopped without finishing are due again"
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot release stale leases"),
+        }
         while !*stop.borrow() {
             let notified = wakeup.notified();
             match self.run_once().await {

@@ -3,14 +3,17 @@
 mod auth;
 mod cases;
 mod cli;
+mod crash;
 mod discovery;
 mod etag;
+mod fake_w365;
 mod filter;
 mod grammar_props;
 mod groups;
 mod helpers;
 mod limits;
 mod locking;
+mod operators;
 mod patch;
 mod sync_lifecycle;
 mod sync_queue;

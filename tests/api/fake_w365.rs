@@ -1,0 +1,133 @@
+//! A stateful Workspace365 for tests that need the vendor's final state: it holds users by e-mail
+//! as the seed's calls change them, and records every call. State changes when a request arrives,
+//! before the (optional) delay, as a real vendor commits before its answer can be lost.
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorUser {
+    pub first_name: String,
+    pub last_name: String,
+    pub active: bool,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub users: BTreeMap<String, VendorUser>,
+    /// "METHOD path" of every call, in arrival order.
+    pub calls: Vec<String>,
+    /// Creates refused because the e-mail already existed (a duplicate create).
+    pub duplicate_creates: usize,
+    /// The e-mail of every create received, in arrival order.
+    pub created: Vec<String>,
+    next_id: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeWorkspace365 {
+    pub state: Arc<Mutex<State>>,
+    delay: Duration,
+}
+
+impl FakeWorkspace365 {
+    /// Serves the fake under `/Provisioning/example/`; every answer waits `delay`.
+    pub async fn start(delay: Duration) -> (MockServer, Self) {
+        let server = MockServer::start().await;
+        let fake = Self {
+            state: Arc::default(),
+            delay,
+        };
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(fake.clone())
+            .mount(&server)
+            .await;
+        (server, fake)
+    }
+
+    pub fn users(&self) -> BTreeMap<String, VendorUser> {
+        self.state.lock().unwrap().users.clone()
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn created(&self) -> Vec<String> {
+        self.state.lock().unwrap().created.clone()
+    }
+
+    pub fn duplicate_creates(&self) -> usize {
+        self.state.lock().unwrap().duplicate_creates
+    }
+
+    fn answer(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().to_owned();
+        let mut state = self.state.lock().unwrap();
+        state.calls.push(format!("{} {path}", request.method));
+        let Some(rest) = path.strip_prefix("/Provisioning/example/User/") else {
+            return ResponseTemplate::new(404);
+        };
+        let segments: Vec<String> = rest
+            .trim_end_matches('/')
+            .split('/')
+            .map(|s| s.replace("%2B", "+"))
+            .collect();
+        let body: Value = request.body_json().unwrap_or(Value::Null);
+        let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
+        match (request.method.as_str(), segments.as_slice()) {
+            ("POST", [empty]) if empty.is_empty() => {
+                let email = text("EmailAddress");
+                state.created.push(email.clone());
+                if state.users.contains_key(&email) {
+                    state.duplicate_creates += 1;
+                    let error = json!([{"MemberNames": ["EmailAddress"], "ErrorMessage": "already exists"}]);
+                    return ResponseTemplate::new(400).set_body_json(error);
+                }
+                state.next_id += 1;
+                let user = VendorUser {
+                    first_name: text("FirstName"),
+                    last_name: text("LastName"),
+                    active: true,
+                };
+                state.users.insert(email, user);
+                ResponseTemplate::new(200).set_body_string(state.next_id.to_string())
+            }
+            ("PUT", [email, action]) => match (state.users.get_mut(email), action.as_str()) {
+                (None, _) => ResponseTemplate::new(404),
+                (Some(_), "Validate") => ResponseTemplate::new(200),
+                (Some(user), "Activate") => {
+                    user.active = true;
+                    ResponseTemplate::new(200)
+                }
+                (Some(user), "Deactivate") => {
+                    user.active = false;
+                    ResponseTemplate::new(200)
+                }
+                _ => ResponseTemplate::new(404),
+            },
+            ("PUT", [email]) => {
+                let Some(mut user) = state.users.remove(email) else {
+                    return ResponseTemplate::new(404);
+                };
+                user.first_name = text("FirstName");
+                user.last_name = text("LastName");
+                state.users.insert(text("EmailAddress"), user);
+                ResponseTemplate::new(200)
+            }
+            ("DELETE", [email]) => match state.users.remove(email) {
+                Some(_) => ResponseTemplate::new(200),
+                None => ResponseTemplate::new(404),
+            },
+            _ => ResponseTemplate::new(405),
+        }
+    }
+}
+
+impl Respond for FakeWorkspace365 {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.answer(request).set_delay(self.delay)
+    }
+}

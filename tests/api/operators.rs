@@ -1,0 +1,113 @@
+//! The operator commands against a database with a target: `sync status|retry|resync`, `lookup`.
+use crate::crash::write_config;
+use crate::sync_queue::W365_KEY;
+use scim_bridge::config::Settings;
+use scim_bridge::store::{Claim, Event, Store};
+use serde_json::json;
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-bridge");
+
+fn run(config: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn store_for(config: &Path) -> Store {
+    let settings = Settings::load(Some(config)).unwrap();
+    scim_bridge::app::open_store(&settings).await.unwrap()
+}
+
+async fn add_user(store: &Store, email: &str) -> String {
+    let doc = serde_json::from_value(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": email, "emails": [{"value": email, "primary": true}]}))
+    .unwrap();
+    store.insert_user(&doc, None).await.unwrap().id
+}
+
+/// The `sync status` line of target w365, split into words.
+fn status_of_w365(config: &Path) -> Vec<String> {
+    let (ok, out, err) = run(config, &["sync", "status"]);
+    assert!(ok, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("w365"))
+        .unwrap_or_else(|| panic!("{out}"));
+    line.split_whitespace().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9");
+    let store = store_for(&config).await;
+    let ann = add_user(&store, "ann@example.com").await;
+    add_user(&store, "bob@example.com").await;
+    let dead = Claim {
+        resource_id: ann.clone(),
+        target: "w365".into(),
+        generation: 1,
+        attempts: 0,
+    };
+    let event = Event {
+        action: "reconcile",
+        http_status: Some(400),
+        latency_ms: 12.5,
+        error: Some("w365: EmailAddress: The e-mail address is not valid".into()),
+    };
+    store
+        .finish_failure(
+            &dead,
+            None,
+            "w365: EmailAddress: The e-mail address is not valid",
+            &event,
+        )
+        .await
+        .unwrap();
+
+    let words = status_of_w365(&config);
+    assert_eq!(
+        (words[1].as_str(), words[2].as_str()),
+        ("1", "1"),
+        "one pending, one dead: {words:?}"
+    );
+    assert_eq!(words.last().map(String::as_str), Some("never"), "no success yet");
+
+    let (ok, out, err) = run(&config, &["lookup", "ANN@example.com"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&ann) && out.contains("ann@example.com"), "{out}");
+    assert!(
+        out.contains("dead") && out.contains("The e-mail address is not valid"),
+        "{out}"
+    );
+    assert!(!out.contains(W365_KEY), "no secret in lookup output");
+    let (ok, _, err) = run(&config, &["lookup", "nobody@example.com"]);
+    assert!(!ok && err.contains("no user"), "{err}");
+
+    let (ok, out, _) = run(&config, &["sync", "retry", "--user", "ann@example.com"]);
+    assert!(ok && out.starts_with("1 row(s) due now"), "{out}");
+    let words = status_of_w365(&config);
+    assert_eq!((words[1].as_str(), words[2].as_str()), ("2", "0"), "{words:?}");
+    let (ok, _, err) = run(&config, &["sync", "retry", "--target", "nope"]);
+    assert!(
+        !ok && err.contains("no target named 'nope'") && err.contains("w365"),
+        "{err}"
+    );
+
+    let (ok, out, err) = run(&config, &["sync", "resync", "--target", "w365"]);
+    assert!(ok && out.starts_with("2 user(s) queued for 'w365'"), "{out} {err}");
+    assert_eq!(
+        store.sync_rows().await.unwrap().iter().map(|r| r.generation).max(),
+        Some(2)
+    );
+}

@@ -18,7 +18,7 @@ pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
 pub use operators::{EventRow, LookedUp, TargetStatus};
 pub use resource::{Page, StoredResource};
-pub use sync_queue::{Claim, Event, LinkRow, SyncRow, TargetScope};
+pub use sync_queue::{Claim, Event, LinkRow, SyncRow, SyncView, TargetScope};
 pub use tokens::TokenRecord;
 pub use users::StoredUser;
 

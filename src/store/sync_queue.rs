@@ -158,6 +158,26 @@ pub struct LinkRow {
     pub pushed_active: Option<bool>,
 }
 
+/// One (user, target) as the worker reads it before calling the vendor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncView {
+    /// The user's document; `None` once it is deleted.
+    pub document: Option<crate::scim::resource::Document>,
+    pub in_scope: bool,
+    pub link: Option<LinkRow>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ViewRow {
+    doc: Option<String>,
+    in_scope: bool,
+    state: Option<String>,
+    remote_id: Option<String>,
+    remote_key: Option<String>,
+    pushed_hash: Option<String>,
+    pushed_active: Option<bool>,
+}
+
 /// What one reconcile did, for the `events` log.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -203,11 +223,14 @@ impl super::Store {
         Ok(done.rows_affected())
     }
 
-    /// The earliest `due_at` of a pending row, for the worker's next wake-up.
-    pub async fn next_due(&self) -> Result<Option<String>, StoreError> {
-        let rows: Vec<(Option<String>,)> = sqlx::query_as("SELECT min(due_at) FROM sync_queue WHERE state = 'pending'")
-            .fetch_all(&self.read)
-            .await?;
+    /// The earliest due time after `now` of a pending row, for the worker's next wake-up (rows due
+    /// by `now` are already leased, or wait for a resting target). One probe of the due index.
+    pub async fn next_due(&self, now: &str) -> Result<Option<String>, StoreError> {
+        let rows: Vec<(Option<String>,)> =
+            sqlx::query_as("SELECT min(due_at) FROM sync_queue WHERE state = 'pending' AND due_at > ?1")
+                .bind(now)
+                .fetch_all(&self.read)
+                .await?;
         Ok(rows.into_iter().next().and_then(|(d,)| d))
     }
 
@@ -217,27 +240,53 @@ impl super::Store {
         )
         .bind(resource_id)
         .bind(target)
-        .fetch_all(&self.write)
+        .fetch_all(&self.read)
         .await?
         .pop())
     }
 
-    /// Whether user `id` is in `target`'s scope now.
-    pub async fn in_scope(&self, target: &str, id: &str) -> Result<bool, StoreError> {
-        let Some(t) = self.targets.iter().find(|t| t.name == target) else {
-            return Ok(false);
-        };
-        let (scope, scope_binds) = t
-            .scope
-            .as_ref()
-            .map_or(("1", &[][..]), |s| (s.text.as_str(), &s.binds[..]));
-        let mut binds = vec![Bind::Text(id.to_owned())];
+    /// What the worker needs to reconcile (user `id`, `target`), read in one statement: the user's
+    /// document (`None` once deleted), whether it is in the target's scope, and the link.
+    pub async fn sync_view(&self, id: &str, target: &str) -> Result<SyncView, StoreError> {
+        let (scope, scope_binds) = self
+            .targets
+            .iter()
+            .find(|t| t.name == target)
+            .map_or(("0", &[][..]), |t| {
+                t.scope
+                    .as_ref()
+                    .map_or(("1", &[][..]), |s| (s.text.as_str(), &s.binds[..]))
+            });
+        // Anonymous parameters only, bound in text order: the scope's own `?`s sit in the middle.
+        let sql = format!(
+            "SELECT (SELECT doc FROM users WHERE id = ?) AS doc,
+                    EXISTS (SELECT 1 FROM users u WHERE u.id = ? AND ({scope})) AS in_scope,
+                    l.state, l.remote_id, l.remote_key, l.pushed_hash, l.pushed_active
+             FROM (SELECT 1) LEFT JOIN links l ON l.resource_id = ? AND l.target = ?"
+        );
+        let mut binds = vec![Bind::Text(id.to_owned()), Bind::Text(id.to_owned())];
         binds.extend(scope_binds.iter().cloned());
-        let sql = format!("SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = ? AND ({scope}))");
-        let rows: Vec<(bool,)> = sqlx::query_as_with(&sql, arguments(&binds)?)
-            .fetch_all(&self.write)
-            .await?;
-        Ok(rows.first().is_some_and(|(b,)| *b))
+        binds.extend([Bind::Text(id.to_owned()), Bind::Text(target.to_owned())]);
+        let row: Option<ViewRow> = sqlx::query_as_with(&sql, arguments(&binds)?)
+            .fetch_all(&self.read)
+            .await?
+            .pop();
+        let Some(row) = row else {
+            return Ok(SyncView::default());
+        };
+        let document = row.doc.as_deref().map(serde_json::from_str).transpose()?;
+        let link = row.state.map(|state| LinkRow {
+            state,
+            remote_id: row.remote_id,
+            remote_key: row.remote_key,
+            pushed_hash: row.pushed_hash,
+            pushed_active: row.pushed_active,
+        });
+        Ok(SyncView {
+            document,
+            in_scope: row.in_scope,
+            link,
+        })
     }
 
     /// Records the link in one statement (before a create, as `creating`: if the process dies after
@@ -250,13 +299,14 @@ impl super::Store {
     /// Success: the link is recorded, the row is cleared if no newer change came meanwhile (else it
     /// stays due), and an event is written, all in one transaction.
     /// A password that was `delivered` is erased (unless a newer one replaced it meanwhile), and a
-    /// deleted user's tombstone goes once no target has a row left for it.
+    /// `deleted` user's tombstone goes once no target has a row left for it.
     pub async fn finish_success(
         &self,
         claim: &Claim,
         link: &LinkRow,
         event: &Event,
         delivered: Option<&[u8]>,
+        deleted: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
         if let Some(sealed) = delivered {
@@ -281,7 +331,9 @@ impl super::Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        purge_tombstone(&mut tx, &claim.resource_id).await?;
+        if deleted {
+            purge_tombstone(&mut tx, &claim.resource_id).await?;
+        }
         insert_event(&mut tx, claim, event).await?;
         tx.commit().await?;
         Ok(())
@@ -293,7 +345,7 @@ impl super::Store {
             sqlx::query_as("SELECT sealed FROM password_handover WHERE resource_id = ?1 AND target = ?2")
                 .bind(resource_id)
                 .bind(target)
-                .fetch_all(&self.write)
+                .fetch_all(&self.read)
                 .await?;
         Ok(rows.into_iter().next().map(|(s,)| s))
     }
@@ -351,8 +403,9 @@ async fn upsert_link(
 }
 
 async fn insert_event(tx: &mut Transaction<'_, Sqlite>, claim: &Claim, event: &Event) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    let ids: Vec<(i64,)> = sqlx::query_as(
+        "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         RETURNING id",
     )
     .bind(now_timestamp())
     .bind(&claim.target)
@@ -361,13 +414,16 @@ async fn insert_event(tx: &mut Transaction<'_, Sqlite>, claim: &Claim, event: &E
     .bind(event.http_status.map(i64::from))
     .bind(event.latency_ms)
     .bind(&event.error)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    // The log is bounded: the oldest events beyond the newest EVENTS_KEPT go (a rowid range delete).
-    sqlx::query("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1")
-        .bind(EVENTS_KEPT)
-        .execute(&mut **tx)
-        .await?;
+    // The log is bounded: every thousandth event, those beyond the newest EVENTS_KEPT go (a rowid
+    // range delete).
+    if let Some((id,)) = ids.first().filter(|(id,)| id % 1000 == 0) {
+        sqlx::query("DELETE FROM events WHERE id <= ?1")
+            .bind(id - EVENTS_KEPT)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

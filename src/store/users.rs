@@ -201,7 +201,7 @@ impl Store {
     async fn missing_or_changed(&self, id: &str) -> StoreError {
         let found = sqlx::query_as::<_, (i64,)>("SELECT version FROM users WHERE id = ?1")
             .bind(id)
-            .fetch_all(&self.write)
+            .fetch_all(&self.read)
             .await
             .map(|mut rows| rows.pop());
         match found {

@@ -11,9 +11,10 @@ use crate::secrets::Sealer;
 use crate::store::{Claim, Event, Store, StoreError};
 use rand::Rng;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
 
 /// Rows leased per round, and how long a lease lasts before another worker may take the row.
 const BATCH: i64 = 64;
@@ -50,6 +51,7 @@ struct Target {
     takes_passwords: bool,
     connector: Connector,
     permits: Semaphore,
+    concurrency: usize,
     failures: AtomicU32,
     resting_until: Mutex<Option<Instant>>,
 }
@@ -64,6 +66,8 @@ pub struct Worker {
 struct Reconciled {
     link: Link,
     delivered: Option<Vec<u8>>,
+    /// The user is deleted (its tombstone may go once every target is done).
+    deleted: bool,
 }
 
 impl Worker {
@@ -80,20 +84,9 @@ impl Worker {
         Ok(Self { store, targets, sealer })
     }
 
-    /// One round: lease what is due, reconcile it, record the outcomes.
+    /// One round: lease what is due (up to a batch), reconcile it, record the outcomes.
     pub async fn run_once(&self) -> Result<Outcome, StoreError> {
-        let resting: Vec<String> = self
-            .targets
-            .iter()
-            .filter(|t| t.is_resting())
-            .map(|t| t.name.clone())
-            .collect();
-        let now = time::OffsetDateTime::now_utc();
-        let lease_until = crate::store::format_timestamp(now + LEASE);
-        let claims = self
-            .store
-            .claim_due(&crate::store::format_timestamp(now), &lease_until, BATCH, &resting)
-            .await?;
+        let claims = self.claim(BATCH as usize).await?;
         if claims.is_empty() {
             return Ok(Outcome::Idle);
         }
@@ -102,10 +95,13 @@ impl Worker {
         Ok(Outcome::Worked(claims.len()))
     }
 
-    /// Runs rounds until `stop` turns true, waiting between them for new work or the next due row.
+    /// Works until `stop` turns true. Rows are claimed as room frees up (not in rounds), so one slow
+    /// vendor call never holds back the rows behind it; with nothing due, it waits for new work or
+    /// the next due row.
     pub async fn run_until_stopped(self, mut stop: watch::Receiver<bool>) {
-        let wakeup = self.store.sync_wakeup();
-        match self.store.release_leases().await {
+        let worker = Arc::new(self);
+        let wakeup = worker.store.sync_wakeup();
+        match worker.store.release_leases().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 rows = n,
@@ -113,35 +109,80 @@ impl Worker {
             ),
             Err(e) => tracing::error!(error = %e, "cannot release stale leases"),
         }
+        // Up to `room` rows are held; more are claimed (several in one statement) once no more than
+        // `low_water` are left, so the permits always find a row waiting.
+        let low_water = worker.targets.iter().map(|t| t.concurrency).sum::<usize>().max(1);
+        let room = low_water * 2;
+        let mut in_flight = JoinSet::new();
         while !*stop.borrow() {
             let notified = wakeup.notified();
-            match self.run_once().await {
-                Ok(Outcome::Worked(_)) => continue,
-                Ok(Outcome::Idle) => {}
-                Err(e) => tracing::error!(error = %e, "sync round failed"),
+            if in_flight.len() <= low_water {
+                let claimed = worker.claim(room - in_flight.len()).await.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "sync: cannot claim due rows");
+                    Vec::new()
+                });
+                for claim in claimed {
+                    let worker = worker.clone();
+                    in_flight.spawn(async move {
+                        if let Err(e) = worker.handle(&claim).await {
+                            tracing::error!(error = %e, target = %claim.target, "sync: cannot record an outcome");
+                        }
+                    });
+                }
             }
-            let wait = self.until_next_due().await;
+            if in_flight.len() > low_water {
+                in_flight.join_next().await;
+                continue;
+            }
+            let wait = worker.until_next_due().await;
             tokio::select! {
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {},
                 () = notified => {},
                 () = tokio::time::sleep(wait) => {},
                 _ = stop.changed() => {},
             }
         }
+        // Stopping: calls already sent are finished and recorded; nothing new is claimed.
+        while in_flight.join_next().await.is_some() {}
     }
 
+    /// Leases up to `limit` due rows of targets that are not resting.
+    async fn claim(&self, limit: usize) -> Result<Vec<Claim>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let resting: Vec<String> = self
+            .targets
+            .iter()
+            .filter(|t| t.is_resting())
+            .map(|t| t.name.clone())
+            .collect();
+        let now = time::OffsetDateTime::now_utc();
+        let lease_until = crate::store::format_timestamp(now + LEASE);
+        let limit = i64::try_from(limit).unwrap_or(BATCH);
+        self.store
+            .claim_due(&crate::store::format_timestamp(now), &lease_until, limit, &resting)
+            .await
+    }
+
+    /// How long to wait for the next due row or the end of a target's rest (at most a minute).
     async fn until_next_due(&self) -> Duration {
-        let next = self
+        let now = time::OffsetDateTime::now_utc();
+        let next_row = self
             .store
-            .next_due()
+            .next_due(&crate::store::format_timestamp(now))
             .await
             .ok()
             .flatten()
-            .and_then(|d| crate::scim::resource::parse_datetime(&d));
-        next.map_or(Duration::from_secs(60), |at| {
-            Duration::try_from(at - time::OffsetDateTime::now_utc())
-                .unwrap_or(Duration::ZERO)
-                .clamp(Duration::from_millis(10), Duration::from_secs(60))
-        })
+            .and_then(|d| crate::scim::resource::parse_datetime(&d))
+            .map(|at| Duration::try_from(at - now).unwrap_or(Duration::ZERO));
+        let rest_ends = self.targets.iter().filter_map(Target::rest_left).min();
+        [next_row, rest_ends]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(Duration::from_secs(60))
+            .clamp(Duration::from_millis(10), Duration::from_secs(60))
     }
 
     async fn handle(&self, claim: &Claim) -> Result<(), StoreError> {
@@ -149,12 +190,15 @@ impl Worker {
             // A target removed from the configuration: its rows wait, visible to operators.
             return Ok(());
         };
-        let _permit = target.permits.acquire().await;
         let started = Instant::now();
         let result = self.reconcile(target, claim).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         match result {
-            Ok(Reconciled { link, delivered }) => {
+            Ok(Reconciled {
+                link,
+                delivered,
+                deleted,
+            }) => {
                 target.failures.store(0, Ordering::Relaxed);
                 let event = Event {
                     action: "reconcile",
@@ -165,7 +209,7 @@ impl Worker {
                 metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
                     .increment(1);
                 self.store
-                    .finish_success(claim, &row_from_link(&link), &event, delivered.as_deref())
+                    .finish_success(claim, &row_from_link(&link), &event, delivered.as_deref(), deleted)
                     .await
             }
             Err(error) => {
@@ -196,29 +240,19 @@ impl Worker {
             retry_after: None,
         };
         let id = claim.resource_id.as_str();
-        let user = match self.store.get_user(id).await {
-            Ok(user) => Some(user.document().map_err(transient)?),
-            Err(StoreError::NotFound) => None,
-            Err(e) => return Err(transient(e)),
-        };
-        let link = self
-            .store
-            .link(id, &target.name)
-            .await
-            .map_err(transient)?
-            .map(|row| link_from_row(&row));
-        let in_scope = match user {
-            Some(_) => self.store.in_scope(&target.name, id).await.map_err(transient)?,
-            None => false,
-        };
+        let view = self.store.sync_view(id, &target.name).await.map_err(transient)?;
+        let (user, in_scope) = (view.document, view.in_scope);
+        let link = view.link.as_ref().map(link_from_row);
         let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
         if unlinked && !in_scope {
             // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
             return Ok(Reconciled {
                 link: Link::gone(),
                 delivered: None,
+                deleted: user.is_none(),
             });
         }
+        let deleted = user.is_none();
         let (desired, delivered) = match user {
             Some(document) => self.desired(target, id, &document, in_scope).await?,
             // Deleted: the tombstone says who to deactivate where deleting is not wanted.
@@ -238,8 +272,14 @@ impl Worker {
                 .await
                 .map_err(transient)?;
         }
+        // The target's concurrency bounds vendor calls in flight, not the bridge's own reads and writes.
+        let _permit = target.permits.acquire().await;
         let link = target.connector.reconcile(&desired, link.as_ref()).await?;
-        Ok(Reconciled { link, delivered })
+        Ok(Reconciled {
+            link,
+            delivered,
+            deleted,
+        })
     }
 
     /// A live user's desired state at `target`, with the password waiting for it (opened from its
@@ -293,8 +333,15 @@ impl Worker {
 
 impl Target {
     fn is_resting(&self) -> bool {
+        self.rest_left().is_some()
+    }
+
+    /// How long this target still rests, if it does.
+    fn rest_left(&self) -> Option<Duration> {
         let resting = self.resting_until.lock().unwrap_or_else(|p| p.into_inner());
-        resting.is_some_and(|until| Instant::now() < until)
+        resting
+            .and_then(|until| until.checked_duration_since(Instant::now()))
+            .filter(|left| !left.is_zero())
     }
 }
 
@@ -369,6 +416,7 @@ fn target(settings: &TargetSettings, http: reqwest::Client) -> Result<Target, Co
         takes_passwords: settings.takes_passwords(),
         connector,
         permits: Semaphore::new(settings.concurrency()),
+        concurrency: settings.concurrency(),
         failures: AtomicU32::new(0),
         resting_until: Mutex::new(None),
     })

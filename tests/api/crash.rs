@@ -55,6 +55,14 @@ struct Server {
     base: String,
 }
 
+/// A failing test must not leave a server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn serve(config: &Path) -> Server {
     let mut child = bridge(config)
         .arg("serve")

@@ -350,6 +350,17 @@ impl super::Store {
         Ok(rows.into_iter().next().map(|(s,)| s))
     }
 
+    /// Puts a leased row back, due at `due_at`, without counting an attempt (its target rests).
+    pub async fn defer(&self, claim: &Claim, due_at: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sync_queue SET lease_until = NULL, due_at = ?3 WHERE resource_id = ?1 AND target = ?2")
+            .bind(&claim.resource_id)
+            .bind(&claim.target)
+            .bind(due_at)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Failure: the row is due again at `retry_at`, or parked as dead when that is `None`.
     pub async fn finish_failure(
         &self,

@@ -62,6 +62,13 @@ pub struct Worker {
     sealer: Option<Sealer>,
 }
 
+/// What became of a claimed row.
+enum Handled {
+    Done(Reconciled),
+    /// Its target rests after repeated failures: due again when the rest ends, no call made.
+    Deferred(Duration),
+}
+
 /// A reconcile's result, with the sealed password it delivered (erased when the outcome is recorded).
 struct Reconciled {
     link: Link,
@@ -194,11 +201,15 @@ impl Worker {
         let result = self.reconcile(target, claim).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         match result {
-            Ok(Reconciled {
+            Ok(Handled::Deferred(rest)) => {
+                let due = crate::store::format_timestamp(time::OffsetDateTime::now_utc() + rest);
+                self.store.defer(claim, &due).await
+            }
+            Ok(Handled::Done(Reconciled {
                 link,
                 delivered,
                 deleted,
-            }) => {
+            })) => {
                 target.failures.store(0, Ordering::Relaxed);
                 let event = Event {
                     action: "reconcile",
@@ -233,7 +244,7 @@ impl Worker {
     }
 
     /// The level-triggered step: what should the vendor hold now, and what does the link say it holds.
-    async fn reconcile(&self, target: &Target, claim: &Claim) -> Result<Reconciled, ConnectorError> {
+    async fn reconcile(&self, target: &Target, claim: &Claim) -> Result<Handled, ConnectorError> {
         let transient = |e: StoreError| ConnectorError::Transient {
             target: target.name.clone(),
             detail: format!("store: {e}"),
@@ -246,11 +257,11 @@ impl Worker {
         let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
         if unlinked && !in_scope {
             // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
-            return Ok(Reconciled {
+            return Ok(Handled::Done(Reconciled {
                 link: Link::gone(),
                 delivered: None,
                 deleted: user.is_none(),
-            });
+            }));
         }
         let deleted = user.is_none();
         let (desired, delivered) = match user {
@@ -264,6 +275,12 @@ impl Worker {
                 _ => (Desired::Absent, None),
             },
         };
+        // The target's concurrency bounds vendor calls in flight, not the bridge's own reads. A target
+        // that started resting while this row waited for a permit is not called at all.
+        let _permit = target.permits.acquire().await;
+        if let Some(rest) = target.rest_left() {
+            return Ok(Handled::Deferred(rest));
+        }
         if let (Desired::Present(state), true) = (&desired, unlinked) {
             // Recorded before the create: if we die after the vendor answered, we look up first.
             let creating = Link::creating(&state.email);
@@ -272,14 +289,12 @@ impl Worker {
                 .await
                 .map_err(transient)?;
         }
-        // The target's concurrency bounds vendor calls in flight, not the bridge's own reads and writes.
-        let _permit = target.permits.acquire().await;
         let link = target.connector.reconcile(&desired, link.as_ref()).await?;
-        Ok(Reconciled {
+        Ok(Handled::Done(Reconciled {
             link,
             delivered,
             deleted,
-        })
+        }))
     }
 
     /// A live user's desired state at `target`, with the password waiting for it (opened from its

@@ -332,3 +332,23 @@ async fn metrics_need_a_token_and_count_requests_queue_rows_and_vendor_calls() {
         after.contains(r#"scim_bridge_vendor_request_duration_seconds_count{target="metrics-w365",outcome="200"} 1"#)
     );
 }
+
+#[tokio::test]
+async fn a_target_that_keeps_failing_rests_as_a_whole_instead_of_being_hammered() {
+    let vendor = vendor_answering(500).await;
+    let app = spawn_app_with(|s| s.target = vec![w365_target("w365", None, &base(&vendor))]).await;
+    for n in 0..12 {
+        create(&app, &person(&format!("h{n}@x.com"))).await;
+    }
+    app.drain_sync().await;
+    let sent = calls(&vendor).await.len();
+    // Five failures in a row rest the target; at most the calls already holding a permit (four) go out.
+    assert!((5..=8).contains(&sent), "{sent} calls");
+    let rows = app.store.sync_rows().await.unwrap();
+    assert_eq!(rows.len(), 12, "nothing is lost");
+    assert!(rows.iter().all(|r| r.state == "pending"));
+    let untried = rows.iter().filter(|r| r.attempts == 0).count();
+    assert_eq!(untried, 12 - sent, "the rows deferred by the rest count no attempt");
+    app.drain_sync().await;
+    assert_eq!(calls(&vendor).await.len(), sent, "nothing more while the target rests");
+}

@@ -194,7 +194,7 @@ async fn sync(settings: &Settings, command: SyncCommand) -> anyhow::Result<()> {
                 None => None,
             };
             let n = store.retry_now(target.as_deref(), user_id.as_deref()).await?;
-            println!("{n} row(s) due now; a running `serve` picks them up.");
+            println!("{n} row(s) due now; a running `serve` picks them up within 5 seconds.");
         }
         SyncCommand::Resync { target } => {
             known_target(settings, &target)?;
@@ -205,7 +205,7 @@ async fn sync(settings: &Settings, command: SyncCommand) -> anyhow::Result<()> {
             );
             let queued = store.resync(&target, |n| bar.inc(n)).await?;
             bar.finish_and_clear();
-            println!("{queued} user(s) queued for '{target}'; a running `serve` works through them.");
+            println!("{queued} user(s) queued for '{target}'; a running `serve` starts on them within 5 seconds.");
         }
     }
     store.close().await;

@@ -131,7 +131,7 @@ impl Store {
         Ok(queued)
     }
 
-    /// A user by id, userName or e-mail (live first, then tombstones), with its links, queued rows
+    /// A user by id, userName or e-mail (a live user before a tombstone: NULLs sort first), with its links, queued rows
     /// and last `events` vendor calls. `None` when nothing matches.
     pub async fn lookup(&self, key: &str, events: i64) -> Result<Option<LookedUp>, StoreError> {
         let found: Vec<Found> = sqlx::query_as(
@@ -140,7 +140,7 @@ impl Store {
              UNION ALL
              SELECT id, json_extract(doc, '$.userName'), deleted_at, doc FROM user_tombstones
              WHERE id = ?1 OR json_extract(doc, '$.userName') = ?1 COLLATE NOCASE
-             LIMIT 1",
+             ORDER BY deleted_at LIMIT 1",
         )
         .bind(key)
         .fetch_all(&self.read)

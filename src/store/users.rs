@@ -189,7 +189,7 @@ impl Store {
     pub async fn tombstone(&self, id: &str) -> Result<Option<Document>, StoreError> {
         let rows: Vec<(String,)> = sqlx::query_as("SELECT doc FROM user_tombstones WHERE id = ?1")
             .bind(id)
-            .fetch_all(&self.write)
+            .fetch_all(&self.read)
             .await?;
         rows.into_iter()
             .next()
@@ -201,7 +201,7 @@ impl Store {
     async fn missing_or_changed(&self, id: &str) -> StoreError {
         let found = sqlx::query_as::<_, (i64,)>("SELECT version FROM users WHERE id = ?1")
             .bind(id)
-            .fetch_all(&self.read)
+            .fetch_all(&self.write)
             .await
             .map(|mut rows| rows.pop());
         match found {

@@ -22,6 +22,9 @@ const LEASE: Duration = Duration::from_secs(300);
 /// Backoff: full jitter over `BASE * 2^attempts`, capped.
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// The longest idle wait: rows made due by another process (`sync retry`, `sync resync`) cannot
+/// wake this one, so it looks again this often (one probe of the due index).
+const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// After this many failures in a row, a target rests (no calls) for a backoff period.
 const TARGET_FAILURES_BEFORE_REST: u32 = 5;
 
@@ -172,7 +175,7 @@ impl Worker {
             .await
     }
 
-    /// How long to wait for the next due row or the end of a target's rest (at most a minute).
+    /// How long to wait for the next due row or the end of a target's rest (at most `IDLE_CHECK`).
     async fn until_next_due(&self) -> Duration {
         let now = time::OffsetDateTime::now_utc();
         let next_row = self
@@ -188,8 +191,8 @@ impl Worker {
             .into_iter()
             .flatten()
             .min()
-            .unwrap_or(Duration::from_secs(60))
-            .clamp(Duration::from_millis(10), Duration::from_secs(60))
+            .unwrap_or(IDLE_CHECK)
+            .clamp(Duration::from_millis(10), IDLE_CHECK)
     }
 
     async fn handle(&self, claim: &Claim) -> Result<(), StoreError> {

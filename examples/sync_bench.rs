@@ -59,7 +59,7 @@ async fn start(delay: Duration, concurrency: usize, dir: &std::path::Path) -> (A
         environment: Some("bench".into()),
         provisioning_key_env: None,
         provisioning_key_file: Some(key_file),
-        create_in_office365: None,
+        ..Default::default()
     }];
     let app = Application::build(&settings).await.unwrap();
     (app, vendor_server, vendor)

@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The vendor a target speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     Esign,
+    #[default]
     Workspace365,
     Cyberark,
     Docusign,
@@ -24,12 +25,16 @@ pub enum OnDelete {
     Deactivate,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One `[[target]]` table. Keys a kind does not use are refused by `validate`, so a typo or a key
+/// meant for another vendor is never silently ignored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSettings {
     /// Unique; the `target` column of `links` and `sync_queue`.
     pub name: String,
     pub kind: TargetKind,
+    /// Required except for `docusign` and `eloqua`, which discover their API base when it is absent.
+    #[serde(default)]
     pub base_url: String,
     /// A SCIM filter over users: who belongs in this target (everyone when absent).
     #[serde(default)]
@@ -51,6 +56,49 @@ pub struct TargetSettings {
     pub provisioning_key_file: Option<PathBuf>,
     #[serde(default)]
     pub create_in_office365: Option<bool>,
+    // esign
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub salt_env: Option<String>,
+    #[serde(default)]
+    pub salt_file: Option<PathBuf>,
+    // cyberark and eloqua
+    #[serde(default)]
+    pub username_env: Option<String>,
+    #[serde(default)]
+    pub username_file: Option<PathBuf>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    // cyberark
+    #[serde(default)]
+    pub auth_method: Option<String>,
+    #[serde(default)]
+    pub user_type: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    // docusign
+    #[serde(default)]
+    pub oauth_base_url: Option<String>,
+    #[serde(default)]
+    pub integration_key: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    // eloqua
+    #[serde(default)]
+    pub login_url: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
 }
 
 impl TargetSettings {
@@ -68,8 +116,14 @@ impl TargetSettings {
     }
 
     /// Whether this vendor takes users' passwords (so an IdP password is held until delivered).
+    /// Workspace365 takes them on create and update, CyberArk as the initial password of a new user.
     pub fn takes_passwords(&self) -> bool {
-        matches!(self.kind, TargetKind::Workspace365)
+        matches!(self.kind, TargetKind::Workspace365 | TargetKind::Cyberark)
+    }
+
+    /// Users per DocuSign `PUT …/users` call (default 100).
+    pub fn batch_size(&self) -> usize {
+        self.batch_size.unwrap_or(100)
     }
 
     pub fn concurrency(&self) -> usize {
@@ -89,7 +143,8 @@ impl TargetSettings {
                 self.name
             )));
         }
-        if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
+        let discovers_base = matches!(self.kind, TargetKind::Docusign | TargetKind::Eloqua);
+        if !(discovers_base && self.base_url.is_empty()) && !is_http_url(&self.base_url) {
             return invalid("base_url must be an http(s) URL");
         }
         if !(1..=64).contains(&self.concurrency()) {
@@ -99,25 +154,108 @@ impl TargetSettings {
             return invalid("rate_limit must be a positive number of requests per second");
         }
         self.scope_filter()?;
+        self.refuse_foreign_keys()?;
+        let kind = kind_name(self.kind);
+        let need = |present: bool, what: &str| {
+            if present {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid(format!("target '{}': {kind} needs {what}", self.name)))
+            }
+        };
+        let one_of = |env: &Option<String>, file: &Option<PathBuf>, key: &str| {
+            need(
+                env.is_some() != file.is_some(),
+                &format!("one of `{key}_env` or `{key}_file`"),
+            )
+        };
         match self.kind {
             TargetKind::Workspace365 => {
-                if self.environment.as_deref().is_none_or(str::is_empty) {
-                    return invalid("workspace365 needs `environment`");
-                }
-                if self.provisioning_key_env.is_some() == self.provisioning_key_file.is_some() {
-                    return invalid("workspace365 needs one of `provisioning_key_env` or `provisioning_key_file`");
-                }
-                Ok(())
+                need(self.environment.as_deref().is_some_and(|e| !e.is_empty()), "`environment`")?;
+                one_of(&self.provisioning_key_env, &self.provisioning_key_file, "provisioning_key")
             }
-            other => invalid(&format!(
-                "kind '{}' is not available in this version yet",
-                kind_name(other)
-            )),
+            TargetKind::Esign => {
+                one_of(&self.api_key_env, &self.api_key_file, "api_key")?;
+                one_of(&self.salt_env, &self.salt_file, "salt")
+            }
+            TargetKind::Cyberark => {
+                let method = self.auth_method.as_deref().unwrap_or("CyberArk");
+                need(
+                    ["CyberArk", "LDAP", "RADIUS"].iter().any(|m| m.eq_ignore_ascii_case(method)),
+                    "`auth_method` = \"CyberArk\", \"LDAP\" or \"RADIUS\"",
+                )?;
+                one_of(&self.username_env, &self.username_file, "username")?;
+                one_of(&self.password_env, &self.password_file, "password")
+            }
+            TargetKind::Docusign => {
+                need(self.oauth_base_url.as_deref().is_some_and(is_http_url), "`oauth_base_url` (an http(s) URL)")?;
+                for (value, key) in [
+                    (&self.integration_key, "`integration_key`"),
+                    (&self.user_id, "`user_id`"),
+                    (&self.account_id, "`account_id`"),
+                ] {
+                    need(value.as_deref().is_some_and(|v| !v.is_empty()), key)?;
+                }
+                need(self.private_key_file.is_some(), "`private_key_file`")?;
+                need((1..=1000).contains(&self.batch_size()), "`batch_size` between 1 and 1000")
+            }
+            TargetKind::Eloqua => {
+                need(self.login_url.as_deref().is_none_or(is_http_url), "`login_url` to be an http(s) URL")?;
+                need(self.company.as_deref().is_some_and(|c| !c.is_empty()), "`company`")?;
+                one_of(&self.username_env, &self.username_file, "username")?;
+                one_of(&self.password_env, &self.password_file, "password")
+            }
+        }
+    }
+
+    /// Refuses a key that belongs to another kind of target (e.g. `salt_env` on a cyberark target).
+    fn refuse_foreign_keys(&self) -> Result<(), ConfigError> {
+        use TargetKind::*;
+        let keys: [(&str, bool, &[TargetKind]); 23] = [
+            ("environment", self.environment.is_some(), &[Workspace365]),
+            ("provisioning_key_env", self.provisioning_key_env.is_some(), &[Workspace365]),
+            ("provisioning_key_file", self.provisioning_key_file.is_some(), &[Workspace365]),
+            ("create_in_office365", self.create_in_office365.is_some(), &[Workspace365]),
+            ("api_key_env", self.api_key_env.is_some(), &[Esign]),
+            ("api_key_file", self.api_key_file.is_some(), &[Esign]),
+            ("salt_env", self.salt_env.is_some(), &[Esign]),
+            ("salt_file", self.salt_file.is_some(), &[Esign]),
+            ("username_env", self.username_env.is_some(), &[Cyberark, Eloqua]),
+            ("username_file", self.username_file.is_some(), &[Cyberark, Eloqua]),
+            ("password_env", self.password_env.is_some(), &[Cyberark, Eloqua]),
+            ("password_file", self.password_file.is_some(), &[Cyberark, Eloqua]),
+            ("auth_method", self.auth_method.is_some(), &[Cyberark]),
+            ("user_type", self.user_type.is_some(), &[Cyberark]),
+            ("location", self.location.is_some(), &[Cyberark]),
+            ("oauth_base_url", self.oauth_base_url.is_some(), &[Docusign]),
+            ("integration_key", self.integration_key.is_some(), &[Docusign]),
+            ("user_id", self.user_id.is_some(), &[Docusign]),
+            ("private_key_file", self.private_key_file.is_some(), &[Docusign]),
+            ("account_id", self.account_id.is_some(), &[Docusign]),
+            ("batch_size", self.batch_size.is_some(), &[Docusign]),
+            ("login_url", self.login_url.is_some(), &[Eloqua]),
+            ("company", self.company.is_some(), &[Eloqua]),
+        ];
+        let foreign = keys
+            .iter()
+            .find(|(_, set, kinds)| *set && !kinds.contains(&self.kind))
+            .map(|(key, _, _)| *key);
+        match foreign {
+            Some(key) => Err(ConfigError::Invalid(format!(
+                "target '{}': `{key}` is not a key of kind '{}'",
+                self.name,
+                kind_name(self.kind)
+            ))),
+            None => Ok(()),
         }
     }
 }
 
-fn kind_name(kind: TargetKind) -> &'static str {
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
+pub fn kind_name(kind: TargetKind) -> &'static str {
     match kind {
         TargetKind::Esign => "esign",
         TargetKind::Workspace365 => "workspace365",
@@ -153,8 +291,7 @@ mod tests {
             rate_limit: None,
             environment: Some("example".into()),
             provisioning_key_env: Some("W365_KEY".into()),
-            provisioning_key_file: None,
-            create_in_office365: None,
+            ..Default::default()
         }
     }
 
@@ -208,7 +345,7 @@ mod tests {
                     kind: TargetKind::Cyberark,
                     ..w365("c")
                 }],
-                "kind 'cyberark' is not available",
+                "`environment` is not a key of kind 'cyberark'",
             ),
             (
                 vec![TargetSettings {

@@ -111,10 +111,16 @@ fn transport_error(target: &str, e: &reqwest::Error) -> ConnectorError {
     } else {
         "connection failed"
     };
-    // reqwest's own text names the URL, never headers; the URL holds no secret for any vendor.
+    // reqwest's text names the URL, never headers. Only the host is kept: paths and queries may carry
+    // a salt (eSign's gettoken) or an e-mail.
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        let host = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+        text = text.replace(url.as_str(), &host);
+    }
     ConnectorError::Transient {
         target: target.to_owned(),
-        detail: format!("{kind}: {e}"),
+        detail: format!("{kind}: {text}"),
         retry_after: None,
     }
 }

@@ -2,6 +2,7 @@
 //! how a call failed (`ConnectorError`), and the connectors, one file per vendor.
 //! Level-triggered (shared/design.md): a connector compares desired state and link, and makes only
 //! the calls needed to close the difference, so repeating it after a crash repeats nothing harmful.
+pub mod cache;
 pub mod client;
 pub mod connectors;
 pub mod desired;

@@ -2,11 +2,10 @@
 //! as it is now, and records the outcome. Vendors are called outside any transaction; a row is
 //! cleared in the same transaction that records the new link (shared/design.md), so a crash at any
 //! point leaves either the row (retried) or the link (done).
-use super::client::VendorClient;
-use super::connectors::workspace365::{self, Workspace365};
+use super::connectors::Connector;
 use super::desired::{link_from_row, row_from_link, user_state};
-use super::{client, ConnectorError, Desired, Link, LinkState, Secret};
-use crate::config::{read_secret, ConfigError, OnDelete, Settings, TargetKind, TargetSettings};
+use super::{client, ConnectorError, Desired, Link, LinkState};
+use crate::config::{ConfigError, OnDelete, Settings, TargetSettings};
 use crate::secrets::Sealer;
 use crate::store::{Claim, Event, Store, StoreError};
 use rand::Rng;
@@ -33,19 +32,6 @@ const TARGET_FAILURES_BEFORE_REST: u32 = 5;
 pub enum Outcome {
     Idle,
     Worked(usize),
-}
-
-/// The closed set of connectors (one variant per vendor kind).
-enum Connector {
-    Workspace365(Workspace365),
-}
-
-impl Connector {
-    async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
-        match self {
-            Self::Workspace365(c) => c.reconcile(desired, link).await,
-        }
-    }
 }
 
 struct Target {
@@ -154,6 +140,9 @@ impl Worker {
         }
         // Stopping: calls already sent are finished and recorded; nothing new is claimed.
         while in_flight.join_next().await.is_some() {}
+        for target in &worker.targets {
+            target.connector.shutdown().await;
+        }
     }
 
     /// Leases up to `limit` due rows of targets that are not resting.
@@ -401,38 +390,11 @@ fn status_of(error: &ConnectorError) -> Option<u16> {
 }
 
 fn target(settings: &TargetSettings, http: reqwest::Client) -> Result<Target, ConfigError> {
-    let vendor = VendorClient::new(&settings.name, http, settings.rate_limit);
-    let connector = match settings.kind {
-        TargetKind::Workspace365 => {
-            let key = read_secret(
-                "provisioning_key",
-                settings.provisioning_key_env.as_deref(),
-                settings.provisioning_key_file.as_deref(),
-            )?
-            .ok_or_else(|| ConfigError::Invalid(format!("target '{}': no provisioning key", settings.name)))?;
-            Connector::Workspace365(Workspace365::new(
-                workspace365::Settings {
-                    target: settings.name.clone(),
-                    base_url: settings.base_url.clone(),
-                    environment: settings.environment.clone().unwrap_or_default(),
-                    provisioning_key: Secret::new(key),
-                    create_in_office365: settings.create_in_office365.unwrap_or(false),
-                },
-                vendor,
-            ))
-        }
-        other => {
-            return Err(ConfigError::Invalid(format!(
-                "target '{}': kind {other:?} is not available yet",
-                settings.name
-            )))
-        }
-    };
     Ok(Target {
         name: settings.name.clone(),
         on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
         takes_passwords: settings.takes_passwords(),
-        connector,
+        connector: Connector::build(settings, http)?,
         permits: Semaphore::new(settings.concurrency()),
         concurrency: settings.concurrency(),
         failures: AtomicU32::new(0),

@@ -20,7 +20,7 @@ pub fn w365_target(name: &str, scope: Option<&str>, base_url: &str) -> TargetSet
         environment: Some("example".into()),
         provisioning_key_env: None,
         provisioning_key_file: Some(key_file),
-        create_in_office365: None,
+        ..Default::default()
     }
 }
 

@@ -4,11 +4,9 @@
 //! `ProvisioningKey` and `X-Requested-With: XMLHttpRequest`.
 use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
-use rand::seq::SliceRandom;
-use rand::Rng;
+use super::{random_password, segment};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// The kind-specific keys of a `kind = "workspace365"` target (shared/design.md).
@@ -282,11 +280,7 @@ impl Workspace365 {
 }
 
 fn body_json(body: &UserBody<'_>) -> Result<String, ConnectorError> {
-    serde_json::to_string(body).map_err(|e| ConnectorError::Permanent {
-        target: String::new(),
-        status: None,
-        detail: format!("cannot encode the body: {e}"),
-    })
+    super::to_json("workspace365", body)
 }
 
 /// A 400's `[ValidationResult]` as one readable line, e.g. `EmailAddress: The e-mail is in use`.
@@ -308,37 +302,9 @@ fn validation_text(body: &str) -> String {
     }
 }
 
-/// A path segment, percent-encoded except for unreserved characters and `@` (the seed's paths show
-/// `userone@example.com` as is); `+` becomes `%2B` (vendor-apis.md §2).
-fn segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// What decides whether an update is due: the attributes this vendor holds, hashed.
 fn fingerprint(user: &UserState) -> String {
-    let text = serde_json::json!([user.email, user.given_name, user.family_name, user.is_administrator]).to_string();
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-/// 24 characters with every character class, from the OS-seeded generator.
-fn random_password() -> String {
-    const CLASSES: [&[u8]; 4] = [
-        b"ABCDEFGHJKLMNPQRSTUVWXYZ",
-        b"abcdefghijkmnopqrstuvwxyz",
-        b"23456789",
-        b"!#%*+-=?@_",
-    ];
-    let mut rng = rand::rngs::OsRng;
-    let mut chars: Vec<u8> = CLASSES.iter().map(|c| c[rng.gen_range(0..c.len())]).collect();
-    let all: Vec<u8> = CLASSES.concat();
-    chars.extend((0..20).map(|_| all[rng.gen_range(0..all.len())]));
-    chars.shuffle(&mut rng);
-    String::from_utf8_lossy(&chars).into_owned()
+    super::fingerprint(&(&user.email, &user.given_name, &user.family_name, user.is_administrator))
 }
 
 #[cfg(test)]

@@ -1,0 +1,75 @@
+//! A cached credential or discovered value (a CyberArk session, a DocuSign token, an Eloqua API
+//! base): fetched once by whoever needs it first, while the others wait, and forgotten when the
+//! vendor refuses it, so that the next caller fetches a fresh one.
+use super::ConnectorError;
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+pub struct Cached<T> {
+    slot: Mutex<Option<(T, Option<Instant>)>>,
+}
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Self { slot: Mutex::new(None) }
+    }
+}
+
+impl<T: Clone + PartialEq> Cached<T> {
+    /// The cached value while it lives, else the one `fetch` returns with its lifetime (`None`: until
+    /// forgotten). The lock is held across `fetch`, so concurrent callers share one fetch.
+    pub async fn get<F, Fut>(&self, fetch: F) -> Result<T, ConnectorError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(T, Option<Duration>), ConnectorError>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some((value, expires)) = slot.as_ref() {
+            if expires.is_none_or(|at| Instant::now() < at) {
+                return Ok(value.clone());
+            }
+        }
+        let (value, lifetime) = fetch().await?;
+        *slot = Some((value.clone(), lifetime.map(|l| Instant::now() + l)));
+        Ok(value)
+    }
+
+    /// Forgets `stale` (only if it is still the cached value: another caller may have renewed it).
+    pub async fn forget(&self, stale: &T) {
+        let mut slot = self.slot.lock().await;
+        if slot.as_ref().is_some_and(|(value, _)| value == stale) {
+            *slot = None;
+        }
+    }
+
+    /// Empties the cache and returns what it held (a session to close on shutdown).
+    pub async fn take(&self) -> Option<T> {
+        self.slot.lock().await.take().map(|(value, _)| value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn one_fetch_serves_until_forgotten_or_expired() {
+        let fetches = AtomicU32::new(0);
+        let cache = Cached::<u32>::default();
+        let fetch = |ttl: Option<Duration>| {
+            let n = fetches.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { Ok((n, ttl)) }
+        };
+        assert_eq!(cache.get(|| fetch(None)).await.unwrap(), 1);
+        assert_eq!(cache.get(|| fetch(None)).await.unwrap(), 1);
+        cache.forget(&7).await;
+        assert_eq!(cache.get(|| fetch(None)).await.unwrap(), 1, "a stale value another caller saw");
+        cache.forget(&1).await;
+        assert_eq!(cache.get(|| fetch(Some(Duration::ZERO))).await.unwrap(), 2);
+        assert_eq!(cache.get(|| fetch(None)).await.unwrap(), 3, "an expired value is fetched again");
+        assert_eq!(cache.take().await, Some(3));
+        assert_eq!(cache.take().await, None);
+    }
+}

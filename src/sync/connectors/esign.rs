@@ -1,0 +1,377 @@
+//! Constellation1 eSign REST v1: the contract is shared/seeds/000_651acbb71c431157.txt (ProvisionUser),
+//! with shared/vendor-apis.md §1 for the rest. Every operation costs two calls: a fresh token from
+//! `GET rest/v1/gettoken/{salt}` (the vendor says tokens live "very short"), then the call itself
+//! with the token as a raw `Authorization` header and the salt repeated in the body.
+//!
+//! Users are keyed by their e-mail (the eSign username) and linked by `SystemUserId`. There is no
+//! delete API: a SCIM DELETE deactivates. Failures may come inside a 200 body (GUESS, vendor-apis.md
+//! §1): such a body is a failure, and "Invalid token" earns one new token and one retry.
+use super::{fingerprint, random_password, segment, to_json, unreadable};
+use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
+use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::fmt;
+
+/// The kind-specific keys of a `kind = "esign"` target (shared/design.md).
+#[derive(Clone)]
+pub struct Settings {
+    pub target: String,
+    /// The host; calls go to `{base_url}rest/v1/...`.
+    pub base_url: String,
+    /// The API key as the vendor encrypted it (configured once, already encrypted: vendor-apis.md §1).
+    pub api_key: Secret,
+    pub salt: Secret,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("target", &self.target)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct Esign {
+    settings: Settings,
+    client: VendorClient,
+}
+
+/// A successful answer, or the vendor's "no such user".
+enum Reply {
+    Body(Value),
+    NotFound,
+}
+
+/// How a vendor answer failed, before it becomes a `ConnectorError`.
+enum Failure {
+    InvalidToken(String),
+    Other(ConnectorError),
+}
+
+impl Esign {
+    pub fn new(settings: Settings, client: VendorClient) -> Self {
+        Self { settings, client }
+    }
+
+    /// Makes the vendor hold `desired`, given what `link` says it holds; returns the new link.
+    pub async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
+        let link = link.filter(|l| l.state != LinkState::Gone);
+        let Desired::Present(user) = desired else {
+            return self.deactivate_for_delete(link).await;
+        };
+        let link = match link {
+            Some(l) if l.state == LinkState::Linked && l.remote_id.is_some() => l.clone(),
+            // New, or a create whose outcome is unknown: the vendor asks to look the e-mail up first.
+            _ => match self.find(&user.email).await? {
+                Some(id) => adopted(id, &user.email),
+                None => return self.create(user).await,
+            },
+        };
+        match self.bring_up_to_date(link, user).await? {
+            Some(link) => Ok(link),
+            // The SystemUserId is unknown to the vendor (an operator's `link set` typo, or a vendor-side
+            // reset): find the user by e-mail, or create it.
+            None => match self.find(&user.email).await? {
+                Some(id) => self
+                    .bring_up_to_date(adopted(id, &user.email), user)
+                    .await?
+                    .ok_or_else(|| self.permanent("the user vanished while it was being updated")),
+                None => self.create(user).await,
+            },
+        }
+    }
+
+    /// The connectivity probe of `scim-bridge check`: one token.
+    pub async fn check(&self) -> Result<(), ConnectorError> {
+        self.token().await.map(drop)
+    }
+
+    /// `GET rest/v1/users?username={e-mail}`: the SystemUserId, if the vendor has the user.
+    async fn find(&self, email: &str) -> Result<Option<String>, ConnectorError> {
+        let url = format!("{}rest/v1/users?username={}", self.base(), segment(email));
+        let Reply::Body(body) = self.call(Method::GET, &url, None).await? else {
+            return Ok(None);
+        };
+        let same_user = |u: &&Value| {
+            text_field(u, "Username").is_none_or(|name| name.eq_ignore_ascii_case(email))
+        };
+        Ok(users(&body)
+            .iter()
+            .find(same_user)
+            .and_then(|u| text_field(u, "SystemUserId")))
+    }
+
+    /// `POST rest/v1/users`, then `provisionUser` with the wanted status. The password is a random
+    /// one: the vendor wants it encrypted, and the only way to encrypt is a call that carries the
+    /// plaintext in its URL, so IdP passwords are not forwarded (vendor-apis.md §1).
+    async fn create(&self, user: &UserState) -> Result<Link, ConnectorError> {
+        let body = json!({"user": {
+            "FirstName": user.given_name,
+            "LastName": user.family_name,
+            "Username": user.email,
+            "Password": random_password(),
+        }});
+        let url = format!("{}rest/v1/users", self.base());
+        let Reply::Body(answer) = self.call(Method::POST, &url, Some(body)).await? else {
+            return Err(self.permanent("create answered that the user does not exist"));
+        };
+        // GUESS (vendor-apis.md §1): the new user comes back in `Users` with its SystemUserId; when it
+        // does not, the e-mail finds it.
+        let id = match users(&answer).first().and_then(|u| text_field(u, "SystemUserId")) {
+            Some(id) => id,
+            None => self
+                .find(&user.email)
+                .await?
+                .ok_or_else(|| self.permanent("the created user cannot be found by its e-mail"))?,
+        };
+        let mut link = adopted(id, &user.email);
+        link.pushed_hash = Some(user_fingerprint(user));
+        // GUESS: a new user's status is not documented, so it is set explicitly once.
+        self.bring_up_to_date(link, user)
+            .await?
+            .ok_or_else(|| self.permanent("the created user does not exist"))
+    }
+
+    /// Pushes what differs from the link. `None`: the vendor does not know the SystemUserId.
+    async fn bring_up_to_date(&self, mut link: Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
+        let id = link.remote_id.clone().unwrap_or_default();
+        let hash = user_fingerprint(user);
+        if link.pushed_hash.as_deref() != Some(hash.as_str()) {
+            let names = json!({"FirstName": user.given_name, "LastName": user.family_name});
+            let reply = match link.remote_key.as_deref() {
+                // A rename goes through the old username (UpdateUserByUsername).
+                Some(old) if !old.eq_ignore_ascii_case(&user.email) => {
+                    let body = json!({"oldUsername": old, "user": with(names, "Username", &user.email)});
+                    let url = format!("{}rest/v1/users/updateByUsername", self.base());
+                    self.call(Method::PUT, &url, Some(body)).await?
+                }
+                // An adopted user (`link set`) may carry another username: send ours by SystemUserId.
+                None => {
+                    let user_body = with(with(names, "Username", &user.email), "SystemUserId", &id);
+                    self.call(Method::PUT, &self.users_url(), Some(json!({"user": user_body})))
+                        .await?
+                }
+                Some(_) => {
+                    let body = json!({"user": with(names, "SystemUserId", &id)});
+                    self.call(Method::PUT, &self.users_url(), Some(body)).await?
+                }
+            };
+            if let Reply::NotFound = reply {
+                return Ok(None);
+            }
+            link.remote_key = Some(user.email.clone());
+            link.pushed_hash = Some(hash);
+        }
+        if link.pushed_active != Some(user.active) {
+            if let Reply::NotFound = self.provision(&id, user.active).await? {
+                return Ok(None);
+            }
+            link.pushed_active = Some(user.active);
+        }
+        Ok(Some(link))
+    }
+
+    /// No delete API: a deleted user is deactivated, and the link is done with.
+    async fn deactivate_for_delete(&self, link: Option<&Link>) -> Result<Link, ConnectorError> {
+        let id = match link {
+            Some(Link { remote_id: Some(id), .. }) => Some(id.clone()),
+            Some(Link { remote_key: Some(key), .. }) => self.find(key).await?,
+            _ => None,
+        };
+        if let Some(id) = id {
+            self.provision(&id, false).await?;
+        }
+        Ok(Link::gone())
+    }
+
+    /// The seed's call: `PUT rest/v1/users/provisionUser` with `userStatus` 1 (active) or 0 (GUESS:
+    /// the seed shows only 1).
+    async fn provision(&self, id: &str, active: bool) -> Result<Reply, ConnectorError> {
+        let body = json!({"systemUserId": id, "userStatus": u8::from(active)});
+        let url = format!("{}rest/v1/users/provisionUser", self.base());
+        self.call(Method::PUT, &url, Some(body)).await
+    }
+
+    fn base(&self) -> String {
+        format!("{}/", self.settings.base_url.trim_end_matches('/'))
+    }
+
+    fn users_url(&self) -> String {
+        format!("{}rest/v1/users", self.base())
+    }
+
+    /// `GET rest/v1/gettoken/{salt}` with the encrypted API key: the token for one call.
+    async fn token(&self) -> Result<Secret, ConnectorError> {
+        let url = format!("{}rest/v1/gettoken/{}", self.base(), segment(self.settings.salt.expose()));
+        let request = self
+            .client
+            .request(Method::GET, &url)
+            .header("Authorization", self.settings.api_key.expose())
+            .header("Accept", "application/json");
+        let response = self.client.send(request).await?;
+        let body = match self.outcome(response) {
+            Ok(Reply::Body(body)) => body,
+            Ok(Reply::NotFound) => return Err(self.config("gettoken answered 404: is base_url the eSign host?")),
+            Err(Failure::InvalidToken(detail)) => return Err(self.config(&format!("gettoken: {detail}"))),
+            Err(Failure::Other(e)) => return Err(e),
+        };
+        match text_field(&body, "ReturnValue").filter(|t| !t.is_empty()) {
+            Some(token) => Ok(Secret::new(token)),
+            None => Err(unreadable(&self.settings.target, "gettoken", &body.to_string())),
+        }
+    }
+
+    /// One operation: a fresh token, the call, and one more token and call if the vendor says
+    /// "Invalid token".
+    async fn call(&self, method: Method, url: &str, body: Option<Value>) -> Result<Reply, ConnectorError> {
+        let body = body.map(|b| with(b, "salt", self.settings.salt.expose()));
+        let body = body.map(|b| to_json(&self.settings.target, &b)).transpose()?;
+        let mut refused = String::new();
+        for _ in 0..2 {
+            let token = self.token().await?;
+            let mut request = self
+                .client
+                .request(method.clone(), url)
+                .header("Authorization", token.expose())
+                .header("Accept", "application/json");
+            if let Some(json) = &body {
+                request = request.header("Content-Type", "application/json").body(json.clone());
+            }
+            match self.outcome(self.client.send(request).await?) {
+                Ok(reply) => return Ok(reply),
+                Err(Failure::InvalidToken(detail)) => refused = detail,
+                Err(Failure::Other(e)) => return Err(e),
+            }
+        }
+        Err(ConnectorError::Auth {
+            target: self.settings.target.clone(),
+            detail: format!("a fresh token was refused twice: {refused}"),
+        })
+    }
+
+    /// Sorts an answer: a 2xx is a failure when its body says so (an `Error: …` text or a false flag).
+    fn outcome(&self, response: VendorResponse) -> Result<Reply, Failure> {
+        let body: Value = serde_json::from_str(&response.body).unwrap_or_else(|_| Value::String(response.body.clone()));
+        let failure = if response.is_success() {
+            match failure_text(&body) {
+                Some(text) => text,
+                None => return Ok(Reply::Body(body)),
+            }
+        } else {
+            failure_text(&body).unwrap_or_else(|| format!("HTTP {}: {}", response.status, excerpt(&response.body)))
+        };
+        let lower = failure.to_ascii_lowercase();
+        if response.status == 401 || lower.contains("invalid token") || lower.contains("bad token") {
+            return Err(Failure::InvalidToken(failure));
+        }
+        if lower.contains("invalid api key") {
+            return Err(Failure::Other(self.config(&format!("the API key was refused: {failure}"))));
+        }
+        if response.status == 404 || lower.contains("doesn't exist") || lower.contains("does not exist") {
+            return Ok(Reply::NotFound);
+        }
+        if !response.is_success() {
+            return Err(Failure::Other(classify(&self.settings.target, &response)));
+        }
+        Err(Failure::Other(ConnectorError::Permanent {
+            target: self.settings.target.clone(),
+            status: Some(response.status),
+            detail: failure,
+        }))
+    }
+
+    fn permanent(&self, detail: &str) -> ConnectorError {
+        ConnectorError::Permanent {
+            target: self.settings.target.clone(),
+            status: None,
+            detail: detail.to_owned(),
+        }
+    }
+
+    fn config(&self, detail: &str) -> ConnectorError {
+        ConnectorError::Config {
+            target: self.settings.target.clone(),
+            detail: detail.to_owned(),
+        }
+    }
+}
+
+/// A link to a vendor user found (or made) by e-mail, with nothing known about what it holds.
+fn adopted(id: String, email: &str) -> Link {
+    Link {
+        state: LinkState::Linked,
+        remote_id: Some(id),
+        remote_key: Some(email.to_owned()),
+        pushed_hash: None,
+        pushed_active: None,
+    }
+}
+
+fn user_fingerprint(user: &UserState) -> String {
+    fingerprint(&(&user.email, &user.given_name, &user.family_name))
+}
+
+fn with(mut object: Value, key: &str, value: &str) -> Value {
+    if let Value::Object(map) = &mut object {
+        map.insert(key.to_owned(), Value::String(value.to_owned()));
+    }
+    object
+}
+
+/// A field of a .NET object, by name regardless of case (`SystemUserId`, `systemUserId`).
+fn field<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
+    object
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+fn text_field(object: &Value, name: &str) -> Option<String> {
+    match field(object, name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The `Users` array of a UserResponse (a single `User` object is taken as one).
+fn users(body: &Value) -> Vec<Value> {
+    match (field(body, "Users"), field(body, "User")) {
+        (Some(Value::Array(list)), _) => list.clone(),
+        (_, Some(user @ Value::Object(_))) => vec![user.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// The failure a body reports, read leniently (GUESS, vendor-apis.md §1: the UserResponse fields are
+/// not published): a false success flag, a `"False"` ReturnValue, or a text starting with "Error".
+fn failure_text(body: &Value) -> Option<String> {
+    if let Value::String(text) = body {
+        return text.trim_start().to_ascii_lowercase().starts_with("error").then(|| text.clone());
+    }
+    let object: &Map<String, Value> = body.as_object()?;
+    let message = || {
+        ["Message", "ErrorMessage", "Error", "StatusMessage", "ReturnValue"]
+            .iter()
+            .find_map(|k| text_field(body, k).filter(|m| !m.is_empty()))
+            .unwrap_or_else(|| excerpt(&body.to_string()))
+    };
+    let flag_false = ["Success", "IsSuccess", "Succeeded", "Successful"]
+        .iter()
+        .filter_map(|k| field(body, k))
+        .any(|v| v == &Value::Bool(false) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("false")));
+    if flag_false || text_field(body, "ReturnValue").is_some_and(|v| v.eq_ignore_ascii_case("false")) {
+        return Some(message());
+    }
+    object
+        .values()
+        .filter_map(Value::as_str)
+        .find(|s| s.trim_start().to_ascii_lowercase().starts_with("error"))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,5 @@
 //! One file per vendor; each follows its seed document in shared/seeds/. What they share is here.
+pub mod cyberark;
 pub mod esign;
 pub mod workspace365;
 
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 /// The closed set of connectors (one variant per vendor kind).
 pub enum Connector {
+    Cyberark(cyberark::Cyberark),
     Esign(esign::Esign),
     Workspace365(workspace365::Workspace365),
 }
@@ -47,6 +49,18 @@ impl Connector {
                 },
                 vendor,
             )),
+            TargetKind::Cyberark => Self::Cyberark(cyberark::Cyberark::new(
+                cyberark::Settings {
+                    target,
+                    base_url: settings.base_url.clone(),
+                    auth_method: settings.auth_method.clone().unwrap_or_else(|| "CyberArk".into()),
+                    username: secret(settings, "username", &settings.username_env, &settings.username_file)?,
+                    password: secret(settings, "password", &settings.password_env, &settings.password_file)?,
+                    user_type: settings.user_type.clone().unwrap_or_else(|| "EPVUser".into()),
+                    location: settings.location.clone().unwrap_or_else(|| "\\".into()),
+                },
+                vendor,
+            )),
             other => {
                 return Err(ConfigError::Invalid(format!(
                     "target '{}': kind {other:?} is not available yet",
@@ -60,6 +74,7 @@ impl Connector {
     /// Makes the vendor hold `desired`, given what `link` says it holds; returns the new link.
     pub async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
         match self {
+            Self::Cyberark(c) => c.reconcile(desired, link).await,
             Self::Esign(c) => c.reconcile(desired, link).await,
             Self::Workspace365(c) => c.reconcile(desired, link).await,
         }
@@ -68,13 +83,18 @@ impl Connector {
     /// A read-only probe of the target's credentials (`scim-bridge check`); says what it called.
     pub async fn check(&self) -> Result<&'static str, ConnectorError> {
         match self {
+            Self::Cyberark(c) => c.check().await.map(|()| "Logon and Logoff succeeded"),
             Self::Esign(c) => c.check().await.map(|()| "GET rest/v1/gettoken/{salt} gave a token"),
             Self::Workspace365(c) => c.check().await.map(|()| "GET /Environment/ answered"),
         }
     }
 
     /// Closes what the connector holds open at the vendor (a CyberArk session).
-    pub async fn shutdown(&self) {}
+    pub async fn shutdown(&self) {
+        if let Self::Cyberark(c) = self {
+            c.shutdown().await;
+        }
+    }
 }
 
 /// A secret named by `{key}_env` or `{key}_file`, required.

@@ -26,6 +26,9 @@ pub struct VendorResponse {
     pub body: String,
     /// From `Retry-After` (seconds or HTTP-date) or `X-RateLimit-Reset` (epoch seconds).
     pub retry_after: Option<Duration>,
+    /// DocuSign's `X-RateLimit-Remaining` (this hour) and `X-BurstLimit-Remaining` (this 30 s span).
+    pub hourly_remaining: Option<u64>,
+    pub burst_remaining: Option<u64>,
 }
 
 impl VendorResponse {
@@ -84,12 +87,17 @@ impl VendorClient {
     async fn send_now(&self, request: reqwest::RequestBuilder) -> Result<VendorResponse, ConnectorError> {
         let response = request.send().await.map_err(|e| transport_error(&self.target, &e))?;
         let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
+        let headers = response.headers();
+        let retry_after = retry_after(headers);
+        let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        let (hourly_remaining, burst_remaining) = (number("x-ratelimit-remaining"), number("x-burstlimit-remaining"));
         let body = response.text().await.map_err(|e| transport_error(&self.target, &e))?;
         Ok(VendorResponse {
             status,
             body,
             retry_after,
+            hourly_remaining,
+            burst_remaining,
         })
     }
 }
@@ -206,6 +214,8 @@ mod tests {
             status,
             body: "x".into(),
             retry_after: None,
+            hourly_remaining: None,
+            burst_remaining: None,
         };
         assert!(matches!(
             classify("t", &response(429)),

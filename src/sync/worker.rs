@@ -395,8 +395,8 @@ fn target(settings: &TargetSettings, http: reqwest::Client) -> Result<Target, Co
         on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
         takes_passwords: settings.takes_passwords(),
         connector: Connector::build(settings, http)?,
-        permits: Semaphore::new(settings.concurrency()),
-        concurrency: settings.concurrency(),
+        permits: Semaphore::new(Connector::reconciles_in_flight(settings)),
+        concurrency: Connector::reconciles_in_flight(settings),
         failures: AtomicU32::new(0),
         resting_until: Mutex::new(None),
     })

@@ -1,5 +1,6 @@
 //! One file per vendor; each follows its seed document in shared/seeds/. What they share is here.
 pub mod cyberark;
+pub mod docusign;
 pub mod esign;
 pub mod workspace365;
 
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 /// The closed set of connectors (one variant per vendor kind).
 pub enum Connector {
     Cyberark(cyberark::Cyberark),
+    Docusign(docusign::Docusign),
     Esign(esign::Esign),
     Workspace365(workspace365::Workspace365),
 }
@@ -61,6 +63,26 @@ impl Connector {
                 },
                 vendor,
             )),
+            TargetKind::Docusign => {
+                let key_file = settings.private_key_file.as_deref();
+                let private_key = read_secret("private_key", None, key_file)?.unwrap_or_default();
+                let connector = docusign::Docusign::new(
+                    docusign::Settings {
+                        target,
+                        oauth_base_url: settings.oauth_base_url.clone().unwrap_or_default(),
+                        integration_key: settings.integration_key.clone().unwrap_or_default(),
+                        user_id: settings.user_id.clone().unwrap_or_default(),
+                        private_key: Secret::new(private_key),
+                        account_id: settings.account_id.clone().unwrap_or_default(),
+                        base_url: Some(settings.base_url.clone()).filter(|b| !b.is_empty()),
+                        batch_size: settings.batch_size(),
+                        concurrency: settings.concurrency(),
+                    },
+                    vendor,
+                )
+                .map_err(|e| ConfigError::Invalid(format!("target '{}': {e}", settings.name)))?;
+                Self::Docusign(connector)
+            }
             other => {
                 return Err(ConfigError::Invalid(format!(
                     "target '{}': kind {other:?} is not available yet",
@@ -71,10 +93,22 @@ impl Connector {
         Ok(connector)
     }
 
+    /// How many of a target's reconciles may run at once. The vendor calls in flight stay bounded
+    /// by `concurrency`; DocuSign needs more reconciles waiting than calls, to fill its batches.
+    pub fn reconciles_in_flight(settings: &TargetSettings) -> usize {
+        match settings.kind {
+            TargetKind::Docusign => {
+                docusign::Docusign::reconciles_in_flight(settings.concurrency(), settings.batch_size())
+            }
+            _ => settings.concurrency(),
+        }
+    }
+
     /// Makes the vendor hold `desired`, given what `link` says it holds; returns the new link.
     pub async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
         match self {
             Self::Cyberark(c) => c.reconcile(desired, link).await,
+            Self::Docusign(c) => c.reconcile(desired, link).await,
             Self::Esign(c) => c.reconcile(desired, link).await,
             Self::Workspace365(c) => c.reconcile(desired, link).await,
         }
@@ -84,6 +118,7 @@ impl Connector {
     pub async fn check(&self) -> Result<&'static str, ConnectorError> {
         match self {
             Self::Cyberark(c) => c.check().await.map(|()| "Logon and Logoff succeeded"),
+            Self::Docusign(c) => c.check().await.map(|()| "JWT grant and /oauth/userinfo succeeded"),
             Self::Esign(c) => c.check().await.map(|()| "GET rest/v1/gettoken/{salt} gave a token"),
             Self::Workspace365(c) => c.check().await.map(|()| "GET /Environment/ answered"),
         }

@@ -1,0 +1,431 @@
+//! The wire format of every call, checked against the seed (shared/seeds/003_6f824051d459caee.txt) and
+//! shared/vendor-apis.md §4.
+use super::*;
+use crate::sync::client::{http_client, VendorClient};
+use jsonwebtoken::{DecodingKey, Validation};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
+
+const PRIVATE_KEY: &str = include_str!("test_key.pem");
+const PUBLIC_KEY: &str = include_str!("test_key.pub.pem");
+const TOKEN: &str = "eyJ0eXAiOiJNVCIsImFsZyI6IlJTMjU2In0.access";
+const ACCOUNT: &str = "1b2c3d4e-0000-4000-8000-00000000acc1";
+const USERS: &str = "/restapi/v2.1/accounts/1b2c3d4e-0000-4000-8000-00000000acc1/users";
+
+fn connector(server: &MockServer, batch_size: usize) -> Docusign {
+    let settings = Settings {
+        target: "docusign".into(),
+        oauth_base_url: server.uri(),
+        integration_key: "ik-7d1e".into(),
+        user_id: "admin-guid".into(),
+        private_key: Secret::new(PRIVATE_KEY),
+        account_id: ACCOUNT.into(),
+        base_url: None,
+        batch_size,
+        concurrency: 4,
+    };
+    let http = http_client(Duration::from_secs(5)).unwrap();
+    Docusign::new(settings, VendorClient::new("docusign", http, None)).unwrap()
+}
+
+fn user(email: &str, active: bool) -> UserState {
+    UserState {
+        resource_id: email.into(),
+        user_name: email.into(),
+        email: email.into(),
+        given_name: "User".into(),
+        family_name: "One".into(),
+        active,
+        password: None,
+        is_administrator: false,
+    }
+}
+
+fn linked(u: &UserState, id: &str, active: bool) -> Link {
+    Link {
+        state: LinkState::Linked,
+        remote_id: Some(id.into()),
+        remote_key: Some(u.email.clone()),
+        pushed_hash: Some(user_fingerprint(u)),
+        pushed_active: Some(active),
+    }
+}
+
+/// The JWT grant and `/oauth/userinfo`, each expected `times` times.
+async fn oauth(server: &MockServer, times: u64) {
+    oauth_calls(server, times, times).await;
+}
+
+async fn oauth_calls(server: &MockServer, tokens: u64, userinfos: u64) {
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(header("Content-Type", "application/x-www-form-urlencoded"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600})),
+        )
+        .expect(tokens)
+        .mount(server)
+        .await;
+    let accounts = json!({"sub": "admin-guid", "accounts": [
+        {"account_id": "other", "is_default": true, "base_uri": "https://na2.docusign.net"},
+        {"account_id": ACCOUNT, "is_default": false, "base_uri": server.uri()}]});
+    api("GET", "/oauth/userinfo")
+        .respond_with(ResponseTemplate::new(200).set_body_json(accounts))
+        .expect(userinfos)
+        .mount(server)
+        .await;
+}
+
+/// A call with the bearer token.
+fn api(verb: &str, at: &str) -> MockBuilder {
+    Mock::given(method(verb))
+        .and(path(at))
+        .and(header("Authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(header("Accept", "application/json"))
+}
+
+async fn nobody_has(server: &MockServer, email: &str) {
+    api("GET", USERS)
+        .and(query_param("email", email))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [], "resultSetSize": "0"})))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
+fn profile_of(email: &str, first: &str) -> Value {
+    json!({"userName": format!("{first} One"), "email": email, "firstName": first, "lastName": "One"})
+}
+
+#[tokio::test]
+async fn create_signs_an_rs256_assertion_finds_the_account_then_posts_new_users() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    nobody_has(&server, "userone@example.com").await;
+    api("POST", USERS)
+        .and(header("Content-Type", "application/json"))
+        .and(body_json(json!({"newUsers": [profile_of("userone@example.com", "User")]})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"newUsers": [
+            {"userId": "U1", "email": "userone@example.com", "userStatus": "ActivationSent"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let u = user("userone@example.com", true);
+    let link = connector(&server, 100).reconcile(&Desired::Present(u.clone()), None).await.unwrap();
+    assert_eq!(link, linked(&u, "U1", true));
+
+    let requests = server.received_requests().await.unwrap();
+    let form = String::from_utf8(requests[0].body.clone()).unwrap();
+    let (grant, assertion) = form.split_once("&assertion=").unwrap();
+    assert_eq!(grant, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer");
+    let mut validation = Validation::new(Algorithm::RS256);
+    let audience = server.uri().trim_start_matches("http://").to_owned();
+    validation.set_audience(&[audience.as_str()]);
+    let claims = jsonwebtoken::decode::<Value>(assertion, &DecodingKey::from_rsa_pem(PUBLIC_KEY.as_bytes()).unwrap(), &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(
+        (&claims["iss"], &claims["sub"], &claims["scope"]),
+        (&json!("ik-7d1e"), &json!("admin-guid"), &json!("signature impersonation"))
+    );
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+}
+
+#[tokio::test]
+async fn user_already_exists_inside_a_201_is_found_by_email_and_adopted() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    nobody_has(&server, "userone@example.com").await;
+    api("POST", USERS)
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"newUsers": [{"email": "userone@example.com",
+            "errorDetails": {"errorCode": "USER_ALREADY_EXISTS_IN_ACCOUNT",
+                             "message": "Username and email combination already exists for this account."}}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    api("GET", USERS)
+        .and(query_param("email", "userone@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"users": [{"userId": "U9", "email": "UserOne@example.com", "userStatus": "Active"}]}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut item = profile_of("userone@example.com", "User");
+    item["userId"] = json!("U9");
+    api("PUT", USERS)
+        .and(body_json(json!({"users": [item]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U9"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let u = user("userone@example.com", true);
+    let link = connector(&server, 100).reconcile(&Desired::Present(u.clone()), None).await.unwrap();
+    assert_eq!(link, linked(&u, "U9", true));
+}
+
+/// The `users` of every `PUT …/users` the vendor received, as sets of userIds.
+async fn batches(server: &MockServer) -> Vec<Vec<String>> {
+    let requests: Vec<Request> = server.received_requests().await.unwrap();
+    requests
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .map(|r| {
+            let body: Value = r.body_json().unwrap();
+            let mut ids: Vec<String> = body["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["userId"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        })
+        .collect()
+}
+
+async fn update_all(docusign: &Docusign, n: usize) -> Vec<Result<Link, ConnectorError>> {
+    let before: Vec<UserState> = (0..n).map(|i| user(&format!("u{i}@example.com"), true)).collect();
+    let links: Vec<Link> = before.iter().enumerate().map(|(i, u)| linked(u, &format!("U{i}"), true)).collect();
+    let after: Vec<Desired> = before
+        .iter()
+        .map(|u| Desired::Present(UserState { given_name: "Renamed".into(), ..u.clone() }))
+        .collect();
+    futures_util::future::join_all(after.iter().zip(&links).map(|(d, l)| docusign.reconcile(d, Some(l)))).await
+}
+
+#[tokio::test]
+async fn updates_due_together_go_out_as_one_seed_put_per_batch_size() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    api("PUT", USERS)
+        .and(header("Content-Type", "application/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": []})))
+        .mount(&server)
+        .await;
+    let docusign = connector(&server, 2);
+    for result in update_all(&docusign, 3).await {
+        assert_eq!(result.unwrap().pushed_active, Some(true));
+    }
+    let mut sizes: Vec<usize> = batches(&server).await.iter().map(Vec::len).collect();
+    sizes.sort();
+    assert_eq!(sizes, [1, 2], "three updates, batch_size 2");
+    let first: Value = server.received_requests().await.unwrap().iter().find(|r| r.method.as_str() == "PUT").unwrap().body_json().unwrap();
+    assert_eq!(first["users"][0]["firstName"], "Renamed");
+    assert_eq!(first["users"][0]["userName"], "Renamed One");
+
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    api("PUT", USERS)
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1",
+            "errorDetails": {"errorCode": "INVALID_USERNAME_FOR_USER", "message": "The user name is invalid."}}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let results = update_all(&connector(&server, 100), 3).await;
+    assert_eq!(batches(&server).await, [["U0", "U1", "U2"]]);
+    assert!(results[0].is_ok() && results[2].is_ok());
+    let err = results[1].as_ref().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "docusign: INVALID_USERNAME_FOR_USER: The user name is invalid."
+    );
+}
+
+#[tokio::test]
+async fn deactivate_closes_with_a_body_and_reactivate_reopens_by_posting_again_guess() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    api("DELETE", USERS)
+        .and(header("Content-Type", "application/json"))
+        .and(body_json(json!({"users": [{"userId": "U1"}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1", "userStatus": "closed"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    api("POST", USERS)
+        .and(body_json(json!({"newUsers": [profile_of("userone@example.com", "User")]})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"newUsers": [{"userId": "U1", "userStatus": "ActivationSent"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let u = user("userone@example.com", true);
+    let docusign = connector(&server, 100);
+    let closed = docusign
+        .reconcile(&Desired::Present(UserState { active: false, ..u.clone() }), Some(&linked(&u, "U1", true)))
+        .await
+        .unwrap();
+    assert_eq!(closed.pushed_active, Some(false));
+    let open = docusign.reconcile(&Desired::Present(u.clone()), Some(&closed)).await.unwrap();
+    assert_eq!(open, linked(&u, "U1", true));
+}
+
+#[tokio::test]
+async fn delete_closes_the_user_because_docusign_never_deletes() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    api("DELETE", USERS)
+        .and(body_json(json!({"users": [{"userId": "U1"}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let u = user("userone@example.com", true);
+    let link = connector(&server, 100).reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap();
+    assert_eq!(link.state, LinkState::Gone);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_once_with_a_new_assertion() {
+    let server = MockServer::start().await;
+    oauth_calls(&server, 2, 1).await;
+    api("DELETE", USERS)
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"errorCode": "USER_AUTHENTICATION_FAILED", "message": "One or both of Username and Password are invalid."}),
+        ))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    api("DELETE", USERS)
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let u = user("userone@example.com", true);
+    connector(&server, 100).reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_hourly_limit_error_on_400_waits_until_the_reset_and_stops_calling() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    let reset = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
+    api("DELETE", USERS)
+        .respond_with(
+            ResponseTemplate::new(400)
+                .insert_header("X-RateLimit-Reset", reset.to_string().as_str())
+                .insert_header("X-RateLimit-Remaining", "0")
+                .set_body_json(json!({"errorCode": "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
+                    "message": "The maximum number of hourly API invocations has been exceeded."})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let u = user("userone@example.com", true);
+    let docusign = connector(&server, 100);
+    for _ in 0..2 {
+        match docusign.reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap_err() {
+            ConnectorError::Transient { retry_after: Some(wait), .. } => {
+                assert!((590..=600).contains(&wait.as_secs()), "{wait:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_spent_burst_limit_pauses_the_target_before_docusign_has_to_refuse() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    api("DELETE", USERS)
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-BurstLimit-Remaining", "0")
+                .insert_header("X-RateLimit-Remaining", "2900")
+                .set_body_json(json!({"users": [{"userId": "U1"}]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let u = user("userone@example.com", true);
+    let docusign = connector(&server, 100);
+    docusign.reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap();
+    let err = docusign.reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Transient { retry_after: Some(w), .. } if w > Duration::from_secs(25)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn missing_consent_is_a_configuration_error_with_the_consent_url_and_no_key() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "consent_required"})))
+        .mount(&server)
+        .await;
+    let err = connector(&server, 100).check().await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ConnectorError::Config { .. }), "{err:?}");
+    assert!(text.contains("/oauth/auth?response_type=code&scope=signature%20impersonation&client_id=ik-7d1e"), "{text}");
+    assert!(!text.contains("PRIVATE KEY") && !text.contains(&PRIVATE_KEY[40..80]));
+}
+
+#[tokio::test]
+async fn an_account_the_user_cannot_reach_is_named_by_the_check() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": TOKEN, "expires_in": 3600})))
+        .mount(&server)
+        .await;
+    api("GET", "/oauth/userinfo")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"accounts": [{"account_id": "other", "base_uri": "https://x"}]})))
+        .mount(&server)
+        .await;
+    let err = connector(&server, 100).check().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("docusign: configuration error: account_id {ACCOUNT} is not an account of the impersonated user (its accounts: other)")
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_are_permanent_with_docusign_code_and_5xx_is_transient() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    nobody_has(&server, "bad@example.com").await;
+    api("POST", USERS)
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"errorCode": "INVALID_EMAIL_ADDRESS_FOR_USER", "message": "The email address for the user is invalid."}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let docusign = connector(&server, 100);
+    let err = docusign.reconcile(&Desired::Present(user("bad@example.com", true)), None).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "docusign: HTTP 400: INVALID_EMAIL_ADDRESS_FOR_USER: The email address for the user is invalid."
+    );
+    assert!(!err.is_retryable());
+    api("GET", USERS)
+        .respond_with(ResponseTemplate::new(503))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let err = docusign.reconcile(&Desired::Present(user("x@example.com", true)), None).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient { .. }), "{err:?}");
+}
+
+#[test]
+fn a_bad_private_key_is_refused_when_the_target_is_built() {
+    let settings = Settings {
+        target: "d".into(),
+        oauth_base_url: "https://account-d.docusign.com".into(),
+        integration_key: "ik".into(),
+        user_id: "u".into(),
+        private_key: Secret::new("not a key"),
+        account_id: "a".into(),
+        base_url: None,
+        batch_size: 100,
+        concurrency: 1,
+    };
+    let http = http_client(Duration::from_secs(1)).unwrap();
+    let err = Docusign::new(settings, VendorClient::new("d", http, None)).err().unwrap();
+    assert!(err.contains("not an RSA private key"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! One file per vendor; each follows its seed document in shared/seeds/. What they share is here.
 pub mod cyberark;
 pub mod docusign;
+pub mod eloqua;
 pub mod esign;
 pub mod workspace365;
 
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 pub enum Connector {
     Cyberark(cyberark::Cyberark),
     Docusign(docusign::Docusign),
+    Eloqua(eloqua::Eloqua),
     Esign(esign::Esign),
     Workspace365(workspace365::Workspace365),
 }
@@ -83,12 +85,20 @@ impl Connector {
                 .map_err(|e| ConfigError::Invalid(format!("target '{}': {e}", settings.name)))?;
                 Self::Docusign(connector)
             }
-            other => {
-                return Err(ConfigError::Invalid(format!(
-                    "target '{}': kind {other:?} is not available yet",
-                    settings.name
-                )))
-            }
+            TargetKind::Eloqua => Self::Eloqua(eloqua::Eloqua::new(
+                eloqua::Settings {
+                    target,
+                    login_url: settings
+                        .login_url
+                        .clone()
+                        .unwrap_or_else(|| "https://login.eloqua.com".into()),
+                    base_url: Some(settings.base_url.clone()).filter(|b| !b.is_empty()),
+                    company: settings.company.clone().unwrap_or_default(),
+                    username: secret(settings, "username", &settings.username_env, &settings.username_file)?,
+                    password: secret(settings, "password", &settings.password_env, &settings.password_file)?,
+                },
+                vendor,
+            )),
         };
         Ok(connector)
     }
@@ -109,6 +119,7 @@ impl Connector {
         match self {
             Self::Cyberark(c) => c.reconcile(desired, link).await,
             Self::Docusign(c) => c.reconcile(desired, link).await,
+            Self::Eloqua(c) => c.reconcile(desired, link).await,
             Self::Esign(c) => c.reconcile(desired, link).await,
             Self::Workspace365(c) => c.reconcile(desired, link).await,
         }
@@ -119,6 +130,7 @@ impl Connector {
         match self {
             Self::Cyberark(c) => c.check().await.map(|()| "Logon and Logoff succeeded"),
             Self::Docusign(c) => c.check().await.map(|()| "JWT grant and /oauth/userinfo succeeded"),
+            Self::Eloqua(c) => c.check().await.map(|()| "GET /id named the API base"),
             Self::Esign(c) => c.check().await.map(|()| "GET rest/v1/gettoken/{salt} gave a token"),
             Self::Workspace365(c) => c.check().await.map(|()| "GET /Environment/ answered"),
         }

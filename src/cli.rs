@@ -39,6 +39,22 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         events: i64,
     },
+    /// Validate the configuration and probe each target's credentials with a read-only call.
+    Check,
+    /// Manage the id-mapping between users and vendor records.
+    #[command(subcommand)]
+    Link(LinkCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkCommand {
+    /// Link a user (id, userName or e-mail) to an existing vendor record, so that the bridge adopts
+    /// it instead of creating one (e.g. an eSign SystemUserId).
+    Set {
+        user: String,
+        target: String,
+        remote_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +94,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => token(&settings, command).await,
         Command::Sync(command) => sync(&settings, command).await,
         Command::Lookup { key, events } => lookup(&settings, &key, events).await,
+        Command::Check => check(&settings).await,
+        Command::Link(LinkCommand::Set {
+            user,
+            target,
+            remote_id,
+        }) => link_set(&settings, &user, &target, &remote_id).await,
     }
 }
 
@@ -208,6 +230,64 @@ async fn sync(settings: &Settings, command: SyncCommand) -> anyhow::Result<()> {
             println!("{queued} user(s) queued for '{target}'; a running `serve` starts on them within 5 seconds.");
         }
     }
+    store.close().await;
+    Ok(())
+}
+
+/// One line per target: `ok` with the read-only call that succeeded, or `FAIL` with why. Exits
+/// non-zero when any target fails.
+async fn check(settings: &Settings) -> anyhow::Result<()> {
+    println!("ok    configuration ({} target(s))", settings.target.len());
+    if settings.sync.sealer()?.is_some() {
+        println!("ok    sync.secrets_key (passwords are held sealed until delivered)");
+    }
+    let http = crate::sync::client::http_client(std::time::Duration::from_secs(15))?;
+    let mut failed = 0;
+    for target in &settings.target {
+        let label = format!("{} ({})", target.name, crate::config::kind_name(target.kind));
+        let outcome = match crate::sync::connectors::Connector::build(target, http.clone()) {
+            Err(e) => Err(e.to_string()),
+            Ok(connector) => {
+                let outcome = connector.check().await.map_err(|e| {
+                    let text = e.to_string();
+                    text.strip_prefix(&format!("{}: ", target.name))
+                        .unwrap_or(&text)
+                        .to_owned()
+                });
+                connector.shutdown().await;
+                outcome
+            }
+        };
+        match outcome {
+            Ok(what) => println!("ok    {label}: {what}"),
+            Err(why) => {
+                failed += 1;
+                println!("FAIL  {label}: {why}");
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} target(s) failed the check", settings.target.len());
+    }
+    Ok(())
+}
+
+async fn link_set(settings: &Settings, user: &str, target: &str, remote_id: &str) -> anyhow::Result<()> {
+    known_target(settings, target)?;
+    if remote_id.trim().is_empty() {
+        bail!("the remote id is empty");
+    }
+    let store = open_store(settings).await?;
+    let found = store
+        .lookup(user, 0)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .with_context(|| format!("no live user with id, userName or e-mail '{user}'"))?;
+    store.set_link(&found.id, target, remote_id.trim()).await?;
+    println!(
+        "{} ({}) is linked to '{remote_id}' at '{target}'; a running `serve` pushes the user onto it within 5 seconds.",
+        found.user_name, found.id
+    );
     store.close().await;
     Ok(())
 }

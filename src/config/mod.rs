@@ -2,7 +2,7 @@
 //! `SCIM_BRIDGE__SECTION__KEY` environment variables. Secrets are named by `*_env` / `*_file`.
 mod target;
 
-pub use target::{OnDelete, TargetKind, TargetSettings};
+pub use target::{kind_name, OnDelete, TargetKind, TargetSettings};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;

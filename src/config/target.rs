@@ -144,7 +144,8 @@ impl TargetSettings {
             )));
         }
         let discovers_base = matches!(self.kind, TargetKind::Docusign | TargetKind::Eloqua);
-        if !(discovers_base && self.base_url.is_empty()) && !is_http_url(&self.base_url) {
+        let discovered = discovers_base && self.base_url.is_empty();
+        if !(discovered || is_http_url(&self.base_url)) {
             return invalid("base_url must be an http(s) URL");
         }
         if !(1..=64).contains(&self.concurrency()) {
@@ -160,7 +161,10 @@ impl TargetSettings {
             if present {
                 Ok(())
             } else {
-                Err(ConfigError::Invalid(format!("target '{}': {kind} needs {what}", self.name)))
+                Err(ConfigError::Invalid(format!(
+                    "target '{}': {kind} needs {what}",
+                    self.name
+                )))
             }
         };
         let one_of = |env: &Option<String>, file: &Option<PathBuf>, key: &str| {
@@ -171,8 +175,15 @@ impl TargetSettings {
         };
         match self.kind {
             TargetKind::Workspace365 => {
-                need(self.environment.as_deref().is_some_and(|e| !e.is_empty()), "`environment`")?;
-                one_of(&self.provisioning_key_env, &self.provisioning_key_file, "provisioning_key")
+                need(
+                    self.environment.as_deref().is_some_and(|e| !e.is_empty()),
+                    "`environment`",
+                )?;
+                one_of(
+                    &self.provisioning_key_env,
+                    &self.provisioning_key_file,
+                    "provisioning_key",
+                )
             }
             TargetKind::Esign => {
                 one_of(&self.api_key_env, &self.api_key_file, "api_key")?;
@@ -181,14 +192,19 @@ impl TargetSettings {
             TargetKind::Cyberark => {
                 let method = self.auth_method.as_deref().unwrap_or("CyberArk");
                 need(
-                    ["CyberArk", "LDAP", "RADIUS"].iter().any(|m| m.eq_ignore_ascii_case(method)),
+                    ["CyberArk", "LDAP", "RADIUS"]
+                        .iter()
+                        .any(|m| m.eq_ignore_ascii_case(method)),
                     "`auth_method` = \"CyberArk\", \"LDAP\" or \"RADIUS\"",
                 )?;
                 one_of(&self.username_env, &self.username_file, "username")?;
                 one_of(&self.password_env, &self.password_file, "password")
             }
             TargetKind::Docusign => {
-                need(self.oauth_base_url.as_deref().is_some_and(is_http_url), "`oauth_base_url` (an http(s) URL)")?;
+                need(
+                    self.oauth_base_url.as_deref().is_some_and(is_http_url),
+                    "`oauth_base_url` (an http(s) URL)",
+                )?;
                 for (value, key) in [
                     (&self.integration_key, "`integration_key`"),
                     (&self.user_id, "`user_id`"),
@@ -197,10 +213,16 @@ impl TargetSettings {
                     need(value.as_deref().is_some_and(|v| !v.is_empty()), key)?;
                 }
                 need(self.private_key_file.is_some(), "`private_key_file`")?;
-                need((1..=1000).contains(&self.batch_size()), "`batch_size` between 1 and 1000")
+                need(
+                    (1..=1000).contains(&self.batch_size()),
+                    "`batch_size` between 1 and 1000",
+                )
             }
             TargetKind::Eloqua => {
-                need(self.login_url.as_deref().is_none_or(is_http_url), "`login_url` to be an http(s) URL")?;
+                need(
+                    self.login_url.as_deref().is_none_or(is_http_url),
+                    "`login_url` to be an http(s) URL",
+                )?;
                 need(self.company.as_deref().is_some_and(|c| !c.is_empty()), "`company`")?;
                 one_of(&self.username_env, &self.username_file, "username")?;
                 one_of(&self.password_env, &self.password_file, "password")
@@ -213,9 +235,21 @@ impl TargetSettings {
         use TargetKind::*;
         let keys: [(&str, bool, &[TargetKind]); 23] = [
             ("environment", self.environment.is_some(), &[Workspace365]),
-            ("provisioning_key_env", self.provisioning_key_env.is_some(), &[Workspace365]),
-            ("provisioning_key_file", self.provisioning_key_file.is_some(), &[Workspace365]),
-            ("create_in_office365", self.create_in_office365.is_some(), &[Workspace365]),
+            (
+                "provisioning_key_env",
+                self.provisioning_key_env.is_some(),
+                &[Workspace365],
+            ),
+            (
+                "provisioning_key_file",
+                self.provisioning_key_file.is_some(),
+                &[Workspace365],
+            ),
+            (
+                "create_in_office365",
+                self.create_in_office365.is_some(),
+                &[Workspace365],
+            ),
             ("api_key_env", self.api_key_env.is_some(), &[Esign]),
             ("api_key_file", self.api_key_file.is_some(), &[Esign]),
             ("salt_env", self.salt_env.is_some(), &[Esign]),

@@ -1,6 +1,6 @@
 //! What operators ask of the sync engine (`scim-bridge sync …`, `scim-bridge lookup`): per-target
 //! status, retrying rows now, re-queueing a whole target, and one user's full story.
-use super::sync_queue::{enqueue_user, LinkRow, SyncRow};
+use super::sync_queue::{enqueue_user, upsert_link, LinkRow, SyncRow};
 use super::{now_timestamp, Store, StoreError};
 
 /// One target's queue, as `sync status` prints it.
@@ -129,6 +129,41 @@ impl Store {
             self.sync_wakeup.notify_one();
         }
         Ok(queued)
+    }
+
+    /// An operator's link of live user `id` to the vendor record `remote_id` (`scim-bridge link set`):
+    /// the link says nothing is known of what the vendor holds, and a row is queued now, so the
+    /// worker adopts that record and pushes the user onto it instead of creating another.
+    pub async fn set_link(&self, id: &str, target: &str, remote_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        let live: Vec<(i64,)> = sqlx::query_as("SELECT 1 FROM users WHERE id = ?1")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        if live.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        let link = LinkRow {
+            state: "linked".into(),
+            remote_id: Some(remote_id.to_owned()),
+            remote_key: None,
+            pushed_hash: None,
+            pushed_active: None,
+        };
+        upsert_link(&mut tx, id, target, &link).await?;
+        sqlx::query(
+            "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (resource_id, target) DO UPDATE SET due_at = excluded.due_at,
+                 generation = sync_queue.generation + 1, state = 'pending', attempts = 0, last_error = NULL",
+        )
+        .bind(id)
+        .bind(target)
+        .bind(now_timestamp())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.sync_wakeup.notify_one();
+        Ok(())
     }
 
     /// A user by id, userName or e-mail (a live user before a tombstone: NULLs sort first), with its links, queued rows

@@ -53,6 +53,7 @@ pub(super) async fn enqueue_user(
              SELECT ?, ?, ?, ?
              WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = ? AND ({scope}))
                 OR EXISTS (SELECT 1 FROM links l WHERE l.resource_id = ? AND l.target = ? AND l.state <> 'gone')
+                OR EXISTS (SELECT 1 FROM sync_queue q WHERE q.resource_id = ? AND q.target = ?)
              ON CONFLICT (resource_id, target) DO UPDATE SET
                  due_at = excluded.due_at, generation = sync_queue.generation + 1,
                  state = 'pending', attempts = 0, last_error = NULL"
@@ -64,7 +65,9 @@ pub(super) async fn enqueue_user(
         );
         let mut binds = vec![id.clone(), name.clone(), now.clone(), now, id.clone()];
         binds.extend(scope_binds.iter().cloned());
-        binds.extend([id, name]);
+        // A row already queued (perhaps in flight, its create not yet linked) moves on too, so that
+        // the worker looks again after a delete that raced with it.
+        binds.extend([id.clone(), name.clone(), id, name]);
         queued += sqlx::query_with(&sql, arguments(&binds)?)
             .execute(&mut **tx)
             .await?
@@ -387,7 +390,7 @@ impl super::Store {
     }
 }
 
-async fn upsert_link(
+pub(super) async fn upsert_link(
     conn: &mut sqlx::SqliteConnection,
     resource_id: &str,
     target: &str,

@@ -65,10 +65,18 @@ mod tests {
         assert_eq!(cache.get(|| fetch(None)).await.unwrap(), 1);
         assert_eq!(cache.get(|| fetch(None)).await.unwrap(), 1);
         cache.forget(&7).await;
-        assert_eq!(cache.get(|| fetch(None)).await.unwrap(), 1, "a stale value another caller saw");
+        assert_eq!(
+            cache.get(|| fetch(None)).await.unwrap(),
+            1,
+            "a stale value another caller saw"
+        );
         cache.forget(&1).await;
         assert_eq!(cache.get(|| fetch(Some(Duration::ZERO))).await.unwrap(), 2);
-        assert_eq!(cache.get(|| fetch(None)).await.unwrap(), 3, "an expired value is fetched again");
+        assert_eq!(
+            cache.get(|| fetch(None)).await.unwrap(),
+            3,
+            "an expired value is fetched again"
+        );
         assert_eq!(cache.take().await, Some(3));
         assert_eq!(cache.take().await, None);
     }

@@ -3,9 +3,11 @@
 mod auth;
 mod cases;
 mod cli;
+mod connectors;
 mod crash;
 mod discovery;
 mod etag;
+mod fake_vendors;
 mod fake_w365;
 mod filter;
 mod grammar_props;

@@ -120,9 +120,21 @@ async fn membership_changes_queue_members_for_group_scoped_targets_only() {
             .status(),
         204
     );
-    // The user left the scope: its waiting row stays for the worker to act on; "all" is untouched.
+    // The user left the scope: its waiting row moves on (a worker holding it looks again); "all" is
+    // untouched.
     assert_eq!(
         queued(&app).await,
-        [(id.clone(), "all".into(), 1), (id, "w365".into(), 1)]
+        [(id.clone(), "all".into(), 1), (id, "w365".into(), 2)]
     );
+}
+
+#[tokio::test]
+async fn a_delete_moves_on_a_row_still_queued_for_a_user_not_yet_linked() {
+    // The race this guards: a worker read the user, then the DELETE committed before the worker
+    // recorded its `creating` link. The row must not be cleared by the create's success.
+    let app = spawn_app_with(|s| s.target = vec![target("w365", None)]).await;
+    let id = app.create_user(&user("d@x")).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(queued(&app).await, [(id.clone(), "w365".into(), 1)]);
+    assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 204);
+    assert_eq!(queued(&app).await, [(id, "w365".into(), 2)]);
 }

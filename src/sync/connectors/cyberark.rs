@@ -15,7 +15,15 @@ use serde_json::{json, Value};
 use std::fmt;
 
 /// Vault users the bridge never changes, whatever the IdP says (vendor-apis.md §3).
-const BUILT_IN_USERS: [&str; 7] = ["Administrator", "Master", "Batch", "Backup", "DR", "Auditor", "Operator"];
+const BUILT_IN_USERS: [&str; 7] = [
+    "Administrator",
+    "Master",
+    "Batch",
+    "Backup",
+    "DR",
+    "Auditor",
+    "Operator",
+];
 
 /// The kind-specific keys of a `kind = "cyberark"` target (shared/design.md).
 #[derive(Clone)]
@@ -157,7 +165,8 @@ impl Cyberark {
     /// Merges what differs into the vault's own object and PUTs it whole, then enables, disables or
     /// un-suspends (the seed's `Activate`) as needed.
     async fn bring_up_to_date(&self, current: Value, user: &UserState) -> Result<Link, ConnectorError> {
-        let id = id_of(&current).ok_or_else(|| unreadable(&self.settings.target, "vault user", &current.to_string()))?;
+        let id =
+            id_of(&current).ok_or_else(|| unreadable(&self.settings.target, "vault user", &current.to_string()))?;
         let merged = merged(&current, user);
         if merged != current {
             let response = self
@@ -198,8 +207,11 @@ impl Cyberark {
             return Ok(Link::gone());
         };
         self.refuse_protected(&current)?;
-        let id = id_of(&current).ok_or_else(|| unreadable(&self.settings.target, "vault user", &current.to_string()))?;
-        let response = self.call(Method::DELETE, &self.api(&format!("Users/{id}/")), None).await?;
+        let id =
+            id_of(&current).ok_or_else(|| unreadable(&self.settings.target, "vault user", &current.to_string()))?;
+        let response = self
+            .call(Method::DELETE, &self.api(&format!("Users/{id}/")), None)
+            .await?;
         if response.status != 404 {
             self.expect_success(response, "delete user")?;
         }
@@ -211,7 +223,12 @@ impl Cyberark {
             state: LinkState::Linked,
             remote_id: Some(id),
             remote_key: Some(user.user_name.clone()),
-            pushed_hash: Some(fingerprint(&(&user.user_name, &user.email, &user.given_name, &user.family_name))),
+            pushed_hash: Some(fingerprint(&(
+                &user.user_name,
+                &user.email,
+                &user.given_name,
+                &user.family_name,
+            ))),
             pushed_active: Some(user.active),
         }
     }
@@ -264,8 +281,8 @@ impl Cyberark {
             .body(to_json(&self.settings.target, &body)?);
         let response = self.client.send(request).await?;
         if response.is_success() {
-            let token = serde_json::from_str::<String>(&response.body)
-                .unwrap_or_else(|_| response.body.trim().to_owned());
+            let token =
+                serde_json::from_str::<String>(&response.body).unwrap_or_else(|_| response.body.trim().to_owned());
             if token.is_empty() {
                 return Err(unreadable(&self.settings.target, "Logon", &response.body));
             }
@@ -326,7 +343,8 @@ impl Cyberark {
             if response.body.trim().is_empty() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_str(&response.body).map_err(|_| unreadable(&self.settings.target, what, &response.body));
+            return serde_json::from_str(&response.body)
+                .map_err(|_| unreadable(&self.settings.target, what, &response.body));
         }
         let detail = format!("{what}: HTTP {}: {}", response.status, vault_error(&response.body));
         match response.status {
@@ -336,7 +354,9 @@ impl Cyberark {
             )),
             400 | 403 | 404 | 409 => Err(self.permanent(Some(response.status), &detail)),
             _ => Err(match classify(&self.settings.target, &response) {
-                ConnectorError::Transient { target, retry_after, .. } => ConnectorError::Transient {
+                ConnectorError::Transient {
+                    target, retry_after, ..
+                } => ConnectorError::Transient {
                     target,
                     detail,
                     retry_after,

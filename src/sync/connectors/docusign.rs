@@ -107,8 +107,18 @@ impl Docusign {
         let Desired::Present(user) = desired else {
             return self.close_for_delete(link).await;
         };
-        check_length(&self.settings.target, "name.givenName (DocuSign firstName)", &user.given_name, 50)?;
-        check_length(&self.settings.target, "name.familyName (DocuSign lastName)", &user.family_name, 50)?;
+        check_length(
+            &self.settings.target,
+            "name.givenName (DocuSign firstName)",
+            &user.given_name,
+            50,
+        )?;
+        check_length(
+            &self.settings.target,
+            "name.familyName (DocuSign lastName)",
+            &user.family_name,
+            50,
+        )?;
         let link = match link {
             Some(l) if l.state == LinkState::Linked && l.remote_id.is_some() => l.clone(),
             // New, or a create whose outcome is unknown: the e-mail finds a user made before.
@@ -250,7 +260,9 @@ impl Docusign {
                 self.send_batch(batch).await;
             }
         }
-        outcome.await.unwrap_or_else(|_| Err(self.transient("the batch was dropped before it was sent")))
+        outcome
+            .await
+            .unwrap_or_else(|_| Err(self.transient("the batch was dropped before it was sent")))
     }
 
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, Vec<(Value, UpdateReply)>> {
@@ -311,9 +323,10 @@ impl Docusign {
                 pushed_active,
                 ..
             }) => (*pushed_active != Some(false)).then(|| id.clone()),
-            Some(Link { remote_key: Some(email), .. }) => {
-                self.find(email).await?.filter(|f| !f.closed).map(|f| f.user_id)
-            }
+            Some(Link {
+                remote_key: Some(email),
+                ..
+            }) => self.find(email).await?.filter(|f| !f.closed).map(|f| f.user_id),
             _ => None,
         };
         if let Some(id) = id {
@@ -346,12 +359,14 @@ impl Docusign {
         if !response.is_success() {
             return Err(self.token_refused(&response));
         }
-        let answer: Value =
-            serde_json::from_str(&response.body).map_err(|_| unreadable(&self.settings.target, "token", "(not JSON)"))?;
+        let answer: Value = serde_json::from_str(&response.body)
+            .map_err(|_| unreadable(&self.settings.target, "token", "(not JSON)"))?;
         let token = text(&answer, "access_token")
             .ok_or_else(|| unreadable(&self.settings.target, "token", "(no access_token)"))?;
         let expires_in = answer.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
-        let lifetime = Duration::from_secs(expires_in).saturating_sub(TOKEN_MARGIN).max(Duration::from_secs(30));
+        let lifetime = Duration::from_secs(expires_in)
+            .saturating_sub(TOKEN_MARGIN)
+            .max(Duration::from_secs(30));
         Ok((Secret::new(token), Some(lifetime)))
     }
 
@@ -386,7 +401,11 @@ impl Docusign {
     async fn userinfo_base(&self) -> Result<String, ConnectorError> {
         let url = format!("{}/oauth/userinfo", self.oauth_base());
         let info = self.expect_success(self.call(Method::GET, &url, None).await?)?;
-        let accounts = info.get("accounts").and_then(Value::as_array).cloned().unwrap_or_default();
+        let accounts = info
+            .get("accounts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let account = accounts
             .iter()
             .find(|a| text(a, "account_id").as_deref() == Some(self.settings.account_id.as_str()));

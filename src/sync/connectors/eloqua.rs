@@ -84,9 +84,16 @@ impl Eloqua {
     /// `GET …/system/users?search=emailAddress='…'` (GUESS, vendor-apis.md §5: the search term is
     /// undocumented), matched exactly on the client.
     async fn find(&self, email: &str) -> Result<Option<Value>, ConnectorError> {
-        let query = [("search", format!("emailAddress='{email}'")), ("depth", "complete".to_owned())];
+        let query = [
+            ("search", format!("emailAddress='{email}'")),
+            ("depth", "complete".to_owned()),
+        ];
         let answer = self.expect_success(self.call(Method::GET, USERS, &query, None).await?, "search users")?;
-        let elements = answer.get("elements").and_then(Value::as_array).cloned().unwrap_or_default();
+        let elements = answer
+            .get("elements")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         Ok(elements.into_iter().find(|u| {
             u.get("emailAddress")
                 .and_then(Value::as_str)
@@ -112,12 +119,19 @@ impl Eloqua {
         let response = self.call(Method::POST, USER, &[], Some(&body)).await?;
         if response.status == 409 {
             let found = self.find(&user.email).await?.ok_or_else(|| {
-                self.permanent(Some(409), &format!("create: 409 Conflict, yet no user has this e-mail: {}", excerpt(&response.body)))
+                self.permanent(
+                    Some(409),
+                    &format!(
+                        "create: 409 Conflict, yet no user has this e-mail: {}",
+                        excerpt(&response.body)
+                    ),
+                )
             })?;
             return self.bring_up_to_date(found, user, None).await;
         }
         let created = self.expect_success(response, "create user")?;
-        let id = id_of(&created).ok_or_else(|| unreadable(&self.settings.target, "create user", &created.to_string()))?;
+        let id =
+            id_of(&created).ok_or_else(|| unreadable(&self.settings.target, "create user", &created.to_string()))?;
         // A new user is enabled (GUESS); an inactive one is disabled at once.
         if !user.active {
             self.set_enabled(&id, false).await?;
@@ -137,7 +151,9 @@ impl Eloqua {
         merged["firstName"] = json!(user.given_name);
         merged["lastName"] = json!(user.family_name);
         if merged != current {
-            let response = self.call(Method::PUT, &format!("{USER}/{id}"), &[], Some(&merged)).await?;
+            let response = self
+                .call(Method::PUT, &format!("{USER}/{id}"), &[], Some(&merged))
+                .await?;
             self.expect_success(response, "update user")?;
         }
         let enabled = match current.get("isDisabled").and_then(lenient_bool) {
@@ -171,8 +187,13 @@ impl Eloqua {
     /// user instead); 404 counts as done.
     async fn delete(&self, link: Option<&Link>) -> Result<Link, ConnectorError> {
         let id = match link {
-            Some(Link { remote_id: Some(id), .. }) => Some(id.clone()),
-            Some(Link { remote_key: Some(email), .. }) => self.find(email).await?.as_ref().and_then(id_of),
+            Some(Link {
+                remote_id: Some(id), ..
+            }) => Some(id.clone()),
+            Some(Link {
+                remote_key: Some(email),
+                ..
+            }) => self.find(email).await?.as_ref().and_then(id_of),
             _ => None,
         };
         if let Some(id) = id {
@@ -220,7 +241,12 @@ impl Eloqua {
             .and_then(Value::as_str)
             .map(|base| (base.trim_end_matches('/').to_owned(), None))
             // "Not authenticated." comes back as a 200 string.
-            .ok_or_else(|| self.config(&format!("{url} did not name the API base: {}", excerpt(&answer.to_string()))))
+            .ok_or_else(|| {
+                self.config(&format!(
+                    "{url} did not name the API base: {}",
+                    excerpt(&answer.to_string())
+                ))
+            })
     }
 
     async fn api_base(&self) -> Result<(String, Option<std::time::Duration>), ConnectorError> {
@@ -271,7 +297,9 @@ impl Eloqua {
                 Err(self.permanent(Some(response.status), &detail))
             }
             _ => Err(match classify(&self.settings.target, &response) {
-                ConnectorError::Transient { target, retry_after, .. } => ConnectorError::Transient {
+                ConnectorError::Transient {
+                    target, retry_after, ..
+                } => ConnectorError::Transient {
                     target,
                     detail,
                     retry_after,

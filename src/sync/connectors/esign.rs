@@ -94,9 +94,7 @@ impl Esign {
         let Reply::Body(body) = self.call(Method::GET, &url, None).await? else {
             return Ok(None);
         };
-        let same_user = |u: &&Value| {
-            text_field(u, "Username").is_none_or(|name| name.eq_ignore_ascii_case(email))
-        };
+        let same_user = |u: &&Value| text_field(u, "Username").is_none_or(|name| name.eq_ignore_ascii_case(email));
         Ok(users(&body)
             .iter()
             .find(same_user)
@@ -176,8 +174,12 @@ impl Esign {
     /// No delete API: a deleted user is deactivated, and the link is done with.
     async fn deactivate_for_delete(&self, link: Option<&Link>) -> Result<Link, ConnectorError> {
         let id = match link {
-            Some(Link { remote_id: Some(id), .. }) => Some(id.clone()),
-            Some(Link { remote_key: Some(key), .. }) => self.find(key).await?,
+            Some(Link {
+                remote_id: Some(id), ..
+            }) => Some(id.clone()),
+            Some(Link {
+                remote_key: Some(key), ..
+            }) => self.find(key).await?,
             _ => None,
         };
         if let Some(id) = id {
@@ -204,7 +206,11 @@ impl Esign {
 
     /// `GET rest/v1/gettoken/{salt}` with the encrypted API key: the token for one call.
     async fn token(&self) -> Result<Secret, ConnectorError> {
-        let url = format!("{}rest/v1/gettoken/{}", self.base(), segment(self.settings.salt.expose()));
+        let url = format!(
+            "{}rest/v1/gettoken/{}",
+            self.base(),
+            segment(self.settings.salt.expose())
+        );
         let request = self
             .client
             .request(Method::GET, &url)
@@ -267,7 +273,9 @@ impl Esign {
             return Err(Failure::InvalidToken(failure));
         }
         if lower.contains("invalid api key") {
-            return Err(Failure::Other(self.config(&format!("the API key was refused: {failure}"))));
+            return Err(Failure::Other(
+                self.config(&format!("the API key was refused: {failure}")),
+            ));
         }
         if response.status == 404 || lower.contains("doesn't exist") || lower.contains("does not exist") {
             return Ok(Reply::NotFound);
@@ -350,7 +358,11 @@ fn users(body: &Value) -> Vec<Value> {
 /// not published): a false success flag, a `"False"` ReturnValue, or a text starting with "Error".
 fn failure_text(body: &Value) -> Option<String> {
     if let Value::String(text) = body {
-        return text.trim_start().to_ascii_lowercase().starts_with("error").then(|| text.clone());
+        return text
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("error")
+            .then(|| text.clone());
     }
     let object: &Map<String, Value> = body.as_object()?;
     let message = || {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 /// The closed set of connectors (one variant per vendor kind).
 pub enum Connector {
     Cyberark(cyberark::Cyberark),
-    Docusign(docusign::Docusign),
+    Docusign(Box<docusign::Docusign>),
     Eloqua(eloqua::Eloqua),
     Esign(esign::Esign),
     Workspace365(workspace365::Workspace365),
@@ -83,7 +83,7 @@ impl Connector {
                     vendor,
                 )
                 .map_err(|e| ConfigError::Invalid(format!("target '{}': {e}", settings.name)))?;
-                Self::Docusign(connector)
+                Self::Docusign(Box::new(connector))
             }
             TargetKind::Eloqua => Self::Eloqua(eloqua::Eloqua::new(
                 eloqua::Settings {
@@ -153,7 +153,12 @@ fn secret(
 ) -> Result<Secret, ConfigError> {
     read_secret(key, env.as_deref(), file.as_deref())?
         .map(Secret::new)
-        .ok_or_else(|| ConfigError::Invalid(format!("target '{}': no {key} (set `{key}_env` or `{key}_file`)", settings.name)))
+        .ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "target '{}': no {key} (set `{key}_env` or `{key}_file`)",
+                settings.name
+            ))
+        })
 }
 
 /// 24 characters with every character class, from the OS-seeded generator: the password of a

@@ -59,7 +59,9 @@ async fn logon(server: &MockServer, times: u64) {
     Mock::given(method("POST"))
         .and(path("/PasswordVault/API/auth/CyberArk/Logon/"))
         .and(header("Content-Type", "application/json"))
-        .and(body_json(json!({"username": "svc-scim", "password": VAULT_PASSWORD, "concurrentSession": true})))
+        .and(body_json(
+            json!({"username": "svc-scim", "password": VAULT_PASSWORD, "concurrentSession": true}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!(TOKEN)))
         .expect(times)
         .mount(server)
@@ -96,9 +98,10 @@ async fn create_logs_on_once_searches_for_an_exact_match_then_adds_the_user() {
     // `search` matches substrings: a longer username is not the user.
     call("GET", "/PasswordVault/API/Users")
         .and(query_param("search", "userone@example.com"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"Users": [{"id": 7, "username": "userone@example.com.admin"}], "Total": 1}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"Users": [{"id": 7, "username": "userone@example.com.admin"}], "Total": 1})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -120,7 +123,11 @@ async fn create_logs_on_once_searches_for_an_exact_match_then_adds_the_user() {
     });
     let link = connector(&server).reconcile(&desired, None).await.unwrap();
     assert_eq!(
-        (link.remote_id.as_deref(), link.remote_key.as_deref(), link.pushed_active),
+        (
+            link.remote_id.as_deref(),
+            link.remote_key.as_deref(),
+            link.pushed_active
+        ),
         (Some("42"), Some("userone@example.com"), Some(true))
     );
 }
@@ -143,7 +150,10 @@ async fn an_update_reads_the_vault_user_merges_and_puts_the_whole_object_back() 
         family_name: "Two".into(),
         ..user("userone@example.com", true)
     });
-    connector(&server).reconcile(&desired, Some(&linked(true))).await.unwrap();
+    connector(&server)
+        .reconcile(&desired, Some(&linked(true)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -161,7 +171,10 @@ async fn a_rename_puts_the_new_username_and_moves_the_link_key() {
         .mount(&server)
         .await;
     let link = connector(&server)
-        .reconcile(&Desired::Present(user("user.one@example.com", true)), Some(&linked(true)))
+        .reconcile(
+            &Desired::Present(user("user.one@example.com", true)),
+            Some(&linked(true)),
+        )
         .await
         .unwrap();
     assert_eq!(link.remote_key.as_deref(), Some("user.one@example.com"));
@@ -179,7 +192,10 @@ async fn deactivate_disables_without_touching_the_object() {
         .await;
     never(&server, "PUT").await;
     let link = connector(&server)
-        .reconcile(&Desired::Present(user("userone@example.com", false)), Some(&linked(true)))
+        .reconcile(
+            &Desired::Present(user("userone@example.com", false)),
+            Some(&linked(true)),
+        )
         .await
         .unwrap();
     assert_eq!(link.pushed_active, Some(false));
@@ -198,12 +214,17 @@ async fn reactivating_a_suspended_user_enables_it_and_calls_the_seed_activate() 
     call("POST", "/PasswordVault/API/Users/42/Activate")
         .and(header("Content-Type", "application/json"))
         .and(body_json(json!({"id": 42})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"UserName": "userone@example.com", "Suspended": false})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"UserName": "userone@example.com", "Suspended": false})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     let link = connector(&server)
-        .reconcile(&Desired::Present(user("userone@example.com", true)), Some(&linked(false)))
+        .reconcile(
+            &Desired::Present(user("userone@example.com", true)),
+            Some(&linked(false)),
+        )
         .await
         .unwrap();
     assert_eq!(link.pushed_active, Some(true));
@@ -221,7 +242,10 @@ async fn delete_removes_the_vault_user_and_a_missing_one_counts_as_done() {
         .expect(1)
         .mount(&server)
         .await;
-    let link = connector(&server).reconcile(&Desired::Absent, Some(&linked(true))).await.unwrap();
+    let link = connector(&server)
+        .reconcile(&Desired::Absent, Some(&linked(true)))
+        .await
+        .unwrap();
     assert_eq!(link.state, LinkState::Gone);
 }
 
@@ -230,9 +254,10 @@ async fn an_expired_session_is_renewed_once_and_the_call_repeated() {
     let server = MockServer::start().await;
     logon(&server, 2).await;
     call("GET", "/PasswordVault/API/Users/42/")
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            json!({"ErrorCode": "PASWS006E", "ErrorMessage": "No Session token"}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"ErrorCode": "PASWS006E", "ErrorMessage": "No Session token"})),
+        )
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
@@ -240,7 +265,10 @@ async fn an_expired_session_is_renewed_once_and_the_call_repeated() {
     get_user(&server, vault_user(true, false)).await;
     let vault = connector(&server);
     vault
-        .reconcile(&Desired::Present(user("userone@example.com", true)), Some(&linked(true)))
+        .reconcile(
+            &Desired::Present(user("userone@example.com", true)),
+            Some(&linked(true)),
+        )
         .await
         .unwrap();
 }
@@ -257,7 +285,10 @@ async fn a_refused_logon_is_a_configuration_error_without_the_password() {
         .mount(&server)
         .await;
     let err = connector(&server)
-        .reconcile(&Desired::Present(user("userone@example.com", true)), Some(&linked(true)))
+        .reconcile(
+            &Desired::Present(user("userone@example.com", true)),
+            Some(&linked(true)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, ConnectorError::Config { .. }), "{err:?}");
@@ -267,7 +298,11 @@ async fn a_refused_logon_is_a_configuration_error_without_the_password() {
 
 #[tokio::test]
 async fn ldap_component_and_built_in_users_are_never_touched() {
-    for (field, value) in [("source", json!("LDAP")), ("componentUser", json!(true)), ("username", json!("Administrator"))] {
+    for (field, value) in [
+        ("source", json!("LDAP")),
+        ("componentUser", json!(true)),
+        ("username", json!("Administrator")),
+    ] {
         let server = MockServer::start().await;
         logon(&server, 1).await;
         let mut protected = vault_user(true, false);
@@ -276,7 +311,10 @@ async fn ldap_component_and_built_in_users_are_never_touched() {
         never(&server, "PUT").await;
         never(&server, "POST").await;
         let desired = Desired::Present(user("userone@example.com", false));
-        let err = connector(&server).reconcile(&desired, Some(&linked(true))).await.unwrap_err();
+        let err = connector(&server)
+            .reconcile(&desired, Some(&linked(true)))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("the bridge never changes it"), "{err}");
         assert!(!err.is_retryable());
     }
@@ -303,9 +341,11 @@ async fn vault_errors_are_permanent_with_their_code_overload_is_transient() {
     logon(&server, 1).await;
     get_user(&server, vault_user(true, false)).await;
     call("PUT", "/PasswordVault/API/Users/42/")
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"ErrorCode": "PASWS041E",
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({"ErrorCode": "PASWS041E",
             "ErrorMessage": "You are not authorized to perform this action.",
-            "Details": [{"ErrorCode": "CAWS00001E", "ErrorMessage": "Missing Update Users"}]})))
+            "Details": [{"ErrorCode": "CAWS00001E", "ErrorMessage": "Missing Update Users"}]})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -342,7 +382,10 @@ async fn check_logs_on_and_off_and_shutdown_closes_the_cached_session() {
     let vault = connector(&server);
     vault.check().await.unwrap();
     vault
-        .reconcile(&Desired::Present(user("userone@example.com", true)), Some(&linked(true)))
+        .reconcile(
+            &Desired::Present(user("userone@example.com", true)),
+            Some(&linked(true)),
+        )
         .await
         .unwrap();
     vault.shutdown().await;

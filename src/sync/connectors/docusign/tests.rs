@@ -106,29 +106,45 @@ async fn create_signs_an_rs256_assertion_finds_the_account_then_posts_new_users(
     nobody_has(&server, "userone@example.com").await;
     api("POST", USERS)
         .and(header("Content-Type", "application/json"))
-        .and(body_json(json!({"newUsers": [profile_of("userone@example.com", "User")]})))
+        .and(body_json(
+            json!({"newUsers": [profile_of("userone@example.com", "User")]}),
+        ))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"newUsers": [
             {"userId": "U1", "email": "userone@example.com", "userStatus": "ActivationSent"}]})))
         .expect(1)
         .mount(&server)
         .await;
     let u = user("userone@example.com", true);
-    let link = connector(&server, 100).reconcile(&Desired::Present(u.clone()), None).await.unwrap();
+    let link = connector(&server, 100)
+        .reconcile(&Desired::Present(u.clone()), None)
+        .await
+        .unwrap();
     assert_eq!(link, linked(&u, "U1", true));
 
     let requests = server.received_requests().await.unwrap();
     let form = String::from_utf8(requests[0].body.clone()).unwrap();
     let (grant, assertion) = form.split_once("&assertion=").unwrap();
-    assert_eq!(grant, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer");
+    assert_eq!(
+        grant,
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+    );
     let mut validation = Validation::new(Algorithm::RS256);
     let audience = server.uri().trim_start_matches("http://").to_owned();
     validation.set_audience(&[audience.as_str()]);
-    let claims = jsonwebtoken::decode::<Value>(assertion, &DecodingKey::from_rsa_pem(PUBLIC_KEY.as_bytes()).unwrap(), &validation)
-        .unwrap()
-        .claims;
+    let claims = jsonwebtoken::decode::<Value>(
+        assertion,
+        &DecodingKey::from_rsa_pem(PUBLIC_KEY.as_bytes()).unwrap(),
+        &validation,
+    )
+    .unwrap()
+    .claims;
     assert_eq!(
         (&claims["iss"], &claims["sub"], &claims["scope"]),
-        (&json!("ik-7d1e"), &json!("admin-guid"), &json!("signature impersonation"))
+        (
+            &json!("ik-7d1e"),
+            &json!("admin-guid"),
+            &json!("signature impersonation")
+        )
     );
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
 }
@@ -139,9 +155,11 @@ async fn user_already_exists_inside_a_201_is_found_by_email_and_adopted() {
     oauth(&server, 1).await;
     nobody_has(&server, "userone@example.com").await;
     api("POST", USERS)
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"newUsers": [{"email": "userone@example.com",
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"newUsers": [{"email": "userone@example.com",
             "errorDetails": {"errorCode": "USER_ALREADY_EXISTS_IN_ACCOUNT",
-                             "message": "Username and email combination already exists for this account."}}]})))
+                             "message": "Username and email combination already exists for this account."}}]})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -162,7 +180,10 @@ async fn user_already_exists_inside_a_201_is_found_by_email_and_adopted() {
         .mount(&server)
         .await;
     let u = user("userone@example.com", true);
-    let link = connector(&server, 100).reconcile(&Desired::Present(u.clone()), None).await.unwrap();
+    let link = connector(&server, 100)
+        .reconcile(&Desired::Present(u.clone()), None)
+        .await
+        .unwrap();
     assert_eq!(link, linked(&u, "U9", true));
 }
 
@@ -188,10 +209,19 @@ async fn batches(server: &MockServer) -> Vec<Vec<String>> {
 
 async fn update_all(docusign: &Docusign, n: usize) -> Vec<Result<Link, ConnectorError>> {
     let before: Vec<UserState> = (0..n).map(|i| user(&format!("u{i}@example.com"), true)).collect();
-    let links: Vec<Link> = before.iter().enumerate().map(|(i, u)| linked(u, &format!("U{i}"), true)).collect();
+    let links: Vec<Link> = before
+        .iter()
+        .enumerate()
+        .map(|(i, u)| linked(u, &format!("U{i}"), true))
+        .collect();
     let after: Vec<Desired> = before
         .iter()
-        .map(|u| Desired::Present(UserState { given_name: "Renamed".into(), ..u.clone() }))
+        .map(|u| {
+            Desired::Present(UserState {
+                given_name: "Renamed".into(),
+                ..u.clone()
+            })
+        })
         .collect();
     futures_util::future::join_all(after.iter().zip(&links).map(|(d, l)| docusign.reconcile(d, Some(l)))).await
 }
@@ -212,15 +242,25 @@ async fn updates_due_together_go_out_as_one_seed_put_per_batch_size() {
     let mut sizes: Vec<usize> = batches(&server).await.iter().map(Vec::len).collect();
     sizes.sort();
     assert_eq!(sizes, [1, 2], "three updates, batch_size 2");
-    let first: Value = server.received_requests().await.unwrap().iter().find(|r| r.method.as_str() == "PUT").unwrap().body_json().unwrap();
+    let first: Value = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .find(|r| r.method.as_str() == "PUT")
+        .unwrap()
+        .body_json()
+        .unwrap();
     assert_eq!(first["users"][0]["firstName"], "Renamed");
     assert_eq!(first["users"][0]["userName"], "Renamed One");
 
     let server = MockServer::start().await;
     oauth(&server, 1).await;
     api("PUT", USERS)
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1",
-            "errorDetails": {"errorCode": "INVALID_USERNAME_FOR_USER", "message": "The user name is invalid."}}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1",
+            "errorDetails": {"errorCode": "INVALID_USERNAME_FOR_USER", "message": "The user name is invalid."}}]})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -241,24 +281,40 @@ async fn deactivate_closes_with_a_body_and_reactivate_reopens_by_posting_again_g
     api("DELETE", USERS)
         .and(header("Content-Type", "application/json"))
         .and(body_json(json!({"users": [{"userId": "U1"}]})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1", "userStatus": "closed"}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1", "userStatus": "closed"}]})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     api("POST", USERS)
-        .and(body_json(json!({"newUsers": [profile_of("userone@example.com", "User")]})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"newUsers": [{"userId": "U1", "userStatus": "ActivationSent"}]})))
+        .and(body_json(
+            json!({"newUsers": [profile_of("userone@example.com", "User")]}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"newUsers": [{"userId": "U1", "userStatus": "ActivationSent"}]})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     let u = user("userone@example.com", true);
     let docusign = connector(&server, 100);
     let closed = docusign
-        .reconcile(&Desired::Present(UserState { active: false, ..u.clone() }), Some(&linked(&u, "U1", true)))
+        .reconcile(
+            &Desired::Present(UserState {
+                active: false,
+                ..u.clone()
+            }),
+            Some(&linked(&u, "U1", true)),
+        )
         .await
         .unwrap();
     assert_eq!(closed.pushed_active, Some(false));
-    let open = docusign.reconcile(&Desired::Present(u.clone()), Some(&closed)).await.unwrap();
+    let open = docusign
+        .reconcile(&Desired::Present(u.clone()), Some(&closed))
+        .await
+        .unwrap();
     assert_eq!(open, linked(&u, "U1", true));
 }
 
@@ -273,7 +329,10 @@ async fn delete_closes_the_user_because_docusign_never_deletes() {
         .mount(&server)
         .await;
     let u = user("userone@example.com", true);
-    let link = connector(&server, 100).reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap();
+    let link = connector(&server, 100)
+        .reconcile(&Desired::Absent, Some(&linked(&u, "U1", true)))
+        .await
+        .unwrap();
     assert_eq!(link.state, LinkState::Gone);
 }
 
@@ -295,7 +354,10 @@ async fn an_expired_token_is_renewed_once_with_a_new_assertion() {
         .mount(&server)
         .await;
     let u = user("userone@example.com", true);
-    connector(&server, 100).reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap();
+    connector(&server, 100)
+        .reconcile(&Desired::Absent, Some(&linked(&u, "U1", true)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -317,8 +379,15 @@ async fn an_hourly_limit_error_on_400_waits_until_the_reset_and_stops_calling() 
     let u = user("userone@example.com", true);
     let docusign = connector(&server, 100);
     for _ in 0..2 {
-        match docusign.reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap_err() {
-            ConnectorError::Transient { retry_after: Some(wait), .. } => {
+        match docusign
+            .reconcile(&Desired::Absent, Some(&linked(&u, "U1", true)))
+            .await
+            .unwrap_err()
+        {
+            ConnectorError::Transient {
+                retry_after: Some(wait),
+                ..
+            } => {
                 assert!((590..=600).contains(&wait.as_secs()), "{wait:?}")
             }
             other => panic!("{other:?}"),
@@ -342,8 +411,14 @@ async fn a_spent_burst_limit_pauses_the_target_before_docusign_has_to_refuse() {
         .await;
     let u = user("userone@example.com", true);
     let docusign = connector(&server, 100);
-    docusign.reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap();
-    let err = docusign.reconcile(&Desired::Absent, Some(&linked(&u, "U1", true))).await.unwrap_err();
+    docusign
+        .reconcile(&Desired::Absent, Some(&linked(&u, "U1", true)))
+        .await
+        .unwrap();
+    let err = docusign
+        .reconcile(&Desired::Absent, Some(&linked(&u, "U1", true)))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, ConnectorError::Transient { retry_after: Some(w), .. } if w > Duration::from_secs(25)),
         "{err:?}"
@@ -361,7 +436,10 @@ async fn missing_consent_is_a_configuration_error_with_the_consent_url_and_no_ke
     let err = connector(&server, 100).check().await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, ConnectorError::Config { .. }), "{err:?}");
-    assert!(text.contains("/oauth/auth?response_type=code&scope=signature%20impersonation&client_id=ik-7d1e"), "{text}");
+    assert!(
+        text.contains("/oauth/auth?response_type=code&scope=signature%20impersonation&client_id=ik-7d1e"),
+        "{text}"
+    );
     assert!(!text.contains("PRIVATE KEY") && !text.contains(&PRIVATE_KEY[40..80]));
 }
 
@@ -374,7 +452,10 @@ async fn an_account_the_user_cannot_reach_is_named_by_the_check() {
         .mount(&server)
         .await;
     api("GET", "/oauth/userinfo")
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"accounts": [{"account_id": "other", "base_uri": "https://x"}]})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"accounts": [{"account_id": "other", "base_uri": "https://x"}]})),
+        )
         .mount(&server)
         .await;
     let err = connector(&server, 100).check().await.unwrap_err();
@@ -397,7 +478,10 @@ async fn validation_errors_are_permanent_with_docusign_code_and_5xx_is_transient
         .mount(&server)
         .await;
     let docusign = connector(&server, 100);
-    let err = docusign.reconcile(&Desired::Present(user("bad@example.com", true)), None).await.unwrap_err();
+    let err = docusign
+        .reconcile(&Desired::Present(user("bad@example.com", true)), None)
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "docusign: HTTP 400: INVALID_EMAIL_ADDRESS_FOR_USER: The email address for the user is invalid."
@@ -408,7 +492,10 @@ async fn validation_errors_are_permanent_with_docusign_code_and_5xx_is_transient
         .with_priority(1)
         .mount(&server)
         .await;
-    let err = docusign.reconcile(&Desired::Present(user("x@example.com", true)), None).await.unwrap_err();
+    let err = docusign
+        .reconcile(&Desired::Present(user("x@example.com", true)), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Transient { .. }), "{err:?}");
 }
 
@@ -426,6 +513,8 @@ fn a_bad_private_key_is_refused_when_the_target_is_built() {
         concurrency: 1,
     };
     let http = http_client(Duration::from_secs(1)).unwrap();
-    let err = Docusign::new(settings, VendorClient::new("d", http, None)).err().unwrap();
+    let err = Docusign::new(settings, VendorClient::new("d", http, None))
+        .err()
+        .unwrap();
     assert!(err.contains("not an RSA private key"), "{err}");
 }

@@ -111,17 +111,19 @@ async fn create_discovers_the_base_searches_by_email_guess_then_posts_the_user()
         .await;
     api("POST", "/api/REST/2.0/system/user")
         .and(header("Content-Type", "application/json"))
-        .and(body_json(json!({"loginName": "uone", "emailAddress": "userone@example.com",
-                              "firstName": "User", "lastName": "One"})))
+        .and(body_json(
+            json!({"loginName": "uone", "emailAddress": "userone@example.com",
+                              "firstName": "User", "lastName": "One"}),
+        ))
         .respond_with(ResponseTemplate::new(201).set_body_json(eloqua_user("False")))
         .expect(1)
         .mount(&pod)
         .await;
-    let link = eloqua.reconcile(&Desired::Present(user("userone@example.com", true)), None).await.unwrap();
-    assert_eq!(
-        (link.remote_id.as_deref(), link.pushed_active),
-        (Some("5"), Some(true))
-    );
+    let link = eloqua
+        .reconcile(&Desired::Present(user("userone@example.com", true)), None)
+        .await
+        .unwrap();
+    assert_eq!((link.remote_id.as_deref(), link.pushed_active), (Some("5"), Some(true)));
 }
 
 #[tokio::test]
@@ -144,7 +146,10 @@ async fn a_conflict_on_create_finds_the_user_and_adopts_it() {
         .mount(&pod)
         .await;
     enabled(&pod, true, "True").await;
-    let link = eloqua.reconcile(&Desired::Present(user("userone@example.com", true)), None).await.unwrap();
+    let link = eloqua
+        .reconcile(&Desired::Present(user("userone@example.com", true)), None)
+        .await
+        .unwrap();
     assert_eq!(link.remote_id.as_deref(), Some("5"));
 }
 
@@ -176,7 +181,10 @@ async fn deactivate_and_reactivate_are_the_seed_enabled_call_with_a_string_answe
     get_user(&pod, eloqua_user("False")).await;
     enabled(&pod, false, "False").await;
     let off = eloqua
-        .reconcile(&Desired::Present(user("userone@example.com", false)), Some(&linked(true)))
+        .reconcile(
+            &Desired::Present(user("userone@example.com", false)),
+            Some(&linked(true)),
+        )
         .await
         .unwrap();
     assert_eq!(off.pushed_active, Some(false));
@@ -196,10 +204,16 @@ async fn an_enabled_answer_that_disagrees_is_a_failure() {
     get_user(&pod, eloqua_user("False")).await;
     enabled(&pod, false, "True").await;
     let err = eloqua
-        .reconcile(&Desired::Present(user("userone@example.com", false)), Some(&linked(true)))
+        .reconcile(
+            &Desired::Present(user("userone@example.com", false)),
+            Some(&linked(true)),
+        )
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "eloqua: asked for enabled = false, Eloqua answered \"True\"");
+    assert_eq!(
+        err.to_string(),
+        "eloqua: asked for enabled = false, Eloqua answered \"True\""
+    );
 }
 
 #[tokio::test]
@@ -216,7 +230,11 @@ async fn delete_removes_the_user_and_404_counts_as_done() {
 
 #[tokio::test]
 async fn a_401_discovers_the_base_again_and_retries_on_the_new_pod() {
-    let (login, old_pod, new_pod) = (MockServer::start().await, MockServer::start().await, MockServer::start().await);
+    let (login, old_pod, new_pod) = (
+        MockServer::start().await,
+        MockServer::start().await,
+        MockServer::start().await,
+    );
     Mock::given(method("GET"))
         .and(path("/id"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"urls": {"base": old_pod.uri()}})))
@@ -235,7 +253,10 @@ async fn a_401_discovers_the_base_again_and_retries_on_the_new_pod() {
         .expect(1)
         .mount(&new_pod)
         .await;
-    connector(&login).reconcile(&Desired::Absent, Some(&linked(true))).await.unwrap();
+    connector(&login)
+        .reconcile(&Desired::Absent, Some(&linked(true)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -260,13 +281,18 @@ async fn validation_errors_are_permanent_and_429_or_503_transient() {
         .mount(&pod)
         .await;
     api("POST", "/api/REST/2.0/system/user")
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!([{"type": "ObjectValidationError",
-            "property": "emailAddress", "requirement": {"type": "EmailAddressRequirement"}, "value": "nope"}])))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!([{"type": "ObjectValidationError",
+            "property": "emailAddress", "requirement": {"type": "EmailAddressRequirement"}, "value": "nope"}])),
+        )
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&pod)
         .await;
-    let err = eloqua.reconcile(&Desired::Present(user("nope", true)), None).await.unwrap_err();
+    let err = eloqua
+        .reconcile(&Desired::Present(user("nope", true)), None)
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "eloqua: create user: HTTP 400: ObjectValidationError on emailAddress: EmailAddressRequirement (value \"nope\")"
@@ -284,7 +310,10 @@ async fn validation_errors_are_permanent_and_429_or_503_transient() {
         .mount(&pod)
         .await;
     for _ in 0..2 {
-        let err = eloqua.reconcile(&Desired::Present(user("a@example.com", true)), None).await.unwrap_err();
+        let err = eloqua
+            .reconcile(&Desired::Present(user("a@example.com", true)), None)
+            .await
+            .unwrap_err();
         assert!(matches!(err, ConnectorError::Transient { .. }), "{err:?}");
     }
 }

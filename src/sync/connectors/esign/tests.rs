@@ -70,7 +70,9 @@ fn ok() -> ResponseTemplate {
 async fn provision(server: &MockServer, status: u8, times: u64) {
     call("PUT", "/rest/v1/users/provisionUser")
         .and(header("Content-Type", "application/json"))
-        .and(body_json(json!({"salt": SALT, "systemUserId": GUID, "userStatus": status})))
+        .and(body_json(
+            json!({"salt": SALT, "systemUserId": GUID, "userStatus": status}),
+        ))
         .respond_with(ok())
         .expect(times)
         .mount(server)
@@ -99,17 +101,28 @@ async fn create_looks_the_username_up_posts_the_user_then_provisions_it_with_a_f
         .await;
     provision(&server, 1, 1).await;
     let u = user("userone@example.com", true);
-    let link = connector(&server).reconcile(&Desired::Present(u.clone()), None).await.unwrap();
+    let link = connector(&server)
+        .reconcile(&Desired::Present(u.clone()), None)
+        .await
+        .unwrap();
     assert_eq!(link, linked(&u, true));
     let requests = server.received_requests().await.unwrap();
     let post = requests.iter().find(|r| r.method.as_str() == "POST").unwrap();
     let sent: Value = post.body_json().unwrap();
     assert_eq!(sent["salt"], SALT);
     assert_eq!(
-        (&sent["user"]["FirstName"], &sent["user"]["LastName"], &sent["user"]["Username"]),
+        (
+            &sent["user"]["FirstName"],
+            &sent["user"]["LastName"],
+            &sent["user"]["Username"]
+        ),
         (&json!("User"), &json!("One"), &json!("userone@example.com"))
     );
-    assert_eq!(sent["user"]["Password"].as_str().map(str::len), Some(24), "a random password");
+    assert_eq!(
+        sent["user"]["Password"].as_str().map(str::len),
+        Some(24),
+        "a random password"
+    );
 }
 
 #[tokio::test]
@@ -118,22 +131,32 @@ async fn a_user_the_vendor_already_has_is_adopted_not_created() {
     token_endpoint(&server, 3).await;
     call("GET", "/rest/v1/users")
         .and(query_param("username", "userone@example.com"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"Users": [{"SystemUserId": GUID, "Username": "userone@example.com"}]}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"Users": [{"SystemUserId": GUID, "Username": "userone@example.com"}]})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     call("PUT", "/rest/v1/users")
-        .and(body_json(json!({"salt": SALT, "user": {"SystemUserId": GUID, "FirstName": "User", "LastName": "One"}})))
+        .and(body_json(
+            json!({"salt": SALT, "user": {"SystemUserId": GUID, "FirstName": "User", "LastName": "One"}}),
+        ))
         .respond_with(ok())
         .expect(1)
         .mount(&server)
         .await;
     provision(&server, 1, 1).await;
-    Mock::given(method("POST")).respond_with(ok()).expect(0).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ok())
+        .expect(0)
+        .mount(&server)
+        .await;
     let u = user("userone@example.com", true);
-    let link = connector(&server).reconcile(&Desired::Present(u.clone()), None).await.unwrap();
+    let link = connector(&server)
+        .reconcile(&Desired::Present(u.clone()), None)
+        .await
+        .unwrap();
     assert_eq!(link, linked(&u, true));
 }
 
@@ -143,7 +166,9 @@ async fn a_name_change_puts_only_the_changed_fields_by_system_user_id() {
     token_endpoint(&server, 1).await;
     call("PUT", "/rest/v1/users")
         .and(header("Content-Type", "application/json"))
-        .and(body_json(json!({"salt": SALT, "user": {"SystemUserId": GUID, "FirstName": "Renamed", "LastName": "One"}})))
+        .and(body_json(
+            json!({"salt": SALT, "user": {"SystemUserId": GUID, "FirstName": "Renamed", "LastName": "One"}}),
+        ))
         .respond_with(ok())
         .expect(1)
         .mount(&server)
@@ -188,11 +213,20 @@ async fn deactivate_and_reactivate_are_the_seed_provision_user_call_guess_status
     provision(&server, 1, 1).await;
     let u = user("userone@example.com", true);
     let off = connector(&server)
-        .reconcile(&Desired::Present(UserState { active: false, ..u.clone() }), Some(&linked(&u, true)))
+        .reconcile(
+            &Desired::Present(UserState {
+                active: false,
+                ..u.clone()
+            }),
+            Some(&linked(&u, true)),
+        )
         .await
         .unwrap();
     assert_eq!(off.pushed_active, Some(false));
-    let on = connector(&server).reconcile(&Desired::Present(u.clone()), Some(&off)).await.unwrap();
+    let on = connector(&server)
+        .reconcile(&Desired::Present(u.clone()), Some(&off))
+        .await
+        .unwrap();
     assert_eq!(on.pushed_active, Some(true));
 }
 
@@ -201,9 +235,16 @@ async fn delete_deactivates_because_esign_has_no_delete_api() {
     let server = MockServer::start().await;
     token_endpoint(&server, 1).await;
     provision(&server, 0, 1).await;
-    Mock::given(method("DELETE")).respond_with(ok()).expect(0).mount(&server).await;
+    Mock::given(method("DELETE"))
+        .respond_with(ok())
+        .expect(0)
+        .mount(&server)
+        .await;
     let u = user("userone@example.com", true);
-    let link = connector(&server).reconcile(&Desired::Absent, Some(&linked(&u, true))).await.unwrap();
+    let link = connector(&server)
+        .reconcile(&Desired::Absent, Some(&linked(&u, true)))
+        .await
+        .unwrap();
     assert_eq!(link.state, LinkState::Gone);
 }
 
@@ -212,14 +253,20 @@ async fn a_user_linked_by_an_operator_is_adopted_its_username_pushed_by_system_u
     let server = MockServer::start().await;
     token_endpoint(&server, 2).await;
     call("PUT", "/rest/v1/users")
-        .and(body_json(json!({"salt": SALT, "user": {"SystemUserId": GUID, "Username": "userone@example.com",
-            "FirstName": "User", "LastName": "One"}})))
+        .and(body_json(
+            json!({"salt": SALT, "user": {"SystemUserId": GUID, "Username": "userone@example.com",
+            "FirstName": "User", "LastName": "One"}}),
+        ))
         .respond_with(ok())
         .expect(1)
         .mount(&server)
         .await;
     provision(&server, 1, 1).await;
-    Mock::given(method("POST")).respond_with(ok()).expect(0).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ok())
+        .expect(0)
+        .mount(&server)
+        .await;
     let operator_link = Link {
         state: LinkState::Linked,
         remote_id: Some(GUID.into()),
@@ -248,7 +295,13 @@ async fn invalid_token_inside_a_200_gets_one_new_token_and_one_retry() {
     provision(&server, 0, 1).await;
     let u = user("userone@example.com", true);
     let link = connector(&server)
-        .reconcile(&Desired::Present(UserState { active: false, ..u.clone() }), Some(&linked(&u, true)))
+        .reconcile(
+            &Desired::Present(UserState {
+                active: false,
+                ..u.clone()
+            }),
+            Some(&linked(&u, true)),
+        )
         .await
         .unwrap();
     assert_eq!(link.pushed_active, Some(false));
@@ -265,7 +318,13 @@ async fn a_token_refused_twice_is_an_auth_failure_worth_retrying_later() {
         .await;
     let u = user("userone@example.com", true);
     let err = connector(&server)
-        .reconcile(&Desired::Present(UserState { active: false, ..u.clone() }), Some(&linked(&u, true)))
+        .reconcile(
+            &Desired::Present(UserState {
+                active: false,
+                ..u.clone()
+            }),
+            Some(&linked(&u, true)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, ConnectorError::Auth { .. }), "{err:?}");
@@ -285,7 +344,13 @@ async fn a_failure_reported_inside_a_200_body_is_permanent_with_the_vendor_text_
         .await;
     let u = user("userone@example.com", true);
     let err = connector(&server)
-        .reconcile(&Desired::Present(UserState { active: false, ..u.clone() }), Some(&linked(&u, true)))
+        .reconcile(
+            &Desired::Present(UserState {
+                active: false,
+                ..u.clone()
+            }),
+            Some(&linked(&u, true)),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "esign: Error: Failed to change user status.");
@@ -298,13 +363,18 @@ async fn an_unknown_system_user_id_is_found_again_by_email_or_created() {
     token_endpoint(&server, 4).await;
     call("PUT", "/rest/v1/users")
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"Message": "Error: User with that systemUserId doesn't exist."})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"Message": "Error: User with that systemUserId doesn't exist."})),
         )
         .expect(1)
         .mount(&server)
         .await;
     no_such_username(&server).await;
-    call("POST", "/rest/v1/users").respond_with(ok()).expect(1).mount(&server).await;
+    call("POST", "/rest/v1/users")
+        .respond_with(ok())
+        .expect(1)
+        .mount(&server)
+        .await;
     provision(&server, 1, 1).await;
     let before = user("userone@example.com", true);
     let after = UserState {
@@ -347,7 +417,10 @@ async fn overload_and_an_unreachable_vendor_are_transient() {
         .mount(&server)
         .await;
     let u = user("userone@example.com", true);
-    let off = Desired::Present(UserState { active: false, ..u.clone() });
+    let off = Desired::Present(UserState {
+        active: false,
+        ..u.clone()
+    });
     let esign = connector(&server);
     match esign.reconcile(&off, Some(&linked(&u, true))).await.unwrap_err() {
         ConnectorError::Transient { retry_after, .. } => assert_eq!(retry_after, Some(Duration::from_secs(30))),
@@ -374,6 +447,9 @@ fn failures_in_bodies_are_read_leniently() {
         failure_text(&json!({"IsSuccess": "False", "ErrorMessage": "nope"})).as_deref(),
         Some("nope")
     );
-    assert_eq!(failure_text(&json!("Error: Invalid token")).as_deref(), Some("Error: Invalid token"));
+    assert_eq!(
+        failure_text(&json!("Error: Invalid token")).as_deref(),
+        Some("Error: Invalid token")
+    );
     assert_eq!(failure_text(&json!({"ReturnValue": "False"})).as_deref(), Some("False"));
 }

@@ -1,0 +1,422 @@
+//! Stateful fakes of eSign, CyberArk, DocuSign and Eloqua for end-to-end tests: each holds users as
+//! the documented calls change them (shared/seeds/, shared/vendor-apis.md), refuses calls without the
+//! credential it issued, and records every call.
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
+
+pub const ESIGN_API_KEY: &str = "esign-encrypted-api-key";
+pub const ESIGN_SALT: &str = "test123";
+pub const VAULT_SESSION: &str = "vault-session-token";
+pub const DOCUSIGN_ACCOUNT: &str = "acc-0001";
+pub const ELOQUA_BASIC: &str = "Basic QUNNRVxzdmMtc2NpbTpFbG9xdWEtUGFzcy0x";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    Esign,
+    Cyberark,
+    Docusign,
+    Eloqua,
+}
+
+#[derive(Default)]
+pub struct State {
+    /// Vendor id → the user as the vendor holds it.
+    pub users: BTreeMap<String, Value>,
+    /// "METHOD path" of every call, in arrival order.
+    pub calls: Vec<String>,
+    next: u64,
+    uri: String,
+}
+
+#[derive(Clone)]
+pub struct FakeVendor {
+    vendor: Vendor,
+    pub state: Arc<Mutex<State>>,
+}
+
+impl FakeVendor {
+    pub async fn start(vendor: Vendor) -> (MockServer, Self) {
+        let server = MockServer::start().await;
+        let fake = Self {
+            vendor,
+            state: Arc::default(),
+        };
+        fake.state.lock().unwrap().uri = server.uri();
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(fake.clone())
+            .mount(&server)
+            .await;
+        (server, fake)
+    }
+
+    pub fn users(&self) -> Vec<Value> {
+        self.state.lock().unwrap().users.values().cloned().collect()
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// Puts a user in the vendor's store directly (one made before the bridge).
+    pub fn seed(&self, id: &str, user: Value) {
+        self.state.lock().unwrap().users.insert(id.to_owned(), user);
+    }
+}
+
+impl Respond for FakeVendor {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.state.lock().unwrap();
+        state.calls.push(format!("{} {}", request.method, request.url.path()));
+        let body: Value = request.body_json().unwrap_or(Value::Null);
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let query = |key: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let segments: Vec<&str> = request.url.path().trim_matches('/').split('/').collect();
+        let call = Call {
+            method: request.method.as_str(),
+            segments: &segments,
+            body,
+            auth: &auth,
+            query: &query,
+        };
+        match self.vendor {
+            Vendor::Esign => esign(&mut state, call),
+            Vendor::Cyberark => cyberark(&mut state, call),
+            Vendor::Docusign => docusign(&mut state, call),
+            Vendor::Eloqua => eloqua(&mut state, call),
+        }
+    }
+}
+
+struct Call<'a> {
+    method: &'a str,
+    segments: &'a [&'a str],
+    body: Value,
+    auth: &'a str,
+    query: &'a dyn Fn(&str) -> String,
+}
+
+fn ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+fn next_id(state: &mut State, prefix: &str) -> String {
+    state.next += 1;
+    format!("{prefix}{}", state.next)
+}
+
+/// Copies the string fields of `from` onto `user`.
+fn merge(user: &mut Value, from: &Value, fields: &[&str]) {
+    for field in fields {
+        if let Some(v) = from.get(*field) {
+            user[*field] = v.clone();
+        }
+    }
+}
+
+fn find_by<'a>(state: &'a mut State, field: &str, value: &str) -> Option<(&'a String, &'a mut Value)> {
+    state
+        .users
+        .iter_mut()
+        .find(|(_, u)| u[field].as_str().is_some_and(|v| v.eq_ignore_ascii_case(value)))
+}
+
+/// eSign: every call wants a token from gettoken; failures come inside 200 bodies.
+fn esign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
+    const NAMES: [&str; 3] = ["Username", "FirstName", "LastName"];
+    if let ["rest", "v1", "gettoken", salt] = call.segments {
+        if *salt != ESIGN_SALT || call.auth != ESIGN_API_KEY {
+            return ok(json!({"ReturnValue": "Error: Invalid API key"}));
+        }
+        return ok(json!({"ReturnValue": next_id(state, "token-")}));
+    }
+    if !call.auth.starts_with("token-") || call.body.get("salt").is_some_and(|s| s != ESIGN_SALT) {
+        return ok(json!({"Message": "Error: Invalid token"}));
+    }
+    let missing = || ok(json!({"Message": "Error: User with that systemUserId doesn't exist."}));
+    let user = &call.body["user"];
+    match (call.method, &call.segments[2..]) {
+        ("GET", ["users"]) => {
+            let name = (call.query)("username");
+            let found: Vec<Value> = state
+                .users
+                .values()
+                .filter(|u| u["Username"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(&name)))
+                .cloned()
+                .collect();
+            ok(json!({"Users": found}))
+        }
+        ("POST", ["users"]) => {
+            let id = next_id(state, "sys-");
+            let mut stored = json!({"SystemUserId": id, "Active": true});
+            merge(&mut stored, user, &NAMES);
+            state.users.insert(id.clone(), stored.clone());
+            ok(json!({"Users": [stored]}))
+        }
+        ("PUT", ["users"]) => match state.users.get_mut(user["SystemUserId"].as_str().unwrap_or_default()) {
+            Some(stored) => {
+                merge(stored, user, &NAMES);
+                ok(json!({"Users": [stored.clone()]}))
+            }
+            None => missing(),
+        },
+        ("PUT", ["users", "updateByUsername"]) => {
+            let old = call.body["oldUsername"].as_str().unwrap_or_default().to_owned();
+            match find_by(state, "Username", &old) {
+                Some((_, stored)) => {
+                    merge(stored, user, &NAMES);
+                    ok(json!({"Users": [stored.clone()]}))
+                }
+                None => ok(json!({"Message": "Error: Username not found"})),
+            }
+        }
+        ("PUT", ["users", "provisionUser"]) => {
+            match state
+                .users
+                .get_mut(call.body["systemUserId"].as_str().unwrap_or_default())
+            {
+                Some(stored) => {
+                    stored["Active"] = json!(call.body["userStatus"] == 1);
+                    ok(json!({"Users": [stored.clone()]}))
+                }
+                None => missing(),
+            }
+        }
+        _ => ResponseTemplate::new(404),
+    }
+}
+
+/// CyberArk: Logon issues the session; users live under /API/Users.
+fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
+    let path = &call.segments[1..];
+    if let ["API", "auth", "CyberArk", "Logon"] = path {
+        if call.body["concurrentSession"] != true {
+            return ResponseTemplate::new(400);
+        }
+        return ok(json!(VAULT_SESSION));
+    }
+    if call.auth != VAULT_SESSION {
+        return ResponseTemplate::new(401)
+            .set_body_json(json!({"ErrorCode": "PASWS006E", "ErrorMessage": "No Session token"}));
+    }
+    let not_found = || {
+        ResponseTemplate::new(404)
+            .set_body_json(json!({"ErrorCode": "ITATS003E", "ErrorMessage": "User was not found."}))
+    };
+    match (call.method, path) {
+        ("POST", ["API", "Auth", "Logoff"]) => ResponseTemplate::new(200),
+        ("GET", ["API", "Users"]) => {
+            let search = (call.query)("search").to_lowercase();
+            let found: Vec<Value> = state
+                .users
+                .values()
+                .filter(|u| {
+                    u["username"]
+                        .as_str()
+                        .is_some_and(|n| n.to_lowercase().contains(&search))
+                })
+                .cloned()
+                .collect();
+            ok(json!({"Users": found, "Total": found.len()}))
+        }
+        ("POST", ["API", "Users"]) => {
+            state.next += 1;
+            let id = state.next;
+            let mut stored = call.body.clone();
+            stored["id"] = json!(id);
+            stored["suspended"] = json!(false);
+            stored["source"] = json!("CyberArk");
+            stored["componentUser"] = json!(false);
+            stored.as_object_mut().unwrap().remove("initialPassword");
+            state.users.insert(id.to_string(), stored.clone());
+            ResponseTemplate::new(201).set_body_json(stored)
+        }
+        (method, ["API", "Users", id, rest @ ..]) => {
+            let Some(stored) = state.users.get_mut(*id) else {
+                return not_found();
+            };
+            match (method, rest) {
+                ("GET", []) => ok(stored.clone()),
+                ("PUT", []) => {
+                    *stored = call.body.clone();
+                    ok(stored.clone())
+                }
+                ("POST", ["enable"]) => {
+                    stored["enableUser"] = json!(true);
+                    ResponseTemplate::new(200)
+                }
+                ("POST", ["disable"]) => {
+                    stored["enableUser"] = json!(false);
+                    ResponseTemplate::new(200)
+                }
+                ("POST", ["Activate"]) => {
+                    stored["suspended"] = json!(false);
+                    ok(stored.clone())
+                }
+                ("DELETE", []) => {
+                    state.users.remove(*id);
+                    ResponseTemplate::new(200)
+                }
+                _ => ResponseTemplate::new(405),
+            }
+        }
+        _ => ResponseTemplate::new(404),
+    }
+}
+
+/// DocuSign: the JWT grant and userinfo, then the account's users; closed users are re-opened by a
+/// create with the same e-mail.
+fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
+    const FIELDS: [&str; 4] = ["userName", "email", "firstName", "lastName"];
+    match (call.method, call.segments) {
+        ("POST", ["oauth", "token"]) => {
+            return ok(json!({"access_token": "docusign-access", "token_type": "Bearer", "expires_in": 3600}))
+        }
+        ("GET", ["oauth", "userinfo"]) => {
+            return ok(json!({"accounts": [{"account_id": DOCUSIGN_ACCOUNT, "base_uri": state.uri}]}))
+        }
+        _ => {}
+    }
+    if call.auth != "Bearer docusign-access" {
+        return ResponseTemplate::new(401).set_body_json(json!({"errorCode": "USER_AUTHENTICATION_FAILED"}));
+    }
+    let ["restapi", "v2.1", "accounts", DOCUSIGN_ACCOUNT, "users"] = call.segments else {
+        return ResponseTemplate::new(404);
+    };
+    let items = |key: &str| call.body[key].as_array().cloned().unwrap_or_default();
+    match call.method {
+        "GET" => {
+            let email = (call.query)("email");
+            let found: Vec<Value> = state
+                .users
+                .values()
+                .filter(|u| u["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(&email)))
+                .cloned()
+                .collect();
+            ok(json!({"users": found}))
+        }
+        "POST" => {
+            let mut answers = Vec::new();
+            for item in items("newUsers") {
+                let email = item["email"].as_str().unwrap_or_default().to_owned();
+                let answer = match find_by(state, "email", &email) {
+                    Some((_, stored)) if stored["userStatus"] == "Closed" => {
+                        stored["userStatus"] = json!("ActivationSent");
+                        merge(stored, &item, &FIELDS);
+                        stored.clone()
+                    }
+                    Some(_) => json!({"email": email, "errorDetails": {"errorCode": "USER_ALREADY_EXISTS_IN_ACCOUNT",
+                        "message": "Username and email combination already exists for this account."}}),
+                    None => {
+                        let id = next_id(state, "ds-");
+                        let mut stored = json!({"userId": id, "userStatus": "ActivationSent"});
+                        merge(&mut stored, &item, &FIELDS);
+                        state.users.insert(id, stored.clone());
+                        stored
+                    }
+                };
+                answers.push(answer);
+            }
+            ResponseTemplate::new(201).set_body_json(json!({"newUsers": answers}))
+        }
+        "PUT" | "DELETE" => {
+            let mut answers = Vec::new();
+            for item in items("users") {
+                let id = item["userId"].as_str().unwrap_or_default();
+                answers.push(match state.users.get_mut(id) {
+                    Some(stored) if call.method == "PUT" => {
+                        merge(stored, &item, &FIELDS);
+                        stored.clone()
+                    }
+                    Some(stored) => {
+                        stored["userStatus"] = json!("Closed");
+                        stored.clone()
+                    }
+                    None => json!({"userId": id, "errorDetails": {"errorCode": "INVALID_USERID", "message": "Invalid UserId."}}),
+                });
+            }
+            ok(json!({"users": answers}))
+        }
+        _ => ResponseTemplate::new(405),
+    }
+}
+
+/// Eloqua: `/id` names this server as the API base; Basic auth on every call.
+fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
+    const FIELDS: [&str; 4] = ["loginName", "emailAddress", "firstName", "lastName"];
+    if call.auth != ELOQUA_BASIC {
+        return ResponseTemplate::new(401).set_body_string("Not authenticated.");
+    }
+    match (call.method, call.segments) {
+        ("GET", ["id"]) => ok(json!({"site": {"id": 1, "name": "ACME"}, "urls": {"base": state.uri}})),
+        ("GET", ["api", "REST", "2.0", "system", "users"]) => {
+            let search = (call.query)("search");
+            let email = search
+                .strip_prefix("emailAddress='")
+                .and_then(|s| s.strip_suffix('\''))
+                .unwrap_or_default()
+                .to_owned();
+            let found: Vec<Value> = state
+                .users
+                .values()
+                .filter(|u| {
+                    u["emailAddress"]
+                        .as_str()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+                })
+                .cloned()
+                .collect();
+            ok(json!({"elements": found, "page": 1, "total": found.len()}))
+        }
+        ("POST", ["api", "REST", "2.0", "system", "user"]) => {
+            let email = call.body["emailAddress"].as_str().unwrap_or_default().to_owned();
+            if find_by(state, "emailAddress", &email).is_some() {
+                return ResponseTemplate::new(409).set_body_string("There was a conflict.");
+            }
+            let id = {
+                state.next += 1;
+                state.next.to_string()
+            };
+            let mut stored = json!({"type": "User", "id": id, "isDisabled": "False"});
+            merge(&mut stored, &call.body, &FIELDS);
+            state.users.insert(id, stored.clone());
+            ResponseTemplate::new(201).set_body_json(stored)
+        }
+        (method, ["api", "REST", "2.0", "system", "user", id, rest @ ..]) => {
+            let Some(stored) = state.users.get_mut(*id) else {
+                return ResponseTemplate::new(404);
+            };
+            match (method, rest) {
+                ("GET", []) => ok(stored.clone()),
+                ("PUT", []) => {
+                    merge(stored, &call.body, &FIELDS);
+                    ok(stored.clone())
+                }
+                ("PUT", ["enabled"]) => {
+                    let enabled = call.body["enabled"] == true;
+                    stored["isDisabled"] = json!(if enabled { "False" } else { "True" });
+                    ok(json!({"type": "UserEnabled", "enabled": if enabled { "True" } else { "False" }}))
+                }
+                ("DELETE", []) => {
+                    state.users.remove(*id);
+                    ResponseTemplate::new(200)
+                }
+                _ => ResponseTemplate::new(405),
+            }
+        }
+        _ => ResponseTemplate::new(404),
+    }
+}

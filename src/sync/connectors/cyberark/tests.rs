@@ -391,3 +391,55 @@ async fn check_logs_on_and_off_and_shutdown_closes_the_cached_session() {
     vault.shutdown().await;
     vault.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_user_deleted_in_the_vault_is_searched_for_and_added_again() {
+    let server = MockServer::start().await;
+    logon(&server, 1).await;
+    call("GET", "/PasswordVault/API/Users/42/")
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"ErrorCode": "ITATS003E", "ErrorMessage": "not found"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    call("GET", "/PasswordVault/API/Users")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Users": [], "Total": 0})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    call("POST", "/PasswordVault/API/Users/")
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 43})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let link = connector(&server)
+        .reconcile(
+            &Desired::Present(user("userone@example.com", true)),
+            Some(&linked(true)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(link.remote_id.as_deref(), Some("43"));
+}
+
+#[tokio::test]
+async fn rate_limited_answers_are_transient_with_the_vendor_hint() {
+    let server = MockServer::start().await;
+    logon(&server, 1).await;
+    call("GET", "/PasswordVault/API/Users/42/")
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "20"))
+        .mount(&server)
+        .await;
+    let err = connector(&server)
+        .reconcile(
+            &Desired::Present(user("userone@example.com", true)),
+            Some(&linked(true)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Transient { retry_after: Some(w), .. } if w == Duration::from_secs(20)),
+        "{err:?}"
+    );
+}

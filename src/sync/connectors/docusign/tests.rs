@@ -518,3 +518,24 @@ fn a_bad_private_key_is_refused_when_the_target_is_built() {
         .unwrap();
     assert!(err.contains("not an RSA private key"), "{err}");
 }
+
+#[tokio::test]
+async fn an_email_change_goes_out_in_the_seed_put_and_moves_the_link_key() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    let mut item = profile_of("user.one@example.com", "User");
+    item["userId"] = json!("U1");
+    api("PUT", USERS)
+        .and(body_json(json!({"users": [item]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let before = user("userone@example.com", true);
+    let after = user("user.one@example.com", true);
+    let link = connector(&server, 100)
+        .reconcile(&Desired::Present(after.clone()), Some(&linked(&before, "U1", true)))
+        .await
+        .unwrap();
+    assert_eq!(link, linked(&after, "U1", true));
+}

@@ -325,3 +325,33 @@ fn string_booleans_are_read_leniently() {
     assert_eq!(lenient_bool(&json!(true)), Some(true));
     assert_eq!(lenient_bool(&json!("yes")), None);
 }
+
+#[tokio::test]
+async fn a_user_deleted_in_eloqua_is_searched_for_and_created_again() {
+    let (_login, pod, eloqua) = servers().await;
+    api("GET", "/api/REST/2.0/system/user/5")
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&pod)
+        .await;
+    api("GET", "/api/REST/2.0/system/users")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"elements": []})))
+        .expect(1)
+        .mount(&pod)
+        .await;
+    let mut created = eloqua_user("False");
+    created["id"] = json!("6");
+    api("POST", "/api/REST/2.0/system/user")
+        .respond_with(ResponseTemplate::new(201).set_body_json(created))
+        .expect(1)
+        .mount(&pod)
+        .await;
+    let link = eloqua
+        .reconcile(
+            &Desired::Present(user("userone@example.com", true)),
+            Some(&linked(true)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(link.remote_id.as_deref(), Some("6"));
+}

@@ -239,6 +239,7 @@ impl Docusign {
 
     /// Joins the pending batch; the first to join sends it (after a short window) with whatever else
     /// is pending, up to `batch_size` users per call, and hands every caller its own item's outcome.
+    /// An update that arrives while those calls are out starts the next batch.
     async fn update(&self, item: Value) -> Result<(), ConnectorError> {
         let (reply, outcome) = oneshot::channel();
         let leads = {
@@ -247,18 +248,17 @@ impl Docusign {
             pending.len() == 1
         };
         if leads {
-            tokio::time::sleep(BATCH_WINDOW).await;
-            loop {
-                let batch: Vec<(Value, UpdateReply)> = {
-                    let mut pending = self.lock_pending();
-                    let n = pending.len().min(self.settings.batch_size.max(1));
-                    pending.drain(..n).collect()
-                };
-                if batch.is_empty() {
-                    break;
-                }
-                self.send_batch(batch).await;
+            if self.settings.batch_size > 1 {
+                tokio::time::sleep(BATCH_WINDOW).await;
             }
+            // Everything pending goes now, in batches sent side by side (the call permits bound them).
+            let mut pending: Vec<(Value, UpdateReply)> = std::mem::take(&mut *self.lock_pending());
+            let mut batches = Vec::new();
+            while !pending.is_empty() {
+                let rest = pending.split_off(pending.len().min(self.settings.batch_size.max(1)));
+                batches.push(std::mem::replace(&mut pending, rest));
+            }
+            futures_util::future::join_all(batches.into_iter().map(|b| self.send_batch(b))).await;
         }
         outcome
             .await

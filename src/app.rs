@@ -33,7 +33,8 @@ impl Application {
             store: store.clone(),
             base_path: settings.server.base_path.trim_end_matches('/').to_owned(),
             public_url: settings.server.public_url.clone(),
-            max_results: settings.server.max_results,
+            limits: settings.server.limits(),
+            trusted_proxies: settings.server.trusted_proxies()?,
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let max_body = settings.server.max_body_bytes;

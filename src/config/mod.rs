@@ -4,13 +4,17 @@ mod target;
 
 pub use target::{kind_name, OnDelete, TargetKind, TargetSettings};
 
+use crate::scim::Limits;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG_FILE: &str = "scim-bridge.toml";
+/// The longest request target the HTTP stack can parse (the `http` crate's URI limit, less a margin).
+pub const MAX_URI_LENGTH_CEILING: usize = 65_000;
 pub const ENV_PREFIX: &str = "SCIM_BRIDGE__";
 
 #[derive(Debug, thiserror::Error)]
@@ -61,10 +65,23 @@ pub struct ServerSettings {
     /// The most resources one list or search returns (`count` is capped to it); advertised as
     /// `filter.maxResults` in ServiceProviderConfig.
     pub max_results: usize,
+    /// The longest filter accepted, in bytes (query string or SearchRequest).
+    pub max_filter_length: usize,
+    /// The most attribute expressions one filter may hold.
+    pub max_filter_clauses: usize,
+    /// The most operations one PATCH may carry (more is 400 `tooMany`).
+    pub max_patch_operations: usize,
+    /// The longest attribute path (PATCH `path`, `sortBy`), in bytes.
+    pub max_path_length: usize,
+    /// The longest request target (path and query), in bytes; longer is 414.
+    pub max_uri_length: usize,
+    /// Peers (CIDRs) whose `Forwarded` / `X-Forwarded-*` headers are believed; none by default.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
+        let limits = Limits::default();
         Self {
             listen: "127.0.0.1:8080".into(),
             base_path: "/scim/v2".into(),
@@ -72,8 +89,59 @@ impl Default for ServerSettings {
             max_body_bytes: 1024 * 1024,
             shutdown_timeout_secs: 10,
             workers: None,
-            max_results: 1000,
+            max_results: limits.max_results,
+            max_filter_length: limits.max_filter_length,
+            max_filter_clauses: limits.max_filter_clauses,
+            max_patch_operations: limits.max_patch_operations,
+            max_path_length: limits.max_path_length,
+            max_uri_length: 8 * 1024,
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl ServerSettings {
+    /// The request limits the SCIM layer enforces.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_results: self.max_results,
+            max_filter_length: self.max_filter_length,
+            max_filter_clauses: self.max_filter_clauses,
+            max_patch_operations: self.max_patch_operations,
+            max_path_length: self.max_path_length,
+        }
+    }
+
+    /// The trusted proxy networks, parsed.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|text| {
+                text.parse::<IpNet>()
+                    .map_err(|e| ConfigError::Invalid(format!("server.trusted_proxies: '{text}': {e}")))
+            })
+            .collect()
+    }
+
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let ranges: [(&str, usize, usize, usize); 6] = [
+            ("max_results", self.max_results, 1, 10_000),
+            ("max_filter_length", self.max_filter_length, 64, 1024 * 1024),
+            ("max_filter_clauses", self.max_filter_clauses, 1, 10_000),
+            ("max_patch_operations", self.max_patch_operations, 1, 100_000),
+            ("max_path_length", self.max_path_length, 64, 64 * 1024),
+            // The HTTP layer cannot hold a longer request target (see http::transport).
+            ("max_uri_length", self.max_uri_length, 256, MAX_URI_LENGTH_CEILING),
+        ];
+        for (key, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                return Err(ConfigError::Invalid(format!(
+                    "server.{key} must be between {low} and {high}, got {value}"
+                )));
+            }
+        }
+        self.trusted_proxies()?;
+        Ok(())
     }
 }
 
@@ -175,11 +243,7 @@ impl Settings {
                 "server.base_path must start with '/' and not end with one, got '{base}'"
             )));
         }
-        if !(1..=10_000).contains(&self.server.max_results) {
-            return Err(ConfigError::Invalid(
-                "server.max_results must be between 1 and 10000".into(),
-            ));
-        }
+        self.server.validate_limits()?;
         target::validate_targets(&self.target)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(

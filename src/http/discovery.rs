@@ -63,7 +63,7 @@ fn all_resource_types(base: &str) -> Vec<Value> {
 async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let base = base_url(&req, &state);
     let mut config = parse(SERVICE_PROVIDER_CONFIG_JSON);
-    config["filter"]["maxResults"] = json!(state.max_results);
+    config["filter"]["maxResults"] = json!(state.limits.max_results);
     config["changePassword"]["supported"] = json!(state.store.delivers_passwords());
     let doc = with_meta(config, "ServiceProviderConfig", format!("{base}/ServiceProviderConfig"));
     Ok(scim_json(StatusCode::OK, &doc))

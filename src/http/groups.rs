@@ -166,7 +166,7 @@ async fn patch_group(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
-    let plan = members::plan(patch::parse_request(&input)?)?;
+    let plan = members::plan(patch::parse_request(&input, &state.limits)?)?;
     let attempted = std::cell::RefCell::new(Document::new());
     let change = state
         .store

@@ -12,7 +12,7 @@ mod users;
 
 pub use error::ApiError;
 
-use crate::scim::ScimError;
+use crate::scim::{Limits, ScimError};
 use crate::store::Store;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -28,7 +28,9 @@ pub struct AppState {
     pub base_path: String,
     /// The externally visible SCIM base URL, when configured (`server.public_url`).
     pub public_url: Option<String>,
-    pub max_results: usize,
+    pub limits: Limits,
+    /// Peers whose `Forwarded` / `X-Forwarded-*` headers are believed (`server.trusted_proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Registers every route: `/healthz` open, `/metrics` with auth, everything under `base_path` behind `require_auth`.

@@ -51,13 +51,13 @@ impl Kind {
     pub fn list_query(&self, req: &HttpRequest, state: &AppState) -> Result<ListQuery, ApiError> {
         let pairs = query_pairs(req)?;
         let raw = RawListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        Ok(raw.validate((self.schema)(), state.max_results)?)
+        Ok(raw.validate((self.schema)(), &state.limits)?)
     }
 
     /// The list query of a POST `.search` (a SearchRequest body).
     pub fn search_query(&self, req: &HttpRequest, body: &[u8], state: &AppState) -> Result<ListQuery, ApiError> {
         let raw = RawListParams::from_search_request(&json_body(req, body)?)?;
-        Ok(raw.validate((self.schema)(), state.max_results)?)
+        Ok(raw.validate((self.schema)(), &state.limits)?)
     }
 
     /// The request's `attributes` / `excludedAttributes`.

@@ -9,7 +9,7 @@ use crate::scim::list::{list_response, ListQuery, RawListParams};
 use crate::scim::projection::Projection;
 use crate::scim::schema;
 use crate::scim::schema::ResourceSchema;
-use crate::scim::ScimError;
+use crate::scim::{Limits, ScimError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -19,13 +19,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The query for one resource type: its filter and sort must make sense for the type (else the type
 /// is left out); attribute names it does not have are dropped from the projection.
-fn for_type(raw: &RawListParams, schema: &ResourceSchema, max_results: usize) -> Result<ListQuery, ScimError> {
+fn for_type(raw: &RawListParams, schema: &ResourceSchema, limits: &Limits) -> Result<ListQuery, ScimError> {
     let without_projection = RawListParams {
         attributes: None,
         excluded_attributes: None,
         ..raw.clone()
     };
-    let mut query = without_projection.validate(schema, max_results)?;
+    let mut query = without_projection.validate(schema, limits)?;
     for path in query.filter.as_ref().map(|f| f.paths()).unwrap_or_default() {
         schema.resolve(&path).map_err(ScimError::invalid_filter)?;
     }
@@ -36,8 +36,8 @@ fn for_type(raw: &RawListParams, schema: &ResourceSchema, max_results: usize) ->
 async fn search_all(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let raw = RawListParams::from_search_request(&json_body(&req, &body)?)?;
     let (users, groups) = match (
-        for_type(&raw, schema::user(), state.max_results),
-        for_type(&raw, schema::group(), state.max_results),
+        for_type(&raw, schema::user(), &state.limits),
+        for_type(&raw, schema::group(), &state.limits),
     ) {
         (Err(e), Err(_)) => return Err(e.into()),
         (users, groups) => (users.ok(), groups.ok()),

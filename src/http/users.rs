@@ -145,7 +145,7 @@ async fn patch_user(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let input = json_body(&req, &body)?;
-    let operations = patch::parse_request(&input)?;
+    let operations = patch::parse_request(&input, &state.limits)?;
     let saved = change_user(&req, &state, &id, |_, before| {
         let patched = patch::apply(&before, &operations, schema::user(), &id)?;
         Ok((patched.document, patched.password))

@@ -10,8 +10,22 @@ use std::cmp::Ordering;
 /// Whether `element` (one value of the multi-valued attribute `attr`) satisfies `filter`.
 pub fn element_matches(filter: &Filter, element: &Value, attr: &AttributeDef) -> Result<bool, ScimError> {
     Ok(match filter {
-        Filter::And(a, b) => element_matches(a, element, attr)? && element_matches(b, element, attr)?,
-        Filter::Or(a, b) => element_matches(a, element, attr)? || element_matches(b, element, attr)?,
+        Filter::And(terms) => {
+            for term in terms {
+                if !element_matches(term, element, attr)? {
+                    return Ok(false);
+                }
+            }
+            true
+        }
+        Filter::Or(terms) => {
+            for term in terms {
+                if element_matches(term, element, attr)? {
+                    return Ok(true);
+                }
+            }
+            false
+        }
         Filter::Not(inner) => !element_matches(inner, element, attr)?,
         Filter::Present(path) => {
             let (_, v) = sub_value(element, attr, &path.name)?;

@@ -110,8 +110,11 @@ pub enum Filter {
     Compare(AttrPath, CompareOp, CompValue),
     /// `valuePath = attrPath "[" valFilter "]"`: the inner filter's paths are relative to the attribute.
     ValuePath(AttrPath, Box<Filter>),
-    And(Box<Filter>, Box<Filter>),
-    Or(Box<Filter>, Box<Filter>),
+    /// A flat chain `a and b and c`: n-ary, so that no consumer recurses once per clause
+    /// (a 6,000-clause filter overflowed the stack when chains were nested pairs). Two or more terms.
+    And(Vec<Filter>),
+    /// A flat chain `a or b or c` (two or more terms).
+    Or(Vec<Filter>),
     Not(Box<Filter>),
 }
 
@@ -135,24 +138,46 @@ impl Filter {
         match self {
             Self::Present(p) | Self::Compare(p, _, _) => out.push(qualify(p)),
             Self::ValuePath(p, inner) => inner.collect_paths(Some(p), out),
-            Self::And(a, b) | Self::Or(a, b) => {
-                a.collect_paths(parent, out);
-                b.collect_paths(parent, out);
+            Self::And(terms) | Self::Or(terms) => {
+                for term in terms {
+                    term.collect_paths(parent, out);
+                }
             }
             Self::Not(inner) => inner.collect_paths(parent, out),
         }
     }
+
+    /// The number of attribute expressions (`attrExp`) in the filter, value paths' inner ones included.
+    pub fn clause_count(&self) -> usize {
+        match self {
+            Self::Present(_) | Self::Compare(..) => 1,
+            Self::ValuePath(_, inner) | Self::Not(inner) => inner.clause_count(),
+            Self::And(terms) | Self::Or(terms) => terms.iter().map(Self::clause_count).sum(),
+        }
+    }
+}
+
+/// Writes `(t1 word t2 word …)`.
+fn write_chain(f: &mut fmt::Formatter<'_>, terms: &[Filter], word: &str) -> fmt::Result {
+    f.write_str("(")?;
+    for (n, term) in terms.iter().enumerate() {
+        if n > 0 {
+            write!(f, " {word} ")?;
+        }
+        write!(f, "{term}")?;
+    }
+    f.write_str(")")
 }
 
 impl fmt::Display for Filter {
-    /// The canonical form: every binary node in parentheses, so that precedence is visible.
+    /// The canonical form: every `and`/`or` chain in parentheses, so that precedence is visible.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Present(p) => write!(f, "{p} pr"),
             Self::Compare(p, op, v) => write!(f, "{p} {} {v}", op.keyword()),
             Self::ValuePath(p, inner) => write!(f, "{p}[{inner}]"),
-            Self::And(a, b) => write!(f, "({a} and {b})"),
-            Self::Or(a, b) => write!(f, "({a} or {b})"),
+            Self::And(terms) => write_chain(f, terms, "and"),
+            Self::Or(terms) => write_chain(f, terms, "or"),
             Self::Not(inner) => write!(f, "not ({inner})"),
         }
     }
@@ -243,7 +268,8 @@ mod tests {
     fn and_binds_tighter_than_or() {
         assert_parses("a eq 1 or b pr and c pr", "(a eq 1 or (b pr and c pr))");
         assert_parses("a pr and b pr or c pr", "((a pr and b pr) or c pr)");
-        assert_parses("a pr or b pr or c pr", "((a pr or b pr) or c pr)");
+        assert_parses("a pr or b pr or c pr", "(a pr or b pr or c pr)");
+        assert_parses("(a pr or b pr) or c pr", "((a pr or b pr) or c pr)");
     }
 
     #[test]

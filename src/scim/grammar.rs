@@ -176,34 +176,40 @@ fn filter(i: &str, depth: usize, value_paths: bool) -> Res<'_, Filter> {
     if depth > MAX_DEPTH {
         return fail(i, TOO_DEEP);
     }
-    let (mut i, mut left) = and_exp(i, depth, value_paths)?;
-    loop {
-        match (multispace0, keyword("or"), multispace0).parse(i) {
-            Ok((rest, _)) => {
-                let (rest, right) = cut(|i| and_exp(i, depth, value_paths)).parse(rest)?;
-                left = Filter::Or(Box::new(left), Box::new(right));
-                i = rest;
-            }
-            Err(nom::Err::Error(_)) => return Ok((i, left)),
-            Err(e) => return Err(e),
-        }
-    }
+    chain(i, "or", |i| and_exp(i, depth, value_paths), Filter::Or)
 }
 
 /// The `and` level of `logExp`.
 fn and_exp(i: &str, depth: usize, value_paths: bool) -> Res<'_, Filter> {
-    let (mut i, mut left) = atom(i, depth, value_paths)?;
+    chain(i, "and", |i| atom(i, depth, value_paths), Filter::And)
+}
+
+/// `term *(SP word SP term)`, read in a loop into one n-ary node (a lone term stays itself).
+fn chain<'a>(
+    i: &'a str,
+    word: &'static str,
+    mut term: impl FnMut(&'a str) -> Res<'a, Filter>,
+    node: fn(Vec<Filter>) -> Filter,
+) -> Res<'a, Filter> {
+    let (mut i, first) = term(i)?;
+    let mut terms = vec![first];
     loop {
-        match (multispace0, keyword("and"), multispace0).parse(i) {
+        match (multispace0, keyword(word), multispace0).parse(i) {
             Ok((rest, _)) => {
-                let (rest, right) = cut(|i| atom(i, depth, value_paths)).parse(rest)?;
-                left = Filter::And(Box::new(left), Box::new(right));
+                let (rest, next) = cut(&mut term).parse(rest)?;
+                terms.push(next);
                 i = rest;
             }
-            Err(nom::Err::Error(_)) => return Ok((i, left)),
+            Err(nom::Err::Error(_)) => break,
             Err(e) => return Err(e),
         }
     }
+    let filter = if terms.len() == 1 {
+        terms.swap_remove(0)
+    } else {
+        node(terms)
+    };
+    Ok((i, filter))
 }
 
 /// A parenthesised `FILTER`, `"not" "(" FILTER ")"`, a `valuePath` or an `attrExp`.

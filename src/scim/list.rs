@@ -1,6 +1,7 @@
 //! Query parameters of a list or search request (RFC 7644 §3.4.2, §3.4.3) and the ListResponse.
 use super::error::ScimError;
 use super::filter::{AttrPath, Filter};
+use super::limits::Limits;
 use super::projection::Projection;
 use super::schema::ResourceSchema;
 use serde_json::{json, Map, Value};
@@ -93,18 +94,19 @@ impl RawListParams {
         Ok(Self::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
     }
 
-    pub fn validate(self, schema: &ResourceSchema, max_results: usize) -> Result<ListQuery, ScimError> {
+    pub fn validate(self, schema: &ResourceSchema, limits: &Limits) -> Result<ListQuery, ScimError> {
+        let max_results = limits.max_results;
         let filter = self
             .filter
             .as_deref()
             .filter(|f| !f.trim().is_empty())
-            .map(str::parse::<Filter>)
+            .map(|f| limits.parse_filter(f))
             .transpose()?;
         let sort_by = self
             .sort_by
             .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .map(|s| parse_sort_by(s, schema))
+            .map(|s| parse_sort_by(s, schema, limits))
             .transpose()?;
         let sort_order = match self.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("") | Some("ascending") => SortOrder::Ascending,
@@ -130,8 +132,8 @@ impl RawListParams {
     }
 }
 
-fn parse_sort_by(s: &str, schema: &ResourceSchema) -> Result<AttrPath, ScimError> {
-    let path: super::path::PatchPath = s.parse()?;
+fn parse_sort_by(s: &str, schema: &ResourceSchema, limits: &Limits) -> Result<AttrPath, ScimError> {
+    let path = limits.parse_path(s)?;
     if path.filter.is_some() || path.sub.is_some() {
         return Err(ScimError::invalid_path(format!(
             "sortBy '{s}' must be an attribute path without a filter"
@@ -170,7 +172,7 @@ mod tests {
     use crate::scim::schema::user;
 
     fn q(pairs: &[(&str, &str)]) -> Result<ListQuery, ScimError> {
-        RawListParams::from_pairs(pairs.iter().copied()).validate(user(), 1000)
+        RawListParams::from_pairs(pairs.iter().copied()).validate(user(), &Limits::default())
     }
 
     #[test]
@@ -208,7 +210,7 @@ mod tests {
         let body = json!({"schemas": [SEARCH_REQUEST_SCHEMA], "attributes": ["userName", "emails"], "filter": "userName sw \"a\"", "startIndex": 2, "count": 10});
         let l = RawListParams::from_search_request(&body)
             .unwrap()
-            .validate(user(), 1000)
+            .validate(user(), &Limits::default())
             .unwrap();
         assert_eq!((l.start_index, l.count), (2, 10));
         assert!(l.filter.is_some());

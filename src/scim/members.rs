@@ -155,9 +155,11 @@ fn value_equalities(filter: &Filter) -> Option<Vec<String>> {
         {
             Some(vec![id.clone()])
         }
-        Filter::Or(a, b) => {
-            let mut ids = value_equalities(a)?;
-            ids.extend(value_equalities(b)?);
+        Filter::Or(terms) => {
+            let mut ids = Vec::with_capacity(terms.len());
+            for term in terms {
+                ids.extend(value_equalities(term)?);
+            }
             Some(ids)
         }
         _ => None,
@@ -252,6 +254,7 @@ mod tests {
     fn plan_of(ops: Value) -> Result<GroupPatch, ScimError> {
         plan(parse_request(
             &json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops}),
+            &crate::scim::Limits::default(),
         )?)
     }
 

@@ -4,6 +4,7 @@ pub mod error;
 pub mod eval;
 pub mod filter;
 pub mod grammar;
+pub mod limits;
 pub mod list;
 pub mod members;
 pub mod patch;
@@ -14,4 +15,5 @@ pub mod schema;
 
 pub use error::{ScimError, ScimType};
 pub use filter::{AttrPath, CompValue, CompareOp, Filter};
+pub use limits::Limits;
 pub use path::PatchPath;

@@ -5,6 +5,7 @@
 use super::error::ScimError;
 use super::eval::element_matches;
 use super::filter::{AttrPath, CompValue, CompareOp, Filter};
+use super::limits::Limits;
 use super::path::PatchPath;
 use super::resource::{coerce, coerce_single, container_mut, finish, is_empty, Document};
 use super::schema::{AttributeDef, Mutability, ResourceSchema};
@@ -48,8 +49,8 @@ fn get_ci<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
     object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
 }
 
-/// Parses a PatchOp request body (RFC 7644 §3.5.2).
-pub fn parse_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
+/// Parses a PatchOp request body (RFC 7644 §3.5.2) within `limits` (operations, path lengths).
+pub fn parse_request(body: &Value, limits: &Limits) -> Result<Vec<PatchOperation>, ScimError> {
     let object = body
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
@@ -66,14 +67,15 @@ pub fn parse_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
         .and_then(Value::as_array)
         .filter(|ops| !ops.is_empty())
         .ok_or_else(|| ScimError::invalid_syntax("'Operations' must be a non-empty array"))?;
+    limits.check_patch_operations(operations.len())?;
     operations
         .iter()
         .enumerate()
-        .map(|(n, op)| parse_operation(op).map_err(|e| numbered(e, n)))
+        .map(|(n, op)| parse_operation(op, limits).map_err(|e| numbered(e, n)))
         .collect()
 }
 
-fn parse_operation(op: &Value) -> Result<PatchOperation, ScimError> {
+fn parse_operation(op: &Value, limits: &Limits) -> Result<PatchOperation, ScimError> {
     let object = op
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("an operation must be a JSON object"))?;
@@ -92,7 +94,7 @@ fn parse_operation(op: &Value) -> Result<PatchOperation, ScimError> {
     let path = match get_ci(object, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
-        Some(Value::String(p)) => Some(p.parse::<PatchPath>()?),
+        Some(Value::String(p)) => Some(limits.parse_path(p)?),
         Some(other) => return Err(ScimError::invalid_path(format!("'path' must be a string, got {other}"))),
     };
     let value = get_ci(object, "value").filter(|v| !v.is_null()).cloned();
@@ -101,6 +103,12 @@ fn parse_operation(op: &Value) -> Result<PatchOperation, ScimError> {
     }
     if kind != OpKind::Remove && value.is_none() {
         return Err(ScimError::invalid_value(format!("'{name}' needs a 'value'")));
+    }
+    if let (None, Some(Value::Object(keys))) = (&path, &value) {
+        // The keys of a path-less value are paths too (Q4), parsed when applied.
+        for key in keys.keys() {
+            limits.check_path_length(key)?;
+        }
     }
     Ok(PatchOperation { kind, path, value })
 }
@@ -440,10 +448,12 @@ fn set_filtered(
 /// The element a filter of `a eq x and b eq y` describes, or `None` for any other filter.
 fn equality_template(filter: &Filter, attr: &AttributeDef) -> Option<Map<String, Value>> {
     match filter {
-        Filter::And(a, b) => {
-            let mut left = equality_template(a, attr)?;
-            left.extend(equality_template(b, attr)?);
-            Some(left)
+        Filter::And(terms) => {
+            let mut template = Map::new();
+            for term in terms {
+                template.extend(equality_template(term, attr)?);
+            }
+            Some(template)
         }
         Filter::Compare(path, CompareOp::Eq, literal) => {
             let sub = attr.sub(&path.name)?;
@@ -543,7 +553,7 @@ mod tests {
         let schema = schema();
         let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops});
         let doc: Document = serde_json::from_value(doc).unwrap_or_default();
-        parse_request(&body).and_then(|ops| apply(&doc, &ops, &schema, "id"))
+        parse_request(&body, &Limits::default()).and_then(|ops| apply(&doc, &ops, &schema, "id"))
     }
 
     #[test]

@@ -133,8 +133,8 @@ impl<'s> Compiler<'s> {
 
     fn node(&mut self, filter: &Filter, scope: Scope<'s>) -> Result<String, ScimError> {
         Ok(match filter {
-            Filter::And(a, b) => format!("({} AND {})", self.node(a, scope)?, self.node(b, scope)?),
-            Filter::Or(a, b) => format!("({} OR {})", self.node(a, scope)?, self.node(b, scope)?),
+            Filter::And(terms) => self.chain(terms, "AND", scope)?,
+            Filter::Or(terms) => self.chain(terms, "OR", scope)?,
             Filter::Not(inner) => format!("NOT IFNULL(({}), 0)", self.node(inner, scope)?),
             Filter::Present(path) => self.leaf(
                 path,
@@ -156,6 +156,16 @@ impl<'s> Compiler<'s> {
             )?,
             Filter::ValuePath(path, inner) => self.value_path(path, inner, scope)?,
         })
+    }
+
+    /// `a OR b OR c …` as a balanced tree of parentheses: SQLite parses a flat chain into a tree as
+    /// deep as it is long, and refuses one deeper than 1,000 (`SQLITE_MAX_EXPR_DEPTH`).
+    fn chain(&mut self, terms: &[Filter], word: &str, scope: Scope<'s>) -> Result<String, ScimError> {
+        let parts = terms
+            .iter()
+            .map(|t| self.node(t, scope))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(balanced(&parts, word))
     }
 
     /// `emails[type eq "work" and value co "@x"]`: some element satisfies the inner filter.
@@ -366,6 +376,18 @@ impl<'s> Compiler<'s> {
             CompareOp::Ew => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("%", ""))),
             CompareOp::Ne => format!("NOT IFNULL({x} = {}{collate}, 0)", self.bind(Bind::Text(s.to_owned()))),
             _ => format!("{x} {sql_op} {}{collate}", self.bind(Bind::Text(s.to_owned()))),
+        }
+    }
+}
+
+/// `(p1 word p2)`, `((p1 word p2) word (p3 word p4))`, …: depth log2(n), in the order given.
+fn balanced(parts: &[String], word: &str) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        _ => {
+            let (left, right) = parts.split_at(parts.len() / 2);
+            format!("({} {word} {})", balanced(left, word), balanced(right, word))
         }
     }
 }

@@ -36,7 +36,7 @@ fn patch_cases() {
     for row in rows("patch.json") {
         let label = row.get("comment").cloned().unwrap_or_else(|| row["ops"].clone());
         let body = serde_json::json!({"schemas": [patch::PATCH_OP_SCHEMA], "Operations": row["ops"]});
-        let outcome = patch::parse_request(&body)
+        let outcome = patch::parse_request(&body, &scim_bridge::scim::Limits::default())
             .and_then(|ops| patch::apply(&document(&row["doc"]), &ops, schema::user(), "the-id"));
         match (outcome, row.get("expected")) {
             (Ok(patched), Some(expected)) => assert_eq!(

@@ -35,8 +35,8 @@ fn leaf() -> impl Strategy<Value = Filter> {
 
 fn logical(inner: impl Strategy<Value = Filter> + Clone) -> impl Strategy<Value = Filter> {
     prop_oneof![
-        (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::And(Box::new(a), Box::new(b))),
-        (inner.clone(), inner.clone()).prop_map(|(a, b)| Filter::Or(Box::new(a), Box::new(b))),
+        prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::And),
+        prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::Or),
         inner.prop_map(|a| Filter::Not(Box::new(a))),
     ]
 }
@@ -123,7 +123,7 @@ proptest! {
         let body = serde_json::json!({"schemas": [patch::PATCH_OP_SCHEMA], "Operations": operations});
         let user = serde_json::json!({"userName": "u", "emails": [{"value": "u@x", "type": "work"}], "name": {"familyName": "F"}});
         let doc = resource::normalize(&user, schema::user()).unwrap().document;
-        let outcome = patch::parse_request(&body).and_then(|ops| patch::apply(&doc, &ops, schema::user(), "id-1"));
+        let outcome = patch::parse_request(&body, &scim_bridge::scim::Limits::default()).and_then(|ops| patch::apply(&doc, &ops, schema::user(), "id-1"));
         if let Err(e) = outcome {
             prop_assert!((400..500).contains(&e.status), "{e}");
         }

@@ -35,7 +35,7 @@ async fn the_wal_stays_bounded_under_interleaved_writes_and_reads() {
     use scim_bridge::scim::resource::{Document, Version};
     let app = spawn_app().await;
     let query = RawListParams::from_pairs([("filter", "userName eq \"w-1@x\""), ("count", "5")])
-        .validate(scim_bridge::scim::schema::user(), 1000)
+        .validate(scim_bridge::scim::schema::user(), &scim_bridge::scim::Limits::default())
         .unwrap();
     for n in 0..3000 {
         let doc: Document = serde_json::from_value(user(&format!("w-{n}@x"))).unwrap();

@@ -1,6 +1,7 @@
 //! `/Groups` (RFC 7644 §3.3–3.6, RFC 7643 §4.2). Membership is rows: member changes go to the store
 //! as row operations (`scim::members`), never as a rewritten list.
-use super::request::{check_if_match, json_body, query_pairs, query_param};
+use super::cpu;
+use super::request::{check_if_match, check_media_type, parse_json, query_pairs, query_param};
 use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{list_response, ListQuery};
@@ -84,7 +85,7 @@ async fn search_groups(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = GROUP.search_query(&req, &body, &state)?;
+    let query = GROUP.search_query(&req, body, &state).await?;
     list(&req, &state, query).await
 }
 
@@ -116,7 +117,7 @@ async fn create_group(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (document, members) = group_input(&req, &body)?;
+    let (document, members) = group_input(&req, body).await?;
     let change = state
         .store
         .insert_group(&document, &members)
@@ -144,7 +145,7 @@ async fn replace_group(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (document, members) = group_input(&req, &body)?;
+    let (document, members) = group_input(&req, body).await?;
     let change = state
         .store
         .change_group(&id, |current, _| {
@@ -165,8 +166,12 @@ async fn patch_group(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = json_body(&req, &body)?;
-    let plan = members::plan(patch::parse_request(&input, &state.limits)?)?;
+    check_media_type(&req)?;
+    let limits = state.limits;
+    let plan = cpu::run(body.len(), move || {
+        Ok(members::plan(patch::parse_request(&parse_json(&body)?, &limits)?)?)
+    })
+    .await?;
     let attempted = std::cell::RefCell::new(Document::new());
     let change = state
         .store
@@ -211,10 +216,14 @@ async fn delete_group(
 }
 
 /// A POST or PUT body: the group document, and its members apart (they become rows).
-fn group_input(req: &HttpRequest, body: &[u8]) -> Result<(Document, Vec<MemberRef>), ApiError> {
-    let mut input = json_body(req, body)?;
-    let members = members::take_members(&mut input)?;
-    Ok((normalize(&input, schema::group())?.document, members))
+async fn group_input(req: &HttpRequest, body: web::Bytes) -> Result<(Document, Vec<MemberRef>), ApiError> {
+    check_media_type(req)?;
+    cpu::run(body.len(), move || {
+        let mut input = parse_json(&body)?;
+        let members = members::take_members(&mut input)?;
+        Ok((normalize(&input, schema::group())?.document, members))
+    })
+    .await
 }
 
 /// A displayName conflict, said with the name.

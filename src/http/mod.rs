@@ -1,5 +1,6 @@
 //! actix-web: routing under the SCIM base path, auth, media types, size limits, request logs.
 pub mod auth;
+mod cpu;
 mod discovery;
 pub mod error;
 mod groups;

@@ -7,27 +7,35 @@ use actix_web::http::header;
 use actix_web::HttpRequest;
 use serde_json::Value;
 
-/// Parses a JSON body sent as `application/scim+json` or `application/json` (any parameters).
-/// A missing Content-Type is accepted; another media type is 415.
-pub fn json_body(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
-    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "application/scim+json" && essence != "application/json" {
-            return Err(ScimError::new(
-                415,
-                None,
-                format!("Content-Type must be application/scim+json or application/json, not '{essence}'"),
-            )
-            .into());
-        }
+/// A body's media type must be `application/scim+json` or `application/json` (or absent): else 415.
+pub fn check_media_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(content_type) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = content_type
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if essence != "application/scim+json" && essence != "application/json" {
+        return Err(ScimError::new(
+            415,
+            None,
+            format!("Content-Type must be application/scim+json or application/json, not '{essence}'"),
+        )
+        .into());
     }
+    Ok(())
+}
+
+/// Parses a request body as JSON (no I/O: safe to run on the blocking pool, see `http::cpu`).
+pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax("the request body is empty; a JSON object is expected").into());
     }

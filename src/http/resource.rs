@@ -1,6 +1,7 @@
 //! What the /Users and /Groups handlers share: rendering a stored row, `attributes` /
 //! `excludedAttributes`, and the response with `ETag` and `Location`.
-use super::request::{base_url, json_body, not_modified, query_pairs, query_param};
+use super::cpu;
+use super::request::{base_url, check_media_type, not_modified, parse_json, query_pairs, query_param};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{ListQuery, RawListParams};
 use crate::scim::projection::Projection;
@@ -8,7 +9,7 @@ use crate::scim::resource::{render, MetaInfo};
 use crate::scim::schema::{self, ResourceSchema};
 use crate::store::StoredResource;
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 /// A resource type as the HTTP layer serves it.
@@ -54,10 +55,19 @@ impl Kind {
         Ok(raw.validate((self.schema)(), &state.limits)?)
     }
 
-    /// The list query of a POST `.search` (a SearchRequest body).
-    pub fn search_query(&self, req: &HttpRequest, body: &[u8], state: &AppState) -> Result<ListQuery, ApiError> {
-        let raw = RawListParams::from_search_request(&json_body(req, body)?)?;
-        Ok(raw.validate((self.schema)(), &state.limits)?)
+    /// The list query of a POST `.search` (a SearchRequest body; a large one is read off the worker).
+    pub async fn search_query(
+        &self,
+        req: &HttpRequest,
+        body: web::Bytes,
+        state: &AppState,
+    ) -> Result<ListQuery, ApiError> {
+        let (schema, limits) = (self.schema, state.limits);
+        let raw = read_search_request(req, body).await?;
+        cpu::run(raw.filter.as_ref().map_or(0, String::len), move || {
+            Ok(raw.validate(schema(), &limits)?)
+        })
+        .await
     }
 
     /// The request's `attributes` / `excludedAttributes`.
@@ -69,6 +79,15 @@ impl Kind {
         );
         Ok(Projection::parse(attributes, excluded, (self.schema)())?)
     }
+}
+
+/// A SearchRequest body's parameters (RFC 7644 §3.4.3).
+pub async fn read_search_request(req: &HttpRequest, body: web::Bytes) -> Result<RawListParams, ApiError> {
+    check_media_type(req)?;
+    cpu::run(body.len(), move || {
+        Ok(RawListParams::from_search_request(&parse_json(&body)?)?)
+    })
+    .await
 }
 
 /// A single-resource response: the body, `ETag`, and `Location`.

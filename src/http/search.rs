@@ -1,8 +1,9 @@
 //! `POST /.search` at the root (RFC 7644 §3.4.3): one search over every resource type. Results are
 //! the matching Users, then the matching Groups, paged as one list. A type whose schema does not know
 //! the request's attributes (e.g. a filter on `userName`) contributes nothing.
+use super::cpu;
 use super::groups::render_groups;
-use super::request::json_body;
+use super::resource::read_search_request;
 use super::users::render_users;
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{list_response, ListQuery, RawListParams};
@@ -34,11 +35,16 @@ fn for_type(raw: &RawListParams, schema: &ResourceSchema, limits: &Limits) -> Re
 }
 
 async fn search_all(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let raw = RawListParams::from_search_request(&json_body(&req, &body)?)?;
-    let (users, groups) = match (
-        for_type(&raw, schema::user(), &state.limits),
-        for_type(&raw, schema::group(), &state.limits),
-    ) {
+    let raw = read_search_request(&req, body).await?;
+    let limits = state.limits;
+    let (users, groups) = cpu::run(raw.filter.as_ref().map_or(0, String::len), move || {
+        Ok((
+            for_type(&raw, schema::user(), &limits),
+            for_type(&raw, schema::group(), &limits),
+        ))
+    })
+    .await?;
+    let (users, groups) = match (users, groups) {
         (Err(e), Err(_)) => return Err(e.into()),
         (users, groups) => (users.ok(), groups.ok()),
     };

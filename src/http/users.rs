@@ -1,18 +1,19 @@
 //! `/Users` (RFC 7644 §3.3–3.6): thin handlers, parse → scim → store → render.
-use super::request::{check_if_match, json_body};
+use super::cpu;
+use super::request::{check_if_match, check_media_type, parse_json};
 use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{list_response, ListQuery};
 use crate::scim::patch;
 use crate::scim::projection::Projection;
-use crate::scim::resource::{normalize, Document};
+use crate::scim::resource::{normalize, Document, Normalized};
 use crate::scim::schema::{self, Mutability};
 use crate::scim::ScimError;
 use crate::store::{StoreError, StoredUser};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
-use std::cell::RefCell;
+use std::sync::Arc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -83,7 +84,7 @@ async fn search_users(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = USER.search_query(&req, &body, &state)?;
+    let query = USER.search_query(&req, body, &state).await?;
     list(&req, &state, query).await
 }
 
@@ -97,14 +98,19 @@ async fn list(req: &HttpRequest, state: &AppState, query: ListQuery) -> Result<H
 }
 
 async fn create_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let input = json_body(&req, &body)?;
-    let normalized = normalize(&input, schema::user())?;
+    let normalized = read_user(&req, body).await?;
     let user = state
         .store
         .insert_user(&normalized.document, normalized.password.as_deref())
         .await
         .map_err(|e| taken(e.into(), &normalized.document))?;
     respond(&req, &state, StatusCode::CREATED, &user)
+}
+
+/// A POST or PUT body as the resource to store (large bodies are read off the worker, `http::cpu`).
+async fn read_user(req: &HttpRequest, body: web::Bytes) -> Result<Normalized, ApiError> {
+    check_media_type(req)?;
+    cpu::run(body.len(), move || Ok(normalize(&parse_json(&body)?, schema::user())?)).await
 }
 
 async fn get_user(
@@ -126,14 +132,13 @@ async fn replace_user(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = json_body(&req, &body)?;
-    let normalized = normalize(&input, schema::user())?;
-    let password = normalized.password.as_deref();
-    let saved = change_user(&req, &state, &id, |_, before| {
-        check_immutable(&before, &normalized.document)?;
-        Ok((normalized.document.clone(), password.map(str::to_owned)))
-    })
-    .await?;
+    let body_len = body.len();
+    let Normalized { document, password } = read_user(&req, body).await?;
+    let change = Arc::new(move |before: &Document| {
+        check_immutable(before, &document)?;
+        Ok((document.clone(), password.clone()))
+    });
+    let saved = change_user(&req, &state, &id, body_len, change).await?;
     respond(&req, &state, StatusCode::OK, &saved)
 }
 
@@ -144,13 +149,18 @@ async fn patch_user(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = json_body(&req, &body)?;
-    let operations = patch::parse_request(&input, &state.limits)?;
-    let saved = change_user(&req, &state, &id, |_, before| {
-        let patched = patch::apply(&before, &operations, schema::user(), &id)?;
-        Ok((patched.document, patched.password))
+    check_media_type(&req)?;
+    let (body_len, limits) = (body.len(), state.limits);
+    let operations = cpu::run(body_len, move || {
+        Ok(patch::parse_request(&parse_json(&body)?, &limits)?)
     })
     .await?;
+    let user_id = id.clone();
+    let change = Arc::new(move |before: &Document| {
+        let patched = patch::apply(before, &operations, schema::user(), &user_id)?;
+        Ok((patched.document, patched.password))
+    });
+    let saved = change_user(&req, &state, &id, body_len, change).await?;
     respond(&req, &state, StatusCode::OK, &saved)
 }
 
@@ -171,51 +181,70 @@ async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Changes user `id` to what `change` computes from its current state (the new document, and a
-/// password when the client sent one). The fast path reads, then writes only if the version is
-/// unchanged (two statements). A lost race without If-Match is redone inside the writer's
-/// transaction, so concurrent changes all apply; with If-Match it is a 412.
+/// What a PUT or PATCH makes of the current document: the new document, and a password when the
+/// client sent one. Pure, so that it can run off the worker.
+type DocumentChange = dyn Fn(&Document) -> Result<(Document, Option<String>), ApiError> + Send + Sync;
+
+/// Rounds of read, compute, write-if-unchanged before the change is computed inside the writer's
+/// transaction instead (which orders racing writers, at the cost of computing while holding it).
+const OPTIMISTIC_ROUNDS: usize = 3;
+
+/// Changes user `id` to what `change` computes from its current state. Each round reads, computes
+/// (off the worker for a large body) and writes only if the version is unchanged; a lost race
+/// without If-Match is computed again, so concurrent changes all apply; with If-Match it is a 412.
 /// A change that leaves the document as it was, with no password, writes nothing (Entra repeats
 /// `active` PATCHes).
 async fn change_user(
     req: &HttpRequest,
     state: &AppState,
     id: &str,
-    change: impl Fn(&StoredUser, Document) -> Result<(Document, Option<String>), ApiError>,
+    body_len: usize,
+    change: Arc<DocumentChange>,
 ) -> Result<StoredUser, ApiError> {
-    let attempted = RefCell::new(Document::new());
-    let password = RefCell::new(None);
-    let recorded = |current: &StoredUser, before: Document| {
+    let if_match = req.headers().contains_key(header::IF_MATCH);
+    let mut password = None;
+    for _ in 0..OPTIMISTIC_ROUNDS {
+        let current = state.store.get_user(id).await?;
         check_if_match(req, current.version())?;
-        let (after, new_password) = change(current, before)?;
-        attempted.replace(after.clone());
-        password.replace(new_password);
-        Ok::<_, ApiError>(after)
-    };
-    let current = state.store.get_user(id).await?;
-    let before = current.document()?;
-    let after = recorded(&current, before.clone())?;
-    // The password a request carries does not depend on the document it applies to.
-    let password = password.take();
-    if after == before && password.is_none() {
-        return Ok(current);
-    }
-    let outcome = match state
-        .store
-        .update_user_if(id, current.version(), &after, password.as_deref())
-        .await
-    {
-        // A change of the user's own document leaves its group memberships as they were read.
-        Ok(saved) => Ok(StoredUser {
-            related: current.related.clone(),
-            ..saved
-        }),
-        Err(StoreError::VersionMismatch) if !req.headers().contains_key(header::IF_MATCH) => {
-            state.store.modify_user(id, password.as_deref(), recorded).await
+        let before = current.document()?;
+        let compute = change.clone();
+        let (before, after, new_password) = cpu::run(body_len, move || {
+            let (after, password) = compute(&before)?;
+            Ok((before, after, password))
+        })
+        .await?;
+        if after == before && new_password.is_none() {
+            return Ok(current);
         }
-        other => other.map_err(ApiError::from),
-    };
-    outcome.map_err(|e| taken(e, &attempted.borrow()))
+        password = new_password;
+        match state
+            .store
+            .update_user_if(id, current.version(), &after, password.as_deref())
+            .await
+        {
+            // A change of the user's own document leaves its group memberships as they were read.
+            Ok(saved) => {
+                return Ok(StoredUser {
+                    related: current.related,
+                    ..saved
+                })
+            }
+            Err(StoreError::VersionMismatch) if !if_match => continue,
+            Err(e) => return Err(taken(e.into(), &after)),
+        }
+    }
+    // The password a request carries does not depend on the document it applies to.
+    let mut attempted = Document::new();
+    let outcome = state
+        .store
+        .modify_user(id, password.as_deref(), |current, before| {
+            check_if_match(req, current.version())?;
+            let (after, _) = change(&before)?;
+            attempted.clone_from(&after);
+            Ok::<_, ApiError>(after)
+        })
+        .await;
+    outcome.map_err(|e| taken(e, &attempted))
 }
 
 /// A userName conflict, said with the name.

@@ -85,7 +85,8 @@ impl RawListParams {
                 Value::Null => continue,
                 other => {
                     return Err(ScimError::invalid_value(format!(
-                        "'{k}' has an unexpected value {other}"
+                        "'{k}' has an unexpected value {}",
+                        super::resource::excerpt(other)
                     )))
                 }
             };

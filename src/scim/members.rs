@@ -196,7 +196,8 @@ fn member_ref(item: &Value) -> Result<MemberRef, ScimError> {
         Value::Object(o) => o,
         other => {
             return Err(ScimError::invalid_value(format!(
-                "a member must be an object with a 'value', got {other}"
+                "a member must be an object with a 'value', got {}",
+                super::resource::excerpt(other)
             )))
         }
     };

@@ -8,7 +8,8 @@ use super::filter::{AttrPath, CompValue, CompareOp, Filter};
 use super::limits::Limits;
 use super::path::PatchPath;
 use super::resource::{coerce, coerce_single, container_mut, finish, is_empty, Document};
-use super::schema::{AttributeDef, Mutability, ResourceSchema};
+use super::schema::{AttributeDef, Location, Mutability, ResourceSchema};
+use super::values::ValueIndex;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -95,7 +96,12 @@ fn parse_operation(op: &Value, limits: &Limits) -> Result<PatchOperation, ScimEr
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
         Some(Value::String(p)) => Some(limits.parse_path(p)?),
-        Some(other) => return Err(ScimError::invalid_path(format!("'path' must be a string, got {other}"))),
+        Some(other) => {
+            return Err(ScimError::invalid_path(format!(
+                "'path' must be a string, got {}",
+                super::resource::excerpt(other)
+            )))
+        }
     };
     let value = get_ci(object, "value").filter(|v| !v.is_null()).cloned();
     if kind == OpKind::Remove && path.is_none() {
@@ -132,6 +138,7 @@ pub fn apply(
         password: None,
         schema,
         id,
+        appending: None,
     };
     for (n, op) in ops.iter().enumerate() {
         patcher.apply_operation(op).map_err(|e| numbered(e, n))?;
@@ -148,6 +155,35 @@ struct Patcher<'s> {
     password: Option<String>,
     schema: &'s ResourceSchema,
     id: &'s str,
+    /// The attribute the previous operation appended to, with its values indexed (see `append`).
+    appending: Option<Appending>,
+}
+
+/// A run of `add`s to one multi-valued attribute, the shape of a PATCH with thousands of operations:
+/// the values are indexed once, so each further add finds a duplicate in O(1) and the run costs
+/// time linear in its values. Any other operation ends the run.
+struct Appending {
+    location: Option<String>,
+    attr: String,
+    len: usize,
+    index: ValueIndex,
+    primaries: Vec<usize>,
+}
+
+impl Appending {
+    fn of(location: Option<String>, attr: &str, values: &[Value]) -> Self {
+        Self {
+            location,
+            attr: attr.to_owned(),
+            len: values.len(),
+            index: ValueIndex::of(values),
+            primaries: (0..values.len()).filter(|&i| is_primary(&values[i])).collect(),
+        }
+    }
+
+    fn describes(&self, location: Option<&str>, attr: &str, values: &[Value]) -> bool {
+        self.location.as_deref() == location && self.attr == attr && self.len == values.len()
+    }
 }
 
 impl Patcher<'_> {
@@ -222,6 +258,7 @@ impl Patcher<'_> {
         value: Option<&Value>,
         explicit: bool,
     ) -> Result<(), ScimError> {
+        let appending = self.appending.take();
         if let Some(urn) = self.extension_root(path) {
             return match (kind, value) {
                 (OpKind::Remove, _) => {
@@ -249,20 +286,66 @@ impl Patcher<'_> {
         if !self.writable(kind, attr, sub, value, explicit, path)? {
             return Ok(());
         }
+        let immutable = attr.mutability == Mutability::Immutable;
+        if kind == OpKind::Add && attr.multi_valued && path.filter.is_none() && sub.is_none() && !immutable {
+            return self.append(resolved.location, attr, value, appending);
+        }
         let container = container_mut(&mut self.document, resolved.location);
-        let before = container.get(&attr.name).cloned();
+        // Kept only where it is compared: a copy per operation made long PATCHes quadratic.
+        let before = immutable.then(|| container.get(&attr.name).cloned()).flatten();
         match (&path.filter, sub) {
             (None, None) => set_whole(container, attr, kind, value)?,
             (None, Some(sub)) => set_sub_everywhere(container, attr, sub, kind, value)?,
             (Some(filter), sub) => set_filtered(container, attr, filter, sub, kind, value, path)?,
         }
         let after = container.get(&attr.name);
-        if attr.mutability == Mutability::Immutable
-            && before.as_ref().is_some_and(|b| !is_empty(b))
-            && after != before.as_ref()
-        {
+        if immutable && before.as_ref().is_some_and(|b| !is_empty(b)) && after != before.as_ref() {
             return Err(ScimError::mutability(format!("'{}' is immutable", attr.name)));
         }
+        Ok(())
+    }
+
+    /// RFC 7644 §3.5.2.1: `add` to a multi-valued attribute appends the values not already there;
+    /// a new primary value demotes the others (RFC 7643 §2.4).
+    fn append(
+        &mut self,
+        location: Location<'_>,
+        attr: &AttributeDef,
+        value: Option<&Value>,
+        previous: Option<Appending>,
+    ) -> Result<(), ScimError> {
+        let Some(Value::Array(items)) = coerce(attr, value.unwrap_or(&Value::Null), &attr.name)? else {
+            return Ok(());
+        };
+        let urn = match location {
+            Location::Core => None,
+            Location::Extension(urn) => Some(urn),
+        };
+        let container = container_mut(&mut self.document, location);
+        let Some(Value::Array(existing)) = container.get_mut(&attr.name) else {
+            container.insert(attr.name.clone(), Value::Array(items));
+            return Ok(());
+        };
+        let mut run = previous
+            .filter(|run| run.describes(urn, &attr.name, existing))
+            .unwrap_or_else(|| Appending::of(urn.map(str::to_owned), &attr.name, existing));
+        for item in items {
+            if run.index.contains(existing, &item) {
+                continue;
+            }
+            if is_primary(&item) {
+                for at in std::mem::take(&mut run.primaries) {
+                    run.index.remove(at, &existing[at]);
+                    existing[at]["primary"] = Value::Bool(false);
+                    run.index.insert(at, &existing[at]);
+                }
+                run.primaries.push(existing.len());
+            }
+            run.index.insert(existing.len(), &item);
+            existing.push(item);
+        }
+        run.len = existing.len();
+        self.appending = Some(run);
         Ok(())
     }
 
@@ -324,7 +407,7 @@ fn set_whole(
         return Ok(());
     };
     match (kind, container.get_mut(name), new) {
-        // RFC 7644 §3.5.2.1: add to a multi-valued attribute appends the new values.
+        // An add to a multi-valued attribute appends (`Patcher::append`); only immutable ones come here.
         (OpKind::Add, Some(Value::Array(existing)), Value::Array(items)) if attr.multi_valued => {
             for item in items {
                 if !existing.contains(&item) {

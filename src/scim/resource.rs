@@ -196,18 +196,17 @@ pub fn coerce(def: &AttributeDef, value: &Value, path: &str) -> Result<Option<Va
         return Ok(None);
     }
     if def.multi_valued {
-        let items: Vec<&Value> = match value {
-            Value::Array(items) => items.iter().collect(),
-            single => vec![single], // a lone value for a multi-valued attribute is a list of one
+        let Value::Array(items) = value else {
+            return Err(ScimError::invalid_value(format!(
+                "'{path}' is multi-valued: its value must be an array, got {}",
+                excerpt(value)
+            )));
         };
-        let mut out = Vec::with_capacity(items.len());
+        let mut coerced = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(v) = coerce_single(def, item, path)? {
-                if !out.contains(&v) {
-                    out.push(v);
-                }
-            }
+            coerced.extend(coerce_single(def, item, path)?);
         }
+        let out = super::values::dedup(coerced);
         check_one_primary(&out, path)?;
         return Ok((!out.is_empty()).then_some(Value::Array(out)));
     }
@@ -232,23 +231,28 @@ pub fn coerce_single(def: &AttributeDef, value: &Value, path: &str) -> Result<Op
     if value.is_null() {
         return Ok(None);
     }
-    let wrong = || ScimError::invalid_value(format!("'{path}' must be of type {:?}, got {value}", def.kind));
+    let wrong = || {
+        ScimError::invalid_value(format!(
+            "'{path}' must be of type {:?}, got {}",
+            def.kind,
+            excerpt(value)
+        ))
+    };
+    // Only the lenient forms IdPs really send are read (idp-notes.md Q2, Q9, Q10): a number where
+    // a string belongs, or a numeric string, is refused rather than guessed at.
     let coerced = match def.kind {
         AttrType::Complex => return coerce_complex(def, value, path),
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
             Value::String(_) => value.clone(),
-            Value::Number(n) => Value::String(n.to_string()),
             _ => return Err(wrong()),
         },
         AttrType::Boolean => Value::Bool(as_bool(value).ok_or_else(wrong)?),
         AttrType::Integer => match value {
             Value::Number(n) if n.is_i64() || n.is_u64() => value.clone(),
-            Value::String(s) => s.trim().parse::<i64>().map(Value::from).map_err(|_| wrong())?,
             _ => return Err(wrong()),
         },
         AttrType::Decimal => match value {
             Value::Number(_) => value.clone(),
-            Value::String(s) => s.trim().parse::<f64>().ok().map(Value::from).ok_or_else(wrong)?,
             _ => return Err(wrong()),
         },
         AttrType::DateTime => {
@@ -280,13 +284,15 @@ pub fn parse_datetime(s: &str) -> Option<time::OffsetDateTime> {
 fn coerce_complex(def: &AttributeDef, value: &Value, path: &str) -> Result<Option<Value>, ScimError> {
     let object = match value {
         Value::Object(o) => o,
-        // Entra sends the enterprise manager as a bare id string (idp-notes Q9).
-        Value::String(s) if def.sub("value").is_some() => return Ok(simple_value_object(s)),
+        // Entra sends the enterprise manager as a bare id string (idp-notes Q9): a singular
+        // reference such as `manager`, never a multi-valued attribute (`"emails": "x"` is refused).
+        Value::String(s) if !def.multi_valued && def.sub("value").is_some() => return Ok(simple_value_object(s)),
         // ... or as a one-element array with `$ref` (Q10).
         Value::Array(items) if !def.multi_valued && items.len() == 1 => return coerce_complex(def, &items[0], path),
         _ => {
             return Err(ScimError::invalid_value(format!(
-                "'{path}' must be an object, got {value}"
+                "'{path}' must be an object, got {}",
+                excerpt(value)
             )))
         }
     };
@@ -307,6 +313,16 @@ fn coerce_complex(def: &AttributeDef, value: &Value, path: &str) -> Result<Optio
         return Ok(None);
     }
     Ok((!out.is_empty()).then_some(Value::Object(out)))
+}
+
+/// A value as it may appear in an error detail: its JSON text, cut to a readable length.
+pub fn excerpt(value: &Value) -> String {
+    const MAX: usize = 64;
+    let text = value.to_string();
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
 }
 
 fn simple_value_object(s: &str) -> Option<Value> {

@@ -86,6 +86,7 @@ pub fn normalize(input: &Value, schema: &ResourceSchema) -> Result<Normalized, S
     let object = input
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("the request body must be a JSON object"))?;
+    check_schemas(object, schema)?;
     let mut document = Document::new();
     let mut password = None;
     for (key, value) in object {
@@ -117,6 +118,59 @@ pub fn normalize(input: &Value, schema: &ResourceSchema) -> Result<Normalized, S
     }
     finish(&mut document, schema)?;
     Ok(Normalized { document, password })
+}
+
+/// Schema URIs that IdPs send which name no schema of ours, tolerated in `schemas` beside the core
+/// one: Entra's legacy ADSCIM URIs (its documented group create lists the Group one, idp-notes.md
+/// §2.6, Q24). They carry no attributes. Nothing else is tolerated.
+const TOLERATED_SCHEMA_URIS: [(&str, &str); 2] = [
+    (
+        "User",
+        "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/User",
+    ),
+    (
+        "Group",
+        "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group",
+    ),
+];
+
+/// RFC 7643 §3: `schemas` is required, lists the resource's core schema, and names only schemas
+/// of its resource type (its core schema and its extensions).
+fn check_schemas(object: &Map<String, Value>, schema: &ResourceSchema) -> Result<(), ScimError> {
+    let core = schema.core.id.as_str();
+    let listed = object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+        .map(|(_, v)| v)
+        .ok_or_else(|| ScimError::invalid_syntax(format!("'schemas' is required: [\"{core}\"] at least")))?;
+    let urns = listed
+        .as_array()
+        .filter(|items| items.iter().all(Value::is_string))
+        .ok_or_else(|| ScimError::invalid_syntax("'schemas' must be an array of schema URIs"))?;
+    for urn in urns.iter().filter_map(Value::as_str) {
+        let known = schema.known_urns().any(|k| k.eq_ignore_ascii_case(urn))
+            || TOLERATED_SCHEMA_URIS
+                .iter()
+                .any(|(kind, t)| *kind == schema.name && t.eq_ignore_ascii_case(urn));
+        if !known {
+            let names: Vec<&str> = schema.known_urns().collect();
+            return Err(ScimError::invalid_value(format!(
+                "'schemas' lists '{}', which is not a schema of {} resources (known: {})",
+                excerpt(&Value::String(urn.to_owned())).trim_matches('"'),
+                schema.name,
+                names.join(", ")
+            )));
+        }
+    }
+    if !urns
+        .iter()
+        .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(core)))
+    {
+        return Err(ScimError::invalid_value(format!(
+            "'schemas' must list the core schema \"{core}\""
+        )));
+    }
+    Ok(())
 }
 
 fn normalize_extension(value: &Value, urn: &str, schema: &ResourceSchema) -> Result<Document, ScimError> {
@@ -153,6 +207,7 @@ fn top_level_def<'s>(schema: &'s ResourceSchema, key: &str) -> Result<&'s Attrib
 /// Checks what must hold of a whole document and recomputes `schemas`.
 pub fn finish(document: &mut Document, schema: &ResourceSchema) -> Result<(), ScimError> {
     check_required(document, schema)?;
+    check_single_line(document)?;
     let mut schemas = vec![Value::String(schema.core.id.clone())];
     for ext in &schema.extensions {
         if document
@@ -174,6 +229,29 @@ fn check_required(document: &Document, schema: &ResourceSchema) -> Result<(), Sc
         let present = document.get(&def.name).is_some_and(|v| !is_empty(v));
         if !present {
             return Err(ScimError::invalid_value(format!("'{}' is required", def.name)));
+        }
+    }
+    Ok(())
+}
+
+/// Identifiers that must be one line of text: a NUL in a userName cut uniqueness short (a later
+/// `a\u0000two` collided with `a\u0000one`), and CR/LF end up in vendor calls and log lines.
+fn check_single_line(document: &Document) -> Result<(), ScimError> {
+    let text = |key: &str| document.get(key).and_then(Value::as_str);
+    let emails = document.get("emails").and_then(Value::as_array).into_iter().flatten();
+    let values = [
+        ("userName", text("userName")),
+        ("displayName", text("displayName")),
+        ("externalId", text("externalId")),
+    ]
+    .into_iter()
+    .chain(emails.map(|e| ("emails.value", e.get("value").and_then(Value::as_str))));
+    for (name, value) in values {
+        if let Some(at) = value.and_then(|v| v.chars().position(char::is_control)) {
+            return Err(ScimError::invalid_value(format!(
+                "'{name}' may not hold control characters (one at character {})",
+                at + 1
+            )));
         }
     }
     Ok(())
@@ -371,10 +449,14 @@ fn unreachable_object() -> &'static mut Document {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::schema::{user, ENTERPRISE_USER_SCHEMA};
+    use crate::scim::schema::{user, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
     use serde_json::json;
 
-    fn norm(v: Value) -> Result<Normalized, ScimError> {
+    /// Normalises `v` as a POST body (with the core schema listed).
+    fn norm(mut v: Value) -> Result<Normalized, ScimError> {
+        if v.get("schemas").is_none() {
+            v["schemas"] = json!([USER_SCHEMA]);
+        }
         normalize(&v, user())
     }
 
@@ -442,10 +524,30 @@ mod tests {
     }
 
     #[test]
-    fn unknown_extension_urns_are_ignored() {
-        let n =
-            norm(json!({"userName": "a", "schemas": ["urn:x"], "urn:microsoft:custom:1.0:User": {"x": 1}})).unwrap();
-        assert_eq!(n.document.len(), 2);
+    fn schemas_must_list_the_core_schema_and_only_known_ones() {
+        let err = norm(json!({"userName": "a", "schemas": ["urn:example:x"]})).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::scim::ScimType::InvalidValue));
+        assert!(err.detail.contains("urn:example:x"), "{}", err.detail);
+        let err = normalize(&json!({"userName": "a"}), user()).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::scim::ScimType::InvalidSyntax));
+        let err = normalize(&json!({"userName": "a", "schemas": [ENTERPRISE_USER_SCHEMA]}), user()).unwrap_err();
+        assert!(err.detail.contains("core schema"), "{}", err.detail);
+        let both = json!({"userName": "a", "schemas": [USER_SCHEMA.to_uppercase(), ENTERPRISE_USER_SCHEMA]});
+        assert!(normalize(&both, user()).is_ok());
+    }
+
+    #[test]
+    fn control_characters_in_identifiers_are_refused() {
+        for bad in [
+            json!({"userName": "a\u{0}one"}),
+            json!({"userName": "a\r\nb"}),
+            json!({"userName": "a", "displayName": "x\ty"}),
+            json!({"userName": "a", "emails": [{"value": "a@x\n"}]}),
+        ] {
+            let err = norm(bad.clone()).expect_err(&bad.to_string());
+            assert!(err.detail.contains("control characters"), "{bad}: {}", err.detail);
+        }
+        assert!(norm(json!({"userName": "a", "addresses": [{"formatted": "1 Main St\nTown"}]})).is_ok());
     }
 
     #[test]

@@ -121,7 +121,7 @@ proptest! {
             o
         }).collect();
         let body = serde_json::json!({"schemas": [patch::PATCH_OP_SCHEMA], "Operations": operations});
-        let user = serde_json::json!({"userName": "u", "emails": [{"value": "u@x", "type": "work"}], "name": {"familyName": "F"}});
+        let user = serde_json::json!({"schemas": [schema::USER_SCHEMA], "userName": "u", "emails": [{"value": "u@x", "type": "work"}], "name": {"familyName": "F"}});
         let doc = resource::normalize(&user, schema::user()).unwrap().document;
         let outcome = patch::parse_request(&body, &scim_bridge::scim::Limits::default()).and_then(|ops| patch::apply(&doc, &ops, schema::user(), "id-1"));
         if let Err(e) = outcome {

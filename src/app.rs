@@ -35,6 +35,7 @@ impl Application {
             public_url: settings.server.public_url.clone(),
             limits: settings.server.limits(),
             trusted_proxies: settings.server.trusted_proxies()?,
+            max_uri_length: settings.server.max_uri_length,
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let max_body = settings.server.max_body_bytes;
@@ -43,6 +44,7 @@ impl Application {
             App::new()
                 .app_data(state_data.clone())
                 .app_data(authenticator.clone())
+                .wrap(from_fn(http::front_door::front_door))
                 .wrap(from_fn(http::normalize_errors))
                 .wrap(from_fn(http::log_request))
                 .configure(|cfg| http::configure(cfg, &state, max_body))

@@ -1,6 +1,7 @@
 //! Discovery endpoints (RFC 7644 §4), served from the JSON in `scim-schemas/`, so what is advertised
 //! is what the server was built with.
-use super::request::{base_url, query_pairs, query_param};
+use super::origin::base_url;
+use super::request::{query_pairs, query_param};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::list_response;
 use crate::scim::schema::{

@@ -3,9 +3,11 @@ pub mod auth;
 mod cpu;
 mod discovery;
 pub mod error;
+pub mod front_door;
 mod groups;
 pub mod metrics;
 mod ops;
+mod origin;
 mod request;
 mod resource;
 mod search;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Peers whose `Forwarded` / `X-Forwarded-*` headers are believed (`server.trusted_proxies`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The longest request target served (`server.max_uri_length`); longer is 414.
+    pub max_uri_length: usize,
 }
 
 /// Registers every route: `/healthz` open, `/metrics` with auth, everything under `base_path` behind `require_auth`.

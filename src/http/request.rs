@@ -1,6 +1,6 @@
 //! Reading what a request carries: its JSON body (media type checked), query pairs, preconditions,
 //! and the URL resources are served under.
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::scim::resource::Version;
 use crate::scim::ScimError;
 use actix_web::http::header;
@@ -71,13 +71,4 @@ pub fn not_modified(req: &HttpRequest, current: Version) -> bool {
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|tags| current.matches_header(tags))
-}
-
-/// The SCIM base URL: `server.public_url`, or the one this request came in on.
-pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
-    if let Some(url) = &state.public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let info = req.connection_info();
-    format!("{}://{}{}", info.scheme(), info.host(), state.base_path)
 }

@@ -1,7 +1,8 @@
 //! What the /Users and /Groups handlers share: rendering a stored row, `attributes` /
 //! `excludedAttributes`, and the response with `ETag` and `Location`.
 use super::cpu;
-use super::request::{base_url, check_media_type, not_modified, parse_json, query_pairs, query_param};
+use super::origin::base_url;
+use super::request::{check_media_type, not_modified, parse_json, query_pairs, query_param};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{ListQuery, RawListParams};
 use crate::scim::projection::Projection;

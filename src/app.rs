@@ -1,12 +1,16 @@
 //! Start-up and graceful shutdown: bind, open the store, build the server.
 use crate::config::{read_secret, ConfigError, JwtSettings, Settings};
 use crate::http::auth::{Authenticator, JwtValidator};
+use crate::http::transport::GuardedStream;
 use crate::http::{self, AppState};
 use crate::store::{Store, TargetScope};
 use crate::sync::worker::Worker;
+use actix_http::{error::DispatchError, HttpService, Protocol};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::AppConfig;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::net::TcpListener;
@@ -36,27 +40,10 @@ impl Application {
             limits: settings.server.limits(),
             trusted_proxies: settings.server.trusted_proxies()?,
             max_uri_length: settings.server.max_uri_length,
+            listen_host: listener.local_addr()?.to_string(),
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
-        let max_body = settings.server.max_body_bytes;
-        let state_data = web::Data::new(state.clone());
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state_data.clone())
-                .app_data(authenticator.clone())
-                .wrap(from_fn(http::front_door::front_door))
-                .wrap(from_fn(http::normalize_errors))
-                .wrap(from_fn(http::log_request))
-                .configure(|cfg| http::configure(cfg, &state, max_body))
-        });
-        if let Some(workers) = settings.server.workers {
-            server = server.workers(workers.max(1));
-        }
-        let server = server
-            .listen(listener)?
-            .disable_signals()
-            .shutdown_timeout(settings.server.shutdown_timeout_secs)
-            .run();
+        let server = http_server(settings, listener, state, authenticator)?;
         let worker = Some(Worker::build(store.clone(), settings)?);
         let shutdown_timeout = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
         Ok(Self {
@@ -116,6 +103,62 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The HTTP server: actix-web's App behind `http::transport::GuardedStream`, which answers request
+/// heads actix itself cannot parse with SCIM errors. (`HttpServer` takes no custom stream, so the
+/// server is assembled from its parts, with `HttpServer`'s defaults.)
+fn http_server(
+    settings: &Settings,
+    listener: TcpListener,
+    state: AppState,
+    authenticator: web::Data<Authenticator>,
+) -> anyhow::Result<Server> {
+    let max_body = settings.server.max_body_bytes;
+    let max_target = settings.server.max_uri_length;
+    let local = listener.local_addr()?;
+    let state_data = web::Data::new(state.clone());
+    let mut builder = actix_server::Server::build()
+        .disable_signals()
+        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+    if let Some(workers) = settings.server.workers {
+        builder = builder.workers(workers.max(1));
+    }
+    // Tells idle keep-alive connections to close when a graceful stop begins (as HttpServer does).
+    let stopping = builder.graceful_shutdown_signal();
+    let server = builder
+        .listen("scim-bridge", listener, move || {
+            let (state, state_data, authenticator) = (state.clone(), state_data.clone(), authenticator.clone());
+            let app = App::new()
+                .app_data(state_data)
+                .app_data(authenticator)
+                .wrap(from_fn(http::front_door::front_door))
+                .wrap(from_fn(http::normalize_errors))
+                .wrap(from_fn(http::log_request))
+                .configure(move |cfg| http::configure(cfg, &state, max_body));
+            let app = app.into_factory().map_err(|e: actix_web::Error| e.error_response());
+            let stopping = stopping.clone();
+            let http = HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .client_request_timeout(std::time::Duration::from_secs(5))
+                .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                .local_addr(local)
+                .finish(map_config(app, |_| AppConfig::default()));
+            fn_service(move |io: actix_web::rt::net::TcpStream| {
+                let peer = io.peer_addr().ok();
+                std::future::ready(Ok::<_, DispatchError>((
+                    GuardedStream::new(io, max_target),
+                    Protocol::Http1,
+                    peer,
+                )))
+            })
+            .and_then(http)
+        })?
+        .run();
+    Ok(server)
 }
 
 /// Opens (and migrates) the configured database, with the targets' scopes (operator commands need

@@ -65,6 +65,30 @@ pub fn uri_too_long(length: usize, max: usize) -> ScimError {
     )
 }
 
+/// Why `http::transport` refused a request, as it tells in the query of its stand-in request.
+#[derive(Debug, serde::Deserialize)]
+pub struct Refusal {
+    status: u16,
+    length: usize,
+}
+
+/// The answer to a request `http::transport` refused: 414 for a request target too long to parse,
+/// 431 for a head too large. The connection closes after it.
+pub async fn refused(refusal: web::Query<Refusal>, state: web::Data<AppState>) -> actix_web::HttpResponse {
+    let error = match refusal.status {
+        414 => uri_too_long(refusal.length, state.max_uri_length),
+        _ => ScimError::new(
+            431,
+            None,
+            format!(
+                "the request head is {} bytes or more; this server accepts smaller heads (fewer or shorter headers)",
+                refusal.length
+            ),
+        ),
+    };
+    error::scim_error_response(&error)
+}
+
 /// `/scim/v2/users/` → `/scim/v2/Users`, `/scim/v2/Users/.SEARCH` → `/scim/v2/Users/.search`:
 /// the endpoint segment matched case-insensitively, trailing slashes dropped. Ids are left as sent.
 /// `None` when the path is already canonical (the usual case costs no allocation).

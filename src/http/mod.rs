@@ -11,6 +11,7 @@ mod origin;
 mod request;
 mod resource;
 mod search;
+pub mod transport;
 mod users;
 
 pub use error::ApiError;
@@ -36,12 +37,15 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The longest request target served (`server.max_uri_length`); longer is 414.
     pub max_uri_length: usize,
+    /// The address URLs name when a request names no host (an HTTP/1.0 request without `Host`).
+    pub listen_host: String,
 }
 
 /// Registers every route: `/healthz` open, `/metrics` with auth, everything under `base_path` behind `require_auth`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes: usize) {
     cfg.app_data(web::PayloadConfig::new(max_body_bytes))
         .route("/healthz", web::get().to(ops::healthz))
+        .route(transport::REFUSED_PATH, web::to(front_door::refused))
         .configure(metrics::configure)
         .service(
             web::scope(&state.base_path)

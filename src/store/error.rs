@@ -22,6 +22,8 @@ pub enum StoreError {
     Sealing(#[from] crate::secrets::SealError),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the database file")]
+    File(#[source] std::io::Error),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -8,6 +8,7 @@
 mod error;
 mod groups;
 mod operators;
+mod permissions;
 mod query;
 mod resource;
 mod sync_queue;
@@ -24,6 +25,7 @@ pub use users::StoredUser;
 
 use crate::secrets::Sealer;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,7 +51,9 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database at `url` and runs the migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?;
+        secure(options.get_filename())?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -199,4 +203,22 @@ pub fn format_timestamp(at: time::OffsetDateTime) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     utc.format(&format).unwrap_or_else(|_| utc.unix_timestamp().to_string())
+}
+
+/// Creates the database file private to its owner and warns about one that others can read
+/// (see `permissions`). In-memory databases have no file.
+fn secure(file: &Path) -> Result<(), StoreError> {
+    if file.as_os_str().is_empty() || file == Path::new(":memory:") {
+        return Ok(());
+    }
+    let exposed = permissions::secure_database_file(file).map_err(StoreError::File)?;
+    for (path, mode) in exposed {
+        tracing::warn!(
+            file = %path.display(),
+            mode = format!("{mode:o}"),
+            "the database file is readable by other local accounts; it holds hashed tokens, sealed \
+             passwords and every user's data: chmod 600 it"
+        );
+    }
+    Ok(())
 }

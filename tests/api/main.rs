@@ -13,6 +13,8 @@ mod filter;
 mod grammar_props;
 mod groups;
 mod helpers;
+mod hostile;
+mod http_props;
 mod limits;
 mod locking;
 mod operators;

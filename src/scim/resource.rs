@@ -101,7 +101,14 @@ pub fn normalize(input: &Value, schema: &ResourceSchema) -> Result<Normalized, S
             continue;
         }
         if key.contains(':') {
-            continue; // an extension this server does not know (Entra adds Microsoft URNs): ignored
+            // Dropping it would lose the client's data without a word.
+            let known: Vec<&str> = schema.extensions.iter().map(|e| e.id.as_str()).collect();
+            return Err(ScimError::invalid_value(format!(
+                "'{}' is not a schema extension of {} resources (known: {})",
+                excerpt(&Value::String(key.clone())).trim_matches('"'),
+                schema.name,
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            )));
         }
         let def = top_level_def(schema, key)?;
         match def.mutability {
@@ -534,6 +541,13 @@ mod tests {
         assert!(err.detail.contains("core schema"), "{}", err.detail);
         let both = json!({"userName": "a", "schemas": [USER_SCHEMA.to_uppercase(), ENTERPRISE_USER_SCHEMA]});
         assert!(normalize(&both, user()).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_extension_object_is_refused_not_dropped() {
+        let err = norm(json!({"userName": "a", "urn:example:custom:2.0:User": {"costCenter": "42"}})).unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::scim::ScimType::InvalidValue));
+        assert!(err.detail.contains("urn:example:custom:2.0:User"), "{}", err.detail);
     }
 
     #[test]

@@ -175,9 +175,10 @@ pub fn member_list(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
         single => vec![single],
     };
     let mut out: Vec<MemberRef> = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in items {
         let member = member_ref(item)?;
-        if !out.iter().any(|m| m.value == member.value) {
+        if seen.insert(member.value.clone()) {
             out.push(member);
         }
     }

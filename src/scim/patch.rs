@@ -507,11 +507,12 @@ fn set_filtered(
     }
     match patch {
         None => {
-            let mut i = 0;
-            elements.retain(|_| {
-                i += 1;
-                !matched.contains(&(i - 1))
-            });
+            let mut remove = vec![false; elements.len()];
+            for &i in &matched {
+                remove[i] = true;
+            }
+            let mut flags = remove.into_iter();
+            elements.retain(|_| !flags.next().unwrap_or(false));
         }
         Some(subs) => {
             if subs.get("primary") == Some(&Value::Bool(true)) {

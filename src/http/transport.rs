@@ -308,6 +308,8 @@ fn known_method(head: &[u8]) -> &'static str {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for GuardedStream<S> {
+    /// Reads into actix's buffer directly; bytes inside a body pass untouched, and only what the
+    /// framing must look at (heads, chunk lines, the end of a body) is taken out and run through it.
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if buf.remaining() == 0 {
@@ -317,14 +319,31 @@ impl<S: AsyncRead + Unpin> AsyncRead for GuardedStream<S> {
             if this.deliver(buf) {
                 return Poll::Ready(Ok(()));
             }
-            let mut scratch = [0u8; 8192];
-            let mut read = ReadBuf::new(&mut scratch);
-            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
-            if read.filled().is_empty() {
-                return Poll::Ready(Ok(())); // end of stream
+            let start = buf.filled().len();
+            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            let read = buf.filled().len() - start;
+            if read == 0 || this.passes_whole(read) {
+                return Poll::Ready(Ok(())); // end of stream, or body bytes
             }
+            let data = buf.filled()[start..].to_vec();
+            buf.set_filled(start);
             // What was read may all be held back (a head in progress) or dropped: then read on.
-            this.feed(read.filled());
+            this.feed(&data);
+        }
+    }
+}
+
+impl<S> GuardedStream<S> {
+    /// Whether `n` bytes just read pass unchanged (well inside a body of known length, or past
+    /// what the guard follows), moving the framing past them.
+    fn passes_whole(&mut self, n: usize) -> bool {
+        match self.framing {
+            Framing::Passthrough => true,
+            Framing::Body(remaining) if remaining > n as u64 => {
+                self.framing = Framing::Body(remaining - n as u64);
+                true
+            }
+            _ => false,
         }
     }
 }

@@ -107,7 +107,11 @@ pub fn normalize(input: &Value, schema: &ResourceSchema) -> Result<Normalized, S
                 "'{}' is not a schema extension of {} resources (known: {})",
                 excerpt(&Value::String(key.clone())).trim_matches('"'),
                 schema.name,
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             )));
         }
         let def = top_level_def(schema, key)?;

@@ -92,3 +92,62 @@ fn framing_it_cannot_follow_is_passed_through() {
     let traffic = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nzzzz".to_vec();
     assert_eq!(through(&traffic, 5, 8192), traffic);
 }
+
+/// Reads `input` through a `GuardedStream` over a real async pipe, in reads of `read_size` bytes.
+async fn read_through(input: Vec<u8>, pipe: usize, read_size: usize) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client, server) = tokio::io::duplex(pipe);
+    let writer = tokio::spawn(async move {
+        client.write_all(&input).await.unwrap();
+        client.shutdown().await.unwrap();
+    });
+    let mut guarded = GuardedStream::new(server, 8192);
+    let mut out = Vec::new();
+    let mut chunk = vec![0u8; read_size];
+    loop {
+        let n = guarded.read(&mut chunk).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    writer.await.unwrap();
+    out
+}
+
+#[tokio::test]
+async fn reads_through_the_stream_give_the_same_bytes_bodies_included() {
+    let mut traffic = two_requests();
+    let body = vec![b'z'; 100_000];
+    traffic
+        .extend_from_slice(format!("PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+    traffic.extend_from_slice(&body);
+    traffic.extend_from_slice(b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n");
+    for (pipe, read_size) in [(7, 5), (4096, 1000), (65536, 65536)] {
+        assert_eq!(
+            read_through(traffic.clone(), pipe, read_size).await,
+            traffic,
+            "pipe {pipe}, reads {read_size}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_long_target_read_through_the_stream_is_refused() {
+    let traffic = format!(
+        "GET /{} HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "e".repeat(70_000)
+    )
+    .into_bytes();
+    let out = String::from_utf8(read_through(traffic, 4096, 4096).await).unwrap();
+    assert!(
+        out.starts_with("GET /.scim-bridge/refused?status=414&length=70001 "),
+        "{}",
+        &out[..60.min(out.len())]
+    );
+    assert_eq!(
+        out.matches("HTTP/1.1").count(),
+        1,
+        "nothing after the refusal is passed on"
+    );
+}

@@ -47,6 +47,12 @@ pub struct TargetSettings {
     /// Requests per second toward this vendor (no limit when absent).
     #[serde(default)]
     pub rate_limit: Option<f64>,
+    /// The longest one vendor call may take, answer included, in seconds (default 30).
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+    /// The longest connecting to the vendor may take, in seconds (default 5).
+    #[serde(default)]
+    pub connect_timeout_secs: Option<f64>,
     // workspace365
     #[serde(default)]
     pub environment: Option<String>,
@@ -130,6 +136,15 @@ impl TargetSettings {
         self.concurrency.unwrap_or(4)
     }
 
+    /// (total, connect) timeouts of one vendor call.
+    pub fn timeouts(&self) -> (std::time::Duration, std::time::Duration) {
+        let seconds = |v: Option<f64>, default: f64| std::time::Duration::from_secs_f64(v.unwrap_or(default));
+        (
+            seconds(self.timeout_secs, 30.0),
+            seconds(self.connect_timeout_secs, 5.0),
+        )
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |detail: &str| Err(ConfigError::Invalid(format!("target '{}': {detail}", self.name)));
         let name_ok = !self.name.is_empty()
@@ -153,6 +168,14 @@ impl TargetSettings {
         }
         if self.rate_limit.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
             return invalid("rate_limit must be a positive number of requests per second");
+        }
+        for (key, value) in [
+            ("timeout_secs", self.timeout_secs),
+            ("connect_timeout_secs", self.connect_timeout_secs),
+        ] {
+            if value.is_some_and(|v| !(0.05..=600.0).contains(&v)) {
+                return invalid(&format!("{key} must be between 0.05 and 600 seconds"));
+            }
         }
         self.scope_filter()?;
         self.refuse_foreign_keys()?;

@@ -11,6 +11,12 @@ pub struct TargetStatus {
     pub dead: i64,
     pub oldest_due: Option<String>,
     pub last_success: Option<String>,
+    /// `closed`, `open`, `half_open`, or `paused` (waiting for the vendor's reset).
+    pub state: String,
+    pub open_until: Option<String>,
+    pub paused_until: Option<String>,
+    pub pause_reason: Option<String>,
+    pub trips: i64,
 }
 
 /// A user found by `lookup`: live, or a tombstone still being fanned out.
@@ -60,10 +66,12 @@ impl Store {
     /// Every configured target's queue (and any other target that still has rows or links), read
     /// from the documented view `v_target_status`.
     pub async fn target_status(&self) -> Result<Vec<TargetStatus>, StoreError> {
-        let mut rows: Vec<TargetStatus> =
-            sqlx::query_as("SELECT target, pending, dead, oldest_due, last_success FROM v_target_status")
-                .fetch_all(&self.read)
-                .await?;
+        let mut rows: Vec<TargetStatus> = sqlx::query_as(
+            "SELECT target, pending, dead, oldest_due, last_success, state, open_until, paused_until, pause_reason, trips
+             FROM v_target_status",
+        )
+        .fetch_all(&self.read)
+        .await?;
         for name in self.target_names() {
             if !rows.iter().any(|r| r.target == name) {
                 rows.push(TargetStatus {
@@ -72,6 +80,11 @@ impl Store {
                     dead: 0,
                     oldest_due: None,
                     last_success: None,
+                    state: "closed".into(),
+                    open_until: None,
+                    paused_until: None,
+                    pause_reason: None,
+                    trips: 0,
                 });
             }
         }
@@ -80,10 +93,11 @@ impl Store {
     }
 
     /// Makes rows due now, dead ones included, for one target and/or one user (all when `None`);
-    /// returns how many. A row a worker holds right now keeps its lease.
+    /// returns how many. A row a worker holds right now keeps its lease, and its generation moves
+    /// on, so that the worker's result does not undo the retry (the row runs again).
     pub async fn retry_now(&self, target: Option<&str>, user_id: Option<&str>) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE sync_queue SET state = 'pending', due_at = ?3, attempts = 0
+            "UPDATE sync_queue SET state = 'pending', due_at = ?3, attempts = 0, generation = generation + 1
              WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR resource_id = ?2)",
         )
         .bind(target)
@@ -214,5 +228,46 @@ impl Store {
             queued,
             events,
         }))
+    }
+}
+
+impl Store {
+    /// How many queued rows and links `target` has (what `sync drop` would remove).
+    pub async fn target_footprint(&self, target: &str) -> Result<(i64, i64), StoreError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM sync_queue WHERE target = ?1), (SELECT count(*) FROM links WHERE target = ?1)",
+        )
+        .bind(target)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.first().copied().unwrap_or((0, 0)))
+    }
+
+    /// Forgets a target removed from the configuration (`sync drop`): its queued rows, links,
+    /// waiting passwords and health, in one transaction; tombstones no other target still needs go
+    /// too. Returns (rows, links) removed.
+    pub async fn drop_target(&self, target: &str) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.write.begin().await?;
+        let rows = sqlx::query("DELETE FROM sync_queue WHERE target = ?1")
+            .bind(target)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let links = sqlx::query("DELETE FROM links WHERE target = ?1")
+            .bind(target)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for table in ["password_handover", "target_state"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE target = ?1"))
+                .bind(target)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM user_tombstones WHERE id NOT IN (SELECT resource_id FROM sync_queue)")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((rows, links))
     }
 }

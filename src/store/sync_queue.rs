@@ -168,6 +168,8 @@ pub struct SyncView {
     pub document: Option<crate::scim::resource::Document>,
     pub in_scope: bool,
     pub link: Option<LinkRow>,
+    /// The link's revision as read (`None`: no link yet), for `finish_success`.
+    pub link_revision: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -179,6 +181,7 @@ struct ViewRow {
     remote_key: Option<String>,
     pushed_hash: Option<String>,
     pushed_active: Option<bool>,
+    revision: Option<i64>,
 }
 
 /// What one reconcile did, for the `events` log.
@@ -192,27 +195,31 @@ pub struct Event {
 
 impl super::Store {
     /// Leases up to `limit` due rows (not leased, or whose lease ran out: a crashed worker's rows come
-    /// back), skipping `resting` targets. The lease is taken in one short statement.
+    /// back) of the `targets` named (those that may be called now). The lease is taken in one short
+    /// statement.
     pub async fn claim_due(
         &self,
         now: &str,
         lease_until: &str,
         limit: i64,
-        resting: &[String],
+        targets: &[&str],
     ) -> Result<Vec<Claim>, StoreError> {
+        if targets.is_empty() || limit <= 0 {
+            return Ok(Vec::new());
+        }
         Ok(sqlx::query_as::<_, Claim>(
             "UPDATE sync_queue SET lease_until = ?2
              WHERE (resource_id, target) IN (
                  SELECT resource_id, target FROM sync_queue
                  WHERE state = 'pending' AND due_at <= ?1 AND (lease_until IS NULL OR lease_until < ?1)
-                   AND target NOT IN (SELECT value FROM json_each(?4))
+                   AND target IN (SELECT value FROM json_each(?4))
                  ORDER BY due_at LIMIT ?3)
              RETURNING resource_id, target, generation, attempts",
         )
         .bind(now)
         .bind(lease_until)
         .bind(limit)
-        .bind(serde_json::to_string(resting)?)
+        .bind(serde_json::to_string(targets)?)
         .fetch_all(&self.write)
         .await?)
     }
@@ -264,7 +271,7 @@ impl super::Store {
         let sql = format!(
             "SELECT (SELECT doc FROM users WHERE id = ?) AS doc,
                     EXISTS (SELECT 1 FROM users u WHERE u.id = ? AND ({scope})) AS in_scope,
-                    l.state, l.remote_id, l.remote_key, l.pushed_hash, l.pushed_active
+                    l.state, l.remote_id, l.remote_key, l.pushed_hash, l.pushed_active, l.revision
              FROM (SELECT 1) LEFT JOIN links l ON l.resource_id = ? AND l.target = ?"
         );
         let mut binds = vec![Bind::Text(id.to_owned()), Bind::Text(id.to_owned())];
@@ -289,20 +296,43 @@ impl super::Store {
             document,
             in_scope: row.in_scope,
             link,
+            link_revision: row.revision,
         })
     }
 
     /// Records the link in one statement (before a create, as `creating`: if the process dies after
     /// the vendor answered, the next attempt looks the user up instead of creating it twice).
-    pub async fn save_link(&self, resource_id: &str, target: &str, link: &LinkRow) -> Result<(), StoreError> {
+    /// Returns the link's new revision.
+    pub async fn save_link(&self, resource_id: &str, target: &str, link: &LinkRow) -> Result<i64, StoreError> {
         let mut conn = self.write.acquire().await?;
         upsert_link(&mut conn, resource_id, target, link).await
+    }
+
+    /// Whether a user other than `resource_id` is linked at `target` to the same vendor record: the
+    /// same vendor id, or the same key (an e-mail) where one of the two links has no id (a record
+    /// adopted by e-mail). A deleted user's record that a new user with the same e-mail took over is
+    /// then not removed from under it.
+    pub async fn linked_elsewhere(&self, resource_id: &str, target: &str, link: &LinkRow) -> Result<bool, StoreError> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM links WHERE target = ?2 AND resource_id <> ?1 AND state <> 'gone'
+               AND (remote_id = ?3 OR (remote_key = ?4 COLLATE NOCASE AND (remote_id IS NULL OR ?3 IS NULL)))
+             LIMIT 1",
+        )
+        .bind(resource_id)
+        .bind(target)
+        .bind(&link.remote_id)
+        .bind(&link.remote_key)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(!rows.is_empty())
     }
 
     /// Success: the link is recorded, the row is cleared if no newer change came meanwhile (else it
     /// stays due), and an event is written, all in one transaction.
     /// A password that was `delivered` is erased (unless a newer one replaced it meanwhile), and a
-    /// `deleted` user's tombstone goes once no target has a row left for it.
+    /// `deleted` user's tombstone goes once no target has a row left for it. The link is written only
+    /// if its revision is still `read_revision` (what the worker read or last wrote): an operator's
+    /// `link set` meanwhile wins, and its queued row runs again.
     pub async fn finish_success(
         &self,
         claim: &Claim,
@@ -310,8 +340,21 @@ impl super::Store {
         event: &Event,
         delivered: Option<&[u8]>,
         deleted: bool,
+        read_revision: Option<i64>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
+        let current: Vec<(i64,)> = sqlx::query_as("SELECT revision FROM links WHERE resource_id = ?1 AND target = ?2")
+            .bind(&claim.resource_id)
+            .bind(&claim.target)
+            .fetch_all(&mut *tx)
+            .await?;
+        if current.first().map(|(r,)| *r) != read_revision {
+            tracing::info!(target = %claim.target, resource = %claim.resource_id, "the link changed while the vendor call was in flight; it is kept and the row runs again");
+            release(&mut tx, claim).await?;
+            insert_event(&mut tx, claim, event).await?;
+            tx.commit().await?;
+            return Ok(());
+        }
         if let Some(sealed) = delivered {
             sqlx::query("DELETE FROM password_handover WHERE resource_id = ?1 AND target = ?2 AND sealed = ?3")
                 .bind(&claim.resource_id)
@@ -328,11 +371,7 @@ impl super::Store {
             .execute(&mut *tx)
             .await?;
         if cleared.rows_affected() == 0 {
-            sqlx::query("UPDATE sync_queue SET lease_until = NULL WHERE resource_id = ?1 AND target = ?2")
-                .bind(&claim.resource_id)
-                .bind(&claim.target)
-                .execute(&mut *tx)
-                .await?;
+            release(&mut tx, claim).await?;
         }
         if deleted {
             purge_tombstone(&mut tx, &claim.resource_id).await?;
@@ -364,7 +403,9 @@ impl super::Store {
         Ok(())
     }
 
-    /// Failure: the row is due again at `retry_at`, or parked as dead when that is `None`.
+    /// Failure: the row is due again at `retry_at`, or parked as dead when that is `None`. A row
+    /// whose generation moved meanwhile (a newer change, `sync retry`) is only released: the newer
+    /// work runs as queued, with no attempt counted against it.
     pub async fn finish_failure(
         &self,
         claim: &Claim,
@@ -373,35 +414,52 @@ impl super::Store {
         event: &Event,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        sqlx::query(
+        let counted = sqlx::query(
             "UPDATE sync_queue SET lease_until = NULL, attempts = attempts + 1, last_error = ?3,
                  state = CASE WHEN ?4 IS NULL THEN 'dead' ELSE 'pending' END, due_at = COALESCE(?4, due_at)
-             WHERE resource_id = ?1 AND target = ?2",
+             WHERE resource_id = ?1 AND target = ?2 AND generation = ?5",
         )
         .bind(&claim.resource_id)
         .bind(&claim.target)
         .bind(error)
         .bind(retry_at)
+        .bind(claim.generation)
         .execute(&mut *tx)
         .await?;
+        if counted.rows_affected() == 0 {
+            release(&mut tx, claim).await?;
+        }
         insert_event(&mut tx, claim, event).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
+/// Frees a leased row, leaving it as it is otherwise.
+async fn release(tx: &mut Transaction<'_, Sqlite>, claim: &Claim) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sync_queue SET lease_until = NULL WHERE resource_id = ?1 AND target = ?2")
+        .bind(&claim.resource_id)
+        .bind(&claim.target)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Writes a link, moving its revision; returns the new revision.
 pub(super) async fn upsert_link(
     conn: &mut sqlx::SqliteConnection,
     resource_id: &str,
     target: &str,
     link: &LinkRow,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO links (resource_id, target, state, remote_id, remote_key, pushed_hash, pushed_active, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+) -> Result<i64, StoreError> {
+    let revision: Vec<(i64,)> = sqlx::query_as(
+        "INSERT INTO links (resource_id, target, state, remote_id, remote_key, pushed_hash, pushed_active, updated_at, revision)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
          ON CONFLICT (resource_id, target) DO UPDATE SET state = excluded.state, remote_id = excluded.remote_id,
              remote_key = excluded.remote_key, pushed_hash = excluded.pushed_hash,
-             pushed_active = excluded.pushed_active, updated_at = excluded.updated_at",
+             pushed_active = excluded.pushed_active, updated_at = excluded.updated_at,
+             revision = links.revision + 1
+         RETURNING revision",
     )
     .bind(resource_id)
     .bind(target)
@@ -411,9 +469,9 @@ pub(super) async fn upsert_link(
     .bind(&link.pushed_hash)
     .bind(link.pushed_active)
     .bind(now_timestamp())
-    .execute(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(())
+    Ok(revision.first().map_or(0, |(r,)| *r))
 }
 
 async fn insert_event(tx: &mut Transaction<'_, Sqlite>, claim: &Claim, event: &Event) -> Result<(), StoreError> {

@@ -1,19 +1,36 @@
 //! The one HTTP client for vendors and the sorting of their answers into `ConnectorError`.
 //! Bodies kept in errors are cut short; request headers (where credentials live) are never kept.
+//!
+//! Each call is tried up to three times when the vendor said "not now" (429, 503, with a
+//! `Retry-After` of at most `SHORT_WAIT`) or, for a call that is safe to repeat (not POST), when the
+//! connection failed; a longer `Retry-After` pauses the whole target until then (`sync::health`),
+//! and a call to a paused target is not sent at all (`ConnectorError::Deferred`).
+use super::health::Health;
 use super::ConnectorError;
+use backon::{ExponentialBuilder, Retryable};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How much of a vendor's error body is kept for the operator.
 const BODY_LIMIT: usize = 2048;
+/// The longest `Retry-After` waited out inside a call; a longer one pauses the target.
+pub const SHORT_WAIT: Duration = Duration::from_secs(3);
+/// Further tries of one call, and the backoff between them when the vendor gave no hint.
+const CALL_RETRIES: usize = 2;
+const CALL_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A client with connect and overall timeouts (a hung vendor is a transient failure, not a stall).
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    http_client_with(timeout, Duration::from_secs(5).min(timeout))
+}
+
+/// A client with these timeouts (`[[target]] timeout_secs`, `connect_timeout_secs`).
+pub fn http_client_with(timeout: Duration, connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5).min(timeout))
+        .connect_timeout(connect_timeout.min(timeout))
         .timeout(timeout)
         .user_agent(concat!("scim-bridge/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -37,13 +54,24 @@ impl VendorResponse {
     }
 }
 
-/// One target's way to its vendor: the shared HTTP client, the target's optional request-rate
-/// limit, and the per-call metrics (`scim_bridge_vendor_requests_total`, `…_duration_seconds`).
+/// One target's way to its vendor: its HTTP client, its optional request-rate limit, its health
+/// (pauses), and the per-call metrics (`scim_bridge_vendor_requests_total`, `…_duration_seconds`).
 #[derive(Clone)]
 pub struct VendorClient {
     target: String,
     http: reqwest::Client,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    health: Arc<Health>,
+}
+
+/// Why one try of a call is tried again, or not.
+enum Try {
+    /// "Not now" from the vendor: tried again after its hint, or handed back as the answer.
+    NotNow(VendorResponse),
+    /// The connection failed on a call safe to repeat.
+    Repeatable(ConnectorError),
+    /// Not tried again.
+    Final(ConnectorError),
 }
 
 impl VendorClient {
@@ -54,6 +82,32 @@ impl VendorClient {
             target: target.to_owned(),
             http,
             limiter,
+            health: Arc::default(),
+        }
+    }
+
+    /// The same client reporting pauses to `health` (the worker's view of the target).
+    pub fn with_health(mut self, health: Arc<Health>) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// A reset the vendor announced (DocuSign's spent hourly limit): no calls until then.
+    pub fn pause(&self, wait: Duration, reason: &str) {
+        let until = SystemTime::now() + wait;
+        if self.health.pause(until, reason) {
+            tracing::warn!(target = %self.target, wait_secs = wait.as_secs_f64(), reason, "target paused until the vendor's reset");
+        }
+    }
+
+    fn deferred_if_paused(&self) -> Result<(), ConnectorError> {
+        match self.health.pause_left(SystemTime::now()) {
+            Some((wait, reason)) => Err(ConnectorError::Deferred {
+                target: self.target.clone(),
+                wait,
+                reason: format!("paused until the vendor's reset ({reason})"),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -65,9 +119,66 @@ impl VendorClient {
         self.http.request(method, url)
     }
 
-    /// Sends a request once the rate limit allows; a transport failure (refused, reset, timeout) is
-    /// transient.
+    /// Sends a request once the rate limit allows, trying it again as the module says; a transport
+    /// failure (refused, reset, timeout) is transient. Not sent at all while the target is paused.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<VendorResponse, ConnectorError> {
+        let repeatable = request
+            .try_clone()
+            .and_then(|r| r.build().ok())
+            .is_some_and(|r| r.method() != reqwest::Method::POST && r.method() != reqwest::Method::PATCH);
+        let attempt = || async {
+            self.deferred_if_paused().map_err(Try::Final)?;
+            let Some(this_try) = request.try_clone() else {
+                return Err(Try::Final(self.transient("the request body cannot be sent twice")));
+            };
+            match self.send_once(this_try).await {
+                Ok(response) if matches!(response.status, 429 | 503) => Err(Try::NotNow(response)),
+                Ok(response) => Ok(response),
+                Err(e) if repeatable => Err(Try::Repeatable(e)),
+                Err(e) => Err(Try::Final(e)),
+            }
+        };
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(CALL_BACKOFF)
+            .with_max_times(CALL_RETRIES)
+            .with_jitter();
+        let outcome = attempt
+            .retry(backoff)
+            .when(|e| !matches!(e, Try::Final(_)))
+            .adjust(|e, next| match (e, next) {
+                (Try::NotNow(r), Some(_)) => match r.retry_after {
+                    Some(hint) if hint > SHORT_WAIT => None,
+                    Some(hint) => Some(hint),
+                    None => next,
+                },
+                _ => next,
+            })
+            .await;
+        match outcome {
+            Ok(response) => Ok(response),
+            Err(Try::NotNow(response)) => {
+                if let Some(hint) = response.retry_after.filter(|h| *h > SHORT_WAIT) {
+                    self.pause(
+                        hint,
+                        &format!("HTTP {} with Retry-After {}s", response.status, hint.as_secs()),
+                    );
+                }
+                Ok(response)
+            }
+            Err(Try::Repeatable(e) | Try::Final(e)) => Err(e),
+        }
+    }
+
+    fn transient(&self, detail: &str) -> ConnectorError {
+        ConnectorError::Transient {
+            target: self.target.clone(),
+            detail: detail.to_owned(),
+            retry_after: None,
+        }
+    }
+
+    /// One try: the rate limit, the call, its metrics.
+    async fn send_once(&self, request: reqwest::RequestBuilder) -> Result<VendorResponse, ConnectorError> {
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod client;
 pub mod connectors;
 pub mod desired;
+pub mod health;
 pub mod worker;
 
 pub use crate::secrets::Secret;
@@ -103,6 +104,14 @@ pub enum ConnectorError {
     /// The target is misconfigured (wrong key, API disabled): an operator must act.
     #[error("{target}: configuration error: {detail}")]
     Config { target: String, detail: String },
+    /// The bridge chose to wait (a known rate-limit reset): no call was sent, nothing is counted,
+    /// and the row is due again after `wait`.
+    #[error("{target}: {reason}")]
+    Deferred {
+        target: String,
+        wait: Duration,
+        reason: String,
+    },
 }
 
 impl ConnectorError {

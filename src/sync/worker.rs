@@ -2,17 +2,24 @@
 //! as it is now, and records the outcome. Vendors are called outside any transaction; a row is
 //! cleared in the same transaction that records the new link (shared/design.md), so a crash at any
 //! point leaves either the row (retried) or the link (done).
-use super::connectors::Connector;
+//!
+//! Each target has a circuit breaker and may be paused until a vendor's reset (`sync::health`).
+//! A row that meets a wait of the bridge's own (a pause, an open breaker, another reconcile of the
+//! same vendor key) is put back without counting an attempt; only a reconcile whose vendor call
+//! failed counts, once, against the row and the breaker.
+mod target;
+
 use super::desired::{link_from_row, row_from_link, user_state};
-use super::{client, ConnectorError, Desired, Link, LinkState};
-use crate::config::{ConfigError, OnDelete, Settings, TargetSettings};
+use super::health::{Claimable, Verdict};
+use super::{ConnectorError, Desired, Link, LinkState};
+use crate::config::{ConfigError, OnDelete, Settings};
 use crate::secrets::Sealer;
 use crate::store::{Claim, Event, Store, StoreError};
 use rand::Rng;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::sync::{watch, Semaphore};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use target::Target;
+use tokio::sync::{watch, OnceCell};
 use tokio::task::JoinSet;
 
 /// Rows leased per round, and how long a lease lasts before another worker may take the row.
@@ -24,8 +31,8 @@ const BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// The longest idle wait: rows made due by another process (`sync retry`, `sync resync`) cannot
 /// wake this one, so it looks again this often (one probe of the due index).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
-/// After this many failures in a row, a target rests (no calls) for a backoff period.
-const TARGET_FAILURES_BEFORE_REST: u32 = 5;
+/// How long a row waits while another reconcile of the same vendor key is in flight.
+const BUSY_KEY_WAIT: Duration = Duration::from_millis(200);
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,27 +41,24 @@ pub enum Outcome {
     Worked(usize),
 }
 
-struct Target {
-    name: String,
-    on_delete: OnDelete,
-    takes_passwords: bool,
-    connector: Connector,
-    permits: Semaphore,
-    concurrency: usize,
-    failures: AtomicU32,
-    resting_until: Mutex<Option<Instant>>,
-}
-
 pub struct Worker {
     store: Store,
     targets: Vec<Target>,
     sealer: Option<Sealer>,
+    /// The targets' health recorded before this process started, taken up once.
+    restored: OnceCell<()>,
+}
+
+/// A leased row; `probe` when it is the one reconcile a half-open breaker lets through.
+struct Leased {
+    claim: Claim,
+    probe: bool,
 }
 
 /// What became of a claimed row.
 enum Handled {
     Done(Reconciled),
-    /// Its target rests after repeated failures: due again when the rest ends, no call made.
+    /// A wait of the bridge's own: due again after it, no call made, nothing counted.
     Deferred(Duration),
 }
 
@@ -64,24 +68,42 @@ struct Reconciled {
     delivered: Option<Vec<u8>>,
     /// The user is deleted (its tombstone may go once every target is done).
     deleted: bool,
+    /// The link's revision as this reconcile read or wrote it (see `Store::finish_success`).
+    revision: Option<i64>,
 }
 
 impl Worker {
     /// Builds every target's connector; a missing secret fails here, naming the key and variable.
     pub fn build(store: Store, settings: &Settings) -> Result<Self, ConfigError> {
-        let http = client::http_client(Duration::from_secs(30))
-            .map_err(|e| ConfigError::Invalid(format!("HTTP client: {e}")))?;
-        let targets = settings
-            .target
-            .iter()
-            .map(|t| target(t, http.clone()))
-            .collect::<Result<_, _>>()?;
+        let targets = settings.target.iter().map(Target::build).collect::<Result<_, _>>()?;
         let sealer = settings.sync.sealer()?;
-        Ok(Self { store, targets, sealer })
+        Ok(Self {
+            store,
+            targets,
+            sealer,
+            restored: OnceCell::new(),
+        })
+    }
+
+    /// Takes up each target's health as recorded in `target_state` (once).
+    async fn restore(&self) {
+        self.restored
+            .get_or_init(|| async {
+                match self.store.target_states().await {
+                    Ok(rows) => {
+                        for target in &self.targets {
+                            target.restore(rows.iter().find(|r| r.target == target.name)).await;
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot read the targets' recorded health"),
+                }
+            })
+            .await;
     }
 
     /// One round: lease what is due (up to a batch), reconcile it, record the outcomes.
     pub async fn run_once(&self) -> Result<Outcome, StoreError> {
+        self.restore().await;
         let claims = self.claim(BATCH as usize).await?;
         if claims.is_empty() {
             return Ok(Outcome::Idle);
@@ -96,6 +118,7 @@ impl Worker {
     /// the next due row.
     pub async fn run_until_stopped(self, mut stop: watch::Receiver<bool>) {
         let worker = Arc::new(self);
+        worker.restore().await;
         let wakeup = worker.store.sync_wakeup();
         match worker.store.release_leases().await {
             Ok(0) => {}
@@ -121,7 +144,7 @@ impl Worker {
                     let worker = worker.clone();
                     in_flight.spawn(async move {
                         if let Err(e) = worker.handle(&claim).await {
-                            tracing::error!(error = %e, target = %claim.target, "sync: cannot record an outcome");
+                            tracing::error!(error = %e, target = %claim.claim.target, "sync: cannot record an outcome");
                         }
                     });
                 }
@@ -145,38 +168,68 @@ impl Worker {
         }
     }
 
-    /// Leases up to `limit` due rows of targets that are not resting.
-    async fn claim(&self, limit: usize) -> Result<Vec<Claim>, StoreError> {
+    /// Leases up to `limit` due rows of the targets that may be called now, and one probe row of
+    /// each target whose open breaker has waited long enough.
+    async fn claim(&self, limit: usize) -> Result<Vec<Leased>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let resting: Vec<String> = self
-            .targets
-            .iter()
-            .filter(|t| t.is_resting())
-            .map(|t| t.name.clone())
-            .collect();
-        let now = time::OffsetDateTime::now_utc();
-        let lease_until = crate::store::format_timestamp(now + LEASE);
+        let now = SystemTime::now();
+        let (mut callable, mut probing) = (Vec::new(), Vec::new());
+        for target in &self.targets {
+            match target.health.claimable(now) {
+                Claimable::All => callable.push(target.name.as_str()),
+                Claimable::Probe => probing.push(target),
+                Claimable::Not(_) => {}
+            }
+        }
+        let now = time::OffsetDateTime::from(now);
+        let (now, lease_until) = (
+            crate::store::format_timestamp(now),
+            crate::store::format_timestamp(now + LEASE),
+        );
         let limit = i64::try_from(limit).unwrap_or(BATCH);
-        self.store
-            .claim_due(&crate::store::format_timestamp(now), &lease_until, limit, &resting)
-            .await
+        let mut leased: Vec<Leased> = self
+            .store
+            .claim_due(&now, &lease_until, limit, &callable)
+            .await?
+            .into_iter()
+            .map(|claim| Leased { claim, probe: false })
+            .collect();
+        for target in probing {
+            for claim in self
+                .store
+                .claim_due(&now, &lease_until, 1, &[target.name.as_str()])
+                .await?
+            {
+                target.probe_started();
+                target.save_health(&self.store).await;
+                leased.push(Leased { claim, probe: true });
+            }
+        }
+        Ok(leased)
     }
 
-    /// How long to wait for the next due row or the end of a target's rest (at most `IDLE_CHECK`).
+    /// How long to wait for the next due row or for a target to become callable (at most `IDLE_CHECK`).
     async fn until_next_due(&self) -> Duration {
-        let now = time::OffsetDateTime::now_utc();
+        let now = SystemTime::now();
         let next_row = self
             .store
-            .next_due(&crate::store::format_timestamp(now))
+            .next_due(&crate::store::format_timestamp(now.into()))
             .await
             .ok()
             .flatten()
             .and_then(|d| crate::scim::resource::parse_datetime(&d))
-            .map(|at| Duration::try_from(at - now).unwrap_or(Duration::ZERO));
-        let rest_ends = self.targets.iter().filter_map(Target::rest_left).min();
-        [next_row, rest_ends]
+            .map(|at| SystemTime::from(at).duration_since(now).unwrap_or(Duration::ZERO));
+        let callable_again = self
+            .targets
+            .iter()
+            .filter_map(|t| match t.health.claimable(now) {
+                Claimable::Not(until) => Some(until.duration_since(now).unwrap_or_default()),
+                _ => None,
+            })
+            .min();
+        [next_row, callable_again]
             .into_iter()
             .flatten()
             .min()
@@ -184,59 +237,75 @@ impl Worker {
             .clamp(Duration::from_millis(10), IDLE_CHECK)
     }
 
-    async fn handle(&self, claim: &Claim) -> Result<(), StoreError> {
+    async fn handle(&self, leased: &Leased) -> Result<(), StoreError> {
+        let Leased { claim, probe } = leased;
         let Some(target) = self.targets.iter().find(|t| t.name == claim.target) else {
-            // A target removed from the configuration: its rows wait, visible to operators.
-            return Ok(());
+            return Ok(()); // only configured targets are claimed
         };
         let started = Instant::now();
-        let result = self.reconcile(target, claim).await;
+        let result = self.reconcile(target, claim, *probe).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        match result {
-            Ok(Handled::Deferred(rest)) => {
-                let due = crate::store::format_timestamp(time::OffsetDateTime::now_utc() + rest);
+        let verdict = match &result {
+            Ok(Handled::Done(_)) => Verdict::Answered,
+            Ok(Handled::Deferred(_)) | Err(ConnectorError::Deferred { .. }) => Verdict::None,
+            Err(e) if e.is_retryable() => Verdict::Failed,
+            Err(_) => Verdict::Answered,
+        };
+        target.record(verdict, *probe);
+        let recorded = match result {
+            Ok(Handled::Deferred(wait)) | Err(ConnectorError::Deferred { wait, .. }) => {
+                let due = crate::store::format_timestamp(time::OffsetDateTime::now_utc() + wait);
                 self.store.defer(claim, &due).await
             }
-            Ok(Handled::Done(Reconciled {
-                link,
-                delivered,
-                deleted,
-            })) => {
-                target.failures.store(0, Ordering::Relaxed);
-                let event = Event {
-                    action: "reconcile",
-                    http_status: None,
-                    latency_ms,
-                    error: None,
-                };
-                metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
-                    .increment(1);
-                self.store
-                    .finish_success(claim, &row_from_link(&link), &event, delivered.as_deref(), deleted)
-                    .await
-            }
-            Err(error) => {
-                let message = error.to_string();
-                let retry_at = retry_at(&error, claim.attempts, target);
-                tracing::warn!(target = %claim.target, resource = %claim.resource_id, retry = retry_at.is_some(), error = %message, "vendor call failed");
-                let outcome = if retry_at.is_some() { "retry" } else { "dead" };
-                metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => outcome)
-                    .increment(1);
-                let event = Event {
-                    action: "reconcile",
-                    http_status: status_of(&error),
-                    latency_ms,
-                    error: Some(message.clone()),
-                };
-                self.store
-                    .finish_failure(claim, retry_at.as_deref(), &message, &event)
-                    .await
-            }
-        }
+            Ok(Handled::Done(reconciled)) => self.succeeded(claim, reconciled, latency_ms).await,
+            Err(error) => self.failed(claim, &error, latency_ms).await,
+        };
+        target.save_health(&self.store).await;
+        recorded
+    }
+
+    async fn succeeded(&self, claim: &Claim, done: Reconciled, latency_ms: f64) -> Result<(), StoreError> {
+        let event = Event {
+            action: "reconcile",
+            http_status: None,
+            latency_ms,
+            error: None,
+        };
+        metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
+            .increment(1);
+        let row = row_from_link(&done.link);
+        self.store
+            .finish_success(
+                claim,
+                &row,
+                &event,
+                done.delivered.as_deref(),
+                done.deleted,
+                done.revision,
+            )
+            .await
+    }
+
+    async fn failed(&self, claim: &Claim, error: &ConnectorError, latency_ms: f64) -> Result<(), StoreError> {
+        let message = error.to_string();
+        let retry_at = retry_at(error, claim.attempts);
+        tracing::warn!(target = %claim.target, resource = %claim.resource_id, retry = retry_at.is_some(), error = %message, "vendor call failed");
+        let outcome = if retry_at.is_some() { "retry" } else { "dead" };
+        metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => outcome)
+            .increment(1);
+        let event = Event {
+            action: "reconcile",
+            http_status: status_of(error),
+            latency_ms,
+            error: Some(message.clone()),
+        };
+        self.store
+            .finish_failure(claim, retry_at.as_deref(), &message, &event)
+            .await
     }
 
     /// The level-triggered step: what should the vendor hold now, and what does the link say it holds.
-    async fn reconcile(&self, target: &Target, claim: &Claim) -> Result<Handled, ConnectorError> {
+    async fn reconcile(&self, target: &Target, claim: &Claim, probe: bool) -> Result<Handled, ConnectorError> {
         let transient = |e: StoreError| ConnectorError::Transient {
             target: target.name.clone(),
             detail: format!("store: {e}"),
@@ -244,16 +313,20 @@ impl Worker {
         };
         let id = claim.resource_id.as_str();
         let view = self.store.sync_view(id, &target.name).await.map_err(transient)?;
-        let (user, in_scope) = (view.document, view.in_scope);
+        let (user, in_scope, revision) = (view.document, view.in_scope, view.link_revision);
         let link = view.link.as_ref().map(link_from_row);
         let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
+        let done = |link: Link, delivered, deleted| {
+            Ok(Handled::Done(Reconciled {
+                link,
+                delivered,
+                deleted,
+                revision,
+            }))
+        };
         if unlinked && !in_scope {
             // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
-            return Ok(Handled::Done(Reconciled {
-                link: Link::gone(),
-                delivered: None,
-                deleted: user.is_none(),
-            }));
+            return done(Link::gone(), None, user.is_none());
         }
         let deleted = user.is_none();
         let (desired, delivered) = match user {
@@ -267,25 +340,40 @@ impl Worker {
                 _ => (Desired::Absent, None),
             },
         };
-        // The target's concurrency bounds vendor calls in flight, not the bridge's own reads. A target
-        // that started resting while this row waited for a permit is not called at all.
-        let _permit = target.permits.acquire().await;
-        if let Some(rest) = target.rest_left() {
-            return Ok(Handled::Deferred(rest));
+        let Some(_keys) = target.lock_keys(vendor_keys(&desired, link.as_ref())) else {
+            return Ok(Handled::Deferred(BUSY_KEY_WAIT));
+        };
+        if let (true, Some(row)) = (deleted && !unlinked, &view.link) {
+            // A new user with this e-mail took the record over before the delete reached the vendor
+            // (Workspace365 and eSign key users by e-mail): it is the new user's now.
+            if self
+                .store
+                .linked_elsewhere(id, &target.name, row)
+                .await
+                .map_err(transient)?
+            {
+                return done(Link::gone(), None, true);
+            }
         }
+        // The target's concurrency bounds vendor calls in flight, not the bridge's own reads. A target
+        // that paused or opened while this row waited for a permit is not called at all.
+        let _permit = target.permits.acquire().await;
+        if let Some(wait) = target.health.admit(probe, SystemTime::now()) {
+            return Ok(Handled::Deferred(wait));
+        }
+        let mut revision = revision;
         if let (Desired::Present(state), true) = (&desired, unlinked) {
             // Recorded before the create: if we die after the vendor answered, we look up first.
             let creating = Link::creating(&state.email);
-            self.store
-                .save_link(id, &target.name, &row_from_link(&creating))
-                .await
-                .map_err(transient)?;
+            let written = self.store.save_link(id, &target.name, &row_from_link(&creating)).await;
+            revision = Some(written.map_err(transient)?);
         }
         let link = target.connector.reconcile(&desired, link.as_ref()).await?;
         Ok(Handled::Done(Reconciled {
             link,
             delivered,
             deleted,
+            revision,
         }))
     }
 
@@ -338,22 +426,8 @@ impl Worker {
     }
 }
 
-impl Target {
-    fn is_resting(&self) -> bool {
-        self.rest_left().is_some()
-    }
-
-    /// How long this target still rests, if it does.
-    fn rest_left(&self) -> Option<Duration> {
-        let resting = self.resting_until.lock().unwrap_or_else(|p| p.into_inner());
-        resting
-            .and_then(|until| until.checked_duration_since(Instant::now()))
-            .filter(|left| !left.is_zero())
-    }
-}
-
-/// When to try again, or `None` to park the row as dead. Repeated failures rest the whole target.
-fn retry_at(error: &ConnectorError, attempts: i64, target: &Target) -> Option<String> {
+/// When to try again, or `None` to park the row as dead.
+fn retry_at(error: &ConnectorError, attempts: i64) -> Option<String> {
     if !error.is_retryable() {
         return None;
     }
@@ -365,12 +439,21 @@ fn retry_at(error: &ConnectorError, attempts: i64, target: &Target) -> Option<St
         } => (*hint).max(jitter),
         _ => jitter,
     };
-    let failures = target.failures.fetch_add(1, Ordering::Relaxed) + 1;
-    if failures >= TARGET_FAILURES_BEFORE_REST {
-        let rest = full_jitter(i64::from(failures - TARGET_FAILURES_BEFORE_REST)).max(BACKOFF_BASE);
-        *target.resting_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + rest);
-    }
     Some(crate::store::format_timestamp(time::OffsetDateTime::now_utc() + wait))
+}
+
+/// The vendor keys (e-mails, lower-cased) a reconcile touches: the one it pushes, the one it had.
+fn vendor_keys(desired: &Desired, link: Option<&Link>) -> Vec<String> {
+    let mut keys: Vec<String> = match desired {
+        Desired::Present(state) => vec![state.email.to_lowercase()],
+        Desired::Absent => Vec::new(),
+    };
+    if let Some(old) = link.and_then(|l| l.remote_key.as_deref()).map(str::to_lowercase) {
+        if !keys.contains(&old) {
+            keys.push(old);
+        }
+    }
+    keys
 }
 
 /// A random wait in `[0, min(cap, base * 2^attempts)]` ("full jitter").
@@ -387,17 +470,4 @@ fn status_of(error: &ConnectorError) -> Option<u16> {
         ConnectorError::Permanent { status, .. } => *status,
         _ => None,
     }
-}
-
-fn target(settings: &TargetSettings, http: reqwest::Client) -> Result<Target, ConfigError> {
-    Ok(Target {
-        name: settings.name.clone(),
-        on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
-        takes_passwords: settings.takes_passwords(),
-        connector: Connector::build(settings, http)?,
-        permits: Semaphore::new(Connector::reconciles_in_flight(settings)),
-        concurrency: Connector::reconciles_in_flight(settings),
-        failures: AtomicU32::new(0),
-        resting_until: Mutex::new(None),
-    })
 }

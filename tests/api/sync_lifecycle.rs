@@ -56,6 +56,12 @@ async fn a_deleted_user_is_gone_from_scim_at_once_and_its_tombstone_lasts_until_
         .await;
     let id = create(&app, &person("t@x.com")).await;
     app.drain_sync().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::body_string_contains("t2@x.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("43"))
+        .with_priority(1)
+        .mount(&vendor)
+        .await;
 
     // The vendor is down when the delete comes.
     let outage = Mock::given(method("DELETE"))
@@ -65,8 +71,10 @@ async fn a_deleted_user_is_gone_from_scim_at_once_and_its_tombstone_lasts_until_
     assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 204);
     assert_eq!(app.get(&format!("/Users/{id}")).await.status(), 404);
     assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 404);
+    let same_name_other_email = json!({"schemas": [USER_SCHEMA], "userName": "t@x.com",
+        "emails": [{"primary": true, "value": "t2@x.com"}]});
     assert_eq!(
-        app.post("/Users", &person("t@x.com")).await.status(),
+        app.post("/Users", &same_name_other_email).await.status(),
         201,
         "the userName is free again"
     );

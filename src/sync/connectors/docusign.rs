@@ -9,9 +9,11 @@
 //!   are batched into one seed `PUT …/users` of up to `batch_size` users. DocuSign never deletes: a
 //!   deactivation or a SCIM DELETE closes the user (`DELETE …/users` with a body), a reactivation
 //!   re-opens it with `POST …/users` (GUESS, vendor-apis.md §4: "verify on demo").
-//! - Limits: 429, or 400 with `HOURLY_`/`BURST_APIINVOCATION_LIMIT_EXCEEDED`, waits until
-//!   `X-RateLimit-Reset` (burst: 30 s); a success that leaves `X-RateLimit-Remaining` or
-//!   `X-BurstLimit-Remaining` at 0 pauses the target the same way before the vendor has to refuse.
+//! - Limits: 429, or 400 with `HOURLY_`/`BURST_APIINVOCATION_LIMIT_EXCEEDED`, pauses the target
+//!   until `X-RateLimit-Reset` (burst: 30 s); a success that leaves `X-RateLimit-Remaining` or
+//!   `X-BurstLimit-Remaining` at 0 pauses it the same way before the vendor has to refuse. The pause
+//!   is the target's (`VendorClient::pause`): kept across restarts, and rows meeting it are put
+//!   back without counting a failure.
 use super::{check_length, fingerprint, to_json, unreadable};
 use crate::sync::cache::Cached;
 use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
@@ -22,7 +24,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{oneshot, Semaphore};
 
 /// A token is renewed this long before DocuSign says it expires.
@@ -70,7 +72,6 @@ pub struct Docusign {
     base: Cached<String>,
     calls: Semaphore,
     pending_updates: Mutex<Vec<(Value, UpdateReply)>>,
-    paused_until: Mutex<Option<Instant>>,
 }
 
 /// A user as `GET …/users?email=` shows it.
@@ -92,7 +93,6 @@ impl Docusign {
             token: Cached::default(),
             base: Cached::default(),
             pending_updates: Mutex::new(Vec::new()),
-            paused_until: Mutex::new(None),
         })
     }
 
@@ -428,13 +428,6 @@ impl Docusign {
         let body = body.map(|b| to_json(&self.settings.target, b)).transpose()?;
         let _permit = self.calls.acquire().await;
         for _ in 0..2 {
-            if let Some(left) = self.pause_left() {
-                return Err(ConnectorError::Transient {
-                    target: self.settings.target.clone(),
-                    detail: "the API rate limit is spent; waiting for its reset".into(),
-                    retry_after: Some(left),
-                });
-            }
             let token = self.token.get(|| self.fetch_token()).await?;
             let mut request = self
                 .client
@@ -459,23 +452,14 @@ impl Docusign {
 
     /// A spent hourly or burst limit pauses the target until it resets.
     fn note_limits(&self, response: &VendorResponse) {
-        let wait = if response.hourly_remaining == Some(0) {
-            Some(response.retry_after.unwrap_or_else(until_next_hour))
+        if response.hourly_remaining == Some(0) {
+            let wait = response.retry_after.unwrap_or_else(until_next_hour);
+            self.client
+                .pause(wait, "the hourly API limit is spent (X-RateLimit-Remaining: 0)");
         } else if response.burst_remaining == Some(0) {
-            Some(BURST_WAIT)
-        } else {
-            None
-        };
-        if let Some(wait) = wait {
-            *self.paused_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + wait);
+            self.client
+                .pause(BURST_WAIT, "the burst API limit is spent (X-BurstLimit-Remaining: 0)");
         }
-    }
-
-    fn pause_left(&self) -> Option<Duration> {
-        let paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        paused
-            .and_then(|until| until.checked_duration_since(Instant::now()))
-            .filter(|left| !left.is_zero())
     }
 
     /// A 2xx body as JSON; a limit error waits for its reset; other errors keep DocuSign's code.
@@ -496,7 +480,7 @@ impl Docusign {
             _ => format!("HTTP {}: {}", response.status, excerpt(&response.body)),
         };
         if let Some(wait) = limited {
-            *self.paused_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + wait);
+            self.client.pause(wait, &code_or_status(&code, response.status));
             return Err(ConnectorError::Transient {
                 target: self.settings.target.clone(),
                 detail,
@@ -579,6 +563,14 @@ fn item_error(item: &Value) -> Option<String> {
         Some(message) => format!("{code}: {message}"),
         None => code,
     })
+}
+
+fn code_or_status(code: &str, status: u16) -> String {
+    if code.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        code.to_owned()
+    }
 }
 
 /// The hourly limit resets at the top of the hour.

@@ -25,8 +25,12 @@ pub enum Connector {
 impl Connector {
     /// The connector a `[[target]]` describes, its secrets read now: a missing one fails here,
     /// naming the key and where it was looked for.
-    pub fn build(settings: &TargetSettings, http: reqwest::Client) -> Result<Self, ConfigError> {
-        let vendor = VendorClient::new(&settings.name, http, settings.rate_limit);
+    pub fn build(
+        settings: &TargetSettings,
+        http: reqwest::Client,
+        health: std::sync::Arc<crate::sync::health::Health>,
+    ) -> Result<Self, ConfigError> {
+        let vendor = VendorClient::new(&settings.name, http, settings.rate_limit).with_health(health);
         let target = settings.name.clone();
         let connector = match settings.kind {
             TargetKind::Workspace365 => Self::Workspace365(workspace365::Workspace365::new(

@@ -426,14 +426,21 @@ async fn overload_and_an_unreachable_vendor_are_transient() {
         ConnectorError::Transient { retry_after, .. } => assert_eq!(retry_after, Some(Duration::from_secs(30))),
         other => panic!("{other:?}"),
     }
+    // A 30 s Retry-After pauses the target: the next reconcile sends nothing (not even for a token).
     let err = esign.reconcile(&off, Some(&linked(&u, true))).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Deferred { .. }), "{err:?}");
+    // 503 without a hint: tried three times in the call, then transient.
+    let err = connector(&server)
+        .reconcile(&off, Some(&linked(&u, true)))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Transient { .. }), "{err:?}");
     let nobody = Esign::new(
         Settings {
             base_url: "http://127.0.0.1:9/".into(),
             ..esign.settings.clone()
         },
-        esign.client.clone(),
+        connector(&server).client.clone(),
     );
     let err = nobody.check().await.unwrap_err();
     assert!(matches!(err, ConnectorError::Transient { .. }), "{err:?}");

@@ -357,11 +357,26 @@ async fn overload_timeouts_and_refused_connections_are_transient() {
         matches!(overloaded, ConnectorError::Transient { retry_after: Some(d), .. } if d == Duration::from_secs(7)),
         "{overloaded:?}"
     );
-    let slow = c.reconcile(&desired, None).await.unwrap_err();
+    // The 7 s Retry-After paused the target: nothing is sent until it passes.
+    let paused = c.reconcile(&desired, None).await.unwrap_err();
+    assert!(matches!(paused, ConnectorError::Deferred { .. }), "{paused:?}");
+    // A create that times out is not sent again within the call (its outcome is unknown).
+    let slow = connector(&server.uri(), Duration::from_millis(200))
+        .reconcile(&desired, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&slow, ConnectorError::Transient { detail, .. } if detail.starts_with("timed out")),
         "{slow:?}"
     );
+    let posts = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 2, "one refused, one timed out: a POST is never repeated blind");
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -1,0 +1,348 @@
+//! A target's health: a circuit breaker over its vendor calls, and a pause until a rate-limit reset
+//! the vendor announced. Both are waits the bridge chooses itself: a row that meets them is put
+//! back without counting an attempt. Only a reconcile whose vendor call failed counts, once.
+//!
+//! closed ──5 failures in a row──▶ open ──wait ends──▶ half-open: one probe reconcile
+//!   ▲                              ▲                      │
+//!   └────────── probe succeeds ────┼──────────────────────┤
+//!                                  └── probe fails: open again, the wait doubled (to 5 minutes)
+//!
+//! Time is passed in (`now`), so tests move it; the worker persists every change (`Snapshot`) so
+//! that a restart keeps an open breaker and a known reset.
+use rand::Rng;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+/// Failures in a row (reconciles whose vendor call failed) that open the breaker.
+pub const FAILURES_TO_OPEN: u32 = 5;
+const FIRST_WAIT: Duration = Duration::from_secs(1);
+const LONGEST_WAIT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breaker {
+    Closed {
+        failures: u32,
+    },
+    /// No calls until `until`; then one probe. `trips` counts the openings in a row.
+    Open {
+        until: SystemTime,
+        trips: u32,
+    },
+    /// One probe may run (`probing` while it does); its verdict closes or re-opens the breaker.
+    HalfOpen {
+        trips: u32,
+        probing: bool,
+    },
+}
+
+impl Breaker {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Closed { .. } => "closed",
+            Self::Open { .. } => "open",
+            Self::HalfOpen { .. } => "half_open",
+        }
+    }
+}
+
+/// What a reconcile tells the breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The vendor answered (a success, or a refusal that retrying cannot change).
+    Answered,
+    /// A vendor call failed in a way worth retrying (timeout, reset, 5xx, 429, refused credential).
+    Failed,
+    /// No vendor call decided anything (the row was put back by a wait of the bridge's own).
+    None,
+}
+
+/// Whether rows of the target may be claimed now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimable {
+    All,
+    /// One row, as the half-open probe.
+    Probe,
+    /// None until then.
+    Not(SystemTime),
+}
+
+/// A known reset: no calls until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    pub until: SystemTime,
+    pub reason: String,
+}
+
+/// The persisted form (table `target_state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub breaker: Breaker,
+    pub pause: Option<Pause>,
+}
+
+/// A state change worth one log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub until: Option<SystemTime>,
+}
+
+pub struct Health {
+    state: Mutex<Snapshot>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Self {
+            breaker: Breaker::Closed { failures: 0 },
+            pause: None,
+        }
+    }
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self::restore(Snapshot::default())
+    }
+}
+
+impl Health {
+    pub fn restore(snapshot: Snapshot) -> Self {
+        Self {
+            state: Mutex::new(snapshot),
+        }
+    }
+
+    /// Takes up a recorded state (after a restart).
+    pub fn replace(&self, snapshot: Snapshot) {
+        *self.lock() = snapshot;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Snapshot> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.lock().clone()
+    }
+
+    /// Whether rows may be claimed: not while paused or open; one probe when an open wait is over.
+    pub fn claimable(&self, now: SystemTime) -> Claimable {
+        let state = self.lock();
+        if let Some(pause) = state.pause.as_ref().filter(|p| p.until > now) {
+            return Claimable::Not(pause.until);
+        }
+        match state.breaker {
+            Breaker::Closed { .. } => Claimable::All,
+            Breaker::Open { until, .. } if until > now => Claimable::Not(until),
+            Breaker::Open { .. } | Breaker::HalfOpen { probing: false, .. } => Claimable::Probe,
+            Breaker::HalfOpen { probing: true, .. } => Claimable::Not(now + FIRST_WAIT),
+        }
+    }
+
+    /// A probe row was claimed: the breaker is half-open until its verdict.
+    pub fn probe_started(&self) -> Option<Transition> {
+        let mut state = self.lock();
+        let trips = match state.breaker {
+            Breaker::Open { trips, .. } | Breaker::HalfOpen { trips, .. } => trips,
+            Breaker::Closed { .. } => return None,
+        };
+        let from = state.breaker.name();
+        state.breaker = Breaker::HalfOpen { trips, probing: true };
+        (from != "half_open").then_some(Transition {
+            from,
+            to: "half_open",
+            until: None,
+        })
+    }
+
+    /// Whether a claimed row may call the vendor now (checked again once it holds a permit: the
+    /// target may have paused or opened while it waited). `Some(wait)` puts it back.
+    pub fn admit(&self, probe: bool, now: SystemTime) -> Option<Duration> {
+        let state = self.lock();
+        let wait_until = |until: SystemTime| {
+            until
+                .duration_since(now)
+                .unwrap_or_default()
+                .max(Duration::from_millis(10))
+        };
+        if let Some(pause) = state.pause.as_ref().filter(|p| p.until > now) {
+            return Some(wait_until(pause.until));
+        }
+        match state.breaker {
+            Breaker::Closed { .. } => None,
+            Breaker::HalfOpen { .. } if probe => None,
+            Breaker::Open { until, .. } => Some(wait_until(until)),
+            Breaker::HalfOpen { .. } => Some(FIRST_WAIT),
+        }
+    }
+
+    /// Records a reconcile's verdict; returns the transition it caused, if any.
+    pub fn record(&self, verdict: Verdict, probe: bool, now: SystemTime) -> Option<Transition> {
+        let mut state = self.lock();
+        let from = state.breaker.name();
+        let next = match (state.breaker, verdict) {
+            (_, Verdict::None) => match state.breaker {
+                // A probe that decided nothing: another probe may go.
+                Breaker::HalfOpen { trips, .. } if probe => Breaker::HalfOpen { trips, probing: false },
+                other => other,
+            },
+            (Breaker::Closed { .. }, Verdict::Answered) => Breaker::Closed { failures: 0 },
+            (Breaker::Closed { failures }, Verdict::Failed) if failures + 1 >= FAILURES_TO_OPEN => open(1, now),
+            (Breaker::Closed { failures }, Verdict::Failed) => Breaker::Closed { failures: failures + 1 },
+            (Breaker::HalfOpen { .. }, Verdict::Answered) if probe => Breaker::Closed { failures: 0 },
+            (Breaker::HalfOpen { trips, .. }, Verdict::Failed) if probe => open(trips + 1, now),
+            // Rows that were in flight when the breaker opened: their outcomes do not move it.
+            (other, _) => other,
+        };
+        state.breaker = next;
+        let until = match next {
+            Breaker::Open { until, .. } => Some(until),
+            _ => None,
+        };
+        (from != next.name()).then_some(Transition {
+            from,
+            to: next.name(),
+            until,
+        })
+    }
+
+    /// A reset the vendor announced: no calls until `until` (a later reset wins).
+    pub fn pause(&self, until: SystemTime, reason: &str) -> bool {
+        let mut state = self.lock();
+        if state.pause.as_ref().is_some_and(|p| p.until >= until) {
+            return false;
+        }
+        state.pause = Some(Pause {
+            until,
+            reason: reason.to_owned(),
+        });
+        true
+    }
+
+    /// How long the target is still paused, if it is.
+    pub fn pause_left(&self, now: SystemTime) -> Option<(Duration, String)> {
+        let state = self.lock();
+        let pause = state.pause.as_ref()?;
+        let left = pause.until.duration_since(now).ok().filter(|d| !d.is_zero())?;
+        Some((left, pause.reason.clone()))
+    }
+}
+
+/// Open for the `trips`-th time in a row: the wait doubles each time, with jitter, up to 5 minutes.
+fn open(trips: u32, now: SystemTime) -> Breaker {
+    let ceiling = FIRST_WAIT
+        .saturating_mul(2u32.saturating_pow(trips.saturating_sub(1).min(20)))
+        .min(LONGEST_WAIT);
+    let wait = ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0));
+    Breaker::Open {
+        until: now + wait,
+        trips,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + seconds)
+    }
+
+    fn open_until(health: &Health) -> SystemTime {
+        match health.snapshot().breaker {
+            Breaker::Open { until, .. } => until,
+            other => panic!("not open: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn five_failures_in_a_row_open_it_and_an_answer_in_between_resets_the_count() {
+        let health = Health::default();
+        for _ in 0..4 {
+            assert_eq!(health.record(Verdict::Failed, false, at(0)), None);
+        }
+        health.record(Verdict::Answered, false, at(0));
+        for _ in 0..4 {
+            health.record(Verdict::Failed, false, at(0));
+        }
+        assert_eq!(health.claimable(at(0)), Claimable::All);
+        let opened = health.record(Verdict::Failed, false, at(0)).unwrap();
+        assert_eq!((opened.from, opened.to), ("closed", "open"));
+        assert!(matches!(health.claimable(at(0)), Claimable::Not(_)));
+    }
+
+    #[test]
+    fn after_the_wait_exactly_one_probe_decides() {
+        let health = Health::default();
+        for _ in 0..FAILURES_TO_OPEN {
+            health.record(Verdict::Failed, false, at(0));
+        }
+        let first_wait = open_until(&health).duration_since(at(0)).unwrap();
+        assert!(first_wait <= FIRST_WAIT, "{first_wait:?}");
+        assert_eq!(health.claimable(at(2)), Claimable::Probe);
+        assert_eq!(health.probe_started().unwrap().to, "half_open");
+        // Only the probe may call; the rows in flight wait, and their outcomes change nothing.
+        assert!(matches!(health.claimable(at(2)), Claimable::Not(_)));
+        assert_eq!(health.admit(true, at(2)), None);
+        assert!(health.admit(false, at(2)).is_some());
+        assert_eq!(health.record(Verdict::Failed, false, at(2)), None);
+        // The probe fails: open again, for longer.
+        let reopened = health.record(Verdict::Failed, true, at(2)).unwrap();
+        assert_eq!((reopened.from, reopened.to), ("half_open", "open"));
+        let second_wait = open_until(&health).duration_since(at(2)).unwrap();
+        assert!(second_wait >= FIRST_WAIT, "{second_wait:?}");
+        // The next probe succeeds: closed.
+        assert_eq!(health.claimable(at(10)), Claimable::Probe);
+        health.probe_started();
+        let closed = health.record(Verdict::Answered, true, at(10)).unwrap();
+        assert_eq!((closed.from, closed.to), ("half_open", "closed"));
+        assert_eq!(health.claimable(at(10)), Claimable::All);
+    }
+
+    #[test]
+    fn a_probe_that_decides_nothing_lets_another_go() {
+        let health = Health::default();
+        for _ in 0..FAILURES_TO_OPEN {
+            health.record(Verdict::Failed, false, at(0));
+        }
+        health.probe_started();
+        assert_eq!(health.record(Verdict::None, true, at(2)), None);
+        assert_eq!(health.claimable(at(2)), Claimable::Probe);
+    }
+
+    #[test]
+    fn a_pause_holds_every_row_until_the_reset_and_the_later_reset_wins() {
+        let health = Health::default();
+        assert!(health.pause(at(30), "HOURLY_APIINVOCATION_LIMIT_EXCEEDED"));
+        assert!(!health.pause(at(10), "burst"));
+        assert_eq!(health.claimable(at(5)), Claimable::Not(at(30)));
+        assert_eq!(health.admit(false, at(5)), Some(Duration::from_secs(25)));
+        let (left, reason) = health.pause_left(at(5)).unwrap();
+        assert_eq!(
+            (left, reason.as_str()),
+            (Duration::from_secs(25), "HOURLY_APIINVOCATION_LIMIT_EXCEEDED")
+        );
+        assert_eq!(health.claimable(at(31)), Claimable::All);
+        assert_eq!(health.pause_left(at(31)), None);
+    }
+
+    #[test]
+    fn a_restored_snapshot_keeps_an_open_breaker_and_a_pause() {
+        let snapshot = Snapshot {
+            breaker: Breaker::Open {
+                until: at(60),
+                trips: 3,
+            },
+            pause: Some(Pause {
+                until: at(90),
+                reason: "Retry-After".into(),
+            }),
+        };
+        let health = Health::restore(snapshot.clone());
+        assert_eq!(health.snapshot(), snapshot);
+        assert_eq!(health.claimable(at(70)), Claimable::Not(at(90)));
+        assert_eq!(health.claimable(at(95)), Claimable::Probe);
+    }
+}

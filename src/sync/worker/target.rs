@@ -1,0 +1,203 @@
+//! One target as the worker drives it: its connector and permits, its health (breaker and pause,
+//! `sync::health`) written to `target_state` whenever it changes, and the vendor keys in flight.
+use crate::config::{ConfigError, OnDelete, TargetSettings};
+use crate::store::{format_timestamp, Store, TargetStateRow};
+use crate::sync::client;
+use crate::sync::connectors::Connector;
+use crate::sync::health::{Breaker, Health, Pause, Snapshot, Transition, Verdict};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+use tokio::sync::Semaphore;
+
+pub(super) struct Target {
+    pub name: String,
+    pub on_delete: OnDelete,
+    pub takes_passwords: bool,
+    pub connector: Connector,
+    pub permits: Semaphore,
+    pub concurrency: usize,
+    pub health: Arc<Health>,
+    /// What `target_state` holds (written when the health moves away from it).
+    saved: tokio::sync::Mutex<Option<Snapshot>>,
+    /// Vendor keys (e-mails, lower-cased) with a reconcile in flight: a deleted user and a new one
+    /// with the same e-mail are never reconciled at once, so one cannot undo the other.
+    busy_keys: Mutex<HashSet<String>>,
+}
+
+/// Holds vendor keys busy until dropped.
+pub(super) struct KeyGuard<'t> {
+    target: &'t Target,
+    keys: Vec<String>,
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.target.busy_keys.lock().unwrap_or_else(|p| p.into_inner());
+        for key in &self.keys {
+            busy.remove(key);
+        }
+    }
+}
+
+impl Target {
+    /// The target a `[[target]]` describes, with its own HTTP client (its timeouts).
+    pub fn build(settings: &TargetSettings) -> Result<Self, ConfigError> {
+        let (timeout, connect_timeout) = settings.timeouts();
+        let http = client::http_client_with(timeout, connect_timeout)
+            .map_err(|e| ConfigError::Invalid(format!("target '{}': HTTP client: {e}", settings.name)))?;
+        let health = Arc::new(Health::default());
+        let in_flight = Connector::reconciles_in_flight(settings);
+        Ok(Self {
+            name: settings.name.clone(),
+            on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
+            takes_passwords: settings.takes_passwords(),
+            connector: Connector::build(settings, http, health.clone())?,
+            permits: Semaphore::new(in_flight),
+            concurrency: in_flight,
+            health,
+            saved: tokio::sync::Mutex::new(None),
+            busy_keys: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Takes up the health recorded before a restart (an open breaker, a known reset).
+    pub async fn restore(&self, row: Option<&TargetStateRow>) {
+        let Some(snapshot) = row.and_then(snapshot_of) else {
+            return;
+        };
+        self.health.replace(snapshot.clone());
+        *self.saved.lock().await = Some(snapshot);
+        if let Some((wait, reason)) = self.health.pause_left(SystemTime::now()) {
+            tracing::info!(target = %self.name, wait_secs = wait.as_secs_f64(), reason, "the vendor's reset recorded before the restart still holds");
+        }
+    }
+
+    /// Marks `keys` busy, or `None` if one already is.
+    pub fn lock_keys(&self, keys: Vec<String>) -> Option<KeyGuard<'_>> {
+        let mut busy = self.busy_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.iter().any(|k| busy.contains(k)) {
+            return None;
+        }
+        busy.extend(keys.iter().cloned());
+        Some(KeyGuard { target: self, keys })
+    }
+
+    /// A probe row was claimed.
+    pub fn probe_started(&self) {
+        if let Some(transition) = self.health.probe_started() {
+            self.log(&transition);
+        }
+    }
+
+    /// Tells the breaker what a reconcile found.
+    pub fn record(&self, verdict: Verdict, probe: bool) {
+        if let Some(transition) = self.health.record(verdict, probe, SystemTime::now()) {
+            self.log(&transition);
+        }
+    }
+
+    /// One line per breaker transition.
+    fn log(&self, transition: &Transition) {
+        let until = transition.until.map(|u| format_timestamp(u.into()));
+        let (from, to) = (transition.from, transition.to);
+        if to == "closed" {
+            tracing::info!(target = %self.name, from, to, "circuit breaker closed: the probe succeeded");
+        } else {
+            tracing::warn!(target = %self.name, from, to, until, "circuit breaker {from} -> {to}");
+        }
+    }
+
+    /// Writes the health to `target_state` if it moved since it was last written.
+    pub async fn save_health(&self, store: &Store) {
+        let mut saved = self.saved.lock().await;
+        let now = self.health.snapshot();
+        let unchanged = match &*saved {
+            Some(before) => before == &now,
+            None => now == Snapshot::default(),
+        };
+        if unchanged {
+            return;
+        }
+        match store.save_target_state(&row_of(&self.name, &now)).await {
+            Ok(()) => *saved = Some(now),
+            Err(e) => tracing::error!(target = %self.name, error = %e, "cannot record the target's health"),
+        }
+    }
+}
+
+fn row_of(target: &str, snapshot: &Snapshot) -> TargetStateRow {
+    let stamp = |t: SystemTime| format_timestamp(t.into());
+    let (failures, trips, open_until) = match snapshot.breaker {
+        Breaker::Closed { failures } => (failures, 0, None),
+        Breaker::Open { until, trips } => (0, trips, Some(stamp(until))),
+        Breaker::HalfOpen { trips, .. } => (0, trips, None),
+    };
+    TargetStateRow {
+        target: target.to_owned(),
+        breaker: snapshot.breaker.name().to_owned(),
+        failures: i64::from(failures),
+        trips: i64::from(trips),
+        open_until,
+        paused_until: snapshot.pause.as_ref().map(|p| stamp(p.until)),
+        pause_reason: snapshot.pause.as_ref().map(|p| p.reason.clone()),
+    }
+}
+
+fn snapshot_of(row: &TargetStateRow) -> Option<Snapshot> {
+    let time = |text: &Option<String>| {
+        text.as_deref()
+            .and_then(crate::scim::resource::parse_datetime)
+            .map(SystemTime::from)
+    };
+    let count = |n: i64| u32::try_from(n).unwrap_or(0);
+    let breaker = match row.breaker.as_str() {
+        "open" => Breaker::Open {
+            until: time(&row.open_until)?,
+            trips: count(row.trips),
+        },
+        // A probe in flight when the process stopped never finished: another may go.
+        "half_open" => Breaker::HalfOpen {
+            trips: count(row.trips),
+            probing: false,
+        },
+        _ => Breaker::Closed {
+            failures: count(row.failures),
+        },
+    };
+    let pause = time(&row.paused_until).map(|until| Pause {
+        until,
+        reason: row.pause_reason.clone().unwrap_or_default(),
+    });
+    Some(Snapshot { breaker, pause })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_stored_form_gives_back_the_same_health() {
+        let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + s * 1000);
+        for snapshot in [
+            Snapshot::default(),
+            Snapshot {
+                breaker: Breaker::Open {
+                    until: at(60),
+                    trips: 2,
+                },
+                pause: Some(Pause {
+                    until: at(90),
+                    reason: "HOURLY_APIINVOCATION_LIMIT_EXCEEDED".into(),
+                }),
+            },
+            Snapshot {
+                breaker: Breaker::Closed { failures: 3 },
+                pause: None,
+            },
+        ] {
+            assert_eq!(snapshot_of(&row_of("t", &snapshot)), Some(snapshot));
+        }
+    }
+}

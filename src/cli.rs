@@ -59,7 +59,8 @@ pub enum LinkCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
-    /// Per target: pending and dead rows, the oldest due row, the last success.
+    /// Per target: pending and dead rows, its state (closed, open, half_open, paused), the oldest
+    /// due row, the last success; and rows of targets no longer configured.
     Status,
     /// Make queued rows due now, dead ones included.
     Retry {
@@ -74,6 +75,14 @@ pub enum SyncCommand {
     Resync {
         #[arg(long)]
         target: String,
+    },
+    /// Forget a target removed from the configuration: its queued rows, links and recorded health.
+    Drop {
+        #[arg(long)]
+        target: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -185,22 +194,7 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()>
 async fn sync(settings: &Settings, command: SyncCommand) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     match command {
-        SyncCommand::Status => {
-            println!(
-                "{:<20} {:>8} {:>6}  {:<25} last success",
-                "target", "pending", "dead", "oldest due"
-            );
-            for t in store.target_status().await? {
-                println!(
-                    "{:<20} {:>8} {:>6}  {:<25} {}",
-                    t.target,
-                    t.pending,
-                    t.dead,
-                    t.oldest_due.as_deref().unwrap_or("-"),
-                    t.last_success.as_deref().unwrap_or("never")
-                );
-            }
-        }
+        SyncCommand::Status => print_status(settings, &store).await?,
         SyncCommand::Retry { target, user } => {
             if let Some(t) = &target {
                 known_target(settings, t)?;
@@ -229,9 +223,90 @@ async fn sync(settings: &Settings, command: SyncCommand) -> anyhow::Result<()> {
             bar.finish_and_clear();
             println!("{queued} user(s) queued for '{target}'; a running `serve` starts on them within 5 seconds.");
         }
+        SyncCommand::Drop { target, yes } => drop_target(settings, &store, &target, yes).await?,
     }
     store.close().await;
     Ok(())
+}
+
+/// `sync status`: one line per target, then what an operator may need to act on.
+async fn print_status(settings: &Settings, store: &crate::store::Store) -> anyhow::Result<()> {
+    println!(
+        "{:<20} {:>8} {:>6}  {:<14} {:<25} last success",
+        "target", "pending", "dead", "state", "oldest due"
+    );
+    let rows = store.target_status().await?;
+    let configured = |name: &str| settings.target.iter().any(|t| t.name == name);
+    for t in &rows {
+        let state = if configured(&t.target) {
+            t.state.as_str()
+        } else {
+            "not-configured"
+        };
+        println!(
+            "{:<20} {:>8} {:>6}  {:<14} {:<25} {}",
+            t.target,
+            t.pending,
+            t.dead,
+            state,
+            t.oldest_due.as_deref().unwrap_or("-"),
+            t.last_success.as_deref().unwrap_or("never")
+        );
+    }
+    for t in &rows {
+        match (t.state.as_str(), &t.paused_until, &t.open_until) {
+            ("paused", Some(until), _) => println!(
+                "{}: paused until {until}: {}",
+                t.target,
+                t.pause_reason.as_deref().unwrap_or("the vendor's reset")
+            ),
+            ("open", _, Some(until)) => println!(
+                "{}: circuit breaker open after repeated failures (opened {} time(s) in a row); one probe at {until}",
+                t.target, t.trips
+            ),
+            _ => {}
+        }
+        if !configured(&t.target) {
+            println!(
+                "{}: not in the configuration, but {} row(s) are queued for it; `scim-bridge sync drop --target {}` forgets them and its links",
+                t.target, t.pending + t.dead, t.target
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `sync drop`: forgets a target that is no longer configured, after a confirmation.
+async fn drop_target(settings: &Settings, store: &crate::store::Store, target: &str, yes: bool) -> anyhow::Result<()> {
+    if settings.target.iter().any(|t| t.name == target) {
+        anyhow::bail!("target '{target}' is configured: remove its [[target]] first (its rows would be queued again)");
+    }
+    let (rows, links) = store.target_footprint(target).await?;
+    if rows == 0 && links == 0 {
+        println!("nothing is recorded for target '{target}'");
+        return Ok(());
+    }
+    if !yes
+        && !confirm(&format!(
+            "Forget {rows} queued row(s) and {links} link(s) of target '{target}'?"
+        ))?
+    {
+        println!("nothing dropped");
+        return Ok(());
+    }
+    let (rows, links) = store.drop_target(target).await?;
+    println!("dropped {rows} row(s) and {links} link(s) of target '{target}'");
+    Ok(())
+}
+
+/// Asks on the terminal; anything but `y`/`yes` (or no input) is no.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::Write;
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
 /// One line per target: `ok` with the read-only call that succeeded, or `FAIL` with why. Exits
@@ -251,7 +326,12 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
     let http = crate::sync::client::http_client(std::time::Duration::from_secs(15))?;
     for target in &settings.target {
         let label = format!("{} ({})", target.name, crate::config::kind_name(target.kind));
-        let outcome = match crate::sync::connectors::Connector::build(target, http.clone(), Default::default()) {
+        let outcome = match crate::sync::connectors::Connector::build(
+            target,
+            http.clone(),
+            Default::default(),
+            Default::default(),
+        ) {
             Err(e) => Err(e.to_string()),
             Ok(connector) => {
                 let outcome = connector.check().await.map_err(|e| {

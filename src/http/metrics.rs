@@ -67,6 +67,28 @@ pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
     ::metrics::histogram!("scim_bridge_http_request_duration_seconds", &labels[..2]).record(seconds);
 }
 
+/// The states a target can be in (`v_target_status.state`).
+const TARGET_STATES: [&str; 4] = ["closed", "open", "half_open", "paused"];
+
+/// `scim_bridge_target_state{target, state}`: 1 for the state each configured target is in, 0 for
+/// the others, as the worker last recorded it.
+async fn record_target_states(state: &AppState) {
+    let rows = match state.store.target_status().await {
+        Ok(rows) => rows,
+        Err(e) => return tracing::error!(error = %e, "metrics: cannot read the targets' state"),
+    };
+    for target in state.store.target_names() {
+        let current = rows
+            .iter()
+            .find(|r| r.target == target)
+            .map_or("closed", |r| r.state.as_str());
+        for name in TARGET_STATES {
+            let value = if name == current { 1.0 } else { 0.0 };
+            ::metrics::gauge!("scim_bridge_target_state", "target" => target.to_owned(), "state" => name).set(value);
+        }
+    }
+}
+
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let Some(handle) = install() else {
         return HttpResponse::ServiceUnavailable().finish();
@@ -86,6 +108,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         }
         Err(e) => tracing::error!(error = %e, "metrics: cannot count the sync queue"),
     }
+    record_target_states(&state).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(handle.render())

@@ -5,6 +5,7 @@
 //! `Retry-After` of at most `SHORT_WAIT`) or, for a call that is safe to repeat (not POST), when the
 //! connection failed; a longer `Retry-After` pauses the whole target until then (`sync::health`),
 //! and a call to a paused target is not sent at all (`ConnectorError::Deferred`).
+use super::clock::Clock;
 use super::health::Health;
 use super::ConnectorError;
 use backon::{ExponentialBuilder, Retryable};
@@ -12,7 +13,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// How much of a vendor's error body is kept for the operator.
 const BODY_LIMIT: usize = 2048;
@@ -62,6 +63,7 @@ pub struct VendorClient {
     http: reqwest::Client,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     health: Arc<Health>,
+    clock: Arc<Clock>,
 }
 
 /// Why one try of a call is tried again, or not.
@@ -83,25 +85,28 @@ impl VendorClient {
             http,
             limiter,
             health: Arc::default(),
+            clock: Arc::default(),
         }
     }
 
-    /// The same client reporting pauses to `health` (the worker's view of the target).
-    pub fn with_health(mut self, health: Arc<Health>) -> Self {
+    /// The same client reporting pauses to `health` (the worker's view of the target), in the
+    /// worker's time.
+    pub fn with_health(mut self, health: Arc<Health>, clock: Arc<Clock>) -> Self {
         self.health = health;
+        self.clock = clock;
         self
     }
 
     /// A reset the vendor announced (DocuSign's spent hourly limit): no calls until then.
     pub fn pause(&self, wait: Duration, reason: &str) {
-        let until = SystemTime::now() + wait;
+        let until = self.clock.now() + wait;
         if self.health.pause(until, reason) {
             tracing::warn!(target = %self.target, wait_secs = wait.as_secs_f64(), reason, "target paused until the vendor's reset");
         }
     }
 
     fn deferred_if_paused(&self) -> Result<(), ConnectorError> {
-        match self.health.pause_left(SystemTime::now()) {
+        match self.health.pause_left(self.clock.now()) {
             Some((wait, reason)) => Err(ConnectorError::Deferred {
                 target: self.target.clone(),
                 wait,
@@ -134,7 +139,9 @@ impl VendorClient {
             match self.send_once(this_try).await {
                 Ok(response) if matches!(response.status, 429 | 503) => Err(Try::NotNow(response)),
                 Ok(response) => Ok(response),
-                Err(e) if repeatable => Err(Try::Repeatable(e)),
+                // A timeout is not tried again in the call: a vendor that hangs would hold the
+                // permit three times as long. The row retries it later.
+                Err(e) if repeatable && !is_timeout(&e) => Err(Try::Repeatable(e)),
                 Err(e) => Err(Try::Final(e)),
             }
         };
@@ -220,6 +227,10 @@ fn quota(per_second: f64) -> Option<Quota> {
     }
     let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
     Quota::with_period(period).map(|q| q.allow_burst(NonZeroU32::MIN))
+}
+
+fn is_timeout(e: &ConnectorError) -> bool {
+    matches!(e, ConnectorError::Transient { detail, .. } if detail.starts_with("timed out"))
 }
 
 fn transport_error(target: &str, e: &reqwest::Error) -> ConnectorError {

@@ -4,6 +4,7 @@
 //! the calls needed to close the difference, so repeating it after a crash repeats nothing harmful.
 pub mod cache;
 pub mod client;
+pub mod clock;
 pub mod connectors;
 pub mod desired;
 pub mod health;

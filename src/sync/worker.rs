@@ -9,6 +9,7 @@
 //! failed counts, once, against the row and the breaker.
 mod target;
 
+use super::clock::Clock;
 use super::desired::{link_from_row, row_from_link, user_state};
 use super::health::{Claimable, Verdict};
 use super::{ConnectorError, Desired, Link, LinkState};
@@ -45,6 +46,7 @@ pub struct Worker {
     store: Store,
     targets: Vec<Target>,
     sealer: Option<Sealer>,
+    clock: Arc<Clock>,
     /// The targets' health recorded before this process started, taken up once.
     restored: OnceCell<()>,
 }
@@ -75,12 +77,18 @@ struct Reconciled {
 impl Worker {
     /// Builds every target's connector; a missing secret fails here, naming the key and variable.
     pub fn build(store: Store, settings: &Settings) -> Result<Self, ConfigError> {
-        let targets = settings.target.iter().map(Target::build).collect::<Result<_, _>>()?;
+        let clock = Arc::new(Clock::default());
+        let targets = settings
+            .target
+            .iter()
+            .map(|t| Target::build(t, &clock))
+            .collect::<Result<_, _>>()?;
         let sealer = settings.sync.sealer()?;
         Ok(Self {
             store,
             targets,
             sealer,
+            clock,
             restored: OnceCell::new(),
         })
     }
@@ -92,13 +100,19 @@ impl Worker {
                 match self.store.target_states().await {
                     Ok(rows) => {
                         for target in &self.targets {
-                            target.restore(rows.iter().find(|r| r.target == target.name)).await;
+                            let row = rows.iter().find(|r| r.target == target.name);
+                            target.restore(row, self.clock.now()).await;
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "cannot read the targets' recorded health"),
                 }
             })
             .await;
+    }
+
+    /// The worker's clock (tests move it forward).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// One round: lease what is due (up to a batch), reconcile it, record the outcomes.
@@ -174,7 +188,7 @@ impl Worker {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let (mut callable, mut probing) = (Vec::new(), Vec::new());
         for target in &self.targets {
             match target.health.claimable(now) {
@@ -212,7 +226,7 @@ impl Worker {
 
     /// How long to wait for the next due row or for a target to become callable (at most `IDLE_CHECK`).
     async fn until_next_due(&self) -> Duration {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let next_row = self
             .store
             .next_due(&crate::store::format_timestamp(now.into()))
@@ -251,10 +265,10 @@ impl Worker {
             Err(e) if e.is_retryable() => Verdict::Failed,
             Err(_) => Verdict::Answered,
         };
-        target.record(verdict, *probe);
+        target.record(verdict, *probe, self.clock.now());
         let recorded = match result {
             Ok(Handled::Deferred(wait)) | Err(ConnectorError::Deferred { wait, .. }) => {
-                let due = crate::store::format_timestamp(time::OffsetDateTime::now_utc() + wait);
+                let due = crate::store::format_timestamp(self.clock.now_utc() + wait);
                 self.store.defer(claim, &due).await
             }
             Ok(Handled::Done(reconciled)) => self.succeeded(claim, reconciled, latency_ms).await,
@@ -288,7 +302,7 @@ impl Worker {
 
     async fn failed(&self, claim: &Claim, error: &ConnectorError, latency_ms: f64) -> Result<(), StoreError> {
         let message = error.to_string();
-        let retry_at = retry_at(error, claim.attempts);
+        let retry_at = retry_at(error, claim.attempts, self.clock.now_utc());
         tracing::warn!(target = %claim.target, resource = %claim.resource_id, retry = retry_at.is_some(), error = %message, "vendor call failed");
         let outcome = if retry_at.is_some() { "retry" } else { "dead" };
         metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => outcome)
@@ -358,7 +372,7 @@ impl Worker {
         // The target's concurrency bounds vendor calls in flight, not the bridge's own reads. A target
         // that paused or opened while this row waited for a permit is not called at all.
         let _permit = target.permits.acquire().await;
-        if let Some(wait) = target.health.admit(probe, SystemTime::now()) {
+        if let Some(wait) = target.health.admit(probe, self.clock.now()) {
             return Ok(Handled::Deferred(wait));
         }
         let mut revision = revision;
@@ -427,7 +441,7 @@ impl Worker {
 }
 
 /// When to try again, or `None` to park the row as dead.
-fn retry_at(error: &ConnectorError, attempts: i64) -> Option<String> {
+fn retry_at(error: &ConnectorError, attempts: i64, now: time::OffsetDateTime) -> Option<String> {
     if !error.is_retryable() {
         return None;
     }
@@ -439,7 +453,7 @@ fn retry_at(error: &ConnectorError, attempts: i64) -> Option<String> {
         } => (*hint).max(jitter),
         _ => jitter,
     };
-    Some(crate::store::format_timestamp(time::OffsetDateTime::now_utc() + wait))
+    Some(crate::store::format_timestamp(now + wait))
 }
 
 /// The vendor keys (e-mails, lower-cased) a reconcile touches: the one it pushes, the one it had.

@@ -20,6 +20,7 @@ pub struct TestApp {
     pub store: Store,
     pub db_path: std::path::PathBuf,
     pub worker: std::sync::Arc<scim_bridge::sync::worker::Worker>,
+    pub settings: Settings,
     _dir: tempfile::TempDir,
 }
 
@@ -52,11 +53,18 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         store,
         db_path,
         worker,
+        settings,
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// A new worker on the same database, as a restarted `serve` would have.
+    pub async fn restart_worker(&self) -> scim_bridge::sync::worker::Worker {
+        let store = scim_bridge::app::open_store(&self.settings).await.unwrap();
+        scim_bridge::sync::worker::Worker::build(store, &self.settings).unwrap()
+    }
+
     /// Runs the sync worker until nothing is due (no sleeping: rows scheduled later stay queued).
     pub async fn drain_sync(&self) {
         use scim_bridge::sync::worker::Outcome;

@@ -19,6 +19,7 @@ mod limits;
 mod locking;
 mod operators;
 mod patch;
+mod sync_breaker;
 mod sync_lifecycle;
 mod sync_queue;
 mod sync_workspace365;

@@ -112,3 +112,73 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
         Some(3)
     );
 }
+
+/// Runs the binary with `stdin` as its input.
+fn run_with_input(config: &Path, args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn rows_of_a_target_removed_from_the_configuration_are_named_and_dropped_after_a_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9");
+    let store = store_for(&config).await;
+    let ann = add_user(&store, "ann@example.com").await;
+    add_user(&store, "bob@example.com").await;
+    let link = scim_bridge::store::LinkRow {
+        state: "linked".into(),
+        remote_id: Some("7".into()),
+        remote_key: Some("ann@example.com".into()),
+        pushed_hash: None,
+        pushed_active: Some(true),
+    };
+    store.save_link(&ann, "w365", &link).await.unwrap();
+    store.close().await;
+    // The target leaves the configuration; its two rows and one link stay behind.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let without = text.split("[[target]]").next().unwrap().to_owned();
+    std::fs::write(&config, without).unwrap();
+
+    let (ok, out, err) = run(&config, &["sync", "status"]);
+    assert!(ok, "{err}");
+    let line: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("w365"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(&line[1..4], ["2", "0", "not-configured"], "{out}");
+    assert!(out.contains("sync drop --target w365"), "{out}");
+
+    let (ok, out) = run_with_input(&config, &["sync", "drop", "--target", "w365"], "n\n");
+    assert!(
+        ok && out.contains("Forget 2 queued row(s) and 1 link(s)") && out.contains("nothing dropped"),
+        "{out}"
+    );
+    let (ok, out) = run_with_input(&config, &["sync", "drop", "--target", "w365"], "yes\n");
+    assert!(ok && out.contains("dropped 2 row(s) and 1 link(s)"), "{out}");
+    let store = store_for(&config).await;
+    assert!(store.sync_rows().await.unwrap().is_empty());
+    assert_eq!(store.link(&ann, "w365").await.unwrap(), None);
+    let (ok, out, _) = run(&config, &["sync", "drop", "--target", "w365", "--yes"]);
+    assert!(ok && out.contains("nothing is recorded"), "{out}");
+}
+
+#[tokio::test]
+async fn a_configured_target_cannot_be_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9");
+    let (ok, _, err) = run(&config, &["sync", "drop", "--target", "w365", "--yes"]);
+    assert!(!ok && err.contains("is configured"), "{err}");
+}

@@ -360,3 +360,61 @@ async fn a_target_that_keeps_failing_rests_as_a_whole_instead_of_being_hammered(
     app.drain_sync().await;
     assert_eq!(calls(&vendor).await.len(), sent, "nothing more while the target rests");
 }
+
+/// Workspace365 and eSign key users by e-mail: a user deleted and created again with the same
+/// e-mail before the vendor heard of the delete must end up there, created and active, whichever
+/// of the two rows runs first.
+#[tokio::test]
+async fn a_user_deleted_and_created_again_with_the_same_email_ends_up_active_at_the_vendor() {
+    use crate::fake_vendors::{FakeVendor, Vendor};
+    use crate::fake_w365::{FakeWorkspace365, VendorUser};
+    let (w365_server, w365) = FakeWorkspace365::start(Duration::ZERO).await;
+    let (esign_server, esign) = FakeVendor::start(Vendor::Esign).await;
+    let secrets = tempfile::tempdir().unwrap();
+    let esign_target = crate::connectors::target_for(
+        scim_bridge::config::TargetKind::Esign,
+        &esign_server.uri(),
+        secrets.path(),
+    );
+    let app = spawn_app_with(|s| s.target = vec![w365_target("w365", None, &base(&w365_server)), esign_target]).await;
+    for round in 0..6 {
+        let email = format!("again{round}@x.com");
+        let first = json!({"schemas": [USER_SCHEMA], "userName": email, "name": {"givenName": "Old", "familyName": "One"},
+            "emails": [{"primary": true, "value": email}]});
+        let old = create(&app, &first).await;
+        app.drain_sync().await;
+        assert_eq!(app.delete(&format!("/Users/{old}")).await.status(), 204);
+        let second = json!({"schemas": [USER_SCHEMA], "userName": email, "name": {"givenName": "New", "familyName": "Two"},
+            "emails": [{"primary": true, "value": email}]});
+        let new = create(&app, &second).await;
+        // A row that met the other one's reconcile of the same e-mail waits a moment (not counted).
+        for _ in 0..3 {
+            app.drain_sync().await;
+            app.worker.clock().advance(Duration::from_secs(1));
+        }
+        let held = w365.users().get(&email).cloned();
+        let expected = VendorUser {
+            first_name: "New".into(),
+            last_name: "Two".into(),
+            active: true,
+        };
+        assert_eq!(held, Some(expected), "round {round}: Workspace365");
+        let at_esign: Vec<_> = esign
+            .users()
+            .into_iter()
+            .filter(|u| u["Username"] == email.as_str())
+            .collect();
+        assert_eq!(at_esign.len(), 1, "round {round}: one eSign user {at_esign:?}");
+        assert_eq!(
+            (&at_esign[0]["FirstName"], &at_esign[0]["Active"]),
+            (&json!("New"), &json!(true)),
+            "round {round}"
+        );
+        assert!(
+            app.store.sync_rows().await.unwrap().is_empty(),
+            "round {round}: nothing left queued"
+        );
+        assert_eq!(app.store.tombstone(&old).await.unwrap(), None, "round {round}");
+        assert_eq!(app.store.link(&new, "w365").await.unwrap().unwrap().state, "linked");
+    }
+}

@@ -29,8 +29,9 @@ impl Connector {
         settings: &TargetSettings,
         http: reqwest::Client,
         health: std::sync::Arc<crate::sync::health::Health>,
+        clock: std::sync::Arc<crate::sync::clock::Clock>,
     ) -> Result<Self, ConfigError> {
-        let vendor = VendorClient::new(&settings.name, http, settings.rate_limit).with_health(health);
+        let vendor = VendorClient::new(&settings.name, http, settings.rate_limit).with_health(health, clock);
         let target = settings.name.clone();
         let connector = match settings.kind {
             TargetKind::Workspace365 => Self::Workspace365(workspace365::Workspace365::new(

@@ -87,13 +87,27 @@ impl Workspace365 {
             other => other.cloned(),
         };
         match link {
-            None => self.create(user).await,
+            None => self.create_or_adopt(user).await,
             Some(link) => match self.bring_up_to_date(link, user).await? {
                 Some(link) => Ok(link),
                 // The vendor no longer has the user (deleted there): create it again.
-                None => self.create(user).await,
+                None => self.create_or_adopt(user).await,
             },
         }
+    }
+
+    /// Creates the user; if the vendor refuses because the e-mail is taken (a deleted user with the
+    /// same e-mail that the vendor has not heard of yet, vendor-apis.md §2: Validate "after an
+    /// ambiguous create failure"), that record is looked up and becomes this user's.
+    async fn create_or_adopt(&self, user: &UserState) -> Result<Link, ConnectorError> {
+        let refused = match self.create(user).await {
+            Err(e @ ConnectorError::Permanent { status: Some(400), .. }) => e,
+            other => return other,
+        };
+        let Some(found) = self.adopt_if_present(&Link::creating(&user.email), user).await? else {
+            return Err(refused);
+        };
+        self.bring_up_to_date(found, user).await?.ok_or(refused)
     }
 
     /// The connectivity probe of `scim-bridge check`: `GET /Environment/` (read-only).

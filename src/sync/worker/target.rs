@@ -3,6 +3,7 @@
 use crate::config::{ConfigError, OnDelete, TargetSettings};
 use crate::store::{format_timestamp, Store, TargetStateRow};
 use crate::sync::client;
+use crate::sync::clock::Clock;
 use crate::sync::connectors::Connector;
 use crate::sync::health::{Breaker, Health, Pause, Snapshot, Transition, Verdict};
 use std::collections::HashSet;
@@ -42,7 +43,7 @@ impl Drop for KeyGuard<'_> {
 
 impl Target {
     /// The target a `[[target]]` describes, with its own HTTP client (its timeouts).
-    pub fn build(settings: &TargetSettings) -> Result<Self, ConfigError> {
+    pub fn build(settings: &TargetSettings, clock: &Arc<Clock>) -> Result<Self, ConfigError> {
         let (timeout, connect_timeout) = settings.timeouts();
         let http = client::http_client_with(timeout, connect_timeout)
             .map_err(|e| ConfigError::Invalid(format!("target '{}': HTTP client: {e}", settings.name)))?;
@@ -52,7 +53,7 @@ impl Target {
             name: settings.name.clone(),
             on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
             takes_passwords: settings.takes_passwords(),
-            connector: Connector::build(settings, http, health.clone())?,
+            connector: Connector::build(settings, http, health.clone(), clock.clone())?,
             permits: Semaphore::new(in_flight),
             concurrency: in_flight,
             health,
@@ -62,13 +63,13 @@ impl Target {
     }
 
     /// Takes up the health recorded before a restart (an open breaker, a known reset).
-    pub async fn restore(&self, row: Option<&TargetStateRow>) {
+    pub async fn restore(&self, row: Option<&TargetStateRow>, now: SystemTime) {
         let Some(snapshot) = row.and_then(snapshot_of) else {
             return;
         };
         self.health.replace(snapshot.clone());
         *self.saved.lock().await = Some(snapshot);
-        if let Some((wait, reason)) = self.health.pause_left(SystemTime::now()) {
+        if let Some((wait, reason)) = self.health.pause_left(now) {
             tracing::info!(target = %self.name, wait_secs = wait.as_secs_f64(), reason, "the vendor's reset recorded before the restart still holds");
         }
     }
@@ -91,8 +92,8 @@ impl Target {
     }
 
     /// Tells the breaker what a reconcile found.
-    pub fn record(&self, verdict: Verdict, probe: bool) {
-        if let Some(transition) = self.health.record(verdict, probe, SystemTime::now()) {
+    pub fn record(&self, verdict: Verdict, probe: bool, now: SystemTime) {
+        if let Some(transition) = self.health.record(verdict, probe, now) {
             self.log(&transition);
         }
     }

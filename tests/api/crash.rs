@@ -37,22 +37,22 @@ concurrency = 4
     config
 }
 
-fn bridge(config: &Path) -> Command {
+pub fn bridge(config: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.arg("--config").arg(config).env("RUST_LOG", "info");
     c
 }
 
-fn create_token(config: &Path) -> String {
+pub fn create_token(config: &Path) -> String {
     let out = bridge(config).args(["token", "create", "crash"]).output().unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// A running `serve` and the base URL it printed in its start-up log line.
-struct Server {
-    child: Child,
-    base: String,
+pub struct Server {
+    pub child: Child,
+    pub base: String,
 }
 
 /// A failing test must not leave a server running.
@@ -63,7 +63,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(config: &Path) -> Server {
+pub fn serve(config: &Path) -> Server {
     let mut child = bridge(config)
         .arg("serve")
         .stdout(Stdio::null())
@@ -87,7 +87,7 @@ fn serve(config: &Path) -> Server {
     }
 }
 
-fn signal(child: &Child, name: &str) {
+pub fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
         .args([name, &child.id().to_string()])
         .status()
@@ -95,7 +95,7 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(
@@ -106,14 +106,14 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: String,
 }
 
 impl Client {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self
             .http
             .request(method, format!("{}/scim/v2{path}", self.base))
@@ -128,7 +128,7 @@ impl Client {
         response.json().await.unwrap_or(Value::Null)
     }
 
-    async fn patch(&self, id: &str, operations: Value) {
+    pub async fn patch(&self, id: &str, operations: Value) {
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations});
         self.send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(body))
             .await;

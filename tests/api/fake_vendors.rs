@@ -1,6 +1,7 @@
 //! Stateful fakes of eSign, CyberArk, DocuSign and Eloqua for end-to-end tests: each holds users as
 //! the documented calls change them (shared/seeds/, shared/vendor-apis.md), refuses calls without the
 //! credential it issued, and records every call.
+use crate::weather::Faults;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,9 @@ pub struct State {
     pub users: BTreeMap<String, Value>,
     /// "METHOD path" of every call, in arrival order.
     pub calls: Vec<String>,
+    /// Calls that break the vendor's contract as the bridge should use it: a create of a user the
+    /// vendor already holds (the bridge looks up first).
+    pub violations: Vec<String>,
     next: u64,
     uri: String,
 }
@@ -34,6 +38,7 @@ pub struct State {
 pub struct FakeVendor {
     vendor: Vendor,
     pub state: Arc<Mutex<State>>,
+    weather: Arc<Mutex<Option<Arc<Faults>>>>,
 }
 
 impl FakeVendor {
@@ -42,6 +47,7 @@ impl FakeVendor {
         let fake = Self {
             vendor,
             state: Arc::default(),
+            weather: Arc::default(),
         };
         fake.state.lock().unwrap().uri = server.uri();
         wiremock::Mock::given(wiremock::matchers::any())
@@ -59,6 +65,15 @@ impl FakeVendor {
         self.state.lock().unwrap().calls.clone()
     }
 
+    /// From now on a share of calls fails as `faults` deals them (tests/api/weather.rs).
+    pub fn set_weather(&self, faults: Arc<Faults>) {
+        *self.weather.lock().unwrap() = Some(faults);
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.state.lock().unwrap().violations.clone()
+    }
+
     /// Puts a user in the vendor's store directly (one made before the bridge).
     pub fn seed(&self, id: &str, user: Value) {
         self.state.lock().unwrap().users.insert(id.to_owned(), user);
@@ -67,6 +82,22 @@ impl FakeVendor {
 
 impl Respond for FakeVendor {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        let weather = self.weather.lock().unwrap().clone();
+        let Some(faults) = weather else {
+            return self.answer(request);
+        };
+        match faults.roll() {
+            None => self.answer(request),
+            Some(fault) => match Faults::refusal(fault, self.vendor == Vendor::Docusign) {
+                Some(refusal) => refusal,
+                None => self.answer(request).set_delay(faults.hang()),
+            },
+        }
+    }
+}
+
+impl FakeVendor {
+    fn answer(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.state.lock().unwrap();
         state.calls.push(format!("{} {}", request.method, request.url.path()));
         let body: Value = request.body_json().unwrap_or(Value::Null);
@@ -160,6 +191,10 @@ fn esign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             ok(json!({"Users": found}))
         }
         ("POST", ["users"]) => {
+            let name = user["Username"].as_str().unwrap_or_default().to_owned();
+            if find_by(state, "Username", &name).is_some() {
+                state.violations.push(format!("eSign create of existing {name}"));
+            }
             let id = next_id(state, "sys-");
             let mut stored = json!({"SystemUserId": id, "Active": true});
             merge(&mut stored, user, &NAMES);
@@ -233,6 +268,10 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             ok(json!({"Users": found, "Total": found.len()}))
         }
         ("POST", ["API", "Users"]) => {
+            let name = call.body["username"].as_str().unwrap_or_default().to_owned();
+            if find_by(state, "username", &name).is_some() {
+                state.violations.push(format!("CyberArk create of existing {name}"));
+            }
             state.next += 1;
             let id = state.next;
             let mut stored = call.body.clone();
@@ -318,8 +357,11 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                         merge(stored, &item, &FIELDS);
                         stored.clone()
                     }
-                    Some(_) => json!({"email": email, "errorDetails": {"errorCode": "USER_ALREADY_EXISTS_IN_ACCOUNT",
-                        "message": "Username and email combination already exists for this account."}}),
+                    Some(_) => {
+                        state.violations.push(format!("DocuSign create of existing {email}"));
+                        json!({"email": email, "errorDetails": {"errorCode": "USER_ALREADY_EXISTS_IN_ACCOUNT",
+                        "message": "Username and email combination already exists for this account."}})
+                    }
                     None => {
                         let id = next_id(state, "ds-");
                         let mut stored = json!({"userId": id, "userStatus": "ActivationSent"});
@@ -384,6 +426,7 @@ fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
         ("POST", ["api", "REST", "2.0", "system", "user"]) => {
             let email = call.body["emailAddress"].as_str().unwrap_or_default().to_owned();
             if find_by(state, "emailAddress", &email).is_some() {
+                state.violations.push(format!("Eloqua create of existing {email}"));
                 return ResponseTemplate::new(409).set_body_string("There was a conflict.");
             }
             let id = {

@@ -30,6 +30,7 @@ pub struct State {
 pub struct FakeWorkspace365 {
     pub state: Arc<Mutex<State>>,
     delay: Duration,
+    weather: Arc<Mutex<Option<Arc<crate::weather::Faults>>>>,
 }
 
 impl FakeWorkspace365 {
@@ -39,6 +40,7 @@ impl FakeWorkspace365 {
         let fake = Self {
             state: Arc::default(),
             delay,
+            weather: Arc::default(),
         };
         wiremock::Mock::given(wiremock::matchers::any())
             .respond_with(fake.clone())
@@ -57,6 +59,11 @@ impl FakeWorkspace365 {
 
     pub fn created(&self) -> Vec<String> {
         self.state.lock().unwrap().created.clone()
+    }
+
+    /// From now on a share of calls fails as `faults` deals them (tests/api/weather.rs).
+    pub fn set_weather(&self, faults: Arc<crate::weather::Faults>) {
+        *self.weather.lock().unwrap() = Some(faults);
     }
 
     pub fn duplicate_creates(&self) -> usize {
@@ -128,6 +135,14 @@ impl FakeWorkspace365 {
 
 impl Respond for FakeWorkspace365 {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.answer(request).set_delay(self.delay)
+        let weather = self.weather.lock().unwrap().clone();
+        let fault = weather.as_ref().and_then(|f| f.roll());
+        match (fault, &weather) {
+            (Some(fault), Some(faults)) => match crate::weather::Faults::refusal(fault, false) {
+                Some(refusal) => refusal,
+                None => self.answer(request).set_delay(faults.hang()),
+            },
+            _ => self.answer(request).set_delay(self.delay),
+        }
     }
 }

@@ -24,3 +24,4 @@ mod sync_lifecycle;
 mod sync_queue;
 mod sync_workspace365;
 mod users;
+mod weather;

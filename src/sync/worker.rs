@@ -26,9 +26,12 @@ use tokio::task::JoinSet;
 /// Rows leased per round, and how long a lease lasts before another worker may take the row.
 const BATCH: i64 = 64;
 const LEASE: Duration = Duration::from_secs(300);
-/// Backoff: full jitter over `BASE * 2^attempts`, capped.
-const BACKOFF_BASE: Duration = Duration::from_secs(1);
-const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// Backoff of one row: full jitter over `BASE * 2^attempts`, capped. The cap is short because a
+/// vendor that is down is the breaker's business (it stops all calls without counting attempts):
+/// a row's own backoff only spreads out retries of failures that hit it alone. (With a 5-minute
+/// cap, rows that met three or four random faults waited minutes after the vendor was fine.)
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// The longest idle wait: rows made due by another process (`sync retry`, `sync resync`) cannot
 /// wake this one, so it looks again this often (one probe of the due index).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
@@ -49,6 +52,8 @@ pub struct Worker {
     clock: Arc<Clock>,
     /// The targets' health recorded before this process started, taken up once.
     restored: OnceCell<()>,
+    /// When the first target skipped by the last claim (paused or open) becomes callable.
+    blocked_until: std::sync::Mutex<Option<SystemTime>>,
 }
 
 /// A leased row; `probe` when it is the one reconcile a half-open breaker lets through.
@@ -90,6 +95,7 @@ impl Worker {
             sealer,
             clock,
             restored: OnceCell::new(),
+            blocked_until: std::sync::Mutex::new(None),
         })
     }
 
@@ -168,6 +174,7 @@ impl Worker {
                 continue;
             }
             let wait = worker.until_next_due().await;
+
             tokio::select! {
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {},
                 () = notified => {},
@@ -189,12 +196,14 @@ impl Worker {
             return Ok(Vec::new());
         }
         let now = self.clock.now();
-        let (mut callable, mut probing) = (Vec::new(), Vec::new());
+        let (mut callable, mut probing, mut blocked_until) = (Vec::new(), Vec::new(), None);
         for target in &self.targets {
             match target.health.claimable(now) {
                 Claimable::All => callable.push(target.name.as_str()),
                 Claimable::Probe => probing.push(target),
-                Claimable::Not(_) => {}
+                Claimable::Not(until) => {
+                    blocked_until = Some(blocked_until.map_or(until, |b: SystemTime| b.min(until)))
+                }
             }
         }
         let now = time::OffsetDateTime::from(now);
@@ -202,6 +211,9 @@ impl Worker {
             crate::store::format_timestamp(now),
             crate::store::format_timestamp(now + LEASE),
         );
+        // Remembered even once it has passed: rows left due while a target waited are claimed
+        // when it ends, not at the next idle check.
+        *self.blocked_until.lock().unwrap_or_else(|p| p.into_inner()) = blocked_until;
         let limit = i64::try_from(limit).unwrap_or(BATCH);
         let mut leased: Vec<Leased> = self
             .store
@@ -236,13 +248,10 @@ impl Worker {
             .and_then(|d| crate::scim::resource::parse_datetime(&d))
             .map(|at| SystemTime::from(at).duration_since(now).unwrap_or(Duration::ZERO));
         let callable_again = self
-            .targets
-            .iter()
-            .filter_map(|t| match t.health.claimable(now) {
-                Claimable::Not(until) => Some(until.duration_since(now).unwrap_or_default()),
-                _ => None,
-            })
-            .min();
+            .blocked_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|until| until.duration_since(now).unwrap_or_default());
         [next_row, callable_again]
             .into_iter()
             .flatten()

@@ -25,3 +25,4 @@ mod sync_queue;
 mod sync_workspace365;
 mod users;
 mod weather;
+mod weather_e2e;

@@ -1,4 +1,4 @@
-//! A target in bad weather: the circuit breaker (five failures open it, one probe decides), waits
+//! A target in bad weather: the circuit breaker (ten failures open it, one probe decides), waits
 //! the bridge chooses itself (a vendor's reset) that count nothing, per-target timeouts, and what
 //! an operator sees of it (`target_state`, `v_target_status`, `/metrics`). Time is the worker's
 //! clock, moved forward instead of slept on.
@@ -52,7 +52,7 @@ async fn attempts(app: &TestApp) -> Vec<i64> {
 }
 
 #[tokio::test]
-async fn five_failures_open_the_breaker_then_one_probe_at_a_time_decides() {
+async fn ten_failures_open_the_breaker_then_one_probe_at_a_time_decides() {
     let vendor = MockServer::start().await;
     // A new user's first call is its create.
     let outage = Mock::given(method("POST"))
@@ -60,25 +60,25 @@ async fn five_failures_open_the_breaker_then_one_probe_at_a_time_decides() {
         .mount_as_scoped(&vendor)
         .await;
     let app = spawn_app_with(|s| s.target = vec![target(&vendor, 1)]).await;
-    create_users(&app, 12).await;
+    create_users(&app, 14).await;
     app.drain_sync().await;
-    // One reconcile at a time (concurrency 1): the fifth failure opens it and the rest wait.
-    assert_eq!(creates(&vendor).await, 5, "no call after the breaker opened");
+    // One reconcile at a time (concurrency 1): the tenth failure opens it and the rest wait.
+    assert_eq!(creates(&vendor).await, 10, "no call after the breaker opened");
     assert_eq!(breaker(&app).await, ("open".into(), 1));
     assert_eq!(
         attempts(&app).await.iter().sum::<i64>(),
-        5,
+        10,
         "the waiting rows count nothing"
     );
 
     // The wait is over: exactly one probe; it fails, and the breaker opens again for longer.
     app.worker.clock().advance(Duration::from_secs(2));
     app.drain_sync().await;
-    assert_eq!(creates(&vendor).await, 6);
+    assert_eq!(creates(&vendor).await, 11);
     assert_eq!(breaker(&app).await, ("open".into(), 2));
     app.worker.clock().advance(Duration::from_millis(1100));
     app.drain_sync().await;
-    assert!(creates(&vendor).await <= 7, "the second wait is longer than the first");
+    assert!(creates(&vendor).await <= 12, "the second wait is longer than the first");
 
     // The vendor is back: the next probe closes the breaker and every row goes through.
     drop(outage);
@@ -90,7 +90,7 @@ async fn five_failures_open_the_breaker_then_one_probe_at_a_time_decides() {
         .respond_with(ResponseTemplate::new(200).set_body_string("7"))
         .mount(&vendor)
         .await;
-    for _ in 0..3 {
+    for _ in 0..4 {
         app.worker.clock().advance(Duration::from_secs(600));
         app.drain_sync().await;
     }

@@ -345,18 +345,22 @@ async fn metrics_need_a_token_and_count_requests_queue_rows_and_vendor_calls() {
 async fn a_target_that_keeps_failing_rests_as_a_whole_instead_of_being_hammered() {
     let vendor = vendor_answering(500).await;
     let app = spawn_app_with(|s| s.target = vec![w365_target("w365", None, &base(&vendor))]).await;
-    for n in 0..12 {
+    for n in 0..20 {
         create(&app, &person(&format!("h{n}@x.com"))).await;
     }
     app.drain_sync().await;
     let sent = calls(&vendor).await.len();
-    // Five failures in a row rest the target; at most the calls already holding a permit (four) go out.
-    assert!((5..=8).contains(&sent), "{sent} calls");
+    // Ten failures in a row open the breaker; at most the calls already holding a permit (four) go out.
+    assert!((10..=13).contains(&sent), "{sent} calls");
     let rows = app.store.sync_rows().await.unwrap();
-    assert_eq!(rows.len(), 12, "nothing is lost");
+    assert_eq!(rows.len(), 20, "nothing is lost");
     assert!(rows.iter().all(|r| r.state == "pending"));
     let untried = rows.iter().filter(|r| r.attempts == 0).count();
-    assert_eq!(untried, 12 - sent, "the rows deferred by the rest count no attempt");
+    assert_eq!(
+        untried,
+        20 - sent,
+        "the rows deferred by the open breaker count no attempt"
+    );
     app.drain_sync().await;
     assert_eq!(calls(&vendor).await.len(), sent, "nothing more while the target rests");
 }

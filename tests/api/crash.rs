@@ -134,18 +134,21 @@ impl Client {
             .await;
     }
 
-    /// The metrics line for one queue state, e.g. pending rows.
-    async fn queue_rows(&self, state: &str) -> Option<u64> {
-        let text = self
+    /// The `/metrics` page (None while the server is unreachable).
+    pub async fn metrics(&self) -> Option<String> {
+        let response = self
             .http
             .get(format!("{}/metrics", self.base))
             .bearer_auth(&self.token)
             .send()
             .await
-            .ok()?
-            .text()
-            .await
             .ok()?;
+        response.text().await.ok()
+    }
+
+    /// The metrics line for one queue state, e.g. pending rows.
+    async fn queue_rows(&self, state: &str) -> Option<u64> {
+        let text = self.metrics().await?;
         let prefix = format!(r#"scim_bridge_sync_queue_rows{{target="w365",state="{state}"}} "#);
         text.lines().find_map(|l| l.strip_prefix(&prefix)?.parse().ok())
     }

@@ -140,16 +140,7 @@ fn held(vendor: Vendor, users: &[Value]) -> Vec<Expected> {
 
 /// Queued rows of every target, from `/metrics` (None while the server is unreachable).
 async fn queued(client: &Client) -> Option<u64> {
-    let text = client
-        .http
-        .get(format!("{}/metrics", client.base))
-        .bearer_auth(&client.token)
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
+    let text = client.metrics().await?;
     let rows = text
         .lines()
         .filter(|l| l.starts_with("scim_bridge_sync_queue_rows{"))

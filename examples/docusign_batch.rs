@@ -2,7 +2,7 @@
 //! attribute change due, drained against a mock DocuSign answering in LATENCY ms, with `batch_size` 1
 //! (one seed `PUT …/users` per user) and 100. Prints vendor calls, wall time and users per call.
 use scim_bridge::app::Application;
-use scim_bridge::config::{Settings, TargetKind, TargetSettings};
+use scim_bridge::config::{Settings, TargetSettings};
 use scim_bridge::store::LinkRow;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -41,17 +41,12 @@ async fn run(users: usize, batch_size: usize, latency: Duration) {
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
     settings.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    settings.target = vec![TargetSettings {
-        name: "docusign".into(),
-        kind: TargetKind::Docusign,
-        oauth_base_url: Some(vendor.uri()),
-        integration_key: Some("ik".into()),
-        user_id: Some("u".into()),
-        private_key_file: Some(key_file),
-        account_id: Some(ACCOUNT.into()),
-        batch_size: Some(batch_size),
-        ..Default::default()
-    }];
+    let target = format!(
+        "name = \"docusign\"\nkind = \"docusign\"\noauth_base_url = \"{}\"\nintegration_key = \"ik\"\nuser_id = \"u\"\naccount_id = \"{ACCOUNT}\"\nbatch_size = {batch_size}\nprivate_key_file = {:?}",
+        vendor.uri(),
+        key_file.display().to_string()
+    );
+    settings.target = vec![toml::from_str::<TargetSettings>(&target).unwrap()];
     let mut app = Application::build(&settings).await.unwrap();
     let store = app.store().clone();
     let worker = app.take_worker().unwrap();

@@ -6,7 +6,7 @@
 //!
 //! The server, its worker and the vendor run in this process, over real HTTP on loopback.
 use scim_bridge::app::Application;
-use scim_bridge::config::{Settings, TargetKind, TargetSettings};
+use scim_bridge::config::{Settings, TargetSettings};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -48,19 +48,12 @@ async fn start(delay: Duration, concurrency: usize, dir: &std::path::Path) -> (A
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
     settings.database.url = format!("sqlite://{}", dir.join("bench.db").display());
-    settings.target = vec![TargetSettings {
-        name: "w365".into(),
-        kind: TargetKind::Workspace365,
-        base_url: format!("{}/Provisioning", vendor_server.uri()),
-        scope: None,
-        on_delete: None,
-        concurrency: Some(concurrency),
-        rate_limit: None,
-        environment: Some("bench".into()),
-        provisioning_key_env: None,
-        provisioning_key_file: Some(key_file),
-        ..Default::default()
-    }];
+    let target = format!(
+        "name = \"w365\"\nkind = \"workspace365\"\nbase_url = \"{}/Provisioning\"\nenvironment = \"bench\"\nconcurrency = {concurrency}\nprovisioning_key_file = {:?}",
+        vendor_server.uri(),
+        key_file.display().to_string()
+    );
+    settings.target = vec![toml::from_str::<TargetSettings>(&target).unwrap()];
     let app = Application::build(&settings).await.unwrap();
     (app, vendor_server, vendor)
 }

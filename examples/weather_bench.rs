@@ -15,6 +15,9 @@ mod fake_vendors;
 #[path = "../tests/api/fake_w365.rs"]
 mod fake_w365;
 #[allow(dead_code)]
+#[path = "../tests/api/targets.rs"]
+mod targets;
+#[allow(dead_code)]
 #[path = "../tests/api/weather.rs"]
 mod weather;
 
@@ -23,68 +26,21 @@ use fake_w365::FakeWorkspace365;
 use scim_bridge::app::Application;
 use scim_bridge::config::{Settings, TargetKind, TargetSettings};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weather::{reset_proxy, Fault, Faults};
 
 const CONCURRENCY: usize = 4;
 const HANG: Duration = Duration::from_millis(1500);
-const DOCUSIGN_KEY: &str = include_str!("../src/sync/connectors/docusign/test_key.pem");
-
-fn secret(dir: &Path, name: &str, value: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, value).unwrap();
-    path
-}
 
 /// A target of `kind` at `uri` with the bench's timeouts and concurrency.
 fn target(kind: TargetKind, uri: &str, dir: &Path) -> TargetSettings {
-    let base = TargetSettings {
-        name: format!("{kind:?}").to_lowercase(),
-        kind,
-        concurrency: Some(CONCURRENCY),
-        timeout_secs: Some(1.0),
-        connect_timeout_secs: Some(1.0),
-        ..Default::default()
-    };
-    match kind {
-        TargetKind::Workspace365 => TargetSettings {
-            base_url: format!("{uri}/Provisioning"),
-            environment: Some("example".into()),
-            provisioning_key_file: Some(secret(dir, "w365.key", "C7656554-85A2-4AFD-BAB7-18C71593C4D2")),
-            ..base
-        },
-        TargetKind::Esign => TargetSettings {
-            base_url: format!("{uri}/"),
-            api_key_file: Some(secret(dir, "esign.key", fake_vendors::ESIGN_API_KEY)),
-            salt_file: Some(secret(dir, "esign.salt", fake_vendors::ESIGN_SALT)),
-            ..base
-        },
-        TargetKind::Cyberark => TargetSettings {
-            base_url: format!("{uri}/PasswordVault"),
-            username_file: Some(secret(dir, "vault.user", "svc-scim")),
-            password_file: Some(secret(dir, "vault.pass", "vault-pass")),
-            ..base
-        },
-        TargetKind::Docusign => TargetSettings {
-            oauth_base_url: Some(uri.to_owned()),
-            base_url: format!("{uri}/restapi"),
-            integration_key: Some("ik-1".into()),
-            user_id: Some("admin-guid".into()),
-            private_key_file: Some(secret(dir, "docusign.pem", DOCUSIGN_KEY)),
-            account_id: Some(fake_vendors::DOCUSIGN_ACCOUNT.into()),
-            ..base
-        },
-        TargetKind::Eloqua => TargetSettings {
-            login_url: Some(uri.to_owned()),
-            base_url: uri.to_owned(),
-            company: Some("ACME".into()),
-            username_file: Some(secret(dir, "eloqua.user", "svc-scim")),
-            password_file: Some(secret(dir, "eloqua.pass", "Eloqua-Pass-1")),
-            ..base
-        },
+    let mut extra = format!("concurrency = {CONCURRENCY}\ntimeout_secs = 1.0\nconnect_timeout_secs = 1.0\n");
+    if kind == TargetKind::Eloqua {
+        extra.push_str(&format!("base_url = \"{uri}\"\n"));
     }
+    targets::target_with(kind, uri, dir, &extra)
 }
 
 /// One fake per kind, and how to read its call count and the faults it dealt.

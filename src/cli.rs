@@ -325,7 +325,7 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
     }
     let http = crate::sync::client::http_client(std::time::Duration::from_secs(15))?;
     for target in &settings.target {
-        let label = format!("{} ({})", target.name, crate::config::kind_name(target.kind));
+        let label = format!("{} ({})", target.name, crate::config::kind_name(target.kind()));
         let outcome = match crate::sync::connectors::Connector::build(
             target,
             http.clone(),

@@ -1,8 +1,10 @@
 //! Typed configuration: defaults, then `./scim-bridge.toml` (or `--config FILE`), then
 //! `SCIM_BRIDGE__SECTION__KEY` environment variables. Secrets are named by `*_env` / `*_file`.
+mod secret_ref;
 mod target;
 
-pub use target::{kind_name, OnDelete, TargetKind, TargetSettings};
+pub use secret_ref::{normalise_secret_keys, SecretRef};
+pub use target::{is_http_url, kind_name, OnDelete, TargetKind, TargetSettings};
 
 use crate::scim::Limits;
 use figment::providers::{Env, Format, Serialized, Toml};

@@ -1,9 +1,13 @@
-//! `[[target]]`: the vendors users fan out to (shared/design.md, "Configuration"). Checked when the
-//! file is read; secrets (`*_env`, `*_file`) are read only by the commands that call vendors.
+//! `[[target]]`: the vendors users fan out to (docs/configuration.md). A table is read in two
+//! steps: the keys every target has (`name`, `kind`, `scope`, …) first, then the rest as the
+//! vendor's own `Config` (`sync::connectors::<vendor>::Config`), which refuses any key it does not
+//! know, so a typo or a key meant for another vendor is never silently ignored. Secrets are read
+//! only by the commands that call vendors.
 use super::ConfigError;
 use crate::scim::{schema, Filter};
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use crate::sync::connectors::VendorConfig;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 /// The vendor a target speaks to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,89 +29,120 @@ pub enum OnDelete {
     Deactivate,
 }
 
-/// One `[[target]]` table. Keys a kind does not use are refused by `validate`, so a typo or a key
-/// meant for another vendor is never silently ignored.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[target]]` table: the keys every target has, and its vendor's own.
+#[derive(Debug, Clone)]
 pub struct TargetSettings {
     /// Unique; the `target` column of `links` and `sync_queue`.
     pub name: String,
-    pub kind: TargetKind,
-    /// Required except for `docusign` and `eloqua`, which discover their API base when it is absent.
-    #[serde(default)]
-    pub base_url: String,
     /// A SCIM filter over users: who belongs in this target (everyone when absent).
-    #[serde(default)]
     pub scope: Option<String>,
-    #[serde(default)]
     pub on_delete: Option<OnDelete>,
     /// Vendor calls in flight at once (default 4).
-    #[serde(default)]
     pub concurrency: Option<usize>,
     /// Requests per second toward this vendor (no limit when absent).
-    #[serde(default)]
     pub rate_limit: Option<f64>,
     /// The longest one vendor call may take, answer included, in seconds (default 30).
-    #[serde(default)]
     pub timeout_secs: Option<f64>,
     /// The longest connecting to the vendor may take, in seconds (default 5).
-    #[serde(default)]
     pub connect_timeout_secs: Option<f64>,
-    // workspace365
+    pub vendor: VendorConfig,
+}
+
+/// The keys every target has, as the table spells them.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Common {
+    name: String,
+    kind: TargetKind,
     #[serde(default)]
-    pub environment: Option<String>,
+    scope: Option<String>,
     #[serde(default)]
-    pub provisioning_key_env: Option<String>,
+    on_delete: Option<OnDelete>,
     #[serde(default)]
-    pub provisioning_key_file: Option<PathBuf>,
+    concurrency: Option<usize>,
     #[serde(default)]
-    pub create_in_office365: Option<bool>,
-    // esign
+    rate_limit: Option<f64>,
     #[serde(default)]
-    pub api_key_env: Option<String>,
+    timeout_secs: Option<f64>,
     #[serde(default)]
-    pub api_key_file: Option<PathBuf>,
-    #[serde(default)]
-    pub salt_env: Option<String>,
-    #[serde(default)]
-    pub salt_file: Option<PathBuf>,
-    // cyberark and eloqua
-    #[serde(default)]
-    pub username_env: Option<String>,
-    #[serde(default)]
-    pub username_file: Option<PathBuf>,
-    #[serde(default)]
-    pub password_env: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    // cyberark
-    #[serde(default)]
-    pub auth_method: Option<String>,
-    #[serde(default)]
-    pub user_type: Option<String>,
-    #[serde(default)]
-    pub location: Option<String>,
-    // docusign
-    #[serde(default)]
-    pub oauth_base_url: Option<String>,
-    #[serde(default)]
-    pub integration_key: Option<String>,
-    #[serde(default)]
-    pub user_id: Option<String>,
-    #[serde(default)]
-    pub private_key_file: Option<PathBuf>,
-    #[serde(default)]
-    pub account_id: Option<String>,
-    #[serde(default)]
-    pub batch_size: Option<usize>,
-    // eloqua
-    #[serde(default)]
-    pub login_url: Option<String>,
-    #[serde(default)]
-    pub company: Option<String>,
+    connect_timeout_secs: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for TargetSettings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = Map::<String, Value>::deserialize(deserializer)?;
+        let common_keys = match serde_json::to_value(Common::default()) {
+            Ok(Value::Object(keys)) => keys,
+            _ => Map::new(),
+        };
+        let common: Map<String, Value> = common_keys
+            .keys()
+            .filter_map(|key| Some((key.clone(), table.remove(key)?)))
+            .collect();
+        let name = common.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
+        let common: Common = serde_json::from_value(Value::Object(common))
+            .map_err(|e| D::Error::custom(format!("target '{name}': {e}")))?;
+        let vendor = VendorConfig::parse(common.kind, table)
+            .map_err(|e| D::Error::custom(format!("target '{name}' (kind {}): {e}", kind_name(common.kind))))?;
+        Ok(Self {
+            name: common.name,
+            scope: common.scope,
+            on_delete: common.on_delete,
+            concurrency: common.concurrency,
+            rate_limit: common.rate_limit,
+            timeout_secs: common.timeout_secs,
+            connect_timeout_secs: common.connect_timeout_secs,
+            vendor,
+        })
+    }
+}
+
+/// One flat table again, as it is written in the file.
+impl Serialize for TargetSettings {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let common = Common {
+            name: self.name.clone(),
+            kind: self.kind(),
+            scope: self.scope.clone(),
+            on_delete: self.on_delete,
+            concurrency: self.concurrency,
+            rate_limit: self.rate_limit,
+            timeout_secs: self.timeout_secs,
+            connect_timeout_secs: self.connect_timeout_secs,
+        };
+        let table = |value: Result<Value, serde_json::Error>| match value {
+            Ok(Value::Object(table)) => Ok(table),
+            Ok(_) => Err(S::Error::custom("a target is a table")),
+            Err(e) => Err(S::Error::custom(e)),
+        };
+        let mut out = table(serde_json::to_value(&common))?;
+        out.extend(table(serde_json::to_value(&self.vendor))?);
+        out.retain(|_, value| !value.is_null());
+        out.serialize(serializer)
+    }
 }
 
 impl TargetSettings {
+    /// A target with the common keys at their defaults.
+    pub fn new(name: &str, vendor: VendorConfig) -> Self {
+        Self {
+            name: name.to_owned(),
+            scope: None,
+            on_delete: None,
+            concurrency: None,
+            rate_limit: None,
+            timeout_secs: None,
+            connect_timeout_secs: None,
+            vendor,
+        }
+    }
+
+    pub fn kind(&self) -> TargetKind {
+        self.vendor.kind()
+    }
+
     /// The parsed `scope` filter, checked against the User schema.
     pub fn scope_filter(&self) -> Result<Option<Filter>, ConfigError> {
         let Some(text) = self.scope.as_deref().filter(|s| !s.trim().is_empty()) else {
@@ -122,14 +157,8 @@ impl TargetSettings {
     }
 
     /// Whether this vendor takes users' passwords (so an IdP password is held until delivered).
-    /// Workspace365 takes them on create and update, CyberArk as the initial password of a new user.
     pub fn takes_passwords(&self) -> bool {
-        matches!(self.kind, TargetKind::Workspace365 | TargetKind::Cyberark)
-    }
-
-    /// Users per DocuSign `PUT …/users` call (default 100).
-    pub fn batch_size(&self) -> usize {
-        self.batch_size.unwrap_or(100)
+        self.vendor.takes_passwords()
     }
 
     pub fn concurrency(&self) -> usize {
@@ -158,11 +187,6 @@ impl TargetSettings {
                 self.name
             )));
         }
-        let discovers_base = matches!(self.kind, TargetKind::Docusign | TargetKind::Eloqua);
-        let discovered = discovers_base && self.base_url.is_empty();
-        if !(discovered || is_http_url(&self.base_url)) {
-            return invalid("base_url must be an http(s) URL");
-        }
         if !(1..=64).contains(&self.concurrency()) {
             return invalid("concurrency must be between 1 and 64");
         }
@@ -178,137 +202,18 @@ impl TargetSettings {
             }
         }
         self.scope_filter()?;
-        self.refuse_foreign_keys()?;
-        let kind = kind_name(self.kind);
-        let need = |present: bool, what: &str| {
-            if present {
-                Ok(())
-            } else {
-                Err(ConfigError::Invalid(format!(
-                    "target '{}': {kind} needs {what}",
-                    self.name
-                )))
-            }
-        };
-        let one_of = |env: &Option<String>, file: &Option<PathBuf>, key: &str| {
-            need(
-                env.is_some() != file.is_some(),
-                &format!("one of `{key}_env` or `{key}_file`"),
-            )
-        };
-        match self.kind {
-            TargetKind::Workspace365 => {
-                need(
-                    self.environment.as_deref().is_some_and(|e| !e.is_empty()),
-                    "`environment`",
-                )?;
-                one_of(
-                    &self.provisioning_key_env,
-                    &self.provisioning_key_file,
-                    "provisioning_key",
-                )
-            }
-            TargetKind::Esign => {
-                one_of(&self.api_key_env, &self.api_key_file, "api_key")?;
-                one_of(&self.salt_env, &self.salt_file, "salt")
-            }
-            TargetKind::Cyberark => {
-                let method = self.auth_method.as_deref().unwrap_or("CyberArk");
-                need(
-                    ["CyberArk", "LDAP", "RADIUS"]
-                        .iter()
-                        .any(|m| m.eq_ignore_ascii_case(method)),
-                    "`auth_method` = \"CyberArk\", \"LDAP\" or \"RADIUS\"",
-                )?;
-                one_of(&self.username_env, &self.username_file, "username")?;
-                one_of(&self.password_env, &self.password_file, "password")
-            }
-            TargetKind::Docusign => {
-                need(
-                    self.oauth_base_url.as_deref().is_some_and(is_http_url),
-                    "`oauth_base_url` (an http(s) URL)",
-                )?;
-                for (value, key) in [
-                    (&self.integration_key, "`integration_key`"),
-                    (&self.user_id, "`user_id`"),
-                    (&self.account_id, "`account_id`"),
-                ] {
-                    need(value.as_deref().is_some_and(|v| !v.is_empty()), key)?;
-                }
-                need(self.private_key_file.is_some(), "`private_key_file`")?;
-                need(
-                    (1..=1000).contains(&self.batch_size()),
-                    "`batch_size` between 1 and 1000",
-                )
-            }
-            TargetKind::Eloqua => {
-                need(
-                    self.login_url.as_deref().is_none_or(is_http_url),
-                    "`login_url` to be an http(s) URL",
-                )?;
-                need(self.company.as_deref().is_some_and(|c| !c.is_empty()), "`company`")?;
-                one_of(&self.username_env, &self.username_file, "username")?;
-                one_of(&self.password_env, &self.password_file, "password")
-            }
-        }
-    }
-
-    /// Refuses a key that belongs to another kind of target (e.g. `salt_env` on a cyberark target).
-    fn refuse_foreign_keys(&self) -> Result<(), ConfigError> {
-        use TargetKind::*;
-        let keys: [(&str, bool, &[TargetKind]); 23] = [
-            ("environment", self.environment.is_some(), &[Workspace365]),
-            (
-                "provisioning_key_env",
-                self.provisioning_key_env.is_some(),
-                &[Workspace365],
-            ),
-            (
-                "provisioning_key_file",
-                self.provisioning_key_file.is_some(),
-                &[Workspace365],
-            ),
-            (
-                "create_in_office365",
-                self.create_in_office365.is_some(),
-                &[Workspace365],
-            ),
-            ("api_key_env", self.api_key_env.is_some(), &[Esign]),
-            ("api_key_file", self.api_key_file.is_some(), &[Esign]),
-            ("salt_env", self.salt_env.is_some(), &[Esign]),
-            ("salt_file", self.salt_file.is_some(), &[Esign]),
-            ("username_env", self.username_env.is_some(), &[Cyberark, Eloqua]),
-            ("username_file", self.username_file.is_some(), &[Cyberark, Eloqua]),
-            ("password_env", self.password_env.is_some(), &[Cyberark, Eloqua]),
-            ("password_file", self.password_file.is_some(), &[Cyberark, Eloqua]),
-            ("auth_method", self.auth_method.is_some(), &[Cyberark]),
-            ("user_type", self.user_type.is_some(), &[Cyberark]),
-            ("location", self.location.is_some(), &[Cyberark]),
-            ("oauth_base_url", self.oauth_base_url.is_some(), &[Docusign]),
-            ("integration_key", self.integration_key.is_some(), &[Docusign]),
-            ("user_id", self.user_id.is_some(), &[Docusign]),
-            ("private_key_file", self.private_key_file.is_some(), &[Docusign]),
-            ("account_id", self.account_id.is_some(), &[Docusign]),
-            ("batch_size", self.batch_size.is_some(), &[Docusign]),
-            ("login_url", self.login_url.is_some(), &[Eloqua]),
-            ("company", self.company.is_some(), &[Eloqua]),
-        ];
-        let foreign = keys
-            .iter()
-            .find(|(_, set, kinds)| *set && !kinds.contains(&self.kind))
-            .map(|(key, _, _)| *key);
-        match foreign {
-            Some(key) => Err(ConfigError::Invalid(format!(
-                "target '{}': `{key}` is not a key of kind '{}'",
+        self.vendor.validate().map_err(|detail| {
+            ConfigError::Invalid(format!(
+                "target '{}' (kind {}): {detail}",
                 self.name,
-                kind_name(self.kind)
-            ))),
-            None => Ok(()),
-        }
+                kind_name(self.kind())
+            ))
+        })
     }
 }
 
-fn is_http_url(url: &str) -> bool {
+/// `http://` or `https://`, for the vendors' URL keys.
+pub fn is_http_url(url: &str) -> bool {
     url.starts_with("https://") || url.starts_with("http://")
 }
 
@@ -336,91 +241,89 @@ pub fn validate_targets(targets: &[TargetSettings]) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use figment::providers::{Format, Toml};
 
-    fn w365(name: &str) -> TargetSettings {
-        TargetSettings {
-            name: name.into(),
-            kind: TargetKind::Workspace365,
-            base_url: "https://portal.workspace365.net/Provisioning".into(),
-            scope: Some("groups.display eq \"Workspace users\"".into()),
-            on_delete: None,
-            concurrency: None,
-            rate_limit: None,
-            environment: Some("example".into()),
-            provisioning_key_env: Some("W365_KEY".into()),
-            ..Default::default()
-        }
+    const W365: &str = r#"
+        name = "w365"
+        kind = "workspace365"
+        base_url = "https://portal.workspace365.net/Provisioning"
+        scope = 'groups.display eq "Workspace users"'
+        environment = "example"
+        provisioning_key_env = "W365_KEY"
+    "#;
+
+    #[derive(Serialize, Deserialize)]
+    struct File {
+        target: Vec<TargetSettings>,
+    }
+
+    /// A file's text, read and checked as `serve` reads it.
+    fn read(text: &str) -> Result<Vec<TargetSettings>, ConfigError> {
+        let file: File = figment::Figment::from(Toml::string(text)).extract()?;
+        validate_targets(&file.target)?;
+        Ok(file.target)
+    }
+
+    /// `[[target]]` tables, read and checked.
+    fn targets(tables: &[String]) -> Result<Vec<TargetSettings>, ConfigError> {
+        read(&tables.iter().map(|t| format!("[[target]]\n{t}\n")).collect::<String>())
+    }
+
+    fn w365(edit: impl Fn(&str) -> String) -> String {
+        edit(W365)
     }
 
     #[test]
-    fn a_complete_workspace365_target_is_accepted() {
-        validate_targets(&[w365("w365")]).unwrap();
-        assert!(w365("w365").scope_filter().unwrap().is_some());
+    fn a_complete_workspace365_target_is_accepted_and_written_back_the_same() {
+        let parsed = targets(&[W365.to_owned()]).unwrap();
+        assert_eq!(parsed[0].kind(), TargetKind::Workspace365);
+        assert!(parsed[0].scope_filter().unwrap().is_some());
+        let written = toml::to_string(&File { target: parsed }).unwrap();
+        let again = read(&written).unwrap();
+        assert_eq!(toml::to_string(&File { target: again }).unwrap(), written);
+        assert!(written.contains("env = \"W365_KEY\""), "{written}");
     }
 
     #[test]
     fn mistakes_are_named() {
-        let rows: Vec<(Vec<TargetSettings>, &str)> = vec![
-            (vec![w365("a"), w365("a")], "two targets are named 'a'"),
+        let replace = |from: &'static str, to: &'static str| move |t: &str| t.replace(from, to);
+        let rows: Vec<(Vec<String>, &str)> = vec![
+            (vec![W365.into(), W365.into()], "two targets are named 'w365'"),
+            (vec![w365(replace("\"w365\"", "\"a b\""))], "must be letters"),
             (
-                vec![TargetSettings {
-                    name: "a b".into(),
-                    ..w365("x")
-                }],
-                "must be letters",
-            ),
-            (
-                vec![TargetSettings {
-                    scope: Some("shoeSize eq 1".into()),
-                    ..w365("s")
-                }],
+                vec![w365(replace("groups.display eq \"Workspace users\"", "shoeSize eq 1"))],
                 "scope: unknown attribute 'shoeSize'",
             ),
             (
-                vec![TargetSettings {
-                    scope: Some("userName eq".into()),
-                    ..w365("s")
-                }],
-                "scope: expected",
+                vec![w365(replace("environment = \"example\"", ""))],
+                "missing field `environment`",
             ),
             (
-                vec![TargetSettings {
-                    environment: None,
-                    ..w365("e")
-                }],
-                "needs `environment`",
+                vec![w365(replace("environment = \"example\"", "environment = \"\""))],
+                "`environment` must not be empty",
             ),
             (
-                vec![TargetSettings {
-                    provisioning_key_env: None,
-                    ..w365("k")
-                }],
-                "provisioning_key_env",
+                vec![w365(replace("provisioning_key_env = \"W365_KEY\"", ""))],
+                "missing field `provisioning_key`",
             ),
             (
-                vec![TargetSettings {
-                    kind: TargetKind::Cyberark,
-                    ..w365("c")
-                }],
-                "`environment` is not a key of kind 'cyberark'",
+                vec![w365(replace("kind = \"workspace365\"", "kind = \"cyberark\""))],
+                "target 'w365' (kind cyberark): unknown field `environment`",
             ),
             (
-                vec![TargetSettings {
-                    base_url: "ftp://x".into(),
-                    ..w365("u")
-                }],
-                "base_url",
+                vec![w365(replace("https://portal", "ftp://portal"))],
+                "base_url must be an http(s) URL",
             ),
+            (vec![format!("{W365}\nconcurrency = 0")], "concurrency"),
+            (vec![format!("{W365}\nsalt_env = \"S\"")], "unknown field `salt`"),
             (
-                vec![TargetSettings {
-                    concurrency: Some(0),
-                    ..w365("n")
-                }],
-                "concurrency",
+                vec![format!("{W365}\nprovisioning_key_file = \"/k\"")],
+                "`provisioning_key` is set twice",
             ),
+            (vec![format!("{W365}\nnmae = \"x\"")], "unknown field `nmae`"),
         ];
-        for (targets, detail) in rows {
-            let err = validate_targets(&targets).unwrap_err().to_string();
+        for (tables, detail) in rows {
+            let err = targets(&tables).unwrap_err().to_string();
             assert!(err.contains(detail), "{err} should contain {detail}");
         }
     }

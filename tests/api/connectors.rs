@@ -3,57 +3,10 @@
 //! with the stateful fake vendor holding exactly the expected users. Also `link set` and `check`.
 use crate::fake_vendors::*;
 use crate::helpers::*;
+use crate::targets::target_for;
 use scim_bridge::config::{TargetKind, TargetSettings};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-
-pub const DOCUSIGN_KEY: &str = include_str!("../../src/sync/connectors/docusign/test_key.pem");
-
-/// Writes `value` to `dir/name` and returns the path (secrets come from files, never inline).
-fn secret_file(dir: &Path, name: &str, value: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, value).unwrap();
-    path
-}
-
-/// A target of `kind` at the fake's `uri`, its secrets written into `dir`.
-pub fn target_for(kind: TargetKind, uri: &str, dir: &Path) -> TargetSettings {
-    let base = TargetSettings {
-        name: format!("{kind:?}").to_lowercase(),
-        kind,
-        ..Default::default()
-    };
-    match kind {
-        TargetKind::Esign => TargetSettings {
-            base_url: format!("{uri}/"),
-            api_key_file: Some(secret_file(dir, "esign.key", ESIGN_API_KEY)),
-            salt_file: Some(secret_file(dir, "esign.salt", ESIGN_SALT)),
-            ..base
-        },
-        TargetKind::Cyberark => TargetSettings {
-            base_url: format!("{uri}/PasswordVault"),
-            username_file: Some(secret_file(dir, "vault.user", "svc-scim")),
-            password_file: Some(secret_file(dir, "vault.pass", "vault-pass")),
-            ..base
-        },
-        TargetKind::Docusign => TargetSettings {
-            oauth_base_url: Some(uri.to_owned()),
-            integration_key: Some("ik-1".into()),
-            user_id: Some("admin-guid".into()),
-            private_key_file: Some(secret_file(dir, "docusign.pem", DOCUSIGN_KEY)),
-            account_id: Some(DOCUSIGN_ACCOUNT.into()),
-            ..base
-        },
-        TargetKind::Eloqua => TargetSettings {
-            login_url: Some(uri.to_owned()),
-            company: Some("ACME".into()),
-            username_file: Some(secret_file(dir, "eloqua.user", "svc-scim")),
-            password_file: Some(secret_file(dir, "eloqua.pass", "Eloqua-Pass-1")),
-            ..base
-        },
-        TargetKind::Workspace365 => unreachable!("tests/api/sync_workspace365.rs covers it"),
-    }
-}
 
 async fn app_with(vendor: Vendor, kind: TargetKind) -> (TestApp, FakeVendor, wiremock::MockServer, tempfile::TempDir) {
     let (server, fake) = FakeVendor::start(vendor).await;
@@ -370,14 +323,11 @@ async fn check_prints_one_line_per_target_and_fails_when_one_does() {
     let w365 = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::method("GET"))
         .and(wiremock::matchers::path("/Provisioning/Environment/"))
-        .and(wiremock::matchers::header(
-            "ProvisioningKey",
-            crate::sync_queue::W365_KEY,
-        ))
+        .and(wiremock::matchers::header("ProvisioningKey", crate::targets::W365_KEY))
         .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!(["example"])))
         .mount(&w365)
         .await;
-    targets.push(crate::sync_queue::w365_target(
+    targets.push(crate::targets::w365_target(
         "w365",
         None,
         &format!("{}/Provisioning", w365.uri()),

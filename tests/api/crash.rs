@@ -2,7 +2,7 @@
 //! mid fan-out and restarted, every vendor converges on the store with no create sent twice; stopped
 //! with SIGTERM, vendor calls in flight finish and nothing is left queued.
 use crate::fake_w365::{FakeWorkspace365, VendorUser};
-use crate::sync_queue::W365_KEY;
+use crate::targets::W365_KEY;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -23,6 +23,7 @@ mod sync_breaker;
 mod sync_lifecycle;
 mod sync_queue;
 mod sync_workspace365;
+mod targets;
 mod users;
 mod weather;
 mod weather_e2e;

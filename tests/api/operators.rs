@@ -1,6 +1,6 @@
 //! The operator commands against a database with a target: `sync status|retry|resync`, `lookup`.
 use crate::crash::write_config;
-use crate::sync_queue::W365_KEY;
+use crate::targets::W365_KEY;
 use scim_bridge::config::Settings;
 use scim_bridge::store::{Claim, Event, Store};
 use serde_json::json;

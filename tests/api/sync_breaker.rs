@@ -3,7 +3,7 @@
 //! an operator sees of it (`target_state`, `v_target_status`, `/metrics`). Time is the worker's
 //! clock, moved forward instead of slept on.
 use crate::helpers::*;
-use crate::sync_queue::w365_target;
+use crate::targets::w365_target;
 use scim_bridge::config::TargetSettings;
 use serde_json::json;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! What the sync engine does around a change: tombstones after a SCIM DELETE, the sealed password
 //! hand-over, per-target rate limits and `/metrics`.
 use crate::helpers::*;
-use crate::sync_queue::w365_target;
+use crate::targets::w365_target;
 use scim_bridge::config::OnDelete;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -375,7 +375,7 @@ async fn a_user_deleted_and_created_again_with_the_same_email_ends_up_active_at_
     let (w365_server, w365) = FakeWorkspace365::start(Duration::ZERO).await;
     let (esign_server, esign) = FakeVendor::start(Vendor::Esign).await;
     let secrets = tempfile::tempdir().unwrap();
-    let esign_target = crate::connectors::target_for(
+    let esign_target = crate::targets::target_for(
         scim_bridge::config::TargetKind::Esign,
         &esign_server.uri(),
         secrets.path(),

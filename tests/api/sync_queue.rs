@@ -1,30 +1,10 @@
 //! Every change queues its fan-out in its own transaction: one coalesced row per (user, target).
 use crate::groups::GROUP_SCHEMA;
 use crate::helpers::*;
-use scim_bridge::config::{TargetKind, TargetSettings};
+use crate::targets::w365_target;
+use scim_bridge::config::TargetSettings;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// A Workspace365 target at `base_url` (nothing listens on port 9: these tests never drain).
-pub fn w365_target(name: &str, scope: Option<&str>, base_url: &str) -> TargetSettings {
-    let key_file = std::env::temp_dir().join("scim-bridge-tests-w365.key");
-    std::fs::write(&key_file, format!("{W365_KEY}\n")).unwrap();
-    TargetSettings {
-        name: name.into(),
-        kind: TargetKind::Workspace365,
-        base_url: base_url.into(),
-        scope: scope.map(str::to_owned),
-        on_delete: None,
-        concurrency: None,
-        rate_limit: None,
-        environment: Some("example".into()),
-        provisioning_key_env: None,
-        provisioning_key_file: Some(key_file),
-        ..Default::default()
-    }
-}
-
-pub const W365_KEY: &str = "C7656554-85A2-4AFD-BAB7-18C71593C4D2";
 
 fn target(name: &str, scope: Option<&str>) -> TargetSettings {
     w365_target(name, scope, "http://127.0.0.1:9/Provisioning")

@@ -1,7 +1,7 @@
 //! The sync engine against a mock Workspace365 (seed 001): each lifecycle step reaches the vendor as
 //! exactly the documented call, failures are retried or parked, and repeated changes coalesce.
 use crate::helpers::*;
-use crate::sync_queue::{w365_target, W365_KEY};
+use crate::targets::{w365_target, W365_KEY};
 use serde_json::{json, Value};
 use std::time::Duration;
 use wiremock::matchers::{header, method, path};

@@ -1,12 +1,11 @@
 //! The Okta and Entra sequences against all five vendors at once under 30% faults, with the
 //! real binary killed twice: every vendor ends exactly as the store says, with no user created
 //! twice and no call against the vendors' contracts.
-use crate::connectors::target_for;
 use crate::crash::{create_token, serve, signal, wait_until, Client};
 use crate::fake_vendors::{FakeVendor, Vendor};
 use crate::fake_w365::{FakeWorkspace365, VendorUser};
 use crate::helpers::USER_SCHEMA;
-use crate::sync_queue::w365_target;
+use crate::targets::{target_with, w365_target};
 use crate::weather::{reset_proxy, Faults};
 use scim_bridge::config::{Settings, TargetKind, TargetSettings};
 use serde_json::{json, Value};
@@ -44,14 +43,13 @@ async fn targets(
             "http://{}",
             reset_proxy(address(server), RESET_RATE, 12 + n as u64).await
         );
-        let mut target = target_for(*kind, &proxy, dir);
         // DocuSign and Eloqua would be told the fake's own address by discovery: stay on the proxy.
-        match kind {
-            TargetKind::Docusign => target.base_url = format!("{proxy}/restapi"),
-            TargetKind::Eloqua => target.base_url = proxy.clone(),
-            _ => {}
-        }
-        out.push(timeouts(target));
+        let base_url = match kind {
+            TargetKind::Docusign => format!("base_url = \"{proxy}/restapi\""),
+            TargetKind::Eloqua => format!("base_url = \"{proxy}\""),
+            _ => String::new(),
+        };
+        out.push(timeouts(target_with(*kind, &proxy, dir, &base_url)));
     }
     out
 }

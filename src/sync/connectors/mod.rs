@@ -5,12 +5,13 @@ pub mod eloqua;
 pub mod esign;
 pub mod workspace365;
 
-use crate::config::{read_secret, ConfigError, TargetKind, TargetSettings};
+use crate::config::{normalise_secret_keys, ConfigError, TargetKind, TargetSettings};
 use crate::sync::client::VendorClient;
-use crate::sync::{ConnectorError, Desired, Link, Secret};
+use crate::sync::{ConnectorError, Desired, Link};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::Serialize;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// The closed set of connectors (one variant per vendor kind).
@@ -22,99 +23,91 @@ pub enum Connector {
     Workspace365(workspace365::Workspace365),
 }
 
+/// A target's vendor keys: one arm per vendor, each its folder's `Config`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum VendorConfig {
+    Cyberark(cyberark::Config),
+    Docusign(docusign::Config),
+    Eloqua(eloqua::Config),
+    Esign(esign::Config),
+    Workspace365(workspace365::Config),
+}
+
+impl VendorConfig {
+    /// The vendor keys of a `[[target]]` of `kind` (the common keys already taken out).
+    pub fn parse(kind: TargetKind, mut table: Map<String, Value>) -> Result<Self, String> {
+        normalise_secret_keys(&mut table)?;
+        let table = Value::Object(table);
+        let parsed = match kind {
+            TargetKind::Cyberark => serde_json::from_value(table).map(Self::Cyberark),
+            TargetKind::Docusign => serde_json::from_value(table).map(Self::Docusign),
+            TargetKind::Eloqua => serde_json::from_value(table).map(Self::Eloqua),
+            TargetKind::Esign => serde_json::from_value(table).map(Self::Esign),
+            TargetKind::Workspace365 => serde_json::from_value(table).map(Self::Workspace365),
+        };
+        parsed.map_err(|e| e.to_string())
+    }
+
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            Self::Cyberark(_) => TargetKind::Cyberark,
+            Self::Docusign(_) => TargetKind::Docusign,
+            Self::Eloqua(_) => TargetKind::Eloqua,
+            Self::Esign(_) => TargetKind::Esign,
+            Self::Workspace365(_) => TargetKind::Workspace365,
+        }
+    }
+
+    /// What serde cannot check: URLs, empty values, ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::Cyberark(c) => c.validate(),
+            Self::Docusign(c) => c.validate(),
+            Self::Eloqua(c) => c.validate(),
+            Self::Esign(c) => c.validate(),
+            Self::Workspace365(c) => c.validate(),
+        }
+    }
+
+    /// Whether the vendor takes users' passwords (so an IdP password is held until delivered):
+    /// Workspace365 on create and update, CyberArk as the initial password of a new user.
+    pub fn takes_passwords(&self) -> bool {
+        matches!(self, Self::Workspace365(_) | Self::Cyberark(_))
+    }
+}
+
 impl Connector {
     /// The connector a `[[target]]` describes, its secrets read now: a missing one fails here,
-    /// naming the key and where it was looked for.
+    /// naming the target, the key and where it was looked for.
     pub fn build(
         settings: &TargetSettings,
         http: reqwest::Client,
         health: std::sync::Arc<crate::sync::health::Health>,
         clock: std::sync::Arc<crate::sync::clock::Clock>,
     ) -> Result<Self, ConfigError> {
-        let vendor = VendorClient::new(&settings.name, http, settings.rate_limit).with_health(health, clock);
-        let target = settings.name.clone();
-        let connector = match settings.kind {
-            TargetKind::Workspace365 => Self::Workspace365(workspace365::Workspace365::new(
-                workspace365::Settings {
-                    target,
-                    base_url: settings.base_url.clone(),
-                    environment: settings.environment.clone().unwrap_or_default(),
-                    provisioning_key: secret(
-                        settings,
-                        "provisioning_key",
-                        &settings.provisioning_key_env,
-                        &settings.provisioning_key_file,
-                    )?,
-                    create_in_office365: settings.create_in_office365.unwrap_or(false),
-                },
-                vendor,
-            )),
-            TargetKind::Esign => Self::Esign(esign::Esign::new(
-                esign::Settings {
-                    target,
-                    base_url: settings.base_url.clone(),
-                    api_key: secret(settings, "api_key", &settings.api_key_env, &settings.api_key_file)?,
-                    salt: secret(settings, "salt", &settings.salt_env, &settings.salt_file)?,
-                },
-                vendor,
-            )),
-            TargetKind::Cyberark => Self::Cyberark(cyberark::Cyberark::new(
-                cyberark::Settings {
-                    target,
-                    base_url: settings.base_url.clone(),
-                    auth_method: settings.auth_method.clone().unwrap_or_else(|| "CyberArk".into()),
-                    username: secret(settings, "username", &settings.username_env, &settings.username_file)?,
-                    password: secret(settings, "password", &settings.password_env, &settings.password_file)?,
-                    user_type: settings.user_type.clone().unwrap_or_else(|| "EPVUser".into()),
-                    location: settings.location.clone().unwrap_or_else(|| "\\".into()),
-                },
-                vendor,
-            )),
-            TargetKind::Docusign => {
-                let key_file = settings.private_key_file.as_deref();
-                let private_key = read_secret("private_key", None, key_file)?.unwrap_or_default();
-                let connector = docusign::Docusign::new(
-                    docusign::Settings {
-                        target,
-                        oauth_base_url: settings.oauth_base_url.clone().unwrap_or_default(),
-                        integration_key: settings.integration_key.clone().unwrap_or_default(),
-                        user_id: settings.user_id.clone().unwrap_or_default(),
-                        private_key: Secret::new(private_key),
-                        account_id: settings.account_id.clone().unwrap_or_default(),
-                        base_url: Some(settings.base_url.clone()).filter(|b| !b.is_empty()),
-                        batch_size: settings.batch_size(),
-                        concurrency: settings.concurrency(),
-                    },
-                    vendor,
-                )
-                .map_err(|e| ConfigError::Invalid(format!("target '{}': {e}", settings.name)))?;
-                Self::Docusign(Box::new(connector))
-            }
-            TargetKind::Eloqua => Self::Eloqua(eloqua::Eloqua::new(
-                eloqua::Settings {
-                    target,
-                    login_url: settings
-                        .login_url
-                        .clone()
-                        .unwrap_or_else(|| "https://login.eloqua.com".into()),
-                    base_url: Some(settings.base_url.clone()).filter(|b| !b.is_empty()),
-                    company: settings.company.clone().unwrap_or_default(),
-                    username: secret(settings, "username", &settings.username_env, &settings.username_file)?,
-                    password: secret(settings, "password", &settings.password_env, &settings.password_file)?,
-                },
-                vendor,
-            )),
+        let client = VendorClient::new(&settings.name, http, settings.rate_limit).with_health(health, clock);
+        let name = settings.name.as_str();
+        let built = match &settings.vendor {
+            VendorConfig::Cyberark(c) => c.build(name, client).map(Self::Cyberark),
+            VendorConfig::Docusign(c) => c
+                .build(name, client, settings.concurrency())
+                .map(|d| Self::Docusign(Box::new(d))),
+            VendorConfig::Eloqua(c) => c.build(name, client).map(Self::Eloqua),
+            VendorConfig::Esign(c) => c.build(name, client).map(Self::Esign),
+            VendorConfig::Workspace365(c) => c.build(name, client).map(Self::Workspace365),
         };
-        Ok(connector)
+        built.map_err(|e| match e {
+            ConfigError::Secret { .. } => ConfigError::Invalid(format!("target '{name}': {e}")),
+            other => other,
+        })
     }
 
     /// How many of a target's reconciles may run at once. The vendor calls in flight stay bounded
     /// by `concurrency`; DocuSign needs more reconciles waiting than calls, to fill its batches.
     pub fn reconciles_in_flight(settings: &TargetSettings) -> usize {
-        match settings.kind {
-            TargetKind::Docusign => {
-                docusign::Docusign::reconciles_in_flight(settings.concurrency(), settings.batch_size())
-            }
+        match &settings.vendor {
+            VendorConfig::Docusign(c) => docusign::Docusign::reconciles_in_flight(settings.concurrency(), c.batch_size),
             _ => settings.concurrency(),
         }
     }
@@ -149,21 +142,22 @@ impl Connector {
     }
 }
 
-/// A secret named by `{key}_env` or `{key}_file`, required.
-fn secret(
-    settings: &TargetSettings,
-    key: &'static str,
-    env: &Option<String>,
-    file: &Option<std::path::PathBuf>,
-) -> Result<Secret, ConfigError> {
-    read_secret(key, env.as_deref(), file.as_deref())?
-        .map(Secret::new)
-        .ok_or_else(|| {
-            ConfigError::Invalid(format!(
-                "target '{}': no {key} (set `{key}_env` or `{key}_file`)",
-                settings.name
-            ))
-        })
+/// A URL key's value must be http(s).
+pub fn require_http_url(key: &str, value: &str) -> Result<(), String> {
+    if crate::config::is_http_url(value) {
+        Ok(())
+    } else {
+        Err(format!("{key} must be an http(s) URL, got '{value}'"))
+    }
+}
+
+/// A key that must not be empty.
+pub fn require_text(key: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err(format!("`{key}` must not be empty"))
+    } else {
+        Ok(())
+    }
 }
 
 /// 24 characters with every character class, from the OS-seeded generator: the password of a

@@ -6,10 +6,13 @@
 //! Every reconcile reads the vault user first (`GET /API/Users/{id}/`): a PUT replaces the whole
 //! object, so changes are merged into what the vault holds, and the read also tells whether the user
 //! is disabled or suspended, and whether it is one the bridge must never touch.
+mod config;
+
 use super::{check_length, fingerprint, random_password, to_json, unreadable};
 use crate::sync::cache::Cached;
 use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
+pub use config::Config;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::fmt;

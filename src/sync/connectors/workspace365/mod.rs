@@ -2,9 +2,12 @@
 //! shared/vendor-apis.md §2 for what the seed leaves out. Users are keyed by e-mail in the path (trailing
 //! slashes as documented); create answers the vendor's integer id. Every request carries
 //! `ProvisioningKey` and `X-Requested-With: XMLHttpRequest`.
+mod config;
+
 use super::{random_password, segment};
 use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
+pub use config::Config;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -6,9 +6,12 @@
 //! Users are keyed by their e-mail (the eSign username) and linked by `SystemUserId`. There is no
 //! delete API: a SCIM DELETE deactivates. Failures may come inside a 200 body (GUESS, vendor-apis.md
 //! §1): such a body is a failure, and "Invalid token" earns one new token and one retry.
+mod config;
+
 use super::{fingerprint, random_password, segment, to_json, unreadable};
 use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
+pub use config::Config;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::fmt;

@@ -14,10 +14,13 @@
 //!   `X-BurstLimit-Remaining` at 0 pauses it the same way before the vendor has to refuse. The pause
 //!   is the target's (`VendorClient::pause`): kept across restarts, and rows meeting it are put
 //!   back without counting a failure.
+mod config;
+
 use super::{check_length, fingerprint, to_json, unreadable};
 use crate::sync::cache::Cached;
 use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
+pub use config::Config;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -84,7 +87,7 @@ impl Docusign {
     /// Fails when the private key is not an RSA key in PEM.
     pub fn new(settings: Settings, client: VendorClient) -> Result<Self, String> {
         let key = EncodingKey::from_rsa_pem(settings.private_key.expose().as_bytes())
-            .map_err(|e| format!("private_key_file is not an RSA private key in PEM: {e}"))?;
+            .map_err(|e| format!("private_key is not an RSA private key in PEM: {e}"))?;
         Ok(Self {
             calls: Semaphore::new(settings.concurrency.max(1)),
             settings,

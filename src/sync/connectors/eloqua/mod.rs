@@ -6,10 +6,13 @@
 //! and a 401 from `/id` means the credentials are wrong. Users are found by e-mail and linked by
 //! their integer id; updates read the user, merge and PUT it whole (whether a partial PUT keeps the
 //! absent fields is undocumented).
+mod config;
+
 use super::{fingerprint, to_json, unreadable};
 use crate::sync::cache::Cached;
 use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
+pub use config::Config;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::fmt;

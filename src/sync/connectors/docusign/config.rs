@@ -1,0 +1,62 @@
+//! `kind = "docusign"`: the keys of a DocuSign eSignature target (docs/vendors/docusign.md).
+use super::{Docusign, Settings};
+use crate::config::{ConfigError, SecretRef};
+use crate::sync::client::VendorClient;
+use crate::sync::connectors::{require_http_url, require_text};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `https://account-d.docusign.com` (demo) or `https://account.docusign.com`.
+    pub oauth_base_url: String,
+    pub integration_key: String,
+    /// The GUID of the user the bridge acts as (an admin who can manage users).
+    pub user_id: String,
+    /// The RSA private key (PEM) registered on the integration key.
+    pub private_key: SecretRef,
+    pub account_id: String,
+    /// `{base_uri}/restapi`; discovered through `/oauth/userinfo` when absent.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Users per DocuSign call that takes many (default 100).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+fn default_batch_size() -> usize {
+    100
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), String> {
+        require_http_url("oauth_base_url", &self.oauth_base_url)?;
+        if let Some(base) = &self.base_url {
+            require_http_url("base_url", base)?;
+        }
+        require_text("integration_key", &self.integration_key)?;
+        require_text("user_id", &self.user_id)?;
+        require_text("account_id", &self.account_id)?;
+        if (1..=1000).contains(&self.batch_size) {
+            Ok(())
+        } else {
+            Err("`batch_size` must be between 1 and 1000".into())
+        }
+    }
+
+    /// The connector, its key read now; a key that is not RSA in PEM fails here.
+    pub fn build(&self, target: &str, client: VendorClient, concurrency: usize) -> Result<Docusign, ConfigError> {
+        let settings = Settings {
+            target: target.to_owned(),
+            oauth_base_url: self.oauth_base_url.clone(),
+            integration_key: self.integration_key.clone(),
+            user_id: self.user_id.clone(),
+            private_key: self.private_key.read("private_key")?,
+            account_id: self.account_id.clone(),
+            base_url: self.base_url.clone().filter(|b| !b.is_empty()),
+            batch_size: self.batch_size,
+            concurrency,
+        };
+        Docusign::new(settings, client).map_err(|e| ConfigError::Invalid(format!("target '{target}': {e}")))
+    }
+}

@@ -1,0 +1,37 @@
+//! `kind = "workspace365"`: the keys of a Workspace365 target (docs/vendors/workspace365.md).
+use super::{Settings, Workspace365};
+use crate::config::{ConfigError, SecretRef};
+use crate::sync::client::VendorClient;
+use crate::sync::connectors::{require_http_url, require_text};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Ends in `/Provisioning`.
+    pub base_url: String,
+    /// The tenant's environment name (the `{environment}` of every call).
+    pub environment: String,
+    pub provisioning_key: SecretRef,
+    #[serde(default)]
+    pub create_in_office365: bool,
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), String> {
+        require_http_url("base_url", &self.base_url)?;
+        require_text("environment", &self.environment)
+    }
+
+    /// The connector, its secret read now.
+    pub fn build(&self, target: &str, client: VendorClient) -> Result<Workspace365, ConfigError> {
+        let settings = Settings {
+            target: target.to_owned(),
+            base_url: self.base_url.clone(),
+            environment: self.environment.clone(),
+            provisioning_key: self.provisioning_key.read("provisioning_key")?,
+            create_in_office365: self.create_in_office365,
+        };
+        Ok(Workspace365::new(settings, client))
+    }
+}

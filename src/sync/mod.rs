@@ -1,6 +1,6 @@
 //! Fan-out to vendors: what a vendor should hold (`Desired`), what we last recorded there (`Link`),
 //! how a call failed (`ConnectorError`), and the connectors, one file per vendor.
-//! Level-triggered (shared/design.md): a connector compares desired state and link, and makes only
+//! Level-triggered (docs/architecture.md): a connector compares desired state and link, and makes only
 //! the calls needed to close the difference, so repeating it after a crash repeats nothing harmful.
 pub mod cache;
 pub mod client;
@@ -71,6 +71,17 @@ impl Link {
         }
     }
 
+    /// The e-mails to look a user up by before creating it: the one an earlier create whose outcome
+    /// is unknown was sent with (the IdP may have changed the e-mail since, and that create may
+    /// have gone through), then the one it has now.
+    pub fn lookup_keys<'a>(link: Option<&'a Link>, email: &'a str) -> Vec<&'a str> {
+        let earlier = link
+            .filter(|l| l.state == LinkState::Creating)
+            .and_then(|l| l.remote_key.as_deref())
+            .filter(|k| !k.eq_ignore_ascii_case(email));
+        earlier.into_iter().chain([email]).collect()
+    }
+
     pub fn gone() -> Self {
         Self {
             state: LinkState::Gone,
@@ -82,7 +93,8 @@ impl Link {
     }
 }
 
-/// How a vendor call failed, sorted as shared/vendor-apis.md "Rules that hold for every connector" asks.
+/// How a vendor call failed: worth retrying, a refused credential, or a refusal retrying cannot change
+/// (docs/vendors/README.md, "Failures").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectorError {
     /// Worth retrying later: connect errors, timeouts, 429, 5xx. `retry_after` is the vendor's hint.

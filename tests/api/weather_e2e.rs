@@ -240,10 +240,32 @@ async fn every_vendor_converges_exactly_under_30_percent_faults_and_two_kills() 
     client.base = server.base.clone();
     let started = Instant::now();
     while queued(&client).await != Some(0) {
+        let metrics = client.metrics().await.unwrap_or_default();
+        let dead = metrics.lines().any(|l| {
+            l.starts_with("scim_bridge_sync_queue_rows{") && l.contains("state=\"dead\"") && !l.ends_with(" 0")
+        });
+        if dead || started.elapsed() >= Duration::from_secs(240) {
+            let db = dir.path().join("weather.db");
+            let dead = std::process::Command::new("sqlite3")
+                .arg(&db)
+                .arg("SELECT target, resource_id, attempts, last_error FROM sync_queue")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            eprintln!("rows left:\n{dead}");
+        }
         assert!(
-            started.elapsed() < Duration::from_secs(240),
-            "not converged: {:?} rows",
-            queued(&client).await
+            !dead && started.elapsed() < Duration::from_secs(240),
+            "not converged: {:?} rows\n{}",
+            queued(&client).await,
+            client
+                .metrics()
+                .await
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("scim_bridge_sync_queue_rows{") || l.starts_with("scim_bridge_target_state{"))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -1,5 +1,5 @@
-//! Oracle Eloqua REST 2.0: the contract is shared/seeds/004_f45c637497fec3f2.txt (`PUT
-//! /api/REST/2.0/system/user/{id}/enabled`), with shared/vendor-apis.md §5 for the rest.
+//! Oracle Eloqua REST 2.0 (docs/vendors/eloqua.md): the seed call is `PUT
+//! /api/REST/2.0/system/user/{id}/enabled`.
 //!
 //! HTTP Basic as `Company\User:password`. The API base (the instance's pod) is discovered through
 //! `{login_url}/id` and cached; a 401 from the API discovers it again (the instance may have moved),
@@ -20,7 +20,7 @@ use std::fmt;
 const USERS: &str = "/api/REST/2.0/system/users";
 const USER: &str = "/api/REST/2.0/system/user";
 
-/// The kind-specific keys of a `kind = "eloqua"` target (shared/design.md).
+/// What a `kind = "eloqua"` target needs at run time (built from its `Config`).
 #[derive(Clone)]
 pub struct Settings {
     pub target: String,
@@ -70,10 +70,19 @@ impl Eloqua {
         };
         let current = match known {
             Some(current) => current,
-            None => match self.find(&user.email).await? {
-                Some(found) => found,
-                None => return self.create(user).await,
-            },
+            None => {
+                let mut found = None;
+                for key in Link::lookup_keys(link, &user.email) {
+                    found = self.find(key).await?;
+                    if found.is_some() {
+                        break;
+                    }
+                }
+                match found {
+                    Some(found) => found,
+                    None => return self.create(user).await,
+                }
+            }
         };
         let pushed_active = link.and_then(|l| l.pushed_active);
         self.bring_up_to_date(current, user, pushed_active).await
@@ -84,7 +93,7 @@ impl Eloqua {
         self.discover().await.map(drop)
     }
 
-    /// `GET …/system/users?search=emailAddress='…'` (GUESS, vendor-apis.md §5: the search term is
+    /// `GET …/system/users?search=emailAddress='…'` (GUESS, docs/vendors/eloqua.md: the search term is
     /// undocumented), matched exactly on the client.
     async fn find(&self, email: &str) -> Result<Option<Value>, ConnectorError> {
         let query = [
@@ -116,7 +125,7 @@ impl Eloqua {
 
     /// `POST …/system/user`; a 409 (someone made it meanwhile) finds the user by e-mail and adopts it.
     async fn create(&self, user: &UserState) -> Result<Link, ConnectorError> {
-        // GUESS (vendor-apis.md §5): `loginName` is settable on create although the schema says read-only.
+        // GUESS (docs/vendors/eloqua.md): `loginName` is settable on create although the schema says read-only.
         let body = json!({"loginName": user.user_name, "emailAddress": user.email,
                           "firstName": user.given_name, "lastName": user.family_name});
         let response = self.call(Method::POST, USER, &[], Some(&body)).await?;
@@ -336,7 +345,7 @@ fn id_of(user: &Value) -> Option<String> {
     }
 }
 
-/// `true`, `"True"`, `"true"`: Eloqua writes booleans as strings (vendor-apis.md §0 rule 5).
+/// `true`, `"True"`, `"true"`: Eloqua writes booleans as strings (docs/vendors/eloqua.md).
 fn lenient_bool(value: &Value) -> Option<bool> {
     match value {
         Value::Bool(b) => Some(*b),

@@ -1,5 +1,4 @@
-//! The wire format of every call, checked against the seed (shared/seeds/004_f45c637497fec3f2.txt) and
-//! shared/vendor-apis.md §5.
+//! The wire format of every call, checked against the Eloqua REST reference (docs/vendors/eloqua.md).
 use super::*;
 use crate::sync::client::{http_client, VendorClient};
 use std::time::Duration;

@@ -1,11 +1,10 @@
-//! Constellation1 eSign REST v1: the contract is shared/seeds/000_651acbb71c431157.txt (ProvisionUser),
-//! with shared/vendor-apis.md §1 for the rest. Every operation costs two calls: a fresh token from
+//! Constellation1 eSign REST v1 (docs/vendors/esign.md): the seed call is ProvisionUser. Every operation costs two calls: a fresh token from
 //! `GET rest/v1/gettoken/{salt}` (the vendor says tokens live "very short"), then the call itself
 //! with the token as a raw `Authorization` header and the salt repeated in the body.
 //!
 //! Users are keyed by their e-mail (the eSign username) and linked by `SystemUserId`. There is no
-//! delete API: a SCIM DELETE deactivates. Failures may come inside a 200 body (GUESS, vendor-apis.md
-//! §1): such a body is a failure, and "Invalid token" earns one new token and one retry.
+//! delete API: a SCIM DELETE deactivates. Failures may come inside a 200 body (GUESS,
+//! docs/vendors/esign.md): such a body is a failure, and "Invalid token" earns one new token and one retry.
 mod config;
 
 use super::{fingerprint, random_password, segment, to_json, unreadable};
@@ -16,13 +15,13 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::fmt;
 
-/// The kind-specific keys of a `kind = "esign"` target (shared/design.md).
+/// What a `kind = "esign"` target needs at run time (built from its `Config`).
 #[derive(Clone)]
 pub struct Settings {
     pub target: String,
     /// The host; calls go to `{base_url}rest/v1/...`.
     pub base_url: String,
-    /// The API key as the vendor encrypted it (configured once, already encrypted: vendor-apis.md §1).
+    /// The API key as the vendor encrypted it (configured once, already encrypted: docs/vendors/esign.md).
     pub api_key: Secret,
     pub salt: Secret,
 }
@@ -67,8 +66,8 @@ impl Esign {
         let link = match link {
             Some(l) if l.state == LinkState::Linked && l.remote_id.is_some() => l.clone(),
             // New, or a create whose outcome is unknown: the vendor asks to look the e-mail up first.
-            _ => match self.find(&user.email).await? {
-                Some(id) => adopted(id, &user.email),
+            _ => match self.find_any(&Link::lookup_keys(link, &user.email)).await? {
+                Some((id, key)) => adopted(id, key),
                 None => return self.create(user).await,
             },
         };
@@ -84,6 +83,16 @@ impl Esign {
                 None => self.create(user).await,
             },
         }
+    }
+
+    /// The first of `keys` the vendor has a user for, with its SystemUserId.
+    async fn find_any<'k>(&self, keys: &[&'k str]) -> Result<Option<(String, &'k str)>, ConnectorError> {
+        for key in keys {
+            if let Some(id) = self.find(key).await? {
+                return Ok(Some((id, key)));
+            }
+        }
+        Ok(None)
     }
 
     /// The connectivity probe of `scim-bridge check`: one token.
@@ -106,7 +115,7 @@ impl Esign {
 
     /// `POST rest/v1/users`, then `provisionUser` with the wanted status. The password is a random
     /// one: the vendor wants it encrypted, and the only way to encrypt is a call that carries the
-    /// plaintext in its URL, so IdP passwords are not forwarded (vendor-apis.md §1).
+    /// plaintext in its URL, so IdP passwords are not forwarded (docs/vendors/esign.md).
     async fn create(&self, user: &UserState) -> Result<Link, ConnectorError> {
         let body = json!({"user": {
             "FirstName": user.given_name,
@@ -118,7 +127,7 @@ impl Esign {
         let Reply::Body(answer) = self.call(Method::POST, &url, Some(body)).await? else {
             return Err(self.permanent("create answered that the user does not exist"));
         };
-        // GUESS (vendor-apis.md §1): the new user comes back in `Users` with its SystemUserId; when it
+        // GUESS (docs/vendors/esign.md): the new user comes back in `Users` with its SystemUserId; when it
         // does not, the e-mail finds it.
         let id = match users(&answer).first().and_then(|u| text_field(u, "SystemUserId")) {
             Some(id) => id,
@@ -357,7 +366,7 @@ fn users(body: &Value) -> Vec<Value> {
     }
 }
 
-/// The failure a body reports, read leniently (GUESS, vendor-apis.md §1: the UserResponse fields are
+/// The failure a body reports, read leniently (GUESS, docs/vendors/esign.md: the UserResponse fields are
 /// not published): a false success flag, a `"False"` ReturnValue, or a text starting with "Error".
 fn failure_text(body: &Value) -> Option<String> {
     if let Value::String(text) = body {

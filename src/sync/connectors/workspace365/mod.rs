@@ -1,5 +1,4 @@
-//! Workspace365 Provisioning API v2.52: the contract is shared/seeds/001_3bed7475b2a24379.txt, with
-//! shared/vendor-apis.md §2 for what the seed leaves out. Users are keyed by e-mail in the path (trailing
+//! Workspace365 Provisioning API v2.52 (docs/vendors/workspace365.md). Users are keyed by e-mail in the path (trailing
 //! slashes as documented); create answers the vendor's integer id. Every request carries
 //! `ProvisioningKey` and `X-Requested-With: XMLHttpRequest`.
 mod config;
@@ -12,7 +11,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The kind-specific keys of a `kind = "workspace365"` target (shared/design.md).
+/// What a `kind = "workspace365"` target needs at run time (built from its `Config`).
 #[derive(Clone)]
 pub struct Settings {
     /// The target's name, for errors and logs.
@@ -36,7 +35,7 @@ impl fmt::Debug for Settings {
 }
 
 /// The seed's User body; field order as in its examples. `Password` is left out of updates when
-/// there is none to deliver (vendor-apis.md §2: never send a placeholder).
+/// there is none to deliver (docs/vendors/workspace365.md: never send a placeholder).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct UserBody<'a> {
@@ -50,7 +49,7 @@ struct UserBody<'a> {
     create_in_office365: Option<bool>,
 }
 
-/// A .NET `ValidationResult` as the 400 answers carry it (GUESS, vendor-apis.md §2: parsed leniently).
+/// A .NET `ValidationResult` as the 400 answers carry it (GUESS, docs/vendors/workspace365.md: parsed leniently).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct ValidationResult {
@@ -91,16 +90,28 @@ impl Workspace365 {
         };
         match link {
             None => self.create_or_adopt(user).await,
-            Some(link) => match self.bring_up_to_date(link, user).await? {
-                Some(link) => Ok(link),
+            Some(link) => {
+                let renamed = link.remote_key.as_deref().is_some_and(|k| k != user.email);
+                if let Some(link) = self.bring_up_to_date(link, user).await? {
+                    return Ok(link);
+                }
+                // The old e-mail is unknown there. After a rename whose answer was lost, the record
+                // is already under the new e-mail: it is looked up before anything is created.
+                if renamed {
+                    if let Some(found) = self.adopt_if_present(&Link::creating(&user.email), user).await? {
+                        if let Some(link) = self.bring_up_to_date(found, user).await? {
+                            return Ok(link);
+                        }
+                    }
+                }
                 // The vendor no longer has the user (deleted there): create it again.
-                None => self.create_or_adopt(user).await,
-            },
+                self.create_or_adopt(user).await
+            }
         }
     }
 
     /// Creates the user; if the vendor refuses because the e-mail is taken (a deleted user with the
-    /// same e-mail that the vendor has not heard of yet, vendor-apis.md §2: Validate "after an
+    /// same e-mail that the vendor has not heard of yet, docs/vendors/workspace365.md: Validate "after an
     /// ambiguous create failure"), that record is looked up and becomes this user's.
     async fn create_or_adopt(&self, user: &UserState) -> Result<Link, ConnectorError> {
         let refused = match self.create(user).await {
@@ -136,7 +147,7 @@ impl Workspace365 {
 
     /// After a create whose outcome is unknown, the user is looked up before creating again. There is
     /// no "get user": `PUT …/User/{email}/Validate/` is the non-mutating probe, 404 meaning absent
-    /// (GUESS, vendor-apis.md §2).
+    /// (GUESS, docs/vendors/workspace365.md).
     async fn adopt_if_present(&self, link: &Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
         let email = link.remote_key.as_deref().unwrap_or(&user.email);
         let body = body_json(&UserBody {
@@ -199,7 +210,7 @@ impl Workspace365 {
     async fn bring_up_to_date(&self, mut link: Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
         let key = link.remote_key.clone().unwrap_or_else(|| user.email.clone());
         let hash = fingerprint(user);
-        // An e-mail change goes through the old e-mail, which is the path key (GUESS, vendor-apis.md §2).
+        // An e-mail change goes through the old e-mail, which is the path key (GUESS, docs/vendors/workspace365.md).
         if key != user.email || link.pushed_hash.as_deref() != Some(hash.as_str()) || user.password.is_some() {
             let password = user.password.as_ref().map(Secret::expose);
             let body = body_json(&UserBody {

@@ -1,4 +1,4 @@
-//! The wire format of every call, checked against the seed (shared/seeds/001_3bed7475b2a24379.txt).
+//! The wire format of every call, checked against the vendor's Provisioning API (docs/vendors/workspace365.md).
 use super::*;
 use crate::sync::client::{http_client, VendorClient};
 use serde_json::json;
@@ -52,7 +52,7 @@ async fn mock(server: &MockServer, verb: &str, at: &str, response: ResponseTempl
         .await;
 }
 
-/// The headers every call carries (seed examples; vendor-apis.md §2).
+/// The headers every call carries (seed examples; docs/vendors/workspace365.md).
 fn vendor(m: wiremock::MockBuilder) -> wiremock::MockBuilder {
     m.and(header("ProvisioningKey", KEY))
         .and(header("X-Requested-With", "XMLHttpRequest"))
@@ -177,6 +177,63 @@ async fn an_email_change_goes_through_the_old_email_and_moves_the_link_key() {
         .unwrap();
     assert_eq!(link.remote_key.as_deref(), Some("new+tag@x.com"));
     assert_eq!(link.remote_id.as_deref(), Some("42"));
+}
+
+#[tokio::test]
+async fn a_rename_whose_answer_was_lost_is_found_under_the_new_email_and_not_created_again() {
+    let server = MockServer::start().await;
+    let before = user("userone@example.com", true);
+    let after = user("user.one@example.com", true);
+    // The rename took effect, but its answer never came back: the old e-mail is unknown now.
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/userone@example.com/",
+        ResponseTemplate::new(404),
+        1,
+    )
+    .await;
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/user.one@example.com/Validate/",
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/user.one@example.com/",
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/user.one@example.com/Activate/",
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
+    mock(
+        &server,
+        "POST",
+        "/Provisioning/example/User/",
+        ResponseTemplate::new(200).set_body_string("43"),
+        0,
+    )
+    .await;
+    let link = connector(&server.uri(), Duration::from_secs(5))
+        .reconcile(
+            &Desired::Present(after.clone()),
+            Some(&linked("userone@example.com", &before, true)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(link.remote_key.as_deref(), Some("user.one@example.com"));
+    assert_eq!(link.pushed_hash, Some(fingerprint(&after)));
 }
 
 #[tokio::test]

@@ -1,18 +1,72 @@
-//! DocuSign update batching (run it with `bench/docusign.sh`): USERS linked users, each with an
-//! attribute change due, drained against a mock DocuSign answering in LATENCY ms, with `batch_size` 1
-//! (one seed `PUT …/users` per user) and 100. Prints vendor calls, wall time and users per call.
+//! DocuSign batching (run it with `bench/docusign.sh`), against a mock DocuSign answering in LATENCY
+//! ms, with `batch_size` 1 and 100:
+//! - updates: USERS linked users, each with an attribute change due (the seed `PUT …/users`);
+//! - creates: USERS new users (an initial load) into an account that already holds EXISTING users:
+//!   the look-ups and the `POST …/users` creates.
+//!
+//! Prints vendor calls (every request but the token and userinfo), wall time and users per call.
 use scim_bridge::app::Application;
 use scim_bridge::config::{Settings, TargetSettings};
 use scim_bridge::store::LinkRow;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const ACCOUNT: &str = "bench-account";
 const KEY: &str = include_str!("../src/sync/connectors/docusign/test_key.pem");
 
-async fn run(users: usize, batch_size: usize, latency: Duration) {
+#[derive(Clone, Copy, PartialEq)]
+enum Case {
+    Updates,
+    Creates { existing: usize },
+}
+
+/// Answers `POST …/users` with a userId for every new user.
+struct Creates(Duration);
+
+impl Respond for Creates {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = request.body_json().unwrap_or_default();
+        let items: Vec<Value> = body["newUsers"]
+            .as_array()
+            .map(|users| {
+                users
+                    .iter()
+                    .map(|u| json!({"email": u["email"], "userId": format!("ds-{}", u["email"].as_str().unwrap_or_default()), "userStatus": "ActivationSent"}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ResponseTemplate::new(201)
+            .set_body_json(json!({"newUsers": items}))
+            .set_delay(self.0)
+    }
+}
+
+/// Answers the paged listing with `existing` users, 100 per page.
+struct Listing(usize, Duration);
+
+impl Respond for Listing {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let query = |key: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.into_owned())
+        };
+        let start: usize = query("start_position").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let users: Vec<Value> = (start..self.0.min(start + 100))
+            .map(|n| json!({"userId": format!("old-{n}"), "email": format!("old{n}@example.com"), "userStatus": "Active"}))
+            .collect();
+        let users = if query("email").is_some() { Vec::new() } else { users };
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"users": users}))
+            .set_delay(self.1)
+    }
+}
+
+async fn run(case: Case, users: usize, batch_size: usize, latency: Duration) {
     let vendor = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
@@ -33,6 +87,20 @@ async fn run(users: usize, batch_size: usize, latency: Duration) {
                 .set_body_json(json!({"users": []}))
                 .set_delay(latency),
         )
+        .mount(&vendor)
+        .await;
+    let existing = match case {
+        Case::Creates { existing } => existing,
+        Case::Updates => 0,
+    };
+    Mock::given(method("POST"))
+        .and(path(format!("/restapi/v2.1/accounts/{ACCOUNT}/users")))
+        .respond_with(Creates(latency))
+        .mount(&vendor)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/restapi/v2.1/accounts/{ACCOUNT}/users")))
+        .respond_with(Listing(existing, latency))
         .mount(&vendor)
         .await;
     let dir = tempfile::tempdir().unwrap();
@@ -57,6 +125,9 @@ async fn run(users: usize, batch_size: usize, latency: Duration) {
             "emails": [{"value": email, "primary": true}]}))
         .unwrap();
         let id = store.insert_user(&doc, None).await.unwrap().id;
+        if case != Case::Updates {
+            continue;
+        }
         // Linked already, with a fingerprint that no longer matches: an update is due.
         let link = LinkRow {
             state: "linked".into(),
@@ -76,16 +147,15 @@ async fn run(users: usize, batch_size: usize, latency: Duration) {
     let elapsed = started.elapsed().as_secs_f64();
     let _ = stop.send(true);
     let _ = running.await;
-    let puts = vendor
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.method.as_str() == "PUT")
-        .count();
+    let requests = vendor.received_requests().await.unwrap();
+    let calls = requests.iter().filter(|r| r.url.path().ends_with("/users")).count();
+    let what = match case {
+        Case::Updates => "updates".to_owned(),
+        Case::Creates { existing } => format!("creates into an account of {existing} users:"),
+    };
     println!(
-        "batch_size {batch_size:>3}: {users} updates in {puts} PUT calls ({:.1} users per call), {elapsed:.2} s, {:.0} updates/s",
-        users as f64 / puts.max(1) as f64,
+        "batch_size {batch_size:>3}: {users} {what} {calls} calls ({:.1} users per call), {elapsed:.2} s, {:.0} users/s",
+        users as f64 / calls.max(1) as f64,
         users as f64 / elapsed
     );
 }
@@ -95,7 +165,10 @@ async fn main() {
     let arg = |n: usize, default: u64| std::env::args().nth(n).and_then(|a| a.parse().ok()).unwrap_or(default);
     let (users, latency) = (arg(1, 2000) as usize, Duration::from_millis(arg(2, 100)));
     println!("mock DocuSign answering in {} ms, concurrency 4", latency.as_millis());
-    for batch_size in [1, 100] {
-        run(users, batch_size, latency).await;
+    let existing = arg(3, 1000) as usize;
+    for case in [Case::Updates, Case::Creates { existing }] {
+        for batch_size in [1, 100] {
+            run(case, users, batch_size, latency).await;
+        }
     }
 }

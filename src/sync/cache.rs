@@ -35,6 +35,13 @@ impl<T: Clone + PartialEq> Cached<T> {
         Ok(value)
     }
 
+    /// The cached value if it is still alive, without fetching.
+    pub async fn peek(&self) -> Option<T> {
+        let slot = self.slot.lock().await;
+        let (value, expires) = slot.as_ref()?;
+        expires.is_none_or(|at| Instant::now() < at).then(|| value.clone())
+    }
+
     /// Forgets `stale` (only if it is still the cached value: another caller may have renewed it).
     pub async fn forget(&self, stale: &T) {
         let mut slot = self.slot.lock().await;

@@ -1,22 +1,25 @@
 //! The sync worker: leases due rows, asks each target's connector to make the vendor match the user
 //! as it is now, and records the outcome. Vendors are called outside any transaction; a row is
-//! cleared in the same transaction that records the new link (shared/design.md), so a crash at any
+//! cleared in the same transaction that records the new link (docs/architecture.md), so a crash at any
 //! point leaves either the row (retried) or the link (done).
 //!
 //! Each target has a circuit breaker and may be paused until a vendor's reset (`sync::health`).
 //! A row that meets a wait of the bridge's own (a pause, an open breaker, another reconcile of the
 //! same vendor key) is put back without counting an attempt; only a reconcile whose vendor call
 //! failed counts, once, against the row and the breaker.
+mod rows;
 mod target;
 
 use super::clock::Clock;
-use super::desired::{link_from_row, row_from_link, user_state};
+use super::desired::row_from_link;
 use super::health::{Claimable, Verdict};
-use super::{ConnectorError, Desired, Link, LinkState};
-use crate::config::{ConfigError, OnDelete, Settings};
+use super::{ConnectorError, Desired, Link};
+use crate::config::{ConfigError, Settings};
 use crate::secrets::Sealer;
 use crate::store::{Claim, Event, Store, StoreError};
 use rand::Rng;
+use rows::{store_failure, Prepared, Ready};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use target::Target;
@@ -128,9 +131,11 @@ impl Worker {
         if claims.is_empty() {
             return Ok(Outcome::Idle);
         }
-        let results = futures_util::future::join_all(claims.iter().map(|c| self.handle(c))).await;
+        let count = claims.len();
+        let chunks = self.chunks(claims);
+        let results = futures_util::future::join_all(chunks.into_iter().map(|c| self.handle(c))).await;
         results.into_iter().collect::<Result<Vec<()>, StoreError>>()?;
-        Ok(Outcome::Worked(claims.len()))
+        Ok(Outcome::Worked(count))
     }
 
     /// Works until `stop` turns true. Rows are claimed as room frees up (not in rounds), so one slow
@@ -149,27 +154,39 @@ impl Worker {
             Err(e) => tracing::error!(error = %e, "cannot release stale leases"),
         }
         // Up to `room` rows are held; more are claimed (several in one statement) once no more than
-        // `low_water` are left, so the permits always find a row waiting.
-        let low_water = worker.targets.iter().map(|t| t.concurrency).sum::<usize>().max(1);
+        // `low_water` are left, so the permits always find a row (or a full batch) waiting.
+        let low_water = worker
+            .targets
+            .iter()
+            .map(|t| t.concurrency * t.batch_size)
+            .sum::<usize>()
+            .max(1);
         let room = low_water * 2;
+        let held = Arc::new(AtomicUsize::new(0));
         let mut in_flight = JoinSet::new();
         while !*stop.borrow() {
             let notified = wakeup.notified();
-            if in_flight.len() <= low_water {
-                let claimed = worker.claim(room - in_flight.len()).await.unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "sync: cannot claim due rows");
-                    Vec::new()
-                });
-                for claim in claimed {
+            if held.load(Ordering::SeqCst) <= low_water {
+                let claimed = worker
+                    .claim(room - held.load(Ordering::SeqCst))
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "sync: cannot claim due rows");
+                        Vec::new()
+                    });
+                for chunk in worker.chunks(claimed) {
+                    let rows = Held::new(&held, chunk.len());
                     let worker = worker.clone();
                     in_flight.spawn(async move {
-                        if let Err(e) = worker.handle(&claim).await {
-                            tracing::error!(error = %e, target = %claim.claim.target, "sync: cannot record an outcome");
+                        let target = chunk[0].claim.target.clone();
+                        if let Err(e) = worker.handle(chunk).await {
+                            tracing::error!(error = %e, target = %target, "sync: cannot record an outcome");
                         }
+                        drop(rows);
                     });
                 }
             }
-            if in_flight.len() > low_water {
+            if held.load(Ordering::SeqCst) > low_water {
                 in_flight.join_next().await;
                 continue;
             }
@@ -260,31 +277,140 @@ impl Worker {
             .clamp(Duration::from_millis(10), IDLE_CHECK)
     }
 
-    async fn handle(&self, leased: &Leased) -> Result<(), StoreError> {
-        let Leased { claim, probe } = leased;
-        let Some(target) = self.targets.iter().find(|t| t.name == claim.target) else {
+    /// Claimed rows cut into what one reconcile takes: a target's rows together, up to its batch
+    /// size; a probe alone.
+    fn chunks(&self, claimed: Vec<Leased>) -> Vec<Vec<Leased>> {
+        let mut chunks: Vec<Vec<Leased>> = Vec::new();
+        let mut open: Vec<(String, usize)> = Vec::new();
+        for leased in claimed {
+            let size = self
+                .targets
+                .iter()
+                .find(|t| t.name == leased.claim.target)
+                .map_or(1, |t| t.batch_size);
+            let joinable = open
+                .iter()
+                .find(|(target, at)| *target == leased.claim.target && chunks[*at].len() < size)
+                .map(|(_, at)| *at);
+            match joinable {
+                Some(at) if !leased.probe => chunks[at].push(leased),
+                _ => {
+                    if !leased.probe && size > 1 {
+                        open.push((leased.claim.target.clone(), chunks.len()));
+                    }
+                    chunks.push(vec![leased]);
+                }
+            }
+        }
+        chunks
+    }
+
+    /// Reconciles one chunk of a target's rows: each is prepared, the ready ones go to the
+    /// connector together under one permit, and every outcome is recorded on its own row. The
+    /// breaker hears the chunk once (a batch call that failed is one failure, not a hundred).
+    async fn handle(&self, chunk: Vec<Leased>) -> Result<(), StoreError> {
+        let Some(target) = chunk
+            .first()
+            .and_then(|l| self.targets.iter().find(|t| t.name == l.claim.target))
+        else {
             return Ok(()); // only configured targets are claimed
         };
+        let probe = chunk.iter().any(|l| l.probe);
         let started = Instant::now();
-        let result = self.reconcile(target, claim, *probe).await;
+        let results = self.reconcile(target, &chunk, probe).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let verdict = match &result {
-            Ok(Handled::Done(_)) => Verdict::Answered,
-            Ok(Handled::Deferred(_)) | Err(ConnectorError::Deferred { .. }) => Verdict::None,
-            Err(e) if e.is_retryable() => Verdict::Failed,
-            Err(_) => Verdict::Answered,
-        };
-        target.record(verdict, *probe, self.clock.now());
-        let recorded = match result {
-            Ok(Handled::Deferred(wait)) | Err(ConnectorError::Deferred { wait, .. }) => {
-                let due = crate::store::format_timestamp(self.clock.now_utc() + wait);
-                self.store.defer(claim, &due).await
-            }
-            Ok(Handled::Done(reconciled)) => self.succeeded(claim, reconciled, latency_ms).await,
-            Err(error) => self.failed(claim, &error, latency_ms).await,
-        };
+        target.record(verdict_of(&results), probe, self.clock.now());
+        let mut recorded = Ok(());
+        for (leased, result) in chunk.iter().zip(results) {
+            let claim = &leased.claim;
+            let outcome = match result {
+                Ok(Handled::Deferred(wait)) | Err(ConnectorError::Deferred { wait, .. }) => {
+                    let due = crate::store::format_timestamp(self.clock.now_utc() + wait);
+                    self.store.defer(claim, &due).await
+                }
+                Ok(Handled::Done(reconciled)) => self.succeeded(claim, reconciled, latency_ms).await,
+                Err(error) => self.failed(claim, &error, latency_ms).await,
+            };
+            recorded = recorded.and(outcome);
+        }
         target.save_health(&self.store).await;
         recorded
+    }
+
+    /// The chunk's outcomes, in order: rows settled without a call, and the connector's answers.
+    async fn reconcile(&self, target: &Target, chunk: &[Leased], probe: bool) -> Vec<Result<Handled, ConnectorError>> {
+        let mut results: Vec<Option<Result<Handled, ConnectorError>>> = Vec::with_capacity(chunk.len());
+        let mut ready: Vec<(usize, Ready)> = Vec::new();
+        for (n, leased) in chunk.iter().enumerate() {
+            match self.prepare(target, &leased.claim).await {
+                Ok(Prepared::Settled(handled)) => results.push(Some(Ok(handled))),
+                Ok(Prepared::Ready(row)) => {
+                    results.push(None);
+                    ready.push((n, row));
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        if !ready.is_empty() {
+            for (n, result) in self.call_vendor(target, chunk, ready, probe).await {
+                results[n] = Some(result);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Ok(Handled::Deferred(BUSY_KEY_WAIT))))
+            .collect()
+    }
+
+    /// The vendor call for the ready rows of a chunk, within the target's concurrency. A target
+    /// that paused or opened while the rows waited for a permit is not called at all.
+    async fn call_vendor(
+        &self,
+        target: &Target,
+        chunk: &[Leased],
+        mut ready: Vec<(usize, Ready<'_>)>,
+        probe: bool,
+    ) -> Vec<(usize, Result<Handled, ConnectorError>)> {
+        let _permit = target.permits.acquire().await;
+        if let Some(wait) = target.health.admit(probe, self.clock.now()) {
+            return ready
+                .into_iter()
+                .map(|(n, _)| (n, Ok(Handled::Deferred(wait))))
+                .collect();
+        }
+        let mut settled = Vec::new();
+        let mut sending = Vec::with_capacity(ready.len());
+        for (n, row) in ready.iter_mut() {
+            if let (Desired::Present(state), true) = (&row.desired, row.unlinked) {
+                // Recorded before the create: if we die after the vendor answered, we look up first.
+                let creating = Link::creating(&state.email);
+                let id = &chunk[*n].claim.resource_id;
+                match self.store.save_link(id, &target.name, &row_from_link(&creating)).await {
+                    Ok(revision) => row.revision = Some(revision),
+                    Err(e) => {
+                        settled.push((*n, Err(store_failure(&target.name)(e))));
+                        continue;
+                    }
+                }
+            }
+            sending.push(*n);
+        }
+        ready.retain(|(n, _)| sending.contains(n));
+        let batch: Vec<(Desired, Option<Link>)> =
+            ready.iter().map(|(_, r)| (r.desired.clone(), r.link.clone())).collect();
+        let answers = target.connector.reconcile_batch(&batch).await;
+        settled.extend(ready.into_iter().zip(answers).map(|((n, row), answer)| {
+            let done = answer.map(|link| {
+                Handled::Done(Reconciled {
+                    link,
+                    delivered: row.delivered,
+                    deleted: row.deleted,
+                    revision: row.revision,
+                })
+            });
+            (n, done)
+        }));
+        settled
     }
 
     async fn succeeded(&self, claim: &Claim, done: Reconciled, latency_ms: f64) -> Result<(), StoreError> {
@@ -326,127 +452,6 @@ impl Worker {
             .finish_failure(claim, retry_at.as_deref(), &message, &event)
             .await
     }
-
-    /// The level-triggered step: what should the vendor hold now, and what does the link say it holds.
-    async fn reconcile(&self, target: &Target, claim: &Claim, probe: bool) -> Result<Handled, ConnectorError> {
-        let transient = |e: StoreError| ConnectorError::Transient {
-            target: target.name.clone(),
-            detail: format!("store: {e}"),
-            retry_after: None,
-        };
-        let id = claim.resource_id.as_str();
-        let view = self.store.sync_view(id, &target.name).await.map_err(transient)?;
-        let (user, in_scope, revision) = (view.document, view.in_scope, view.link_revision);
-        let link = view.link.as_ref().map(link_from_row);
-        let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
-        let done = |link: Link, delivered, deleted| {
-            Ok(Handled::Done(Reconciled {
-                link,
-                delivered,
-                deleted,
-                revision,
-            }))
-        };
-        if unlinked && !in_scope {
-            // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
-            return done(Link::gone(), None, user.is_none());
-        }
-        let deleted = user.is_none();
-        let (desired, delivered) = match user {
-            Some(document) => self.desired(target, id, &document, in_scope).await?,
-            // Deleted: the tombstone says who to deactivate where deleting is not wanted.
-            None => match (target.on_delete, self.store.tombstone(id).await.map_err(transient)?) {
-                (OnDelete::Deactivate, Some(document)) => {
-                    let state = user_state(id, &document);
-                    (Desired::Present(super::UserState { active: false, ..state }), None)
-                }
-                _ => (Desired::Absent, None),
-            },
-        };
-        let Some(_keys) = target.lock_keys(vendor_keys(&desired, link.as_ref())) else {
-            return Ok(Handled::Deferred(BUSY_KEY_WAIT));
-        };
-        if let (true, Some(row)) = (deleted && !unlinked, &view.link) {
-            // A new user with this e-mail took the record over before the delete reached the vendor
-            // (Workspace365 and eSign key users by e-mail): it is the new user's now.
-            if self
-                .store
-                .linked_elsewhere(id, &target.name, row)
-                .await
-                .map_err(transient)?
-            {
-                return done(Link::gone(), None, true);
-            }
-        }
-        // The target's concurrency bounds vendor calls in flight, not the bridge's own reads. A target
-        // that paused or opened while this row waited for a permit is not called at all.
-        let _permit = target.permits.acquire().await;
-        if let Some(wait) = target.health.admit(probe, self.clock.now()) {
-            return Ok(Handled::Deferred(wait));
-        }
-        let mut revision = revision;
-        if let (Desired::Present(state), true) = (&desired, unlinked) {
-            // Recorded before the create: if we die after the vendor answered, we look up first.
-            let creating = Link::creating(&state.email);
-            let written = self.store.save_link(id, &target.name, &row_from_link(&creating)).await;
-            revision = Some(written.map_err(transient)?);
-        }
-        let link = target.connector.reconcile(&desired, link.as_ref()).await?;
-        Ok(Handled::Done(Reconciled {
-            link,
-            delivered,
-            deleted,
-            revision,
-        }))
-    }
-
-    /// A live user's desired state at `target`, with the password waiting for it (opened from its
-    /// seal, and returned sealed so that its delivery can be recorded).
-    async fn desired(
-        &self,
-        target: &Target,
-        id: &str,
-        document: &crate::scim::resource::Document,
-        in_scope: bool,
-    ) -> Result<(Desired, Option<Vec<u8>>), ConnectorError> {
-        let mut state = user_state(id, document);
-        let desired = match (in_scope, target.on_delete) {
-            (false, OnDelete::Delete) => return Ok((Desired::Absent, None)),
-            (false, OnDelete::Deactivate) => {
-                state.active = false;
-                return Ok((Desired::Present(state), None));
-            }
-            (true, _) => state,
-        };
-        let (Some(sealer), true) = (&self.sealer, target.takes_passwords) else {
-            return Ok((Desired::Present(desired), None));
-        };
-        let sealed = self
-            .store
-            .password_for(id, &target.name)
-            .await
-            .map_err(|e| ConnectorError::Transient {
-                target: target.name.clone(),
-                detail: format!("store: {e}"),
-                retry_after: None,
-            })?;
-        let Some(sealed) = sealed else {
-            return Ok((Desired::Present(desired), None));
-        };
-        let password = sealer
-            .open(&sealed, id, &target.name)
-            .map_err(|e| ConnectorError::Config {
-                target: target.name.clone(),
-                detail: e.to_string(),
-            })?;
-        Ok((
-            Desired::Present(super::UserState {
-                password: Some(password),
-                ..desired
-            }),
-            Some(sealed),
-        ))
-    }
 }
 
 /// When to try again, or `None` to park the row as dead.
@@ -465,20 +470,6 @@ fn retry_at(error: &ConnectorError, attempts: i64, now: time::OffsetDateTime) ->
     Some(crate::store::format_timestamp(now + wait))
 }
 
-/// The vendor keys (e-mails, lower-cased) a reconcile touches: the one it pushes, the one it had.
-fn vendor_keys(desired: &Desired, link: Option<&Link>) -> Vec<String> {
-    let mut keys: Vec<String> = match desired {
-        Desired::Present(state) => vec![state.email.to_lowercase()],
-        Desired::Absent => Vec::new(),
-    };
-    if let Some(old) = link.and_then(|l| l.remote_key.as_deref()).map(str::to_lowercase) {
-        if !keys.contains(&old) {
-            keys.push(old);
-        }
-    }
-    keys
-}
-
 /// A random wait in `[0, min(cap, base * 2^attempts)]` ("full jitter").
 fn full_jitter(attempts: i64) -> Duration {
     let exponent = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
@@ -492,5 +483,43 @@ fn status_of(error: &ConnectorError) -> Option<u16> {
     match error {
         ConnectorError::Permanent { status, .. } => *status,
         _ => None,
+    }
+}
+
+/// What the breaker hears of a chunk: answered if the vendor answered any of it, failed if a call
+/// failed and none was answered, nothing if every row waited.
+fn verdict_of(results: &[Result<Handled, ConnectorError>]) -> Verdict {
+    let verdicts = results.iter().map(|result| match result {
+        Ok(Handled::Done(_)) => Verdict::Answered,
+        Ok(Handled::Deferred(_)) | Err(ConnectorError::Deferred { .. }) => Verdict::None,
+        Err(e) if e.is_retryable() => Verdict::Failed,
+        Err(_) => Verdict::Answered,
+    });
+    verdicts.fold(Verdict::None, |chunk, row| match (chunk, row) {
+        (Verdict::Answered, _) | (_, Verdict::Answered) => Verdict::Answered,
+        (Verdict::Failed, _) | (_, Verdict::Failed) => Verdict::Failed,
+        _ => Verdict::None,
+    })
+}
+
+/// Counts a chunk's rows as held until dropped (also when its task panics).
+struct Held {
+    count: Arc<AtomicUsize>,
+    rows: usize,
+}
+
+impl Held {
+    fn new(count: &Arc<AtomicUsize>, rows: usize) -> Self {
+        count.fetch_add(rows, Ordering::SeqCst);
+        Self {
+            count: count.clone(),
+            rows,
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.count.fetch_sub(self.rows, Ordering::SeqCst);
     }
 }

@@ -1,5 +1,5 @@
 //! Stateful fakes of eSign, CyberArk, DocuSign and Eloqua for end-to-end tests: each holds users as
-//! the documented calls change them (shared/seeds/, shared/vendor-apis.md), refuses calls without the
+//! the documented calls change them (docs/vendors/), refuses calls without the
 //! credential it issued, and records every call.
 use crate::weather::Faults;
 use serde_json::{json, Value};
@@ -339,6 +339,14 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
     match call.method {
         "GET" => {
             let email = (call.query)("email");
+            if email.is_empty() {
+                // The paged listing: `count` (at most 100) users from `start_position`.
+                let count: usize = (call.query)("count").parse().unwrap_or(100).min(100);
+                let start: usize = (call.query)("start_position").parse().unwrap_or(0);
+                let page: Vec<Value> = state.users.values().skip(start).take(count).cloned().collect();
+                return ok(json!({"users": page, "resultSetSize": page.len().to_string(),
+                    "totalSetSize": state.users.len().to_string(), "startPosition": start.to_string()}));
+            }
             let found: Vec<Value> = state
                 .users
                 .values()

@@ -1,4 +1,4 @@
-//! One file per vendor; each follows its seed document in shared/seeds/. What they share is here.
+//! One folder per vendor (docs/vendors/, docs/adding-a-connector.md); what they share is here.
 pub mod cyberark;
 pub mod docusign;
 pub mod eloqua;
@@ -103,13 +103,26 @@ impl Connector {
         })
     }
 
-    /// How many of a target's reconciles may run at once. The vendor calls in flight stay bounded
-    /// by `concurrency`; DocuSign needs more reconciles waiting than calls, to fill its batches.
-    pub fn reconciles_in_flight(settings: &TargetSettings) -> usize {
-        match &settings.vendor {
-            VendorConfig::Docusign(c) => docusign::Docusign::reconciles_in_flight(settings.concurrency(), c.batch_size),
-            _ => settings.concurrency(),
+    /// How many users the worker hands this connector at once (`reconcile_batch`): DocuSign's
+    /// `batch_size`, one for vendors that take users one by one.
+    pub fn batch_size(&self) -> usize {
+        match self {
+            Self::Docusign(c) => c.batch_size(),
+            _ => 1,
         }
+    }
+
+    /// Makes the vendor hold each desired user, given its link; one result per item, in order.
+    /// DocuSign takes the batch in bulk calls; the others one user after another.
+    pub async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Link, ConnectorError>> {
+        if let Self::Docusign(c) = self {
+            return c.reconcile_batch(batch).await;
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        for (desired, link) in batch {
+            results.push(self.reconcile(desired, link.as_ref()).await);
+        }
+        results
     }
 
     /// Makes the vendor hold `desired`, given what `link` says it holds; returns the new link.

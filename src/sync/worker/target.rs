@@ -16,8 +16,11 @@ pub(super) struct Target {
     pub on_delete: OnDelete,
     pub takes_passwords: bool,
     pub connector: Connector,
+    /// Reconciles (a batch counts as one) in flight at once: the target's `concurrency`.
     pub permits: Semaphore,
     pub concurrency: usize,
+    /// Rows handed to the connector at once (`Connector::batch_size`).
+    pub batch_size: usize,
     pub health: Arc<Health>,
     /// What `target_state` holds (written when the health moves away from it).
     saved: tokio::sync::Mutex<Option<Snapshot>>,
@@ -48,14 +51,15 @@ impl Target {
         let http = client::http_client_with(timeout, connect_timeout)
             .map_err(|e| ConfigError::Invalid(format!("target '{}': HTTP client: {e}", settings.name)))?;
         let health = Arc::new(Health::default());
-        let in_flight = Connector::reconciles_in_flight(settings);
+        let connector = Connector::build(settings, http, health.clone(), clock.clone())?;
         Ok(Self {
             name: settings.name.clone(),
             on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
             takes_passwords: settings.takes_passwords(),
-            connector: Connector::build(settings, http, health.clone(), clock.clone())?,
-            permits: Semaphore::new(in_flight),
-            concurrency: in_flight,
+            batch_size: connector.batch_size(),
+            connector,
+            permits: Semaphore::new(settings.concurrency()),
+            concurrency: settings.concurrency(),
             health,
             saved: tokio::sync::Mutex::new(None),
             busy_keys: Mutex::new(HashSet::new()),

@@ -1,5 +1,4 @@
-//! CyberArk PVWA (Gen2 REST, v10+): the contract is shared/seeds/002_cd6b8e83ea7dcc80.txt (Activate
-//! user), with shared/vendor-apis.md §3 for the rest. One session per target, from `Logon` with
+//! CyberArk PVWA (Gen2 REST, 12.6+; docs/vendors/cyberark.md): the seed call is Activate user. One session per target, from `Logon` with
 //! `concurrentSession: true`, cached, renewed once when refused (401 or `PASWS006E`) and closed with
 //! `Logoff` on shutdown. The token goes raw in `Authorization`.
 //!
@@ -17,7 +16,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::fmt;
 
-/// Vault users the bridge never changes, whatever the IdP says (vendor-apis.md §3).
+/// Vault users the bridge never changes, whatever the IdP says (docs/vendors/cyberark.md).
 const BUILT_IN_USERS: [&str; 7] = [
     "Administrator",
     "Master",
@@ -28,7 +27,7 @@ const BUILT_IN_USERS: [&str; 7] = [
     "Operator",
 ];
 
-/// The kind-specific keys of a `kind = "cyberark"` target (shared/design.md).
+/// What a `kind = "cyberark"` target needs at run time (built from its `Config`).
 #[derive(Clone)]
 pub struct Settings {
     pub target: String,
@@ -153,7 +152,7 @@ impl Cyberark {
         });
         let response = self.call(Method::POST, &self.api("Users/"), Some(&body)).await?;
         if response.status == 409 {
-            // GUESS (vendor-apis.md §3): a clash is 409; the user made by someone else is adopted.
+            // GUESS (docs/vendors/cyberark.md): a clash is 409; the user made by someone else is adopted.
             let found = self.find(&user.user_name).await?.ok_or_else(|| {
                 self.permanent(Some(409), &format!("create refused: {}", vault_error(&response.body)))
             })?;
@@ -236,7 +235,7 @@ impl Cyberark {
         }
     }
 
-    /// The vault's field limits (vendor-apis.md §3): refused before any call, naming the field.
+    /// The vault's field limits (docs/vendors/cyberark.md): refused before any call, naming the field.
     fn check_lengths(&self, user: &UserState) -> Result<(), ConnectorError> {
         let target = &self.settings.target;
         check_length(target, "userName (CyberArk username)", &user.user_name, 128)?;

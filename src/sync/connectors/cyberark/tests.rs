@@ -1,5 +1,4 @@
-//! The wire format of every call, checked against the seed (shared/seeds/002_cd6b8e83ea7dcc80.txt) and
-//! shared/vendor-apis.md §3.
+//! The wire format of every call, checked against the PVWA REST reference (docs/vendors/cyberark.md).
 use super::*;
 use crate::sync::client::{http_client, VendorClient};
 use std::time::Duration;

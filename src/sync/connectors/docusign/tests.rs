@@ -1,8 +1,9 @@
-//! The wire format of every call, checked against the seed (shared/seeds/003_6f824051d459caee.txt) and
-//! shared/vendor-apis.md §4.
+//! The wire format of every call, checked against DocuSign's users API (docs/vendors/docusign.md).
 use super::*;
 use crate::sync::client::{http_client, VendorClient};
-use jsonwebtoken::{DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{json, Value};
+use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
@@ -46,7 +47,7 @@ fn linked(u: &UserState, id: &str, active: bool) -> Link {
         state: LinkState::Linked,
         remote_id: Some(id.into()),
         remote_key: Some(u.email.clone()),
-        pushed_hash: Some(user_fingerprint(u)),
+        pushed_hash: Some(fingerprint(&Profile::of(u))),
         pushed_active: Some(active),
     }
 }
@@ -223,11 +224,12 @@ async fn update_all(docusign: &Docusign, n: usize) -> Vec<Result<Link, Connector
             })
         })
         .collect();
-    futures_util::future::join_all(after.iter().zip(&links).map(|(d, l)| docusign.reconcile(d, Some(l)))).await
+    let batch: Vec<(Desired, Option<Link>)> = after.into_iter().zip(links.into_iter().map(Some)).collect();
+    docusign.reconcile_batch(&batch).await
 }
 
 #[tokio::test]
-async fn updates_due_together_go_out_as_one_seed_put_per_batch_size() {
+async fn a_batch_of_updates_goes_out_as_one_seed_put_per_batch_size() {
     let server = MockServer::start().await;
     oauth(&server, 1).await;
     api("PUT", USERS)
@@ -239,9 +241,8 @@ async fn updates_due_together_go_out_as_one_seed_put_per_batch_size() {
     for result in update_all(&docusign, 3).await {
         assert_eq!(result.unwrap().pushed_active, Some(true));
     }
-    let mut sizes: Vec<usize> = batches(&server).await.iter().map(Vec::len).collect();
-    sizes.sort();
-    assert_eq!(sizes, [1, 2], "three updates, batch_size 2");
+    let sizes: Vec<usize> = batches(&server).await.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2, 1], "three updates, batch_size 2");
     let first: Value = server
         .received_requests()
         .await
@@ -545,4 +546,207 @@ async fn an_email_change_goes_out_in_the_seed_put_and_moves_the_link_key() {
         .await
         .unwrap();
     assert_eq!(link, linked(&after, "U1", true));
+}
+
+/// `n` new users, as a batch with no links.
+fn new_users(n: std::ops::Range<usize>) -> Vec<(Desired, Option<Link>)> {
+    n.map(|i| (Desired::Present(user(&format!("new{i}@example.com"), true)), None))
+        .collect()
+}
+
+/// Answers `POST …/users` with a userId per new user (`N-<email>`), except where `refuse` names
+/// the e-mail: that item carries the given error code.
+struct CreateAnswers {
+    refuse: Vec<(&'static str, &'static str)>,
+}
+
+impl wiremock::Respond for CreateAnswers {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = request.body_json().unwrap();
+        let items: Vec<Value> = body["newUsers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                let email = u["email"].as_str().unwrap();
+                match self.refuse.iter().find(|(e, _)| *e == email) {
+                    Some((_, code)) => {
+                        json!({"email": email, "errorDetails": {"errorCode": code, "message": "refused"}})
+                    }
+                    None => json!({"email": email, "userId": format!("N-{email}"), "userStatus": "ActivationSent"}),
+                }
+            })
+            .collect();
+        ResponseTemplate::new(201).set_body_json(json!({"newUsers": items}))
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_new_users_costs_one_listing_of_the_account_and_one_create() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    let listed: Vec<Value> = (0..100)
+        .map(|i| json!({"userId": format!("old{i}"), "email": format!("old{i}@example.com"), "userStatus": "Active"}))
+        .collect();
+    for (start, users) in [("0", json!(listed)), ("100", json!([]))] {
+        api("GET", USERS)
+            .and(query_param("count", "100"))
+            .and(query_param("start_position", start))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": users})))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    api("POST", USERS)
+        .respond_with(CreateAnswers { refuse: Vec::new() })
+        .expect(2)
+        .mount(&server)
+        .await;
+    let docusign = connector(&server, 100);
+    let results = docusign.reconcile_batch(&new_users(0..12)).await;
+    for (i, result) in results.iter().enumerate() {
+        let email = format!("new{i}@example.com");
+        assert_eq!(
+            result.as_ref().unwrap(),
+            &linked(&user(&email, true), &format!("N-{email}"), true)
+        );
+    }
+    let requests = server.received_requests().await.unwrap();
+    let posted: Value = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == USERS)
+        .unwrap()
+        .body_json()
+        .unwrap();
+    assert_eq!(
+        posted["newUsers"].as_array().unwrap().len(),
+        12,
+        "one create for the batch"
+    );
+    // Within the listing's lifetime a single new user is not looked up either (the listing has
+    // learnt the users created since, so a second create of new0 would be looked up first).
+    let again = docusign.reconcile_batch(&new_users(12..13)).await;
+    assert_eq!(
+        again[0].as_ref().unwrap().remote_id.as_deref(),
+        Some("N-new12@example.com")
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.url.query().is_some_and(|q| q.contains("email="))),
+        "no look-up by e-mail"
+    );
+    assert!(docusign.directory.peek().await.unwrap().knows("new3@example.com"));
+}
+
+#[tokio::test]
+async fn a_listed_user_is_looked_up_again_and_adopted_and_item_errors_stay_with_their_item() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    api("GET", USERS)
+        .and(query_param("count", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [
+            {"userId": "K1", "email": "New3@example.com", "userStatus": "Closed"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Older accounts may hold several users per e-mail: the open one is linked.
+    api("GET", USERS)
+        .and(query_param("email", "new3@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [
+            {"userId": "K1", "email": "New3@example.com", "userStatus": "Closed"},
+            {"userId": "K2", "email": "new3@example.com", "userStatus": "Active"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    api("GET", USERS)
+        .and(query_param("email", "new5@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [
+            {"userId": "K5", "email": "new5@example.com", "userStatus": "Active"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    api("POST", USERS)
+        .respond_with(CreateAnswers {
+            refuse: vec![
+                ("new5@example.com", "USER_ALREADY_EXISTS_IN_ACCOUNT"),
+                ("new7@example.com", "INVALID_EMAIL_ADDRESS_FOR_USER"),
+            ],
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    api("PUT", USERS)
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let results = connector(&server, 100).reconcile_batch(&new_users(0..10)).await;
+    let link = |i: usize| results[i].as_ref().unwrap();
+    assert_eq!(link(3).remote_id.as_deref(), Some("K2"));
+    assert_eq!(
+        link(5).remote_id.as_deref(),
+        Some("K5"),
+        "adopted after USER_ALREADY_EXISTS_IN_ACCOUNT"
+    );
+    assert_eq!(link(0).remote_id.as_deref(), Some("N-new0@example.com"));
+    let err = results[7].as_ref().unwrap_err().to_string();
+    assert_eq!(err, "docusign: INVALID_EMAIL_ADDRESS_FOR_USER: refused");
+    let requests = server.received_requests().await.unwrap();
+    let put: Value = requests
+        .iter()
+        .find(|r| r.method.as_str() == "PUT")
+        .unwrap()
+        .body_json()
+        .unwrap();
+    let ids: Vec<&str> = put["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["K2", "K5"], "the adopted users' profiles go out in one PUT");
+    let posted: Value = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == USERS)
+        .unwrap()
+        .body_json()
+        .unwrap();
+    assert_eq!(
+        posted["newUsers"].as_array().unwrap().len(),
+        9,
+        "everyone but the listed user"
+    );
+}
+
+/// The token request shares the account's limits: a spent limit there is a wait, not a wrong
+/// configuration (which would park the row for good).
+#[tokio::test]
+async fn a_spent_limit_on_the_token_request_waits_for_the_reset() {
+    let server = MockServer::start().await;
+    let reset = time::OffsetDateTime::now_utc().unix_timestamp() + 120;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .insert_header("X-RateLimit-Reset", reset.to_string().as_str())
+                .set_body_json(json!({"errorCode": "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
+                    "message": "The maximum number of hourly API invocations has been exceeded."})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let u = user("userone@example.com", true);
+    let err = connector(&server, 100)
+        .reconcile(&Desired::Absent, Some(&linked(&u, "U1", true)))
+        .await
+        .unwrap_err();
+    match err {
+        ConnectorError::Transient {
+            retry_after: Some(wait),
+            ..
+        } => assert!((110..=120).contains(&wait.as_secs()), "{wait:?}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -1,0 +1,156 @@
+//! What one leased row asks of its target, read before any vendor call: the user as it is now
+//! (or its tombstone), whether it is in scope, its link, and the password waiting for it. Some
+//! rows are settled here without a call (nothing to create or remove, a record taken over by a
+//! new user with the same e-mail, another reconcile of the same vendor key in flight).
+use super::target::{KeyGuard, Target};
+use super::{Handled, Reconciled, Worker, BUSY_KEY_WAIT};
+use crate::config::OnDelete;
+use crate::scim::resource::Document;
+use crate::store::{Claim, StoreError};
+use crate::sync::desired::{link_from_row, user_state};
+use crate::sync::{ConnectorError, Desired, Link, LinkState, UserState};
+
+/// A row ready for its vendor call.
+pub(super) struct Ready<'t> {
+    pub desired: Desired,
+    pub link: Option<Link>,
+    /// No link, or a gone one: a create is recorded (`Link::creating`) before it is sent.
+    pub unlinked: bool,
+    pub delivered: Option<Vec<u8>>,
+    pub deleted: bool,
+    pub revision: Option<i64>,
+    /// The vendor keys this reconcile holds busy.
+    pub _keys: KeyGuard<'t>,
+}
+
+pub(super) enum Prepared<'t> {
+    Settled(Handled),
+    Ready(Ready<'t>),
+}
+
+/// A store failure while preparing: worth retrying.
+pub(super) fn store_failure(target: &str) -> impl Fn(StoreError) -> ConnectorError + '_ {
+    move |e| ConnectorError::Transient {
+        target: target.to_owned(),
+        detail: format!("store: {e}"),
+        retry_after: None,
+    }
+}
+
+impl Worker {
+    /// The level-triggered step: what should the vendor hold now, and what does the link say it holds.
+    pub(super) async fn prepare<'t>(&self, target: &'t Target, claim: &Claim) -> Result<Prepared<'t>, ConnectorError> {
+        let transient = store_failure(&target.name);
+        let id = claim.resource_id.as_str();
+        let view = self.store.sync_view(id, &target.name).await.map_err(&transient)?;
+        let (user, in_scope, revision) = (view.document, view.in_scope, view.link_revision);
+        let link = view.link.as_ref().map(link_from_row);
+        let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
+        let settled = |link: Link, deleted| {
+            Ok(Prepared::Settled(Handled::Done(Reconciled {
+                link,
+                delivered: None,
+                deleted,
+                revision,
+            })))
+        };
+        if unlinked && !in_scope {
+            // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
+            return settled(Link::gone(), user.is_none());
+        }
+        let deleted = user.is_none();
+        let (desired, delivered) = match user {
+            Some(document) => self.desired(target, id, &document, in_scope).await?,
+            // Deleted: the tombstone says who to deactivate where deleting is not wanted.
+            None => match (target.on_delete, self.store.tombstone(id).await.map_err(&transient)?) {
+                (OnDelete::Deactivate, Some(document)) => {
+                    let state = user_state(id, &document);
+                    (Desired::Present(UserState { active: false, ..state }), None)
+                }
+                _ => (Desired::Absent, None),
+            },
+        };
+        let Some(keys) = target.lock_keys(vendor_keys(&desired, link.as_ref())) else {
+            return Ok(Prepared::Settled(Handled::Deferred(BUSY_KEY_WAIT)));
+        };
+        if let (true, Some(row)) = (deleted && !unlinked, &view.link) {
+            // A new user with this e-mail took the record over before the delete reached the vendor
+            // (Workspace365 and eSign key users by e-mail): it is the new user's now.
+            if self
+                .store
+                .linked_elsewhere(id, &target.name, row)
+                .await
+                .map_err(&transient)?
+            {
+                return settled(Link::gone(), true);
+            }
+        }
+        Ok(Prepared::Ready(Ready {
+            desired,
+            link,
+            unlinked,
+            delivered,
+            deleted,
+            revision,
+            _keys: keys,
+        }))
+    }
+
+    /// A live user's desired state at `target`, with the password waiting for it (opened from its
+    /// seal, and returned sealed so that its delivery can be recorded).
+    async fn desired(
+        &self,
+        target: &Target,
+        id: &str,
+        document: &Document,
+        in_scope: bool,
+    ) -> Result<(Desired, Option<Vec<u8>>), ConnectorError> {
+        let mut state = user_state(id, document);
+        let desired = match (in_scope, target.on_delete) {
+            (false, OnDelete::Delete) => return Ok((Desired::Absent, None)),
+            (false, OnDelete::Deactivate) => {
+                state.active = false;
+                return Ok((Desired::Present(state), None));
+            }
+            (true, _) => state,
+        };
+        let (Some(sealer), true) = (&self.sealer, target.takes_passwords) else {
+            return Ok((Desired::Present(desired), None));
+        };
+        let sealed = self
+            .store
+            .password_for(id, &target.name)
+            .await
+            .map_err(store_failure(&target.name))?;
+        let Some(sealed) = sealed else {
+            return Ok((Desired::Present(desired), None));
+        };
+        let password = sealer
+            .open(&sealed, id, &target.name)
+            .map_err(|e| ConnectorError::Config {
+                target: target.name.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok((
+            Desired::Present(UserState {
+                password: Some(password),
+                ..desired
+            }),
+            Some(sealed),
+        ))
+    }
+}
+
+/// The vendor keys (e-mails, lower-cased) a reconcile touches: the one it pushes, the one it had.
+fn vendor_keys(desired: &Desired, link: Option<&Link>) -> Vec<String> {
+    let mut keys: Vec<String> = match desired {
+        Desired::Present(state) => vec![state.email.to_lowercase()],
+        Desired::Absent => Vec::new(),
+    };
+    if let Some(old) = link.and_then(|l| l.remote_key.as_deref()).map(str::to_lowercase) {
+        if !keys.contains(&old) {
+            keys.push(old);
+        }
+    }
+    keys
+}

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Before/after on the request path: this build (A) against another build of scim-bridge (B), both
-# seeded with the same users, under ../shared/bench/compare.sh's alternating wrk loads.
+# seeded with the same users, under bench/reference/compare.sh's alternating wrk loads.
 # usage: bench/ab.sh OTHER_BINARY [USERS=100000] [SECONDS=10]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=${SHARED_BENCH:-$root/../shared/bench}
+reference=${REFERENCE_BENCH:-$root/bench/reference}
 other=$1; users=${2:-100000}; seconds=${3:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc; }
@@ -26,4 +26,4 @@ read -r B BT < <(start other "$other")
 python3 "$root/bench/seed.py" "$A" "$AT" "$users"
 python3 "$root/bench/seed.py" "$B" "$BT" "$users"
 echo "== compare.sh (A = this build, B = $other), ${seconds}s per load"
-bash "$shared/compare.sh" "$A" "$AT" "$B" "$BT" "$seconds"
+bash "$reference/compare.sh" "$A" "$AT" "$B" "$BT" "$seconds"

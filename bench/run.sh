@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The issue-2 benchmark, in one run: seeds this server and the floor-plan server with the same users,
-# runs ../shared/bench/compare.sh (alternating wrk loads, ratios), then measures on this server alone:
+# runs bench/reference/compare.sh (alternating wrk loads, ratios), then measures on this server alone:
 # p99 latency at 8 connections, the deep-page GET, and resident memory.
 # usage: bench/run.sh [USERS=100000] [SECONDS=10]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=${SHARED_BENCH:-$root/../shared/bench}
+reference=${REFERENCE_BENCH:-$root/bench/reference}
 users=${1:-100000}
 seconds=${2:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc; }
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-cargo build --release --quiet --locked --manifest-path "$shared/floorplan/Cargo.toml" --target-dir "$root/target/floorplan"
+cargo build --release --quiet --locked --manifest-path "$reference/floorplan/Cargo.toml" --target-dir "$root/target/floorplan"
 bin="$root/target/release/scim-bridge"
 floor="$root/target/floorplan/release/floorplan"
 
@@ -35,11 +35,11 @@ python3 "$root/bench/seed.py" "$A" "$token" "$users"
 python3 "$root/bench/seed.py" "$B" floorplan-token "$users"
 echo
 echo "== compare.sh (A = scim-bridge, B = floor-plan), ${seconds}s per load"
-bash "$shared/compare.sh" "$A" "$token" "$B" floorplan-token "$seconds"
+bash "$reference/compare.sh" "$A" "$token" "$B" floorplan-token "$seconds"
 
 echo
 echo "== scim-bridge alone: latency at 8 connections"
-p99() { SCIM_TOKEN=$token BENCH_PREFIX=$RANDOM$RANDOM BENCH_IDS="$work/ids" wrk -t2 -c8 -d"${seconds}s" --latency -s "$shared/$1" "$2" | awk '/Requests\/sec/ {rps=$2} / 50%/ {p50=$2} / 99%/ {p99=$2} END {printf "req/s %s  p50 %s  p99 %s\n", rps, p50, p99}'; }
+p99() { SCIM_TOKEN=$token BENCH_PREFIX=$RANDOM$RANDOM BENCH_IDS="$work/ids" wrk -t2 -c8 -d"${seconds}s" --latency -s "$reference/$1" "$2" | awk '/Requests\/sec/ {rps=$2} / 50%/ {p50=$2} / 99%/ {p99=$2} END {printf "req/s %s  p50 %s  p99 %s\n", rps, p50, p99}'; }
 curl -fsS -H "Authorization: Bearer $token" "$A/Users?count=50&attributes=id" | python3 -c 'import json,sys; [print(r["id"]) for r in json.load(sys.stdin)["Resources"]]' >"$work/ids"
 printf '%-14s ' "filter-eq";    p99 get_auth.lua "$A/Users?filter=userName%20eq%20%22seed-004242%40example.com%22"
 printf '%-14s ' "create";       p99 create_users.lua "$A/Users"

@@ -1,4 +1,4 @@
--- A deleted user's last document, kept while vendors still have to be told (shared/design.md: "a SCIM
+-- A deleted user's last document, kept while vendors still have to be told (docs/architecture.md: "a SCIM
 -- DELETE keeps a tombstone until every target's link is gone"). The SCIM API no longer sees the user.
 -- A table of its own rather than a `deleted_at` column: every live query and the unique userName index
 -- stay as they are, and a userName is free again the moment its user is deleted.

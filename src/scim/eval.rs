@@ -126,7 +126,7 @@ pub fn check_comparable(def: &AttributeDef, op: CompareOp, literal: &CompValue) 
 }
 
 fn compare_bool(def: &AttributeDef, value: &Value, op: CompareOp, literal: &CompValue) -> Result<bool, ScimError> {
-    // Entra writes `roles[primary eq "True"]` (idp-notes Q7): a string literal for a boolean.
+    // Entra writes `roles[primary eq "True"]` (docs/idp-behaviour.md Q7): a string literal for a boolean.
     let wanted = match literal {
         CompValue::Bool(b) => *b,
         CompValue::Str(s) => as_bool(&Value::String(s.clone())).ok_or_else(|| type_mismatch(def, literal))?,

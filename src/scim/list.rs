@@ -42,7 +42,7 @@ pub struct RawListParams {
 
 impl RawListParams {
     /// Reads the parameters from query pairs. Names are matched case-insensitively: Okta sends
-    /// `startindex` in places (shared/idp-notes.md §1.1); unknown parameters such as Entra's
+    /// `startindex` in places (docs/idp-behaviour.md §1.1); unknown parameters such as Entra's
     /// `aadOptscim062020` are ignored.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut raw = Self::default();

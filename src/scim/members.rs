@@ -1,6 +1,6 @@
 //! Group membership in PATCH, PUT and POST (RFC 7644 §3.5.2, RFC 7643 §4.2): which members a request
 //! adds or removes, read apart from the rest of the group so that the store changes rows, not a list.
-//! Accepts what Okta and Entra send (shared/idp-notes.md Q12–Q18): `members` value lists with
+//! Accepts what Okta and Entra send (docs/idp-behaviour.md Q12–Q18): `members` value lists with
 //! `display` or `"$ref": null`, removal by `members[value eq "…"]` or by value list, replace with `[]`.
 use super::error::ScimError;
 use super::filter::{CompValue, CompareOp, Filter};

@@ -1,6 +1,6 @@
 //! PATCH (RFC 7644 §3.5.2): parsing a PatchOp request and applying it to a copy of the document, so
 //! that a request is atomic by construction: every operation applies, or the resource is untouched.
-//! Accepts what Okta and Entra send (shared/idp-notes.md): any-case op names, path-less value objects
+//! Accepts what Okta and Entra send (docs/idp-behaviour.md): any-case op names, path-less value objects
 //! whose keys are paths, filtered `add` that creates the element, string booleans, bare manager ids.
 use super::error::ScimError;
 use super::eval::element_matches;
@@ -81,7 +81,7 @@ fn parse_operation(op: &Value, limits: &Limits) -> Result<PatchOperation, ScimEr
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("an operation must be a JSON object"))?;
     let name = get_ci(object, "op").and_then(Value::as_str).unwrap_or_default();
-    // Entra sends "Replace", "Add", "Remove" (idp-notes Q1).
+    // Entra sends "Replace", "Add", "Remove" (docs/idp-behaviour.md Q1).
     let kind = match name.to_ascii_lowercase().as_str() {
         "add" => OpKind::Add,
         "remove" => OpKind::Remove,
@@ -191,7 +191,7 @@ impl Patcher<'_> {
         if let Some(path) = &op.path {
             return self.apply_path(op.kind, path, op.value.as_ref(), true);
         }
-        // Path-less add/replace: each key of the value object is itself a path (idp-notes Q3, Q4).
+        // Path-less add/replace: each key of the value object is itself a path (docs/idp-behaviour.md Q3, Q4).
         let object = op
             .value
             .as_ref()
@@ -360,7 +360,7 @@ impl Patcher<'_> {
         path: &PatchPath,
     ) -> Result<bool, ScimError> {
         if attr.name == "id" {
-            // Okta's group rename repeats the id in a path-less value (idp-notes Q5).
+            // Okta's group rename repeats the id in a path-less value (docs/idp-behaviour.md Q5).
             if !explicit && value.and_then(Value::as_str) == Some(self.id) {
                 return Ok(false);
             }

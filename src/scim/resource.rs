@@ -132,7 +132,7 @@ pub fn normalize(input: &Value, schema: &ResourceSchema) -> Result<Normalized, S
 }
 
 /// Schema URIs that IdPs send which name no schema of ours, tolerated in `schemas` beside the core
-/// one: Entra's legacy ADSCIM URIs (its documented group create lists the Group one, idp-notes.md
+/// one: Entra's legacy ADSCIM URIs (its documented group create lists the Group one, docs/idp-behaviour.md
 /// §2.6, Q24). They carry no attributes. Nothing else is tolerated.
 const TOLERATED_SCHEMA_URIS: [(&str, &str); 2] = [
     (
@@ -327,7 +327,7 @@ pub fn coerce_single(def: &AttributeDef, value: &Value, path: &str) -> Result<Op
             excerpt(value)
         ))
     };
-    // Only the lenient forms IdPs really send are read (idp-notes.md Q2, Q9, Q10): a number where
+    // Only the lenient forms IdPs really send are read (docs/idp-behaviour.md Q2, Q9, Q10): a number where
     // a string belongs, or a numeric string, is refused rather than guessed at.
     let coerced = match def.kind {
         AttrType::Complex => return coerce_complex(def, value, path),
@@ -355,7 +355,7 @@ pub fn coerce_single(def: &AttributeDef, value: &Value, path: &str) -> Result<Op
     Ok(Some(coerced))
 }
 
-/// Entra sends booleans as the strings "True"/"False" (shared/idp-notes.md Q2).
+/// Entra sends booleans as the strings "True"/"False" (docs/idp-behaviour.md Q2).
 pub fn as_bool(value: &Value) -> Option<bool> {
     match value {
         Value::Bool(b) => Some(*b),
@@ -373,7 +373,7 @@ pub fn parse_datetime(s: &str) -> Option<time::OffsetDateTime> {
 fn coerce_complex(def: &AttributeDef, value: &Value, path: &str) -> Result<Option<Value>, ScimError> {
     let object = match value {
         Value::Object(o) => o,
-        // Entra sends the enterprise manager as a bare id string (idp-notes Q9): a singular
+        // Entra sends the enterprise manager as a bare id string (docs/idp-behaviour.md Q9): a singular
         // reference such as `manager`, never a multi-valued attribute (`"emails": "x"` is refused).
         Value::String(s) if !def.multi_valued && def.sub("value").is_some() => return Ok(simple_value_object(s)),
         // ... or as a one-element array with `$ref` (Q10).
@@ -397,7 +397,7 @@ fn coerce_complex(def: &AttributeDef, value: &Value, path: &str) -> Result<Optio
             out.insert(sub.name.clone(), v);
         }
     }
-    // A manager of `{"value": ""}` means "no manager" (idp-notes Q11).
+    // A manager of `{"value": ""}` means "no manager" (docs/idp-behaviour.md Q11).
     if out.get("value").is_some_and(is_empty) && !def.multi_valued {
         return Ok(None);
     }

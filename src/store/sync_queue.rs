@@ -1,4 +1,4 @@
-//! Enqueueing fan-out work in the transaction of the change that causes it (shared/design.md: the row
+//! Enqueueing fan-out work in the transaction of the change that causes it (docs/architecture.md: the row
 //! is written with the change, so a committed change always has its work queued).
 use super::query::{Bind, Compiler, Sql, USERS};
 use super::resource::arguments;

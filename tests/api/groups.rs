@@ -1,4 +1,4 @@
-//! /Groups as Okta's group push and Entra's group provisioning drive it (shared/idp-notes.md).
+//! /Groups as Okta's group push and Entra's group provisioning drive it (docs/idp-behaviour.md).
 use crate::helpers::*;
 use reqwest::Method;
 use serde_json::{json, Value};

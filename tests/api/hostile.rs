@@ -254,7 +254,7 @@ async fn schemas_must_name_the_core_schema_and_nothing_unknown() {
         "urn:example:x",
     )
     .await;
-    // Entra's legacy group URI is tolerated beside the core one (idp-notes Q24).
+    // Entra's legacy group URI is tolerated beside the core one (docs/idp-behaviour.md Q24).
     let entra_group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group",
         "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"], "displayName": "Entra"});
     assert_eq!(app.post("/Groups", &entra_group).await.status(), 201);

@@ -1,4 +1,4 @@
-//! PATCH as Okta and Entra send it (shared/idp-notes.md), through the HTTP API.
+//! PATCH as Okta and Entra send it (docs/idp-behaviour.md), through the HTTP API.
 use crate::helpers::*;
 use serde_json::{json, Value};
 
@@ -231,7 +231,7 @@ async fn patch_errors_are_precise_and_change_nothing() {
 async fn a_patch_that_changes_nothing_keeps_the_version() {
     let app = spawn_app().await;
     let id = user_with_email(&app).await;
-    // Entra re-sends `active: true` to active users (idp-notes §2.4).
+    // Entra re-sends `active: true` to active users (docs/idp-behaviour.md §2.4).
     let body = app
         .patch_user(&id, json!([{"op": "Replace", "path": "active", "value": true}]))
         .await;

@@ -186,7 +186,7 @@ async fn a_vendor_outage_is_retried_later_and_a_validation_error_is_parked_with_
         Some("w365: EmailAddress: The e-mail address is not valid")
     );
     // A refused create is followed by one look-up (the e-mail might be a user the vendor already
-    // holds, vendor-apis.md §2); once dead, the row is not called again.
+    // holds, docs/vendors/workspace365.md); once dead, the row is not called again.
     let made = calls(&vendor).await;
     assert!(made.iter().any(|c| c.contains("bad@x.com/Validate")), "{made:?}");
     app.worker.clock().advance(Duration::from_secs(3600));

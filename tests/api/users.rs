@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn create_answers_201_with_location_etag_meta_and_never_the_password() {
     let app = spawn_app().await;
-    // Okta's create, including readOnly input it sends (idp-notes Q22).
+    // Okta's create, including readOnly input it sends (docs/idp-behaviour.md Q22).
     let body = json!({"schemas": [USER_SCHEMA], "userName": "jdoe@example.com", "name": {"givenName": "J", "familyName": "Doe"},
         "emails": [{"primary": true, "value": "jdoe@example.com", "type": "work"}], "displayName": "J Doe", "locale": "en-US",
         "externalId": "00u1", "groups": [], "password": "t1meMa$heen", "active": true, "id": "client-chosen",

@@ -320,19 +320,18 @@ impl Worker {
         let results = self.reconcile(target, &chunk, probe).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         target.record(verdict_of(&results), probe, self.clock.now());
-        let mut recorded = Ok(());
-        for (leased, result) in chunk.iter().zip(results) {
+        let outcomes = chunk.iter().zip(results).map(|(leased, result)| async move {
             let claim = &leased.claim;
-            let outcome = match result {
+            match result {
                 Ok(Handled::Deferred(wait)) | Err(ConnectorError::Deferred { wait, .. }) => {
                     let due = crate::store::format_timestamp(self.clock.now_utc() + wait);
                     self.store.defer(claim, &due).await
                 }
                 Ok(Handled::Done(reconciled)) => self.succeeded(claim, reconciled, latency_ms).await,
                 Err(error) => self.failed(claim, &error, latency_ms).await,
-            };
-            recorded = recorded.and(outcome);
-        }
+            }
+        });
+        let recorded = futures_util::future::join_all(outcomes).await.into_iter().collect();
         target.save_health(&self.store).await;
         recorded
     }
@@ -341,8 +340,10 @@ impl Worker {
     async fn reconcile(&self, target: &Target, chunk: &[Leased], probe: bool) -> Vec<Result<Handled, ConnectorError>> {
         let mut results: Vec<Option<Result<Handled, ConnectorError>>> = Vec::with_capacity(chunk.len());
         let mut ready: Vec<(usize, Ready)> = Vec::new();
-        for (n, leased) in chunk.iter().enumerate() {
-            match self.prepare(target, &leased.claim).await {
+        // The rows are read side by side (the store's pool serves them at once).
+        let prepared = futures_util::future::join_all(chunk.iter().map(|l| self.prepare(target, &l.claim))).await;
+        for (n, prepared) in prepared.into_iter().enumerate() {
+            match prepared {
                 Ok(Prepared::Settled(handled)) => results.push(Some(Ok(handled))),
                 Ok(Prepared::Ready(row)) => {
                     results.push(None);
@@ -368,7 +369,7 @@ impl Worker {
         &self,
         target: &Target,
         chunk: &[Leased],
-        mut ready: Vec<(usize, Ready<'_>)>,
+        ready: Vec<(usize, Ready<'_>)>,
         probe: bool,
     ) -> Vec<(usize, Result<Handled, ConnectorError>)> {
         let _permit = target.permits.acquire().await;
@@ -378,24 +379,36 @@ impl Worker {
                 .map(|(n, _)| (n, Ok(Handled::Deferred(wait))))
                 .collect();
         }
+        // Creates are recorded before they are sent: if we die after the vendor answered, the
+        // next reconcile looks the user up first.
+        let saves = ready.iter().map(|(n, row)| async move {
+            let Desired::Present(state) = &row.desired else {
+                return None;
+            };
+            if !row.unlinked {
+                return None;
+            }
+            let creating = row_from_link(&Link::creating(&state.email));
+            Some(
+                self.store
+                    .save_link(&chunk[*n].claim.resource_id, &target.name, &creating)
+                    .await,
+            )
+        });
+        let saved = futures_util::future::join_all(saves).await;
         let mut settled = Vec::new();
         let mut sending = Vec::with_capacity(ready.len());
-        for (n, row) in ready.iter_mut() {
-            if let (Desired::Present(state), true) = (&row.desired, row.unlinked) {
-                // Recorded before the create: if we die after the vendor answered, we look up first.
-                let creating = Link::creating(&state.email);
-                let id = &chunk[*n].claim.resource_id;
-                match self.store.save_link(id, &target.name, &row_from_link(&creating)).await {
-                    Ok(revision) => row.revision = Some(revision),
-                    Err(e) => {
-                        settled.push((*n, Err(store_failure(&target.name)(e))));
-                        continue;
-                    }
+        for ((n, mut row), save) in ready.into_iter().zip(saved) {
+            match save {
+                Some(Err(e)) => settled.push((n, Err(store_failure(&target.name)(e)))),
+                Some(Ok(revision)) => {
+                    row.revision = Some(revision);
+                    sending.push((n, row));
                 }
+                None => sending.push((n, row)),
             }
-            sending.push(*n);
         }
-        ready.retain(|(n, _)| sending.contains(n));
+        let ready = sending;
         let batch: Vec<(Desired, Option<Link>)> =
             ready.iter().map(|(_, r)| (r.desired.clone(), r.link.clone())).collect();
         let answers = target.connector.reconcile_batch(&batch).await;

@@ -1,4 +1,4 @@
-//! `[[target]]`: the vendors users fan out to (docs/configuration.md). A table is read in two
+//! `[[target]]`: the vendors users fan out to (README, "Configuration"). A table is read in two
 //! steps: the keys every target has (`name`, `kind`, `scope`, …) first, then the rest as the
 //! vendor's own `Config` (`sync::connectors::<vendor>::Config`), which refuses any key it does not
 //! know, so a typo or a key meant for another vendor is never silently ignored. Secrets are read

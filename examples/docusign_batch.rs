@@ -7,7 +7,7 @@
 //! Prints vendor calls (every request but the token and userinfo), wall time and users per call.
 use scim_bridge::app::Application;
 use scim_bridge::config::{Settings, TargetSettings};
-use scim_bridge::store::LinkRow;
+use scim_bridge::store::{Link, LinkState};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
@@ -129,8 +129,8 @@ async fn run(case: Case, users: usize, batch_size: usize, latency: Duration) {
             continue;
         }
         // Linked already, with a fingerprint that no longer matches: an update is due.
-        let link = LinkRow {
-            state: "linked".into(),
+        let link = Link {
+            state: LinkState::Linked,
             remote_id: Some(format!("ds-{n}")),
             remote_key: Some(email),
             pushed_hash: Some("stale".into()),

@@ -334,12 +334,7 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
         ) {
             Err(e) => Err(e.to_string()),
             Ok(connector) => {
-                let outcome = connector.check().await.map_err(|e| {
-                    let text = e.to_string();
-                    text.strip_prefix(&format!("{}: ", target.name))
-                        .unwrap_or(&text)
-                        .to_owned()
-                });
+                let outcome = connector.check().await.map_err(|e| e.to_string());
                 connector.shutdown().await;
                 outcome
             }

@@ -25,9 +25,14 @@ impl ApiError {
             Self::Scim(e) | Self::Store(StoreError::Invalid(e)) => e.clone(),
             Self::Unauthorized(detail) => ScimError::new(401, None, detail.clone()),
             Self::Store(StoreError::NotFound) => ScimError::not_found("no resource with this id"),
-            Self::Store(StoreError::Conflict { constraint }) => {
-                ScimError::uniqueness(format!("another resource already has this {constraint}"))
-            }
+            Self::Store(StoreError::Conflict {
+                constraint,
+                value: Some(value),
+            }) => ScimError::uniqueness(format!("{constraint} '{value}' is already taken")),
+            Self::Store(StoreError::Conflict {
+                constraint,
+                value: None,
+            }) => ScimError::uniqueness(format!("another resource already has this {constraint}")),
             Self::Store(StoreError::VersionMismatch) => ScimError::new(
                 412,
                 None,

@@ -1,15 +1,15 @@
 //! `/Groups` (RFC 7644 §3.3–3.6, RFC 7643 §4.2). Membership is rows: member changes go to the store
 //! as row operations (`scim::members`), never as a rewritten list.
 use super::cpu;
-use super::request::{check_if_match, check_media_type, parse_json, query_pairs, query_param};
+use super::request::{check_if_match, check_media_type, if_match, parse_json, query_pairs, query_param};
 use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{list_response, ListQuery};
 use crate::scim::members::{self, MemberOp, MemberRef};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{normalize, Document};
-use crate::scim::{patch, schema, ScimError};
-use crate::store::{StoreError, StoredGroup};
+use crate::scim::{patch, schema};
+use crate::store::StoredGroup;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -118,11 +118,7 @@ async fn create_group(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (document, members) = group_input(&req, body).await?;
-    let change = state
-        .store
-        .insert_group(&document, &members)
-        .await
-        .map_err(|e| taken(e.into(), &document))?;
+    let change = state.store.insert_group(&document, &members).await?;
     respond(&req, &state, StatusCode::CREATED, &change.group).await
 }
 
@@ -148,12 +144,10 @@ async fn replace_group(
     let (document, members) = group_input(&req, body).await?;
     let change = state
         .store
-        .change_group(&id, |current, _| {
-            check_if_match(&req, current.version())?;
-            Ok::<_, ApiError>((document.clone(), vec![MemberOp::Replace(members)]))
+        .change_group(&id, if_match(&req), |_| {
+            Ok::<_, ApiError>((document, vec![MemberOp::Replace(members)]))
         })
-        .await
-        .map_err(|e| taken(e, &document))?;
+        .await?;
     respond(&req, &state, StatusCode::OK, &change.group).await
 }
 
@@ -172,21 +166,17 @@ async fn patch_group(
         Ok(members::plan(patch::parse_request(&parse_json(&body)?, &limits)?)?)
     })
     .await?;
-    let attempted = std::cell::RefCell::new(Document::new());
     let change = state
         .store
-        .change_group(&id, |current, before| {
-            check_if_match(&req, current.version())?;
+        .change_group(&id, if_match(&req), |before| {
             let after = if plan.document_ops.is_empty() {
                 before
             } else {
                 patch::apply(&before, &plan.document_ops, schema::group(), &id)?.document
             };
-            attempted.replace(after.clone());
-            Ok::<_, ApiError>((after, plan.member_ops.clone()))
+            Ok::<_, ApiError>((after, plan.member_ops))
         })
-        .await
-        .map_err(|e| taken(e, &attempted.borrow()))?;
+        .await?;
     let pairs = query_pairs(&req)?;
     if query_param(&pairs, "attributes").is_some() || query_param(&pairs, "excludedAttributes").is_some() {
         return respond(&req, &state, StatusCode::OK, &change.group).await;
@@ -224,17 +214,4 @@ async fn group_input(req: &HttpRequest, body: web::Bytes) -> Result<(Document, V
         Ok((normalize(&input, schema::group())?.document, members))
     })
     .await
-}
-
-/// A displayName conflict, said with the name.
-fn taken(e: ApiError, document: &Document) -> ApiError {
-    match e {
-        ApiError::Store(StoreError::Conflict {
-            constraint: "displayName",
-        }) => {
-            let name = document.get("displayName").and_then(Value::as_str).unwrap_or_default();
-            ScimError::uniqueness(format!("displayName '{name}' is already taken")).into()
-        }
-        other => other,
-    }
 }

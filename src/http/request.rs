@@ -65,6 +65,11 @@ pub fn check_if_match(req: &HttpRequest, current: Version) -> Result<(), ApiErro
     }
 }
 
+/// The request's If-Match tags, for the store to check against the version it writes.
+pub fn if_match(req: &HttpRequest) -> Option<&str> {
+    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok())
+}
+
 /// Whether `If-None-Match` names `current`, so a GET may answer 304.
 pub fn not_modified(req: &HttpRequest, current: Version) -> bool {
     req.headers()

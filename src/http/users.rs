@@ -1,6 +1,6 @@
 //! `/Users` (RFC 7644 §3.3–3.6): thin handlers, parse → scim → store → render.
 use super::cpu;
-use super::request::{check_if_match, check_media_type, parse_json};
+use super::request::{check_if_match, check_media_type, if_match, parse_json};
 use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{list_response, ListQuery};
@@ -9,7 +9,7 @@ use crate::scim::projection::Projection;
 use crate::scim::resource::{normalize, Document, Normalized};
 use crate::scim::schema::{self, Mutability};
 use crate::scim::ScimError;
-use crate::store::{StoreError, StoredUser};
+use crate::store::StoredUser;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -102,8 +102,7 @@ async fn create_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
     let user = state
         .store
         .insert_user(&normalized.document, normalized.password.as_deref())
-        .await
-        .map_err(|e| taken(e.into(), &normalized.document))?;
+        .await?;
     respond(&req, &state, StatusCode::CREATED, &user)
 }
 
@@ -132,13 +131,14 @@ async fn replace_user(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body_len = body.len();
     let Normalized { document, password } = read_user(&req, body).await?;
-    let change = Arc::new(move |before: &Document| {
-        check_immutable(before, &document)?;
-        Ok((document.clone(), password.clone()))
-    });
-    let saved = change_user(&req, &state, &id, body_len, change).await?;
+    let saved = state
+        .store
+        .change_user(&id, if_match(&req), |before| {
+            let checked = check_immutable(&before, &document).map(|()| (document.clone(), password.clone()));
+            std::future::ready(checked)
+        })
+        .await?;
     respond(&req, &state, StatusCode::OK, &saved)
 }
 
@@ -155,12 +155,17 @@ async fn patch_user(
         Ok(patch::parse_request(&parse_json(&body)?, &limits)?)
     })
     .await?;
-    let user_id = id.clone();
-    let change = Arc::new(move |before: &Document| {
-        let patched = patch::apply(before, &operations, schema::user(), &user_id)?;
-        Ok((patched.document, patched.password))
-    });
-    let saved = change_user(&req, &state, &id, body_len, change).await?;
+    let operations = Arc::new(operations);
+    let saved = state
+        .store
+        .change_user(&id, if_match(&req), |before| {
+            let (operations, user_id) = (operations.clone(), id.to_string());
+            cpu::run(body_len, move || {
+                let patched = patch::apply(&before, &operations, schema::user(), &user_id)?;
+                Ok((patched.document, patched.password))
+            })
+        })
+        .await?;
     respond(&req, &state, StatusCode::OK, &saved)
 }
 
@@ -179,83 +184,6 @@ async fn delete_user(
     };
     state.store.delete_user(&id, expected).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// What a PUT or PATCH makes of the current document: the new document, and a password when the
-/// client sent one. Pure, so that it can run off the worker.
-type DocumentChange = dyn Fn(&Document) -> Result<(Document, Option<String>), ApiError> + Send + Sync;
-
-/// Rounds of read, compute, write-if-unchanged before the change is computed inside the writer's
-/// transaction instead (which orders racing writers, at the cost of computing while holding it).
-const OPTIMISTIC_ROUNDS: usize = 3;
-
-/// Changes user `id` to what `change` computes from its current state. Each round reads, computes
-/// (off the worker for a large body) and writes only if the version is unchanged; a lost race
-/// without If-Match is computed again, so concurrent changes all apply; with If-Match it is a 412.
-/// A change that leaves the document as it was, with no password, writes nothing (Entra repeats
-/// `active` PATCHes).
-async fn change_user(
-    req: &HttpRequest,
-    state: &AppState,
-    id: &str,
-    body_len: usize,
-    change: Arc<DocumentChange>,
-) -> Result<StoredUser, ApiError> {
-    let if_match = req.headers().contains_key(header::IF_MATCH);
-    let mut password = None;
-    for _ in 0..OPTIMISTIC_ROUNDS {
-        let current = state.store.get_user(id).await?;
-        check_if_match(req, current.version())?;
-        let before = current.document()?;
-        let compute = change.clone();
-        let (before, after, new_password) = cpu::run(body_len, move || {
-            let (after, password) = compute(&before)?;
-            Ok((before, after, password))
-        })
-        .await?;
-        if after == before && new_password.is_none() {
-            return Ok(current);
-        }
-        password = new_password;
-        match state
-            .store
-            .update_user_if(id, current.version(), &after, password.as_deref())
-            .await
-        {
-            // A change of the user's own document leaves its group memberships as they were read.
-            Ok(saved) => {
-                return Ok(StoredUser {
-                    related: current.related,
-                    ..saved
-                })
-            }
-            Err(StoreError::VersionMismatch) if !if_match => continue,
-            Err(e) => return Err(taken(e.into(), &after)),
-        }
-    }
-    // The password a request carries does not depend on the document it applies to.
-    let mut attempted = Document::new();
-    let outcome = state
-        .store
-        .modify_user(id, password.as_deref(), |current, before| {
-            check_if_match(req, current.version())?;
-            let (after, _) = change(&before)?;
-            attempted.clone_from(&after);
-            Ok::<_, ApiError>(after)
-        })
-        .await;
-    outcome.map_err(|e| taken(e, &attempted))
-}
-
-/// A userName conflict, said with the name.
-fn taken(e: ApiError, document: &Document) -> ApiError {
-    match e {
-        ApiError::Store(StoreError::Conflict { constraint: "userName" }) => {
-            let name = document.get("userName").and_then(Value::as_str).unwrap_or_default();
-            ScimError::uniqueness(format!("userName '{name}' is already taken")).into()
-        }
-        other => other,
-    }
 }
 
 /// RFC 7643 §2.2: an immutable attribute that has a value may not change.

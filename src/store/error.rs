@@ -5,9 +5,13 @@ use sqlx::error::ErrorKind;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// A unique index refused the write; `constraint` names what was duplicated.
+    /// A unique index refused the write; `constraint` names what was duplicated, `value` (when the
+    /// store knows it) the value that is taken.
     #[error("conflict on {constraint}")]
-    Conflict { constraint: &'static str },
+    Conflict {
+        constraint: &'static str,
+        value: Option<String>,
+    },
     /// The resource changed since the version the caller read (If-Match, or a concurrent PATCH).
     #[error("version mismatch")]
     VersionMismatch,
@@ -40,9 +44,25 @@ impl From<sqlx::Error> for StoreError {
                 } else {
                     "a unique value"
                 };
-                Self::Conflict { constraint }
+                Self::Conflict {
+                    constraint,
+                    value: None,
+                }
             }
             _ => Self::Database(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// A conflict said with the value that is taken.
+    pub fn naming(self, value: &str) -> Self {
+        match self {
+            Self::Conflict { constraint, .. } => Self::Conflict {
+                constraint,
+                value: Some(value.to_owned()),
+            },
+            other => other,
         }
     }
 }

@@ -37,6 +37,11 @@ fn display_name(document: &Document) -> &str {
     document.get("displayName").and_then(Value::as_str).unwrap_or_default()
 }
 
+/// A displayName conflict, naming the displayName.
+fn named(e: StoreError, document: &Document) -> StoreError {
+    e.naming(display_name(document))
+}
+
 fn external_id(document: &Document) -> Option<&str> {
     document.get("externalId").and_then(Value::as_str)
 }
@@ -65,7 +70,8 @@ impl Store {
             .bind(serde_json::to_string(document)?)
             .bind(now_timestamp())
             .fetch_all(&mut *tx)
-            .await?
+            .await
+            .map_err(|e| named(e.into(), document))?
             .pop()
             .ok_or(StoreError::NotFound)?;
         let affected = add_members(&mut tx, &id, members).await?;
@@ -100,13 +106,15 @@ impl Store {
         self.list_rows(&GROUPS, schema::group(), COLUMNS, query).await
     }
 
-    /// Changes group `id` in one write transaction: `change` gets the current row and document and
-    /// returns the new document and the member operations to apply, in order. The version moves when
+    /// Changes group `id` in one write transaction: `change` gets the current document and returns
+    /// the new document and the member operations to apply, in order. `if_match` (the request's
+    /// If-Match tags) must name the current version, else `VersionMismatch`. The version moves when
     /// the document or any membership row changed.
     pub async fn change_group<E: From<StoreError>>(
         &self,
         id: &str,
-        change: impl FnOnce(&StoredGroup, Document) -> Result<(Document, Vec<MemberOp>), E>,
+        if_match: Option<&str>,
+        change: impl FnOnce(Document) -> Result<(Document, Vec<MemberOp>), E>,
     ) -> Result<GroupChange, E> {
         let mut tx = self.write.begin().await.map_err(StoreError::from)?;
         let sql = format!("SELECT {COLUMNS} FROM groups u WHERE u.id = ?1");
@@ -116,8 +124,11 @@ impl Store {
             .await
             .map_err(StoreError::from)?;
         let current = rows.into_iter().next().ok_or(StoreError::NotFound)?;
+        if if_match.is_some_and(|tags| !current.version().matches_header(tags)) {
+            return Err(StoreError::VersionMismatch.into());
+        }
         let before = current.document()?;
-        let (after, member_ops) = change(&current, before.clone())?;
+        let (after, member_ops) = change(before.clone())?;
         let mut affected = Vec::new();
         for op in &member_ops {
             affected.extend(apply_member_op(&mut tx, id, op).await?);
@@ -140,7 +151,7 @@ impl Store {
             .bind(id)
             .fetch_all(&mut *tx)
             .await
-            .map_err(StoreError::from)?
+            .map_err(|e| named(e.into(), &after))?
             .pop()
             .ok_or(StoreError::NotFound)?;
         affected.sort();

@@ -1,6 +1,6 @@
 //! What operators ask of the sync engine (`scim-bridge sync …`, `scim-bridge lookup`): per-target
 //! status, retrying rows now, re-queueing a whole target, and one user's full story.
-use super::sync_queue::{enqueue_user, upsert_link, LinkRow, SyncRow};
+use super::sync_queue::{enqueue_user, upsert_link, Link, LinkState, SyncRow};
 use super::{now_timestamp, Store, StoreError};
 
 /// One target's queue, as `sync status` prints it.
@@ -27,7 +27,7 @@ pub struct LookedUp {
     pub deleted_at: Option<String>,
     /// The stored SCIM document (it never holds a password).
     pub doc: String,
-    pub links: Vec<(String, LinkRow)>,
+    pub links: Vec<(String, Link)>,
     pub queued: Vec<SyncRow>,
     pub events: Vec<EventRow>,
 }
@@ -56,7 +56,7 @@ struct Found {
 struct TargetLink {
     target: String,
     #[sqlx(flatten)]
-    link: LinkRow,
+    link: Link,
 }
 
 /// Users re-queued per transaction by `resync` (short transactions keep SCIM writes flowing).
@@ -157,8 +157,8 @@ impl Store {
         if live.is_empty() {
             return Err(StoreError::NotFound);
         }
-        let link = LinkRow {
-            state: "linked".into(),
+        let link = Link {
+            state: LinkState::Linked,
             remote_id: Some(remote_id.to_owned()),
             remote_key: None,
             pushed_hash: None,

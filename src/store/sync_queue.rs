@@ -2,6 +2,8 @@
 //! is written with the change, so a committed change always has its work queued).
 use super::query::{Bind, Compiler, Sql, USERS};
 use super::resource::arguments;
+use super::timestamp::Timestamp;
+use time::OffsetDateTime;
 
 use super::{now_timestamp, StoreError};
 use crate::scim::{schema, Filter, ScimError};
@@ -151,12 +153,37 @@ pub struct Claim {
     pub attempts: i64,
 }
 
-/// A `links` row.
+/// Where a link stands (the `links.state` column; a value outside these fails to read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(rename_all = "lowercase")]
+pub enum LinkState {
+    /// The vendor holds the user as `pushed_*` say.
+    Linked,
+    /// A create was sent and its outcome is unknown (timeout, crash): look the user up before creating.
+    Creating,
+    /// The user is gone from the vendor.
+    Gone,
+}
+
+impl std::fmt::Display for LinkState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Self::Linked => "linked",
+            Self::Creating => "creating",
+            Self::Gone => "gone",
+        })
+    }
+}
+
+/// The id-mapping record for one (user, target), a `links` row: what we last made the vendor hold.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct LinkRow {
-    pub state: String,
+pub struct Link {
+    pub state: LinkState,
+    /// The vendor's own id, when it told us one.
     pub remote_id: Option<String>,
+    /// The key the vendor's paths use (an e-mail for Workspace365).
     pub remote_key: Option<String>,
+    /// A fingerprint of the attributes last pushed, to tell whether an update is due.
     pub pushed_hash: Option<String>,
     pub pushed_active: Option<bool>,
 }
@@ -167,7 +194,7 @@ pub struct SyncView {
     /// The user's document; `None` once it is deleted.
     pub document: Option<crate::scim::resource::Document>,
     pub in_scope: bool,
-    pub link: Option<LinkRow>,
+    pub link: Option<Link>,
     /// The link's revision as read (`None`: no link yet), for `finish_success`.
     pub link_revision: Option<i64>,
 }
@@ -176,7 +203,7 @@ pub struct SyncView {
 struct ViewRow {
     doc: Option<String>,
     in_scope: bool,
-    state: Option<String>,
+    state: Option<LinkState>,
     remote_id: Option<String>,
     remote_key: Option<String>,
     pushed_hash: Option<String>,
@@ -199,8 +226,8 @@ impl super::Store {
     /// statement.
     pub async fn claim_due(
         &self,
-        now: &str,
-        lease_until: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
         limit: i64,
         targets: &[&str],
     ) -> Result<Vec<Claim>, StoreError> {
@@ -216,8 +243,8 @@ impl super::Store {
                  ORDER BY due_at LIMIT ?3)
              RETURNING resource_id, target, generation, attempts",
         )
-        .bind(now)
-        .bind(lease_until)
+        .bind(Timestamp(now))
+        .bind(Timestamp(lease_until))
         .bind(limit)
         .bind(serde_json::to_string(targets)?)
         .fetch_all(&self.write)
@@ -235,17 +262,17 @@ impl super::Store {
 
     /// The earliest due time after `now` of a pending row, for the worker's next wake-up (rows due
     /// by `now` are already leased, or wait for a resting target). One probe of the due index.
-    pub async fn next_due(&self, now: &str) -> Result<Option<String>, StoreError> {
-        let rows: Vec<(Option<String>,)> =
+    pub async fn next_due(&self, now: OffsetDateTime) -> Result<Option<OffsetDateTime>, StoreError> {
+        let rows: Vec<(Option<Timestamp>,)> =
             sqlx::query_as("SELECT min(due_at) FROM sync_queue WHERE state = 'pending' AND due_at > ?1")
-                .bind(now)
+                .bind(Timestamp(now))
                 .fetch_all(&self.read)
                 .await?;
-        Ok(rows.into_iter().next().and_then(|(d,)| d))
+        Ok(rows.into_iter().next().and_then(|(d,)| d).map(|d| d.0))
     }
 
-    pub async fn link(&self, resource_id: &str, target: &str) -> Result<Option<LinkRow>, StoreError> {
-        Ok(sqlx::query_as::<_, LinkRow>(
+    pub async fn link(&self, resource_id: &str, target: &str) -> Result<Option<Link>, StoreError> {
+        Ok(sqlx::query_as::<_, Link>(
             "SELECT state, remote_id, remote_key, pushed_hash, pushed_active FROM links WHERE resource_id = ?1 AND target = ?2",
         )
         .bind(resource_id)
@@ -285,7 +312,7 @@ impl super::Store {
             return Ok(SyncView::default());
         };
         let document = row.doc.as_deref().map(serde_json::from_str).transpose()?;
-        let link = row.state.map(|state| LinkRow {
+        let link = row.state.map(|state| Link {
             state,
             remote_id: row.remote_id,
             remote_key: row.remote_key,
@@ -303,7 +330,7 @@ impl super::Store {
     /// Records the link in one statement (before a create, as `creating`: if the process dies after
     /// the vendor answered, the next attempt looks the user up instead of creating it twice).
     /// Returns the link's new revision.
-    pub async fn save_link(&self, resource_id: &str, target: &str, link: &LinkRow) -> Result<i64, StoreError> {
+    pub async fn save_link(&self, resource_id: &str, target: &str, link: &Link) -> Result<i64, StoreError> {
         let mut conn = self.write.acquire().await?;
         upsert_link(&mut conn, resource_id, target, link).await
     }
@@ -312,7 +339,7 @@ impl super::Store {
     /// same vendor id, or the same key (an e-mail) where one of the two links has no id (a record
     /// adopted by e-mail). A deleted user's record that a new user with the same e-mail took over is
     /// then not removed from under it.
-    pub async fn linked_elsewhere(&self, resource_id: &str, target: &str, link: &LinkRow) -> Result<bool, StoreError> {
+    pub async fn linked_elsewhere(&self, resource_id: &str, target: &str, link: &Link) -> Result<bool, StoreError> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT 1 FROM links WHERE target = ?2 AND resource_id <> ?1 AND state <> 'gone'
                AND (remote_id = ?3 OR (remote_key = ?4 COLLATE NOCASE AND (remote_id IS NULL OR ?3 IS NULL)))
@@ -336,7 +363,7 @@ impl super::Store {
     pub async fn finish_success(
         &self,
         claim: &Claim,
-        link: &LinkRow,
+        link: &Link,
         event: &Event,
         delivered: Option<&[u8]>,
         deleted: bool,
@@ -393,11 +420,11 @@ impl super::Store {
     }
 
     /// Puts a leased row back, due at `due_at`, without counting an attempt (its target rests).
-    pub async fn defer(&self, claim: &Claim, due_at: &str) -> Result<(), StoreError> {
+    pub async fn defer(&self, claim: &Claim, due_at: OffsetDateTime) -> Result<(), StoreError> {
         sqlx::query("UPDATE sync_queue SET lease_until = NULL, due_at = ?3 WHERE resource_id = ?1 AND target = ?2")
             .bind(&claim.resource_id)
             .bind(&claim.target)
-            .bind(due_at)
+            .bind(Timestamp(due_at))
             .execute(&self.write)
             .await?;
         Ok(())
@@ -409,7 +436,7 @@ impl super::Store {
     pub async fn finish_failure(
         &self,
         claim: &Claim,
-        retry_at: Option<&str>,
+        retry_at: Option<OffsetDateTime>,
         error: &str,
         event: &Event,
     ) -> Result<(), StoreError> {
@@ -422,7 +449,7 @@ impl super::Store {
         .bind(&claim.resource_id)
         .bind(&claim.target)
         .bind(error)
-        .bind(retry_at)
+        .bind(retry_at.map(Timestamp))
         .bind(claim.generation)
         .execute(&mut *tx)
         .await?;
@@ -450,7 +477,7 @@ pub(super) async fn upsert_link(
     conn: &mut sqlx::SqliteConnection,
     resource_id: &str,
     target: &str,
-    link: &LinkRow,
+    link: &Link,
 ) -> Result<i64, StoreError> {
     let revision: Vec<(i64,)> = sqlx::query_as(
         "INSERT INTO links (resource_id, target, state, remote_id, remote_key, pushed_hash, pushed_active, updated_at, revision)
@@ -463,7 +490,7 @@ pub(super) async fn upsert_link(
     )
     .bind(resource_id)
     .bind(target)
-    .bind(&link.state)
+    .bind(link.state)
     .bind(&link.remote_id)
     .bind(&link.remote_key)
     .bind(&link.pushed_hash)

@@ -1,17 +1,19 @@
 //! Each target's health as the worker last recorded it (table `target_state`, migration 9): the
 //! circuit breaker and a vendor's announced reset, so that both survive a restart and operators see
 //! them (`sync status`, `v_target_status`, `/metrics`).
+use super::timestamp::Timestamp;
 use super::{now_timestamp, Store, StoreError};
+use time::OffsetDateTime;
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetStateRow {
     pub target: String,
     /// `closed`, `open` or `half_open`.
     pub breaker: String,
     pub failures: i64,
     pub trips: i64,
-    pub open_until: Option<String>,
-    pub paused_until: Option<String>,
+    pub open_until: Option<OffsetDateTime>,
+    pub paused_until: Option<OffsetDateTime>,
     pub pause_reason: Option<String>,
 }
 
@@ -28,8 +30,8 @@ impl Store {
         .bind(&row.breaker)
         .bind(row.failures)
         .bind(row.trips)
-        .bind(&row.open_until)
-        .bind(&row.paused_until)
+        .bind(row.open_until.map(Timestamp))
+        .bind(row.paused_until.map(Timestamp))
         .bind(&row.pause_reason)
         .bind(now_timestamp())
         .execute(&self.write)
@@ -38,10 +40,33 @@ impl Store {
     }
 
     pub async fn target_states(&self) -> Result<Vec<TargetStateRow>, StoreError> {
-        Ok(sqlx::query_as(
+        type Columns = (
+            String,
+            String,
+            i64,
+            i64,
+            Option<Timestamp>,
+            Option<Timestamp>,
+            Option<String>,
+        );
+        let rows: Vec<Columns> = sqlx::query_as(
             "SELECT target, breaker, failures, trips, open_until, paused_until, pause_reason FROM target_state ORDER BY target",
         )
         .fetch_all(&self.read)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(target, breaker, failures, trips, open_until, paused_until, pause_reason)| TargetStateRow {
+                    target,
+                    breaker,
+                    failures,
+                    trips,
+                    open_until: open_until.map(|t| t.0),
+                    paused_until: paused_until.map(|t| t.0),
+                    pause_reason,
+                },
+            )
+            .collect())
     }
 }

@@ -6,6 +6,8 @@ use crate::scim::list::ListQuery;
 use crate::scim::resource::{Document, Version};
 use crate::scim::schema;
 use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
 
 /// A stored user row.
 pub type StoredUser = StoredResource;
@@ -30,6 +32,45 @@ const COLUMNS_WITH_GROUPS: &str = "u.id, u.doc, u.version, u.created, u.last_mod
      JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = u.id) AS related";
 const RETURNING: &str = "RETURNING id, doc, version, created, last_modified, NULL AS related";
 
+/// Rounds of read, compute, write-if-unchanged before `change_user` computes inside the writer's
+/// transaction.
+const OPTIMISTIC_ROUNDS: usize = 3;
+
+/// `UPDATE users … WHERE id AND version`: the one statement that writes a user's new version.
+fn update_query<'q>(
+    id: &'q str,
+    expected: Version,
+    document: &'q Document,
+) -> Result<sqlx::query::QueryAs<'q, sqlx::Sqlite, StoredUser, sqlx::sqlite::SqliteArguments<'q>>, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
+             WHERE id = ?5 AND version = ?6 {RETURNING}"
+        )
+    });
+    let fields = indexed(document);
+    Ok(sqlx::query_as::<_, StoredUser>(&SQL)
+        .bind(fields.user_name)
+        .bind(fields.external_id)
+        .bind(serde_json::to_string(document)?)
+        .bind(now_timestamp())
+        .bind(id)
+        .bind(expected.0))
+}
+
+/// A userName conflict, naming the userName.
+fn named(e: StoreError, document: &Document) -> StoreError {
+    e.naming(indexed(document).user_name)
+}
+
+/// If-Match (when sent) must name the current version.
+fn precondition(if_match: Option<&str>, current: Version) -> Result<(), StoreError> {
+    match if_match {
+        Some(tags) if !current.matches_header(tags) => Err(StoreError::VersionMismatch),
+        _ => Ok(()),
+    }
+}
+
 impl Store {
     /// Inserts a new user in one statement; `Conflict` when the userName is taken (case-insensitively).
     /// A `password` is held (sealed) only for the targets that take one, and only with a secrets key.
@@ -48,10 +89,13 @@ impl Store {
             .bind(now_timestamp());
         // Without targets the write is one statement; with them, its fan-out is queued with it.
         let rows = if self.targets.is_empty() {
-            query.fetch_all(&self.write).await?
+            query
+                .fetch_all(&self.write)
+                .await
+                .map_err(|e| named(e.into(), document))?
         } else {
             let mut tx = self.write.begin().await?;
-            let rows = query.fetch_all(&mut *tx).await?;
+            let rows = query.fetch_all(&mut *tx).await.map_err(|e| named(e.into(), document))?;
             self.enqueue_user_and_commit(tx, &id, password).await?;
             rows
         };
@@ -68,52 +112,59 @@ impl Store {
             .ok_or(sqlx::Error::RowNotFound)?)
     }
 
-    /// Writes `document` as user `id`'s new version if its version is still `expected`, in one
-    /// statement; `VersionMismatch` when another write came first.
-    pub async fn update_user_if(
-        &self,
-        id: &str,
-        expected: Version,
-        document: &Document,
-        password: Option<&str>,
-    ) -> Result<StoredUser, StoreError> {
-        let fields = indexed(document);
-        let sql = format!(
-            "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
-             WHERE id = ?5 AND version = ?6 {RETURNING}"
-        );
-        let query = sqlx::query_as::<_, StoredUser>(&sql)
-            .bind(fields.user_name)
-            .bind(fields.external_id)
-            .bind(serde_json::to_string(document)?)
-            .bind(now_timestamp())
-            .bind(id)
-            .bind(expected.0);
-        let updated = if self.targets.is_empty() {
-            query.fetch_all(&self.write).await?.pop()
-        } else {
-            let mut tx = self.write.begin().await?;
-            let updated = query.fetch_all(&mut *tx).await?.pop();
-            if updated.is_some() {
-                self.enqueue_user_and_commit(tx, id, password).await?;
+    /// Changes user `id` to what `change` computes from its current document: the new document,
+    /// and a password when the client sent one. `if_match` (the request's If-Match tags) must name
+    /// the current version, else `VersionMismatch`. A change that leaves the document as it was,
+    /// with no password, writes nothing (Entra repeats `active` PATCHes).
+    ///
+    /// Each round reads, computes and writes only if the version is unchanged; a lost race without
+    /// If-Match is computed again, so concurrent changes all apply. After `OPTIMISTIC_ROUNDS` lost
+    /// races the change is computed inside the write transaction instead, which orders the racing
+    /// writers at the cost of computing while holding it.
+    pub async fn change_user<E, F, Fut>(&self, id: &str, if_match: Option<&str>, change: F) -> Result<StoredUser, E>
+    where
+        E: From<StoreError>,
+        F: Fn(Arc<Document>) -> Fut,
+        Fut: Future<Output = Result<(Document, Option<String>), E>>,
+    {
+        for _ in 0..OPTIMISTIC_ROUNDS {
+            let current = self.get_user(id).await?;
+            precondition(if_match, current.version())?;
+            let before = Arc::new(current.document()?);
+            let (after, password) = change(before.clone()).await?;
+            if after == *before && password.is_none() {
+                return Ok(current);
             }
-            updated
-        };
-        match updated {
-            Some(user) => Ok(user),
-            None => Err(self.missing_or_changed(id).await),
+            match self
+                .write_user(id, current.version(), &after, password.as_deref())
+                .await
+            {
+                // A change of the user's own document leaves its group memberships as they were read.
+                Ok(saved) => {
+                    return Ok(StoredUser {
+                        related: current.related,
+                        ..saved
+                    })
+                }
+                Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
+        self.change_user_in_order(id, if_match, change).await
     }
 
-    /// Reads user `id` and writes what `change` computes from it inside one write transaction, so
-    /// that racing changes apply one after the other. Returning the same document, with no new
-    /// `password`, writes nothing.
-    pub async fn modify_user<E: From<StoreError>>(
+    /// `change_user`'s last round: read, compute and write inside one write transaction.
+    async fn change_user_in_order<E, F, Fut>(
         &self,
         id: &str,
-        password: Option<&str>,
-        change: impl FnOnce(&StoredUser, Document) -> Result<Document, E>,
-    ) -> Result<StoredUser, E> {
+        if_match: Option<&str>,
+        change: F,
+    ) -> Result<StoredUser, E>
+    where
+        E: From<StoreError>,
+        F: Fn(Arc<Document>) -> Fut,
+        Fut: Future<Output = Result<(Document, Option<String>), E>>,
+    {
         let mut tx = self.write.begin().await.map_err(StoreError::from)?;
         let sql = format!("SELECT {COLUMNS_WITH_GROUPS} FROM users u WHERE u.id = ?1");
         let current = sqlx::query_as::<_, StoredUser>(&sql)
@@ -123,31 +174,50 @@ impl Store {
             .map_err(StoreError::from)?
             .pop()
             .ok_or(StoreError::NotFound)?;
-        let before = current.document()?;
-        let after = change(&current, before.clone())?;
-        if after == before && password.is_none() {
+        precondition(if_match, current.version())?;
+        let before = Arc::new(current.document()?);
+        let (after, password) = change(before.clone()).await?;
+        if after == *before && password.is_none() {
             return Ok(current);
         }
-        let fields = indexed(&after);
-        let sql = format!(
-            "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
-             WHERE id = ?5 {RETURNING}"
-        );
-        let mut user = sqlx::query_as::<_, StoredUser>(&sql)
-            .bind(fields.user_name)
-            .bind(fields.external_id)
-            .bind(serde_json::to_string(&after).map_err(StoreError::from)?)
-            .bind(now_timestamp())
-            .bind(id)
+        let saved = update_query(id, current.version(), &after)?
             .fetch_all(&mut *tx)
             .await
-            .map_err(StoreError::from)?
+            .map_err(|e| named(e.into(), &after))?
             .pop()
             .ok_or(StoreError::NotFound)?;
-        self.enqueue_user_and_commit(tx, id, password).await?;
-        // A change of the user's own document leaves its group memberships as they were read.
-        user.related = current.related;
-        Ok(user)
+        self.enqueue_user_and_commit(tx, id, password.as_deref()).await?;
+        Ok(StoredUser {
+            related: current.related,
+            ..saved
+        })
+    }
+
+    /// Writes `document` as user `id`'s new version if its version is still `expected`, in one
+    /// statement (with its fan-out, when there are targets); `VersionMismatch` when another write
+    /// came first.
+    pub async fn write_user(
+        &self,
+        id: &str,
+        expected: Version,
+        document: &Document,
+        password: Option<&str>,
+    ) -> Result<StoredUser, StoreError> {
+        let query = update_query(id, expected, document)?;
+        let updated = if self.targets.is_empty() {
+            query.fetch_all(&self.write).await
+        } else {
+            let mut tx = self.write.begin().await?;
+            let updated = query.fetch_all(&mut *tx).await;
+            if matches!(&updated, Ok(rows) if !rows.is_empty()) {
+                self.enqueue_user_and_commit(tx, id, password).await?;
+            }
+            updated
+        };
+        match updated.map_err(|e| named(e.into(), document))?.pop() {
+            Some(user) => Ok(user),
+            None => Err(self.missing_or_changed(id).await),
+        }
     }
 
     /// Deletes user `id`; with `expected`, only if its version still matches. With targets, the last

@@ -1,6 +1,7 @@
 //! A cached credential or discovered value (a CyberArk session, a DocuSign token, an Eloqua API
 //! base): fetched once by whoever needs it first, while the others wait, and forgotten when the
 //! vendor refuses it, so that the next caller fetches a fresh one.
+use super::client::VendorResponse;
 use super::ConnectorError;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -33,6 +34,33 @@ impl<T: Clone + PartialEq> Cached<T> {
         let (value, lifetime) = fetch().await?;
         *slot = Some((value.clone(), lifetime.map(|l| Instant::now() + l)));
         Ok(value)
+    }
+
+    /// One vendor call made with the cached credential (`fetch` gets one when none lives); when
+    /// the vendor `refused` it, the credential is forgotten and the call made once more with a fresh
+    /// one. A second refusal is `ConnectorError::Auth` with `again` as its detail.
+    pub async fn renewing<F, Fut, S, SFut>(
+        &self,
+        fetch: F,
+        send: S,
+        refused: impl Fn(&VendorResponse) -> bool,
+        again: &str,
+    ) -> Result<VendorResponse, ConnectorError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(T, Option<Duration>), ConnectorError>>,
+        S: Fn(T) -> SFut,
+        SFut: Future<Output = Result<VendorResponse, ConnectorError>>,
+    {
+        for _ in 0..2 {
+            let credential = self.get(&fetch).await?;
+            let response = send(credential.clone()).await?;
+            if !refused(&response) {
+                return Ok(response);
+            }
+            self.forget(&credential).await;
+        }
+        Err(ConnectorError::auth(again))
     }
 
     /// The cached value if it is still alive, without fetching.

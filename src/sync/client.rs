@@ -44,14 +44,18 @@ pub struct VendorResponse {
     pub body: String,
     /// From `Retry-After` (seconds or HTTP-date) or `X-RateLimit-Reset` (epoch seconds).
     pub retry_after: Option<Duration>,
-    /// DocuSign's `X-RateLimit-Remaining` (this hour) and `X-BurstLimit-Remaining` (this 30 s span).
-    pub hourly_remaining: Option<u64>,
-    pub burst_remaining: Option<u64>,
+    /// The answer's headers, for what a vendor says only there (DocuSign's remaining limits).
+    pub headers: HeaderMap,
 }
 
 impl VendorResponse {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// A header holding a whole number.
+    pub fn header_number(&self, name: &str) -> Option<u64> {
+        self.headers.get(name)?.to_str().ok()?.trim().parse().ok()
     }
 }
 
@@ -108,7 +112,6 @@ impl VendorClient {
     fn deferred_if_paused(&self) -> Result<(), ConnectorError> {
         match self.health.pause_left(self.clock.now()) {
             Some((wait, reason)) => Err(ConnectorError::Deferred {
-                target: self.target.clone(),
                 wait,
                 reason: format!("paused until the vendor's reset ({reason})"),
             }),
@@ -134,7 +137,9 @@ impl VendorClient {
         let attempt = || async {
             self.deferred_if_paused().map_err(Try::Final)?;
             let Some(this_try) = request.try_clone() else {
-                return Err(Try::Final(self.transient("the request body cannot be sent twice")));
+                return Err(Try::Final(ConnectorError::transient(
+                    "the request body cannot be sent twice",
+                )));
             };
             match self.send_once(this_try).await {
                 Ok(response) if matches!(response.status, 429 | 503) => Err(Try::NotNow(response)),
@@ -176,14 +181,6 @@ impl VendorClient {
         }
     }
 
-    fn transient(&self, detail: &str) -> ConnectorError {
-        ConnectorError::Transient {
-            target: self.target.clone(),
-            detail: detail.to_owned(),
-            retry_after: None,
-        }
-    }
-
     /// One try: the rate limit, the call, its metrics.
     async fn send_once(&self, request: reqwest::RequestBuilder) -> Result<VendorResponse, ConnectorError> {
         if let Some(limiter) = &self.limiter {
@@ -203,19 +200,16 @@ impl VendorClient {
     }
 
     async fn send_now(&self, request: reqwest::RequestBuilder) -> Result<VendorResponse, ConnectorError> {
-        let response = request.send().await.map_err(|e| transport_error(&self.target, &e))?;
+        let response = request.send().await.map_err(|e| transport_error(&e))?;
         let status = response.status().as_u16();
-        let headers = response.headers();
-        let retry_after = retry_after(headers);
-        let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
-        let (hourly_remaining, burst_remaining) = (number("x-ratelimit-remaining"), number("x-burstlimit-remaining"));
-        let body = response.text().await.map_err(|e| transport_error(&self.target, &e))?;
+        let headers = response.headers().clone();
+        let retry_after = retry_after(&headers);
+        let body = response.text().await.map_err(|e| transport_error(&e))?;
         Ok(VendorResponse {
             status,
             body,
             retry_after,
-            hourly_remaining,
-            burst_remaining,
+            headers,
         })
     }
 }
@@ -233,7 +227,7 @@ fn is_timeout(e: &ConnectorError) -> bool {
     matches!(e, ConnectorError::Transient { detail, .. } if detail.starts_with("timed out"))
 }
 
-fn transport_error(target: &str, e: &reqwest::Error) -> ConnectorError {
+fn transport_error(e: &reqwest::Error) -> ConnectorError {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -248,30 +242,7 @@ fn transport_error(target: &str, e: &reqwest::Error) -> ConnectorError {
         let host = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
         text = text.replace(url.as_str(), &host);
     }
-    ConnectorError::Transient {
-        target: target.to_owned(),
-        detail: format!("{kind}: {text}"),
-        retry_after: None,
-    }
-}
-
-/// The classification of an answer the connector did not handle itself.
-pub fn classify(target: &str, response: &VendorResponse) -> ConnectorError {
-    let detail = format!("HTTP {}: {}", response.status, excerpt(&response.body));
-    let target = target.to_owned();
-    match response.status {
-        401 => ConnectorError::Auth { target, detail },
-        408 | 425 | 429 | 500..=599 => ConnectorError::Transient {
-            target,
-            detail,
-            retry_after: response.retry_after,
-        },
-        status => ConnectorError::Permanent {
-            target,
-            status: Some(status),
-            detail,
-        },
-    }
+    ConnectorError::transient(format!("{kind}: {text}"))
 }
 
 /// The start of a body, on one line.
@@ -331,27 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn statuses_sort_into_transient_auth_and_permanent() {
-        let response = |status| VendorResponse {
-            status,
-            body: "x".into(),
-            retry_after: None,
-            hourly_remaining: None,
-            burst_remaining: None,
-        };
-        assert!(matches!(
-            classify("t", &response(429)),
-            ConnectorError::Transient { .. }
-        ));
-        assert!(matches!(
-            classify("t", &response(503)),
-            ConnectorError::Transient { .. }
-        ));
-        assert!(matches!(classify("t", &response(401)), ConnectorError::Auth { .. }));
-        assert!(matches!(
-            classify("t", &response(422)),
-            ConnectorError::Permanent { status: Some(422), .. }
-        ));
+    fn an_excerpt_is_one_line() {
         assert_eq!(excerpt("a\n  b"), "a b");
         assert_eq!(excerpt(""), "(empty body)");
     }

@@ -1,7 +1,6 @@
 //! From a stored SCIM user to the state a vendor should hold.
-use super::{Link, LinkState, UserState};
+use super::UserState;
 use crate::scim::resource::Document;
-use crate::store::LinkRow;
 use serde_json::Value;
 
 /// The vendor-facing view of a user. The e-mail is the primary one, else the first, else `userName`.
@@ -31,36 +30,6 @@ pub fn user_state(resource_id: &str, document: &Document) -> UserState {
         password: None,
         is_administrator: false,
         user_name,
-    }
-}
-
-pub fn link_from_row(row: &LinkRow) -> Link {
-    let state = match row.state.as_str() {
-        "creating" => LinkState::Creating,
-        "gone" => LinkState::Gone,
-        _ => LinkState::Linked,
-    };
-    Link {
-        state,
-        remote_id: row.remote_id.clone(),
-        remote_key: row.remote_key.clone(),
-        pushed_hash: row.pushed_hash.clone(),
-        pushed_active: row.pushed_active,
-    }
-}
-
-pub fn row_from_link(link: &Link) -> LinkRow {
-    let state = match link.state {
-        LinkState::Linked => "linked",
-        LinkState::Creating => "creating",
-        LinkState::Gone => "gone",
-    };
-    LinkRow {
-        state: state.to_owned(),
-        remote_id: link.remote_id.clone(),
-        remote_key: link.remote_key.clone(),
-        pushed_hash: link.pushed_hash.clone(),
-        pushed_active: link.pushed_active,
     }
 }
 

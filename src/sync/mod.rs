@@ -2,6 +2,7 @@
 //! how a call failed (`ConnectorError`), and the connectors, one file per vendor.
 //! Level-triggered (docs/architecture.md): a connector compares desired state and link, and makes only
 //! the calls needed to close the difference, so repeating it after a crash repeats nothing harmful.
+pub mod answer;
 pub mod cache;
 pub mod client;
 pub mod clock;
@@ -36,29 +37,8 @@ pub enum Desired {
     Absent,
 }
 
-/// Where a link stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkState {
-    /// The vendor holds the user as `pushed_*` say.
-    Linked,
-    /// A create was sent and its outcome is unknown (timeout, crash): look the user up before creating.
-    Creating,
-    /// The user is gone from the vendor.
-    Gone,
-}
-
-/// The id-mapping record for one (user, target): what we last made the vendor hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    pub state: LinkState,
-    /// The vendor's own id, when it told us one.
-    pub remote_id: Option<String>,
-    /// The key the vendor's paths use (an e-mail for Workspace365).
-    pub remote_key: Option<String>,
-    /// A fingerprint of the attributes last pushed, to tell whether an update is due.
-    pub pushed_hash: Option<String>,
-    pub pushed_active: Option<bool>,
-}
+/// The id-mapping record (`links`) lives in the store, its state typed in the column.
+pub use crate::store::{Link, LinkState};
 
 impl Link {
     pub fn creating(remote_key: &str) -> Self {
@@ -98,36 +78,49 @@ impl Link {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectorError {
     /// Worth retrying later: connect errors, timeouts, 429, 5xx. `retry_after` is the vendor's hint.
-    #[error("{target}: transient failure: {detail}")]
+    #[error("transient failure: {detail}")]
     Transient {
-        target: String,
         detail: String,
         retry_after: Option<Duration>,
     },
     /// The credential was refused: refresh it once, then retry once.
-    #[error("{target}: credential refused: {detail}")]
-    Auth { target: String, detail: String },
+    #[error("credential refused: {detail}")]
+    Auth { detail: String },
     /// Retrying will not help (validation errors, other 4xx): park the row with the vendor's words.
-    #[error("{target}: {detail}")]
-    Permanent {
-        target: String,
-        status: Option<u16>,
-        detail: String,
-    },
+    #[error("{detail}")]
+    Permanent { status: Option<u16>, detail: String },
     /// The target is misconfigured (wrong key, API disabled): an operator must act.
-    #[error("{target}: configuration error: {detail}")]
-    Config { target: String, detail: String },
+    #[error("configuration error: {detail}")]
+    Config { detail: String },
     /// The bridge chose to wait (a known rate-limit reset): no call was sent, nothing is counted,
     /// and the row is due again after `wait`.
-    #[error("{target}: {reason}")]
-    Deferred {
-        target: String,
-        wait: Duration,
-        reason: String,
-    },
+    #[error("{reason}")]
+    Deferred { wait: Duration, reason: String },
 }
 
 impl ConnectorError {
+    pub fn transient(detail: impl Into<String>) -> Self {
+        Self::Transient {
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn permanent(status: Option<u16>, detail: impl Into<String>) -> Self {
+        Self::Permanent {
+            status,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn config(detail: impl Into<String>) -> Self {
+        Self::Config { detail: detail.into() }
+    }
+
+    pub fn auth(detail: impl Into<String>) -> Self {
+        Self::Auth { detail: detail.into() }
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Transient { .. } | Self::Auth { .. })
     }

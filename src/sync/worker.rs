@@ -11,7 +11,6 @@ mod rows;
 mod target;
 
 use super::clock::Clock;
-use super::desired::row_from_link;
 use super::health::{Claimable, Verdict};
 use super::{ConnectorError, Desired, Link};
 use crate::config::{ConfigError, Settings};
@@ -224,17 +223,14 @@ impl Worker {
             }
         }
         let now = time::OffsetDateTime::from(now);
-        let (now, lease_until) = (
-            crate::store::format_timestamp(now),
-            crate::store::format_timestamp(now + LEASE),
-        );
+        let lease_until = now + LEASE;
         // Remembered even once it has passed: rows left due while a target waited are claimed
         // when it ends, not at the next idle check.
         *self.blocked_until.lock().unwrap_or_else(|p| p.into_inner()) = blocked_until;
         let limit = i64::try_from(limit).unwrap_or(BATCH);
         let mut leased: Vec<Leased> = self
             .store
-            .claim_due(&now, &lease_until, limit, &callable)
+            .claim_due(now, lease_until, limit, &callable)
             .await?
             .into_iter()
             .map(|claim| Leased { claim, probe: false })
@@ -242,7 +238,7 @@ impl Worker {
         for target in probing {
             for claim in self
                 .store
-                .claim_due(&now, &lease_until, 1, &[target.name.as_str()])
+                .claim_due(now, lease_until, 1, &[target.name.as_str()])
                 .await?
             {
                 target.probe_started();
@@ -258,11 +254,10 @@ impl Worker {
         let now = self.clock.now();
         let next_row = self
             .store
-            .next_due(&crate::store::format_timestamp(now.into()))
+            .next_due(now.into())
             .await
             .ok()
             .flatten()
-            .and_then(|d| crate::scim::resource::parse_datetime(&d))
             .map(|at| SystemTime::from(at).duration_since(now).unwrap_or(Duration::ZERO));
         let callable_again = self
             .blocked_until
@@ -324,8 +319,7 @@ impl Worker {
             let claim = &leased.claim;
             match result {
                 Ok(Handled::Deferred(wait)) | Err(ConnectorError::Deferred { wait, .. }) => {
-                    let due = crate::store::format_timestamp(self.clock.now_utc() + wait);
-                    self.store.defer(claim, &due).await
+                    self.store.defer(claim, self.clock.now_utc() + wait).await
                 }
                 Ok(Handled::Done(reconciled)) => self.succeeded(claim, reconciled, latency_ms).await,
                 Err(error) => self.failed(claim, &error, latency_ms).await,
@@ -388,7 +382,7 @@ impl Worker {
             if !row.unlinked {
                 return None;
             }
-            let creating = row_from_link(&Link::creating(&state.email));
+            let creating = Link::creating(&state.email);
             Some(
                 self.store
                     .save_link(&chunk[*n].claim.resource_id, &target.name, &creating)
@@ -400,7 +394,7 @@ impl Worker {
         let mut sending = Vec::with_capacity(ready.len());
         for ((n, mut row), save) in ready.into_iter().zip(saved) {
             match save {
-                Some(Err(e)) => settled.push((n, Err(store_failure(&target.name)(e)))),
+                Some(Err(e)) => settled.push((n, Err(store_failure(e)))),
                 Some(Ok(revision)) => {
                     row.revision = Some(revision);
                     sending.push((n, row));
@@ -435,7 +429,7 @@ impl Worker {
         };
         metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
             .increment(1);
-        let row = row_from_link(&done.link);
+        let row = done.link.clone();
         self.store
             .finish_success(
                 claim,
@@ -461,14 +455,12 @@ impl Worker {
             latency_ms,
             error: Some(message.clone()),
         };
-        self.store
-            .finish_failure(claim, retry_at.as_deref(), &message, &event)
-            .await
+        self.store.finish_failure(claim, retry_at, &message, &event).await
     }
 }
 
 /// When to try again, or `None` to park the row as dead.
-fn retry_at(error: &ConnectorError, attempts: i64, now: time::OffsetDateTime) -> Option<String> {
+fn retry_at(error: &ConnectorError, attempts: i64, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
     if !error.is_retryable() {
         return None;
     }
@@ -480,7 +472,7 @@ fn retry_at(error: &ConnectorError, attempts: i64, now: time::OffsetDateTime) ->
         } => (*hint).max(jitter),
         _ => jitter,
     };
-    Some(crate::store::format_timestamp(now + wait))
+    Some(now + wait)
 }
 
 /// A random wait in `[0, min(cap, base * 2^attempts)]` ("full jitter").

@@ -308,5 +308,5 @@ async fn sigterm_lets_vendor_calls_in_flight_finish_and_leaves_nothing_queued() 
     );
     assert_eq!(fake.created(), ["crash1@example.com"]);
     let listed = store.lookup("crash1@example.com", 5).await.unwrap().unwrap();
-    assert_eq!(listed.links[0].1.state, "linked");
+    assert_eq!(listed.links[0].1.state, scim_bridge::store::LinkState::Linked);
 }

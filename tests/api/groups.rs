@@ -469,7 +469,7 @@ async fn membership_changes_report_exactly_the_members_that_joined_or_left() {
     ];
     let change = app
         .store
-        .change_group(&id, |_, doc| Ok::<_, scim_bridge::store::StoreError>((doc, ops)))
+        .change_group(&id, None, |doc| Ok::<_, scim_bridge::store::StoreError>((doc, ops)))
         .await
         .unwrap();
     let mut expected = vec![a.clone(), b.clone()];
@@ -477,7 +477,7 @@ async fn membership_changes_report_exactly_the_members_that_joined_or_left() {
     assert_eq!(change.affected_members, expected);
     let none = app
         .store
-        .change_group(&id, |_, doc| {
+        .change_group(&id, None, |doc| {
             Ok::<_, scim_bridge::store::StoreError>((doc, vec![MemberOp::Add(vec![member(&b)])]))
         })
         .await

@@ -42,7 +42,7 @@ async fn the_wal_stays_bounded_under_interleaved_writes_and_reads() {
         let created = app.store.insert_user(&doc, None).await.unwrap();
         app.store.get_user(&created.id).await.unwrap();
         app.store
-            .update_user_if(
+            .write_user(
                 &created.id,
                 Version(1),
                 &doc.clone()

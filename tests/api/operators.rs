@@ -136,8 +136,8 @@ async fn rows_of_a_target_removed_from_the_configuration_are_named_and_dropped_a
     let store = store_for(&config).await;
     let ann = add_user(&store, "ann@example.com").await;
     add_user(&store, "bob@example.com").await;
-    let link = scim_bridge::store::LinkRow {
-        state: "linked".into(),
+    let link = scim_bridge::store::Link {
+        state: scim_bridge::store::LinkState::Linked,
         remote_id: Some("7".into()),
         remote_key: Some("ann@example.com".into()),
         pushed_hash: None,

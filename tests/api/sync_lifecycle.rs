@@ -98,7 +98,10 @@ async fn a_deleted_user_is_gone_from_scim_at_once_and_its_tombstone_lasts_until_
         None,
         "purged once every link is gone"
     );
-    assert_eq!(app.store.link(&id, "w365").await.unwrap().unwrap().state, "gone");
+    assert_eq!(
+        app.store.link(&id, "w365").await.unwrap().unwrap().state,
+        scim_bridge::store::LinkState::Gone
+    );
 }
 
 #[tokio::test]
@@ -123,7 +126,10 @@ async fn with_on_delete_deactivate_a_deleted_user_is_deactivated_from_its_tombst
     );
     assert_eq!(app.store.tombstone(&id).await.unwrap(), None);
     let link = app.store.link(&id, "w365").await.unwrap().unwrap();
-    assert_eq!((link.state.as_str(), link.pushed_active), ("linked", Some(false)));
+    assert_eq!(
+        (link.state, link.pushed_active),
+        (scim_bridge::store::LinkState::Linked, Some(false))
+    );
 }
 
 #[tokio::test]
@@ -419,6 +425,9 @@ async fn a_user_deleted_and_created_again_with_the_same_email_ends_up_active_at_
             "round {round}: nothing left queued"
         );
         assert_eq!(app.store.tombstone(&old).await.unwrap(), None, "round {round}");
-        assert_eq!(app.store.link(&new, "w365").await.unwrap().unwrap().state, "linked");
+        assert_eq!(
+            app.store.link(&new, "w365").await.unwrap().unwrap().state,
+            scim_bridge::store::LinkState::Linked
+        );
     }
 }

@@ -106,7 +106,7 @@ async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
     );
     assert!(app.store.sync_rows().await.unwrap().is_empty(), "every row was cleared");
     let link = app.store.link(&id, "w365").await.unwrap().unwrap();
-    assert_eq!(link.state, "gone");
+    assert_eq!(link.state, scim_bridge::store::LinkState::Gone);
 }
 
 #[tokio::test]
@@ -183,7 +183,7 @@ async fn a_vendor_outage_is_retried_later_and_a_validation_error_is_parked_with_
     assert_eq!(dead.state, "dead");
     assert_eq!(
         dead.last_error.as_deref(),
-        Some("w365: EmailAddress: The e-mail address is not valid")
+        Some("EmailAddress: The e-mail address is not valid")
     );
     // A refused create is followed by one look-up (the e-mail might be a user the vendor already
     // holds, docs/vendors/workspace365.md); once dead, the row is not called again.
@@ -212,8 +212,8 @@ async fn a_user_out_of_scope_and_gone_from_the_vendor_is_not_created_again_to_be
     .await;
     let body = json!({"schemas": [USER_SCHEMA], "userName": "g@x.com", "title": "Eng"});
     let id = app.create_user(&body).await["id"].as_str().unwrap().to_owned();
-    let gone = scim_bridge::store::LinkRow {
-        state: "gone".into(),
+    let gone = scim_bridge::store::Link {
+        state: scim_bridge::store::LinkState::Gone,
         remote_id: None,
         remote_key: None,
         pushed_hash: None,

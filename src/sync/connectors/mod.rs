@@ -196,15 +196,6 @@ pub fn fingerprint(attributes: &impl Serialize) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// A request body as JSON text.
-pub fn to_json(target: &str, body: &impl Serialize) -> Result<String, ConnectorError> {
-    serde_json::to_string(body).map_err(|e| ConnectorError::Permanent {
-        target: target.to_owned(),
-        status: None,
-        detail: format!("cannot encode the body: {e}"),
-    })
-}
-
 /// A path segment, percent-encoded except for unreserved characters and `@`.
 pub fn segment(s: &str) -> String {
     s.bytes()
@@ -213,26 +204,4 @@ pub fn segment(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// A vendor answer that is not the JSON it should be.
-pub fn unreadable(target: &str, what: &str, body: &str) -> ConnectorError {
-    ConnectorError::Permanent {
-        target: target.to_owned(),
-        status: None,
-        detail: format!("{what}: unexpected answer: {}", crate::sync::client::excerpt(body)),
-    }
-}
-
-/// A value over a vendor's field limit: refused before any call, naming the field.
-pub fn check_length(target: &str, field: &str, value: &str, limit: usize) -> Result<(), ConnectorError> {
-    let length = value.chars().count();
-    if length <= limit {
-        return Ok(());
-    }
-    Err(ConnectorError::Permanent {
-        target: target.to_owned(),
-        status: None,
-        detail: format!("{field} is {length} characters; the vendor takes at most {limit}"),
-    })
 }

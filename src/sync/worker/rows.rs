@@ -7,7 +7,7 @@ use super::{Handled, Reconciled, Worker, BUSY_KEY_WAIT};
 use crate::config::OnDelete;
 use crate::scim::resource::Document;
 use crate::store::{Claim, StoreError};
-use crate::sync::desired::{link_from_row, user_state};
+use crate::sync::desired::user_state;
 use crate::sync::{ConnectorError, Desired, Link, LinkState, UserState};
 
 /// A row ready for its vendor call.
@@ -29,22 +29,17 @@ pub(super) enum Prepared<'t> {
 }
 
 /// A store failure while preparing: worth retrying.
-pub(super) fn store_failure(target: &str) -> impl Fn(StoreError) -> ConnectorError + '_ {
-    move |e| ConnectorError::Transient {
-        target: target.to_owned(),
-        detail: format!("store: {e}"),
-        retry_after: None,
-    }
+pub(super) fn store_failure(e: StoreError) -> ConnectorError {
+    ConnectorError::transient(format!("store: {e}"))
 }
 
 impl Worker {
     /// The level-triggered step: what should the vendor hold now, and what does the link say it holds.
     pub(super) async fn prepare<'t>(&self, target: &'t Target, claim: &Claim) -> Result<Prepared<'t>, ConnectorError> {
-        let transient = store_failure(&target.name);
         let id = claim.resource_id.as_str();
-        let view = self.store.sync_view(id, &target.name).await.map_err(&transient)?;
+        let view = self.store.sync_view(id, &target.name).await.map_err(store_failure)?;
         let (user, in_scope, revision) = (view.document, view.in_scope, view.link_revision);
-        let link = view.link.as_ref().map(link_from_row);
+        let link = view.link.clone();
         let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
         let settled = |link: Link, deleted| {
             Ok(Prepared::Settled(Handled::Done(Reconciled {
@@ -62,7 +57,7 @@ impl Worker {
         let (desired, delivered) = match user {
             Some(document) => self.desired(target, id, &document, in_scope).await?,
             // Deleted: the tombstone says who to deactivate where deleting is not wanted.
-            None => match (target.on_delete, self.store.tombstone(id).await.map_err(&transient)?) {
+            None => match (target.on_delete, self.store.tombstone(id).await.map_err(store_failure)?) {
                 (OnDelete::Deactivate, Some(document)) => {
                     let state = user_state(id, &document);
                     (Desired::Present(UserState { active: false, ..state }), None)
@@ -80,7 +75,7 @@ impl Worker {
                 .store
                 .linked_elsewhere(id, &target.name, row)
                 .await
-                .map_err(&transient)?
+                .map_err(store_failure)?
             {
                 return settled(Link::gone(), true);
             }
@@ -117,20 +112,13 @@ impl Worker {
         let (Some(sealer), true) = (&self.sealer, target.takes_passwords) else {
             return Ok((Desired::Present(desired), None));
         };
-        let sealed = self
-            .store
-            .password_for(id, &target.name)
-            .await
-            .map_err(store_failure(&target.name))?;
+        let sealed = self.store.password_for(id, &target.name).await.map_err(store_failure)?;
         let Some(sealed) = sealed else {
             return Ok((Desired::Present(desired), None));
         };
         let password = sealer
             .open(&sealed, id, &target.name)
-            .map_err(|e| ConnectorError::Config {
-                target: target.name.clone(),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| ConnectorError::Config { detail: e.to_string() })?;
         Ok((
             Desired::Present(UserState {
                 password: Some(password),

@@ -9,6 +9,7 @@ use crate::sync::health::{Breaker, Health, Pause, Snapshot, Transition, Verdict}
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 pub(super) struct Target {
@@ -132,7 +133,7 @@ impl Target {
 }
 
 fn row_of(target: &str, snapshot: &Snapshot) -> TargetStateRow {
-    let stamp = |t: SystemTime| format_timestamp(t.into());
+    let stamp = OffsetDateTime::from;
     let (failures, trips, open_until) = match snapshot.breaker {
         Breaker::Closed { failures } => (failures, 0, None),
         Breaker::Open { until, trips } => (0, trips, Some(stamp(until))),
@@ -150,11 +151,7 @@ fn row_of(target: &str, snapshot: &Snapshot) -> TargetStateRow {
 }
 
 fn snapshot_of(row: &TargetStateRow) -> Option<Snapshot> {
-    let time = |text: &Option<String>| {
-        text.as_deref()
-            .and_then(crate::scim::resource::parse_datetime)
-            .map(SystemTime::from)
-    };
+    let time = |at: &Option<OffsetDateTime>| at.map(SystemTime::from);
     let count = |n: i64| u32::try_from(n).unwrap_or(0);
     let breaker = match row.breaker.as_str() {
         "open" => Breaker::Open {

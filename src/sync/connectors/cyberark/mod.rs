@@ -1,20 +1,27 @@
-//! CyberArk PVWA (Gen2 REST, 12.6+; docs/vendors/cyberark.md): the seed call is Activate user. One session per target, from `Logon` with
-//! `concurrentSession: true`, cached, renewed once when refused (401 or `PASWS006E`) and closed with
-//! `Logoff` on shutdown. The token goes raw in `Authorization`.
+//! CyberArk PVWA (Gen2 REST, 12.6+; docs/vendors/cyberark.md): the seed call is Activate user. One
+//! session per target, from `Logon` with `concurrentSession: true`, cached, renewed once when refused
+//! (401 or `PASWS006E`) and closed with `Logoff` on shutdown. The token goes raw in `Authorization`.
 //!
 //! Every reconcile reads the vault user first (`GET /API/Users/{id}/`): a PUT replaces the whole
 //! object, so changes are merged into what the vault holds, and the read also tells whether the user
 //! is disabled or suspended, and whether it is one the bridge must never touch.
 mod config;
+mod wire;
 
-use super::{check_length, fingerprint, random_password, to_json, unreadable};
+use super::{fingerprint, random_password};
+use crate::sync::answer::{check_length, classify, expect_json, read_json, to_json, unreadable};
 use crate::sync::cache::Cached;
-use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
+use crate::sync::client::{excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Serialize;
 use std::fmt;
+use wire::{Activate, Created, Internet, Logon, NewUser, PersonalDetails, Server, UserList, VaultError, VaultUser};
+
+/// The first PVWA version with the `enable/` and `disable/` routes.
+const MINIMUM_VERSION: (u32, u32) = (12, 6);
 
 /// Vault users the bridge never changes, whatever the IdP says (docs/vendors/cyberark.md).
 const BUILT_IN_USERS: [&str; 7] = [
@@ -72,7 +79,7 @@ impl Cyberark {
         let Desired::Present(user) = desired else {
             return self.delete(link).await;
         };
-        self.check_lengths(user)?;
+        check_lengths(user)?;
         let known = match link.and_then(|l| l.remote_id.as_deref()) {
             Some(id) => self.get(id).await?,
             None => None,
@@ -85,14 +92,20 @@ impl Cyberark {
                 None => return self.create(user).await,
             },
         };
-        self.refuse_protected(&current)?;
+        refuse_protected(&current)?;
         self.bring_up_to_date(current, user).await
     }
 
-    /// The probe of `scim-bridge check`: a Logon and its Logoff, nothing else.
+    /// The probe of `scim-bridge check`: a Logon, the PVWA's version where the account may read it
+    /// (older than 12.6 fails: no `enable/` and `disable/` routes), and the Logoff.
     pub async fn check(&self) -> Result<(), ConnectorError> {
         let (token, _) = self.logon().await?;
-        self.logoff(&token).await
+        let version = self.version(&token).await;
+        self.logoff(&token).await?;
+        match version.as_deref().and_then(too_old) {
+            Some(why) => Err(ConnectorError::config(why)),
+            None => Ok(()),
+        }
     }
 
     /// Closes the cached session, if any (on shutdown).
@@ -109,26 +122,27 @@ impl Cyberark {
     }
 
     /// `GET /API/Users?search={name}`, matched exactly on the client (`search` matches substrings).
-    async fn find(&self, user_name: &str) -> Result<Option<Value>, ConnectorError> {
+    async fn find(&self, user_name: &str) -> Result<Option<VaultUser>, ConnectorError> {
         let url = reqwest::Url::parse_with_params(&self.api("Users"), &[("search", user_name)])
-            .map_err(|e| self.permanent(None, &format!("bad base_url: {e}")))?;
-        let response = self.call(Method::GET, url.as_str(), None).await?;
-        let body = self.expect_success(response, "search users")?;
-        let users = body.get("Users").and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(users.into_iter().find(|u| {
-            u.get("username")
-                .and_then(Value::as_str)
-                .is_some_and(|n| n.eq_ignore_ascii_case(user_name))
-        }))
+            .map_err(|e| ConnectorError::config(format!("bad base_url: {e}")))?;
+        let list: UserList = self
+            .call_json(Method::GET, url.as_str(), None::<&()>, "search users")
+            .await?;
+        Ok(list
+            .users
+            .into_iter()
+            .find(|u| u.username.eq_ignore_ascii_case(user_name)))
     }
 
     /// `GET /API/Users/{id}/`; `None` when the vault has no such user.
-    async fn get(&self, id: &str) -> Result<Option<Value>, ConnectorError> {
-        let response = self.call(Method::GET, &self.api(&format!("Users/{id}/")), None).await?;
+    async fn get(&self, id: &str) -> Result<Option<VaultUser>, ConnectorError> {
+        let response = self
+            .call(Method::GET, &self.api(&format!("Users/{id}/")), None::<&()>)
+            .await?;
         if response.status == 404 {
             return Ok(None);
         }
-        self.expect_success(response, "get user").map(Some)
+        expect(&response, "get user").map(Some)
     }
 
     /// `POST /API/Users/`, enabled or not as the IdP says. The initial password is the IdP's, else a
@@ -138,61 +152,79 @@ impl Cyberark {
             .password
             .as_ref()
             .map_or_else(random_password, |p| p.expose().to_owned());
-        let body = json!({
-            "username": user.user_name,
-            "userType": self.settings.user_type,
-            "initialPassword": password,
-            "authenticationMethod": ["AuthTypePass"],
-            "location": self.settings.location,
-            "enableUser": user.active,
-            "changePassOnNextLogon": true,
-            "passwordNeverExpires": false,
-            "internet": {"businessEmail": user.email},
-            "personalDetails": {"firstName": user.given_name, "lastName": user.family_name},
-        });
+        let body = NewUser {
+            username: &user.user_name,
+            user_type: &self.settings.user_type,
+            initial_password: &password,
+            authentication_method: ["AuthTypePass"],
+            location: &self.settings.location,
+            enable_user: user.active,
+            change_pass_on_next_logon: true,
+            password_never_expires: false,
+            internet: Internet {
+                business_email: Some(user.email.clone()),
+                ..Internet::default()
+            },
+            personal_details: PersonalDetails {
+                first_name: Some(user.given_name.clone()),
+                last_name: Some(user.family_name.clone()),
+                ..PersonalDetails::default()
+            },
+        };
         let response = self.call(Method::POST, &self.api("Users/"), Some(&body)).await?;
         if response.status == 409 {
             // GUESS (docs/vendors/cyberark.md): a clash is 409; the user made by someone else is adopted.
             let found = self.find(&user.user_name).await?.ok_or_else(|| {
-                self.permanent(Some(409), &format!("create refused: {}", vault_error(&response.body)))
+                ConnectorError::permanent(Some(409), format!("create refused: {}", vault_words(&response.body)))
             })?;
-            self.refuse_protected(&found)?;
+            refuse_protected(&found)?;
             return self.bring_up_to_date(found, user).await;
         }
-        let created = self.expect_success(response, "add user")?;
-        let id = id_of(&created).ok_or_else(|| unreadable(&self.settings.target, "add user", &created.to_string()))?;
-        Ok(self.link(id, user))
+        let created: Created = expect(&response, "add user")?;
+        let id = created.id.ok_or_else(|| unreadable("add user", &response.body))?;
+        Ok(link(id.to_string(), user))
     }
 
     /// Merges what differs into the vault's own object and PUTs it whole, then enables, disables or
     /// un-suspends (the seed's `Activate`) as needed.
-    async fn bring_up_to_date(&self, current: Value, user: &UserState) -> Result<Link, ConnectorError> {
-        let id =
-            id_of(&current).ok_or_else(|| unreadable(&self.settings.target, "vault user", &current.to_string()))?;
+    async fn bring_up_to_date(&self, current: VaultUser, user: &UserState) -> Result<Link, ConnectorError> {
+        let id = current
+            .id
+            .clone()
+            .ok_or_else(|| unreadable("vault user", &current.username))?;
+        let user_url = self.api(&format!("Users/{id}/"));
         let merged = merged(&current, user);
         if merged != current {
-            let response = self
-                .call(Method::PUT, &self.api(&format!("Users/{id}/")), Some(&merged))
+            let _: IgnoredAny = self
+                .call_json(Method::PUT, &user_url, Some(&merged), "update user")
                 .await?;
-            self.expect_success(response, "update user")?;
         }
-        let enabled = current.get("enableUser").and_then(Value::as_bool).unwrap_or(true);
-        if enabled != user.active {
-            let action = if user.active { "enable/" } else { "disable/" };
-            let response = self
-                .call(Method::POST, &self.api(&format!("Users/{id}/{action}")), None)
+        if current.enable_user.unwrap_or(true) != user.active {
+            self.switch(&user_url, user.active).await?;
+        }
+        if user.active && current.suspended.unwrap_or(false) {
+            let url = format!("{user_url}Activate");
+            let _: IgnoredAny = self
+                .call_json(Method::POST, &url, Some(&Activate { id: &id }), "activate")
                 .await?;
-            self.expect_success(response, action.trim_end_matches('/'))?;
         }
-        let suspended = current.get("suspended").and_then(Value::as_bool).unwrap_or(false);
-        if user.active && suspended {
-            let body = json!({"id": id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))});
-            let response = self
-                .call(Method::POST, &self.api(&format!("Users/{id}/Activate")), Some(&body))
-                .await?;
-            self.expect_success(response, "activate")?;
+        Ok(link(id.to_string(), user))
+    }
+
+    /// `POST …/enable/` or `…/disable/`. A 404 without a vault error is a missing route: a PVWA
+    /// older than 12.6.
+    async fn switch(&self, user_url: &str, enable: bool) -> Result<(), ConnectorError> {
+        let action = if enable { "enable/" } else { "disable/" };
+        let response = self
+            .call(Method::POST, &format!("{user_url}{action}"), None::<&()>)
+            .await?;
+        if response.status == 404 && VaultError::of(&response.body).describe().is_none() {
+            let (major, minor) = MINIMUM_VERSION;
+            return Err(ConnectorError::config(format!(
+                "the vault has no {action} route (HTTP 404): PVWA {major}.{minor} or later is needed (docs/vendors/cyberark.md)"
+            )));
         }
-        Ok(self.link(id, user))
+        expect::<IgnoredAny>(&response, action.trim_end_matches('/')).map(drop)
     }
 
     /// `DELETE /API/Users/{id}/` (with `on_delete = "deactivate"` the worker asks for a disabled user
@@ -208,232 +240,211 @@ impl Cyberark {
         let Some(current) = current else {
             return Ok(Link::gone());
         };
-        self.refuse_protected(&current)?;
-        let id =
-            id_of(&current).ok_or_else(|| unreadable(&self.settings.target, "vault user", &current.to_string()))?;
+        refuse_protected(&current)?;
+        let id = current
+            .id
+            .clone()
+            .ok_or_else(|| unreadable("vault user", &current.username))?;
         let response = self
-            .call(Method::DELETE, &self.api(&format!("Users/{id}/")), None)
+            .call(Method::DELETE, &self.api(&format!("Users/{id}/")), None::<&()>)
             .await?;
         if response.status != 404 {
-            self.expect_success(response, "delete user")?;
+            expect::<IgnoredAny>(&response, "delete user")?;
         }
         Ok(Link::gone())
     }
 
-    fn link(&self, id: String, user: &UserState) -> Link {
-        Link {
-            state: LinkState::Linked,
-            remote_id: Some(id),
-            remote_key: Some(user.user_name.clone()),
-            pushed_hash: Some(fingerprint(&(
-                &user.user_name,
-                &user.email,
-                &user.given_name,
-                &user.family_name,
-            ))),
-            pushed_active: Some(user.active),
-        }
-    }
-
-    /// The vault's field limits (docs/vendors/cyberark.md): refused before any call, naming the field.
-    fn check_lengths(&self, user: &UserState) -> Result<(), ConnectorError> {
-        let target = &self.settings.target;
-        check_length(target, "userName (CyberArk username)", &user.user_name, 128)?;
-        check_length(target, "name.givenName (CyberArk firstName)", &user.given_name, 29)?;
-        check_length(target, "name.familyName (CyberArk lastName)", &user.family_name, 29)?;
-        check_length(target, "emails (CyberArk businessEmail)", &user.email, 319)
-    }
-
-    /// Component users, LDAP users (the directory mapping owns them) and built-in users are never
-    /// changed: the row parks with the reason.
-    fn refuse_protected(&self, vault_user: &Value) -> Result<(), ConnectorError> {
-        let name = vault_user.get("username").and_then(Value::as_str).unwrap_or_default();
-        let reason = if vault_user.get("componentUser").and_then(Value::as_bool) == Some(true) {
-            Some("a component user")
-        } else if vault_user
-            .get("source")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.eq_ignore_ascii_case("LDAP"))
-        {
-            Some("an LDAP user (its directory mapping manages it)")
-        } else if BUILT_IN_USERS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
-            Some("a built-in vault user")
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => Err(self.permanent(None, &format!("'{name}' is {reason}; the bridge never changes it"))),
-            None => Ok(()),
-        }
-    }
-
     /// `POST /API/auth/{method}/Logon/`: the session token, a bare JSON string.
     async fn logon(&self) -> Result<(Secret, Option<std::time::Duration>), ConnectorError> {
-        let body = json!({
-            "username": self.settings.username.expose(),
-            "password": self.settings.password.expose(),
-            "concurrentSession": true,
-        });
+        let body = Logon::new(&self.settings.username, &self.settings.password);
         let url = self.api(&format!("auth/{}/Logon/", self.settings.auth_method));
         let request = self
             .client
             .request(Method::POST, &url)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
-            .body(to_json(&self.settings.target, &body)?);
+            .body(to_json(&body)?);
         let response = self.client.send(request).await?;
         if response.is_success() {
             let token =
                 serde_json::from_str::<String>(&response.body).unwrap_or_else(|_| response.body.trim().to_owned());
             if token.is_empty() {
-                return Err(unreadable(&self.settings.target, "Logon", &response.body));
+                return Err(unreadable("Logon", &response.body));
             }
             return Ok((Secret::new(token), None));
         }
-        let code = error_code(&response.body);
+        let code = VaultError::of(&response.body).error_code;
         match (response.status, code.as_deref()) {
             // A wrong user or password is not retried in a loop (PASWS013E), nor is a RADIUS challenge.
-            (400 | 401 | 403, _) | (_, Some("PASWS013E" | "ITATS542I")) => Err(ConnectorError::Config {
-                target: self.settings.target.clone(),
-                detail: format!("Logon refused: {}", vault_error(&response.body)),
-            }),
-            _ => Err(classify(&self.settings.target, &response)),
+            (400 | 401 | 403, _) | (_, Some("PASWS013E" | "ITATS542I")) => Err(ConnectorError::config(format!(
+                "Logon refused: {}",
+                vault_words(&response.body)
+            ))),
+            _ => Err(classify(&response)),
         }
     }
 
     /// `POST /API/Auth/Logoff` with the session token.
     async fn logoff(&self, token: &Secret) -> Result<(), ConnectorError> {
+        let request = self.authorized(Method::POST, &self.api("Auth/Logoff"), token, None);
+        let response = self.client.send(request).await?;
+        expect::<IgnoredAny>(&response, "Logoff").map(drop)
+    }
+
+    /// `GET /WebServices/PIMServices.svc/Server`'s `ExternalVersion`; `None` when the account may
+    /// not read it (it needs vault administrator rights) or the call fails.
+    async fn version(&self, token: &Secret) -> Option<String> {
+        let url = format!(
+            "{}/WebServices/PIMServices.svc/Server",
+            self.settings.base_url.trim_end_matches('/')
+        );
+        let response = self
+            .client
+            .send(self.authorized(Method::GET, &url, token, None))
+            .await
+            .ok()?;
+        let server: Server = expect(&response, "server version").ok()?;
+        server.external_version
+    }
+
+    /// A request with the session token, raw, and the body (or an explicit zero length).
+    fn authorized(&self, method: Method, url: &str, token: &Secret, body: Option<&str>) -> reqwest::RequestBuilder {
         let request = self
             .client
-            .request(Method::POST, &self.api("Auth/Logoff"))
+            .request(method, url)
             .header("Authorization", token.expose())
-            .header("Content-Length", "0")
-            .body(Vec::new());
-        let response = self.client.send(request).await?;
-        self.expect_success(response, "Logoff").map(drop)
+            .header("Accept", "application/json");
+        match body {
+            Some(json) => request.header("Content-Type", "application/json").body(json.to_owned()),
+            None => request.header("Content-Length", "0").body(Vec::new()),
+        }
     }
 
-    /// One call with the cached session; a refused session is renewed once and the call repeated.
-    async fn call(&self, method: Method, url: &str, body: Option<&Value>) -> Result<VendorResponse, ConnectorError> {
-        let body = body.map(|b| to_json(&self.settings.target, b)).transpose()?;
-        for _ in 0..2 {
-            let token = self.session.get(|| self.logon()).await?;
-            let mut request = self
-                .client
-                .request(method.clone(), url)
-                .header("Authorization", token.expose())
-                .header("Accept", "application/json");
-            request = match &body {
-                Some(json) => request.header("Content-Type", "application/json").body(json.clone()),
-                None => request.header("Content-Length", "0").body(Vec::new()),
-            };
-            let response = self.client.send(request).await?;
-            let refused = response.status == 401 || error_code(&response.body).as_deref() == Some("PASWS006E");
-            if !refused {
-                return Ok(response);
-            }
-            self.session.forget(&token).await;
-        }
-        Err(ConnectorError::Auth {
-            target: self.settings.target.clone(),
-            detail: "a new session was refused as well (401 / PASWS006E)".into(),
-        })
-    }
-
-    fn expect_success(&self, response: VendorResponse, what: &str) -> Result<Value, ConnectorError> {
-        if response.is_success() {
-            if response.body.trim().is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_str(&response.body)
-                .map_err(|_| unreadable(&self.settings.target, what, &response.body));
-        }
-        let detail = format!("{what}: HTTP {}: {}", response.status, vault_error(&response.body));
-        match response.status {
-            405 => Err(self.permanent(
-                Some(405),
-                &format!("{detail} (WebDAV publishing on the PVWA's IIS blocks PUT and DELETE)"),
-            )),
-            400 | 403 | 404 | 409 => Err(self.permanent(Some(response.status), &detail)),
-            _ => Err(match classify(&self.settings.target, &response) {
-                ConnectorError::Transient {
-                    target, retry_after, ..
-                } => ConnectorError::Transient {
-                    target,
-                    detail,
-                    retry_after,
+    /// One call with the cached session; a refused session (401, `PASWS006E`) is renewed once.
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<VendorResponse, ConnectorError> {
+        let body = body.map(to_json).transpose()?;
+        self.session
+            .renewing(
+                || self.logon(),
+                |token| {
+                    self.client
+                        .send(self.authorized(method.clone(), url, &token, body.as_deref()))
                 },
-                other => other,
-            }),
-        }
+                |r| r.status == 401 || VaultError::of(&r.body).error_code.as_deref() == Some("PASWS006E"),
+                "a new session was refused as well (401 / PASWS006E)",
+            )
+            .await
     }
 
-    fn permanent(&self, status: Option<u16>, detail: &str) -> ConnectorError {
-        ConnectorError::Permanent {
-            target: self.settings.target.clone(),
-            status,
-            detail: detail.to_owned(),
-        }
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&impl Serialize>,
+        what: &str,
+    ) -> Result<T, ConnectorError> {
+        expect(&self.call(method, url, body).await?, what)
+    }
+}
+
+/// A 2xx body as `T`; an error keeps the vault's code, and a 405 says what usually causes it.
+fn expect<T: DeserializeOwned>(response: &VendorResponse, what: &str) -> Result<T, ConnectorError> {
+    if response.status == 405 {
+        return Err(ConnectorError::permanent(
+            Some(405),
+            format!(
+                "{what}: HTTP 405: {} (WebDAV publishing on the PVWA's IIS blocks PUT and DELETE)",
+                vault_words(&response.body)
+            ),
+        ));
+    }
+    if response.is_success() {
+        return read_json(what, &response.body);
+    }
+    expect_json(response, what, vault_words)
+}
+
+/// `PASWS041E: You are not authorized…`, with the `Details` the vault adds; else the body's start.
+fn vault_words(body: &str) -> String {
+    VaultError::of(body).describe().unwrap_or_else(|| excerpt(body))
+}
+
+/// Why a PVWA version is too old for the bridge, if it is.
+fn too_old(version: &str) -> Option<String> {
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    let (need_major, need_minor) = MINIMUM_VERSION;
+    ((major, minor) < MINIMUM_VERSION).then(|| {
+        format!(
+            "the PVWA is version {version}; the bridge needs {need_major}.{need_minor} or later for the enable/ and disable/ routes (docs/vendors/cyberark.md)"
+        )
+    })
+}
+
+fn link(id: String, user: &UserState) -> Link {
+    Link {
+        state: LinkState::Linked,
+        remote_id: Some(id),
+        remote_key: Some(user.user_name.clone()),
+        pushed_hash: Some(fingerprint(&(
+            &user.user_name,
+            &user.email,
+            &user.given_name,
+            &user.family_name,
+        ))),
+        pushed_active: Some(user.active),
+    }
+}
+
+/// The vault's field limits (docs/vendors/cyberark.md): refused before any call, naming the field.
+fn check_lengths(user: &UserState) -> Result<(), ConnectorError> {
+    check_length("userName (CyberArk username)", &user.user_name, 128)?;
+    check_length("name.givenName (CyberArk firstName)", &user.given_name, 29)?;
+    check_length("name.familyName (CyberArk lastName)", &user.family_name, 29)?;
+    check_length("emails (CyberArk businessEmail)", &user.email, 319)
+}
+
+/// Component users, LDAP users (the directory mapping owns them) and built-in users are never
+/// changed: the row parks with the reason.
+fn refuse_protected(vault_user: &VaultUser) -> Result<(), ConnectorError> {
+    let name = &vault_user.username;
+    let reason = if vault_user.component_user == Some(true) {
+        Some("a component user")
+    } else if vault_user
+        .source
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("LDAP"))
+    {
+        Some("an LDAP user (its directory mapping manages it)")
+    } else if BUILT_IN_USERS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
+        Some("a built-in vault user")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ConnectorError::permanent(
+            None,
+            format!("'{name}' is {reason}; the bridge never changes it"),
+        )),
+        None => Ok(()),
     }
 }
 
 /// The vault object with the IdP's attributes merged in; everything else is kept as the vault has it.
-fn merged(current: &Value, user: &UserState) -> Value {
+fn merged(current: &VaultUser, user: &UserState) -> VaultUser {
     let mut merged = current.clone();
-    merged["username"] = json!(user.user_name);
-    for (section, key, value) in [
-        ("personalDetails", "firstName", &user.given_name),
-        ("personalDetails", "lastName", &user.family_name),
-        ("internet", "businessEmail", &user.email),
-    ] {
-        if !merged.get(section).is_some_and(Value::is_object) {
-            merged[section] = json!({});
-        }
-        merged[section][key] = json!(value);
-    }
+    merged.username = user.user_name.clone();
+    let details = merged.personal_details.get_or_insert_with(PersonalDetails::default);
+    details.first_name = Some(user.given_name.clone());
+    details.last_name = Some(user.family_name.clone());
+    merged.internet.get_or_insert_with(Internet::default).business_email = Some(user.email.clone());
     merged
-}
-
-fn id_of(user: &Value) -> Option<String> {
-    match user.get("id")? {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn error_code(body: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(body).ok()?;
-    value.get("ErrorCode").and_then(Value::as_str).map(str::to_owned)
-}
-
-/// `PASWS041E: You are not authorized…`, with the `Details` the vault adds; else the body's start.
-fn vault_error(body: &str) -> String {
-    let Ok(value) = serde_json::from_str::<Value>(body) else {
-        return excerpt(body);
-    };
-    let one = |v: &Value| {
-        let code = v.get("ErrorCode").and_then(Value::as_str);
-        let message = v.get("ErrorMessage").and_then(Value::as_str);
-        match (code, message) {
-            (Some(c), Some(m)) => Some(format!("{c}: {m}")),
-            (None, Some(m)) | (Some(m), None) => Some(m.to_owned()),
-            (None, None) => None,
-        }
-    };
-    let Some(main) = one(&value) else {
-        return excerpt(body);
-    };
-    let details: Vec<String> = match value.get("Details") {
-        Some(Value::Array(list)) => list.iter().filter_map(one).collect(),
-        Some(detail @ Value::Object(_)) => one(detail).into_iter().collect(),
-        _ => Vec::new(),
-    };
-    if details.is_empty() {
-        main
-    } else {
-        format!("{main} ({})", details.join("; "))
-    }
 }
 
 #[cfg(test)]

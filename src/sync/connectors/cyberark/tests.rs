@@ -1,6 +1,7 @@
 //! The wire format of every call, checked against the PVWA REST reference (docs/vendors/cyberark.md).
 use super::*;
 use crate::sync::client::{http_client, VendorClient};
+use serde_json::{json, Value};
 use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
@@ -329,7 +330,7 @@ async fn values_over_the_vault_limits_are_refused_before_any_call_naming_the_fie
     let err = connector(&server).reconcile(&desired, None).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "vault: name.givenName (CyberArk firstName) is 30 characters; the vendor takes at most 29"
+        "name.givenName (CyberArk firstName) is 30 characters; the vendor takes at most 29"
     );
     assert!(server.received_requests().await.unwrap().is_empty());
 }
@@ -356,7 +357,7 @@ async fn vault_errors_are_permanent_with_their_code_overload_is_transient() {
     let err = vault.reconcile(&desired, Some(&linked(true))).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "vault: update user: HTTP 400: PASWS041E: You are not authorized to perform this action. (CAWS00001E: Missing Update Users)"
+        "update user: HTTP 400: PASWS041E: You are not authorized to perform this action. (CAWS00001E: Missing Update Users)"
     );
     server.reset().await;
     logon(&server, 0).await;
@@ -441,4 +442,62 @@ async fn rate_limited_answers_are_transient_with_the_vendor_hint() {
         matches!(err, ConnectorError::Transient { retry_after: Some(w), .. } if w == Duration::from_secs(20)),
         "{err:?}"
     );
+}
+
+async fn server_version(server: &MockServer, version: &str) {
+    call("GET", "/PasswordVault/WebServices/PIMServices.svc/Server")
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ServerName": "Vault", "ExternalVersion": version, "InternalVersion": "x"})),
+        )
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn check_names_the_minimum_version_when_the_pvwa_is_older_than_12_6() {
+    let server = MockServer::start().await;
+    logon(&server, 2).await;
+    call("POST", "/PasswordVault/API/Auth/Logoff")
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    server_version(&server, "11.1.0").await;
+    let err = connector(&server).check().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "configuration error: the PVWA is version 11.1.0; the bridge needs 12.6 or later for the enable/ and disable/ routes (docs/vendors/cyberark.md)"
+    );
+    server.reset().await;
+    logon(&server, 1).await;
+    call("POST", "/PasswordVault/API/Auth/Logoff")
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    server_version(&server, "14.0.0").await;
+    connector(&server).check().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_vault_without_the_disable_route_parks_the_row_naming_the_minimum_version() {
+    let server = MockServer::start().await;
+    logon(&server, 1).await;
+    get_user(&server, vault_user(true, false)).await;
+    // IIS's own 404 page: the route does not exist (no vault ErrorCode).
+    call("POST", "/PasswordVault/API/Users/42/disable/")
+        .respond_with(ResponseTemplate::new(404).set_body_string("<html>404 - File or directory not found.</html>"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = connector(&server)
+        .reconcile(
+            &Desired::Present(user("userone@example.com", false)),
+            Some(&linked(true)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Config { .. }), "{err:?}");
+    assert!(err.to_string().contains("PVWA 12.6 or later is needed"), "{err}");
 }

@@ -3,8 +3,8 @@
 //! limits read from every answer (docs/vendors/docusign.md, "Limits").
 use super::wire::{ApiError, OauthError, TokenAnswer, UserInfo};
 use super::Docusign;
-use crate::sync::client::{classify, excerpt, VendorResponse};
-use crate::sync::connectors::{to_json, unreadable};
+use crate::sync::answer::{classify, expect_json, to_json, unreadable};
+use crate::sync::client::{excerpt, VendorResponse};
 use crate::sync::{ConnectorError, Secret};
 use jsonwebtoken::{Algorithm, Header};
 use reqwest::Method;
@@ -49,10 +49,9 @@ impl Docusign {
         url: &str,
         body: Option<&impl Serialize>,
     ) -> Result<VendorResponse, ConnectorError> {
-        let body = body.map(|b| to_json(&self.settings.target, b)).transpose()?;
+        let body = body.map(to_json).transpose()?;
         let _permit = self.calls.acquire().await;
-        for _ in 0..2 {
-            let token = self.token.get(|| self.fetch_token()).await?;
+        let send = |token: Secret| {
             let mut request = self
                 .client
                 .request(method.clone(), url)
@@ -61,26 +60,29 @@ impl Docusign {
             if let Some(json) = &body {
                 request = request.header("Content-Type", "application/json").body(json.clone());
             }
-            let response = self.client.send(request).await?;
-            self.note_limits(&response);
-            if response.status != 401 {
-                return Ok(response);
+            async move {
+                let response = self.client.send(request).await?;
+                self.note_limits(&response);
+                Ok(response)
             }
-            self.token.forget(&token).await;
-        }
-        Err(ConnectorError::Auth {
-            target: self.settings.target.clone(),
-            detail: "a new access token was refused as well (401)".into(),
-        })
+        };
+        self.token
+            .renewing(
+                || self.fetch_token(),
+                send,
+                |r| r.status == 401,
+                "a new access token was refused as well (401)",
+            )
+            .await
     }
 
     /// A spent hourly or burst limit pauses the target until it resets.
     fn note_limits(&self, response: &VendorResponse) {
-        if response.hourly_remaining == Some(0) {
+        if response.header_number("x-ratelimit-remaining") == Some(0) {
             let wait = response.retry_after.unwrap_or_else(until_next_hour);
             self.client
                 .pause(wait, "the hourly API limit is spent (X-RateLimit-Remaining: 0)");
-        } else if response.burst_remaining == Some(0) {
+        } else if response.header_number("x-burstlimit-remaining") == Some(0) {
             self.client
                 .pause(BURST_WAIT, "the burst API limit is spent (X-BurstLimit-Remaining: 0)");
         }
@@ -88,25 +90,18 @@ impl Docusign {
 
     /// A 2xx body as `T`; a limit error waits for its reset; other errors keep DocuSign's code.
     fn expect_json<T: DeserializeOwned>(&self, response: VendorResponse, what: &str) -> Result<T, ConnectorError> {
-        if response.is_success() {
-            let text = match response.body.trim() {
-                "" => "{}",
-                text => text,
-            };
-            return serde_json::from_str(text).map_err(|_| unreadable(&self.settings.target, what, &response.body));
+        if !response.is_success() {
+            if let Some(limited) = self.limited(&response) {
+                return Err(limited);
+            }
         }
-        if let Some(limited) = self.limited(&response) {
-            return Err(limited);
-        }
-        let error: ApiError = serde_json::from_str(&response.body).unwrap_or_default();
-        let detail = match (error.error_code, error.message) {
-            (Some(code), Some(message)) => format!("HTTP {}: {code}: {message}", response.status),
-            _ => format!("HTTP {}: {}", response.status, excerpt(&response.body)),
-        };
-        match response.status {
-            400..=499 => Err(self.permanent(Some(response.status), &detail)),
-            _ => Err(classify(&self.settings.target, &response)),
-        }
+        expect_json(&response, what, |body| {
+            let error: ApiError = serde_json::from_str(body).unwrap_or_default();
+            match (error.error_code, error.message) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                _ => excerpt(body),
+            }
+        })
     }
 
     /// A spent limit (429, or DocuSign's limit codes, on any call, the token request included):
@@ -131,7 +126,6 @@ impl Docusign {
             None => format!("HTTP {}: {reason}", response.status),
         };
         Some(ConnectorError::Transient {
-            target: self.settings.target.clone(),
             detail,
             retry_after: Some(wait),
         })
@@ -149,7 +143,7 @@ impl Docusign {
             "scope": "signature impersonation",
         });
         let assertion = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
-            .map_err(|e| self.config(&format!("cannot sign the JWT assertion: {e}")))?;
+            .map_err(|e| ConnectorError::config(format!("cannot sign the JWT assertion: {e}")))?;
         let body = format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}");
         let request = self
             .client
@@ -161,8 +155,8 @@ impl Docusign {
         if !response.is_success() {
             return Err(self.token_refused(&response));
         }
-        let answer: TokenAnswer = serde_json::from_str(&response.body)
-            .map_err(|_| unreadable(&self.settings.target, "token", "(no access_token)"))?;
+        let answer: TokenAnswer =
+            serde_json::from_str(&response.body).map_err(|_| unreadable("token", "(no access_token)"))?;
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600))
             .saturating_sub(TOKEN_MARGIN)
             .max(Duration::from_secs(30));
@@ -175,20 +169,20 @@ impl Docusign {
         }
         let error: OauthError = serde_json::from_str(&response.body).unwrap_or_default();
         match error.error.as_deref() {
-            Some("consent_required") => self.config(&format!(
+            Some("consent_required") => ConnectorError::config(format!(
                 "consent_required: the impersonated user (or an admin) must grant consent once at {}/oauth/auth?response_type=code&scope=signature%20impersonation&client_id={}&redirect_uri=<a redirect URI of the integration key>",
                 self.oauth_base(),
                 self.settings.integration_key
             )),
-            Some("invalid_grant") => self.config(
+            Some("invalid_grant") => ConnectorError::config(
                 "invalid_grant: check integration_key, user_id, the key pair registered on the integration key, oauth_base_url, and the clock",
             ),
-            _ if response.status < 500 && response.status != 429 => self.config(&format!(
+            _ if response.status < 500 && response.status != 429 => ConnectorError::config(format!(
                 "token request refused: HTTP {}: {}",
                 response.status,
                 excerpt(&response.body)
             )),
-            _ => classify(&self.settings.target, response),
+            _ => classify(response),
         }
     }
 
@@ -208,7 +202,7 @@ impl Docusign {
             Some(base) => Ok(format!("{}/restapi", base.trim_end_matches('/'))),
             None => {
                 let ids: Vec<&str> = info.accounts.iter().map(|a| a.account_id.as_str()).collect();
-                Err(self.config(&format!(
+                Err(ConnectorError::config(format!(
                     "account_id {} is not an account of the impersonated user (its accounts: {})",
                     self.settings.account_id,
                     ids.join(", ")
@@ -225,21 +219,6 @@ impl Docusign {
     fn audience(&self) -> &str {
         let base = self.oauth_base();
         base.split_once("://").map_or(base, |(_, host)| host)
-    }
-
-    pub(super) fn permanent(&self, status: Option<u16>, detail: &str) -> ConnectorError {
-        ConnectorError::Permanent {
-            target: self.settings.target.clone(),
-            status,
-            detail: detail.to_owned(),
-        }
-    }
-
-    pub(super) fn config(&self, detail: &str) -> ConnectorError {
-        ConnectorError::Config {
-            target: self.settings.target.clone(),
-            detail: detail.to_owned(),
-        }
     }
 }
 

@@ -21,7 +21,8 @@ mod wire;
 
 pub use config::Config;
 
-use super::{check_length, fingerprint};
+use super::fingerprint;
+use crate::sync::answer::check_length;
 use crate::sync::cache::Cached;
 use crate::sync::client::VendorClient;
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
@@ -178,20 +179,8 @@ impl Docusign {
     fn check_lengths(&self, items: &mut [Item<'_>]) {
         for item in items.iter_mut() {
             let Some(user) = item.user else { continue };
-            let checked = check_length(
-                &self.settings.target,
-                "name.givenName (DocuSign firstName)",
-                &user.given_name,
-                50,
-            )
-            .and_then(|()| {
-                check_length(
-                    &self.settings.target,
-                    "name.familyName (DocuSign lastName)",
-                    &user.family_name,
-                    50,
-                )
-            });
+            let checked = check_length("name.givenName (DocuSign firstName)", &user.given_name, 50)
+                .and_then(|()| check_length("name.familyName (DocuSign lastName)", &user.family_name, 50));
             if let Err(e) = checked {
                 item.fail(e);
             }
@@ -263,7 +252,7 @@ impl Docusign {
     /// accounts may hold several users per e-mail).
     async fn find(&self, email: &str) -> Result<Option<UserItem>, ConnectorError> {
         let url = reqwest::Url::parse_with_params(&self.users_url().await?, &[("email", email)])
-            .map_err(|e| self.permanent(None, &format!("bad base URL: {e}")))?;
+            .map_err(|e| ConnectorError::permanent(None, format!("bad base URL: {e}")))?;
         let answer: UsersAnswer = self
             .call_json(Method::GET, url.as_str(), None::<&()>, "find user")
             .await?;
@@ -300,7 +289,7 @@ impl Docusign {
                 &base,
                 &[("count", count.as_str()), ("start_position", start.as_str())],
             )
-            .map_err(|e| self.permanent(None, &format!("bad base URL: {e}")))?;
+            .map_err(|e| ConnectorError::permanent(None, format!("bad base URL: {e}")))?;
             let answer: UsersAnswer = self
                 .call_json(Method::GET, url.as_str(), None::<&()>, "list users")
                 .await?;
@@ -338,13 +327,14 @@ impl Docusign {
                     Err(Refused::Item(code)) if code.starts_with(ALREADY_EXISTS) => {
                         match self.find(&user.email).await {
                             Ok(Some(found)) => item.link = Some(adopted(&found, &user.email)),
-                            Ok(None) => item.fail(
-                                self.permanent(None, "USER_ALREADY_EXISTS_IN_ACCOUNT, yet no user has this e-mail"),
-                            ),
+                            Ok(None) => item.fail(ConnectorError::permanent(
+                                None,
+                                "USER_ALREADY_EXISTS_IN_ACCOUNT, yet no user has this e-mail",
+                            )),
                             Err(e) => item.fail(e),
                         }
                     }
-                    Err(refused) => item.fail(refused.into_error(self, 201)),
+                    Err(refused) => item.fail(refused.into_error(201)),
                 }
             }
         }
@@ -367,7 +357,7 @@ impl Docusign {
                     // Already open (someone re-opened it by hand): nothing to do.
                     Err(Refused::Item(code)) if code.starts_with(ALREADY_EXISTS) => {}
                     Err(refused) => {
-                        item.fail(refused.into_error(self, 201));
+                        item.fail(refused.into_error(201));
                         continue;
                     }
                 }
@@ -435,7 +425,7 @@ impl Docusign {
             let answers = self.bulk(Method::PUT, &Users { users }, "update users").await;
             for item in chunk.iter_mut() {
                 match item_outcome(&answers, item.linked_id()) {
-                    Err(refused) => item.fail(refused.into_error(self, 200)),
+                    Err(refused) => item.fail(refused.into_error(200)),
                     Ok(()) => {
                         let (Some(link), Some(profile)) = (item.link.as_mut(), &item.profile) else {
                             continue;
@@ -471,7 +461,7 @@ impl Docusign {
                 match item_outcome(&answers, item.linked_id()) {
                     Err(Refused::Item(code)) if code.to_ascii_uppercase().contains("CLOSED") => {}
                     Err(refused) => {
-                        item.fail(refused.into_error(self, 200));
+                        item.fail(refused.into_error(200));
                         continue;
                     }
                     Ok(()) => {}
@@ -512,11 +502,11 @@ enum Refused {
 }
 
 impl Refused {
-    fn into_error(self, docusign: &Docusign, status: u16) -> ConnectorError {
+    fn into_error(self, status: u16) -> ConnectorError {
         match self {
             Self::Call(e) => e,
-            Self::Item(code) => docusign.permanent(Some(status), &code),
-            Self::Unreadable => docusign.permanent(None, "the answer does not mention this user"),
+            Self::Item(code) => ConnectorError::permanent(Some(status), code),
+            Self::Unreadable => ConnectorError::permanent(None, "the answer does not mention this user"),
         }
     }
 }

@@ -269,10 +269,7 @@ async fn a_batch_of_updates_goes_out_as_one_seed_put_per_batch_size() {
     assert_eq!(batches(&server).await, [["U0", "U1", "U2"]]);
     assert!(results[0].is_ok() && results[2].is_ok());
     let err = results[1].as_ref().unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "docusign: INVALID_USERNAME_FOR_USER: The user name is invalid."
-    );
+    assert_eq!(err.to_string(), "INVALID_USERNAME_FOR_USER: The user name is invalid.");
 }
 
 #[tokio::test]
@@ -469,7 +466,7 @@ async fn an_account_the_user_cannot_reach_is_named_by_the_check() {
     let err = connector(&server, 100).check().await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("docusign: configuration error: account_id {ACCOUNT} is not an account of the impersonated user (its accounts: other)")
+        format!("configuration error: account_id {ACCOUNT} is not an account of the impersonated user (its accounts: other)")
     );
 }
 
@@ -492,7 +489,7 @@ async fn validation_errors_are_permanent_with_docusign_code_and_5xx_is_transient
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "docusign: HTTP 400: INVALID_EMAIL_ADDRESS_FOR_USER: The email address for the user is invalid."
+        "create users: HTTP 400: INVALID_EMAIL_ADDRESS_FOR_USER: The email address for the user is invalid."
     );
     assert!(!err.is_retryable());
     api("GET", USERS)
@@ -692,7 +689,7 @@ async fn a_listed_user_is_looked_up_again_and_adopted_and_item_errors_stay_with_
     );
     assert_eq!(link(0).remote_id.as_deref(), Some("N-new0@example.com"));
     let err = results[7].as_ref().unwrap_err().to_string();
-    assert_eq!(err, "docusign: INVALID_EMAIL_ADDRESS_FOR_USER: refused");
+    assert_eq!(err, "INVALID_EMAIL_ADDRESS_FOR_USER: refused");
     let requests = server.received_requests().await.unwrap();
     let put: Value = requests
         .iter()

@@ -7,15 +7,19 @@
 //! their integer id; updates read the user, merge and PUT it whole (whether a partial PUT keeps the
 //! absent fields is undocumented).
 mod config;
+mod wire;
 
-use super::{fingerprint, to_json, unreadable};
+use super::fingerprint;
+use crate::sync::answer::{classify, expect_json, to_json, unreadable};
 use crate::sync::cache::Cached;
-use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
+use crate::sync::client::{excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Serialize;
 use std::fmt;
+use wire::{EloquaUser, Enable, Enabled, Identity, NewUser, Problems, UserList};
 
 const USERS: &str = "/api/REST/2.0/system/users";
 const USER: &str = "/api/REST/2.0/system/user";
@@ -70,19 +74,10 @@ impl Eloqua {
         };
         let current = match known {
             Some(current) => current,
-            None => {
-                let mut found = None;
-                for key in Link::lookup_keys(link, &user.email) {
-                    found = self.find(key).await?;
-                    if found.is_some() {
-                        break;
-                    }
-                }
-                match found {
-                    Some(found) => found,
-                    None => return self.create(user).await,
-                }
-            }
+            None => match self.find_any(Link::lookup_keys(link, &user.email)).await? {
+                Some(found) => found,
+                None => return self.create(user).await,
+            },
         };
         let pushed_active = link.and_then(|l| l.pushed_active);
         self.bring_up_to_date(current, user, pushed_active).await
@@ -93,47 +88,60 @@ impl Eloqua {
         self.discover().await.map(drop)
     }
 
+    /// The first user found under one of `emails`, in order.
+    async fn find_any(&self, emails: impl IntoIterator<Item = &str>) -> Result<Option<EloquaUser>, ConnectorError> {
+        for email in emails {
+            if let Some(found) = self.find(email).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
     /// `GET …/system/users?search=emailAddress='…'` (GUESS, docs/vendors/eloqua.md: the search term is
     /// undocumented), matched exactly on the client.
-    async fn find(&self, email: &str) -> Result<Option<Value>, ConnectorError> {
+    async fn find(&self, email: &str) -> Result<Option<EloquaUser>, ConnectorError> {
         let query = [
             ("search", format!("emailAddress='{email}'")),
             ("depth", "complete".to_owned()),
         ];
-        let answer = self.expect_success(self.call(Method::GET, USERS, &query, None).await?, "search users")?;
-        let elements = answer
-            .get("elements")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        Ok(elements.into_iter().find(|u| {
-            u.get("emailAddress")
-                .and_then(Value::as_str)
+        let list: UserList = self
+            .call_json(Method::GET, USERS, &query, None::<&()>, "search users")
+            .await?;
+        Ok(list.elements.into_iter().find(|u| {
+            u.email_address
+                .as_deref()
                 .is_some_and(|e| e.eq_ignore_ascii_case(email))
         }))
     }
 
     /// `GET …/system/user/{id}?depth=complete`; `None` when Eloqua has no such user.
-    async fn get(&self, id: &str) -> Result<Option<Value>, ConnectorError> {
+    async fn get(&self, id: &str) -> Result<Option<EloquaUser>, ConnectorError> {
         let query = [("depth", "complete".to_owned())];
-        let response = self.call(Method::GET, &format!("{USER}/{id}"), &query, None).await?;
+        let response = self
+            .call(Method::GET, &format!("{USER}/{id}"), &query, None::<&()>)
+            .await?;
         if response.status == 404 {
             return Ok(None);
         }
-        self.expect_success(response, "get user").map(Some)
+        expect(&response, "get user").map(Some)
     }
 
     /// `POST …/system/user`; a 409 (someone made it meanwhile) finds the user by e-mail and adopts it.
     async fn create(&self, user: &UserState) -> Result<Link, ConnectorError> {
         // GUESS (docs/vendors/eloqua.md): `loginName` is settable on create although the schema says read-only.
-        let body = json!({"loginName": user.user_name, "emailAddress": user.email,
-                          "firstName": user.given_name, "lastName": user.family_name});
+        let body = NewUser {
+            login_name: &user.user_name,
+            email_address: &user.email,
+            first_name: &user.given_name,
+            last_name: &user.family_name,
+        };
         let response = self.call(Method::POST, USER, &[], Some(&body)).await?;
         if response.status == 409 {
             let found = self.find(&user.email).await?.ok_or_else(|| {
-                self.permanent(
+                ConnectorError::permanent(
                     Some(409),
-                    &format!(
+                    format!(
                         "create: 409 Conflict, yet no user has this e-mail: {}",
                         excerpt(&response.body)
                     ),
@@ -141,55 +149,61 @@ impl Eloqua {
             })?;
             return self.bring_up_to_date(found, user, None).await;
         }
-        let created = self.expect_success(response, "create user")?;
-        let id =
-            id_of(&created).ok_or_else(|| unreadable(&self.settings.target, "create user", &created.to_string()))?;
+        let created: EloquaUser = expect(&response, "create user")?;
+        let id = created
+            .id
+            .map(|id| id.to_string())
+            .ok_or_else(|| unreadable("create user", &response.body))?;
         // A new user is enabled (GUESS); an inactive one is disabled at once.
         if !user.active {
             self.set_enabled(&id, false).await?;
         }
-        Ok(self.link(id, user))
+        Ok(link(id, user))
     }
 
     async fn bring_up_to_date(
         &self,
-        current: Value,
+        current: EloquaUser,
         user: &UserState,
         pushed_active: Option<bool>,
     ) -> Result<Link, ConnectorError> {
-        let id = id_of(&current).ok_or_else(|| unreadable(&self.settings.target, "user", &current.to_string()))?;
-        let mut merged = current.clone();
-        merged["emailAddress"] = json!(user.email);
-        merged["firstName"] = json!(user.given_name);
-        merged["lastName"] = json!(user.family_name);
+        let id = current
+            .id
+            .as_ref()
+            .map(|id| id.to_string())
+            .ok_or_else(|| unreadable("user", &format!("{current:?}")))?;
+        let merged = EloquaUser {
+            email_address: Some(user.email.clone()),
+            first_name: Some(user.given_name.clone()),
+            last_name: Some(user.family_name.clone()),
+            ..current.clone()
+        };
         if merged != current {
-            let response = self
-                .call(Method::PUT, &format!("{USER}/{id}"), &[], Some(&merged))
+            let _: IgnoredAny = self
+                .call_json(Method::PUT, &format!("{USER}/{id}"), &[], Some(&merged), "update user")
                 .await?;
-            self.expect_success(response, "update user")?;
         }
-        let enabled = match current.get("isDisabled").and_then(lenient_bool) {
+        let enabled = match current.is_disabled.as_ref().and_then(wire::Flag::value) {
             Some(disabled) => Some(!disabled),
             None => pushed_active,
         };
         if enabled != Some(user.active) {
             self.set_enabled(&id, user.active).await?;
         }
-        Ok(self.link(id, user))
+        Ok(link(id, user))
     }
 
     /// The seed's call: `PUT …/system/user/{id}/enabled` with a JSON boolean. The answer's
     /// `"enabled":"True"` is a string; it is read leniently and must say what was asked.
     async fn set_enabled(&self, id: &str, enabled: bool) -> Result<(), ConnectorError> {
-        let body = json!({"enabled": enabled});
-        let response = self
-            .call(Method::PUT, &format!("{USER}/{id}/enabled"), &[], Some(&body))
+        let url = format!("{USER}/{id}/enabled");
+        let answer: Enabled = self
+            .call_json(Method::PUT, &url, &[], Some(&Enable { enabled }), "enable user")
             .await?;
-        let answer = self.expect_success(response, "enable user")?;
-        match answer.get("enabled").and_then(lenient_bool) {
-            Some(now) if now != enabled => Err(self.permanent(
+        match answer.enabled {
+            Some(now) if now.value() == Some(!enabled) => Err(ConnectorError::permanent(
                 Some(200),
-                &format!("asked for enabled = {enabled}, Eloqua answered {}", answer["enabled"]),
+                format!("asked for enabled = {enabled}, Eloqua answered {now}"),
             )),
             _ => Ok(()),
         }
@@ -205,26 +219,18 @@ impl Eloqua {
             Some(Link {
                 remote_key: Some(email),
                 ..
-            }) => self.find(email).await?.as_ref().and_then(id_of),
+            }) => self.find(email).await?.and_then(|u| u.id).map(|id| id.to_string()),
             _ => None,
         };
         if let Some(id) = id {
-            let response = self.call(Method::DELETE, &format!("{USER}/{id}"), &[], None).await?;
+            let response = self
+                .call(Method::DELETE, &format!("{USER}/{id}"), &[], None::<&()>)
+                .await?;
             if response.status != 404 {
-                self.expect_success(response, "delete user")?;
+                expect::<IgnoredAny>(&response, "delete user")?;
             }
         }
         Ok(Link::gone())
-    }
-
-    fn link(&self, id: String, user: &UserState) -> Link {
-        Link {
-            state: LinkState::Linked,
-            remote_id: Some(id),
-            remote_key: Some(user.email.clone()),
-            pushed_hash: Some(fingerprint(&(&user.email, &user.given_name, &user.family_name))),
-            pushed_active: Some(user.active),
-        }
     }
 
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -242,22 +248,21 @@ impl Eloqua {
             .send(self.authorized(self.client.request(Method::GET, &url)))
             .await?;
         if response.status == 401 || response.status == 403 {
-            return Err(self.config(&format!(
+            return Err(ConnectorError::config(format!(
                 "{url} refused the credentials (HTTP {}): check company, username and password",
                 response.status
             )));
         }
-        let answer = self.expect_success(response, "/id")?;
-        answer
-            .pointer("/urls/base")
-            .and_then(Value::as_str)
+        if !response.is_success() {
+            return Err(classify(&response));
+        }
+        // "Not authenticated." comes back as a 200 string.
+        serde_json::from_str::<Identity>(&response.body)
+            .ok()
+            .and_then(|identity| identity.urls?.base)
             .map(|base| (base.trim_end_matches('/').to_owned(), None))
-            // "Not authenticated." comes back as a 200 string.
             .ok_or_else(|| {
-                self.config(&format!(
-                    "{url} did not name the API base: {}",
-                    excerpt(&answer.to_string())
-                ))
+                ConnectorError::config(format!("{url} did not name the API base: {}", excerpt(&response.body)))
             })
     }
 
@@ -274,122 +279,64 @@ impl Eloqua {
         method: Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&Value>,
+        body: Option<&impl Serialize>,
     ) -> Result<VendorResponse, ConnectorError> {
-        let body = body.map(|b| to_json(&self.settings.target, b)).transpose()?;
-        for _ in 0..2 {
-            let base = self.base.get(|| self.api_base()).await?;
-            let url = reqwest::Url::parse_with_params(&format!("{base}{path}"), query)
-                .map_err(|e| self.config(&format!("bad API base {base}: {e}")))?;
-            let mut request = self.authorized(self.client.request(method.clone(), url.as_str()));
-            if let Some(json) = &body {
-                request = request.header("Content-Type", "application/json").body(json.clone());
+        let body = body.map(to_json).transpose()?;
+        let send = |base: String| {
+            let method = method.clone();
+            let body = body.clone();
+            async move {
+                let url = reqwest::Url::parse_with_params(&format!("{base}{path}"), query)
+                    .map_err(|e| ConnectorError::config(format!("bad API base {base}: {e}")))?;
+                let mut request = self.authorized(self.client.request(method, url.as_str()));
+                if let Some(json) = body {
+                    request = request.header("Content-Type", "application/json").body(json);
+                }
+                self.client.send(request).await
             }
-            let response = self.client.send(request).await?;
-            if response.status != 401 {
-                return Ok(response);
-            }
-            self.base.forget(&base).await;
-        }
-        Err(ConnectorError::Auth {
-            target: self.settings.target.clone(),
-            detail: "401 Login required, also after discovering the API base again".into(),
-        })
+        };
+        self.base
+            .renewing(
+                || self.api_base(),
+                send,
+                |r| r.status == 401,
+                "401 Login required, also after discovering the API base again",
+            )
+            .await
     }
 
-    fn expect_success(&self, response: VendorResponse, what: &str) -> Result<Value, ConnectorError> {
-        if response.is_success() {
-            return Ok(serde_json::from_str(&response.body).unwrap_or(Value::String(response.body)));
-        }
-        let detail = format!("{what}: HTTP {}: {}", response.status, eloqua_error(&response.body));
-        match response.status {
-            // "This service has not been enabled for your site", or no ManageUsers permission.
-            403 => Err(self.config(&detail)),
-            400..=499 if response.status != 408 && response.status != 429 => {
-                Err(self.permanent(Some(response.status), &detail))
-            }
-            _ => Err(match classify(&self.settings.target, &response) {
-                ConnectorError::Transient {
-                    target, retry_after, ..
-                } => ConnectorError::Transient {
-                    target,
-                    detail,
-                    retry_after,
-                },
-                other => other,
-            }),
-        }
-    }
-
-    fn permanent(&self, status: Option<u16>, detail: &str) -> ConnectorError {
-        ConnectorError::Permanent {
-            target: self.settings.target.clone(),
-            status,
-            detail: detail.to_owned(),
-        }
-    }
-
-    fn config(&self, detail: &str) -> ConnectorError {
-        ConnectorError::Config {
-            target: self.settings.target.clone(),
-            detail: detail.to_owned(),
-        }
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&impl Serialize>,
+        what: &str,
+    ) -> Result<T, ConnectorError> {
+        expect(&self.call(method, path, query, body).await?, what)
     }
 }
 
-fn id_of(user: &Value) -> Option<String> {
-    match user.get("id")? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+/// A 2xx body as `T`. A 403 is "this service has not been enabled for your site" or a missing
+/// ManageUsers permission: an operator must act.
+fn expect<T: DeserializeOwned>(response: &VendorResponse, what: &str) -> Result<T, ConnectorError> {
+    let words = |body: &str| Problems::describe(body).unwrap_or_else(|| excerpt(body));
+    if response.status == 403 {
+        return Err(ConnectorError::config(format!(
+            "{what}: HTTP 403: {}",
+            words(&response.body)
+        )));
     }
+    expect_json(response, what, words)
 }
 
-/// `true`, `"True"`, `"true"`: Eloqua writes booleans as strings (docs/vendors/eloqua.md).
-fn lenient_bool(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-/// A typed validation error (one object or a list) as `parameter: RequirementType (value)`.
-fn eloqua_error(body: &str) -> String {
-    let Ok(value) = serde_json::from_str::<Value>(body) else {
-        return excerpt(body);
-    };
-    let items = match &value {
-        Value::Array(list) => list.clone(),
-        other => vec![other.clone()],
-    };
-    let described: Vec<String> = items
-        .iter()
-        .filter_map(|item| {
-            let kind = item.get("type").and_then(Value::as_str)?;
-            let what = item
-                .get("parameter")
-                .or_else(|| item.get("property"))
-                .and_then(Value::as_str);
-            let requirement = item.pointer("/requirement/type").and_then(Value::as_str);
-            let mut text = kind.to_owned();
-            if let Some(what) = what {
-                text.push_str(&format!(" on {what}"));
-            }
-            if let Some(requirement) = requirement {
-                text.push_str(&format!(": {requirement}"));
-            }
-            if let Some(v) = item.get("value") {
-                text.push_str(&format!(" (value {v})"));
-            }
-            Some(text)
-        })
-        .collect();
-    if described.is_empty() {
-        excerpt(body)
-    } else {
-        described.join("; ")
+fn link(id: String, user: &UserState) -> Link {
+    Link {
+        state: LinkState::Linked,
+        remote_id: Some(id),
+        remote_key: Some(user.email.clone()),
+        pushed_hash: Some(fingerprint(&(&user.email, &user.given_name, &user.family_name))),
+        pushed_active: Some(user.active),
     }
 }
 

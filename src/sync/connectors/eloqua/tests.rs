@@ -1,6 +1,7 @@
 //! The wire format of every call, checked against the Eloqua REST reference (docs/vendors/eloqua.md).
 use super::*;
 use crate::sync::client::{http_client, VendorClient};
+use serde_json::{json, Value};
 use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
@@ -209,10 +210,7 @@ async fn an_enabled_answer_that_disagrees_is_a_failure() {
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "eloqua: asked for enabled = false, Eloqua answered \"True\""
-    );
+    assert_eq!(err.to_string(), "asked for enabled = false, Eloqua answered \"True\"");
 }
 
 #[tokio::test]
@@ -294,7 +292,7 @@ async fn validation_errors_are_permanent_and_429_or_503_transient() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "eloqua: create user: HTTP 400: ObjectValidationError on emailAddress: EmailAddressRequirement (value \"nope\")"
+        "create user: HTTP 400: ObjectValidationError on emailAddress: EmailAddressRequirement (value \"nope\")"
     );
     assert!(!err.is_retryable());
     api("POST", "/api/REST/2.0/system/user")
@@ -319,10 +317,11 @@ async fn validation_errors_are_permanent_and_429_or_503_transient() {
 
 #[test]
 fn string_booleans_are_read_leniently() {
-    assert_eq!(lenient_bool(&json!("True")), Some(true));
-    assert_eq!(lenient_bool(&json!("false")), Some(false));
-    assert_eq!(lenient_bool(&json!(true)), Some(true));
-    assert_eq!(lenient_bool(&json!("yes")), None);
+    let flag = |v: serde_json::Value| serde_json::from_value::<wire::Flag>(v).unwrap().value();
+    assert_eq!(flag(json!("True")), Some(true));
+    assert_eq!(flag(json!("false")), Some(false));
+    assert_eq!(flag(json!(true)), Some(true));
+    assert_eq!(flag(json!("yes")), None);
 }
 
 #[tokio::test]

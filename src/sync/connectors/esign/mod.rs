@@ -6,14 +6,18 @@
 //! delete API: a SCIM DELETE deactivates. Failures may come inside a 200 body (GUESS,
 //! docs/vendors/esign.md): such a body is a failure, and "Invalid token" earns one new token and one retry.
 mod config;
+mod wire;
 
-use super::{fingerprint, random_password, segment, to_json, unreadable};
-use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
+use super::{fingerprint, random_password, segment};
+use crate::sync::answer::{classify, to_json, unreadable};
+use crate::sync::client::{excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::fmt;
+use wire::{failure_text, text_field, users, EsignUser, Provision, UserRequest};
 
 /// What a `kind = "esign"` target needs at run time (built from its `Config`).
 #[derive(Clone)]
@@ -79,7 +83,7 @@ impl Esign {
                 Some(id) => self
                     .bring_up_to_date(adopted(id, &user.email), user)
                     .await?
-                    .ok_or_else(|| self.permanent("the user vanished while it was being updated")),
+                    .ok_or_else(|| ConnectorError::permanent(None, "the user vanished while it was being updated")),
                 None => self.create(user).await,
             },
         }
@@ -103,7 +107,7 @@ impl Esign {
     /// `GET rest/v1/users?username={e-mail}`: the SystemUserId, if the vendor has the user.
     async fn find(&self, email: &str) -> Result<Option<String>, ConnectorError> {
         let url = format!("{}rest/v1/users?username={}", self.base(), segment(email));
-        let Reply::Body(body) = self.call(Method::GET, &url, None).await? else {
+        let Reply::Body(body) = self.call(Method::GET, &url, None::<&()>).await? else {
             return Ok(None);
         };
         let same_user = |u: &&Value| text_field(u, "Username").is_none_or(|name| name.eq_ignore_ascii_case(email));
@@ -117,15 +121,18 @@ impl Esign {
     /// one: the vendor wants it encrypted, and the only way to encrypt is a call that carries the
     /// plaintext in its URL, so IdP passwords are not forwarded (docs/vendors/esign.md).
     async fn create(&self, user: &UserState) -> Result<Link, ConnectorError> {
-        let body = json!({"user": {
-            "FirstName": user.given_name,
-            "LastName": user.family_name,
-            "Username": user.email,
-            "Password": random_password(),
-        }});
+        let password = random_password();
+        let body = self.user_request(EsignUser {
+            username: Some(&user.email),
+            password: Some(&password),
+            ..names(user)
+        });
         let url = format!("{}rest/v1/users", self.base());
-        let Reply::Body(answer) = self.call(Method::POST, &url, Some(body)).await? else {
-            return Err(self.permanent("create answered that the user does not exist"));
+        let Reply::Body(answer) = self.call(Method::POST, &url, Some(&body)).await? else {
+            return Err(ConnectorError::permanent(
+                None,
+                "create answered that the user does not exist",
+            ));
         };
         // GUESS (docs/vendors/esign.md): the new user comes back in `Users` with its SystemUserId; when it
         // does not, the e-mail finds it.
@@ -134,14 +141,14 @@ impl Esign {
             None => self
                 .find(&user.email)
                 .await?
-                .ok_or_else(|| self.permanent("the created user cannot be found by its e-mail"))?,
+                .ok_or_else(|| ConnectorError::permanent(None, "the created user cannot be found by its e-mail"))?,
         };
         let mut link = adopted(id, &user.email);
         link.pushed_hash = Some(user_fingerprint(user));
         // GUESS: a new user's status is not documented, so it is set explicitly once.
         self.bring_up_to_date(link, user)
             .await?
-            .ok_or_else(|| self.permanent("the created user does not exist"))
+            .ok_or_else(|| ConnectorError::permanent(None, "the created user does not exist"))
     }
 
     /// Pushes what differs from the link. `None`: the vendor does not know the SystemUserId.
@@ -149,23 +156,34 @@ impl Esign {
         let id = link.remote_id.clone().unwrap_or_default();
         let hash = user_fingerprint(user);
         if link.pushed_hash.as_deref() != Some(hash.as_str()) {
-            let names = json!({"FirstName": user.given_name, "LastName": user.family_name});
             let reply = match link.remote_key.as_deref() {
                 // A rename goes through the old username (UpdateUserByUsername).
                 Some(old) if !old.eq_ignore_ascii_case(&user.email) => {
-                    let body = json!({"oldUsername": old, "user": with(names, "Username", &user.email)});
+                    let body = UserRequest {
+                        old_username: Some(old),
+                        ..self.user_request(EsignUser {
+                            username: Some(&user.email),
+                            ..names(user)
+                        })
+                    };
                     let url = format!("{}rest/v1/users/updateByUsername", self.base());
-                    self.call(Method::PUT, &url, Some(body)).await?
+                    self.call(Method::PUT, &url, Some(&body)).await?
                 }
                 // An adopted user (`link set`) may carry another username: send ours by SystemUserId.
                 None => {
-                    let user_body = with(with(names, "Username", &user.email), "SystemUserId", &id);
-                    self.call(Method::PUT, &self.users_url(), Some(json!({"user": user_body})))
-                        .await?
+                    let body = self.user_request(EsignUser {
+                        username: Some(&user.email),
+                        system_user_id: Some(&id),
+                        ..names(user)
+                    });
+                    self.call(Method::PUT, &self.users_url(), Some(&body)).await?
                 }
                 Some(_) => {
-                    let body = json!({"user": with(names, "SystemUserId", &id)});
-                    self.call(Method::PUT, &self.users_url(), Some(body)).await?
+                    let body = self.user_request(EsignUser {
+                        system_user_id: Some(&id),
+                        ..names(user)
+                    });
+                    self.call(Method::PUT, &self.users_url(), Some(&body)).await?
                 }
             };
             if let Reply::NotFound = reply {
@@ -203,9 +221,21 @@ impl Esign {
     /// The seed's call: `PUT rest/v1/users/provisionUser` with `userStatus` 1 (active) or 0 (GUESS:
     /// the seed shows only 1).
     async fn provision(&self, id: &str, active: bool) -> Result<Reply, ConnectorError> {
-        let body = json!({"systemUserId": id, "userStatus": u8::from(active)});
+        let body = Provision {
+            system_user_id: id,
+            user_status: u8::from(active),
+            salt: self.settings.salt.expose(),
+        };
         let url = format!("{}rest/v1/users/provisionUser", self.base());
-        self.call(Method::PUT, &url, Some(body)).await
+        self.call(Method::PUT, &url, Some(&body)).await
+    }
+
+    fn user_request<'a>(&'a self, user: EsignUser<'a>) -> UserRequest<'a> {
+        UserRequest {
+            user,
+            old_username: None,
+            salt: self.settings.salt.expose(),
+        }
     }
 
     fn base(&self) -> String {
@@ -231,21 +261,24 @@ impl Esign {
         let response = self.client.send(request).await?;
         let body = match self.outcome(response) {
             Ok(Reply::Body(body)) => body,
-            Ok(Reply::NotFound) => return Err(self.config("gettoken answered 404: is base_url the eSign host?")),
-            Err(Failure::InvalidToken(detail)) => return Err(self.config(&format!("gettoken: {detail}"))),
+            Ok(Reply::NotFound) => {
+                return Err(ConnectorError::config(
+                    "gettoken answered 404: is base_url the eSign host?",
+                ))
+            }
+            Err(Failure::InvalidToken(detail)) => return Err(ConnectorError::config(format!("gettoken: {detail}"))),
             Err(Failure::Other(e)) => return Err(e),
         };
         match text_field(&body, "ReturnValue").filter(|t| !t.is_empty()) {
             Some(token) => Ok(Secret::new(token)),
-            None => Err(unreadable(&self.settings.target, "gettoken", &body.to_string())),
+            None => Err(unreadable("gettoken", &body.to_string())),
         }
     }
 
     /// One operation: a fresh token, the call, and one more token and call if the vendor says
     /// "Invalid token".
-    async fn call(&self, method: Method, url: &str, body: Option<Value>) -> Result<Reply, ConnectorError> {
-        let body = body.map(|b| with(b, "salt", self.settings.salt.expose()));
-        let body = body.map(|b| to_json(&self.settings.target, &b)).transpose()?;
+    async fn call(&self, method: Method, url: &str, body: Option<&impl Serialize>) -> Result<Reply, ConnectorError> {
+        let body = body.map(to_json).transpose()?;
         let mut refused = String::new();
         for _ in 0..2 {
             let token = self.token().await?;
@@ -263,10 +296,9 @@ impl Esign {
                 Err(Failure::Other(e)) => return Err(e),
             }
         }
-        Err(ConnectorError::Auth {
-            target: self.settings.target.clone(),
-            detail: format!("a fresh token was refused twice: {refused}"),
-        })
+        Err(ConnectorError::auth(format!(
+            "a fresh token was refused twice: {refused}"
+        )))
     }
 
     /// Sorts an answer: a 2xx is a failure when its body says so (an `Error: …` text or a false flag).
@@ -285,36 +317,20 @@ impl Esign {
             return Err(Failure::InvalidToken(failure));
         }
         if lower.contains("invalid api key") {
-            return Err(Failure::Other(
-                self.config(&format!("the API key was refused: {failure}")),
-            ));
+            return Err(Failure::Other(ConnectorError::config(format!(
+                "the API key was refused: {failure}"
+            ))));
         }
         if response.status == 404 || lower.contains("doesn't exist") || lower.contains("does not exist") {
             return Ok(Reply::NotFound);
         }
         if !response.is_success() {
-            return Err(Failure::Other(classify(&self.settings.target, &response)));
+            return Err(Failure::Other(classify(&response)));
         }
-        Err(Failure::Other(ConnectorError::Permanent {
-            target: self.settings.target.clone(),
-            status: Some(response.status),
-            detail: failure,
-        }))
-    }
-
-    fn permanent(&self, detail: &str) -> ConnectorError {
-        ConnectorError::Permanent {
-            target: self.settings.target.clone(),
-            status: None,
-            detail: detail.to_owned(),
-        }
-    }
-
-    fn config(&self, detail: &str) -> ConnectorError {
-        ConnectorError::Config {
-            target: self.settings.target.clone(),
-            detail: detail.to_owned(),
-        }
+        Err(Failure::Other(ConnectorError::permanent(
+            Some(response.status),
+            failure,
+        )))
     }
 }
 
@@ -329,72 +345,19 @@ fn adopted(id: String, email: &str) -> Link {
     }
 }
 
+/// A request's user with the IdP's names and nothing else.
+fn names(user: &UserState) -> EsignUser<'_> {
+    EsignUser {
+        first_name: &user.given_name,
+        last_name: &user.family_name,
+        username: None,
+        password: None,
+        system_user_id: None,
+    }
+}
+
 fn user_fingerprint(user: &UserState) -> String {
     fingerprint(&(&user.email, &user.given_name, &user.family_name))
-}
-
-fn with(mut object: Value, key: &str, value: &str) -> Value {
-    if let Value::Object(map) = &mut object {
-        map.insert(key.to_owned(), Value::String(value.to_owned()));
-    }
-    object
-}
-
-/// A field of a .NET object, by name regardless of case (`SystemUserId`, `systemUserId`).
-fn field<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
-    object
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
-
-fn text_field(object: &Value, name: &str) -> Option<String> {
-    match field(object, name)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// The `Users` array of a UserResponse (a single `User` object is taken as one).
-fn users(body: &Value) -> Vec<Value> {
-    match (field(body, "Users"), field(body, "User")) {
-        (Some(Value::Array(list)), _) => list.clone(),
-        (_, Some(user @ Value::Object(_))) => vec![user.clone()],
-        _ => Vec::new(),
-    }
-}
-
-/// The failure a body reports, read leniently (GUESS, docs/vendors/esign.md: the UserResponse fields are
-/// not published): a false success flag, a `"False"` ReturnValue, or a text starting with "Error".
-fn failure_text(body: &Value) -> Option<String> {
-    if let Value::String(text) = body {
-        return text
-            .trim_start()
-            .to_ascii_lowercase()
-            .starts_with("error")
-            .then(|| text.clone());
-    }
-    let object: &Map<String, Value> = body.as_object()?;
-    let message = || {
-        ["Message", "ErrorMessage", "Error", "StatusMessage", "ReturnValue"]
-            .iter()
-            .find_map(|k| text_field(body, k).filter(|m| !m.is_empty()))
-            .unwrap_or_else(|| excerpt(&body.to_string()))
-    };
-    let flag_false = ["Success", "IsSuccess", "Succeeded", "Successful"]
-        .iter()
-        .filter_map(|k| field(body, k))
-        .any(|v| v == &Value::Bool(false) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("false")));
-    if flag_false || text_field(body, "ReturnValue").is_some_and(|v| v.eq_ignore_ascii_case("false")) {
-        return Some(message());
-    }
-    object
-        .values()
-        .filter_map(Value::as_str)
-        .find(|s| s.trim_start().to_ascii_lowercase().starts_with("error"))
-        .map(str::to_owned)
 }
 
 #[cfg(test)]

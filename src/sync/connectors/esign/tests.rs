@@ -1,6 +1,7 @@
 //! The wire format of every call, checked against the vendor's KB pages (docs/vendors/esign.md).
 use super::*;
 use crate::sync::client::{http_client, VendorClient};
+use serde_json::json;
 use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
@@ -391,7 +392,7 @@ async fn a_failure_reported_inside_a_200_body_is_permanent_with_the_vendor_text_
         )
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "esign: Error: Failed to change user status.");
+    assert_eq!(err.to_string(), "Error: Failed to change user status.");
     assert!(!err.is_retryable());
 }
 

@@ -4,7 +4,8 @@
 mod config;
 
 use super::{random_password, segment};
-use crate::sync::client::{classify, excerpt, VendorClient, VendorResponse};
+use crate::sync::answer::{classify, to_json};
+use crate::sync::client::{excerpt, VendorClient, VendorResponse};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
@@ -281,34 +282,25 @@ impl Workspace365 {
     }
 
     fn expect_success(&self, response: VendorResponse) -> Result<VendorResponse, ConnectorError> {
-        let target = self.settings.target.clone();
         match response.status {
             200..=299 => Ok(response),
-            400 => Err(ConnectorError::Permanent {
-                target,
-                status: Some(400),
-                detail: validation_text(&response.body),
-            }),
+            400 => Err(ConnectorError::permanent(Some(400), validation_text(&response.body))),
             // The key is empty or wrong, or the API is disabled (seed): an operator must act.
-            403 => Err(ConnectorError::Config {
-                target,
-                detail: format!(
-                    "ProvisioningKey refused or Provisioning API disabled: {}",
-                    excerpt(&response.body)
-                ),
-            }),
-            411 => Err(ConnectorError::Permanent {
-                target,
-                status: Some(411),
-                detail: "411: Content-Length: 0 was missing".into(),
-            }),
-            _ => Err(classify(&target, &response)),
+            403 => Err(ConnectorError::config(format!(
+                "ProvisioningKey refused or Provisioning API disabled: {}",
+                excerpt(&response.body)
+            ))),
+            411 => Err(ConnectorError::permanent(
+                Some(411),
+                "411: Content-Length: 0 was missing",
+            )),
+            _ => Err(classify(&response)),
         }
     }
 }
 
 fn body_json(body: &UserBody<'_>) -> Result<String, ConnectorError> {
-    super::to_json("workspace365", body)
+    to_json(body)
 }
 
 /// A 400's `[ValidationResult]` as one readable line, e.g. `EmailAddress: The e-mail is in use`.

@@ -251,7 +251,6 @@ async fn validation_results_become_one_readable_permanent_error() {
     assert_eq!(
         err,
         ConnectorError::Permanent {
-            target: "w365".into(),
             status: Some(400),
             detail: "EmailAddress: The e-mail address is already in use; Password too weak".into()
         }

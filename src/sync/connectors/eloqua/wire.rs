@@ -1,0 +1,159 @@
+//! Eloqua's JSON, typed (docs/vendors/eloqua.md). A user keeps every field the bridge does not map
+//! (`rest`): updates PUT the whole object back.
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// An id: Eloqua writes numbers as strings, and sometimes as numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EloquaId {
+    Text(String),
+    Number(u64),
+}
+
+impl fmt::Display for EloquaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Text(s) => f.write_str(s),
+            Self::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// A boolean as Eloqua writes it: `true`, `"True"` or `"true"`; kept in its own form on the way back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Flag {
+    Bool(bool),
+    Text(String),
+}
+
+impl Flag {
+    pub fn value(&self) -> Option<bool> {
+        match self {
+            Self::Bool(b) => Some(*b),
+            Self::Text(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Self::Text(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            Self::Text(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Text(s) => write!(f, "\"{s}\""),
+        }
+    }
+}
+
+/// `GET …/system/user/{id}?depth=complete`, an item of the search, and the body of its PUT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EloquaUser {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<EloquaId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_disabled: Option<Flag>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+/// `GET …/system/users?search=…`.
+#[derive(Debug, Deserialize)]
+pub struct UserList {
+    #[serde(default)]
+    pub elements: Vec<EloquaUser>,
+}
+
+/// `POST …/system/user`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUser<'a> {
+    pub login_name: &'a str,
+    pub email_address: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+}
+
+/// `PUT …/system/user/{id}/enabled` (a JSON boolean) and its answer (often a string).
+#[derive(Debug, Serialize)]
+pub struct Enable {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Enabled {
+    pub enabled: Option<Flag>,
+}
+
+/// `GET {login_url}/id`: the instance's API base.
+#[derive(Debug, Deserialize)]
+pub struct Identity {
+    pub urls: Option<Urls>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Urls {
+    pub base: Option<String>,
+}
+
+/// A typed validation error, one object or a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Problems {
+    List(Vec<Problem>),
+    One(Problem),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub parameter: Option<String>,
+    pub property: Option<String>,
+    pub requirement: Option<Requirement>,
+    pub value: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Requirement {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl Problem {
+    /// `ValidationError on emailAddress: EmailAddressRequirement (value "x")`.
+    pub fn describe(&self) -> String {
+        let mut text = self.kind.clone();
+        if let Some(what) = self.parameter.as_ref().or(self.property.as_ref()) {
+            text.push_str(&format!(" on {what}"));
+        }
+        if let Some(requirement) = self.requirement.as_ref().and_then(|r| r.kind.as_ref()) {
+            text.push_str(&format!(": {requirement}"));
+        }
+        if let Some(v) = &self.value {
+            text.push_str(&format!(" (value {v})"));
+        }
+        text
+    }
+}
+
+impl Problems {
+    /// The problems of an error body, `None` when it holds none.
+    pub fn describe(body: &str) -> Option<String> {
+        let list = match serde_json::from_str(body).ok()? {
+            Self::List(list) => list,
+            Self::One(one) => vec![one],
+        };
+        (!list.is_empty()).then(|| list.iter().map(Problem::describe).collect::<Vec<_>>().join("; "))
+    }
+}

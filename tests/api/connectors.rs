@@ -1,20 +1,13 @@
-//! End to end, per connector: the Okta sequence (create, update, deactivate, reactivate) and the
-//! Entra sequence (create, PATCH e-mail and name, deactivate, delete) against the real server, ending
-//! with the stateful fake vendor holding exactly the expected users. Also `link set` and `check`.
+//! The contract suite every connector runs, end to end: the Okta sequence (create, update,
+//! deactivate, reactivate) and the Entra sequence (create, PATCH e-mail and name, deactivate,
+//! delete) against the real server, ending with the connector's stateful fake holding exactly the
+//! expected users and no duplicate create. Also `on_delete`, `link set` and `check`.
 use crate::fake_vendors::*;
 use crate::helpers::*;
 use crate::targets::target_for;
 use scim_bridge::config::{TargetKind, TargetSettings};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-
-async fn app_with(vendor: Vendor, kind: TargetKind) -> (TestApp, FakeVendor, wiremock::MockServer, tempfile::TempDir) {
-    let (server, fake) = FakeVendor::start(vendor).await;
-    let dir = tempfile::tempdir().unwrap();
-    let target = target_for(kind, &server.uri(), dir.path());
-    let app = spawn_app_with(|s| s.target = vec![target]).await;
-    (app, fake, server, dir)
-}
 
 fn okta_user() -> Value {
     json!({"schemas": [USER_SCHEMA], "userName": "jane.doe@example.com",
@@ -76,135 +69,139 @@ fn fields(users: &[Value], keys: &[&str]) -> Vec<Vec<Value>> {
         .collect()
 }
 
-#[tokio::test]
-async fn esign_okta_sequence() {
-    let (app, fake, _server, _dir) = app_with(Vendor::Esign, TargetKind::Esign).await;
-    okta_sequence(&app).await;
-    assert_eq!(
-        fields(&fake.users(), &["Username", "FirstName", "LastName", "Active"]),
-        [[
-            json!("jane.doe@example.com"),
-            json!("Jane"),
-            json!("Doe-Smith"),
-            json!(true)
-        ]]
-    );
+/// One connector's stateful fake, as the contract reads it.
+enum Fake {
+    Vendor(FakeVendor),
+    Workspace365(crate::fake_w365::FakeWorkspace365),
 }
 
-#[tokio::test]
-async fn esign_entra_sequence_ends_deactivated_because_there_is_no_delete() {
-    let (app, fake, _server, _dir) = app_with(Vendor::Esign, TargetKind::Esign).await;
-    entra_sequence(&app).await;
-    assert_eq!(
-        fields(&fake.users(), &["Username", "FirstName", "LastName", "Active"]),
-        [[
-            json!("jane.smith@example.com"),
-            json!("Janet"),
-            json!("Smith"),
-            json!(false)
-        ]]
-    );
-    assert!(fake.calls().contains(&"PUT /rest/v1/users/updateByUsername".to_owned()));
+impl Fake {
+    /// The users the vendor holds (Workspace365's keyed by `email`).
+    fn users(&self) -> Vec<Value> {
+        match self {
+            Self::Vendor(fake) => fake.users(),
+            Self::Workspace365(fake) => fake
+                .users()
+                .into_iter()
+                .map(|(email, u)| json!({"email": email, "firstName": u.first_name, "lastName": u.last_name, "active": u.active}))
+                .collect(),
+        }
+    }
+
+    fn calls(&self) -> Vec<String> {
+        match self {
+            Self::Vendor(fake) => fake.calls(),
+            Self::Workspace365(fake) => fake.calls(),
+        }
+    }
+
+    /// Calls the bridge should never make: a create of a user the vendor already holds.
+    fn duplicate_creates(&self) -> usize {
+        match self {
+            Self::Vendor(fake) => fake.violations().len(),
+            Self::Workspace365(fake) => fake.duplicate_creates(),
+        }
+    }
+
+    fn count(&self, call: &str) -> usize {
+        self.calls().iter().filter(|c| c.as_str() == call).count()
+    }
 }
 
-#[tokio::test]
-async fn cyberark_okta_sequence() {
-    let (app, fake, _server, _dir) = app_with(Vendor::Cyberark, TargetKind::Cyberark).await;
-    okta_sequence(&app).await;
-    let users = fake.users();
-    assert_eq!(
-        fields(&users, &["username", "enableUser", "userType", "location"]),
-        [[
-            json!("jane.doe@example.com"),
-            json!(true),
-            json!("EPVUser"),
-            json!("\\")
-        ]]
-    );
-    assert_eq!(
-        users[0]["personalDetails"],
-        json!({"firstName": "Jane", "lastName": "Doe-Smith"})
-    );
-    assert_eq!(users[0]["internet"]["businessEmail"], "jane.doe@example.com");
-    let logons = fake.calls().iter().filter(|c| c.ends_with("/Logon/")).count();
-    assert_eq!(logons, 1, "the session is cached");
+#[derive(Clone, Copy)]
+enum Sequence {
+    Okta,
+    Entra,
 }
 
-#[tokio::test]
-async fn cyberark_entra_sequence_ends_deleted() {
-    let (app, fake, _server, _dir) = app_with(Vendor::Cyberark, TargetKind::Cyberark).await;
-    entra_sequence(&app).await;
-    assert_eq!(fake.users(), Vec::<Value>::new());
-    assert!(fake.calls().contains(&"DELETE /PasswordVault/API/Users/1/".to_owned()));
+/// Runs `sequence` against the real server with `kind`'s stateful fake, and returns the fake's
+/// users as `keys` of each once every change was delivered, with no duplicate create.
+async fn contract(kind: TargetKind, sequence: Sequence, keys: &[&str]) -> (Vec<Vec<Value>>, Fake) {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, fake) = match kind {
+        TargetKind::Workspace365 => {
+            let (server, fake) = crate::fake_w365::FakeWorkspace365::start(std::time::Duration::ZERO).await;
+            (server, Fake::Workspace365(fake))
+        }
+        _ => {
+            let vendor = match kind {
+                TargetKind::Esign => Vendor::Esign,
+                TargetKind::Cyberark => Vendor::Cyberark,
+                TargetKind::Docusign => Vendor::Docusign,
+                _ => Vendor::Eloqua,
+            };
+            let (server, fake) = FakeVendor::start(vendor).await;
+            (server, Fake::Vendor(fake))
+        }
+    };
+    let target = match kind {
+        TargetKind::Workspace365 => {
+            crate::targets::w365_target("w365", None, &format!("{}/Provisioning", server.uri()))
+        }
+        _ => target_for(kind, &server.uri(), dir.path()),
+    };
+    let app = spawn_app_with(|s| s.target = vec![target]).await;
+    match sequence {
+        Sequence::Okta => okta_sequence(&app).await,
+        Sequence::Entra => entra_sequence(&app).await,
+    }
+    assert_eq!(fake.duplicate_creates(), 0, "calls: {:?}", fake.calls());
+    (fields(&fake.users(), keys), fake)
 }
 
-#[tokio::test]
-async fn docusign_okta_sequence() {
-    let (app, fake, _server, _dir) = app_with(Vendor::Docusign, TargetKind::Docusign).await;
-    okta_sequence(&app).await;
-    assert_eq!(
-        fields(
-            &fake.users(),
-            &["userName", "email", "firstName", "lastName", "userStatus"]
-        ),
-        [[
-            json!("Jane Doe-Smith"),
-            json!("jane.doe@example.com"),
-            json!("Jane"),
-            json!("Doe-Smith"),
-            json!("ActivationSent")
-        ]]
-    );
-    let tokens = fake
-        .calls()
-        .iter()
-        .filter(|c| c.as_str() == "POST /oauth/token")
-        .count();
-    assert_eq!(tokens, 1, "the token is cached");
+/// The contract every connector meets: its Okta and Entra sequences leave exactly these users at
+/// the vendor. A new connector adds one `contract!` line (docs/adding-a-connector.md).
+macro_rules! contract {
+    ($vendor:ident, $kind:expr, $keys:expr, okta: $okta:expr, entra: $entra:expr
+     $(, okta_also: $okta_also:expr)? $(, entra_also: $entra_also:expr)?) => {
+        mod $vendor {
+            use super::*;
+
+            #[tokio::test]
+            async fn okta_sequence_ends_with_the_user_as_okta_left_it() {
+                let (users, _fake) = contract($kind, Sequence::Okta, &$keys).await;
+                assert_eq!(json!(users), $okta);
+                $( ($okta_also)(&_fake); )?
+            }
+
+            #[tokio::test]
+            async fn entra_sequence_ends_with_the_user_deleted_or_deactivated() {
+                let (users, _fake) = contract($kind, Sequence::Entra, &$keys).await;
+                assert_eq!(json!(users), $entra);
+                $( ($entra_also)(&_fake); )?
+            }
+        }
+    };
 }
 
-#[tokio::test]
-async fn docusign_entra_sequence_ends_closed_because_docusign_never_deletes() {
-    let (app, fake, _server, _dir) = app_with(Vendor::Docusign, TargetKind::Docusign).await;
-    entra_sequence(&app).await;
-    assert_eq!(
-        fields(&fake.users(), &["email", "firstName", "lastName", "userStatus"]),
-        [[
-            json!("jane.smith@example.com"),
-            json!("Janet"),
-            json!("Smith"),
-            json!("Closed")
-        ]]
-    );
-}
+contract!(esign, TargetKind::Esign, ["Username", "FirstName", "LastName", "Active"],
+    okta: json!([["jane.doe@example.com", "Jane", "Doe-Smith", true]]),
+    // eSign has no delete: a deleted user stays deactivated.
+    entra: json!([["jane.smith@example.com", "Janet", "Smith", false]]),
+    entra_also: |fake: &Fake| assert_eq!(fake.count("PUT /rest/v1/users/updateByUsername"), 1, "a rename"));
 
-#[tokio::test]
-async fn eloqua_okta_sequence() {
-    let (app, fake, _server, _dir) = app_with(Vendor::Eloqua, TargetKind::Eloqua).await;
-    okta_sequence(&app).await;
-    assert_eq!(
-        fields(
-            &fake.users(),
-            &["loginName", "emailAddress", "firstName", "lastName", "isDisabled"]
-        ),
-        [[
-            json!("jane.doe@example.com"),
-            json!("jane.doe@example.com"),
-            json!("Jane"),
-            json!("Doe-Smith"),
-            json!("False")
-        ]]
-    );
-    let discoveries = fake.calls().iter().filter(|c| c.as_str() == "GET /id").count();
-    assert_eq!(discoveries, 1, "the API base is cached");
-}
+contract!(cyberark, TargetKind::Cyberark, ["username", "enableUser", "userType", "location", "personalDetails", "internet"],
+    okta: json!([["jane.doe@example.com", true, "EPVUser", "\\",
+                  {"firstName": "Jane", "lastName": "Doe-Smith"}, {"businessEmail": "jane.doe@example.com"}]]),
+    entra: json!([]),
+    okta_also: |fake: &Fake| assert_eq!(fake.calls().iter().filter(|c| c.ends_with("/Logon/")).count(), 1, "the session is cached"),
+    entra_also: |fake: &Fake| assert_eq!(fake.count("DELETE /PasswordVault/API/Users/1/"), 1));
 
-#[tokio::test]
-async fn eloqua_entra_sequence_ends_deleted() {
-    let (app, fake, _server, _dir) = app_with(Vendor::Eloqua, TargetKind::Eloqua).await;
-    entra_sequence(&app).await;
-    assert_eq!(fake.users(), Vec::<Value>::new());
-}
+contract!(docusign, TargetKind::Docusign, ["userName", "email", "firstName", "lastName", "userStatus"],
+    okta: json!([["Jane Doe-Smith", "jane.doe@example.com", "Jane", "Doe-Smith", "ActivationSent"]]),
+    // DocuSign never deletes: a deleted user is closed.
+    entra: json!([["Janet Smith", "jane.smith@example.com", "Janet", "Smith", "Closed"]]),
+    okta_also: |fake: &Fake| assert_eq!(fake.count("POST /oauth/token"), 1, "the token is cached"));
+
+contract!(eloqua, TargetKind::Eloqua, ["loginName", "emailAddress", "firstName", "lastName", "isDisabled"],
+    okta: json!([["jane.doe@example.com", "jane.doe@example.com", "Jane", "Doe-Smith", "False"]]),
+    entra: json!([]),
+    okta_also: |fake: &Fake| assert_eq!(fake.count("GET /id"), 1, "the API base is cached"));
+
+contract!(workspace365, TargetKind::Workspace365, ["email", "firstName", "lastName", "active"],
+    okta: json!([["jane.doe@example.com", "Jane", "Doe-Smith", true]]),
+    entra: json!([]),
+    entra_also: |fake: &Fake| assert_eq!(fake.count("PUT /Provisioning/example/User/jane.doe@example.com/"), 1, "a rename"));
 
 #[tokio::test]
 async fn with_on_delete_deactivate_cyberark_and_eloqua_keep_a_disabled_user() {

@@ -432,7 +432,11 @@ async fn lookup(settings: &Settings, key: &str, events: i64) -> anyhow::Result<(
             e.action,
             e.http_status.map_or("-".to_owned(), |s| s.to_string()),
             e.latency_ms.unwrap_or_default(),
-            e.error.as_deref().map(|e| format!("  {e}")).unwrap_or_default()
+            e.error
+                .as_deref()
+                .or(e.note.as_deref())
+                .map(|e| format!("  {e}"))
+                .unwrap_or_default()
         );
     }
     store.close().await;

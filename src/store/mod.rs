@@ -21,7 +21,7 @@ pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
 pub use operators::{EventRow, LookedUp, TargetStatus};
 pub use resource::{Page, StoredResource};
-pub use sync_queue::{Claim, Event, Link, LinkState, SyncRow, SyncView, TargetScope};
+pub use sync_queue::{Claim, Event, Link, LinkState, Success, SyncRow, SyncView, TargetScope};
 pub use target_state::TargetStateRow;
 pub use tokens::TokenRecord;
 pub use users::StoredUser;

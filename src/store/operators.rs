@@ -40,6 +40,7 @@ pub struct EventRow {
     pub http_status: Option<i64>,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
+    pub note: Option<String>,
 }
 
 impl Eq for EventRow {}
@@ -212,7 +213,7 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         let events: Vec<EventRow> = sqlx::query_as(
-            "SELECT at, target, action, http_status, latency_ms, error FROM events
+            "SELECT at, target, action, http_status, latency_ms, error, note FROM events
              WHERE resource_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
         )
         .bind(&found.id)

@@ -195,7 +195,7 @@ pub struct SyncView {
     pub document: Option<crate::scim::resource::Document>,
     pub in_scope: bool,
     pub link: Option<Link>,
-    /// The link's revision as read (`None`: no link yet), for `finish_success`.
+    /// The link's revision as read (`None`: no link yet), for `finish_successes`.
     pub link_revision: Option<i64>,
 }
 
@@ -211,6 +211,17 @@ struct ViewRow {
     revision: Option<i64>,
 }
 
+/// A row whose vendor call succeeded: the link it leaves, the event, the sealed password it
+/// `delivered` (erased now), whether the user is `deleted`, and the link revision the worker read.
+pub struct Success<'a> {
+    pub claim: &'a Claim,
+    pub link: &'a Link,
+    pub event: &'a Event,
+    pub delivered: Option<&'a [u8]>,
+    pub deleted: bool,
+    pub read_revision: Option<i64>,
+}
+
 /// What one reconcile did, for the `events` log.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -218,6 +229,8 @@ pub struct Event {
     pub http_status: Option<u16>,
     pub latency_ms: f64,
     pub error: Option<String>,
+    /// What the connector wants an operator to know of a success.
+    pub note: Option<String>,
 }
 
 impl super::Store {
@@ -354,56 +367,20 @@ impl super::Store {
         Ok(!rows.is_empty())
     }
 
-    /// Success: the link is recorded, the row is cleared if no newer change came meanwhile (else it
-    /// stays due), and an event is written, all in one transaction.
-    /// A password that was `delivered` is erased (unless a newer one replaced it meanwhile), and a
+    /// Success, for a chunk's rows in one write transaction (a batch of 100 DocuSign updates is one
+    /// commit, not a hundred): each link is recorded, its row cleared if no newer change came
+    /// meanwhile (else it stays due), and an event written. A password that was `delivered` is erased (unless a newer one replaced it meanwhile), and a
     /// `deleted` user's tombstone goes once no target has a row left for it. The link is written only
     /// if its revision is still `read_revision` (what the worker read or last wrote): an operator's
     /// `link set` meanwhile wins, and its queued row runs again.
-    pub async fn finish_success(
-        &self,
-        claim: &Claim,
-        link: &Link,
-        event: &Event,
-        delivered: Option<&[u8]>,
-        deleted: bool,
-        read_revision: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
-        let current: Vec<(i64,)> = sqlx::query_as("SELECT revision FROM links WHERE resource_id = ?1 AND target = ?2")
-            .bind(&claim.resource_id)
-            .bind(&claim.target)
-            .fetch_all(&mut *tx)
-            .await?;
-        if current.first().map(|(r,)| *r) != read_revision {
-            tracing::info!(target = %claim.target, resource = %claim.resource_id, "the link changed while the vendor call was in flight; it is kept and the row runs again");
-            release(&mut tx, claim).await?;
-            insert_event(&mut tx, claim, event).await?;
-            tx.commit().await?;
+    pub async fn finish_successes(&self, successes: &[Success<'_>]) -> Result<(), StoreError> {
+        if successes.is_empty() {
             return Ok(());
         }
-        if let Some(sealed) = delivered {
-            sqlx::query("DELETE FROM password_handover WHERE resource_id = ?1 AND target = ?2 AND sealed = ?3")
-                .bind(&claim.resource_id)
-                .bind(&claim.target)
-                .bind(sealed)
-                .execute(&mut *tx)
-                .await?;
+        let mut tx = self.write.begin().await?;
+        for success in successes {
+            finish_one(&mut tx, success).await?;
         }
-        upsert_link(&mut tx, &claim.resource_id, &claim.target, link).await?;
-        let cleared = sqlx::query("DELETE FROM sync_queue WHERE resource_id = ?1 AND target = ?2 AND generation = ?3")
-            .bind(&claim.resource_id)
-            .bind(&claim.target)
-            .bind(claim.generation)
-            .execute(&mut *tx)
-            .await?;
-        if cleared.rows_affected() == 0 {
-            release(&mut tx, claim).await?;
-        }
-        if deleted {
-            purge_tombstone(&mut tx, &claim.resource_id).await?;
-        }
-        insert_event(&mut tx, claim, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -501,9 +478,52 @@ pub(super) async fn upsert_link(
     Ok(revision.first().map_or(0, |(r,)| *r))
 }
 
+async fn finish_one(tx: &mut Transaction<'_, Sqlite>, success: &Success<'_>) -> Result<(), StoreError> {
+    let Success {
+        claim,
+        link,
+        event,
+        delivered,
+        deleted,
+        read_revision,
+    } = success;
+    let current: Vec<(i64,)> = sqlx::query_as("SELECT revision FROM links WHERE resource_id = ?1 AND target = ?2")
+        .bind(&claim.resource_id)
+        .bind(&claim.target)
+        .fetch_all(&mut **tx)
+        .await?;
+    if current.first().map(|(r,)| *r) != *read_revision {
+        tracing::info!(target = %claim.target, resource = %claim.resource_id, "the link changed while the vendor call was in flight; it is kept and the row runs again");
+        release(tx, claim).await?;
+        return insert_event(tx, claim, event).await;
+    }
+    if let Some(sealed) = delivered {
+        sqlx::query("DELETE FROM password_handover WHERE resource_id = ?1 AND target = ?2 AND sealed = ?3")
+            .bind(&claim.resource_id)
+            .bind(&claim.target)
+            .bind(*sealed)
+            .execute(&mut **tx)
+            .await?;
+    }
+    upsert_link(tx, &claim.resource_id, &claim.target, link).await?;
+    let cleared = sqlx::query("DELETE FROM sync_queue WHERE resource_id = ?1 AND target = ?2 AND generation = ?3")
+        .bind(&claim.resource_id)
+        .bind(&claim.target)
+        .bind(claim.generation)
+        .execute(&mut **tx)
+        .await?;
+    if cleared.rows_affected() == 0 {
+        release(tx, claim).await?;
+    }
+    if *deleted {
+        purge_tombstone(tx, &claim.resource_id).await?;
+    }
+    insert_event(tx, claim, event).await
+}
+
 async fn insert_event(tx: &mut Transaction<'_, Sqlite>, claim: &Claim, event: &Event) -> Result<(), StoreError> {
     let ids: Vec<(i64,)> = sqlx::query_as(
-        "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          RETURNING id",
     )
     .bind(now_timestamp())
@@ -513,6 +533,7 @@ async fn insert_event(tx: &mut Transaction<'_, Sqlite>, claim: &Claim, event: &E
     .bind(event.http_status.map(i64::from))
     .bind(event.latency_ms)
     .bind(&event.error)
+    .bind(&event.note)
     .fetch_all(&mut **tx)
     .await?;
     // The log is bounded: every thousandth event, those beyond the newest EVENTS_KEPT go (a rowid

@@ -40,6 +40,20 @@ pub enum Desired {
 /// The id-mapping record (`links`) lives in the store, its state typed in the column.
 pub use crate::store::{Link, LinkState};
 
+/// What a connector made of one user: the link it leaves, and what an operator should know of it
+/// (recorded with the event, shown by `scim-bridge lookup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    pub link: Link,
+    pub note: Option<String>,
+}
+
+impl From<Link> for Reconciled {
+    fn from(link: Link) -> Self {
+        Self { link, note: None }
+    }
+}
+
 impl Link {
     pub fn creating(remote_key: &str) -> Self {
         Self {

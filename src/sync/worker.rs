@@ -15,7 +15,7 @@ use super::health::{Claimable, Verdict};
 use super::{ConnectorError, Desired, Link};
 use crate::config::{ConfigError, Settings};
 use crate::secrets::Sealer;
-use crate::store::{Claim, Event, Store, StoreError};
+use crate::store::{Claim, Event, Store, StoreError, Success};
 use rand::Rng;
 use rows::{store_failure, Prepared, Ready};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,18 +66,20 @@ struct Leased {
 
 /// What became of a claimed row.
 enum Handled {
-    Done(Reconciled),
+    Done(Finished),
     /// A wait of the bridge's own: due again after it, no call made, nothing counted.
     Deferred(Duration),
 }
 
 /// A reconcile's result, with the sealed password it delivered (erased when the outcome is recorded).
-struct Reconciled {
+struct Finished {
     link: Link,
+    /// The connector's word for the operator.
+    note: Option<String>,
     delivered: Option<Vec<u8>>,
     /// The user is deleted (its tombstone may go once every target is done).
     deleted: bool,
-    /// The link's revision as this reconcile read or wrote it (see `Store::finish_success`).
+    /// The link's revision as this reconcile read or wrote it (see `Store::finish_successes`).
     revision: Option<i64>,
 }
 
@@ -315,19 +317,27 @@ impl Worker {
         let results = self.reconcile(target, &chunk, probe).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         target.record(verdict_of(&results), probe, self.clock.now());
-        let outcomes = chunk.iter().zip(results).map(|(leased, result)| async move {
-            let claim = &leased.claim;
+        let mut done = Vec::new();
+        let mut others = Vec::new();
+        for (leased, result) in chunk.iter().zip(results) {
+            match result {
+                Ok(Handled::Done(finished)) => done.push((&leased.claim, finished)),
+                other => others.push((&leased.claim, other)),
+            }
+        }
+        let others = others.into_iter().map(|(claim, result)| async move {
             match result {
                 Ok(Handled::Deferred(wait)) | Err(ConnectorError::Deferred { wait, .. }) => {
                     self.store.defer(claim, self.clock.now_utc() + wait).await
                 }
-                Ok(Handled::Done(reconciled)) => self.succeeded(claim, reconciled, latency_ms).await,
                 Err(error) => self.failed(claim, &error, latency_ms).await,
+                Ok(Handled::Done(_)) => Ok(()),
             }
         });
-        let recorded = futures_util::future::join_all(outcomes).await.into_iter().collect();
+        let (succeeded, others) =
+            futures_util::future::join(self.succeeded(done, latency_ms), futures_util::future::join_all(others)).await;
         target.save_health(&self.store).await;
-        recorded
+        succeeded.and(others.into_iter().collect())
     }
 
     /// The chunk's outcomes, in order: rows settled without a call, and the connector's answers.
@@ -407,9 +417,10 @@ impl Worker {
             ready.iter().map(|(_, r)| (r.desired.clone(), r.link.clone())).collect();
         let answers = target.connector.reconcile_batch(&batch).await;
         settled.extend(ready.into_iter().zip(answers).map(|((n, row), answer)| {
-            let done = answer.map(|link| {
-                Handled::Done(Reconciled {
-                    link,
+            let done = answer.map(|reconciled| {
+                Handled::Done(Finished {
+                    link: reconciled.link,
+                    note: reconciled.note,
                     delivered: row.delivered,
                     deleted: row.deleted,
                     revision: row.revision,
@@ -420,26 +431,35 @@ impl Worker {
         settled
     }
 
-    async fn succeeded(&self, claim: &Claim, done: Reconciled, latency_ms: f64) -> Result<(), StoreError> {
-        let event = Event {
-            action: "reconcile",
-            http_status: None,
-            latency_ms,
-            error: None,
-        };
-        metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
-            .increment(1);
-        let row = done.link.clone();
-        self.store
-            .finish_success(
+    /// Records the rows whose vendor call succeeded, in one write transaction.
+    async fn succeeded(&self, done: Vec<(&Claim, Finished)>, latency_ms: f64) -> Result<(), StoreError> {
+        let events: Vec<Event> = done
+            .iter()
+            .map(|(claim, finished)| {
+                metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
+                    .increment(1);
+                Event {
+                    action: "reconcile",
+                    http_status: None,
+                    latency_ms,
+                    error: None,
+                    note: finished.note.clone(),
+                }
+            })
+            .collect();
+        let successes: Vec<Success> = done
+            .iter()
+            .zip(&events)
+            .map(|((claim, finished), event)| Success {
                 claim,
-                &row,
-                &event,
-                done.delivered.as_deref(),
-                done.deleted,
-                done.revision,
-            )
-            .await
+                link: &finished.link,
+                event,
+                delivered: finished.delivered.as_deref(),
+                deleted: finished.deleted,
+                read_revision: finished.revision,
+            })
+            .collect();
+        self.store.finish_successes(&successes).await
     }
 
     async fn failed(&self, claim: &Claim, error: &ConnectorError, latency_ms: f64) -> Result<(), StoreError> {
@@ -454,6 +474,7 @@ impl Worker {
             http_status: status_of(error),
             latency_ms,
             error: Some(message.clone()),
+            note: None,
         };
         self.store.finish_failure(claim, retry_at, &message, &event).await
     }

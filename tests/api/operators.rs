@@ -53,6 +53,7 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
     let store = store_for(&config).await;
     let ann = add_user(&store, "ann@example.com").await;
     add_user(&store, "bob@example.com").await;
+    let cat = add_user(&store, "cat@example.com").await;
     let dead = Claim {
         resource_id: ann.clone(),
         target: "w365".into(),
@@ -64,6 +65,7 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
         http_status: Some(400),
         latency_ms: 12.5,
         error: Some("w365: EmailAddress: The e-mail address is not valid".into()),
+        note: None,
     };
     store
         .finish_failure(
@@ -78,10 +80,35 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
     let words = status_of_w365(&config);
     assert_eq!(
         (words[1].as_str(), words[2].as_str()),
-        ("1", "1"),
-        "one pending, one dead: {words:?}"
+        ("2", "1"),
+        "two pending (bob, cat), one dead: {words:?}"
     );
     assert_eq!(words.last().map(String::as_str), Some("never"), "no success yet");
+
+    let noted = Event {
+        action: "reconcile",
+        http_status: None,
+        latency_ms: 3.0,
+        error: None,
+        note: Some("2 DocuSign users have this e-mail; linked K2 (open)".into()),
+    };
+    let cat_claim = Claim {
+        resource_id: cat.clone(),
+        target: "w365".into(),
+        generation: 1,
+        attempts: 0,
+    };
+    store
+        .finish_successes(&[scim_bridge::store::Success {
+            claim: &cat_claim,
+            link: &scim_bridge::store::Link::gone(),
+            event: &noted,
+            delivered: None,
+            deleted: false,
+            read_revision: None,
+        }])
+        .await
+        .unwrap();
 
     let (ok, out, err) = run(&config, &["lookup", "ANN@example.com"]);
     assert!(ok, "{err}");
@@ -91,6 +118,11 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
         "{out}"
     );
     assert!(!out.contains(W365_KEY), "no secret in lookup output");
+    let (ok, out, err) = run(&config, &["lookup", "cat@example.com"]);
+    assert!(
+        ok && out.contains("2 DocuSign users have this e-mail; linked K2 (open)"),
+        "{out}{err}"
+    );
     let (ok, _, err) = run(&config, &["lookup", "nobody@example.com"]);
     assert!(!ok && err.contains("no user"), "{err}");
 
@@ -105,7 +137,7 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
     );
 
     let (ok, out, err) = run(&config, &["sync", "resync", "--target", "w365"]);
-    assert!(ok && out.starts_with("2 user(s) queued for 'w365'"), "{out} {err}");
+    assert!(ok && out.starts_with("3 user(s) queued for 'w365'"), "{out} {err}");
     // Generation 1, moved by the retry (so that a worker's late result cannot undo it), then by the resync.
     assert_eq!(
         store.sync_rows().await.unwrap().iter().map(|r| r.generation).max(),

@@ -7,7 +7,7 @@ pub mod workspace365;
 
 use crate::config::{normalise_secret_keys, ConfigError, TargetKind, TargetSettings};
 use crate::sync::client::VendorClient;
-use crate::sync::{ConnectorError, Desired, Link};
+use crate::sync::{ConnectorError, Desired, Link, Reconciled};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::Serialize;
@@ -114,13 +114,13 @@ impl Connector {
 
     /// Makes the vendor hold each desired user, given its link; one result per item, in order.
     /// DocuSign takes the batch in bulk calls; the others one user after another.
-    pub async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Link, ConnectorError>> {
+    pub async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Reconciled, ConnectorError>> {
         if let Self::Docusign(c) = self {
             return c.reconcile_batch(batch).await;
         }
         let mut results = Vec::with_capacity(batch.len());
         for (desired, link) in batch {
-            results.push(self.reconcile(desired, link.as_ref()).await);
+            results.push(self.reconcile(desired, link.as_ref()).await.map(Reconciled::from));
         }
         results
     }

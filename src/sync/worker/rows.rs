@@ -3,7 +3,7 @@
 //! rows are settled here without a call (nothing to create or remove, a record taken over by a
 //! new user with the same e-mail, another reconcile of the same vendor key in flight).
 use super::target::{KeyGuard, Target};
-use super::{Handled, Reconciled, Worker, BUSY_KEY_WAIT};
+use super::{Finished, Handled, Worker, BUSY_KEY_WAIT};
 use crate::config::OnDelete;
 use crate::scim::resource::Document;
 use crate::store::{Claim, StoreError};
@@ -42,8 +42,9 @@ impl Worker {
         let link = view.link.clone();
         let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
         let settled = |link: Link, deleted| {
-            Ok(Prepared::Settled(Handled::Done(Reconciled {
+            Ok(Prepared::Settled(Handled::Done(Finished {
                 link,
+                note: None,
                 delivered: None,
                 deleted,
                 revision,

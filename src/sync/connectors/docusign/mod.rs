@@ -25,7 +25,7 @@ use super::fingerprint;
 use crate::sync::answer::check_length;
 use crate::sync::cache::Cached;
 use crate::sync::client::VendorClient;
-use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
+use crate::sync::{ConnectorError, Desired, Link, LinkState, Reconciled, Secret, UserState};
 use directory::Directory;
 use jsonwebtoken::EncodingKey;
 use reqwest::Method;
@@ -84,6 +84,8 @@ struct Item<'a> {
     create: bool,
     /// Set once the item is finished (failed, or nothing left to do).
     outcome: Option<Result<Link, ConnectorError>>,
+    /// For the operator: several DocuSign users share this user's e-mail.
+    note: Option<String>,
 }
 
 impl<'a> Item<'a> {
@@ -98,6 +100,7 @@ impl<'a> Item<'a> {
             link: link.filter(|l| l.state != LinkState::Gone).cloned(),
             create: false,
             outcome: None,
+            note: None,
         }
     }
 
@@ -115,15 +118,17 @@ impl<'a> Item<'a> {
         self.outcome = Some(Err(error));
     }
 
-    fn finish(self) -> Result<Link, ConnectorError> {
-        match (self.outcome, self.link, self.user) {
+    fn finish(self) -> Result<Reconciled, ConnectorError> {
+        let note = self.note;
+        let link = match (self.outcome, self.link, self.user) {
             (Some(outcome), _, _) => outcome,
             (None, Some(link), Some(_)) => Ok(Link {
                 state: LinkState::Linked,
                 ..link
             }),
             _ => Ok(Link::gone()),
-        }
+        };
+        link.map(|link| Reconciled { link, note })
     }
 }
 
@@ -157,11 +162,13 @@ impl Docusign {
     pub async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
         let mut items = vec![Item::new(desired, link)];
         self.run(&mut items).await;
-        items.pop().map_or_else(|| Ok(Link::gone()), Item::finish)
+        items
+            .pop()
+            .map_or_else(|| Ok(Link::gone()), |item| item.finish().map(|r| r.link))
     }
 
     /// Makes DocuSign hold each desired user, given its link, with one call per bulk step.
-    pub async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Link, ConnectorError>> {
+    pub async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Reconciled, ConnectorError>> {
         let mut items: Vec<Item> = batch.iter().map(|(d, l)| Item::new(d, l.as_ref())).collect();
         self.run(&mut items).await;
         items.into_iter().map(Item::finish).collect()
@@ -238,9 +245,15 @@ impl Docusign {
                         item.user,
                     ) {
                         (Err(e), _) => item.fail(e),
-                        (Ok(Some(found)), Some(_)) => item.link = Some(adopted(&found, &email)),
+                        (Ok(Some(found)), Some(_)) => {
+                            item.note = found.note();
+                            item.link = Some(adopted(&found.user, &email));
+                        }
                         (Ok(None), Some(_)) => item.create = true,
-                        (Ok(Some(found)), None) if !found.is_closed() => item.link = Some(adopted(&found, &email)),
+                        (Ok(Some(found)), None) if !found.user.is_closed() => {
+                            item.note = found.note();
+                            item.link = Some(adopted(&found.user, &email));
+                        }
                         (Ok(_), None) => item.outcome = Some(Ok(Link::gone())),
                     }
                 }
@@ -250,7 +263,7 @@ impl Docusign {
 
     /// `GET …/users?email=`: the user with that e-mail; an open one before a closed one (older
     /// accounts may hold several users per e-mail).
-    async fn find(&self, email: &str) -> Result<Option<UserItem>, ConnectorError> {
+    async fn find(&self, email: &str) -> Result<Option<Found>, ConnectorError> {
         let url = reqwest::Url::parse_with_params(&self.users_url().await?, &[("email", email)])
             .map_err(|e| ConnectorError::permanent(None, format!("bad base URL: {e}")))?;
         let answer: UsersAnswer = self
@@ -261,15 +274,16 @@ impl Docusign {
             .into_iter()
             .filter(|u| u.has_email(email) && u.user_id.is_some())
             .collect();
-        if matching.len() > 1 {
-            tracing::warn!(target = %self.settings.target, users = matching.len(), "several DocuSign users have this e-mail; the bridge links an open one");
+        let sharing = matching.len();
+        if sharing > 1 {
+            tracing::warn!(target = %self.settings.target, users = sharing, "several DocuSign users have this e-mail; the bridge links an open one");
         }
         matching.sort_by_key(UserItem::is_closed);
-        Ok(matching.into_iter().next())
+        Ok(matching.into_iter().next().map(|user| Found { user, sharing }))
     }
 
     /// The user under the first of `keys` DocuSign has one for.
-    async fn find_any(&self, keys: &[&str]) -> Result<Option<UserItem>, ConnectorError> {
+    async fn find_any(&self, keys: &[&str]) -> Result<Option<Found>, ConnectorError> {
         for key in keys {
             if let Some(found) = self.find(key).await? {
                 return Ok(Some(found));
@@ -326,7 +340,10 @@ impl Docusign {
                     }
                     Err(Refused::Item(code)) if code.starts_with(ALREADY_EXISTS) => {
                         match self.find(&user.email).await {
-                            Ok(Some(found)) => item.link = Some(adopted(&found, &user.email)),
+                            Ok(Some(found)) => {
+                                item.note = found.note();
+                                item.link = Some(adopted(&found.user, &user.email));
+                            }
                             Ok(None) => item.fail(ConnectorError::permanent(
                                 None,
                                 "USER_ALREADY_EXISTS_IN_ACCOUNT, yet no user has this e-mail",
@@ -488,6 +505,26 @@ impl Docusign {
         if let Some(directory) = self.directory.peek().await {
             directory.learn(email);
         }
+    }
+}
+
+/// The user `GET …/users?email=` found, and how many users have that e-mail.
+struct Found {
+    user: UserItem,
+    sharing: usize,
+}
+
+impl Found {
+    /// Says which user was linked when several share the e-mail (older accounts allow it).
+    fn note(&self) -> Option<String> {
+        (self.sharing > 1).then(|| {
+            format!(
+                "{} DocuSign users have this e-mail; linked {} ({})",
+                self.sharing,
+                self.user.user_id.as_deref().unwrap_or("?"),
+                if self.user.is_closed() { "closed" } else { "open" }
+            )
+        })
     }
 }
 

@@ -208,7 +208,7 @@ async fn batches(server: &MockServer) -> Vec<Vec<String>> {
         .collect()
 }
 
-async fn update_all(docusign: &Docusign, n: usize) -> Vec<Result<Link, ConnectorError>> {
+async fn update_all(docusign: &Docusign, n: usize) -> Vec<Result<Reconciled, ConnectorError>> {
     let before: Vec<UserState> = (0..n).map(|i| user(&format!("u{i}@example.com"), true)).collect();
     let links: Vec<Link> = before
         .iter()
@@ -239,7 +239,7 @@ async fn a_batch_of_updates_goes_out_as_one_seed_put_per_batch_size() {
         .await;
     let docusign = connector(&server, 2);
     for result in update_all(&docusign, 3).await {
-        assert_eq!(result.unwrap().pushed_active, Some(true));
+        assert_eq!(result.unwrap().link.pushed_active, Some(true));
     }
     let sizes: Vec<usize> = batches(&server).await.iter().map(Vec::len).collect();
     assert_eq!(sizes, [2, 1], "three updates, batch_size 2");
@@ -604,7 +604,7 @@ async fn a_batch_of_new_users_costs_one_listing_of_the_account_and_one_create() 
     for (i, result) in results.iter().enumerate() {
         let email = format!("new{i}@example.com");
         assert_eq!(
-            result.as_ref().unwrap(),
+            &result.as_ref().unwrap().link,
             &linked(&user(&email, true), &format!("N-{email}"), true)
         );
     }
@@ -624,7 +624,7 @@ async fn a_batch_of_new_users_costs_one_listing_of_the_account_and_one_create() 
     // learnt the users created since, so a second create of new0 would be looked up first).
     let again = docusign.reconcile_batch(&new_users(12..13)).await;
     assert_eq!(
-        again[0].as_ref().unwrap().remote_id.as_deref(),
+        again[0].as_ref().unwrap().link.remote_id.as_deref(),
         Some("N-new12@example.com")
     );
     let requests = server.received_requests().await.unwrap();
@@ -680,8 +680,14 @@ async fn a_listed_user_is_looked_up_again_and_adopted_and_item_errors_stay_with_
         .mount(&server)
         .await;
     let results = connector(&server, 100).reconcile_batch(&new_users(0..10)).await;
-    let link = |i: usize| results[i].as_ref().unwrap();
+    let link = |i: usize| &results[i].as_ref().unwrap().link;
     assert_eq!(link(3).remote_id.as_deref(), Some("K2"));
+    assert_eq!(
+        results[3].as_ref().unwrap().note.as_deref(),
+        Some("2 DocuSign users have this e-mail; linked K2 (open)"),
+        "lookup says there were several"
+    );
+    assert_eq!(results[5].as_ref().unwrap().note, None);
     assert_eq!(
         link(5).remote_id.as_deref(),
         Some("K5"),

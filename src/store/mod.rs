@@ -7,6 +7,7 @@
 //! create benchmark before this rule; see `tests/api/locking.rs`).
 mod error;
 mod groups;
+mod links;
 mod operators;
 mod permissions;
 mod query;
@@ -19,9 +20,10 @@ mod users;
 
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
+pub use links::{Link, LinkState};
 pub use operators::{EventRow, LookedUp, TargetStatus};
 pub use resource::{Page, StoredResource};
-pub use sync_queue::{Claim, Event, Link, LinkState, Success, SyncRow, SyncView, TargetScope};
+pub use sync_queue::{Claim, Event, Success, SyncRow, SyncView, TargetScope};
 pub use target_state::TargetStateRow;
 pub use tokens::TokenRecord;
 pub use users::StoredUser;

@@ -1,6 +1,7 @@
 //! What operators ask of the sync engine (`scim-bridge sync …`, `scim-bridge lookup`): per-target
 //! status, retrying rows now, re-queueing a whole target, and one user's full story.
-use super::sync_queue::{enqueue_user, upsert_link, Link, LinkState, SyncRow};
+use super::links::{upsert_link, Link, LinkState};
+use super::sync_queue::{enqueue_user, SyncRow};
 use super::{now_timestamp, Store, StoreError};
 
 /// One target's queue, as `sync status` prints it.

@@ -1,5 +1,6 @@
 //! Enqueueing fan-out work in the transaction of the change that causes it (docs/architecture.md: the row
 //! is written with the change, so a committed change always has its work queued).
+use super::links::{upsert_link, Link, LinkState};
 use super::query::{Bind, Compiler, Sql, USERS};
 use super::resource::arguments;
 use super::timestamp::Timestamp;
@@ -153,41 +154,6 @@ pub struct Claim {
     pub attempts: i64,
 }
 
-/// Where a link stands (the `links.state` column; a value outside these fails to read).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(rename_all = "lowercase")]
-pub enum LinkState {
-    /// The vendor holds the user as `pushed_*` say.
-    Linked,
-    /// A create was sent and its outcome is unknown (timeout, crash): look the user up before creating.
-    Creating,
-    /// The user is gone from the vendor.
-    Gone,
-}
-
-impl std::fmt::Display for LinkState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(match self {
-            Self::Linked => "linked",
-            Self::Creating => "creating",
-            Self::Gone => "gone",
-        })
-    }
-}
-
-/// The id-mapping record for one (user, target), a `links` row: what we last made the vendor hold.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Link {
-    pub state: LinkState,
-    /// The vendor's own id, when it told us one.
-    pub remote_id: Option<String>,
-    /// The key the vendor's paths use (an e-mail for Workspace365).
-    pub remote_key: Option<String>,
-    /// A fingerprint of the attributes last pushed, to tell whether an update is due.
-    pub pushed_hash: Option<String>,
-    pub pushed_active: Option<bool>,
-}
-
 /// One (user, target) as the worker reads it before calling the vendor.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncView {
@@ -284,17 +250,6 @@ impl super::Store {
         Ok(rows.into_iter().next().and_then(|(d,)| d).map(|d| d.0))
     }
 
-    pub async fn link(&self, resource_id: &str, target: &str) -> Result<Option<Link>, StoreError> {
-        Ok(sqlx::query_as::<_, Link>(
-            "SELECT state, remote_id, remote_key, pushed_hash, pushed_active FROM links WHERE resource_id = ?1 AND target = ?2",
-        )
-        .bind(resource_id)
-        .bind(target)
-        .fetch_all(&self.read)
-        .await?
-        .pop())
-    }
-
     /// What the worker needs to reconcile (user `id`, `target`), read in one statement: the user's
     /// document (`None` once deleted), whether it is in the target's scope, and the link.
     pub async fn sync_view(&self, id: &str, target: &str) -> Result<SyncView, StoreError> {
@@ -338,33 +293,6 @@ impl super::Store {
             link,
             link_revision: row.revision,
         })
-    }
-
-    /// Records the link in one statement (before a create, as `creating`: if the process dies after
-    /// the vendor answered, the next attempt looks the user up instead of creating it twice).
-    /// Returns the link's new revision.
-    pub async fn save_link(&self, resource_id: &str, target: &str, link: &Link) -> Result<i64, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        upsert_link(&mut conn, resource_id, target, link).await
-    }
-
-    /// Whether a user other than `resource_id` is linked at `target` to the same vendor record: the
-    /// same vendor id, or the same key (an e-mail) where one of the two links has no id (a record
-    /// adopted by e-mail). A deleted user's record that a new user with the same e-mail took over is
-    /// then not removed from under it.
-    pub async fn linked_elsewhere(&self, resource_id: &str, target: &str, link: &Link) -> Result<bool, StoreError> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM links WHERE target = ?2 AND resource_id <> ?1 AND state <> 'gone'
-               AND (remote_id = ?3 OR (remote_key = ?4 COLLATE NOCASE AND (remote_id IS NULL OR ?3 IS NULL)))
-             LIMIT 1",
-        )
-        .bind(resource_id)
-        .bind(target)
-        .bind(&link.remote_id)
-        .bind(&link.remote_key)
-        .fetch_all(&self.read)
-        .await?;
-        Ok(!rows.is_empty())
     }
 
     /// Success, for a chunk's rows in one write transaction (a batch of 100 DocuSign updates is one
@@ -447,35 +375,6 @@ async fn release(tx: &mut Transaction<'_, Sqlite>, claim: &Claim) -> Result<(), 
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// Writes a link, moving its revision; returns the new revision.
-pub(super) async fn upsert_link(
-    conn: &mut sqlx::SqliteConnection,
-    resource_id: &str,
-    target: &str,
-    link: &Link,
-) -> Result<i64, StoreError> {
-    let revision: Vec<(i64,)> = sqlx::query_as(
-        "INSERT INTO links (resource_id, target, state, remote_id, remote_key, pushed_hash, pushed_active, updated_at, revision)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
-         ON CONFLICT (resource_id, target) DO UPDATE SET state = excluded.state, remote_id = excluded.remote_id,
-             remote_key = excluded.remote_key, pushed_hash = excluded.pushed_hash,
-             pushed_active = excluded.pushed_active, updated_at = excluded.updated_at,
-             revision = links.revision + 1
-         RETURNING revision",
-    )
-    .bind(resource_id)
-    .bind(target)
-    .bind(link.state)
-    .bind(&link.remote_id)
-    .bind(&link.remote_key)
-    .bind(&link.pushed_hash)
-    .bind(link.pushed_active)
-    .bind(now_timestamp())
-    .fetch_all(conn)
-    .await?;
-    Ok(revision.first().map_or(0, |(r,)| *r))
 }
 
 async fn finish_one(tx: &mut Transaction<'_, Sqlite>, success: &Success<'_>) -> Result<(), StoreError> {

@@ -205,3 +205,21 @@ pub fn segment(s: &str) -> String {
         })
         .collect()
 }
+
+/// A vendor id written as a JSON number or a string (CyberArk, Eloqua), read as either and sent
+/// back as it came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum VendorId {
+    Number(u64),
+    Text(String),
+}
+
+impl std::fmt::Display for VendorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Text(s) => f.write_str(s),
+        }
+    }
+}

@@ -1,33 +1,16 @@
 //! The PVWA's JSON, typed (docs/vendors/cyberark.md). A vault user keeps every field the bridge does
 //! not map (`rest`): a PUT replaces the whole object, so what is left out would be cleared.
+use crate::sync::connectors::VendorId;
 use crate::sync::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::fmt;
-
-/// A user id: a number in the Gen2 API, accepted as text too.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum VaultId {
-    Number(u64),
-    Text(String),
-}
-
-impl fmt::Display for VaultId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Number(n) => write!(f, "{n}"),
-            Self::Text(s) => f.write_str(s),
-        }
-    }
-}
 
 /// `GET /API/Users/{id}/`, an item of `GET /API/Users`, and the body of `PUT /API/Users/{id}/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<VaultId>,
+    pub id: Option<VendorId>,
     #[serde(default)]
     pub username: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,7 +75,7 @@ pub struct NewUser<'a> {
 /// What `POST /API/Users/` answers: the new user (its id is what the bridge needs).
 #[derive(Debug, Deserialize)]
 pub struct Created {
-    pub id: Option<VaultId>,
+    pub id: Option<VendorId>,
 }
 
 /// `POST /API/auth/{method}/Logon/`.
@@ -117,7 +100,7 @@ impl<'a> Logon<'a> {
 /// `POST /API/Users/{id}/Activate` (the seed call).
 #[derive(Serialize)]
 pub struct Activate<'a> {
-    pub id: &'a VaultId,
+    pub id: &'a VendorId,
 }
 
 /// `GET /WebServices/PIMServices.svc/Server`: the PVWA's version (read by `check`).

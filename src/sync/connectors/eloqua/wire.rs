@@ -1,25 +1,9 @@
 //! Eloqua's JSON, typed (docs/vendors/eloqua.md). A user keeps every field the bridge does not map
 //! (`rest`): updates PUT the whole object back.
+use crate::sync::connectors::VendorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
-
-/// An id: Eloqua writes numbers as strings, and sometimes as numbers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EloquaId {
-    Text(String),
-    Number(u64),
-}
-
-impl fmt::Display for EloquaId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Text(s) => f.write_str(s),
-            Self::Number(n) => write!(f, "{n}"),
-        }
-    }
-}
 
 /// A boolean as Eloqua writes it: `true`, `"True"` or `"true"`; kept in its own form on the way back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +38,7 @@ impl fmt::Display for Flag {
 #[serde(rename_all = "camelCase")]
 pub struct EloquaUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<EloquaId>,
+    pub id: Option<VendorId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -55,10 +55,11 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
-    /// A conflict said with the value that is taken.
-    pub fn naming(self, value: &str) -> Self {
+    /// A conflict on `field` said with the value that is taken (a conflict on another constraint
+    /// is left as it is).
+    pub fn naming(self, field: &str, value: &str) -> Self {
         match self {
-            Self::Conflict { constraint, .. } => Self::Conflict {
+            Self::Conflict { constraint, .. } if constraint == field => Self::Conflict {
                 constraint,
                 value: Some(value.to_owned()),
             },

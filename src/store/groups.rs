@@ -39,7 +39,7 @@ fn display_name(document: &Document) -> &str {
 
 /// A displayName conflict, naming the displayName.
 fn named(e: StoreError, document: &Document) -> StoreError {
-    e.naming(display_name(document))
+    e.naming("displayName", display_name(document))
 }
 
 fn external_id(document: &Document) -> Option<&str> {

@@ -60,7 +60,7 @@ fn update_query<'q>(
 
 /// A userName conflict, naming the userName.
 fn named(e: StoreError, document: &Document) -> StoreError {
-    e.naming(indexed(document).user_name)
+    e.naming("userName", indexed(document).user_name)
 }
 
 /// If-Match (when sent) must name the current version.

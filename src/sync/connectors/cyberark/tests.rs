@@ -501,3 +501,29 @@ async fn a_vault_without_the_disable_route_parks_the_row_naming_the_minimum_vers
     assert!(matches!(err, ConnectorError::Config { .. }), "{err:?}");
     assert!(err.to_string().contains("PVWA 12.6 or later is needed"), "{err}");
 }
+
+#[tokio::test]
+async fn a_2xx_answer_the_bridge_does_not_read_may_be_any_body() {
+    let server = MockServer::start().await;
+    logon(&server, 1).await;
+    get_user(&server, vault_user(true, false)).await;
+    call("PUT", "/PasswordVault/API/Users/42/")
+        .respond_with(ResponseTemplate::new(200).set_body_string("OK"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    call("POST", "/PasswordVault/API/Users/42/disable/")
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let desired = Desired::Present(UserState {
+        family_name: "Two".into(),
+        ..user("userone@example.com", false)
+    });
+    let link = connector(&server)
+        .reconcile(&desired, Some(&linked(true)))
+        .await
+        .unwrap();
+    assert_eq!(link.pushed_active, Some(false));
+}

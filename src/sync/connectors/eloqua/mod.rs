@@ -179,9 +179,10 @@ impl Eloqua {
             ..current.clone()
         };
         if merged != current {
-            let _: IgnoredAny = self
-                .call_json(Method::PUT, &format!("{USER}/{id}"), &[], Some(&merged), "update user")
+            let response = self
+                .call(Method::PUT, &format!("{USER}/{id}"), &[], Some(&merged))
                 .await?;
+            done(&response, "update user")?;
         }
         let enabled = match current.is_disabled.as_ref().and_then(wire::Flag::value) {
             Some(disabled) => Some(!disabled),
@@ -197,10 +198,11 @@ impl Eloqua {
     /// `"enabled":"True"` is a string; it is read leniently and must say what was asked.
     async fn set_enabled(&self, id: &str, enabled: bool) -> Result<(), ConnectorError> {
         let url = format!("{USER}/{id}/enabled");
-        let answer: Enabled = self
-            .call_json(Method::PUT, &url, &[], Some(&Enable { enabled }), "enable user")
-            .await?;
-        match answer.enabled {
+        let response = self.call(Method::PUT, &url, &[], Some(&Enable { enabled })).await?;
+        done(&response, "enable user")?;
+        // The answer is read leniently: a body that is not `{"enabled": …}` says nothing against it.
+        let answer = serde_json::from_str::<Enabled>(&response.body).ok();
+        match answer.and_then(|a| a.enabled) {
             Some(now) if now.value() == Some(!enabled) => Err(ConnectorError::permanent(
                 Some(200),
                 format!("asked for enabled = {enabled}, Eloqua answered {now}"),
@@ -227,7 +229,7 @@ impl Eloqua {
                 .call(Method::DELETE, &format!("{USER}/{id}"), &[], None::<&()>)
                 .await?;
             if response.status != 404 {
-                expect::<IgnoredAny>(&response, "delete user")?;
+                done(&response, "delete user")?;
             }
         }
         Ok(Link::gone())
@@ -328,6 +330,14 @@ fn expect<T: DeserializeOwned>(response: &VendorResponse, what: &str) -> Result<
         )));
     }
     expect_json(response, what, words)
+}
+
+/// A 2xx answer whose body is not read (JSON or not); any other answer as `expect` sorts it.
+fn done(response: &VendorResponse, what: &str) -> Result<(), ConnectorError> {
+    if response.is_success() {
+        return Ok(());
+    }
+    expect::<IgnoredAny>(response, what).map(drop)
 }
 
 fn link(id: String, user: &UserState) -> Link {

@@ -5,6 +5,7 @@
 //! those stop after the first row and leave the SQLite statement active, which keeps its implicit
 //! transaction open, so the WAL can never be reset and grows without bound (3.8 GB in a two-minute
 //! create benchmark before this rule; see `tests/api/locking.rs`).
+mod claims;
 mod error;
 mod groups;
 mod links;
@@ -18,12 +19,13 @@ mod timestamp;
 mod tokens;
 mod users;
 
+pub use claims::{Claim, Event, Success, SyncView};
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
 pub use links::{Link, LinkState};
 pub use operators::{EventRow, LookedUp, TargetStatus};
 pub use resource::{Page, StoredResource};
-pub use sync_queue::{Claim, Event, Success, SyncRow, SyncView, TargetScope};
+pub use sync_queue::{SyncRow, TargetScope};
 pub use target_state::TargetStateRow;
 pub use tokens::TokenRecord;
 pub use users::StoredUser;

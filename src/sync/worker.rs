@@ -7,16 +7,17 @@
 //! A row that meets a wait of the bridge's own (a pause, an open breaker, another reconcile of the
 //! same vendor key) is put back without counting an attempt; only a reconcile whose vendor call
 //! failed counts, once, against the row and the breaker.
+mod claim;
+mod outcome;
 mod rows;
 mod target;
 
 use super::clock::Clock;
-use super::health::{Claimable, Verdict};
+use super::health::Verdict;
 use super::{ConnectorError, Desired, Link};
 use crate::config::{ConfigError, Settings};
 use crate::secrets::Sealer;
-use crate::store::{Claim, Event, Store, StoreError, Success};
-use rand::Rng;
+use crate::store::{Claim, Store, StoreError};
 use rows::{store_failure, Prepared, Ready};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,12 +29,6 @@ use tokio::task::JoinSet;
 /// Rows leased per round, and how long a lease lasts before another worker may take the row.
 const BATCH: i64 = 64;
 const LEASE: Duration = Duration::from_secs(300);
-/// Backoff of one row: full jitter over `BASE * 2^attempts`, capped. The cap is short because a
-/// vendor that is down is the breaker's business (it stops all calls without counting attempts):
-/// a row's own backoff only spreads out retries of failures that hit it alone. (With a 5-minute
-/// cap, rows that met three or four random faults waited minutes after the vendor was fine.)
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// The longest idle wait: rows made due by another process (`sync retry`, `sync resync`) cannot
 /// wake this one, so it looks again this often (one probe of the due index).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
@@ -207,101 +202,6 @@ impl Worker {
         }
     }
 
-    /// Leases up to `limit` due rows of the targets that may be called now, and one probe row of
-    /// each target whose open breaker has waited long enough.
-    async fn claim(&self, limit: usize) -> Result<Vec<Leased>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let now = self.clock.now();
-        let (mut callable, mut probing, mut blocked_until) = (Vec::new(), Vec::new(), None);
-        for target in &self.targets {
-            match target.health.claimable(now) {
-                Claimable::All => callable.push(target.name.as_str()),
-                Claimable::Probe => probing.push(target),
-                Claimable::Not(until) => {
-                    blocked_until = Some(blocked_until.map_or(until, |b: SystemTime| b.min(until)))
-                }
-            }
-        }
-        let now = time::OffsetDateTime::from(now);
-        let lease_until = now + LEASE;
-        // Remembered even once it has passed: rows left due while a target waited are claimed
-        // when it ends, not at the next idle check.
-        *self.blocked_until.lock().unwrap_or_else(|p| p.into_inner()) = blocked_until;
-        let limit = i64::try_from(limit).unwrap_or(BATCH);
-        let mut leased: Vec<Leased> = self
-            .store
-            .claim_due(now, lease_until, limit, &callable)
-            .await?
-            .into_iter()
-            .map(|claim| Leased { claim, probe: false })
-            .collect();
-        for target in probing {
-            for claim in self
-                .store
-                .claim_due(now, lease_until, 1, &[target.name.as_str()])
-                .await?
-            {
-                target.probe_started();
-                target.save_health(&self.store).await;
-                leased.push(Leased { claim, probe: true });
-            }
-        }
-        Ok(leased)
-    }
-
-    /// How long to wait for the next due row or for a target to become callable (at most `IDLE_CHECK`).
-    async fn until_next_due(&self) -> Duration {
-        let now = self.clock.now();
-        let next_row = self
-            .store
-            .next_due(now.into())
-            .await
-            .ok()
-            .flatten()
-            .map(|at| SystemTime::from(at).duration_since(now).unwrap_or(Duration::ZERO));
-        let callable_again = self
-            .blocked_until
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map(|until| until.duration_since(now).unwrap_or_default());
-        [next_row, callable_again]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(IDLE_CHECK)
-            .clamp(Duration::from_millis(10), IDLE_CHECK)
-    }
-
-    /// Claimed rows cut into what one reconcile takes: a target's rows together, up to its batch
-    /// size; a probe alone.
-    fn chunks(&self, claimed: Vec<Leased>) -> Vec<Vec<Leased>> {
-        let mut chunks: Vec<Vec<Leased>> = Vec::new();
-        let mut open: Vec<(String, usize)> = Vec::new();
-        for leased in claimed {
-            let size = self
-                .targets
-                .iter()
-                .find(|t| t.name == leased.claim.target)
-                .map_or(1, |t| t.batch_size);
-            let joinable = open
-                .iter()
-                .find(|(target, at)| *target == leased.claim.target && chunks[*at].len() < size)
-                .map(|(_, at)| *at);
-            match joinable {
-                Some(at) if !leased.probe => chunks[at].push(leased),
-                _ => {
-                    if !leased.probe && size > 1 {
-                        open.push((leased.claim.target.clone(), chunks.len()));
-                    }
-                    chunks.push(vec![leased]);
-                }
-            }
-        }
-        chunks
-    }
-
     /// Reconciles one chunk of a target's rows: each is prepared, the ready ones go to the
     /// connector together under one permit, and every outcome is recorded on its own row. The
     /// breaker hears the chunk once (a batch call that failed is one failure, not a hundred).
@@ -429,86 +329,6 @@ impl Worker {
             (n, done)
         }));
         settled
-    }
-
-    /// Records the rows whose vendor call succeeded, in one write transaction.
-    async fn succeeded(&self, done: Vec<(&Claim, Finished)>, latency_ms: f64) -> Result<(), StoreError> {
-        let events: Vec<Event> = done
-            .iter()
-            .map(|(claim, finished)| {
-                metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
-                    .increment(1);
-                Event {
-                    action: "reconcile",
-                    http_status: None,
-                    latency_ms,
-                    error: None,
-                    note: finished.note.clone(),
-                }
-            })
-            .collect();
-        let successes: Vec<Success> = done
-            .iter()
-            .zip(&events)
-            .map(|((claim, finished), event)| Success {
-                claim,
-                link: &finished.link,
-                event,
-                delivered: finished.delivered.as_deref(),
-                deleted: finished.deleted,
-                read_revision: finished.revision,
-            })
-            .collect();
-        self.store.finish_successes(&successes).await
-    }
-
-    async fn failed(&self, claim: &Claim, error: &ConnectorError, latency_ms: f64) -> Result<(), StoreError> {
-        let message = error.to_string();
-        let retry_at = retry_at(error, claim.attempts, self.clock.now_utc());
-        tracing::warn!(target = %claim.target, resource = %claim.resource_id, retry = retry_at.is_some(), error = %message, "vendor call failed");
-        let outcome = if retry_at.is_some() { "retry" } else { "dead" };
-        metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => outcome)
-            .increment(1);
-        let event = Event {
-            action: "reconcile",
-            http_status: status_of(error),
-            latency_ms,
-            error: Some(message.clone()),
-            note: None,
-        };
-        self.store.finish_failure(claim, retry_at, &message, &event).await
-    }
-}
-
-/// When to try again, or `None` to park the row as dead.
-fn retry_at(error: &ConnectorError, attempts: i64, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
-    if !error.is_retryable() {
-        return None;
-    }
-    let jitter = full_jitter(attempts);
-    let wait = match error {
-        ConnectorError::Transient {
-            retry_after: Some(hint),
-            ..
-        } => (*hint).max(jitter),
-        _ => jitter,
-    };
-    Some(now + wait)
-}
-
-/// A random wait in `[0, min(cap, base * 2^attempts)]` ("full jitter").
-fn full_jitter(attempts: i64) -> Duration {
-    let exponent = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(2u32.saturating_pow(exponent))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
-}
-
-fn status_of(error: &ConnectorError) -> Option<u16> {
-    match error {
-        ConnectorError::Permanent { status, .. } => *status,
-        _ => None,
     }
 }
 

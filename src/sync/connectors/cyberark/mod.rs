@@ -6,19 +6,20 @@
 //! object, so changes are merged into what the vault holds, and the read also tells whether the user
 //! is disabled or suspended, and whether it is one the bridge must never touch.
 mod config;
+mod session;
 mod wire;
 
+use session::{done, expect, too_old, vault_words};
+
 use super::{fingerprint, random_password};
-use crate::sync::answer::{check_length, classify, expect_json, read_json, to_json, unreadable};
+use crate::sync::answer::{check_length, unreadable};
 use crate::sync::cache::Cached;
-use crate::sync::client::{excerpt, VendorClient, VendorResponse};
+use crate::sync::client::VendorClient;
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
-use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::Serialize;
 use std::fmt;
-use wire::{Activate, Created, Internet, Logon, NewUser, PersonalDetails, Server, UserList, VaultError, VaultUser};
+use wire::{Activate, Created, Internet, NewUser, PersonalDetails, UserList, VaultError, VaultUser};
 
 /// The first PVWA version with the `enable/` and `disable/` routes.
 const MINIMUM_VERSION: (u32, u32) = (12, 6);
@@ -252,146 +253,6 @@ impl Cyberark {
         }
         Ok(Link::gone())
     }
-
-    /// `POST /API/auth/{method}/Logon/`: the session token, a bare JSON string.
-    async fn logon(&self) -> Result<(Secret, Option<std::time::Duration>), ConnectorError> {
-        let body = Logon::new(&self.settings.username, &self.settings.password);
-        let url = self.api(&format!("auth/{}/Logon/", self.settings.auth_method));
-        let request = self
-            .client
-            .request(Method::POST, &url)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .body(to_json(&body)?);
-        let response = self.client.send(request).await?;
-        if response.is_success() {
-            let token =
-                serde_json::from_str::<String>(&response.body).unwrap_or_else(|_| response.body.trim().to_owned());
-            if token.is_empty() {
-                return Err(unreadable("Logon", &response.body));
-            }
-            return Ok((Secret::new(token), None));
-        }
-        let code = VaultError::of(&response.body).error_code;
-        match (response.status, code.as_deref()) {
-            // A wrong user or password is not retried in a loop (PASWS013E), nor is a RADIUS challenge.
-            (400 | 401 | 403, _) | (_, Some("PASWS013E" | "ITATS542I")) => Err(ConnectorError::config(format!(
-                "Logon refused: {}",
-                vault_words(&response.body)
-            ))),
-            _ => Err(classify(&response)),
-        }
-    }
-
-    /// `POST /API/Auth/Logoff` with the session token.
-    async fn logoff(&self, token: &Secret) -> Result<(), ConnectorError> {
-        let request = self.authorized(Method::POST, &self.api("Auth/Logoff"), token, None);
-        let response = self.client.send(request).await?;
-        done(&response, "Logoff")
-    }
-
-    /// `GET /WebServices/PIMServices.svc/Server`'s `ExternalVersion`; `None` when the account may
-    /// not read it (it needs vault administrator rights) or the call fails.
-    async fn version(&self, token: &Secret) -> Option<String> {
-        let url = format!(
-            "{}/WebServices/PIMServices.svc/Server",
-            self.settings.base_url.trim_end_matches('/')
-        );
-        let response = self
-            .client
-            .send(self.authorized(Method::GET, &url, token, None))
-            .await
-            .ok()?;
-        let server: Server = expect(&response, "server version").ok()?;
-        server.external_version
-    }
-
-    /// A request with the session token, raw, and the body (or an explicit zero length).
-    fn authorized(&self, method: Method, url: &str, token: &Secret, body: Option<&str>) -> reqwest::RequestBuilder {
-        let request = self
-            .client
-            .request(method, url)
-            .header("Authorization", token.expose())
-            .header("Accept", "application/json");
-        match body {
-            Some(json) => request.header("Content-Type", "application/json").body(json.to_owned()),
-            None => request.header("Content-Length", "0").body(Vec::new()),
-        }
-    }
-
-    /// One call with the cached session; a refused session (401, `PASWS006E`) is renewed once.
-    async fn call(
-        &self,
-        method: Method,
-        url: &str,
-        body: Option<&impl Serialize>,
-    ) -> Result<VendorResponse, ConnectorError> {
-        let body = body.map(to_json).transpose()?;
-        self.session
-            .renewing(
-                || self.logon(),
-                |token| {
-                    self.client
-                        .send(self.authorized(method.clone(), url, &token, body.as_deref()))
-                },
-                |r| r.status == 401 || VaultError::of(&r.body).error_code.as_deref() == Some("PASWS006E"),
-                "a new session was refused as well (401 / PASWS006E)",
-            )
-            .await
-    }
-
-    async fn call_json<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        url: &str,
-        body: Option<&impl Serialize>,
-        what: &str,
-    ) -> Result<T, ConnectorError> {
-        expect(&self.call(method, url, body).await?, what)
-    }
-}
-
-/// A 2xx body as `T`; an error keeps the vault's code, and a 405 says what usually causes it.
-fn expect<T: DeserializeOwned>(response: &VendorResponse, what: &str) -> Result<T, ConnectorError> {
-    if response.status == 405 {
-        return Err(ConnectorError::permanent(
-            Some(405),
-            format!(
-                "{what}: HTTP 405: {} (WebDAV publishing on the PVWA's IIS blocks PUT and DELETE)",
-                vault_words(&response.body)
-            ),
-        ));
-    }
-    if response.is_success() {
-        return read_json(what, &response.body);
-    }
-    expect_json(response, what, vault_words)
-}
-
-/// A 2xx answer whose body is not read (JSON or not); any other answer as `expect` sorts it.
-fn done(response: &VendorResponse, what: &str) -> Result<(), ConnectorError> {
-    if response.is_success() {
-        return Ok(());
-    }
-    expect::<IgnoredAny>(response, what).map(drop)
-}
-
-/// `PASWS041E: You are not authorized…`, with the `Details` the vault adds; else the body's start.
-fn vault_words(body: &str) -> String {
-    VaultError::of(body).describe().unwrap_or_else(|| excerpt(body))
-}
-
-/// Why a PVWA version is too old for the bridge, if it is.
-fn too_old(version: &str) -> Option<String> {
-    let mut parts = version.trim().trim_start_matches('v').split('.');
-    let major: u32 = parts.next()?.parse().ok()?;
-    let minor: u32 = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    let (need_major, need_minor) = MINIMUM_VERSION;
-    ((major, minor) < MINIMUM_VERSION).then(|| {
-        format!(
-            "the PVWA is version {version}; the bridge needs {need_major}.{need_minor} or later for the enable/ and disable/ routes (docs/vendors/cyberark.md)"
-        )
-    })
 }
 
 fn link(id: String, user: &UserState) -> Link {

@@ -1,6 +1,9 @@
 //! The wire format of every call, checked against DocuSign's users API (docs/vendors/docusign.md).
+use super::wire::Profile;
 use super::*;
 use crate::sync::client::{http_client, VendorClient};
+use crate::sync::connectors::fingerprint;
+use crate::sync::{LinkState, UserState};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -2,11 +2,14 @@
 //! every value and JSON path bound as a parameter. Columns serve the indexed lookups (`id`,
 //! `userName`, `externalId`, `meta.created`, `meta.lastModified`, `emails.value eq`); `json_extract`
 //! and `json_each` serve the rest of the document.
-use crate::scim::eval::check_comparable;
-use crate::scim::list::SortOrder;
-use crate::scim::resource::parse_datetime;
-use crate::scim::schema::{AttrType, AttributeDef, Location, ResourceSchema, Returned};
+use crate::scim::schema::{AttributeDef, Location, ResourceSchema, Returned};
 use crate::scim::{AttrPath, CompValue, CompareOp, Filter, ScimError};
+
+mod compare;
+mod order;
+
+use compare::present;
+pub(in crate::store) use order::order_by;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Bind {
@@ -288,96 +291,6 @@ impl<'s> Compiler<'s> {
             "EXISTS (SELECT 1 FROM json_each(u.doc, {array}) AS e{alias} WHERE {test})"
         ))
     }
-
-    fn compare(&mut self, o: &Operand<'_>, op: CompareOp, literal: &CompValue) -> Result<String, ScimError> {
-        check_comparable(o.def, op, literal)?;
-        let x = &o.expr;
-        let sql_op = match op {
-            CompareOp::Eq => "=",
-            CompareOp::Gt => ">",
-            CompareOp::Ge => ">=",
-            CompareOp::Lt => "<",
-            CompareOp::Le => "<=",
-            _ => "=",
-        };
-        let negate = |test: String| {
-            if op == CompareOp::Ne {
-                format!("NOT IFNULL({test}, 0)")
-            } else {
-                test
-            }
-        };
-        Ok(match (literal, o.def.kind) {
-            // `eq null` is "not present" and `ne null` is `pr`, empty values included (RFC 7644 §3.4.2.2).
-            (CompValue::Null, _) if op == CompareOp::Eq => format!("NOT {}", present(x, o.def)),
-            (CompValue::Null, _) => present(x, o.def),
-            (CompValue::Bool(b), _) => negate(format!("{x} = {}", self.bind(Bind::Int(i64::from(*b))))),
-            (CompValue::Str(s), AttrType::Boolean) => {
-                let b = s.eq_ignore_ascii_case("true");
-                negate(format!("{x} = {}", self.bind(Bind::Int(i64::from(b)))))
-            }
-            (CompValue::Number(n), _) => {
-                let bind = n
-                    .as_i64()
-                    .map_or_else(|| Bind::Real(n.as_f64().unwrap_or(f64::NAN)), Bind::Int);
-                negate(format!("{x} {sql_op} {}", self.bind(bind)))
-            }
-            (CompValue::Str(s), AttrType::DateTime) if !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) => {
-                self.compare_datetime(o, sql_op, s, negate)?
-            }
-            (CompValue::Str(s), _) => self.compare_text(o, op, sql_op, s),
-        })
-    }
-
-    fn compare_datetime(
-        &mut self,
-        o: &Operand<'_>,
-        sql_op: &str,
-        s: &str,
-        negate: impl Fn(String) -> String,
-    ) -> Result<String, ScimError> {
-        let parsed =
-            parse_datetime(s).ok_or_else(|| ScimError::invalid_filter(format!("'{s}' is not an xsd:dateTime")))?;
-        let x = &o.expr;
-        if o.timestamp_column {
-            let stored = super::format_timestamp(parsed);
-            return Ok(negate(format!("{x} {sql_op} {}", self.bind(Bind::Text(stored)))));
-        }
-        Ok(negate(format!(
-            "julianday({x}) {sql_op} julianday({})",
-            self.bind(Bind::Text(s.to_owned()))
-        )))
-    }
-
-    fn compare_text(&mut self, o: &Operand<'_>, op: CompareOp, sql_op: &str, s: &str) -> String {
-        let x = &o.expr;
-        if s.is_empty() && matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
-            return format!("{x} IS NOT NULL");
-        }
-        if o.def.case_exact {
-            let text = Bind::Text(s.to_owned());
-            return match op {
-                CompareOp::Co => format!("instr({x}, {}) > 0", self.bind(text)),
-                CompareOp::Sw => format!("instr({x}, {}) = 1", self.bind(text)),
-                CompareOp::Ew => {
-                    let a = self.bind(text.clone());
-                    format!("substr({x}, -length({a})) = {}", self.bind(text))
-                }
-                CompareOp::Ne => format!("NOT IFNULL({x} = {}, 0)", self.bind(text)),
-                _ => format!("{x} {sql_op} {}", self.bind(text)),
-            };
-        }
-        // caseExact false: NOCASE collation, and LIKE (case-insensitive for ASCII) for substrings.
-        let collate = if o.nocase_column { "" } else { " COLLATE NOCASE" };
-        let pattern = |before: &str, after: &str| Bind::Text(format!("{before}{}{after}", escape_like(s)));
-        match op {
-            CompareOp::Co => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("%", "%"))),
-            CompareOp::Sw => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("", "%"))),
-            CompareOp::Ew => format!("{x} LIKE {} ESCAPE '\\'", self.bind(pattern("%", ""))),
-            CompareOp::Ne => format!("NOT IFNULL({x} = {}{collate}, 0)", self.bind(Bind::Text(s.to_owned()))),
-            _ => format!("{x} {sql_op} {}{collate}", self.bind(Bind::Text(s.to_owned()))),
-        }
-    }
 }
 
 /// `(p1 word p2)`, `((p1 word p2) word (p3 word p4))`, …: depth log2(n), in the order given.
@@ -461,14 +374,6 @@ fn element_def<'s>(attr: &'s AttributeDef, path: &AttrPath) -> Result<&'s Attrib
         .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{}.{}'", attr.name, path.name)))
 }
 
-/// `pr`: present and not empty (RFC 7644 §3.4.2.2). `expr` may hold a placeholder, so it is used once.
-fn present(expr: &str, def: &AttributeDef) -> String {
-    if def.multi_valued || def.kind == AttrType::Complex {
-        return format!("IFNULL(({expr}) NOT IN ('[]', '{{}}', ''), 0)");
-    }
-    format!("IFNULL(({expr}) <> '', 0)")
-}
-
 /// A SQLite JSON path to an attribute: `$."name"."givenName"`, or `$."urn:…:User"."department"`.
 fn json_path(location: Location<'_>, attr: &str, sub: Option<&str>) -> String {
     let mut p = String::from("$");
@@ -480,60 +385,4 @@ fn json_path(location: Location<'_>, attr: &str, sub: Option<&str>) -> String {
         p.push_str(&format!(".\"{sub}\""));
     }
     p
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
-/// The ORDER BY clause for `sortBy` / `sortOrder` (RFC 7644 §3.4.2.3); insertion order otherwise.
-/// Values come from the schema's canonical names, bound as parameters.
-pub(super) fn order_by(
-    schema: &ResourceSchema,
-    table: &Table,
-    sort_by: Option<&AttrPath>,
-    order: SortOrder,
-    binds: &mut Vec<Bind>,
-) -> Result<String, ScimError> {
-    let direction = match order {
-        SortOrder::Ascending => "ASC",
-        SortOrder::Descending => "DESC",
-    };
-    let Some(path) = sort_by else {
-        // Creation order, served by the `*_created` index (see migrations/).
-        return Ok(format!("u.created {direction}, u.rowid {direction}"));
-    };
-    let resolved = schema.resolve(path).map_err(ScimError::invalid_path)?;
-    if table.relation.is_some_and(|(name, _)| name == resolved.attr.name) {
-        return Err(ScimError::invalid_path(format!("cannot sort by '{path}'")));
-    }
-    let leaf = resolved.leaf();
-    let sub = resolved.sub.map(|s| s.name.as_str());
-    let expr = match column(table, resolved.location, &resolved.attr.name, sub, leaf)? {
-        Some(operand) => operand.expr,
-        None => {
-            // The expression appears twice below, so its path is bound twice.
-            let path = json_path(resolved.location, &resolved.attr.name, None);
-            binds.extend([Bind::Text(path.clone()), Bind::Text(path)]);
-            let first = match (
-                resolved.attr.multi_valued,
-                sub.or(resolved.attr.sub("value").map(|s| s.name.as_str())),
-            ) {
-                (true, Some(s)) => format!("json_extract(json_extract(u.doc, ?), '$[0].\"{s}\"')"),
-                (true, None) => "json_extract(json_extract(u.doc, ?), '$[0]')".to_owned(),
-                (false, Some(s)) => format!("json_extract(json_extract(u.doc, ?), '$.\"{s}\"')"),
-                (false, None) => "json_extract(u.doc, ?)".to_owned(),
-            };
-            first
-        }
-    };
-    let collate = if leaf.case_exact || leaf.kind != AttrType::String {
-        ""
-    } else {
-        " COLLATE NOCASE"
-    };
-    // Missing values sort last when ascending, first when descending (as if greatest).
-    Ok(format!(
-        "({expr}) IS NULL {direction}, ({expr}){collate} {direction}, u.created {direction}, u.rowid {direction}"
-    ))
 }

@@ -3,15 +3,20 @@
 //! Accepts what Okta and Entra send (docs/idp-behaviour.md): any-case op names, path-less value objects
 //! whose keys are paths, filtered `add` that creates the element, string booleans, bare manager ids.
 use super::error::ScimError;
-use super::eval::element_matches;
-use super::filter::{AttrPath, CompValue, CompareOp, Filter};
-use super::limits::Limits;
+use super::filter::AttrPath;
 use super::path::PatchPath;
-use super::resource::{coerce, coerce_single, container_mut, finish, is_empty, Document};
+use super::resource::{coerce, container_mut, finish, is_empty, Document};
 use super::schema::{AttributeDef, Location, Mutability, ResourceSchema};
 use super::values::ValueIndex;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt;
+
+mod elements;
+mod parse;
+
+use elements::{is_primary, set_filtered, set_sub_everywhere, set_whole};
+use parse::numbered;
+pub use parse::parse_request;
 
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
@@ -44,86 +49,6 @@ impl fmt::Debug for PatchOperation {
 pub struct Patched {
     pub document: Document,
     pub password: Option<String>,
-}
-
-fn get_ci<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
-    object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
-}
-
-/// Parses a PatchOp request body (RFC 7644 §3.5.2) within `limits` (operations, path lengths).
-pub fn parse_request(body: &Value, limits: &Limits) -> Result<Vec<PatchOperation>, ScimError> {
-    let object = body
-        .as_object()
-        .ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
-    let schemas = get_ci(object, "schemas").and_then(Value::as_array);
-    if !schemas.is_some_and(|s| {
-        s.iter()
-            .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP_SCHEMA)))
-    }) {
-        return Err(ScimError::invalid_syntax(format!(
-            "'schemas' must contain \"{PATCH_OP_SCHEMA}\""
-        )));
-    }
-    let operations = get_ci(object, "Operations")
-        .and_then(Value::as_array)
-        .filter(|ops| !ops.is_empty())
-        .ok_or_else(|| ScimError::invalid_syntax("'Operations' must be a non-empty array"))?;
-    limits.check_patch_operations(operations.len())?;
-    operations
-        .iter()
-        .enumerate()
-        .map(|(n, op)| parse_operation(op, limits).map_err(|e| numbered(e, n)))
-        .collect()
-}
-
-fn parse_operation(op: &Value, limits: &Limits) -> Result<PatchOperation, ScimError> {
-    let object = op
-        .as_object()
-        .ok_or_else(|| ScimError::invalid_syntax("an operation must be a JSON object"))?;
-    let name = get_ci(object, "op").and_then(Value::as_str).unwrap_or_default();
-    // Entra sends "Replace", "Add", "Remove" (docs/idp-behaviour.md Q1).
-    let kind = match name.to_ascii_lowercase().as_str() {
-        "add" => OpKind::Add,
-        "remove" => OpKind::Remove,
-        "replace" => OpKind::Replace,
-        _ => {
-            return Err(ScimError::invalid_syntax(format!(
-                "'op' must be add, remove or replace, got '{name}'"
-            )))
-        }
-    };
-    let path = match get_ci(object, "path") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(p)) if p.trim().is_empty() => None,
-        Some(Value::String(p)) => Some(limits.parse_path(p)?),
-        Some(other) => {
-            return Err(ScimError::invalid_path(format!(
-                "'path' must be a string, got {}",
-                super::resource::excerpt(other)
-            )))
-        }
-    };
-    let value = get_ci(object, "value").filter(|v| !v.is_null()).cloned();
-    if kind == OpKind::Remove && path.is_none() {
-        return Err(ScimError::no_target("'remove' needs a 'path'"));
-    }
-    if kind != OpKind::Remove && value.is_none() {
-        return Err(ScimError::invalid_value(format!("'{name}' needs a 'value'")));
-    }
-    if let (None, Some(Value::Object(keys))) = (&path, &value) {
-        // The keys of a path-less value are paths too (Q4), parsed when applied.
-        for key in keys.keys() {
-            limits.check_path_length(key)?;
-        }
-    }
-    Ok(PatchOperation { kind, path, value })
-}
-
-fn numbered(e: ScimError, n: usize) -> ScimError {
-    ScimError {
-        detail: format!("operation {}: {}", n + 1, e.detail),
-        ..e
-    }
 }
 
 /// Applies every operation to a copy of `current` and validates the result.
@@ -388,215 +313,6 @@ impl Patcher<'_> {
     }
 }
 
-/// add / replace / remove of a whole attribute (no filter, no sub-attribute).
-fn set_whole(
-    container: &mut Document,
-    attr: &AttributeDef,
-    kind: OpKind,
-    value: Option<&Value>,
-) -> Result<(), ScimError> {
-    let name = attr.name.as_str();
-    if kind == OpKind::Remove {
-        container.remove(name);
-        return Ok(());
-    }
-    let Some(new) = coerce(attr, value.unwrap_or(&Value::Null), name)? else {
-        if kind == OpKind::Replace {
-            container.remove(name);
-        }
-        return Ok(());
-    };
-    match (kind, container.get_mut(name), new) {
-        // An add to a multi-valued attribute appends (`Patcher::append`); only immutable ones come here.
-        (OpKind::Add, Some(Value::Array(existing)), Value::Array(items)) if attr.multi_valued => {
-            for item in items {
-                if !existing.contains(&item) {
-                    if is_primary(&item) {
-                        clear_primary(existing);
-                    }
-                    existing.push(item);
-                }
-            }
-        }
-        // Add and replace of a complex attribute set the given sub-attributes and keep the others.
-        (_, Some(Value::Object(existing)), Value::Object(subs)) if !attr.multi_valued => existing.extend(subs),
-        (_, _, new) => drop(container.insert(name.to_owned(), new)),
-    }
-    Ok(())
-}
-
-/// `name.familyName`, or `emails.value` (applied to every element).
-fn set_sub_everywhere(
-    container: &mut Document,
-    attr: &AttributeDef,
-    sub: &AttributeDef,
-    kind: OpKind,
-    value: Option<&Value>,
-) -> Result<(), ScimError> {
-    let new = match kind {
-        OpKind::Remove => None,
-        _ => coerce_single(
-            sub,
-            value.unwrap_or(&Value::Null),
-            &format!("{}.{}", attr.name, sub.name),
-        )?,
-    };
-    let mut elements = take_elements(container, attr);
-    if elements.is_empty() && new.is_some() {
-        elements.push(Value::Object(Map::new()));
-    }
-    for element in &mut elements {
-        set_member(element, &sub.name, new.clone());
-    }
-    put_elements(container, attr, elements);
-    Ok(())
-}
-
-/// `emails[type eq "work"]` and `emails[type eq "work"].value`.
-fn set_filtered(
-    container: &mut Document,
-    attr: &AttributeDef,
-    filter: &Filter,
-    sub: Option<&AttributeDef>,
-    kind: OpKind,
-    value: Option<&Value>,
-    path: &PatchPath,
-) -> Result<(), ScimError> {
-    if !attr.multi_valued {
-        return Err(ScimError::invalid_path(format!(
-            "'{}' is not multi-valued: a [filter] cannot select in it",
-            attr.name
-        )));
-    }
-    // Evaluated once on an empty element so that a bad filter fails even when there are no values.
-    element_matches(filter, &Value::Object(Map::new()), attr)?;
-    let mut elements = take_elements(container, attr);
-    let mut matched = Vec::new();
-    for (i, element) in elements.iter().enumerate() {
-        if element_matches(filter, element, attr)? {
-            matched.push(i);
-        }
-    }
-    let patch = match (kind, sub) {
-        (OpKind::Remove, None) => None,
-        (OpKind::Remove, Some(sub)) => Some(Map::from_iter([(sub.name.clone(), Value::Null)])),
-        (_, Some(sub)) => {
-            let v = coerce_single(sub, value.unwrap_or(&Value::Null), &format!("{path}"))?;
-            Some(Map::from_iter([(sub.name.clone(), v.unwrap_or(Value::Null))]))
-        }
-        (_, None) => match coerce_single(attr, value.unwrap_or(&Value::Null), &attr.name)? {
-            Some(Value::Object(o)) => Some(o),
-            _ => return Err(ScimError::invalid_value(format!("'{path}' needs an object value"))),
-        },
-    };
-    if matched.is_empty() && kind != OpKind::Remove {
-        // Entra adds `addresses[type eq "work"].formatted` to users that have no work address (Q7).
-        if kind == OpKind::Replace {
-            return Err(ScimError::no_target(format!(
-                "no value of '{}' matches '{path}'",
-                attr.name
-            )));
-        }
-        let template = equality_template(filter, attr).ok_or_else(|| {
-            ScimError::no_target(format!(
-                "no value matches '{path}', and its filter does not say what to create"
-            ))
-        })?;
-        elements.push(Value::Object(template));
-        matched.push(elements.len() - 1);
-    }
-    match patch {
-        None => {
-            let mut remove = vec![false; elements.len()];
-            for &i in &matched {
-                remove[i] = true;
-            }
-            let mut flags = remove.into_iter();
-            elements.retain(|_| !flags.next().unwrap_or(false));
-        }
-        Some(subs) => {
-            if subs.get("primary") == Some(&Value::Bool(true)) {
-                clear_primary(&mut elements);
-            }
-            for &i in &matched {
-                for (k, v) in &subs {
-                    set_member(&mut elements[i], k, (!v.is_null()).then(|| v.clone()));
-                }
-            }
-        }
-    }
-    put_elements(container, attr, elements);
-    Ok(())
-}
-
-/// The element a filter of `a eq x and b eq y` describes, or `None` for any other filter.
-fn equality_template(filter: &Filter, attr: &AttributeDef) -> Option<Map<String, Value>> {
-    match filter {
-        Filter::And(terms) => {
-            let mut template = Map::new();
-            for term in terms {
-                template.extend(equality_template(term, attr)?);
-            }
-            Some(template)
-        }
-        Filter::Compare(path, CompareOp::Eq, literal) => {
-            let sub = attr.sub(&path.name)?;
-            let raw = match literal {
-                CompValue::Str(s) => Value::String(s.clone()),
-                CompValue::Bool(b) => Value::Bool(*b),
-                CompValue::Number(n) => Value::Number(n.clone()),
-                CompValue::Null => return None,
-            };
-            let v = coerce_single(sub, &raw, &sub.name).ok()??;
-            Some(Map::from_iter([(sub.name.clone(), v)]))
-        }
-        _ => None,
-    }
-}
-
-fn is_primary(v: &Value) -> bool {
-    v.get("primary") == Some(&Value::Bool(true))
-}
-
-/// RFC 7643 §2.4: at most one value is primary, so a new primary demotes the others.
-fn clear_primary(elements: &mut [Value]) {
-    for e in elements.iter_mut().filter(|e| is_primary(e)) {
-        e["primary"] = Value::Bool(false);
-    }
-}
-
-fn set_member(element: &mut Value, key: &str, value: Option<Value>) {
-    if let Value::Object(o) = element {
-        match value {
-            Some(v) => drop(o.insert(key.to_owned(), v)),
-            None => drop(o.remove(key)),
-        }
-    }
-}
-
-/// The attribute's values as a list (a singular complex value is a list of one), removed from the container.
-fn take_elements(container: &mut Document, attr: &AttributeDef) -> Vec<Value> {
-    match container.remove(&attr.name) {
-        Some(Value::Array(items)) => items,
-        Some(Value::Null) | None => Vec::new(),
-        Some(single) => vec![single],
-    }
-}
-
-/// Puts the values back, dropping empty elements; no values means the attribute is absent.
-fn put_elements(container: &mut Document, attr: &AttributeDef, mut elements: Vec<Value>) {
-    elements.retain(|e| !is_empty(e));
-    if elements.is_empty() {
-        return;
-    }
-    let value = if attr.multi_valued {
-        Value::Array(elements)
-    } else {
-        elements.swap_remove(0)
-    };
-    container.insert(attr.name.clone(), value);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -637,7 +353,7 @@ mod tests {
         let schema = schema();
         let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops});
         let doc: Document = serde_json::from_value(doc).unwrap_or_default();
-        parse_request(&body, &Limits::default()).and_then(|ops| apply(&doc, &ops, &schema, "id"))
+        parse_request(&body, &crate::scim::limits::Limits::default()).and_then(|ops| apply(&doc, &ops, &schema, "id"))
     }
 
     #[test]

@@ -1,0 +1,138 @@
+//! `check`, `link set` and `lookup`: probing targets and reading one user's state.
+use crate::app::open_store;
+use crate::config::Settings;
+use anyhow::{bail, Context};
+
+/// One line per target: `ok` with the read-only call that succeeded, or `FAIL` with why. Exits
+/// non-zero when any target fails.
+pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
+    println!("ok    configuration ({} target(s))", settings.target.len());
+    let mut failed = 0;
+    // A bad secrets key is one failed line like any other, so the targets are still probed.
+    match settings.sync.sealer() {
+        Ok(Some(_)) => println!("ok    sync.secrets_key (passwords are held sealed until delivered)"),
+        Ok(None) => {}
+        Err(e) => {
+            failed += 1;
+            println!("FAIL  sync.secrets_key: {e}");
+        }
+    }
+    let http = crate::sync::client::http_client(std::time::Duration::from_secs(15))?;
+    for target in &settings.target {
+        let label = format!("{} ({})", target.name, crate::config::kind_name(target.kind()));
+        let outcome = match crate::sync::connectors::Connector::build(
+            target,
+            http.clone(),
+            Default::default(),
+            Default::default(),
+        ) {
+            Err(e) => Err(e.to_string()),
+            Ok(connector) => {
+                let outcome = connector.check().await.map_err(|e| e.to_string());
+                connector.shutdown().await;
+                outcome
+            }
+        };
+        match outcome {
+            Ok(what) => println!("ok    {label}: {what}"),
+            Err(why) => {
+                failed += 1;
+                println!("FAIL  {label}: {why}");
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} check(s) failed");
+    }
+    Ok(())
+}
+
+pub(super) async fn link_set(settings: &Settings, user: &str, target: &str, remote_id: &str) -> anyhow::Result<()> {
+    known_target(settings, target)?;
+    if remote_id.trim().is_empty() {
+        bail!("the remote id is empty");
+    }
+    let store = open_store(settings).await?;
+    let found = store
+        .lookup(user, 0)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .with_context(|| format!("no live user with id, userName or e-mail '{user}'"))?;
+    store.set_link(&found.id, target, remote_id.trim()).await?;
+    println!(
+        "{} ({}) is linked to '{remote_id}' at '{target}'; a running `serve` pushes the user onto it within 5 seconds.",
+        found.user_name, found.id
+    );
+    store.close().await;
+    Ok(())
+}
+
+pub(super) fn known_target(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    if settings.target.iter().any(|t| t.name == name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = settings.target.iter().map(|t| t.name.as_str()).collect();
+    bail!(
+        "no target named '{name}' in the configuration (targets: {})",
+        names.join(", ")
+    )
+}
+
+pub(super) async fn lookup(settings: &Settings, key: &str, events: i64) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let Some(user) = store.lookup(key, events).await? else {
+        bail!("no user with id, userName or e-mail '{key}'");
+    };
+    let state = user.deleted_at.as_deref().map_or_else(
+        || "live".to_owned(),
+        |at| format!("deleted {at} (tombstone until every target is told)"),
+    );
+    println!("user      {} ({})\nstate     {state}", user.user_name, user.id);
+    let document: serde_json::Value = serde_json::from_str(&user.doc)?;
+    println!(
+        "scim      {}",
+        serde_json::to_string_pretty(&document)?.replace('\n', "\n          ")
+    );
+    println!("links");
+    for (target, link) in &user.links {
+        println!(
+            "  {target:<18} {:<9} remote id {:<12} key {:<30} active {}",
+            link.state,
+            link.remote_id.as_deref().unwrap_or("-"),
+            link.remote_key.as_deref().unwrap_or("-"),
+            link.pushed_active.map_or("-".to_owned(), |a| a.to_string())
+        );
+    }
+    println!("queued");
+    for row in &user.queued {
+        println!(
+            "  {:<18} {:<8} due {} attempts {}{}",
+            row.target,
+            row.state,
+            row.due_at,
+            row.attempts,
+            row.last_error
+                .as_deref()
+                .map(|e| format!("  error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("events (newest first)");
+    for e in &user.events {
+        println!(
+            "  {} {:<18} {:<10} {:>4} {:>8.1} ms{}",
+            e.at,
+            e.target,
+            e.action,
+            e.http_status.map_or("-".to_owned(), |s| s.to_string()),
+            e.latency_ms.unwrap_or_default(),
+            e.error
+                .as_deref()
+                .or(e.note.as_deref())
+                .map(|e| format!("  {e}"))
+                .unwrap_or_default()
+        );
+    }
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! The command line: clap types and one function per subcommand.
+use crate::app::Application;
+use crate::config::Settings;
+use crate::http::auth::{generate_token, token_hash};
+use crate::store::{Store, StoreError};
+use crate::telemetry;
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+mod inspect;
+mod sync;
+
+use inspect::{check, link_set, lookup};
+use sync::sync;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scim-bridge",
+    version,
+    about = "SCIM 2.0 bridge from identity providers to vendor APIs"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./scim-bridge.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the SCIM API (creates the database and a first token when there is none).
+    Serve,
+    /// Manage the bearer tokens identity providers use.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Inspect and steer the fan-out to vendors.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+    /// Show one user's SCIM state, links, queued rows and last vendor calls (by id, userName or e-mail).
+    Lookup {
+        key: String,
+        /// How many of the newest vendor calls to show.
+        #[arg(long, default_value_t = 10)]
+        events: i64,
+    },
+    /// Validate the configuration and probe each target's credentials with a read-only call.
+    Check,
+    /// Manage the id-mapping between users and vendor records.
+    #[command(subcommand)]
+    Link(LinkCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkCommand {
+    /// Link a user (id, userName or e-mail) to an existing vendor record, so that the bridge adopts
+    /// it instead of creating one (e.g. an eSign SystemUserId).
+    Set {
+        user: String,
+        target: String,
+        remote_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Per target: pending and dead rows, its state (closed, open, half_open, paused), the oldest
+    /// due row, the last success; and rows of targets no longer configured.
+    Status,
+    /// Make queued rows due now, dead ones included.
+    Retry {
+        /// Only this target's rows.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only this user's rows (id, userName or e-mail).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Queue every user in a target's scope (or linked to it), to repair drift at the vendor.
+    Resync {
+        #[arg(long)]
+        target: String,
+    },
+    /// Forget a target removed from the configuration: its queued rows, links and recorded health.
+    Drop {
+        #[arg(long)]
+        target: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once (only its SHA-256 is stored).
+    Create { name: String },
+    /// List tokens (names and dates, never secrets).
+    List,
+    /// Revoke a token by name.
+    Revoke { name: String },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve(&settings).await,
+        Command::Token(command) => token(&settings, command).await,
+        Command::Sync(command) => sync(&settings, command).await,
+        Command::Lookup { key, events } => lookup(&settings, &key, events).await,
+        Command::Check => check(&settings).await,
+        Command::Link(LinkCommand::Set {
+            user,
+            target,
+            remote_id,
+        }) => link_set(&settings, &user, &target, &remote_id).await,
+    }
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    telemetry::init(settings.log.format);
+    let app = Application::build(settings).await?;
+    if app.store().count_live_tokens().await? == 0 {
+        let secret = create_first_token(app.store()).await?;
+        let url = format!(
+            "http://{}:{}{}",
+            settings.listen_addr()?.ip(),
+            app.port(),
+            settings.server.base_path
+        );
+        println!("No token existed, so one was created. It is shown only this once:\n\n    {secret}\n");
+        println!("Try it:\n    curl -H 'Authorization: Bearer {secret}' '{url}/Users?count=1'\n");
+    }
+    tracing::info!(base_path = %settings.server.base_path, database = %settings.database.url, "starting");
+    app.run_until_signalled().await
+}
+
+/// Creates the start-up token under the first free name of `initial`, `initial-2`, …
+async fn create_first_token(store: &Store) -> anyhow::Result<String> {
+    let secret = generate_token();
+    for n in 1..100 {
+        let name = if n == 1 {
+            "initial".to_owned()
+        } else {
+            format!("initial-{n}")
+        };
+        match store.insert_token(&name, &token_hash(&secret)).await {
+            Ok(()) => return Ok(secret),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bail!("could not find a free name for the first token")
+}
+
+async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database.url)
+        .await
+        .with_context(|| format!("cannot open {}", settings.database.url))?;
+    match command {
+        TokenCommand::Create { name } => {
+            if name.trim().is_empty() {
+                bail!("a token needs a name");
+            }
+            let secret = generate_token();
+            match store.insert_token(&name, &token_hash(&secret)).await {
+                Err(StoreError::Conflict { .. }) => bail!("a token named '{name}' already exists"),
+                other => other?,
+            }
+            println!("{secret}");
+            eprintln!("Token '{name}' created. This is the only time it is shown.");
+        }
+        TokenCommand::List => {
+            println!("{:<24} {:<25} {:<25} status", "name", "created", "last used");
+            for t in store.list_tokens().await? {
+                let status = t
+                    .revoked_at
+                    .map_or_else(|| "live".to_owned(), |at| format!("revoked {at}"));
+                println!(
+                    "{:<24} {:<25} {:<25} {status}",
+                    t.name,
+                    t.created,
+                    t.last_used.unwrap_or_else(|| "never".into())
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => match store.revoke_token(&name).await {
+            Err(StoreError::NotFound) => bail!("no live token named '{name}'"),
+            other => {
+                other?;
+                println!("Token '{name}' revoked.");
+            }
+        },
+    }
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! `sync status | retry | resync | drop`: the queue as operators see and steer it.
+use super::inspect::known_target;
+use super::SyncCommand;
+use crate::app::open_store;
+use crate::config::Settings;
+use anyhow::Context;
+
+pub(super) async fn sync(settings: &Settings, command: SyncCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    match command {
+        SyncCommand::Status => print_status(settings, &store).await?,
+        SyncCommand::Retry { target, user } => {
+            if let Some(t) = &target {
+                known_target(settings, t)?;
+            }
+            let user_id = match &user {
+                Some(key) => Some(
+                    store
+                        .lookup(key, 0)
+                        .await?
+                        .with_context(|| format!("no user '{key}'"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let n = store.retry_now(target.as_deref(), user_id.as_deref()).await?;
+            println!("{n} row(s) due now; a running `serve` picks them up within 5 seconds.");
+        }
+        SyncCommand::Resync { target } => {
+            known_target(settings, &target)?;
+            let bar = indicatif::ProgressBar::new(store.count_users().await?);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users ({per_sec}, {eta} left)")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let queued = store.resync(&target, |n| bar.inc(n)).await?;
+            bar.finish_and_clear();
+            println!("{queued} user(s) queued for '{target}'; a running `serve` starts on them within 5 seconds.");
+        }
+        SyncCommand::Drop { target, yes } => drop_target(settings, &store, &target, yes).await?,
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `sync status`: one line per target, then what an operator may need to act on.
+async fn print_status(settings: &Settings, store: &crate::store::Store) -> anyhow::Result<()> {
+    println!(
+        "{:<20} {:>8} {:>6}  {:<14} {:<25} last success",
+        "target", "pending", "dead", "state", "oldest due"
+    );
+    let rows = store.target_status().await?;
+    let configured = |name: &str| settings.target.iter().any(|t| t.name == name);
+    for t in &rows {
+        let state = if configured(&t.target) {
+            t.state.as_str()
+        } else {
+            "not-configured"
+        };
+        println!(
+            "{:<20} {:>8} {:>6}  {:<14} {:<25} {}",
+            t.target,
+            t.pending,
+            t.dead,
+            state,
+            t.oldest_due.as_deref().unwrap_or("-"),
+            t.last_success.as_deref().unwrap_or("never")
+        );
+    }
+    for t in &rows {
+        match (t.state.as_str(), &t.paused_until, &t.open_until) {
+            ("paused", Some(until), _) => println!(
+                "{}: paused until {until}: {}",
+                t.target,
+                t.pause_reason.as_deref().unwrap_or("the vendor's reset")
+            ),
+            ("open", _, Some(until)) => println!(
+                "{}: circuit breaker open after repeated failures (opened {} time(s) in a row); one probe at {until}",
+                t.target, t.trips
+            ),
+            _ => {}
+        }
+        if !configured(&t.target) {
+            println!(
+                "{}: not in the configuration, but {} row(s) are queued for it; `scim-bridge sync drop --target {}` forgets them and its links",
+                t.target, t.pending + t.dead, t.target
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `sync drop`: forgets a target that is no longer configured, after a confirmation.
+async fn drop_target(settings: &Settings, store: &crate::store::Store, target: &str, yes: bool) -> anyhow::Result<()> {
+    if settings.target.iter().any(|t| t.name == target) {
+        anyhow::bail!("target '{target}' is configured: remove its [[target]] first (its rows would be queued again)");
+    }
+    let (rows, links) = store.target_footprint(target).await?;
+    if rows == 0 && links == 0 {
+        println!("nothing is recorded for target '{target}'");
+        return Ok(());
+    }
+    if !yes
+        && !confirm(&format!(
+            "Forget {rows} queued row(s) and {links} link(s) of target '{target}'?"
+        ))?
+    {
+        println!("nothing dropped");
+        return Ok(());
+    }
+    let (rows, links) = store.drop_target(target).await?;
+    println!("dropped {rows} row(s) and {links} link(s) of target '{target}'");
+    Ok(())
+}
+
+/// Asks on the terminal; anything but `y`/`yes` (or no input) is no.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::Write;
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}

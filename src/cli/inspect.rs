@@ -40,11 +40,26 @@ pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
                 println!("FAIL  {label}: {why}");
             }
         }
+        print_mapping(target);
     }
     if failed > 0 {
         bail!("{failed} check(s) failed");
     }
     Ok(())
+}
+
+/// The target's effective mapping, one `vendor field <- SCIM path` line each (docs/mapping.md).
+fn print_mapping(target: &crate::config::TargetSettings) {
+    let Ok(mapping) = target.mapping() else { return };
+    let rules = mapping.describe();
+    if rules.is_empty() {
+        println!("      mapping: identity only (e-mail, userName, name.givenName, name.familyName)");
+        return;
+    }
+    let width = rules.iter().map(|(field, _)| field.len()).max().unwrap_or(0);
+    for (field, path) in rules {
+        println!("      {field:<width$} <- {path}");
+    }
 }
 
 pub(super) async fn link_set(settings: &Settings, user: &str, target: &str, remote_id: &str) -> anyhow::Result<()> {

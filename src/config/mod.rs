@@ -4,7 +4,7 @@ mod secret_ref;
 mod target;
 
 pub use secret_ref::{normalise_secret_keys, SecretRef};
-pub use target::{is_http_url, kind_name, OnDelete, TargetKind, TargetSettings};
+pub use target::{is_http_url, kind_name, validate_targets, OnDelete, TargetKind, TargetSettings};
 
 use crate::scim::Limits;
 use figment::providers::{Env, Format, Serialized, Toml};

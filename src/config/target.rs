@@ -6,8 +6,10 @@
 use super::ConfigError;
 use crate::scim::{schema, Filter};
 use crate::sync::connectors::VendorConfig;
+use crate::sync::mapping::Mapping;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// The vendor a target speaks to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +47,8 @@ pub struct TargetSettings {
     pub timeout_secs: Option<f64>,
     /// The longest connecting to the vendor may take, in seconds (default 5).
     pub connect_timeout_secs: Option<f64>,
+    /// `[target.mapping]`: vendor field → SCIM path, over the vendor's defaults (docs/mapping.md).
+    pub mapping: BTreeMap<String, String>,
     pub vendor: VendorConfig,
 }
 
@@ -66,6 +70,8 @@ struct Common {
     timeout_secs: Option<f64>,
     #[serde(default)]
     connect_timeout_secs: Option<f64>,
+    #[serde(default)]
+    mapping: BTreeMap<String, String>,
 }
 
 impl<'de> Deserialize<'de> for TargetSettings {
@@ -93,6 +99,7 @@ impl<'de> Deserialize<'de> for TargetSettings {
             rate_limit: common.rate_limit,
             timeout_secs: common.timeout_secs,
             connect_timeout_secs: common.connect_timeout_secs,
+            mapping: common.mapping,
             vendor,
         })
     }
@@ -111,6 +118,7 @@ impl Serialize for TargetSettings {
             rate_limit: self.rate_limit,
             timeout_secs: self.timeout_secs,
             connect_timeout_secs: self.connect_timeout_secs,
+            mapping: self.mapping.clone(),
         };
         let table = |value: Result<Value, serde_json::Error>| match value {
             Ok(Value::Object(table)) => Ok(table),
@@ -119,7 +127,10 @@ impl Serialize for TargetSettings {
         };
         let mut out = table(serde_json::to_value(&common))?;
         out.extend(table(serde_json::to_value(&self.vendor))?);
-        out.retain(|_, value| !value.is_null());
+        let unset = |key: &str, value: &Value| {
+            value.is_null() || (key == "mapping" && value.as_object().is_some_and(Map::is_empty))
+        };
+        out.retain(|key, value| !unset(key, value));
         out.serialize(serializer)
     }
 }
@@ -135,6 +146,7 @@ impl TargetSettings {
             rate_limit: None,
             timeout_secs: None,
             connect_timeout_secs: None,
+            mapping: BTreeMap::new(),
             vendor,
         }
     }
@@ -154,6 +166,12 @@ impl TargetSettings {
             schema::user().resolve(&path).map_err(invalid)?;
         }
         Ok(Some(filter))
+    }
+
+    /// The vendor's fields with this target's overrides, checked against the User schema.
+    pub fn mapping(&self) -> Result<Mapping, ConfigError> {
+        Mapping::build(self.vendor.fields(), &self.mapping, schema::user())
+            .map_err(|e| ConfigError::Invalid(format!("target '{}': {e}", self.name)))
     }
 
     /// Whether this vendor takes users' passwords (so an IdP password is held until delivered).
@@ -202,6 +220,7 @@ impl TargetSettings {
             }
         }
         self.scope_filter()?;
+        self.mapping()?;
         self.vendor.validate().map_err(|detail| {
             ConfigError::Invalid(format!(
                 "target '{}' (kind {}): {detail}",

@@ -12,6 +12,7 @@ pub mod path;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod select;
 pub mod values;
 
 pub use error::{ScimError, ScimType};

@@ -125,6 +125,11 @@ impl Store {
             return Err(StoreError::NotFound);
         };
         let (mut after, mut queued) = (0i64, 0u64);
+        // Forgotten fingerprints make every reconcile compare with the vendor again (no skip).
+        sqlx::query("UPDATE links SET pushed_hash = NULL WHERE target = ?1")
+            .bind(target)
+            .execute(&self.write)
+            .await?;
         loop {
             let batch: Vec<(i64, String)> =
                 sqlx::query_as("SELECT rowid, id FROM users WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")

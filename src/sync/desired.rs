@@ -1,10 +1,12 @@
 //! From a stored SCIM user to the state a vendor should hold.
+use super::mapping::Mapping;
 use super::UserState;
 use crate::scim::resource::Document;
 use serde_json::Value;
 
-/// The vendor-facing view of a user. The e-mail is the primary one, else the first, else `userName`.
-pub fn user_state(resource_id: &str, document: &Document) -> UserState {
+/// The vendor-facing view of a user with `mapping`'s fields. The e-mail is the primary one, else
+/// the first, else `userName`.
+pub fn user_state(resource_id: &str, document: &Document, mapping: &Mapping) -> UserState {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
     let emails = document
         .get("emails")
@@ -29,6 +31,7 @@ pub fn user_state(resource_id: &str, document: &Document) -> UserState {
         active: document.get("active").and_then(Value::as_bool).unwrap_or(true),
         password: None,
         is_administrator: false,
+        fields: mapping.values(document),
         user_name,
     }
 }
@@ -36,6 +39,7 @@ pub fn user_state(resource_id: &str, document: &Document) -> UserState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema::user;
     use serde_json::json;
 
     #[test]
@@ -44,17 +48,27 @@ mod tests {
         let primary = doc(
             json!({"userName": "u", "emails": [{"value": "a@x"}, {"value": "b@x", "primary": true}], "name": {"givenName": "G"}}),
         );
-        let state = user_state("id", &primary);
+        let state = user_state("id", &primary, &Mapping::none(user()));
         assert_eq!(
             (state.email.as_str(), state.given_name.as_str(), state.active),
             ("b@x", "G", true)
         );
         assert_eq!(
-            user_state("id", &doc(json!({"userName": "u", "emails": [{"value": "a@x"}]}))).email,
+            user_state(
+                "id",
+                &doc(json!({"userName": "u", "emails": [{"value": "a@x"}]})),
+                &Mapping::none(user())
+            )
+            .email,
             "a@x"
         );
         assert_eq!(
-            user_state("id", &doc(json!({"userName": "u", "active": false}))).email,
+            user_state(
+                "id",
+                &doc(json!({"userName": "u", "active": false})),
+                &Mapping::none(user())
+            )
+            .email,
             "u"
         );
     }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod connectors;
 pub mod desired;
 pub mod health;
+pub mod mapping;
 pub mod worker;
 
 pub use crate::secrets::Secret;
@@ -27,6 +28,23 @@ pub struct UserState {
     /// Only while the IdP's password still has to reach this vendor.
     pub password: Option<Secret>,
     pub is_administrator: bool,
+    /// The target's mapped fields (`sync::mapping`), in the vendor's names.
+    pub fields: mapping::Fields,
+}
+
+impl UserState {
+    /// What decides whether the vendor is behind: everything a connector writes but the password
+    /// and the active flag (which links record apart, as `pushed_active`).
+    pub fn fingerprint(&self) -> String {
+        connectors::fingerprint(&(
+            &self.user_name,
+            &self.email,
+            &self.given_name,
+            &self.family_name,
+            self.is_administrator,
+            self.fields.pairs(),
+        ))
+    }
 }
 
 /// What the vendor should hold for one user.

@@ -68,6 +68,8 @@ enum Handled {
 
 /// A reconcile's result, with the sealed password it delivered (erased when the outcome is recorded).
 struct Finished {
+    /// The event's action: `reconcile`, or `unchanged` when nothing the vendor holds changed (no call).
+    action: &'static str,
     link: Link,
     /// The connector's word for the operator.
     note: Option<String>,
@@ -319,6 +321,7 @@ impl Worker {
         settled.extend(ready.into_iter().zip(answers).map(|((n, row), answer)| {
             let done = answer.map(|reconciled| {
                 Handled::Done(Finished {
+                    action: "reconcile",
                     link: reconciled.link,
                     note: reconciled.note,
                     delivered: row.delivered,

@@ -319,7 +319,16 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
 /// DocuSign: the JWT grant and userinfo, then the account's users; closed users are re-opened by a
 /// create with the same e-mail.
 fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
-    const FIELDS: [&str; 4] = ["userName", "email", "firstName", "lastName"];
+    const FIELDS: [&str; 8] = [
+        "userName",
+        "email",
+        "firstName",
+        "lastName",
+        "middleName",
+        "suffixName",
+        "jobTitle",
+        "title",
+    ];
     match (call.method, call.segments) {
         ("POST", ["oauth", "token"]) => {
             return ok(json!({"access_token": "docusign-access", "token_type": "Bearer", "expires_in": 3600}))
@@ -406,7 +415,24 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
 
 /// Eloqua: `/id` names this server as the API base; Basic auth on every call.
 fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
-    const FIELDS: [&str; 4] = ["loginName", "emailAddress", "firstName", "lastName"];
+    const FIELDS: [&str; 16] = [
+        "loginName",
+        "emailAddress",
+        "firstName",
+        "lastName",
+        "jobTitle",
+        "phone",
+        "cellPhone",
+        "fax",
+        "address1",
+        "address2",
+        "city",
+        "state",
+        "country",
+        "zipCode",
+        "department",
+        "companyDisplayName",
+    ];
     if call.auth != ELOQUA_BASIC {
         return ResponseTemplate::new(401).set_body_string("Not authenticated.");
     }

@@ -17,6 +17,7 @@ mod hostile;
 mod http_props;
 mod limits;
 mod locking;
+mod mapping;
 mod operators;
 mod patch;
 mod sync_breaker;

@@ -7,6 +7,7 @@ pub mod workspace365;
 
 use crate::config::{normalise_secret_keys, ConfigError, TargetKind, TargetSettings};
 use crate::sync::client::VendorClient;
+use crate::sync::mapping::FieldSpec;
 use crate::sync::{ConnectorError, Desired, Link, Reconciled};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -67,6 +68,17 @@ impl VendorConfig {
             Self::Eloqua(c) => c.validate(),
             Self::Esign(c) => c.validate(),
             Self::Workspace365(c) => c.validate(),
+        }
+    }
+
+    /// The fields the vendor can be sent beyond the identity it keys users by (`sync::mapping`).
+    pub fn fields(&self) -> &'static [FieldSpec] {
+        match self {
+            Self::Cyberark(_) => &cyberark::FIELDS,
+            Self::Docusign(_) => &docusign::FIELDS,
+            Self::Eloqua(_) => &eloqua::FIELDS,
+            Self::Esign(_) => &esign::FIELDS,
+            Self::Workspace365(_) => &[],
         }
     }
 

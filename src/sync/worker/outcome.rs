@@ -22,7 +22,7 @@ impl Worker {
                 metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
                     .increment(1);
                 Event {
-                    action: "reconcile",
+                    action: finished.action,
                     http_status: None,
                     latency_ms,
                     error: None,

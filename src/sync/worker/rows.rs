@@ -43,6 +43,7 @@ impl Worker {
         let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
         let settled = |link: Link, deleted| {
             Ok(Prepared::Settled(Handled::Done(Finished {
+                action: "reconcile",
                 link,
                 note: None,
                 delivered: None,
@@ -60,12 +61,25 @@ impl Worker {
             // Deleted: the tombstone says who to deactivate where deleting is not wanted.
             None => match (target.on_delete, self.store.tombstone(id).await.map_err(store_failure)?) {
                 (OnDelete::Deactivate, Some(document)) => {
-                    let state = user_state(id, &document);
+                    let state = user_state(id, &document, &target.mapping);
                     (Desired::Present(UserState { active: false, ..state }), None)
                 }
                 _ => (Desired::Absent, None),
             },
         };
+        if let (Desired::Present(state), Some(link)) = (&desired, &link) {
+            if up_to_date(state, link) {
+                // What changed is nothing this vendor holds (an unmapped attribute): no call.
+                return Ok(Prepared::Settled(Handled::Done(Finished {
+                    action: "unchanged",
+                    link: link.clone(),
+                    note: None,
+                    delivered: None,
+                    deleted,
+                    revision,
+                })));
+            }
+        }
         let Some(keys) = target.lock_keys(vendor_keys(&desired, link.as_ref())) else {
             return Ok(Prepared::Settled(Handled::Deferred(BUSY_KEY_WAIT)));
         };
@@ -101,7 +115,7 @@ impl Worker {
         document: &Document,
         in_scope: bool,
     ) -> Result<(Desired, Option<Vec<u8>>), ConnectorError> {
-        let mut state = user_state(id, document);
+        let mut state = user_state(id, document, &target.mapping);
         let desired = match (in_scope, target.on_delete) {
             (false, OnDelete::Delete) => return Ok((Desired::Absent, None)),
             (false, OnDelete::Deactivate) => {
@@ -128,6 +142,15 @@ impl Worker {
             Some(sealed),
         ))
     }
+}
+
+/// Whether the link records exactly `state` as pushed: the fields, the active flag, no password
+/// waiting. `sync resync` forgets the recorded fingerprints, so it reconciles every user again.
+fn up_to_date(state: &UserState, link: &Link) -> bool {
+    link.state == LinkState::Linked
+        && state.password.is_none()
+        && link.pushed_active == Some(state.active)
+        && link.pushed_hash.as_deref() == Some(state.fingerprint().as_str())
 }
 
 /// The vendor keys (e-mails, lower-cased) a reconcile touches: the one it pushes, the one it had.

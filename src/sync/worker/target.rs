@@ -6,6 +6,7 @@ use crate::sync::client;
 use crate::sync::clock::Clock;
 use crate::sync::connectors::Connector;
 use crate::sync::health::{Breaker, Health, Pause, Snapshot, Transition, Verdict};
+use crate::sync::mapping::Mapping;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -16,6 +17,8 @@ pub(super) struct Target {
     pub name: String,
     pub on_delete: OnDelete,
     pub takes_passwords: bool,
+    /// Which SCIM values the vendor's fields hold.
+    pub mapping: Mapping,
     pub connector: Connector,
     /// Reconciles (a batch counts as one) in flight at once: the target's `concurrency`.
     pub permits: Semaphore,
@@ -57,6 +60,7 @@ impl Target {
             name: settings.name.clone(),
             on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
             takes_passwords: settings.takes_passwords(),
+            mapping: settings.mapping()?,
             batch_size: connector.batch_size(),
             connector,
             permits: Semaphore::new(settings.concurrency()),

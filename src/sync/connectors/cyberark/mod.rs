@@ -11,14 +11,16 @@ mod wire;
 
 use session::{done, expect, too_old, vault_words};
 
-use super::{fingerprint, random_password};
+use super::random_password;
 use crate::sync::answer::{check_length, unreadable};
 use crate::sync::cache::Cached;
 use crate::sync::client::VendorClient;
+use crate::sync::mapping::{with_fields, Empty};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
 use std::fmt;
+pub use wire::FIELDS;
 use wire::{Activate, Created, Internet, NewUser, PersonalDetails, UserList, VaultError, VaultUser};
 
 /// The first PVWA version with the `enable/` and `disable/` routes.
@@ -172,6 +174,7 @@ impl Cyberark {
                 ..PersonalDetails::default()
             },
         };
+        let body = with_fields(&body, &user.fields, Empty::Omit)?;
         let response = self.call(Method::POST, &self.api("Users/"), Some(&body)).await?;
         if response.status == 409 {
             // GUESS (docs/vendors/cyberark.md): a clash is 409; the user made by someone else is adopted.
@@ -194,7 +197,7 @@ impl Cyberark {
             .clone()
             .ok_or_else(|| unreadable("vault user", &current.username))?;
         let user_url = self.api(&format!("Users/{id}/"));
-        let merged = merged(&current, user);
+        let merged = merged(&current, user)?;
         if merged != current {
             done(&self.call(Method::PUT, &user_url, Some(&merged)).await?, "update user")?;
         }
@@ -260,12 +263,7 @@ fn link(id: String, user: &UserState) -> Link {
         state: LinkState::Linked,
         remote_id: Some(id),
         remote_key: Some(user.user_name.clone()),
-        pushed_hash: Some(fingerprint(&(
-            &user.user_name,
-            &user.email,
-            &user.given_name,
-            &user.family_name,
-        ))),
+        pushed_hash: Some(user.fingerprint()),
         pushed_active: Some(user.active),
     }
 }
@@ -275,7 +273,8 @@ fn check_lengths(user: &UserState) -> Result<(), ConnectorError> {
     check_length("userName (CyberArk username)", &user.user_name, 128)?;
     check_length("name.givenName (CyberArk firstName)", &user.given_name, 29)?;
     check_length("name.familyName (CyberArk lastName)", &user.family_name, 29)?;
-    check_length("emails (CyberArk businessEmail)", &user.email, 319)
+    check_length("emails (CyberArk businessEmail)", &user.email, 319)?;
+    user.fields.check_lengths("CyberArk")
 }
 
 /// Component users, LDAP users (the directory mapping owns them) and built-in users are never
@@ -304,15 +303,17 @@ fn refuse_protected(vault_user: &VaultUser) -> Result<(), ConnectorError> {
     }
 }
 
-/// The vault object with the IdP's attributes merged in; everything else is kept as the vault has it.
-fn merged(current: &VaultUser, user: &UserState) -> VaultUser {
+/// The vault object with the IdP's attributes merged in (a mapped field SCIM holds nothing for is
+/// cleared); everything else is kept as the vault has it.
+fn merged(current: &VaultUser, user: &UserState) -> Result<VaultUser, ConnectorError> {
     let mut merged = current.clone();
     merged.username = user.user_name.clone();
     let details = merged.personal_details.get_or_insert_with(PersonalDetails::default);
     details.first_name = Some(user.given_name.clone());
     details.last_name = Some(user.family_name.clone());
     merged.internet.get_or_insert_with(Internet::default).business_email = Some(user.email.clone());
-    merged
+    serde_json::from_value(with_fields(&merged, &user.fields, Empty::ClearHeld)?)
+        .map_err(|e| ConnectorError::permanent(None, format!("the vault user with the mapped fields: {e}")))
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ fn user(name: &str, active: bool) -> UserState {
         active,
         password: None,
         is_administrator: false,
+        fields: Default::default(),
     }
 }
 

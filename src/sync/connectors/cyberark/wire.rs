@@ -1,6 +1,7 @@
 //! The PVWA's JSON, typed (docs/vendors/cyberark.md). A vault user keeps every field the bridge does
 //! not map (`rest`): a PUT replaces the whole object, so what is left out would be cleared.
 use crate::sync::connectors::VendorId;
+use crate::sync::mapping::FieldSpec;
 use crate::sync::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -157,3 +158,79 @@ impl VaultError {
         })
     }
 }
+
+/// The vault user's fields the bridge can write beyond username, names and business e-mail, with
+/// their defaults and the PVWA's limits (docs/vendors/cyberark.md, docs/mapping.md).
+pub static FIELDS: [FieldSpec; 19] = [
+    FieldSpec::new("personalDetails.middleName", Some("name.middleName"), Some(29)),
+    FieldSpec::new("personalDetails.title", Some("title"), Some(49)),
+    FieldSpec::new(
+        "personalDetails.department",
+        Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+        Some(49),
+    ),
+    FieldSpec::new(
+        "personalDetails.organization",
+        Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization"),
+        Some(49),
+    ),
+    FieldSpec::new("personalDetails.profession", None, Some(49)),
+    FieldSpec::new("internet.homeEmail", Some(r#"emails[type eq "home"].value"#), Some(319)),
+    FieldSpec::new(
+        "internet.otherEmail",
+        Some(r#"emails[type eq "other"].value"#),
+        Some(319),
+    ),
+    FieldSpec::new(
+        "phones.businessNumber",
+        Some(r#"phoneNumbers[type eq "work"].value"#),
+        Some(24),
+    ),
+    FieldSpec::new(
+        "phones.cellularNumber",
+        Some(r#"phoneNumbers[type eq "mobile"].value"#),
+        Some(24),
+    ),
+    FieldSpec::new(
+        "phones.faxNumber",
+        Some(r#"phoneNumbers[type eq "fax"].value"#),
+        Some(24),
+    ),
+    FieldSpec::new(
+        "phones.pagerNumber",
+        Some(r#"phoneNumbers[type eq "pager"].value"#),
+        Some(24),
+    ),
+    FieldSpec::new(
+        "phones.homeNumber",
+        Some(r#"phoneNumbers[type eq "home"].value"#),
+        Some(24),
+    ),
+    FieldSpec::new(
+        "businessAddress.workStreet",
+        Some(r#"addresses[type eq "work"].streetAddress"#),
+        Some(29),
+    ),
+    FieldSpec::new(
+        "businessAddress.workCity",
+        Some(r#"addresses[type eq "work"].locality"#),
+        Some(19),
+    ),
+    FieldSpec::new(
+        "businessAddress.workState",
+        Some(r#"addresses[type eq "work"].region"#),
+        Some(19),
+    ),
+    FieldSpec::new(
+        "businessAddress.workZip",
+        Some(r#"addresses[type eq "work"].postalCode"#),
+        Some(19),
+    ),
+    FieldSpec::new(
+        "businessAddress.workCountry",
+        Some(r#"addresses[type eq "work"].country"#),
+        Some(19),
+    ),
+    FieldSpec::new("description", Some("displayName"), Some(99)),
+    FieldSpec::new("location", None, None),
+];

@@ -23,6 +23,7 @@ mod wire;
 mod writes;
 
 pub use config::Config;
+pub use wire::FIELDS;
 
 use crate::sync::answer::check_length;
 use crate::sync::cache::Cached;
@@ -128,7 +129,8 @@ impl Docusign {
         for item in items.iter_mut() {
             let Some(user) = item.user else { continue };
             let checked = check_length("name.givenName (DocuSign firstName)", &user.given_name, 50)
-                .and_then(|()| check_length("name.familyName (DocuSign lastName)", &user.family_name, 50));
+                .and_then(|()| check_length("name.familyName (DocuSign lastName)", &user.family_name, 50))
+                .and_then(|()| user.fields.check_lengths("DocuSign"));
             if let Err(e) = checked {
                 item.fail(e);
             }

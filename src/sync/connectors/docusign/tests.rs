@@ -1,8 +1,6 @@
 //! The wire format of every call, checked against DocuSign's users API (docs/vendors/docusign.md).
-use super::wire::Profile;
 use super::*;
 use crate::sync::client::{http_client, VendorClient};
-use crate::sync::connectors::fingerprint;
 use crate::sync::{LinkState, UserState};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
@@ -42,6 +40,7 @@ fn user(email: &str, active: bool) -> UserState {
         active,
         password: None,
         is_administrator: false,
+        fields: Default::default(),
     }
 }
 
@@ -50,7 +49,7 @@ fn linked(u: &UserState, id: &str, active: bool) -> Link {
         state: LinkState::Linked,
         remote_id: Some(id.into()),
         remote_key: Some(u.email.clone()),
-        pushed_hash: Some(fingerprint(&Profile::of(u))),
+        pushed_hash: Some(u.fingerprint()),
         pushed_active: Some(active),
     }
 }

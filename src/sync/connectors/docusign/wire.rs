@@ -1,8 +1,10 @@
 //! DocuSign's request and answer bodies for the calls the connector makes (eSignature REST v2.1,
 //! `…/accounts/{accountId}/users`; docs/vendors/docusign.md). DocuSign writes most numbers and
 //! booleans as strings; only the fields read here are declared.
+use crate::sync::mapping::{Empty, FieldSpec};
 use crate::sync::UserState;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// The profile DocuSign holds: `userName` is its display name, not a login.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -12,20 +14,27 @@ pub struct Profile {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
+    /// The mapped fields (`FIELDS` but `userName`), `""` where SCIM holds nothing.
+    #[serde(flatten)]
+    pub mapped: Map<String, Value>,
 }
 
 impl Profile {
     pub fn of(user: &UserState) -> Self {
         let display = format!("{} {}", user.given_name, user.family_name);
-        let user_name = match display.trim() {
-            "" => user.user_name.clone(),
-            name => name.to_owned(),
+        let user_name = match (user.fields.get("userName"), display.trim()) {
+            (Some(mapped), _) => mapped.to_owned(),
+            (None, "") => user.user_name.clone(),
+            (None, name) => name.to_owned(),
         };
+        let mut mapped = Map::new();
+        user.fields.without("userName").merge_into(&mut mapped, Empty::Clear);
         Self {
             user_name,
             email: user.email.clone(),
             first_name: user.given_name.clone(),
             last_name: user.family_name.clone(),
+            mapped,
         }
     }
 }
@@ -158,3 +167,14 @@ pub struct Account {
     #[serde(default)]
     pub base_uri: Option<String>,
 }
+
+/// The profile's fields the bridge can write beyond e-mail and names (docs/vendors/docusign.md,
+/// docs/mapping.md). `userName` is DocuSign's display name: when SCIM has no value for it, it is
+/// "givenName familyName", else the SCIM userName.
+pub static FIELDS: [FieldSpec; 5] = [
+    FieldSpec::new("userName", Some("displayName"), None),
+    FieldSpec::new("middleName", Some("name.middleName"), Some(50)),
+    FieldSpec::new("suffixName", Some("name.honorificSuffix"), Some(50)),
+    FieldSpec::new("jobTitle", Some("title"), None),
+    FieldSpec::new("title", None, None),
+];

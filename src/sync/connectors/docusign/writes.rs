@@ -4,8 +4,7 @@ use super::item::Item;
 use super::lookup::adopted;
 use super::wire::{NewUsers, NewUsersAnswer, Profile, ProfileUpdate, UserItem, UserRef, Users, UsersAnswer};
 use super::Docusign;
-use crate::sync::connectors::fingerprint;
-use crate::sync::{ConnectorError, Link, LinkState};
+use crate::sync::{ConnectorError, Link, LinkState, UserState};
 use reqwest::Method;
 
 const ALREADY_EXISTS: &str = "USER_ALREADY_EXISTS_IN_ACCOUNT";
@@ -18,9 +17,7 @@ impl Docusign {
         for chunk in creating.chunks_mut(self.batch_size()) {
             let answers = self.post_new_users(chunk).await;
             for (item, answer) in chunk.iter_mut().zip(answers) {
-                let (Some(user), Some(profile)) = (item.user, &item.profile) else {
-                    continue;
-                };
+                let Some(user) = item.user else { continue };
                 match answer {
                     Ok(user_id) => {
                         self.learn(&user.email).await;
@@ -28,7 +25,7 @@ impl Docusign {
                             state: LinkState::Linked,
                             remote_id: Some(user_id),
                             remote_key: Some(user.email.clone()),
-                            pushed_hash: Some(fingerprint(profile)),
+                            pushed_hash: Some(user.fingerprint()),
                             pushed_active: Some(true),
                         });
                     }
@@ -119,7 +116,7 @@ impl Docusign {
             .iter_mut()
             .filter(|i| i.open() && i.linked_id().is_some())
             .filter(|i| {
-                let hash = i.profile.as_ref().map(fingerprint);
+                let hash = i.user.map(UserState::fingerprint);
                 hash.is_some() && i.link.as_ref().and_then(|l| l.pushed_hash.clone()) != hash
             })
             .collect();
@@ -138,11 +135,11 @@ impl Docusign {
                 match item_outcome(&answers, item.linked_id()) {
                     Err(refused) => item.fail(refused.into_error(200)),
                     Ok(()) => {
-                        let (Some(link), Some(profile)) = (item.link.as_mut(), &item.profile) else {
+                        let (Some(link), Some(user)) = (item.link.as_mut(), item.user) else {
                             continue;
                         };
-                        link.pushed_hash = Some(fingerprint(profile));
-                        link.remote_key = Some(profile.email.clone());
+                        link.pushed_hash = Some(user.fingerprint());
+                        link.remote_key = Some(user.email.clone());
                     }
                 }
             }

@@ -9,16 +9,17 @@
 mod config;
 mod wire;
 
-use super::fingerprint;
 use crate::sync::answer::{classify, expect_json, to_json, unreadable};
 use crate::sync::cache::Cached;
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
+use crate::sync::mapping::{with_fields, Empty};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 use std::fmt;
+pub use wire::FIELDS;
 use wire::{EloquaUser, Enable, Enabled, Identity, NewUser, Problems, UserList};
 
 const USERS: &str = "/api/REST/2.0/system/users";
@@ -136,6 +137,7 @@ impl Eloqua {
             first_name: &user.given_name,
             last_name: &user.family_name,
         };
+        let body = with_fields(&body, &user.fields, Empty::Omit)?;
         let response = self.call(Method::POST, USER, &[], Some(&body)).await?;
         if response.status == 409 {
             let found = self.find(&user.email).await?.ok_or_else(|| {
@@ -178,6 +180,8 @@ impl Eloqua {
             last_name: Some(user.family_name.clone()),
             ..current.clone()
         };
+        let merged: EloquaUser = serde_json::from_value(with_fields(&merged, &user.fields, Empty::ClearHeld)?)
+            .map_err(|e| ConnectorError::permanent(None, format!("the user with the mapped fields: {e}")))?;
         if merged != current {
             let response = self
                 .call(Method::PUT, &format!("{USER}/{id}"), &[], Some(&merged))
@@ -345,7 +349,7 @@ fn link(id: String, user: &UserState) -> Link {
         state: LinkState::Linked,
         remote_id: Some(id),
         remote_key: Some(user.email.clone()),
-        pushed_hash: Some(fingerprint(&(&user.email, &user.given_name, &user.family_name))),
+        pushed_hash: Some(user.fingerprint()),
         pushed_active: Some(user.active),
     }
 }

@@ -1,6 +1,7 @@
 //! Eloqua's JSON, typed (docs/vendors/eloqua.md). A user keeps every field the bridge does not map
 //! (`rest`): updates PUT the whole object back.
 use crate::sync::connectors::VendorId;
+use crate::sync::mapping::FieldSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -141,3 +142,28 @@ impl Problems {
         (!list.is_empty()).then(|| list.iter().map(Problem::describe).collect::<Vec<_>>().join("; "))
     }
 }
+
+/// The user's fields the bridge can write beyond login, e-mail and names, with their defaults
+/// (docs/vendors/eloqua.md, docs/mapping.md); Eloqua publishes no length limits.
+pub static FIELDS: [FieldSpec; 12] = [
+    FieldSpec::new("jobTitle", Some("title"), None),
+    FieldSpec::new("phone", Some(r#"phoneNumbers[type eq "work"].value"#), None),
+    FieldSpec::new("cellPhone", Some(r#"phoneNumbers[type eq "mobile"].value"#), None),
+    FieldSpec::new("fax", Some(r#"phoneNumbers[type eq "fax"].value"#), None),
+    FieldSpec::new("address1", Some(r#"addresses[type eq "work"].streetAddress"#), None),
+    FieldSpec::new("address2", None, None),
+    FieldSpec::new("city", Some(r#"addresses[type eq "work"].locality"#), None),
+    FieldSpec::new("state", Some(r#"addresses[type eq "work"].region"#), None),
+    FieldSpec::new("country", Some(r#"addresses[type eq "work"].country"#), None),
+    FieldSpec::new("zipCode", Some(r#"addresses[type eq "work"].postalCode"#), None),
+    FieldSpec::new(
+        "department",
+        Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+        None,
+    ),
+    FieldSpec::new(
+        "companyDisplayName",
+        Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization"),
+        None,
+    ),
+];

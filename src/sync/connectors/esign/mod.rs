@@ -8,15 +8,17 @@
 mod config;
 mod wire;
 
-use super::{fingerprint, random_password, segment};
+use super::{random_password, segment};
 use crate::sync::answer::{classify, to_json, unreadable};
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
+use crate::sync::mapping::Empty;
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
+pub use wire::FIELDS;
 use wire::{failure_text, text_field, users, EsignUser, Provision, UserRequest};
 
 /// What a `kind = "esign"` target needs at run time (built from its `Config`).
@@ -125,6 +127,7 @@ impl Esign {
         let body = self.user_request(EsignUser {
             username: Some(&user.email),
             password: Some(&password),
+            mapped: user.fields.to_object(Empty::Omit),
             ..names(user)
         });
         let url = format!("{}rest/v1/users", self.base());
@@ -144,7 +147,7 @@ impl Esign {
                 .ok_or_else(|| ConnectorError::permanent(None, "the created user cannot be found by its e-mail"))?,
         };
         let mut link = adopted(id, &user.email);
-        link.pushed_hash = Some(user_fingerprint(user));
+        link.pushed_hash = Some(user.fingerprint());
         // GUESS: a new user's status is not documented, so it is set explicitly once.
         self.bring_up_to_date(link, user)
             .await?
@@ -154,7 +157,7 @@ impl Esign {
     /// Pushes what differs from the link. `None`: the vendor does not know the SystemUserId.
     async fn bring_up_to_date(&self, mut link: Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
         let id = link.remote_id.clone().unwrap_or_default();
-        let hash = user_fingerprint(user);
+        let hash = user.fingerprint();
         if link.pushed_hash.as_deref() != Some(hash.as_str()) {
             let reply = match link.remote_key.as_deref() {
                 // A rename goes through the old username (UpdateUserByUsername).
@@ -345,7 +348,7 @@ fn adopted(id: String, email: &str) -> Link {
     }
 }
 
-/// A request's user with the IdP's names and nothing else.
+/// A request's user with the IdP's names and mapped fields (an empty one clears it).
 fn names(user: &UserState) -> EsignUser<'_> {
     EsignUser {
         first_name: &user.given_name,
@@ -353,11 +356,8 @@ fn names(user: &UserState) -> EsignUser<'_> {
         username: None,
         password: None,
         system_user_id: None,
+        mapped: user.fields.to_object(Empty::Clear),
     }
-}
-
-fn user_fingerprint(user: &UserState) -> String {
-    fingerprint(&(&user.email, &user.given_name, &user.family_name))
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ fn user(email: &str, active: bool) -> UserState {
         active,
         password: None,
         is_administrator: false,
+        fields: Default::default(),
     }
 }
 
@@ -40,7 +41,7 @@ fn linked(u: &UserState, active: bool) -> Link {
         state: LinkState::Linked,
         remote_id: Some(GUID.into()),
         remote_key: Some(u.email.clone()),
-        pushed_hash: Some(user_fingerprint(u)),
+        pushed_hash: Some(u.fingerprint()),
         pushed_active: Some(active),
     }
 }
@@ -182,7 +183,7 @@ async fn a_name_change_puts_only_the_changed_fields_by_system_user_id() {
         .reconcile(&Desired::Present(after.clone()), Some(&linked(&before, true)))
         .await
         .unwrap();
-    assert_eq!(link.pushed_hash, Some(user_fingerprint(&after)));
+    assert_eq!(link.pushed_hash, Some(after.fingerprint()));
 }
 
 #[tokio::test]

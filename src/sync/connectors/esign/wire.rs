@@ -2,6 +2,7 @@
 //! Answers are read leniently, by field name regardless of case (`SystemUserId`, `systemUserId`):
 //! the UserResponse fields are not published (GUESS), so a typed struct would break on the first
 //! casing the vendor did not show.
+use crate::sync::mapping::FieldSpec;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -17,6 +18,9 @@ pub struct EsignUser<'a> {
     pub password: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_user_id: Option<&'a str>,
+    /// The mapped fields (`FIELDS`).
+    #[serde(flatten)]
+    pub mapped: Map<String, Value>,
 }
 
 /// `{"user": {…}, "salt": …}`, with `oldUsername` for a rename.
@@ -93,3 +97,11 @@ pub fn failure_text(body: &Value) -> Option<String> {
         .find(|s| s.trim_start().to_ascii_lowercase().starts_with("error"))
         .map(str::to_owned)
 }
+
+/// The user's fields the bridge can write beyond username, names and password (docs/vendors/esign.md,
+/// docs/mapping.md).
+pub static FIELDS: [FieldSpec; 1] = [FieldSpec::new(
+    "Company",
+    Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization"),
+    None,
+)];

@@ -197,7 +197,7 @@ impl Workspace365 {
             state: LinkState::Linked,
             remote_id: (!remote_id.is_empty()).then_some(remote_id),
             remote_key: Some(user.email.clone()),
-            pushed_hash: Some(fingerprint(user)),
+            pushed_hash: Some(user.fingerprint()),
             pushed_active: Some(true),
         };
         if !user.active {
@@ -210,7 +210,7 @@ impl Workspace365 {
     /// Updates what differs. `None` when the vendor answers 404: it no longer has the user.
     async fn bring_up_to_date(&self, mut link: Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
         let key = link.remote_key.clone().unwrap_or_else(|| user.email.clone());
-        let hash = fingerprint(user);
+        let hash = user.fingerprint();
         // An e-mail change goes through the old e-mail, which is the path key (GUESS, docs/vendors/workspace365.md).
         if key != user.email || link.pushed_hash.as_deref() != Some(hash.as_str()) || user.password.is_some() {
             let password = user.password.as_ref().map(Secret::expose);
@@ -320,11 +320,6 @@ fn validation_text(body: &str) -> String {
             .join("; "),
         _ => format!("HTTP 400: {}", excerpt(body)),
     }
-}
-
-/// What decides whether an update is due: the attributes this vendor holds, hashed.
-fn fingerprint(user: &UserState) -> String {
-    super::fingerprint(&(&user.email, &user.given_name, &user.family_name, user.is_administrator))
 }
 
 #[cfg(test)]

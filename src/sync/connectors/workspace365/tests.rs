@@ -29,6 +29,7 @@ fn user(email: &str, active: bool) -> UserState {
         active,
         password: None,
         is_administrator: false,
+        fields: Default::default(),
     }
 }
 
@@ -37,7 +38,7 @@ fn linked(email: &str, u: &UserState, active: bool) -> Link {
         state: LinkState::Linked,
         remote_id: Some("42".into()),
         remote_key: Some(email.into()),
-        pushed_hash: Some(fingerprint(u)),
+        pushed_hash: Some(u.fingerprint()),
         pushed_active: Some(active),
     }
 }
@@ -144,7 +145,7 @@ async fn an_attribute_change_puts_every_field_to_the_email_path_without_a_passwo
         .reconcile(&Desired::Present(after.clone()), Some(&link))
         .await
         .unwrap();
-    assert_eq!(new.pushed_hash, Some(fingerprint(&after)));
+    assert_eq!(new.pushed_hash, Some(after.fingerprint()));
     // Nothing differs now: no call at all.
     connector(&server.uri(), Duration::from_secs(5))
         .reconcile(&Desired::Present(after), Some(&new))
@@ -233,7 +234,7 @@ async fn a_rename_whose_answer_was_lost_is_found_under_the_new_email_and_not_cre
         .await
         .unwrap();
     assert_eq!(link.remote_key.as_deref(), Some("user.one@example.com"));
-    assert_eq!(link.pushed_hash, Some(fingerprint(&after)));
+    assert_eq!(link.pushed_hash, Some(after.fingerprint()));
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@ use crate::config::{read_secret, ConfigError, JwtSettings, Settings};
 use crate::http::auth::{Authenticator, JwtValidator};
 use crate::http::transport::GuardedStream;
 use crate::http::{self, AppState};
+use crate::scim::schema::ResourceSchema;
 use crate::store::{Store, TargetScope};
 use crate::sync::worker::Worker;
 use actix_http::{error::DispatchError, HttpService, Protocol};
@@ -41,6 +42,7 @@ impl Application {
             trusted_proxies: settings.server.trusted_proxies()?,
             max_uri_length: settings.server.max_uri_length,
             listen_host: listener.local_addr()?.to_string(),
+            user_schema: settings.user_schema()?,
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let server = http_server(settings, listener, state, authenticator)?;
@@ -164,22 +166,25 @@ fn http_server(
 /// Opens (and migrates) the configured database, with the targets' scopes (operator commands need
 /// no secrets key: they never open a password).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let schema = settings.user_schema()?;
     Ok(Store::connect(&settings.database.url)
         .await
         .with_context(|| format!("cannot open the database {}", settings.database.url))?
-        .with_targets(target_scopes(settings)?))
+        .with_user_schema(schema)
+        .with_targets(target_scopes(settings, schema)?))
 }
 
 /// Each `[[target]]` with its scope compiled for the store, which queues fan-out on every change.
-fn target_scopes(settings: &Settings) -> anyhow::Result<Vec<TargetScope>> {
+fn target_scopes(settings: &Settings, schema: &'static ResourceSchema) -> anyhow::Result<Vec<TargetScope>> {
     settings
         .target
         .iter()
         .map(|t| {
             Ok(TargetScope::new(
                 &t.name,
-                t.scope_filter()?.as_ref(),
+                t.scope_filter(schema)?.as_ref(),
                 t.takes_passwords(),
+                schema,
             )?)
         })
         .collect()

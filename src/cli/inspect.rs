@@ -40,7 +40,7 @@ pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
                 println!("FAIL  {label}: {why}");
             }
         }
-        print_mapping(target);
+        print_mapping(target, settings.user_schema()?);
     }
     if failed > 0 {
         bail!("{failed} check(s) failed");
@@ -49,8 +49,8 @@ pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// The target's effective mapping, one `vendor field <- SCIM path` line each (docs/mapping.md).
-fn print_mapping(target: &crate::config::TargetSettings) {
-    let Ok(mapping) = target.mapping() else { return };
+fn print_mapping(target: &crate::config::TargetSettings, schema: &'static crate::scim::schema::ResourceSchema) {
+    let Ok(mapping) = target.mapping(schema) else { return };
     let rules = mapping.describe();
     if rules.is_empty() {
         println!("      mapping: identity only (e-mail, userName, name.givenName, name.familyName)");

@@ -1,8 +1,10 @@
 //! Typed configuration: defaults, then `./scim-bridge.toml` (or `--config FILE`), then
 //! `SCIM_BRIDGE__SECTION__KEY` environment variables. Secrets are named by `*_env` / `*_file`.
+mod schema;
 mod secret_ref;
 mod target;
 
+pub use schema::SchemaSettings;
 pub use secret_ref::{normalise_secret_keys, SecretRef};
 pub use target::{is_http_url, kind_name, validate_targets, OnDelete, TargetKind, TargetSettings};
 
@@ -47,6 +49,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub sync: SyncSettings,
+    /// `[schema]`: declared User schema extensions (docs/extensions.md).
+    pub schema: SchemaSettings,
     /// `[[target]]`: the vendors changes fan out to.
     pub target: Vec<TargetSettings>,
 }
@@ -237,6 +241,11 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The User resource type with the declared extensions (`[schema]`).
+    pub fn user_schema(&self) -> Result<&'static crate::scim::schema::ResourceSchema, ConfigError> {
+        self.schema.user_schema()
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
         let base = &self.server.base_path;
@@ -246,7 +255,7 @@ impl Settings {
             )));
         }
         self.server.validate_limits()?;
-        target::validate_targets(&self.target)?;
+        target::validate_targets(&self.target, self.schema.user_schema()?)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "server.max_body_bytes must be at least 1024".into(),

@@ -4,7 +4,8 @@
 //! know, so a typo or a key meant for another vendor is never silently ignored. Secrets are read
 //! only by the commands that call vendors.
 use super::ConfigError;
-use crate::scim::{schema, Filter};
+use crate::scim::schema::ResourceSchema;
+use crate::scim::Filter;
 use crate::sync::connectors::VendorConfig;
 use crate::sync::mapping::Mapping;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -155,22 +156,22 @@ impl TargetSettings {
         self.vendor.kind()
     }
 
-    /// The parsed `scope` filter, checked against the User schema.
-    pub fn scope_filter(&self) -> Result<Option<Filter>, ConfigError> {
+    /// The parsed `scope` filter, checked against the User schema (`schema`, extensions included).
+    pub fn scope_filter(&self, schema: &ResourceSchema) -> Result<Option<Filter>, ConfigError> {
         let Some(text) = self.scope.as_deref().filter(|s| !s.trim().is_empty()) else {
             return Ok(None);
         };
         let invalid = |detail: String| ConfigError::Invalid(format!("target '{}': scope: {detail}", self.name));
         let filter: Filter = text.parse().map_err(|e: crate::scim::ScimError| invalid(e.detail))?;
         for path in filter.paths() {
-            schema::user().resolve(&path).map_err(invalid)?;
+            schema.resolve(&path).map_err(invalid)?;
         }
         Ok(Some(filter))
     }
 
     /// The vendor's fields with this target's overrides, checked against the User schema.
-    pub fn mapping(&self) -> Result<Mapping, ConfigError> {
-        Mapping::build(self.vendor.fields(), &self.mapping, schema::user())
+    pub fn mapping(&self, schema: &'static ResourceSchema) -> Result<Mapping, ConfigError> {
+        Mapping::build(self.vendor.fields(), &self.mapping, schema)
             .map_err(|e| ConfigError::Invalid(format!("target '{}': {e}", self.name)))
     }
 
@@ -192,7 +193,7 @@ impl TargetSettings {
         )
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self, schema: &'static ResourceSchema) -> Result<(), ConfigError> {
         let invalid = |detail: &str| Err(ConfigError::Invalid(format!("target '{}': {detail}", self.name)));
         let name_ok = !self.name.is_empty()
             && self
@@ -219,8 +220,8 @@ impl TargetSettings {
                 return invalid(&format!("{key} must be between 0.05 and 600 seconds"));
             }
         }
-        self.scope_filter()?;
-        self.mapping()?;
+        self.scope_filter(schema)?;
+        self.mapping(schema)?;
         self.vendor.validate().map_err(|detail| {
             ConfigError::Invalid(format!(
                 "target '{}' (kind {}): {detail}",
@@ -247,9 +248,9 @@ pub fn kind_name(kind: TargetKind) -> &'static str {
 }
 
 /// Checks every target and that names are unique.
-pub fn validate_targets(targets: &[TargetSettings]) -> Result<(), ConfigError> {
+pub fn validate_targets(targets: &[TargetSettings], schema: &'static ResourceSchema) -> Result<(), ConfigError> {
     for (n, target) in targets.iter().enumerate() {
-        target.validate()?;
+        target.validate(schema)?;
         if targets[..n].iter().any(|t| t.name == target.name) {
             return Err(ConfigError::Invalid(format!("two targets are named '{}'", target.name)));
         }
@@ -279,7 +280,7 @@ mod tests {
     /// A file's text, read and checked as `serve` reads it.
     fn read(text: &str) -> Result<Vec<TargetSettings>, ConfigError> {
         let file: File = figment::Figment::from(Toml::string(text)).extract()?;
-        validate_targets(&file.target)?;
+        validate_targets(&file.target, crate::scim::schema::user())?;
         Ok(file.target)
     }
 
@@ -296,7 +297,7 @@ mod tests {
     fn a_complete_workspace365_target_is_accepted_and_written_back_the_same() {
         let parsed = targets(&[W365.to_owned()]).unwrap();
         assert_eq!(parsed[0].kind(), TargetKind::Workspace365);
-        assert!(parsed[0].scope_filter().unwrap().is_some());
+        assert!(parsed[0].scope_filter(crate::scim::schema::user()).unwrap().is_some());
         let written = toml::to_string(&File { target: parsed }).unwrap();
         let again = read(&written).unwrap();
         assert_eq!(toml::to_string(&File { target: again }).unwrap(), written);

@@ -1,11 +1,12 @@
 //! Discovery endpoints (RFC 7644 §4), served from the JSON in `scim-schemas/`, so what is advertised
-//! is what the server was built with.
+//! is what the server was built with, and the User extensions the operator declared (`[schema]`).
 use super::origin::base_url;
 use super::request::{query_pairs, query_param};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::list_response;
 use crate::scim::schema::{
-    ENTERPRISE_USER_SCHEMA_JSON, GROUP_SCHEMA_JSON, RESOURCE_TYPES_JSON, SERVICE_PROVIDER_CONFIG_JSON, USER_SCHEMA_JSON,
+    ResourceSchema, ENTERPRISE_USER_SCHEMA_JSON, GROUP_SCHEMA_JSON, RESOURCE_TYPES_JSON, SERVICE_PROVIDER_CONFIG_JSON,
+    USER_SCHEMA_JSON,
 };
 use crate::scim::ScimError;
 use actix_web::http::StatusCode;
@@ -39,10 +40,12 @@ fn refuse_filter(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-fn all_schemas(base: &str) -> Vec<Value> {
+/// The built-in schemas and the User extensions the operator declared (`[schema]`).
+fn all_schemas(base: &str, user: &ResourceSchema) -> Vec<Value> {
     [USER_SCHEMA_JSON, ENTERPRISE_USER_SCHEMA_JSON, GROUP_SCHEMA_JSON]
         .into_iter()
         .map(parse)
+        .chain(user.declared.iter().cloned())
         .map(|s| {
             let id = s["id"].as_str().unwrap_or_default().to_owned();
             with_meta(s, "Schema", format!("{base}/Schemas/{id}"))
@@ -50,11 +53,20 @@ fn all_schemas(base: &str) -> Vec<Value> {
         .collect()
 }
 
-fn all_resource_types(base: &str) -> Vec<Value> {
+fn all_resource_types(base: &str, user: &ResourceSchema) -> Vec<Value> {
     let types: Vec<Value> = serde_json::from_str(RESOURCE_TYPES_JSON).unwrap_or_default();
     types
         .into_iter()
-        .map(|t| {
+        .map(|mut t| {
+            if t["id"] == "User" {
+                if let Some(extensions) = t["schemaExtensions"].as_array_mut() {
+                    let declared = user
+                        .declared
+                        .iter()
+                        .map(|d| json!({"schema": d["id"], "required": false}));
+                    extensions.extend(declared);
+                }
+            }
             let id = t["id"].as_str().unwrap_or_default().to_owned();
             with_meta(t, "ResourceType", format!("{base}/ResourceTypes/{id}"))
         })
@@ -72,12 +84,12 @@ async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -
 
 async fn schemas(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     refuse_filter(&req)?;
-    let all = all_schemas(&base_url(&req, &state));
+    let all = all_schemas(&base_url(&req, &state), state.user_schema);
     Ok(scim_json(StatusCode::OK, &list_response(all.len(), 1, all)))
 }
 
 async fn schema(req: HttpRequest, id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let found = all_schemas(&base_url(&req, &state))
+    let found = all_schemas(&base_url(&req, &state), state.user_schema)
         .into_iter()
         .find(|s| s["id"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(&id)));
     let doc = found.ok_or_else(|| ScimError::not_found(format!("no schema '{id}'")))?;
@@ -86,7 +98,7 @@ async fn schema(req: HttpRequest, id: web::Path<String>, state: web::Data<AppSta
 
 async fn resource_types(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     refuse_filter(&req)?;
-    let all = all_resource_types(&base_url(&req, &state));
+    let all = all_resource_types(&base_url(&req, &state), state.user_schema);
     Ok(scim_json(StatusCode::OK, &list_response(all.len(), 1, all)))
 }
 
@@ -95,7 +107,7 @@ async fn resource_type(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let found = all_resource_types(&base_url(&req, &state))
+    let found = all_resource_types(&base_url(&req, &state), state.user_schema)
         .into_iter()
         .find(|t| t["id"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&id)));
     let doc = found.ok_or_else(|| ScimError::not_found(format!("no resource type '{id}'")))?;

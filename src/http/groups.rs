@@ -71,7 +71,7 @@ async fn respond(
     group: &StoredGroup,
 ) -> Result<HttpResponse, ApiError> {
     let collection = GROUP.collection_url(req, state);
-    let body = render_group(req, state, group, &GROUP.projection(req)?, &collection).await?;
+    let body = render_group(req, state, group, &GROUP.projection(req, state)?, &collection).await?;
     Ok(resource_response(status, group, &body, &collection))
 }
 

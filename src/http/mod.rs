@@ -39,6 +39,8 @@ pub struct AppState {
     pub max_uri_length: usize,
     /// The address URLs name when a request names no host (an HTTP/1.0 request without `Host`).
     pub listen_host: String,
+    /// The User resource type, with the declared extensions (`[schema]`).
+    pub user_schema: &'static crate::scim::schema::ResourceSchema,
 }
 
 /// Registers every route: `/healthz` open, `/metrics` with auth, everything under `base_path` behind `require_auth`.

@@ -17,19 +17,28 @@ use serde_json::Value;
 pub struct Kind {
     pub resource_type: &'static str,
     pub endpoint: &'static str,
-    pub schema: fn() -> &'static ResourceSchema,
+    /// The resource type's schema as this server was configured (declared extensions included).
+    pub schema: fn(&AppState) -> &'static ResourceSchema,
 }
 
 pub const USER: Kind = Kind {
     resource_type: "User",
     endpoint: "/Users",
-    schema: schema::user,
+    schema: user_schema,
 };
 pub const GROUP: Kind = Kind {
     resource_type: "Group",
     endpoint: "/Groups",
-    schema: schema::group,
+    schema: group_schema,
 };
+
+fn user_schema(state: &AppState) -> &'static ResourceSchema {
+    state.user_schema
+}
+
+fn group_schema(_: &AppState) -> &'static ResourceSchema {
+    schema::group()
+}
 
 impl Kind {
     pub fn collection_url(&self, req: &HttpRequest, state: &AppState) -> String {
@@ -53,7 +62,7 @@ impl Kind {
     pub fn list_query(&self, req: &HttpRequest, state: &AppState) -> Result<ListQuery, ApiError> {
         let pairs = query_pairs(req)?;
         let raw = RawListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        Ok(raw.validate((self.schema)(), &state.limits)?)
+        Ok(raw.validate((self.schema)(state), &state.limits)?)
     }
 
     /// The list query of a POST `.search` (a SearchRequest body; a large one is read off the worker).
@@ -63,22 +72,22 @@ impl Kind {
         body: web::Bytes,
         state: &AppState,
     ) -> Result<ListQuery, ApiError> {
-        let (schema, limits) = (self.schema, state.limits);
+        let (schema, limits) = ((self.schema)(state), state.limits);
         let raw = read_search_request(req, body).await?;
         cpu::run(raw.filter.as_ref().map_or(0, String::len), move || {
-            Ok(raw.validate(schema(), &limits)?)
+            Ok(raw.validate(schema, &limits)?)
         })
         .await
     }
 
     /// The request's `attributes` / `excludedAttributes`.
-    pub fn projection(&self, req: &HttpRequest) -> Result<Projection, ApiError> {
+    pub fn projection(&self, req: &HttpRequest, state: &AppState) -> Result<Projection, ApiError> {
         let pairs = query_pairs(req)?;
         let (attributes, excluded) = (
             query_param(&pairs, "attributes"),
             query_param(&pairs, "excludedAttributes"),
         );
-        Ok(Projection::parse(attributes, excluded, (self.schema)())?)
+        Ok(Projection::parse(attributes, excluded, (self.schema)(state))?)
     }
 }
 

@@ -36,10 +36,10 @@ fn for_type(raw: &RawListParams, schema: &ResourceSchema, limits: &Limits) -> Re
 
 async fn search_all(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let raw = read_search_request(&req, body).await?;
-    let limits = state.limits;
+    let (limits, user_schema) = (state.limits, state.user_schema);
     let (users, groups) = cpu::run(raw.filter.as_ref().map_or(0, String::len), move || {
         Ok((
-            for_type(&raw, schema::user(), &limits),
+            for_type(&raw, user_schema, &limits),
             for_type(&raw, schema::group(), &limits),
         ))
     })

@@ -7,7 +7,7 @@ use crate::scim::list::{list_response, ListQuery};
 use crate::scim::patch;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{normalize, Document, Normalized};
-use crate::scim::schema::{self, Mutability};
+use crate::scim::schema::{Mutability, ResourceSchema};
 use crate::scim::ScimError;
 use crate::store::StoredUser;
 use actix_web::http::{header, StatusCode};
@@ -56,7 +56,7 @@ pub fn render_users(
     let collection = USER.collection_url(req, state);
     users
         .iter()
-        .map(|u| Ok(projection.apply(render_user(req, state, u, &collection)?, schema::user())))
+        .map(|u| Ok(projection.apply(render_user(req, state, u, &collection)?, state.user_schema)))
         .collect()
 }
 
@@ -69,8 +69,8 @@ fn respond(
 ) -> Result<HttpResponse, ApiError> {
     let collection = USER.collection_url(req, state);
     let body = USER
-        .projection(req)?
-        .apply(render_user(req, state, user, &collection)?, schema::user());
+        .projection(req, state)?
+        .apply(render_user(req, state, user, &collection)?, state.user_schema);
     Ok(resource_response(status, user, &body, &collection))
 }
 
@@ -98,7 +98,7 @@ async fn list(req: &HttpRequest, state: &AppState, query: ListQuery) -> Result<H
 }
 
 async fn create_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let normalized = read_user(&req, body).await?;
+    let normalized = read_user(&req, body, &state).await?;
     let user = state
         .store
         .insert_user(&normalized.document, normalized.password.as_deref())
@@ -107,9 +107,10 @@ async fn create_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
 }
 
 /// A POST or PUT body as the resource to store (large bodies are read off the worker, `http::cpu`).
-async fn read_user(req: &HttpRequest, body: web::Bytes) -> Result<Normalized, ApiError> {
+async fn read_user(req: &HttpRequest, body: web::Bytes, state: &AppState) -> Result<Normalized, ApiError> {
     check_media_type(req)?;
-    cpu::run(body.len(), move || Ok(normalize(&parse_json(&body)?, schema::user())?)).await
+    let schema = state.user_schema;
+    cpu::run(body.len(), move || Ok(normalize(&parse_json(&body)?, schema)?)).await
 }
 
 async fn get_user(
@@ -131,11 +132,12 @@ async fn replace_user(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Normalized { document, password } = read_user(&req, body).await?;
+    let Normalized { document, password } = read_user(&req, body, &state).await?;
     let saved = state
         .store
         .change_user(&id, if_match(&req), |before| {
-            let checked = check_immutable(&before, &document).map(|()| (document.clone(), password.clone()));
+            let checked =
+                check_immutable(&before, &document, state.user_schema).map(|()| (document.clone(), password.clone()));
             std::future::ready(checked)
         })
         .await?;
@@ -159,9 +161,9 @@ async fn patch_user(
     let saved = state
         .store
         .change_user(&id, if_match(&req), |before| {
-            let (operations, user_id) = (operations.clone(), id.to_string());
+            let (operations, user_id, schema) = (operations.clone(), id.to_string(), state.user_schema);
             cpu::run(body_len, move || {
-                let patched = patch::apply(&before, &operations, schema::user(), &user_id)?;
+                let patched = patch::apply(&before, &operations, schema, &user_id)?;
                 Ok((patched.document, patched.password))
             })
         })
@@ -186,17 +188,25 @@ async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// RFC 7643 §2.2: an immutable attribute that has a value may not change.
-fn check_immutable(current: &Document, new: &Document) -> Result<(), ApiError> {
-    for def in schema::user()
-        .core
-        .attributes
-        .iter()
-        .filter(|d| d.mutability == Mutability::Immutable)
-    {
-        if let Some(old) = current.get(&def.name) {
-            if new.get(&def.name) != Some(old) {
-                return Err(ScimError::mutability(format!("'{}' is immutable", def.name)).into());
+/// RFC 7643 §2.2: an immutable attribute that has a value may not change (core or extension).
+fn check_immutable(current: &Document, new: &Document, schema: &ResourceSchema) -> Result<(), ApiError> {
+    let core = std::iter::once((None, &schema.core));
+    let places = core.chain(schema.extensions.iter().map(|e| (Some(e.id.as_str()), e)));
+    for (urn, def) in places {
+        let (old_values, new_values) = match urn {
+            None => (Some(current), Some(new)),
+            Some(urn) => (
+                current.get(urn).and_then(Value::as_object),
+                new.get(urn).and_then(Value::as_object),
+            ),
+        };
+        let Some(old_values) = old_values else { continue };
+        for attr in def.attributes.iter().filter(|d| d.mutability == Mutability::Immutable) {
+            if let Some(old) = old_values.get(&attr.name) {
+                if new_values.and_then(|n| n.get(&attr.name)) != Some(old) {
+                    let name = urn.map_or_else(|| attr.name.clone(), |u| format!("{u}:{}", attr.name));
+                    return Err(ScimError::mutability(format!("'{name}' is immutable")).into());
+                }
             }
         }
     }

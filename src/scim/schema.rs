@@ -1,5 +1,6 @@
 //! Schemas (RFC 7643 §7): the compiled-in definitions from `scim-schemas/`, and the resolution of
 //! attribute paths against them (names are case-insensitive, RFC 7643 §2.1).
+use super::error::ScimError;
 use super::filter::AttrPath;
 use serde::Deserialize;
 use std::sync::LazyLock;
@@ -27,20 +28,22 @@ pub enum AttrType {
     Complex,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Mutability {
     ReadOnly,
+    #[default]
     ReadWrite,
     Immutable,
     WriteOnly,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Returned {
     Always,
     Never,
+    #[default]
     Default,
     Request,
 }
@@ -54,19 +57,23 @@ pub enum Uniqueness {
     Global,
 }
 
-/// One attribute definition (RFC 7643 §7, "attributes").
+/// One attribute definition (RFC 7643 §7, "attributes"); what is left out takes the defaults of
+/// RFC 7643 §2.2 (single-valued, readWrite, returned by default, not required, caseExact false).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttributeDef {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: AttrType,
+    #[serde(default)]
     pub multi_valued: bool,
     #[serde(default)]
     pub required: bool,
     #[serde(default)]
     pub case_exact: bool,
+    #[serde(default)]
     pub mutability: Mutability,
+    #[serde(default)]
     pub returned: Returned,
     #[serde(default)]
     pub uniqueness: Uniqueness,
@@ -132,15 +139,59 @@ impl<'s> Resolved<'s> {
 }
 
 /// A resource type: its core schema, its extensions and the common attributes (RFC 7643 §3.1).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ResourceSchema {
     pub name: &'static str,
     pub core: SchemaDef,
     pub extensions: Vec<SchemaDef>,
     pub common: Vec<AttributeDef>,
+    /// The schema documents of the extensions an operator declared, as `/Schemas` serves them.
+    pub declared: Vec<serde_json::Value>,
 }
 
 impl ResourceSchema {
+    /// This resource type with the operator's extensions (`parse_extension`) added.
+    pub fn with_declared(&self, declared: Vec<(SchemaDef, serde_json::Value)>) -> Result<Self, String> {
+        let mut extended = self.clone();
+        for (def, document) in declared {
+            if extended.known_urns().any(|urn| urn.eq_ignore_ascii_case(&def.id)) {
+                return Err(format!("schema '{}' is declared twice (or is built in)", def.id));
+            }
+            extended.extensions.push(def);
+            extended.declared.push(document);
+        }
+        Ok(extended)
+    }
+
+    /// The one error for a schema extension nobody declared, on every verb (POST, PUT, PATCH).
+    pub fn undeclared(&self, urn: &str) -> ScimError {
+        // A URN is short; a hostile key is cut rather than echoed whole.
+        let urn = match urn.char_indices().nth(256) {
+            Some((at, _)) => format!("{}…", &urn[..at]),
+            None => urn.to_owned(),
+        };
+        let declared: Vec<&str> = self.extensions.iter().map(|e| e.id.as_str()).collect();
+        ScimError::invalid_value(format!(
+            "'{urn}' is not a declared schema extension of {} resources (declared: {}); an operator \
+             declares one by putting its schema (RFC 7643 §7) in the folder that schema.extensions_dir \
+             names (docs/extensions.md)",
+            self.name,
+            if declared.is_empty() {
+                "none".to_owned()
+            } else {
+                declared.join(", ")
+            }
+        ))
+    }
+
+    /// The extension URN a qualified name (`urn:…:User:costCenter`, or `urn:…:User` itself) is in.
+    pub fn extension_urn_of(&self, qualified: &str) -> String {
+        match qualified.rsplit_once(':') {
+            Some((urn, last)) if !last.eq_ignore_ascii_case(self.name) => urn.to_owned(),
+            _ => qualified.to_owned(),
+        }
+    }
+
     /// The extension whose URN is `urn` (compared case-insensitively).
     pub fn extension(&self, urn: &str) -> Option<&SchemaDef> {
         self.extensions.iter().find(|e| e.id.eq_ignore_ascii_case(urn))
@@ -222,6 +273,7 @@ static USER: LazyLock<ResourceSchema> = LazyLock::new(|| ResourceSchema {
     core: parse_schema(USER_SCHEMA_JSON),
     extensions: vec![parse_schema(ENTERPRISE_USER_SCHEMA_JSON)],
     common: common_attributes(),
+    declared: Vec::new(),
 });
 
 static GROUP: LazyLock<ResourceSchema> = LazyLock::new(|| ResourceSchema {
@@ -229,7 +281,68 @@ static GROUP: LazyLock<ResourceSchema> = LazyLock::new(|| ResourceSchema {
     core: parse_schema(GROUP_SCHEMA_JSON),
     extensions: Vec::new(),
     common: common_attributes(),
+    declared: Vec::new(),
 });
+
+/// An operator's schema extension document (RFC 7643 §7): its definition and the document as
+/// `/Schemas` serves it. Refused, with the reason, when it is not one this server can hold.
+pub fn parse_extension(text: &str) -> Result<(SchemaDef, serde_json::Value), String> {
+    let mut document: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let object = document.as_object_mut().ok_or("a schema is a JSON object")?;
+    let id = object
+        .get("id")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if !id.to_ascii_lowercase().starts_with("urn:") || id.split(':').count() < 3 {
+        return Err(format!("'id' must be the extension's URN (urn:…), got '{id}'"));
+    }
+    object
+        .entry("schemas")
+        .or_insert_with(|| serde_json::json!(["urn:ietf:params:scim:schemas:core:2.0:Schema"]));
+    object.remove("meta");
+    let def: SchemaDef = serde_json::from_value(document.clone()).map_err(|e| format!("{id}: {e}"))?;
+    if def.attributes.is_empty() {
+        return Err(format!("{id}: 'attributes' must list at least one attribute"));
+    }
+    check_attributes(&def.attributes, false).map_err(|e| format!("{id}: {e}"))?;
+    Ok((def, document))
+}
+
+fn check_attributes(attributes: &[AttributeDef], inside_complex: bool) -> Result<(), String> {
+    for (n, attr) in attributes.iter().enumerate() {
+        let mut chars = attr.name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(format!(
+                "attribute name '{}' is not ALPHA *(ALPHA / DIGIT / \"-\" / \"_\")",
+                attr.name
+            ));
+        }
+        if attributes[..n].iter().any(|a| a.name.eq_ignore_ascii_case(&attr.name)) {
+            return Err(format!("attribute '{}' is declared twice", attr.name));
+        }
+        if attr.uniqueness != Uniqueness::None {
+            return Err(format!(
+                "attribute '{}': uniqueness is not enforced for extension attributes; declare it \"none\"",
+                attr.name
+            ));
+        }
+        match (attr.kind, inside_complex, attr.sub_attributes.is_empty()) {
+            (AttrType::Complex, true, _) => {
+                return Err(format!("'{}': a complex attribute cannot nest another", attr.name))
+            }
+            (AttrType::Complex, false, true) => {
+                return Err(format!("'{}' is complex but has no subAttributes", attr.name))
+            }
+            (AttrType::Complex, false, false) => check_attributes(&attr.sub_attributes, true)?,
+            (_, _, false) => return Err(format!("'{}' has subAttributes but is not complex", attr.name)),
+            (_, _, true) => {}
+        }
+    }
+    Ok(())
+}
 
 /// The Group resource type.
 pub fn group() -> &'static ResourceSchema {

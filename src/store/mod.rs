@@ -53,6 +53,7 @@ pub struct Store {
     sync_wakeup: Arc<Notify>,
     /// Seals passwords on their way to the targets that take them; without it they are not kept.
     sealer: Option<Sealer>,
+    user_schema: &'static crate::scim::schema::ResourceSchema,
 }
 
 impl Store {
@@ -92,10 +93,17 @@ impl Store {
             targets: Arc::new(Vec::new()),
             sync_wakeup: Arc::new(Notify::new()),
             sealer: None,
+            user_schema: crate::scim::schema::user(),
         })
     }
 
     /// The same store, queueing fan-out for these targets on every change.
+    /// The same store, listing and filtering users by `schema` (declared extensions included).
+    pub fn with_user_schema(mut self, schema: &'static crate::scim::schema::ResourceSchema) -> Self {
+        self.user_schema = schema;
+        self
+    }
+
     pub fn with_targets(mut self, targets: Vec<TargetScope>) -> Self {
         self.targets = Arc::new(targets);
         self

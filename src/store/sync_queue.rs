@@ -18,11 +18,14 @@ pub struct TargetScope {
 }
 
 impl TargetScope {
-    pub fn new(name: &str, scope: Option<&Filter>, takes_passwords: bool) -> Result<Self, ScimError> {
+    pub fn new(
+        name: &str,
+        scope: Option<&Filter>,
+        takes_passwords: bool,
+        schema: &schema::ResourceSchema,
+    ) -> Result<Self, ScimError> {
         let uses_groups = scope.is_some_and(|f| f.paths().iter().any(|p| p.name.eq_ignore_ascii_case("groups")));
-        let scope = scope
-            .map(|f| Compiler::new(schema::user(), &USERS).filter(f))
-            .transpose()?;
+        let scope = scope.map(|f| Compiler::new(schema, &USERS).filter(f)).transpose()?;
         Ok(Self {
             name: name.to_owned(),
             scope,

@@ -4,7 +4,6 @@ use super::resource::{Page, StoredResource};
 use super::{now_timestamp, Store, StoreError};
 use crate::scim::list::ListQuery;
 use crate::scim::resource::{Document, Version};
-use crate::scim::schema;
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
@@ -288,6 +287,6 @@ impl Store {
         } else {
             COLUMNS
         };
-        self.list_rows(&USERS, schema::user(), columns, query).await
+        self.list_rows(&USERS, self.user_schema, columns, query).await
     }
 }

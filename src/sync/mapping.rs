@@ -172,33 +172,50 @@ impl Fields {
     /// field SCIM holds nothing for becomes.
     pub fn merge_into(&self, body: &mut Map<String, Value>, empty: Empty) {
         for field in &self.0 {
-            let mut object = &mut *body;
-            let mut parts = field.spec.name.split('.').peekable();
-            while let Some(part) = parts.next() {
-                if parts.peek().is_none() {
-                    let held = object.get(part).is_some_and(|v| !v.is_null() && v != "");
-                    match (field.value.is_empty(), empty) {
-                        (false, _) | (true, Empty::Clear) => {
-                            object.insert(part.to_owned(), Value::String(field.value.clone()));
-                        }
-                        (true, Empty::ClearHeld) if held => {
-                            object.insert(part.to_owned(), Value::String(String::new()));
-                        }
-                        (true, _) => {}
+            let (parents, leaf) = match field.spec.name.rsplit_once('.') {
+                Some((parents, leaf)) => (Some(parents), leaf),
+                None => (None, field.spec.name),
+            };
+            match (field.value.is_empty(), empty) {
+                (false, _) | (true, Empty::Clear) => {
+                    let object = nested(body, parents, true);
+                    object.map(|o| o.insert(leaf.to_owned(), Value::String(field.value.clone())));
+                }
+                (true, Empty::ClearHeld) => {
+                    let object = nested(body, parents, false);
+                    if let Some(value) = object
+                        .and_then(|o| o.get_mut(leaf))
+                        .filter(|v| !v.is_null() && *v != "")
+                    {
+                        *value = Value::String(String::new());
                     }
-                    break;
                 }
-                let entry = object
-                    .entry(part.to_owned())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if !entry.is_object() {
-                    *entry = Value::Object(Map::new());
-                }
-                let Value::Object(next) = entry else { break };
-                object = next;
+                (true, Empty::Omit) => {}
             }
         }
     }
+}
+
+/// The object at the dotted path `parents` inside `body` (`body` itself for none); made on the way
+/// when `create`.
+fn nested<'b>(
+    body: &'b mut Map<String, Value>,
+    parents: Option<&str>,
+    create: bool,
+) -> Option<&'b mut Map<String, Value>> {
+    let mut object = body;
+    for part in parents.into_iter().flat_map(|p| p.split('.')) {
+        if create {
+            let entry = object
+                .entry(part.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+        }
+        object = object.get_mut(part)?.as_object_mut()?;
+    }
+    Some(object)
 }
 
 /// What a mapped field SCIM holds nothing for becomes in a request body.

@@ -84,10 +84,11 @@ impl Worker {
     /// Builds every target's connector; a missing secret fails here, naming the key and variable.
     pub fn build(store: Store, settings: &Settings) -> Result<Self, ConfigError> {
         let clock = Arc::new(Clock::default());
+        let schema = settings.user_schema()?;
         let targets = settings
             .target
             .iter()
-            .map(|t| Target::build(t, &clock))
+            .map(|t| Target::build(t, &clock, schema))
             .collect::<Result<_, _>>()?;
         let sealer = settings.sync.sealer()?;
         Ok(Self {

@@ -7,6 +7,7 @@ mod connectors;
 mod crash;
 mod discovery;
 mod etag;
+mod extensions;
 mod fake_vendors;
 mod fake_w365;
 mod filter;

@@ -216,13 +216,15 @@ fn wrong_mapping_lines_are_refused_at_start_naming_the_line() {
         ("[mapping]\n\"description\" = \"password\"", "write-only"),
     ] {
         let target = target_with(TargetKind::Cyberark, "http://vault.example", dir.path(), extra);
-        let err = validate_targets(&[target]).unwrap_err().to_string();
+        let err = validate_targets(&[target], scim_bridge::scim::schema::user()).unwrap_err().to_string();
         assert!(err.contains("target 'cyberark': ") && err.contains(words), "{err}");
     }
     let w365 = crate::targets::w365_target("w365", None, "http://w365.example/Provisioning");
     let mut w365 = w365;
     w365.mapping.insert("Department".into(), "title".into());
-    let err = validate_targets(&[w365]).unwrap_err().to_string();
+    let err = validate_targets(&[w365], scim_bridge::scim::schema::user())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("this vendor takes no mapped fields"), "{err}");
 }
 

@@ -165,6 +165,17 @@ impl Patcher<'_> {
         Ok(())
     }
 
+    /// A path in an extension nobody declared gets the error POST and PUT give it.
+    fn refuse_undeclared(&self, path: &PatchPath) -> Result<(), ScimError> {
+        let Some(uri) = &path.attr.uri else { return Ok(()) };
+        let qualified = format!("{uri}:{}", path.attr.name);
+        let urn = self.schema.extension_urn_of(&qualified);
+        if urn.eq_ignore_ascii_case(&self.schema.core.id) || self.schema.extension(&urn).is_some() {
+            return Ok(());
+        }
+        Err(self.schema.undeclared(&urn))
+    }
+
     fn extension_root(&self, path: &PatchPath) -> Option<String> {
         let uri = path.attr.uri.as_ref()?;
         if path.attr.sub.is_some() || path.filter.is_some() {
@@ -194,6 +205,7 @@ impl Patcher<'_> {
                 (_, None) => Err(ScimError::invalid_value("missing value")),
             };
         }
+        self.refuse_undeclared(path)?;
         let resolved = self.schema.resolve(&path.attr).map_err(ScimError::invalid_path)?;
         if path.filter.is_some() && resolved.sub.is_some() {
             return Err(ScimError::invalid_path(format!(
@@ -346,6 +358,7 @@ mod tests {
             },
             extensions: Vec::new(),
             common: Vec::new(),
+            declared: Vec::new(),
         }
     }
 

@@ -109,17 +109,14 @@ pub fn normalize(input: &Value, schema: &ResourceSchema) -> Result<Normalized, S
         }
         if key.contains(':') {
             // Dropping it would lose the client's data without a word.
-            let known: Vec<&str> = schema.extensions.iter().map(|e| e.id.as_str()).collect();
-            return Err(ScimError::invalid_value(format!(
-                "'{}' is not a schema extension of {} resources (known: {})",
-                excerpt(&Value::String(key.clone())).trim_matches('"'),
-                schema.name,
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            )));
+            let urn = schema.extension_urn_of(key);
+            return Err(match schema.extension(&urn) {
+                Some(ext) => ScimError::invalid_value(format!(
+                    "'{}:…': an attribute of '{}' goes inside the object keyed by that URN",
+                    ext.id, ext.id
+                )),
+                None => schema.undeclared(&urn),
+            });
         }
         let def = top_level_def(schema, key)?;
         match def.mutability {
@@ -170,6 +167,9 @@ fn check_schemas(object: &Map<String, Value>, schema: &ResourceSchema) -> Result
             || TOLERATED_SCHEMA_URIS
                 .iter()
                 .any(|(kind, t)| *kind == schema.name && t.eq_ignore_ascii_case(urn));
+        if !known && urn.to_ascii_lowercase().starts_with("urn:") {
+            return Err(schema.undeclared(urn));
+        }
         if !known {
             let names: Vec<&str> = schema.known_urns().collect();
             return Err(ScimError::invalid_value(format!(
@@ -242,11 +242,29 @@ pub fn finish(document: &mut Document, schema: &ResourceSchema) -> Result<(), Sc
     Ok(())
 }
 
+/// The core schema's required attributes, and those of each extension the document holds.
 fn check_required(document: &Document, schema: &ResourceSchema) -> Result<(), ScimError> {
     for def in schema.core.attributes.iter().filter(|d| d.required) {
         let present = document.get(&def.name).is_some_and(|v| !is_empty(v));
         if !present {
             return Err(ScimError::invalid_value(format!("'{}' is required", def.name)));
+        }
+    }
+    for ext in &schema.extensions {
+        let Some(held) = document
+            .get(&ext.id)
+            .and_then(Value::as_object)
+            .filter(|o| !o.is_empty())
+        else {
+            continue;
+        };
+        for def in ext.attributes.iter().filter(|d| d.required) {
+            if held.get(&def.name).is_none_or(is_empty) {
+                return Err(ScimError::invalid_value(format!(
+                    "'{}:{}' is required",
+                    ext.id, def.name
+                )));
+            }
         }
     }
     Ok(())

@@ -50,7 +50,11 @@ impl Drop for KeyGuard<'_> {
 
 impl Target {
     /// The target a `[[target]]` describes, with its own HTTP client (its timeouts).
-    pub fn build(settings: &TargetSettings, clock: &Arc<Clock>) -> Result<Self, ConfigError> {
+    pub fn build(
+        settings: &TargetSettings,
+        clock: &Arc<Clock>,
+        schema: &'static crate::scim::schema::ResourceSchema,
+    ) -> Result<Self, ConfigError> {
         let (timeout, connect_timeout) = settings.timeouts();
         let http = client::http_client_with(timeout, connect_timeout)
             .map_err(|e| ConfigError::Invalid(format!("target '{}': HTTP client: {e}", settings.name)))?;
@@ -60,7 +64,7 @@ impl Target {
             name: settings.name.clone(),
             on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
             takes_passwords: settings.takes_passwords(),
-            mapping: settings.mapping()?,
+            mapping: settings.mapping(schema)?,
             batch_size: connector.batch_size(),
             connector,
             permits: Semaphore::new(settings.concurrency()),

@@ -117,3 +117,19 @@ fn etag_matching_accepts_weak_strong_lists_and_star() {
     }
     assert!(!v.matches_header("W/\"4\""));
 }
+
+#[test]
+fn a_declared_extensions_required_attribute_is_required_once_the_extension_is_present() {
+    let declared = crate::scim::schema::parse_extension(
+        r#"{"id": "urn:example:Badge:2.0:User", "attributes": [
+            {"name": "number", "type": "integer", "required": true},
+            {"name": "color", "type": "string"}]}"#,
+    )
+    .unwrap();
+    let schema = user().with_declared(vec![declared]).unwrap();
+    let body = |ext: Value| json!({"schemas": [USER_SCHEMA], "userName": "a", "urn:example:Badge:2.0:User": ext});
+    let err = normalize(&body(json!({"color": "red"})), &schema).unwrap_err();
+    assert_eq!(err.detail, "'urn:example:Badge:2.0:User:number' is required");
+    assert!(normalize(&body(json!({"number": 7})), &schema).is_ok());
+    assert!(normalize(&json!({"schemas": [USER_SCHEMA], "userName": "a"}), &schema).is_ok());
+}

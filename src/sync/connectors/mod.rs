@@ -7,7 +7,7 @@ pub mod workspace365;
 
 use crate::config::{normalise_secret_keys, ConfigError, TargetKind, TargetSettings};
 use crate::sync::client::VendorClient;
-use crate::sync::mapping::FieldSpec;
+use crate::sync::mapping::{self, FieldSpec};
 use crate::sync::{ConnectorError, Desired, Link, Reconciled};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -233,5 +233,40 @@ impl std::fmt::Display for VendorId {
             Self::Number(n) => write!(f, "{n}"),
             Self::Text(s) => f.write_str(s),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README's "Attribute mapping" table is the vendors' `FIELDS`, row for row.
+    #[test]
+    fn the_readme_mapping_table_is_the_code() {
+        const README: &str = include_str!("../../../README.md");
+        const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:";
+        let vendors: [(&str, &[mapping::FieldSpec]); 4] = [
+            ("CyberArk (`cyberark`)", &cyberark::FIELDS),
+            ("Eloqua (`eloqua`)", &eloqua::FIELDS),
+            ("DocuSign (`docusign`)", &docusign::FIELDS),
+            ("eSign (`esign`)", &esign::FIELDS),
+        ];
+        let mut rows = 0;
+        for (vendor, fields) in vendors {
+            for field in fields {
+                let default = field
+                    .default
+                    .map_or_else(|| "—".to_owned(), |d| format!("`{}`", d.replace(ENT, "ENT:")));
+                let limit = field.max_len.map_or_else(|| "—".to_owned(), |l| l.to_string());
+                let row = format!("| {vendor} | `{}` | {default} | {limit} |", field.name);
+                assert!(README.contains(&row), "README lacks {row}");
+                rows += 1;
+            }
+        }
+        let listed = README
+            .lines()
+            .filter(|l| vendors.iter().any(|(v, _)| l.starts_with(&format!("| {v} |"))))
+            .count();
+        assert_eq!(listed, rows, "README lists a field no connector has");
     }
 }

@@ -108,10 +108,19 @@ async fn a_declared_extension_round_trips_through_post_patch_filter_and_discover
 
     let other = json!({"schemas": [USER_SCHEMA, CUSTOM], "userName": "abe@example.com", CUSTOM: {"costCenter": "10"}});
     app.create_user(&other).await;
-    let sorted = app.user_names(&format!("sortBy={}", enc(&format!("{CUSTOM}:costCenter")))).await;
-    assert_eq!(sorted, ["abe@example.com", "kim@example.com"], "sorted by the declared attribute");
+    let sorted = app
+        .user_names(&format!("sortBy={}", enc(&format!("{CUSTOM}:costCenter"))))
+        .await;
+    assert_eq!(
+        sorted,
+        ["abe@example.com", "kim@example.com"],
+        "sorted by the declared attribute"
+    );
     let projected: Value = app
-        .get(&format!("/Users/{id}?attributes={}", enc(&format!("{CUSTOM}:costCenter"))))
+        .get(&format!(
+            "/Users/{id}?attributes={}",
+            enc(&format!("{CUSTOM}:costCenter"))
+        ))
         .await
         .json()
         .await

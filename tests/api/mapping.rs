@@ -61,7 +61,7 @@ async fn bodies(server: &MockServer, method: &str, path: &str) -> Vec<Value> {
 }
 
 /// Creates the full user and PATCHes it as Entra does, against `kind`'s fake with `extra` config.
-async fn push_through(kind: TargetKind, extra: &str) -> (MockServer, FakeVendor, TestApp) {
+async fn push_through(kind: TargetKind, extra: &str) -> (MockServer, FakeVendor, TestApp, String) {
     let vendor = match kind {
         TargetKind::Esign => Vendor::Esign,
         TargetKind::Cyberark => Vendor::Cyberark,
@@ -80,12 +80,25 @@ async fn push_through(kind: TargetKind, extra: &str) -> (MockServer, FakeVendor,
         app.store.sync_rows().await.unwrap().is_empty(),
         "every change was delivered"
     );
-    (server, fake, app)
+    (server, fake, app, id)
+}
+
+/// Okta's full PUT after the PATCH: a new title, and no addresses any more.
+async fn okta_put(app: &TestApp, id: &str) {
+    let mut user = full_user();
+    user["title"] = json!("Principal");
+    user.as_object_mut().unwrap().remove("addresses");
+    assert_eq!(app.put(&format!("/Users/{id}"), &user).await.status(), 200);
+    app.drain_sync().await;
+    assert!(
+        app.store.sync_rows().await.unwrap().is_empty(),
+        "every change was delivered"
+    );
 }
 
 #[tokio::test]
 async fn cyberark_receives_every_mapped_attribute_and_a_removed_phone_is_cleared() {
-    let (server, _fake, _app) = push_through(TargetKind::Cyberark, "").await;
+    let (server, _fake, app, id) = push_through(TargetKind::Cyberark, "").await;
     let created = &bodies(&server, "POST", "/PasswordVault/API/Users/").await[0];
     assert_eq!(
         created["personalDetails"],
@@ -115,11 +128,19 @@ async fn cyberark_receives_every_mapped_attribute_and_a_removed_phone_is_cleared
         "the removed number is cleared"
     );
     assert_eq!(updated[0]["phones"]["businessNumber"], "+1 555 0100");
+    okta_put(&app, &id).await;
+    let replaced = &bodies(&server, "PUT", "/PasswordVault/API/Users/1/").await[1];
+    assert_eq!(replaced["personalDetails"]["title"], "Principal");
+    assert_eq!(
+        replaced["businessAddress"],
+        json!({"workStreet": "", "workCity": "", "workState": "", "workZip": "", "workCountry": ""}),
+        "the removed address is cleared"
+    );
 }
 
 #[tokio::test]
 async fn eloqua_receives_every_mapped_attribute_and_a_removed_phone_is_cleared() {
-    let (server, _fake, _app) = push_through(TargetKind::Eloqua, "").await;
+    let (server, fake, app, scim_id) = push_through(TargetKind::Eloqua, "").await;
     let created = &bodies(&server, "POST", "/api/REST/2.0/system/user").await[0];
     assert_eq!(
         created,
@@ -129,7 +150,7 @@ async fn eloqua_receives_every_mapped_attribute_and_a_removed_phone_is_cleared()
                 "city": "Springfield", "state": "IL", "country": "US", "zipCode": "62701",
                 "department": "R&D", "companyDisplayName": "Acme"})
     );
-    let id = created_id(&_fake, "emailAddress");
+    let id = created_id(&fake, "emailAddress");
     let updated = bodies(&server, "PUT", &format!("/api/REST/2.0/system/user/{id}")).await;
     assert_eq!(updated.len(), 1, "one PUT for the PATCH");
     assert_eq!(
@@ -146,11 +167,20 @@ async fn eloqua_receives_every_mapped_attribute_and_a_removed_phone_is_cleared()
             &json!("+1 555 0100")
         )
     );
+    okta_put(&app, &scim_id).await;
+    let replaced = &bodies(&server, "PUT", &format!("/api/REST/2.0/system/user/{id}")).await[1];
+    let keys = ["jobTitle", "address1", "city", "state", "country", "zipCode"];
+    let values: Vec<&Value> = keys.iter().map(|k| &replaced[*k]).collect();
+    assert_eq!(
+        json!(values),
+        json!(["Principal", "", "", "", "", ""]),
+        "the removed address is cleared"
+    );
 }
 
 #[tokio::test]
 async fn docusign_receives_the_display_name_middle_name_suffix_and_job_title() {
-    let (server, _fake, _app) = push_through(TargetKind::Docusign, "").await;
+    let (server, _fake, app, id) = push_through(TargetKind::Docusign, "").await;
     let users = format!("/restapi/v2.1/accounts/{DOCUSIGN_ACCOUNT}/users");
     let created = &bodies(&server, "POST", &users).await[0];
     assert_eq!(
@@ -165,11 +195,18 @@ async fn docusign_receives_the_display_name_middle_name_suffix_and_job_title() {
         "one PUT for the PATCH (the department is not DocuSign's)"
     );
     assert_eq!(updated[0]["users"][0]["jobTitle"], "Staff Engineer");
+    okta_put(&app, &id).await;
+    let replaced = &bodies(&server, "PUT", &users).await[1];
+    assert_eq!(
+        replaced["users"][0],
+        json!({"userId": "ds-1", "userName": "Ann Lee", "email": "ann.lee@example.com", "firstName": "Ann",
+               "lastName": "Lee", "middleName": "Marie", "suffixName": "Jr", "jobTitle": "Principal"})
+    );
 }
 
 #[tokio::test]
 async fn esign_receives_the_company_and_a_change_it_does_not_hold_costs_no_call() {
-    let (server, fake, _app) = push_through(TargetKind::Esign, "").await;
+    let (server, fake, app, id) = push_through(TargetKind::Esign, "").await;
     let created = &bodies(&server, "POST", "/rest/v1/users").await[0];
     assert_eq!(created["user"]["Company"], "Acme");
     assert_eq!(created["user"]["FirstName"], "Ann");
@@ -179,6 +216,13 @@ async fn esign_receives_the_company_and_a_change_it_does_not_hold_costs_no_call(
         after_create.iter().all(|c| c != "PUT /rest/v1/users"),
         "no update was sent: {after_create:?}"
     );
+    let mut user = full_user();
+    user[ENTERPRISE]["organization"] = json!("Acme Europe");
+    assert_eq!(app.put(&format!("/Users/{id}"), &user).await.status(), 200);
+    app.drain_sync().await;
+    let updated = bodies(&server, "PUT", "/rest/v1/users").await;
+    assert_eq!(updated.len(), 1, "Okta's PUT changed the company: {:?}", fake.calls());
+    assert_eq!(updated[0]["user"]["Company"], "Acme Europe");
 }
 
 /// The vendor id of the one user `fake` holds.
@@ -197,7 +241,7 @@ async fn overrides_point_vendor_fields_at_other_scim_paths_and_an_empty_path_unm
         "[mapping]\n\"personalDetails.profession\" = \"{ENTERPRISE}:employeeNumber\"\n\
          \"phones.cellularNumber\" = 'phoneNumbers[type eq \"home\"].value'\n\"description\" = \"\"\n"
     );
-    let (server, _fake, _app) = push_through(TargetKind::Cyberark, &extra).await;
+    let (server, _fake, _app, _id) = push_through(TargetKind::Cyberark, &extra).await;
     let created = &bodies(&server, "POST", "/PasswordVault/API/Users/").await[0];
     assert_eq!(created["personalDetails"]["profession"], "701984");
     assert_eq!(created["phones"]["cellularNumber"], "+1 555 0104");

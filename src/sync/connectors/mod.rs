@@ -7,7 +7,7 @@ pub mod workspace365;
 
 use crate::config::{normalise_secret_keys, ConfigError, TargetKind, TargetSettings};
 use crate::sync::client::VendorClient;
-use crate::sync::mapping::{self, FieldSpec};
+use crate::sync::mapping::FieldSpec;
 use crate::sync::{ConnectorError, Desired, Link, Reconciled};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -245,7 +245,7 @@ mod tests {
     fn the_readme_mapping_table_is_the_code() {
         const README: &str = include_str!("../../../README.md");
         const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:";
-        let vendors: [(&str, &[mapping::FieldSpec]); 4] = [
+        let vendors: [(&str, &[FieldSpec]); 4] = [
             ("CyberArk (`cyberark`)", &cyberark::FIELDS),
             ("Eloqua (`eloqua`)", &eloqua::FIELDS),
             ("DocuSign (`docusign`)", &docusign::FIELDS),

@@ -6,64 +6,25 @@
 #[path = "../tests/api/fake_vendors.rs"]
 mod fake_vendors;
 #[allow(dead_code)]
+#[path = "../tests/api/targets.rs"]
+mod targets;
+#[allow(dead_code)]
 #[path = "../tests/api/weather.rs"]
 mod weather;
 
-use fake_vendors::{FakeVendor, Vendor, DOCUSIGN_ACCOUNT, ESIGN_API_KEY, ESIGN_SALT};
 use scim_bridge::app::Application;
-use scim_bridge::config::{Settings, TargetSettings};
+use scim_bridge::config::Settings;
 use scim_bridge::http::auth::{generate_token, token_hash};
 use scim_bridge::sync::worker::Outcome;
 use serde_json::json;
-use std::path::Path;
 use std::time::Instant;
-
-const DOCUSIGN_KEY: &str = include_str!("../src/sync/connectors/docusign/test_key.pem");
-
-fn secret(dir: &Path, name: &str, value: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, value).unwrap();
-    path.display().to_string()
-}
-
-fn target(vendor: Vendor, uri: &str, dir: &Path) -> TargetSettings {
-    let text = match vendor {
-        Vendor::Esign => format!(
-            "name = \"esign\"\nkind = \"esign\"\nbase_url = \"{uri}/\"\napi_key_file = {:?}\nsalt_file = {:?}",
-            secret(dir, "esign.key", ESIGN_API_KEY),
-            secret(dir, "esign.salt", ESIGN_SALT)
-        ),
-        Vendor::Cyberark => format!(
-            "name = \"cyberark\"\nkind = \"cyberark\"\nbase_url = \"{uri}/PasswordVault\"\nusername_file = {:?}\npassword_file = {:?}",
-            secret(dir, "vault.user", "svc-scim"),
-            secret(dir, "vault.pass", "vault-pass")
-        ),
-        Vendor::Docusign => format!(
-            "name = \"docusign\"\nkind = \"docusign\"\noauth_base_url = \"{uri}\"\nintegration_key = \"ik-1\"\nuser_id = \"admin-guid\"\naccount_id = \"{DOCUSIGN_ACCOUNT}\"\nprivate_key_file = {:?}",
-            secret(dir, "docusign.pem", DOCUSIGN_KEY)
-        ),
-        Vendor::Eloqua => format!(
-            "name = \"eloqua\"\nkind = \"eloqua\"\nlogin_url = \"{uri}\"\ncompany = \"ACME\"\nusername_file = {:?}\npassword_file = {:?}",
-            secret(dir, "eloqua.user", "svc-scim"),
-            secret(dir, "eloqua.pass", "Eloqua-Pass-1")
-        ),
-    };
-    toml::from_str(&text).unwrap()
-}
 
 #[tokio::main]
 async fn main() {
     let users: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let dir = tempfile::tempdir().unwrap();
-    let mut fakes = Vec::new();
-    let mut targets = Vec::new();
-    let mut servers = Vec::new();
-    for vendor in [Vendor::Esign, Vendor::Cyberark, Vendor::Docusign, Vendor::Eloqua] {
-        let (server, fake) = FakeVendor::start(vendor).await;
-        targets.push(target(vendor, &server.uri(), dir.path()));
-        fakes.push((vendor, fake));
-        servers.push(server);
-    }
+    let (_servers, fakes, targets) = targets::four_fakes(dir.path()).await;
+    let names = ["eSign", "CyberArk", "DocuSign", "Eloqua"];
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
     settings.database.url = format!("sqlite://{}", dir.path().join("touch.db").display());
@@ -100,7 +61,7 @@ async fn main() {
         ("nickName (unmapped)", "nickName", "Nick"),
         ("title (mapped by CyberArk, DocuSign, Eloqua)", "title", "Lead"),
     ] {
-        let before: Vec<usize> = fakes.iter().map(|(_, f)| f.calls().len()).collect();
+        let before: Vec<usize> = fakes.iter().map(|f| f.calls().len()).collect();
         let started = Instant::now();
         for id in &ids {
             let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -116,12 +77,10 @@ async fn main() {
             assert!(status.is_success(), "{status}");
         }
         while worker.run_once().await.unwrap() != Outcome::Idle {}
-        let calls: Vec<String> = fakes
-            .iter()
-            .zip(&before)
-            .map(|((vendor, fake), before)| format!("{vendor:?} {}", fake.calls().len() - before))
+        let calls: Vec<String> = (0..fakes.len())
+            .map(|n| format!("{} {}", names[n], fakes[n].calls().len() - before[n]))
             .collect();
-        let total: usize = fakes.iter().zip(&before).map(|((_, f), b)| f.calls().len() - b).sum();
+        let total: usize = fakes.iter().zip(&before).map(|(f, b)| f.calls().len() - b).sum();
         println!(
             "touch every user's {label}: {total} vendor calls ({}), {:.2} s",
             calls.join(", "),

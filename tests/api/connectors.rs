@@ -305,18 +305,7 @@ async fn link_set_makes_the_bridge_adopt_an_esign_user_instead_of_creating_one()
 #[tokio::test]
 async fn check_prints_one_line_per_target_and_fails_when_one_does() {
     let dir = tempfile::tempdir().unwrap();
-    let mut servers = Vec::new();
-    let mut targets = Vec::new();
-    for (vendor, kind) in [
-        (Vendor::Esign, TargetKind::Esign),
-        (Vendor::Cyberark, TargetKind::Cyberark),
-        (Vendor::Docusign, TargetKind::Docusign),
-        (Vendor::Eloqua, TargetKind::Eloqua),
-    ] {
-        let (server, _fake) = FakeVendor::start(vendor).await;
-        targets.push(target_for(kind, &server.uri(), dir.path()));
-        servers.push(server);
-    }
+    let (servers, _fakes, mut targets) = crate::targets::four_fakes(dir.path()).await;
     let w365 = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::method("GET"))
         .and(wiremock::matchers::path("/Provisioning/Environment/"))

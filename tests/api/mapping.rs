@@ -294,20 +294,7 @@ async fn a_value_over_the_vendor_limit_parks_the_row_naming_the_field() {
 #[tokio::test]
 async fn touching_every_user_without_changing_a_mapped_attribute_costs_no_vendor_call() {
     let dir = tempfile::tempdir().unwrap();
-    let mut servers = Vec::new();
-    let mut fakes = Vec::new();
-    let mut targets = Vec::new();
-    for (vendor, kind) in [
-        (Vendor::Esign, TargetKind::Esign),
-        (Vendor::Cyberark, TargetKind::Cyberark),
-        (Vendor::Docusign, TargetKind::Docusign),
-        (Vendor::Eloqua, TargetKind::Eloqua),
-    ] {
-        let (server, fake) = FakeVendor::start(vendor).await;
-        targets.push(target_for(kind, &server.uri(), dir.path()));
-        servers.push(server);
-        fakes.push(fake);
-    }
+    let (_servers, fakes, targets) = crate::targets::four_fakes(dir.path()).await;
     let app = spawn_app_with(|s| s.target = targets).await;
     let mut ids = Vec::new();
     for n in 0..5 {

@@ -1,6 +1,6 @@
 //! `[[target]]` tables for the tests and benchmarks, written as an operator writes them and read
 //! through the same parser as `serve` (so the tests also exercise the config format).
-use crate::fake_vendors::{DOCUSIGN_ACCOUNT, ESIGN_API_KEY, ESIGN_SALT};
+use crate::fake_vendors::{FakeVendor, Vendor, DOCUSIGN_ACCOUNT, ESIGN_API_KEY, ESIGN_SALT};
 use scim_bridge::config::{TargetKind, TargetSettings};
 use std::path::Path;
 
@@ -63,4 +63,21 @@ pub fn w365_target(name: &str, scope: Option<&str>, base_url: &str) -> TargetSet
     parse_target(&format!(
         "name = \"{name}\"\nkind = \"workspace365\"\nbase_url = \"{base_url}\"\nenvironment = \"example\"\nprovisioning_key_file = {key:?}\n{scope}"
     ))
+}
+
+/// The stateful fakes of eSign, CyberArk, DocuSign and Eloqua, and a target at each (secrets in `dir`).
+pub async fn four_fakes(dir: &Path) -> (Vec<wiremock::MockServer>, Vec<FakeVendor>, Vec<TargetSettings>) {
+    let (mut servers, mut fakes, mut targets) = (Vec::new(), Vec::new(), Vec::new());
+    for (vendor, kind) in [
+        (Vendor::Esign, TargetKind::Esign),
+        (Vendor::Cyberark, TargetKind::Cyberark),
+        (Vendor::Docusign, TargetKind::Docusign),
+        (Vendor::Eloqua, TargetKind::Eloqua),
+    ] {
+        let (server, fake) = FakeVendor::start(vendor).await;
+        targets.push(target_for(kind, &server.uri(), dir));
+        servers.push(server);
+        fakes.push(fake);
+    }
+    (servers, fakes, targets)
 }

@@ -354,3 +354,22 @@ async fn check_prints_each_targets_effective_mapping() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn serve_and_check_refuse_a_wrong_mapping_line_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = target_for(TargetKind::Eloqua, "http://eloqua.example", dir.path());
+    target.mapping.insert("jobTitle".into(), "titel".into());
+    let config = crate::connectors::config_file(dir.path(), &dir.path().join("bad.db"), &[target]);
+    for command in ["check", "serve"] {
+        let config = config.clone();
+        let (ok, out, err) = tokio::task::spawn_blocking(move || crate::connectors::run(&config, &[command]))
+            .await
+            .unwrap();
+        assert!(!ok, "{command}: {out}");
+        assert!(
+            err.contains(r#"target 'eloqua': mapping: "jobTitle" = "titel": unknown attribute 'titel'"#),
+            "{command}: {err}"
+        );
+    }
+}

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 mod inspect;
+mod plan;
 mod sync;
 
 use inspect::{check, link_set, lookup};
@@ -63,6 +64,25 @@ pub enum LinkCommand {
     },
 }
 
+/// How `sync plan` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+/// A command's verdict as an exit code other than 1, with nothing more to print.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
     /// Per target: pending and dead rows, its state (closed, open, half_open, paused), the oldest
@@ -81,6 +101,17 @@ pub enum SyncCommand {
     Resync {
         #[arg(long)]
         target: String,
+    },
+    /// Rehearse: what the bridge would do at a target's vendor, from read-only calls; writes
+    /// nothing. Exit code 0 when everything is in sync, 2 when something would change, 1 on error.
+    Plan {
+        #[arg(long)]
+        target: String,
+        /// Only this user (id, userName or e-mail).
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
     },
     /// Forget a target removed from the configuration: its queued rows, links and recorded health.
     Drop {

@@ -3,12 +3,22 @@ use super::inspect::known_target;
 use super::SyncCommand;
 use crate::app::open_store;
 use crate::config::Settings;
+use crate::store::Store;
 use anyhow::Context;
 
 pub(super) async fn sync(settings: &Settings, command: SyncCommand) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
+    let outcome = run(settings, &store, command).await;
+    store.close().await;
+    outcome
+}
+
+async fn run(settings: &Settings, store: &Store, command: SyncCommand) -> anyhow::Result<()> {
     match command {
-        SyncCommand::Status => print_status(settings, &store).await?,
+        SyncCommand::Plan { target, user, format } => {
+            super::plan::plan(settings, store, &target, user.as_deref(), format).await?
+        }
+        SyncCommand::Status => print_status(settings, store).await?,
         SyncCommand::Retry { target, user } => {
             if let Some(t) = &target {
                 known_target(settings, t)?;
@@ -37,9 +47,8 @@ pub(super) async fn sync(settings: &Settings, command: SyncCommand) -> anyhow::R
             bar.finish_and_clear();
             println!("{queued} user(s) queued for '{target}'; a running `serve` starts on them within 5 seconds.");
         }
-        SyncCommand::Drop { target, yes } => drop_target(settings, &store, &target, yes).await?,
+        SyncCommand::Drop { target, yes } => drop_target(settings, store, &target, yes).await?,
     }
-    store.close().await;
     Ok(())
 }
 

@@ -111,6 +111,28 @@ impl Store {
     }
 
     /// How many users exist (for a progress bar's length).
+    /// Who `sync plan` looks at for `target`: every live user (or the one `user` names, by id,
+    /// userName or e-mail) and every user still linked there, deleted ones included; (id, userName).
+    pub async fn plan_subjects(&self, target: &str, user: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, user_name FROM (
+                 SELECT u.id, u.user_name, 0 AS deleted, u.rowid AS n FROM users u
+                 UNION ALL
+                 SELECT l.resource_id, COALESCE(json_extract(t.doc, '$.userName'), l.remote_key, l.resource_id),
+                        1, 0
+                 FROM links l LEFT JOIN user_tombstones t ON t.id = l.resource_id
+                 WHERE l.target = ?1 AND l.state <> 'gone'
+                   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = l.resource_id))
+             WHERE ?2 IS NULL OR id = ?2 OR user_name = ?2
+                OR id IN (SELECT user_id FROM user_emails WHERE value = ?2)
+             ORDER BY deleted, n, id",
+        )
+        .bind(target)
+        .bind(user)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     pub async fn count_users(&self) -> Result<u64, StoreError> {
         let rows: Vec<(i64,)> = sqlx::query_as("SELECT count(*) FROM users")
             .fetch_all(&self.read)

@@ -1,6 +1,7 @@
 //! From a stored SCIM user to the state a vendor should hold.
 use super::mapping::Mapping;
-use super::UserState;
+use super::{Desired, UserState};
+use crate::config::OnDelete;
 use crate::scim::resource::Document;
 use serde_json::Value;
 
@@ -34,6 +35,35 @@ pub fn user_state(resource_id: &str, document: &Document, mapping: &Mapping) -> 
         fields: mapping.values(document),
         user_name,
     }
+}
+
+/// What a target should hold for user `id`: its document if in scope; if not (or deleted), removed
+/// or, with `on_delete = "deactivate"`, kept deactivated (a deleted user from its `tombstone`).
+/// `None` when the user is neither in scope nor at the vendor (nothing to create or remove).
+pub fn desired_of(
+    id: &str,
+    document: Option<&Document>,
+    in_scope: bool,
+    linked: bool,
+    on_delete: OnDelete,
+    tombstone: Option<&Document>,
+    mapping: &Mapping,
+) -> Option<Desired> {
+    if !linked && !in_scope {
+        return None;
+    }
+    let deactivated = |document: &Document| {
+        Desired::Present(UserState {
+            active: false,
+            ..user_state(id, document, mapping)
+        })
+    };
+    Some(match (document, in_scope, on_delete) {
+        (Some(document), true, _) => Desired::Present(user_state(id, document, mapping)),
+        (Some(document), false, OnDelete::Deactivate) => deactivated(document),
+        (None, _, OnDelete::Deactivate) => tombstone.map_or(Desired::Absent, deactivated),
+        _ => Desired::Absent,
+    })
 }
 
 #[cfg(test)]

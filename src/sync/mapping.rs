@@ -145,6 +145,11 @@ impl Fields {
         Self(self.0.iter().filter(|f| f.spec.name != name).cloned().collect())
     }
 
+    /// The vendor names of the mapped fields.
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        self.0.iter().map(|f| f.spec.name.to_owned())
+    }
+
     /// `(name, value)` pairs, for fingerprints.
     pub fn pairs(&self) -> Vec<(&'static str, &str)> {
         self.0.iter().map(|f| (f.spec.name, f.value.as_str())).collect()

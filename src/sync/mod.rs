@@ -10,6 +10,7 @@ pub mod connectors;
 pub mod desired;
 pub mod health;
 pub mod mapping;
+pub mod plan;
 pub mod worker;
 
 pub use crate::secrets::Secret;

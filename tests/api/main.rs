@@ -21,6 +21,7 @@ mod locking;
 mod mapping;
 mod operators;
 mod patch;
+mod plan;
 mod sync_breaker;
 mod sync_lifecycle;
 mod sync_queue;

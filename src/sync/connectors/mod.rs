@@ -8,6 +8,7 @@ pub mod workspace365;
 use crate::config::{normalise_secret_keys, ConfigError, TargetKind, TargetSettings};
 use crate::sync::client::VendorClient;
 use crate::sync::mapping::FieldSpec;
+use crate::sync::plan::{Removal, Situation, Step};
 use crate::sync::{ConnectorError, Desired, Link, Reconciled};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -146,6 +147,46 @@ impl Connector {
             Self::Esign(c) => c.reconcile(desired, link).await,
             Self::Workspace365(c) => c.reconcile(desired, link).await,
         }
+    }
+
+    /// What a reconcile would do for `desired` (`sync plan`), from read-only calls only: the
+    /// connector's look-ups (Workspace365: its documented dry run, `PUT …/Validate/`).
+    pub async fn plan(&self, desired: &Desired, link: Option<&Link>) -> Result<Vec<Step>, ConnectorError> {
+        let link = link.filter(|l| l.state != crate::sync::LinkState::Gone);
+        let view = match self {
+            Self::Cyberark(c) => c.observe(desired, link).await?,
+            Self::Docusign(c) => c.observe(desired, link).await?,
+            Self::Eloqua(c) => c.observe(desired, link).await?,
+            Self::Esign(c) => c.observe(desired, link).await?,
+            Self::Workspace365(c) => c.observe(desired, link).await?,
+        };
+        let (wanted, changed) = match desired {
+            Desired::Present(user) => {
+                let wanted = match self {
+                    Self::Cyberark(c) => c.wanted(user),
+                    Self::Docusign(c) => c.wanted(user),
+                    Self::Eloqua(c) => c.wanted(user),
+                    Self::Esign(c) => c.wanted(user),
+                    Self::Workspace365(c) => c.wanted(user),
+                };
+                let pushed = link.and_then(|l| l.pushed_hash.as_deref());
+                (wanted, pushed != Some(user.fingerprint().as_str()))
+            }
+            Desired::Absent => (Default::default(), false),
+        };
+        let removal = match self {
+            Self::Docusign(_) | Self::Esign(_) => Removal::Deactivate,
+            _ => Removal::Delete,
+        };
+        let situation = Situation {
+            desired,
+            link,
+            view: view.as_ref(),
+            wanted,
+            changed,
+            removal,
+        };
+        Ok(situation.steps())
     }
 
     /// A read-only probe of the target's credentials (`scim-bridge check`); says what it called.

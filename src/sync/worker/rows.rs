@@ -5,9 +5,8 @@
 use super::target::{KeyGuard, Target};
 use super::{Finished, Handled, Worker, BUSY_KEY_WAIT};
 use crate::config::OnDelete;
-use crate::scim::resource::Document;
 use crate::store::{Claim, StoreError};
-use crate::sync::desired::user_state;
+use crate::sync::desired::desired_of;
 use crate::sync::{ConnectorError, Desired, Link, LinkState, UserState};
 
 /// A row ready for its vendor call.
@@ -51,21 +50,28 @@ impl Worker {
                 revision,
             })))
         };
-        if unlinked && !in_scope {
-            // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
-            return settled(Link::gone(), user.is_none());
-        }
         let deleted = user.is_none();
-        let (desired, delivered) = match user {
-            Some(document) => self.desired(target, id, &document, in_scope).await?,
-            // Deleted: the tombstone says who to deactivate where deleting is not wanted.
-            None => match (target.on_delete, self.store.tombstone(id).await.map_err(store_failure)?) {
-                (OnDelete::Deactivate, Some(document)) => {
-                    let state = user_state(id, &document, &target.mapping);
-                    (Desired::Present(UserState { active: false, ..state }), None)
-                }
-                _ => (Desired::Absent, None),
-            },
+        // Deleted: the tombstone says who to deactivate where deleting is not wanted.
+        let tombstone = match (deleted && !unlinked, target.on_delete) {
+            (true, OnDelete::Deactivate) => self.store.tombstone(id).await.map_err(store_failure)?,
+            _ => None,
+        };
+        let wanted = desired_of(
+            id,
+            user.as_ref(),
+            in_scope,
+            !unlinked,
+            target.on_delete,
+            tombstone.as_ref(),
+            &target.mapping,
+        );
+        let Some(desired) = wanted else {
+            // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
+            return settled(Link::gone(), deleted);
+        };
+        let (desired, delivered) = match (desired, in_scope) {
+            (Desired::Present(state), true) => self.with_password(target, id, state).await?,
+            (desired, _) => (desired, None),
         };
         if let (Desired::Present(state), Some(link)) = (&desired, &link) {
             if up_to_date(state, link) {
@@ -106,30 +112,20 @@ impl Worker {
         }))
     }
 
-    /// A live user's desired state at `target`, with the password waiting for it (opened from its
-    /// seal, and returned sealed so that its delivery can be recorded).
-    async fn desired(
+    /// A user in scope with the password waiting for it at `target` (opened from its seal, and
+    /// returned sealed so that its delivery can be recorded).
+    async fn with_password(
         &self,
         target: &Target,
         id: &str,
-        document: &Document,
-        in_scope: bool,
+        state: UserState,
     ) -> Result<(Desired, Option<Vec<u8>>), ConnectorError> {
-        let mut state = user_state(id, document, &target.mapping);
-        let desired = match (in_scope, target.on_delete) {
-            (false, OnDelete::Delete) => return Ok((Desired::Absent, None)),
-            (false, OnDelete::Deactivate) => {
-                state.active = false;
-                return Ok((Desired::Present(state), None));
-            }
-            (true, _) => state,
-        };
         let (Some(sealer), true) = (&self.sealer, target.takes_passwords) else {
-            return Ok((Desired::Present(desired), None));
+            return Ok((Desired::Present(state), None));
         };
         let sealed = self.store.password_for(id, &target.name).await.map_err(store_failure)?;
         let Some(sealed) = sealed else {
-            return Ok((Desired::Present(desired), None));
+            return Ok((Desired::Present(state), None));
         };
         let password = sealer
             .open(&sealed, id, &target.name)
@@ -137,7 +133,7 @@ impl Worker {
         Ok((
             Desired::Present(UserState {
                 password: Some(password),
-                ..desired
+                ..state
             }),
             Some(sealed),
         ))

@@ -6,6 +6,7 @@
 //! object, so changes are merged into what the vault holds, and the read also tells whether the user
 //! is disabled or suspended, and whether it is one the bridge must never touch.
 mod config;
+mod plan;
 mod session;
 mod wire;
 

@@ -97,7 +97,7 @@ impl Docusign {
     }
 
     /// The user under the first of `keys` DocuSign has one for.
-    async fn find_any(&self, keys: &[&str]) -> Result<Option<Found>, ConnectorError> {
+    pub(super) async fn find_any(&self, keys: &[&str]) -> Result<Option<Found>, ConnectorError> {
         for key in keys {
             if let Some(found) = self.find(key).await? {
                 return Ok(Some(found));

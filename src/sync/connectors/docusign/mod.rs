@@ -19,6 +19,7 @@ mod config;
 mod directory;
 mod item;
 mod lookup;
+mod plan;
 mod wire;
 mod writes;
 

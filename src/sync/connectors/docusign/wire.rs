@@ -81,6 +81,9 @@ pub struct UserItem {
     pub user_status: Option<String>,
     #[serde(default)]
     pub error_details: Option<ErrorDetails>,
+    /// The profile's other fields (read by `sync plan`).
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
 }
 
 impl UserItem {

@@ -7,6 +7,7 @@
 //! their integer id; updates read the user, merge and PUT it whole (whether a partial PUT keeps the
 //! absent fields is undocumented).
 mod config;
+mod plan;
 mod wire;
 
 use crate::sync::answer::{classify, expect_json, to_json, unreadable};

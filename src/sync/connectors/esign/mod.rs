@@ -6,6 +6,7 @@
 //! delete API: a SCIM DELETE deactivates. Failures may come inside a 200 body (GUESS,
 //! docs/vendors/esign.md): such a body is a failure, and "Invalid token" earns one new token and one retry.
 mod config;
+mod plan;
 mod wire;
 
 use super::{random_password, segment};
@@ -108,15 +109,20 @@ impl Esign {
 
     /// `GET rest/v1/users?username={e-mail}`: the SystemUserId, if the vendor has the user.
     async fn find(&self, email: &str) -> Result<Option<String>, ConnectorError> {
+        Ok(self
+            .find_user(email)
+            .await?
+            .and_then(|u| text_field(&u, "SystemUserId")))
+    }
+
+    /// `GET rest/v1/users?username={e-mail}`: the user as the vendor answers it.
+    async fn find_user(&self, email: &str) -> Result<Option<Value>, ConnectorError> {
         let url = format!("{}rest/v1/users?username={}", self.base(), segment(email));
         let Reply::Body(body) = self.call(Method::GET, &url, None::<&()>).await? else {
             return Ok(None);
         };
-        let same_user = |u: &&Value| text_field(u, "Username").is_none_or(|name| name.eq_ignore_ascii_case(email));
-        Ok(users(&body)
-            .iter()
-            .find(same_user)
-            .and_then(|u| text_field(u, "SystemUserId")))
+        let same_user = |u: &Value| text_field(u, "Username").is_none_or(|name| name.eq_ignore_ascii_case(email));
+        Ok(users(&body).into_iter().find(same_user))
     }
 
     /// `POST rest/v1/users`, then `provisionUser` with the wanted status. The password is a random
@@ -349,7 +355,7 @@ fn adopted(id: String, email: &str) -> Link {
 }
 
 /// A request's user with the IdP's names and mapped fields (an empty one clears it).
-fn names(user: &UserState) -> EsignUser<'_> {
+pub(super) fn names(user: &UserState) -> EsignUser<'_> {
     EsignUser {
         first_name: &user.given_name,
         last_name: &user.family_name,

@@ -2,6 +2,7 @@
 //! slashes as documented); create answers the vendor's integer id. Every request carries
 //! `ProvisioningKey` and `X-Requested-With: XMLHttpRequest`.
 mod config;
+mod plan;
 
 use super::{random_password, segment};
 use crate::sync::answer::{classify, to_json};
@@ -39,7 +40,7 @@ impl fmt::Debug for Settings {
 /// there is none to deliver (docs/vendors/workspace365.md: never send a placeholder).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct UserBody<'a> {
+pub(super) struct UserBody<'a> {
     email_address: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     password: Option<&'a str>,
@@ -149,7 +150,7 @@ impl Workspace365 {
     /// After a create whose outcome is unknown, the user is looked up before creating again. There is
     /// no "get user": `PUT …/User/{email}/Validate/` is the non-mutating probe, 404 meaning absent
     /// (GUESS, docs/vendors/workspace365.md).
-    async fn adopt_if_present(&self, link: &Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
+    pub(super) async fn adopt_if_present(&self, link: &Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
         let email = link.remote_key.as_deref().unwrap_or(&user.email);
         let body = body_json(&UserBody {
             create_in_office365: None,
@@ -247,7 +248,7 @@ impl Workspace365 {
         Ok(Link::gone())
     }
 
-    fn body<'a>(&self, user: &'a UserState) -> UserBody<'a> {
+    pub(super) fn body<'a>(&self, user: &'a UserState) -> UserBody<'a> {
         UserBody {
             email_address: &user.email,
             password: None,

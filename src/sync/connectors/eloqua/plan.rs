@@ -1,0 +1,58 @@
+//! `sync plan` for Eloqua: the user read by id or found by e-mail (read-only).
+use super::wire::{EloquaUser, Flag};
+use super::Eloqua;
+use crate::sync::mapping::{with_fields, Empty};
+use crate::sync::plan::{fields_of, VendorView};
+use crate::sync::{ConnectorError, Desired, Link, UserState};
+use std::collections::BTreeMap;
+
+const IDENTITY: [&str; 3] = ["emailAddress", "firstName", "lastName"];
+
+impl Eloqua {
+    /// What Eloqua holds for the user, read as a reconcile reads it.
+    pub async fn observe(&self, desired: &Desired, link: Option<&Link>) -> Result<Option<VendorView>, ConnectorError> {
+        let known = match link.and_then(|l| l.remote_id.as_deref()) {
+            Some(id) => self.get(id).await?,
+            None => None,
+        };
+        let found = match (known, desired) {
+            (Some(user), _) => Some(user),
+            (None, Desired::Present(user)) => self.find_any(Link::lookup_keys(link, &user.email)).await?,
+            (None, Desired::Absent) => match link.and_then(|l| l.remote_key.as_deref()) {
+                Some(email) => self.find(email).await?,
+                None => None,
+            },
+        };
+        Ok(found.map(|user| view(&user)))
+    }
+
+    /// The fields a reconcile writes for `user` (its identity and the mapped ones).
+    pub fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
+        let identity = serde_json::json!({
+            "emailAddress": user.email, "firstName": user.given_name, "lastName": user.family_name,
+        });
+        let body = with_fields(&identity, &user.fields, Empty::Clear).unwrap_or(identity);
+        let mapped = user.fields.names();
+        fields_of(&body, IDENTITY.into_iter().map(str::to_owned).chain(mapped))
+    }
+}
+
+fn names() -> impl Iterator<Item = String> {
+    IDENTITY
+        .into_iter()
+        .chain(super::FIELDS.iter().map(|f| f.name))
+        .map(str::to_owned)
+}
+
+fn view(user: &EloquaUser) -> VendorView {
+    let value = serde_json::to_value(user).unwrap_or_default();
+    VendorView {
+        id: user.id.as_ref().map(ToString::to_string).unwrap_or_default(),
+        active: user
+            .is_disabled
+            .as_ref()
+            .and_then(Flag::value)
+            .map(|disabled| !disabled),
+        fields: Some(fields_of(&value, names())),
+    }
+}

@@ -1,0 +1,243 @@
+//! `scim-bridge sync plan` against the stateful fakes: every outcome (create, adopt, update,
+//! deactivate, reactivate, delete, in sync), its exit codes and formats, and proof that it writes
+//! nothing: the vendor's journal holds only reads (and sign-ins), and every table keeps its rows.
+use crate::connectors::config_file;
+use crate::fake_vendors::*;
+use crate::helpers::*;
+use crate::targets::target_for;
+use scim_bridge::config::{TargetKind, TargetSettings};
+use serde_json::{json, Value};
+use std::path::Path;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-bridge");
+
+/// Runs `sync plan` with `args`; (exit code, stdout, stderr).
+async fn plan(dir: &Path, app: &TestApp, targets: &[TargetSettings], args: &[&str]) -> (i32, String, String) {
+    let config = config_file(dir, &app.db_path, targets);
+    let args: Vec<String> = ["sync", "plan"].iter().chain(args).map(|a| (*a).to_owned()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every table's row count, to prove a command changed nothing.
+async fn row_counts(db: &Path) -> Vec<(String, i64)> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut counts = Vec::new();
+    for (table,) in tables {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM \"{table}\""))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        counts.push((table, n));
+    }
+    pool.close().await;
+    counts
+}
+
+fn person(name: &str) -> Value {
+    let email = format!("{name}@example.com");
+    json!({"schemas": [USER_SCHEMA], "userName": email, "title": "Engineer",
+           "name": {"givenName": name, "familyName": "Test"},
+           "emails": [{"value": email, "type": "work", "primary": true}], "active": true})
+}
+
+/// Calls that change nothing at the vendor: reads, sign-ins, and Workspace365's dry run.
+fn is_read(call: &str) -> bool {
+    call.starts_with("GET ")
+        || call.ends_with("/Logon/")
+        || call.ends_with("/Auth/Logoff")
+        || call == "POST /oauth/token"
+        || call.ends_with("/Validate/")
+}
+
+#[tokio::test]
+async fn every_outcome_appears_and_nothing_is_written() {
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    let dir = tempfile::tempdir().unwrap();
+    let targets = vec![target_for(TargetKind::Cyberark, &server.uri(), dir.path())];
+    let app = spawn_app_with(|s| s.target = targets.clone()).await;
+    let mut ids = std::collections::BTreeMap::new();
+    for name in ["steady", "retitled", "leaver", "returner", "deleted"] {
+        ids.insert(
+            name,
+            app.create_user(&person(name)).await["id"].as_str().unwrap().to_owned(),
+        );
+    }
+    app.patch_user(
+        &ids["returner"],
+        json!([{"op": "replace", "path": "active", "value": false}]),
+    )
+    .await;
+    app.drain_sync().await;
+    // Changes the worker has not carried out yet: they are what the plan shows.
+    app.patch_user(
+        &ids["retitled"],
+        json!([{"op": "replace", "path": "title", "value": "Lead"}]),
+    )
+    .await;
+    app.patch_user(
+        &ids["leaver"],
+        json!([{"op": "replace", "path": "active", "value": false}]),
+    )
+    .await;
+    app.patch_user(
+        &ids["returner"],
+        json!([{"op": "replace", "path": "active", "value": true}]),
+    )
+    .await;
+    assert_eq!(app.delete(&format!("/Users/{}", ids["deleted"])).await.status(), 204);
+    app.create_user(&person("newcomer")).await;
+    fake.seed(
+        "900",
+        json!({"id": 900, "username": "veteran@example.com", "enableUser": true, "source": "CyberArk",
+               "componentUser": false, "personalDetails": {"firstName": "veteran", "lastName": "Test", "title": "Engineer"},
+               "internet": {"businessEmail": "veteran@example.com"}}),
+    );
+    app.create_user(&person("veteran")).await;
+
+    let calls_before = fake.calls().len();
+    let rows_before = row_counts(&app.db_path).await;
+    let (code, out, err) = plan(dir.path(), &app, &targets, &["--target", "cyberark"]).await;
+    assert_eq!(code, 2, "{out}{err}");
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name}@example.com")))
+            .unwrap_or_else(|| panic!("no line for {name}: {out}"))
+            .to_owned()
+    };
+    assert!(line("newcomer").ends_with(" create"), "{out}");
+    assert!(line("veteran").ends_with(" adopt 900"), "{out}");
+    assert!(
+        line("retitled").ends_with(r#" update personalDetails.title: "Engineer" -> "Lead""#),
+        "{out}"
+    );
+    assert!(line("leaver").ends_with(" deactivate"), "{out}");
+    assert!(line("returner").ends_with(" reactivate"), "{out}");
+    assert!(line("deleted").ends_with(" delete"), "{out}");
+    assert!(
+        !out.contains("steady@example.com"),
+        "in-sync users are counted, not listed: {out}"
+    );
+    assert!(
+        out.contains("summary: 1 adopt, 1 create, 1 deactivate, 1 delete, 0 error, 1 in sync, 1 reactivate, 1 update"),
+        "{out}"
+    );
+
+    let calls: Vec<String> = fake.calls()[calls_before..].to_vec();
+    assert!(calls.iter().all(|c| is_read(c)), "plan made a write call: {calls:?}");
+    assert_eq!(row_counts(&app.db_path).await, rows_before, "plan changed the database");
+
+    // JSON, one user: its steps as data; exit 0 when that user is in sync.
+    let (code, out, _) = plan(
+        dir.path(),
+        &app,
+        &targets,
+        &[
+            "--target",
+            "cyberark",
+            "--user",
+            "steady@example.com",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["users"],
+        json!([{"id": ids["steady"], "userName": "steady@example.com", "steps": [{"action": "in sync"}]}])
+    );
+    let (code, out, _) = plan(
+        dir.path(),
+        &app,
+        &targets,
+        &[
+            "--target",
+            "cyberark",
+            "--user",
+            "retitled@example.com",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 2);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["users"][0]["steps"],
+        json!([{"action": "update", "changes": [{"field": "personalDetails.title", "from": "Engineer", "to": "Lead"}]}])
+    );
+
+    // The plan holds: the worker does exactly that.
+    app.drain_sync().await;
+    let (code, out, _) = plan(dir.path(), &app, &targets, &["--target", "cyberark"]).await;
+    assert_eq!(code, 0, "{out}");
+}
+
+#[tokio::test]
+async fn every_kind_plans_a_create_and_an_in_sync_user_without_a_write() {
+    for (vendor, kind) in [
+        (Some(Vendor::Esign), TargetKind::Esign),
+        (Some(Vendor::Docusign), TargetKind::Docusign),
+        (Some(Vendor::Eloqua), TargetKind::Eloqua),
+        (None, TargetKind::Workspace365),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, calls): (wiremock::MockServer, Box<dyn Fn() -> Vec<String>>) = match vendor {
+            Some(vendor) => {
+                let (server, fake) = FakeVendor::start(vendor).await;
+                (server, Box::new(move || fake.calls()))
+            }
+            None => {
+                let (server, fake) = crate::fake_w365::FakeWorkspace365::start(std::time::Duration::ZERO).await;
+                (server, Box::new(move || fake.calls()))
+            }
+        };
+        let target = match kind {
+            TargetKind::Workspace365 => {
+                crate::targets::w365_target("workspace365", None, &format!("{}/Provisioning", server.uri()))
+            }
+            _ => target_for(kind, &server.uri(), dir.path()),
+        };
+        let targets = vec![target];
+        let app = spawn_app_with(|s| s.target = targets.clone()).await;
+        app.create_user(&person("steady")).await;
+        app.drain_sync().await;
+        app.create_user(&person("newcomer")).await;
+        let before = calls().len();
+        let rows_before = row_counts(&app.db_path).await;
+        let (code, out, err) = plan(dir.path(), &app, &targets, &["--target", targets[0].name.as_str()]).await;
+        assert_eq!(code, 2, "{kind:?}: {out}{err}");
+        assert!(
+            out.contains("newcomer@example.com") && out.contains(" create"),
+            "{kind:?}: {out}"
+        );
+        assert!(out.contains("1 create") && out.contains("1 in sync"), "{kind:?}: {out}");
+        let made: Vec<String> = calls()[before..].to_vec();
+        assert!(made.iter().all(|c| is_read(c)), "{kind:?} wrote: {made:?}");
+        assert_eq!(row_counts(&app.db_path).await, rows_before, "{kind:?}");
+    }
+}

@@ -165,7 +165,7 @@ fn print_text(report: &Report) {
     for line in &report.users {
         let text = match (&line.steps, &line.error) {
             (Some(steps), _) if steps == &[Step::InSync] => continue,
-            (Some(steps), _) => steps.iter().map(describe).collect::<Vec<_>>().join("; "),
+            (Some(steps), _) => Step::describe_all(steps),
             (None, Some(error)) => format!("error: {error}"),
             (None, None) => continue,
         };
@@ -173,21 +173,4 @@ fn print_text(report: &Report) {
     }
     let counts: Vec<String> = report.summary.iter().map(|(word, n)| format!("{n} {word}")).collect();
     println!("summary: {}", counts.join(", "));
-}
-
-fn describe(step: &Step) -> String {
-    match step {
-        Step::Adopt { id } => format!("adopt {id}"),
-        Step::Update { changes } => {
-            let fields: Vec<String> = changes
-                .iter()
-                .map(|c| match &c.from {
-                    Some(from) => format!("{}: {from:?} -> {:?}", c.field, c.to),
-                    None => format!("{}: (unreadable) -> {:?}", c.field, c.to),
-                })
-                .collect();
-            format!("update {}", fields.join(", "))
-        }
-        other => other.word().to_owned(),
-    }
 }

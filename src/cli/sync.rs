@@ -89,6 +89,12 @@ async fn print_status(settings: &Settings, store: &crate::store::Store) -> anyho
             ),
             _ => {}
         }
+        if t.planned > 0 {
+            println!(
+                "{}: {} row(s) planned in observe mode (`scim-bridge lookup` shows each plan); with mode = \"write\" they are carried out",
+                t.target, t.planned
+            );
+        }
         if !configured(&t.target) {
             println!(
                 "{}: not in the configuration, but {} row(s) are queued for it; `scim-bridge sync drop --target {}` forgets them and its links",

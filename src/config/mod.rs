@@ -6,7 +6,7 @@ mod target;
 
 pub use schema::SchemaSettings;
 pub use secret_ref::{normalise_secret_keys, SecretRef};
-pub use target::{is_http_url, kind_name, validate_targets, OnDelete, TargetKind, TargetSettings};
+pub use target::{is_http_url, kind_name, validate_targets, OnDelete, TargetKind, TargetMode, TargetSettings};
 
 use crate::scim::Limits;
 use figment::providers::{Env, Format, Serialized, Toml};

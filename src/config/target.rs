@@ -24,6 +24,16 @@ pub enum TargetKind {
     Eloqua,
 }
 
+/// Whether the worker writes to the vendor, or only records what it would write (README
+/// "Rehearsing": run beside a live tenant first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetMode {
+    #[default]
+    Write,
+    Observe,
+}
+
 /// What a SCIM DELETE (or leaving `scope`) does at the vendor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,6 +50,8 @@ pub struct TargetSettings {
     /// A SCIM filter over users: who belongs in this target (everyone when absent).
     pub scope: Option<String>,
     pub on_delete: Option<OnDelete>,
+    /// `observe`: reconcile, record the planned calls, write nothing (default `write`).
+    pub mode: TargetMode,
     /// Vendor calls in flight at once (default 4).
     pub concurrency: Option<usize>,
     /// Requests per second toward this vendor (no limit when absent).
@@ -63,6 +75,8 @@ struct Common {
     scope: Option<String>,
     #[serde(default)]
     on_delete: Option<OnDelete>,
+    #[serde(default)]
+    mode: TargetMode,
     #[serde(default)]
     concurrency: Option<usize>,
     #[serde(default)]
@@ -96,6 +110,7 @@ impl<'de> Deserialize<'de> for TargetSettings {
             name: common.name,
             scope: common.scope,
             on_delete: common.on_delete,
+            mode: common.mode,
             concurrency: common.concurrency,
             rate_limit: common.rate_limit,
             timeout_secs: common.timeout_secs,
@@ -115,6 +130,7 @@ impl Serialize for TargetSettings {
             kind: self.kind(),
             scope: self.scope.clone(),
             on_delete: self.on_delete,
+            mode: self.mode,
             concurrency: self.concurrency,
             rate_limit: self.rate_limit,
             timeout_secs: self.timeout_secs,
@@ -143,6 +159,7 @@ impl TargetSettings {
             name: name.to_owned(),
             scope: None,
             on_delete: None,
+            mode: TargetMode::Write,
             concurrency: None,
             rate_limit: None,
             timeout_secs: None,

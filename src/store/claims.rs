@@ -201,6 +201,39 @@ impl super::Store {
 
     /// Failure: the row is due again at `retry_at`, or parked as dead when that is `None`. A row
     /// whose generation moved meanwhile (a newer change, `sync retry`) is only released: the newer
+    /// Observe mode: the row's reconcile would write, so it waits as `planned` (not due) with the
+    /// planned calls recorded as `event`, until the target writes again (`release_planned`). A newer
+    /// change made meanwhile keeps the row pending: it is planned again.
+    pub async fn park_planned(&self, claim: &Claim, event: &Event) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "UPDATE sync_queue SET state = 'planned', lease_until = NULL, attempts = 0, last_error = NULL
+             WHERE resource_id = ?1 AND target = ?2 AND generation = ?3",
+        )
+        .bind(&claim.resource_id)
+        .bind(&claim.target)
+        .bind(claim.generation)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, claim, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A target back in `write` mode: its planned rows are due now. Returns how many.
+    pub async fn release_planned(&self, target: &str) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE sync_queue SET state = 'pending', due_at = ?2 WHERE target = ?1 AND state = 'planned'")
+                .bind(target)
+                .bind(now_timestamp())
+                .execute(&self.write)
+                .await?;
+        if done.rows_affected() > 0 {
+            self.sync_wakeup.notify_one();
+        }
+        Ok(done.rows_affected())
+    }
+
     /// work runs as queued, with no attempt counted against it.
     pub async fn finish_failure(
         &self,

@@ -18,6 +18,8 @@ pub struct TargetStatus {
     pub paused_until: Option<String>,
     pub pause_reason: Option<String>,
     pub trips: i64,
+    /// Rows an observing target would write, waiting for `mode = "write"`.
+    pub planned: i64,
 }
 
 /// A user found by `lookup`: live, or a tombstone still being fanned out.
@@ -69,7 +71,8 @@ impl Store {
     /// from the documented view `v_target_status`.
     pub async fn target_status(&self) -> Result<Vec<TargetStatus>, StoreError> {
         let mut rows: Vec<TargetStatus> = sqlx::query_as(
-            "SELECT target, pending, dead, oldest_due, last_success, state, open_until, paused_until, pause_reason, trips
+            "SELECT target, pending, dead, oldest_due, last_success, state, open_until, paused_until, pause_reason, trips,
+                    planned
              FROM v_target_status",
         )
         .fetch_all(&self.read)
@@ -87,6 +90,7 @@ impl Store {
                     paused_until: None,
                     pause_reason: None,
                     trips: 0,
+                    planned: 0,
                 });
             }
         }

@@ -51,6 +51,29 @@ pub struct Change {
 }
 
 impl Step {
+    /// The step as `sync plan` prints it and an observed row's event records it.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Adopt { id } => format!("adopt {id}"),
+            Self::Update { changes } => {
+                let fields: Vec<String> = changes
+                    .iter()
+                    .map(|c| match &c.from {
+                        Some(from) => format!("{}: {from:?} -> {:?}", c.field, c.to),
+                        None => format!("{}: (unreadable) -> {:?}", c.field, c.to),
+                    })
+                    .collect();
+                format!("update {}", fields.join(", "))
+            }
+            other => other.word().to_owned(),
+        }
+    }
+
+    /// Steps as one line: `adopt 17; update title: "A" -> "B"`.
+    pub fn describe_all(steps: &[Step]) -> String {
+        steps.iter().map(Step::describe).collect::<Vec<_>>().join("; ")
+    }
+
     pub fn word(&self) -> &'static str {
         match self {
             Self::Create => "create",

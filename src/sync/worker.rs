@@ -8,6 +8,7 @@
 //! same vendor key) is put back without counting an attempt; only a reconcile whose vendor call
 //! failed counts, once, against the row and the breaker.
 mod claim;
+mod observe;
 mod outcome;
 mod rows;
 mod target;
@@ -62,6 +63,8 @@ struct Leased {
 /// What became of a claimed row.
 enum Handled {
     Done(Finished),
+    /// Observe mode: the calls it would make, as a line for the event; the row waits as planned.
+    Planned(String),
     /// A wait of the bridge's own: due again after it, no call made, nothing counted.
     Deferred(Duration),
 }
@@ -110,6 +113,7 @@ impl Worker {
                         for target in &self.targets {
                             let row = rows.iter().find(|r| r.target == target.name);
                             target.restore(row, self.clock.now()).await;
+                            self.carry_out_plans(target).await;
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "cannot read the targets' recorded health"),
@@ -234,6 +238,7 @@ impl Worker {
                     self.store.defer(claim, self.clock.now_utc() + wait).await
                 }
                 Err(error) => self.failed(claim, &error, latency_ms).await,
+                Ok(Handled::Planned(calls)) => self.planned(claim, calls, latency_ms).await,
                 Ok(Handled::Done(_)) => Ok(()),
             }
         });
@@ -285,6 +290,9 @@ impl Worker {
                 .into_iter()
                 .map(|(n, _)| (n, Ok(Handled::Deferred(wait))))
                 .collect();
+        }
+        if target.observe {
+            return self.observe(target, ready).await;
         }
         // Creates are recorded before they are sent: if we die after the vendor answered, the
         // next reconcile looks the user up first.
@@ -340,7 +348,7 @@ impl Worker {
 /// failed and none was answered, nothing if every row waited.
 fn verdict_of(results: &[Result<Handled, ConnectorError>]) -> Verdict {
     let verdicts = results.iter().map(|result| match result {
-        Ok(Handled::Done(_)) => Verdict::Answered,
+        Ok(Handled::Done(_) | Handled::Planned(_)) => Verdict::Answered,
         Ok(Handled::Deferred(_)) | Err(ConnectorError::Deferred { .. }) => Verdict::None,
         Err(e) if e.is_retryable() => Verdict::Failed,
         Err(_) => Verdict::Answered,

@@ -241,3 +241,53 @@ async fn every_kind_plans_a_create_and_an_in_sync_user_without_a_write() {
         assert_eq!(row_counts(&app.db_path).await, rows_before, "{kind:?}");
     }
 }
+
+#[tokio::test]
+async fn observe_mode_records_the_planned_calls_and_write_mode_carries_them_out() {
+    use scim_bridge::sync::worker::{Outcome, Worker};
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = target_for(TargetKind::Cyberark, &server.uri(), dir.path());
+    target.mode = scim_bridge::config::TargetMode::Observe;
+    let app = spawn_app_with(|s| s.target = vec![target]).await;
+    let id = app.create_user(&person("observed")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_sync().await;
+    assert!(fake.users().is_empty(), "observe mode wrote nothing");
+    assert!(fake.calls().iter().all(|c| is_read(c)), "{:?}", fake.calls());
+    let rows = app.store.sync_rows().await.unwrap();
+    assert_eq!((rows.len(), rows[0].state.as_str()), (1, "planned"), "the row waits");
+    let looked_up = app.store.lookup(&id, 5).await.unwrap().unwrap();
+    let planned: Vec<(&str, Option<&str>)> = looked_up
+        .events
+        .iter()
+        .map(|e| (e.action.as_str(), e.note.as_deref()))
+        .collect();
+    assert_eq!(planned, [("planned", Some("create"))]);
+    let status = app.store.target_status().await.unwrap();
+    assert_eq!((status[0].planned, status[0].pending), (1, 0));
+
+    // A change while observing is planned again (once), with what is wanted now.
+    app.patch_user(&id, json!([{"op": "replace", "path": "title", "value": "Lead"}]))
+        .await;
+    app.drain_sync().await;
+    assert!(fake.users().is_empty());
+    assert_eq!(app.store.lookup(&id, 5).await.unwrap().unwrap().events.len(), 2);
+
+    // The same database with mode = "write": the plan is carried out.
+    let mut settings = app.settings.clone();
+    settings.target[0].mode = scim_bridge::config::TargetMode::Write;
+    let store = scim_bridge::app::open_store(&settings).await.unwrap();
+    let worker = Worker::build(store, &settings).unwrap();
+    for _ in 0..20 {
+        if worker.run_once().await.unwrap() == Outcome::Idle {
+            break;
+        }
+    }
+    let users = fake.users();
+    assert_eq!(users.len(), 1, "{:?}", fake.calls());
+    assert_eq!(users[0]["personalDetails"]["title"], "Lead");
+    assert!(app.store.sync_rows().await.unwrap().is_empty());
+}

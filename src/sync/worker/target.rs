@@ -17,6 +17,8 @@ pub(super) struct Target {
     pub name: String,
     pub on_delete: OnDelete,
     pub takes_passwords: bool,
+    /// `mode = "observe"`: reconciles stop before every write and record it as planned.
+    pub observe: bool,
     /// Which SCIM values the vendor's fields hold.
     pub mapping: Mapping,
     pub connector: Connector,
@@ -64,6 +66,7 @@ impl Target {
             name: settings.name.clone(),
             on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
             takes_passwords: settings.takes_passwords(),
+            observe: settings.mode == crate::config::TargetMode::Observe,
             mapping: settings.mapping(schema)?,
             batch_size: connector.batch_size(),
             connector,

@@ -1,0 +1,67 @@
+//! Observe mode (`mode = "observe"`, README "Rehearsing"): a target's rows are reconciled as far as
+//! the connector's read-only look-ups (`sync plan`), and whatever would be written is recorded as a
+//! `planned` event with the diff; the row waits as planned until the target writes again, when the
+//! worker carries the plans out (the rows are reconciled afresh, so nothing stale is written).
+use super::rows::Ready;
+use super::target::Target;
+use super::{Finished, Handled, Worker};
+use crate::store::{Claim, Event, StoreError};
+use crate::sync::plan::Step;
+use crate::sync::{ConnectorError, Desired, Link};
+
+impl Worker {
+    /// The plans of the ready rows: in sync ones are done, the others wait as planned.
+    pub(super) async fn observe(
+        &self,
+        target: &Target,
+        ready: Vec<(usize, Ready<'_>)>,
+    ) -> Vec<(usize, Result<Handled, ConnectorError>)> {
+        let mut outcomes = Vec::with_capacity(ready.len());
+        for (n, row) in ready {
+            let planned = target.connector.plan(&row.desired, row.link.as_ref()).await;
+            let outcome = planned.map(|steps| match steps.as_slice() {
+                [Step::InSync] => Handled::Done(Finished {
+                    action: "unchanged",
+                    link: match (&row.desired, &row.link) {
+                        (Desired::Present(_), Some(link)) => link.clone(),
+                        _ => Link::gone(),
+                    },
+                    note: None,
+                    delivered: None,
+                    deleted: row.deleted,
+                    revision: row.revision,
+                }),
+                steps => Handled::Planned(Step::describe_all(steps)),
+            });
+            outcomes.push((n, outcome));
+        }
+        outcomes
+    }
+
+    /// Records an observed row's planned calls; the row waits for `mode = "write"`.
+    pub(super) async fn planned(&self, claim: &Claim, calls: String, latency_ms: f64) -> Result<(), StoreError> {
+        tracing::info!(target = %claim.target, resource = %claim.resource_id, planned = %calls, "observe mode: planned, not written");
+        metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "planned")
+            .increment(1);
+        let event = Event {
+            action: "planned",
+            http_status: None,
+            latency_ms,
+            error: None,
+            note: Some(calls),
+        };
+        self.store.park_planned(claim, &event).await
+    }
+
+    /// A target in `write` mode takes up the rows it planned while it observed.
+    pub(super) async fn carry_out_plans(&self, target: &Target) {
+        if target.observe {
+            return;
+        }
+        match self.store.release_planned(&target.name).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(target = %target.name, rows = n, "mode is write: carrying out what was planned"),
+            Err(e) => tracing::error!(target = %target.name, error = %e, "cannot take up the planned rows"),
+        }
+    }
+}

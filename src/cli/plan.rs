@@ -23,6 +23,9 @@ struct Line {
     steps: Option<Vec<Step>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// What explains a vendor user: the linked id, and the keys the bridge looks users up by.
+    #[serde(skip)]
+    explains: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -30,7 +33,15 @@ struct Report {
     target: String,
     kind: &'static str,
     users: Vec<Line>,
+    /// Vendor users no SCIM user explains, left alone; `None` when the vendor cannot list users.
+    orphans: Option<Vec<Orphan>>,
     summary: BTreeMap<&'static str, usize>,
+}
+
+#[derive(Serialize)]
+struct Orphan {
+    id: String,
+    key: String,
 }
 
 pub(super) async fn plan(
@@ -65,12 +76,17 @@ pub(super) async fn plan(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let orphans = match user {
+        Some(_) => None,
+        None => orphans(&connector, &lines).await?,
+    };
     connector.shutdown().await;
     let report = Report {
         target: target.to_owned(),
         kind: kind_name(settings_of_target.kind()),
         summary: summary(&lines),
         users: lines,
+        orphans,
     };
     match format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -101,6 +117,7 @@ async fn plan_one(
         user_name: user_name.clone(),
         steps: None,
         error: Some(error),
+        explains: Vec::new(),
     };
     let view = match store.sync_view(&id, &target.name).await {
         Ok(view) => view,
@@ -121,15 +138,47 @@ async fn plan_one(
         tombstone.as_ref(),
         mapping,
     )?;
+    let mut explains: Vec<String> = view.link.iter().filter_map(|l| l.remote_id.clone()).collect();
+    explains.extend(view.link.iter().filter_map(|l| l.remote_key.clone()));
+    if let crate::sync::Desired::Present(state) = &desired {
+        explains.extend([state.email.clone(), state.user_name.clone()]);
+    }
     Some(match connector.plan(&desired, view.link.as_ref()).await {
-        Ok(steps) => Line {
-            id,
-            user_name,
-            steps: Some(steps),
-            error: None,
-        },
+        Ok(steps) => {
+            explains.extend(steps.iter().filter_map(|s| match s {
+                Step::Adopt { id } => Some(id.clone()),
+                _ => None,
+            }));
+            Line {
+                id,
+                user_name,
+                steps: Some(steps),
+                error: None,
+                explains: explains.into_iter().map(|k| k.to_lowercase()).collect(),
+            }
+        }
         Err(e) => failed(e.to_string()),
     })
+}
+
+/// The vendor's users that no line explains (by linked id, adopted id, e-mail or username).
+async fn orphans(connector: &Connector, lines: &[Line]) -> anyhow::Result<Option<Vec<Orphan>>> {
+    let Some(users) = connector.vendor_users().await? else {
+        return Ok(None);
+    };
+    let explained: std::collections::HashSet<&str> = lines
+        .iter()
+        .flat_map(|l| l.explains.iter().map(String::as_str))
+        .collect();
+    Ok(Some(
+        users
+            .into_iter()
+            .filter(|(id, key)| {
+                !explained.contains(id.to_lowercase().as_str()) && !explained.contains(key.to_lowercase().as_str())
+            })
+            .map(|(id, key)| Orphan { id, key })
+            .collect(),
+    ))
 }
 
 fn summary(lines: &[Line]) -> BTreeMap<&'static str, usize> {
@@ -170,6 +219,15 @@ fn print_text(report: &Report) {
             (None, None) => continue,
         };
         println!("  {:<28} {text}", line.user_name);
+    }
+    match &report.orphans {
+        None => println!("orphans: {} cannot list its users", report.kind),
+        Some(orphans) => {
+            println!("orphans (at the vendor, no SCIM user; left alone): {}", orphans.len());
+            for orphan in orphans {
+                println!("  {:<28} id {}", orphan.key, orphan.id);
+            }
+        }
     }
     let counts: Vec<String> = report.summary.iter().map(|(word, n)| format!("{n} {word}")).collect();
     println!("summary: {}", counts.join(", "));

@@ -449,9 +449,11 @@ fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 .users
                 .values()
                 .filter(|u| {
-                    u["emailAddress"]
-                        .as_str()
-                        .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+                    // No search: the listing (`sync plan` reads it for orphans).
+                    search.is_empty()
+                        || u["emailAddress"]
+                            .as_str()
+                            .is_some_and(|e| e.eq_ignore_ascii_case(&email))
                 })
                 .cloned()
                 .collect();

@@ -116,6 +116,11 @@ async fn every_outcome_appears_and_nothing_is_written() {
                "internet": {"businessEmail": "veteran@example.com"}}),
     );
     app.create_user(&person("veteran")).await;
+    fake.seed(
+        "901",
+        json!({"id": 901, "username": "stranger@example.com", "enableUser": true, "source": "CyberArk",
+               "componentUser": false, "personalDetails": {"firstName": "S", "lastName": "T"}}),
+    );
 
     let calls_before = fake.calls().len();
     let rows_before = row_counts(&app.db_path).await;
@@ -139,6 +144,10 @@ async fn every_outcome_appears_and_nothing_is_written() {
     assert!(
         !out.contains("steady@example.com"),
         "in-sync users are counted, not listed: {out}"
+    );
+    assert!(
+        out.contains("orphans (at the vendor, no SCIM user; left alone): 1\n  stranger@example.com"),
+        "{out}"
     );
     assert!(
         out.contains("summary: 1 adopt, 1 create, 1 deactivate, 1 delete, 0 error, 1 in sync, 1 reactivate, 1 update"),
@@ -170,6 +179,15 @@ async fn every_outcome_appears_and_nothing_is_written() {
         report["users"],
         json!([{"id": ids["steady"], "userName": "steady@example.com", "steps": [{"action": "in sync"}]}])
     );
+    let (_, out, _) = plan(
+        dir.path(),
+        &app,
+        &targets,
+        &["--target", "cyberark", "--format", "json"],
+    )
+    .await;
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["orphans"], json!([{"id": "901", "key": "stranger@example.com"}]));
     let (code, out, _) = plan(
         dir.path(),
         &app,

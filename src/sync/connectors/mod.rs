@@ -189,6 +189,17 @@ impl Connector {
         Ok(situation.steps())
     }
 
+    /// The vendor's users as (vendor id, e-mail or username), read-only; `None` for a vendor that
+    /// cannot list them (eSign publishes no listing, Workspace365 no read API).
+    pub async fn vendor_users(&self) -> Result<Option<Vec<(String, String)>>, ConnectorError> {
+        Ok(Some(match self {
+            Self::Cyberark(c) => c.vendor_users().await?,
+            Self::Docusign(c) => c.vendor_users().await?,
+            Self::Eloqua(c) => c.vendor_users().await?,
+            Self::Esign(_) | Self::Workspace365(_) => return Ok(None),
+        }))
+    }
+
     /// A read-only probe of the target's credentials (`scim-bridge check`); says what it called.
     pub async fn check(&self) -> Result<&'static str, ConnectorError> {
         match self {

@@ -1,9 +1,10 @@
 //! `sync plan` for CyberArk: the vault user read by id or found by username (read-only).
-use super::wire::VaultUser;
+use super::wire::{UserList, VaultUser};
 use super::Cyberark;
 use crate::sync::mapping::{with_fields, Empty};
 use crate::sync::plan::{fields_of, VendorView};
 use crate::sync::{ConnectorError, Desired, Link, UserState};
+use reqwest::Method;
 use std::collections::BTreeMap;
 
 /// The vault user's fields the bridge writes apart from the mapped ones.
@@ -27,6 +28,20 @@ impl Cyberark {
             (None, Desired::Absent) => None,
         };
         Ok(found.map(|user| view(&user)))
+    }
+
+    /// The vault's users the bridge may manage as (id, username), for `sync plan`'s orphans:
+    /// `GET /API/Users`, without component, LDAP and built-in users.
+    pub async fn vendor_users(&self) -> Result<Vec<(String, String)>, ConnectorError> {
+        let list: UserList = self
+            .call_json(Method::GET, &self.api("Users"), None::<&()>, "list users")
+            .await?;
+        Ok(list
+            .users
+            .into_iter()
+            .filter(|u| super::refuse_protected(u).is_ok())
+            .filter_map(|u| Some((u.id?.to_string(), u.username)))
+            .collect())
     }
 
     /// The fields a reconcile writes for `user` (its identity and the mapped ones).

@@ -106,8 +106,14 @@ impl Docusign {
         Ok(None)
     }
 
-    /// Every user of the account, a page at a time.
+    /// Every user of the account as a directory of e-mails, cached (see `resolve`).
     async fn list_account(&self) -> Result<(Arc<Directory>, Option<std::time::Duration>), ConnectorError> {
+        let users = self.list_users().await?;
+        Ok((Arc::new(Directory::from_users(&users)), Some(directory::LIFETIME)))
+    }
+
+    /// Every user of the account, a page at a time.
+    pub(super) async fn list_users(&self) -> Result<Vec<UserItem>, ConnectorError> {
         let base = self.users_url().await?;
         let mut users = Vec::new();
         for page in 0.. {
@@ -128,7 +134,7 @@ impl Docusign {
             }
         }
         tracing::info!(target = %self.settings.target, users = users.len(), "listed the account's users");
-        Ok((Arc::new(Directory::from_users(&users)), Some(directory::LIFETIME)))
+        Ok(users)
     }
 
     /// The listing in use (if any) learns a user the bridge created.

@@ -33,6 +33,16 @@ impl Docusign {
         }))
     }
 
+    /// The account's open users as (userId, e-mail), for `sync plan`'s orphans.
+    pub async fn vendor_users(&self) -> Result<Vec<(String, String)>, ConnectorError> {
+        let users = self.list_users().await?;
+        Ok(users
+            .into_iter()
+            .filter(|u| !u.is_closed())
+            .filter_map(|u| Some((u.user_id?, u.email.unwrap_or_default())))
+            .collect())
+    }
+
     /// The profile a create or update sends for `user`.
     pub fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
         let value = serde_json::to_value(Profile::of(user)).unwrap_or_default();

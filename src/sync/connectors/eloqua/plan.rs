@@ -1,9 +1,10 @@
 //! `sync plan` for Eloqua: the user read by id or found by e-mail (read-only).
-use super::wire::{EloquaUser, Flag};
+use super::wire::{EloquaUser, Flag, UserList};
 use super::Eloqua;
 use crate::sync::mapping::{with_fields, Empty};
 use crate::sync::plan::{fields_of, VendorView};
 use crate::sync::{ConnectorError, Desired, Link, UserState};
+use reqwest::Method;
 use std::collections::BTreeMap;
 
 const IDENTITY: [&str; 3] = ["emailAddress", "firstName", "lastName"];
@@ -24,6 +25,32 @@ impl Eloqua {
             },
         };
         Ok(found.map(|user| view(&user)))
+    }
+
+    /// Eloqua's users as (id, e-mail), a page of 1,000 at a time, for `sync plan`'s orphans.
+    pub async fn vendor_users(&self) -> Result<Vec<(String, String)>, ConnectorError> {
+        const PAGE: usize = 1000;
+        let mut users = Vec::new();
+        for page in 1.. {
+            let query = [
+                ("depth", "minimal".to_owned()),
+                ("count", PAGE.to_string()),
+                ("page", page.to_string()),
+            ];
+            let list: UserList = self
+                .call_json(Method::GET, super::USERS, &query, None::<&()>, "list users")
+                .await?;
+            let full = list.elements.len() >= PAGE;
+            users.extend(
+                list.elements
+                    .into_iter()
+                    .filter_map(|u| Some((u.id?.to_string(), u.email_address.unwrap_or_default()))),
+            );
+            if !full {
+                break;
+            }
+        }
+        Ok(users)
     }
 
     /// The fields a reconcile writes for `user` (its identity and the mapped ones).

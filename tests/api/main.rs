@@ -13,6 +13,7 @@ mod fake_w365;
 mod filter;
 mod grammar_props;
 mod groups;
+mod guides;
 mod helpers;
 mod hostile;
 mod http_props;

@@ -1,6 +1,7 @@
 //! Rehearsal (`scim-bridge sync plan`, docs/troubleshooting.md): what the bridge would do at a
 //! vendor for one user, decided from what the vendor holds as read by the connector's look-ups
 //! (read-only calls only) and what the link records, without writing anything anywhere.
+use super::mapping::{with_fields, Empty, FieldSpec, Fields};
 use super::{Desired, Link, LinkState};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -163,6 +164,28 @@ impl Situation<'_> {
             None => Vec::new(),
         }
     }
+}
+
+/// What a connector writes for a user: its `identity` object (in the vendor's names, listed as
+/// `identity_names`) with the mapped `fields` merged in, as vendor field → value.
+pub fn wanted_fields(
+    identity: serde_json::Value,
+    identity_names: &[&str],
+    fields: &Fields,
+) -> BTreeMap<String, String> {
+    let body = with_fields(&identity, fields, Empty::Clear).unwrap_or(identity);
+    let names = identity_names.iter().map(|n| (*n).to_owned()).chain(fields.names());
+    fields_of(&body, names)
+}
+
+/// The identity names and every field the vendor has: what `sync plan` reads of a vendor user.
+pub fn all_names(identity_names: &[&str], fields: &[FieldSpec]) -> Vec<String> {
+    identity_names
+        .iter()
+        .copied()
+        .chain(fields.iter().map(|f| f.name))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Reads dotted `names` out of a vendor's JSON user as text (numbers and booleans as written).

@@ -1,8 +1,7 @@
 //! `sync plan` for Eloqua: the user read by id or found by e-mail (read-only).
 use super::wire::{EloquaUser, Flag, UserList};
 use super::Eloqua;
-use crate::sync::mapping::{with_fields, Empty};
-use crate::sync::plan::{fields_of, VendorView};
+use crate::sync::plan::{all_names, fields_of, wanted_fields, VendorView};
 use crate::sync::{ConnectorError, Desired, Link, UserState};
 use reqwest::Method;
 use std::collections::BTreeMap;
@@ -58,17 +57,12 @@ impl Eloqua {
         let identity = serde_json::json!({
             "emailAddress": user.email, "firstName": user.given_name, "lastName": user.family_name,
         });
-        let body = with_fields(&identity, &user.fields, Empty::Clear).unwrap_or(identity);
-        let mapped = user.fields.names();
-        fields_of(&body, IDENTITY.into_iter().map(str::to_owned).chain(mapped))
+        wanted_fields(identity, &IDENTITY, &user.fields)
     }
 }
 
-fn names() -> impl Iterator<Item = String> {
-    IDENTITY
-        .into_iter()
-        .chain(super::FIELDS.iter().map(|f| f.name))
-        .map(str::to_owned)
+fn names() -> Vec<String> {
+    all_names(&IDENTITY, &super::FIELDS)
 }
 
 fn view(user: &EloquaUser) -> VendorView {

@@ -63,6 +63,9 @@ pub(super) async fn plan(
     if let (Some(key), true) = (user, subjects.is_empty()) {
         anyhow::bail!("no user '{key}' (by id, userName or e-mail)");
     }
+    if user.is_none() {
+        connector.prefetch().await?;
+    }
     let bar = indicatif::ProgressBar::new(subjects.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users ({per_sec}, {eta} left)")

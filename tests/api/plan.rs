@@ -256,6 +256,10 @@ async fn every_kind_plans_a_create_and_an_in_sync_user_without_a_write() {
         assert!(out.contains("1 create") && out.contains("1 in sync"), "{kind:?}: {out}");
         let made: Vec<String> = calls()[before..].to_vec();
         assert!(made.iter().all(|c| is_read(c)), "{kind:?} wrote: {made:?}");
+        if kind == TargetKind::Docusign {
+            let reads = made.iter().filter(|c| c.starts_with("GET /restapi")).count();
+            assert_eq!(reads, 1, "one listing of the account, not a look-up per user: {made:?}");
+        }
         assert_eq!(row_counts(&app.db_path).await, rows_before, "{kind:?}");
     }
 }

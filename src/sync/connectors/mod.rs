@@ -189,6 +189,15 @@ impl Connector {
         Ok(situation.steps())
     }
 
+    /// Before a `sync plan` of the whole target: DocuSign reads its account once (a listing of 100
+    /// users a call) instead of one look-up per user; the others look users up one by one.
+    pub async fn prefetch(&self) -> Result<(), ConnectorError> {
+        match self {
+            Self::Docusign(c) => c.prefetch().await,
+            _ => Ok(()),
+        }
+    }
+
     /// The vendor's users as (vendor id, e-mail or username), read-only; `None` for a vendor that
     /// cannot list them (eSign publishes no listing, Workspace365 no read API).
     pub async fn vendor_users(&self) -> Result<Option<Vec<(String, String)>>, ConnectorError> {

@@ -72,6 +72,9 @@ pub struct Docusign {
     token: Cached<Secret>,
     base: Cached<String>,
     directory: Cached<Arc<Directory>>,
+    /// `sync plan` over the whole account: one paged listing instead of a look-up per user
+    /// (DocuSign's hourly call limit is a few thousand).
+    listing: tokio::sync::OnceCell<Vec<wire::UserItem>>,
     calls: Semaphore,
 }
 
@@ -88,6 +91,7 @@ impl Docusign {
             token: Cached::default(),
             base: Cached::default(),
             directory: Cached::default(),
+            listing: tokio::sync::OnceCell::new(),
         })
     }
 

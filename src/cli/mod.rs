@@ -2,7 +2,7 @@
 use crate::app::Application;
 use crate::config::Settings;
 use crate::http::auth::{generate_token, token_hash};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TokenScope};
 use crate::telemetry;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -126,7 +126,12 @@ pub enum SyncCommand {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a token and print it once (only its SHA-256 is stored).
-    Create { name: String },
+    Create {
+        name: String,
+        /// `scim` (the default) for an IdP, `admin` for the operator console; never both.
+        #[arg(long, value_enum, default_value_t = TokenScope::Scim)]
+        scope: TokenScope,
+    },
     /// List tokens (names and dates, never secrets).
     List,
     /// Revoke a token by name.
@@ -190,27 +195,34 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()>
         .await
         .with_context(|| format!("cannot open {}", settings.database.url))?;
     match command {
-        TokenCommand::Create { name } => {
+        TokenCommand::Create { name, scope } => {
             if name.trim().is_empty() {
                 bail!("a token needs a name");
             }
             let secret = generate_token();
-            match store.insert_token(&name, &token_hash(&secret)).await {
+            match store.insert_scoped_token(&name, &token_hash(&secret), scope).await {
                 Err(StoreError::Conflict { .. }) => bail!("a token named '{name}' already exists"),
                 other => other?,
             }
             println!("{secret}");
-            eprintln!("Token '{name}' created. This is the only time it is shown.");
+            eprintln!(
+                "Token '{name}' ({} scope) created. This is the only time it is shown.",
+                scope.as_str()
+            );
         }
         TokenCommand::List => {
-            println!("{:<24} {:<25} {:<25} status", "name", "created", "last used");
+            println!(
+                "{:<24} {:<6} {:<25} {:<25} status",
+                "name", "scope", "created", "last used"
+            );
             for t in store.list_tokens().await? {
                 let status = t
                     .revoked_at
                     .map_or_else(|| "live".to_owned(), |at| format!("revoked {at}"));
                 println!(
-                    "{:<24} {:<25} {:<25} {status}",
+                    "{:<24} {:<6} {:<25} {:<25} {status}",
                     t.name,
+                    t.scope.as_str(),
                     t.created,
                     t.last_used.unwrap_or_else(|| "never".into())
                 );

@@ -1,7 +1,8 @@
 //! Authentication of every SCIM request: a bearer token made by `scim-bridge token create` (only its
 //! SHA-256 is stored; compared in constant time) or, when `[auth.jwt]` is configured, a JWT.
 use super::error::ApiError;
-use crate::store::Store;
+use crate::scim::ScimError;
+use crate::store::{Store, TokenScope};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -17,7 +18,7 @@ use subtle::ConstantTimeEq;
 /// Who made the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    Token { name: String },
+    Token { name: String, scope: TokenScope },
     Jwt { subject: String },
 }
 
@@ -83,6 +84,7 @@ pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
 /// A token found live in the database, and when.
 struct Verified {
     name: String,
+    scope: TokenScope,
     at: Instant,
     generation: u64,
 }
@@ -107,20 +109,21 @@ impl Authenticator {
         }
     }
 
-    fn cached(&self, hash: &str) -> Option<String> {
+    fn cached(&self, hash: &str) -> Option<(String, TokenScope)> {
         let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         let entry = verified.get(hash)?;
         let fresh = entry.at.elapsed() < TOKEN_CACHE_TTL && entry.generation == self.store.tokens_generation();
-        fresh.then(|| entry.name.clone())
+        fresh.then(|| (entry.name.clone(), entry.scope))
     }
 
-    fn remember(&self, hash: String, name: String, generation: u64) {
+    fn remember(&self, hash: String, name: String, scope: TokenScope, generation: u64) {
         let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         verified.retain(|_, v| v.at.elapsed() < TOKEN_CACHE_TTL);
         verified.insert(
             hash,
             Verified {
                 name,
+                scope,
                 at: Instant::now(),
                 generation,
             },
@@ -136,18 +139,21 @@ impl Authenticator {
             return jwt.check(token).map_err(ApiError::Unauthorized);
         }
         let hash = token_hash(token);
-        if let Some(name) = self.cached(&hash) {
+        if let Some((name, scope)) = self.cached(&hash) {
             self.touch(&name).await;
-            return Ok(Principal::Token { name });
+            return Ok(Principal::Token { name, scope });
         }
         let generation = self.store.tokens_generation();
         let record = self.store.find_live_token(&hash).await?;
         let Some(record) = record.filter(|r| bool::from(r.secret_sha256.as_bytes().ct_eq(hash.as_bytes()))) else {
             return Err(ApiError::Unauthorized("the bearer token is not valid".into()));
         };
-        self.remember(hash, record.name.clone(), generation);
+        self.remember(hash, record.name.clone(), record.scope, generation);
         self.touch(&record.name).await;
-        Ok(Principal::Token { name: record.name })
+        Ok(Principal::Token {
+            name: record.name,
+            scope: record.scope,
+        })
     }
 
     async fn touch(&self, name: &str) {
@@ -198,6 +204,17 @@ pub async fn require_auth(
     };
     let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
     match auth.authenticate(header).await {
+        Ok(Principal::Token {
+            scope: TokenScope::Admin,
+            ..
+        }) => {
+            let err = ApiError::Scim(ScimError::new(
+                403,
+                None,
+                "this is an admin token: it opens the operator console, not the SCIM API (give the IdP a token made with `scim-bridge token create NAME`)",
+            ));
+            Ok(req.into_response(err.error_response()).map_into_right_body())
+        }
         Ok(principal) => {
             req.extensions_mut().insert(principal);
             next.call(req).await.map(ServiceResponse::map_into_left_body)

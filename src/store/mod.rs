@@ -17,6 +17,7 @@ mod sync_queue;
 mod target_state;
 mod timestamp;
 mod tokens;
+pub use tokens::TokenScope;
 mod users;
 
 pub use claims::{Claim, Event, Success, SyncView};

@@ -2,6 +2,24 @@
 use super::{now_timestamp, Store, StoreError};
 use sqlx::FromRow;
 
+/// What a token opens: the SCIM API (IdPs) or the operator console.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::Type, clap::ValueEnum)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum TokenScope {
+    #[default]
+    Scim,
+    Admin,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scim => "scim",
+            Self::Admin => "admin",
+        }
+    }
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct TokenRecord {
     pub name: String,
@@ -9,14 +27,26 @@ pub struct TokenRecord {
     pub created: String,
     pub last_used: Option<String>,
     pub revoked_at: Option<String>,
+    pub scope: TokenScope,
 }
 
 impl Store {
+    /// A token for the SCIM API (what an IdP is given).
     pub async fn insert_token(&self, name: &str, secret_sha256: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO tokens (name, secret_sha256, created) VALUES (?1, ?2, ?3)")
+        self.insert_scoped_token(name, secret_sha256, TokenScope::Scim).await
+    }
+
+    pub async fn insert_scoped_token(
+        &self,
+        name: &str,
+        secret_sha256: &str,
+        scope: TokenScope,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO tokens (name, secret_sha256, created, scope) VALUES (?1, ?2, ?3, ?4)")
             .bind(name)
             .bind(secret_sha256)
             .bind(now_timestamp())
+            .bind(scope)
             .execute(&self.write)
             .await?;
         self.tokens_did_change();

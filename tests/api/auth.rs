@@ -175,3 +175,32 @@ mod base64_helper {
         out
     }
 }
+
+#[tokio::test]
+async fn an_admin_token_is_refused_on_scim_routes_and_listed_with_its_scope() {
+    let app = spawn_app().await;
+    let admin = scim_bridge::http::auth::generate_token();
+    app.store
+        .insert_scoped_token(
+            "console",
+            &scim_bridge::http::auth::token_hash(&admin),
+            scim_bridge::store::TokenScope::Admin,
+        )
+        .await
+        .unwrap();
+    for path in ["/Users", "/Groups", "/ServiceProviderConfig"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_scim_error(response, 403, None, "this is an admin token").await;
+    }
+    assert_eq!(app.get("/Users").await.status(), 200, "the SCIM token still works");
+    let tokens = app.store.list_tokens().await.unwrap();
+    let mut scopes: Vec<(&str, &str)> = tokens.iter().map(|t| (t.name.as_str(), t.scope.as_str())).collect();
+    scopes.sort();
+    assert_eq!(scopes, [("console", "admin"), ("test", "scim")]);
+}

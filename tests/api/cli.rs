@@ -119,6 +119,15 @@ fn token_create_list_revoke() {
         list.contains("okta") && list.contains("live") && !list.contains(token.trim()),
         "{list}"
     );
+    let (ok, _, err) = run(dir.path(), &["token", "create", "ops", "--scope", "admin"]);
+    assert!(ok && err.contains("(admin scope)"), "{err}");
+    let (_, list, _) = run(dir.path(), &["token", "list"]);
+    let scopes: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(scopes, ["scim", "admin"], "{list}");
     let (ok, _, _) = run(dir.path(), &["token", "revoke", "okta"]);
     assert!(ok);
     let (_, list, _) = run(dir.path(), &["token", "list"]);

@@ -43,6 +43,20 @@ impl Application {
             max_uri_length: settings.server.max_uri_length,
             listen_host: listener.local_addr()?.to_string(),
             user_schema: settings.user_schema()?,
+            admin_path: settings.server.admin_path.trim_end_matches('/').to_owned(),
+            targets: std::sync::Arc::new(
+                settings
+                    .target
+                    .iter()
+                    .map(|t| {
+                        let mode = match t.mode {
+                            crate::config::TargetMode::Write => "write",
+                            crate::config::TargetMode::Observe => "observe",
+                        };
+                        (t.name.clone(), crate::config::kind_name(t.kind()), mode)
+                    })
+                    .collect(),
+            ),
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let server = http_server(settings, listener, state, authenticator)?;

@@ -81,6 +81,8 @@ pub struct ServerSettings {
     pub max_path_length: usize,
     /// The longest request target (path and query), in bytes; longer is 414.
     pub max_uri_length: usize,
+    /// Where the operator console is served (admin tokens only; README "Operator console").
+    pub admin_path: String,
     /// Peers (CIDRs) whose `Forwarded` / `X-Forwarded-*` headers are believed; none by default.
     pub trusted_proxies: Vec<String>,
 }
@@ -101,6 +103,7 @@ impl Default for ServerSettings {
             max_patch_operations: limits.max_patch_operations,
             max_path_length: limits.max_path_length,
             max_uri_length: 8 * 1024,
+            admin_path: "/admin".into(),
             trusted_proxies: Vec::new(),
         }
     }
@@ -248,6 +251,18 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        let admin = self.server.admin_path.trim_end_matches('/');
+        let scim = self.server.base_path.trim_end_matches('/');
+        if !admin.starts_with('/')
+            || admin.len() < 2
+            || admin == scim
+            || admin.starts_with(&format!("{scim}/"))
+            || scim.starts_with(&format!("{admin}/"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.admin_path must be a path of its own beside server.base_path ('{scim}'), got '{admin}'"
+            )));
+        }
         let base = &self.server.base_path;
         if !base.starts_with('/') || (base.len() > 1 && base.ends_with('/')) {
             return Err(ConfigError::Invalid(format!(

@@ -130,7 +130,7 @@ impl Authenticator {
         );
     }
 
-    async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
+    pub(crate) async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
         let header = header
             .ok_or_else(|| ApiError::Unauthorized("an 'Authorization: Bearer <token>' header is required".into()))?;
         let token = bearer(header)

@@ -1,4 +1,5 @@
 //! actix-web: routing under the SCIM base path, auth, media types, size limits, request logs.
+pub mod admin;
 pub mod auth;
 mod cpu;
 mod discovery;
@@ -39,6 +40,10 @@ pub struct AppState {
     pub max_uri_length: usize,
     /// The address URLs name when a request names no host (an HTTP/1.0 request without `Host`).
     pub listen_host: String,
+    /// The operator console's root (`server.admin_path`).
+    pub admin_path: String,
+    /// The configured targets as the console lists them: (name, kind, mode).
+    pub targets: std::sync::Arc<Vec<(String, &'static str, &'static str)>>,
     /// The User resource type, with the declared extensions (`[schema]`).
     pub user_schema: &'static crate::scim::schema::ResourceSchema,
 }
@@ -49,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes:
         .route("/healthz", web::get().to(ops::healthz))
         .route(transport::REFUSED_PATH, web::to(front_door::refused))
         .configure(metrics::configure)
+        .configure(|cfg| admin::configure(cfg, &state.admin_path))
         .service(
             web::scope(&state.base_path)
                 .wrap(from_fn(auth::require_auth))
@@ -105,11 +111,11 @@ pub async fn normalize_errors(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let response = next.call(req).await?.map_into_boxed_body();
     let status = response.status();
-    let is_scim = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(error::SCIM_JSON.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_scim {
+    // The console's own pages (HTML) answer for themselves.
+    let answered = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(error::SCIM_JSON.as_bytes()) || v.as_bytes().starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || answered {
         return Ok(response);
     }
     let detail = match status.as_u16() {

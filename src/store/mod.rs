@@ -13,10 +13,12 @@ mod operators;
 mod permissions;
 mod query;
 mod resource;
+mod sessions;
 mod sync_queue;
 mod target_state;
 mod timestamp;
 mod tokens;
+pub use sessions::AdminSession;
 pub use tokens::TokenScope;
 mod users;
 

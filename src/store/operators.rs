@@ -98,6 +98,18 @@ impl Store {
         Ok(rows)
     }
 
+    /// Vendor calls per target since `since` (planned and unchanged rows made none): (target,
+    /// calls, failed).
+    pub async fn calls_since(&self, since: time::OffsetDateTime) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT target, count(*), count(error) FROM events
+             WHERE at > ?1 AND action NOT IN ('planned', 'unchanged') GROUP BY target",
+        )
+        .bind(super::timestamp::Timestamp(since))
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     /// Makes rows due now, dead ones included, for one target and/or one user (all when `None`);
     /// returns how many. A row a worker holds right now keeps its lease, and its generation moves
     /// on, so that the worker's result does not undo the retry (the row runs again).

@@ -4,6 +4,7 @@ mod auth;
 mod cases;
 mod cli;
 mod connectors;
+mod console;
 mod crash;
 mod discovery;
 mod etag;

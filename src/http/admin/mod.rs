@@ -1,0 +1,186 @@
+//! The operator console (README "Operator console"): server-rendered pages under `server.admin_path`
+//! (default `/admin`), opened only with an admin-scoped token. Signing in (`POST …/login`, form
+//! field `token`) makes a session kept in an HttpOnly, SameSite=Strict cookie (`Secure` over
+//! https); every state-changing form carries the session's CSRF token. A SCIM token cannot sign in.
+mod pages;
+
+use super::auth::{generate_token, token_hash, Authenticator, Principal};
+use super::origin::base_url;
+use super::{ApiError, AppState};
+use crate::store::TokenScope;
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::Markup;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+pub use pages::TargetCard;
+
+const COOKIE: &str = "scim_bridge_session";
+/// How long a session lasts after sign-in.
+const SESSION_HOURS: i64 = 8;
+
+pub fn configure(cfg: &mut web::ServiceConfig, admin_path: &str) {
+    cfg.service(
+        web::scope(admin_path)
+            .app_data(web::FormConfig::default().limit(4096))
+            .route("", web::get().to(targets))
+            .route("/login", web::get().to(login_page))
+            .route("/login", web::post().to(login))
+            .route("/logout", web::post().to(logout)),
+    );
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+fn page(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("X-Frame-Options", "DENY"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        ))
+        .body(markup.into_string())
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_owned()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// The signed-in session of the request, if any.
+async fn session(req: &HttpRequest, state: &AppState) -> Result<Option<crate::store::AdminSession>, ApiError> {
+    let Some(cookie) = req.cookie(COOKIE) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .find_session(&token_hash(cookie.value()), OffsetDateTime::now_utc())
+        .await?)
+}
+
+async fn login_page(state: web::Data<AppState>) -> HttpResponse {
+    page(StatusCode::OK, pages::login(&state.admin_path, None))
+}
+
+async fn login(
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+    state: web::Data<AppState>,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let name = match auth.authenticate(Some(&format!("Bearer {}", form.token.trim()))).await {
+        Ok(Principal::Token {
+            name,
+            scope: TokenScope::Admin,
+        }) => name,
+        Ok(_) => {
+            let why =
+                "a SCIM token cannot sign in: make an admin token with `scim-bridge token create NAME --scope admin`";
+            return Ok(page(StatusCode::FORBIDDEN, pages::login(root, Some(why))));
+        }
+        Err(_) => {
+            return Ok(page(
+                StatusCode::UNAUTHORIZED,
+                pages::login(root, Some("not a valid token")),
+            ))
+        }
+    };
+    let (id, csrf) = (generate_token(), generate_token());
+    let now = OffsetDateTime::now_utc();
+    let expires = now + time::Duration::hours(SESSION_HOURS);
+    state
+        .store
+        .create_session(&token_hash(&id), &name, &csrf, now, expires)
+        .await?;
+    tracing::info!(token = %name, "console: signed in");
+    let cookie = Cookie::build(COOKIE, id)
+        .path(root.to_owned())
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(base_url(&req, &state).starts_with("https://"))
+        .max_age(CookieDuration::hours(SESSION_HOURS))
+        .finish();
+    let mut response = redirect(root);
+    response
+        .add_cookie(&cookie)
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    Ok(response)
+}
+
+async fn logout(
+    req: HttpRequest,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let Some(session) = session(&req, &state).await? else {
+        return Ok(redirect(&format!("{root}/login")));
+    };
+    if !bool::from(session.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
+        return Ok(page(
+            StatusCode::FORBIDDEN,
+            pages::refused(root, "the form is stale: sign out again from the page"),
+        ));
+    }
+    if let Some(cookie) = req.cookie(COOKIE) {
+        state.store.delete_session(&token_hash(cookie.value())).await?;
+    }
+    let mut gone = Cookie::build(COOKIE, "").path(root.to_owned()).finish();
+    gone.make_removal();
+    let mut response = redirect(&format!("{root}/login"));
+    response
+        .add_cookie(&gone)
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    Ok(response)
+}
+
+/// The targets page: one card per configured target.
+async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let Some(session) = session(&req, &state).await? else {
+        return Ok(redirect(&format!("{root}/login")));
+    };
+    let status = state.store.target_status().await?;
+    let hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let activity = state.store.calls_since(hour_ago).await?;
+    let cards: Vec<TargetCard> = state
+        .targets
+        .iter()
+        .map(|(name, kind, mode)| {
+            let row = status.iter().find(|s| &s.target == name);
+            let (calls, failures) = activity
+                .iter()
+                .find(|(t, _, _)| t == name)
+                .map_or((0, 0), |(_, c, f)| (*c, *f));
+            TargetCard {
+                name: name.clone(),
+                kind,
+                mode,
+                state: row.map_or_else(|| "closed".to_owned(), |r| r.state.clone()),
+                pending: row.map_or(0, |r| r.pending),
+                dead: row.map_or(0, |r| r.dead),
+                planned: row.map_or(0, |r| r.planned),
+                oldest_due: row.and_then(|r| r.oldest_due.clone()),
+                last_success: row.and_then(|r| r.last_success.clone()),
+                calls_last_hour: calls,
+                failures_last_hour: failures,
+            }
+        })
+        .collect();
+    Ok(page(StatusCode::OK, pages::targets(root, &session.csrf, &cards)))
+}

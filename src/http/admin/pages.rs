@@ -1,0 +1,111 @@
+//! The console's HTML (maud, no JavaScript): one layout, a small stylesheet, readable on a phone.
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+const STYLE: &str = "body{font:15px/1.4 system-ui,sans-serif;margin:0;color:#1d2430;background:#f4f6f8}\
+header{background:#1d2430;color:#fff;padding:.6em 1em;display:flex;gap:1em;align-items:center;flex-wrap:wrap}\
+header a{color:#fff}main{padding:1em;max-width:70em;margin:auto}\
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(17em,1fr));gap:1em}\
+.card{background:#fff;border-radius:6px;padding:1em;box-shadow:0 1px 2px #0002}\
+.card h2{margin:0 0 .4em;font-size:1.1em}dl{display:grid;grid-template-columns:auto 1fr;gap:.2em .8em;margin:0}\
+dt{color:#5a6472}dd{margin:0}.bad{color:#b3261e}.ok{color:#17733a}\
+form.inline{display:inline}button{font:inherit;padding:.3em .8em}input{font:inherit;padding:.3em;width:100%;box-sizing:border-box}";
+
+/// A whole page; `csrf` present when signed in (the sign-out form needs it).
+pub fn layout(title: &str, admin_root: &str, csrf: Option<&str>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · scim-bridge" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    strong { "scim-bridge" }
+                    @if let Some(csrf) = csrf {
+                        a href=(admin_root) { "Targets" }
+                        form.inline method="post" action={ (admin_root) "/logout" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+pub fn login(admin_root: &str, problem: Option<&str>) -> Markup {
+    layout(
+        "Sign in",
+        admin_root,
+        None,
+        html! {
+            h1 { "Sign in" }
+            @if let Some(problem) = problem { p.bad { (problem) } }
+            form method="post" action={ (admin_root) "/login" } {
+                p { label { "Admin token " input type="password" name="token" autocomplete="off" required; } }
+                p { button type="submit" { "Sign in" } }
+            }
+            p { "An admin token is made with " code { "scim-bridge token create NAME --scope admin" } "; an IdP's SCIM token cannot sign in." }
+        },
+    )
+}
+
+/// What a target card shows.
+pub struct TargetCard {
+    pub name: String,
+    pub kind: &'static str,
+    pub mode: &'static str,
+    pub state: String,
+    pub pending: i64,
+    pub dead: i64,
+    pub planned: i64,
+    pub oldest_due: Option<String>,
+    pub last_success: Option<String>,
+    pub calls_last_hour: i64,
+    pub failures_last_hour: i64,
+}
+
+pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard]) -> Markup {
+    layout(
+        "Targets",
+        admin_root,
+        Some(csrf),
+        html! {
+            h1 { "Targets" }
+            @if cards.is_empty() { p { "No target is configured." } }
+            div.cards {
+                @for card in cards {
+                    section.card {
+                        h2 { (card.name) }
+                        dl {
+                            dt { "kind" } dd { (card.kind) }
+                            dt { "mode" } dd { (card.mode) }
+                            dt { "state" } dd class=(if card.state == "closed" { "ok" } else { "bad" }) { (card.state) }
+                            dt { "pending" } dd { (card.pending) }
+                            dt { "dead" } dd class=(if card.dead > 0 { "bad" } else { "" }) { (card.dead) }
+                            @if card.planned > 0 { dt { "planned" } dd { (card.planned) } }
+                            dt { "oldest due" } dd { (card.oldest_due.as_deref().unwrap_or("-")) }
+                            dt { "last success" } dd { (card.last_success.as_deref().unwrap_or("never")) }
+                            dt { "last hour" } dd { (card.calls_last_hour) " calls, " (card.failures_last_hour) " failed" }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A refusal as a page (sign-in problems, a stale form).
+pub fn refused(admin_root: &str, message: &str) -> Markup {
+    layout(
+        "Refused",
+        admin_root,
+        None,
+        html! { h1 { "Refused" } p.bad { (message) } p { a href={ (admin_root) "/login" } { "Sign in" } } },
+    )
+}

@@ -1,0 +1,140 @@
+//! The operator console's sign-in (README "Operator console"): an admin token opens a session kept
+//! in an HttpOnly, SameSite=Strict cookie; a SCIM token cannot sign in; sign-out needs the CSRF
+//! token; a session ends when its token is revoked; the targets page shows each target.
+use crate::fake_vendors::*;
+use crate::helpers::*;
+use crate::targets::target_for;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use scim_bridge::config::{TargetKind, TargetMode};
+use scim_bridge::http::auth::{generate_token, token_hash};
+use scim_bridge::store::TokenScope;
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn sign_in(app: &TestApp, token: &str) -> reqwest::Response {
+    no_redirects()
+        .post(format!("{}/admin/login", app.origin))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The session cookie a sign-in set, as `name=value`.
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn admin_token(app: &TestApp) -> String {
+    let token = generate_token();
+    app.store
+        .insert_scoped_token("ops", &token_hash(&token), TokenScope::Admin)
+        .await
+        .unwrap();
+    token
+}
+
+#[tokio::test]
+async fn an_admin_token_signs_in_with_a_strict_http_only_cookie_and_a_scim_token_cannot() {
+    let (server, _fake) = FakeVendor::start(Vendor::Cyberark).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = target_for(TargetKind::Cyberark, &server.uri(), dir.path());
+    target.mode = TargetMode::Observe;
+    let app = spawn_app_with(|s| s.target = vec![target]).await;
+    let client = no_redirects();
+    // Not signed in: every page sends to the sign-in form.
+    let response = client.get(format!("{}/admin", app.origin)).send().await.unwrap();
+    assert_eq!(
+        (response.status().as_u16(), &response.headers()[LOCATION]),
+        (303, &"/admin/login".parse().unwrap())
+    );
+    let form = client.get(format!("{}/admin/login", app.origin)).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains("name=\"token\""));
+    // An IdP's token is refused, and so is nonsense.
+    let refused = sign_in(&app, &app.token).await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.headers().get(SET_COOKIE).is_none());
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("a SCIM token cannot sign in"), "{body}");
+    assert_eq!(sign_in(&app, "scb_nonsense").await.status(), 401);
+
+    let admin = admin_token(&app).await;
+    let signed_in = sign_in(&app, &admin).await;
+    assert_eq!(signed_in.status(), 303);
+    let set = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/admin", "Max-Age=28800"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    assert!(!set.contains("Secure"), "plain http here: {set}");
+    assert!(!set.contains(&admin), "the cookie is not the token");
+    let cookie = session_cookie(&signed_in);
+    let page = client
+        .get(format!("{}/admin", app.origin))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<h2>cyberark</h2>") && html.contains("observe"), "{html}");
+    // The session does not open the SCIM API, nor does the admin token.
+    let scim = client
+        .get(format!("{}/Users", app.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scim.status(), 401);
+}
+
+#[tokio::test]
+async fn sign_out_needs_the_forms_csrf_token_and_revoking_the_token_ends_the_session() {
+    let app = spawn_app().await;
+    let client = no_redirects();
+    let admin = admin_token(&app).await;
+    let cookie = session_cookie(&sign_in(&app, &admin).await);
+    let page = |cookie: String| {
+        let client = client.clone();
+        let url = format!("{}/admin", app.origin);
+        async move { client.get(url).header(COOKIE, cookie).send().await.unwrap() }
+    };
+    let html = page(cookie.clone()).await.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let forged = client
+        .post(format!("{}/admin/logout", app.origin))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(page(cookie.clone()).await.status(), 200, "still signed in");
+    let out = client
+        .post(format!("{}/admin/logout", app.origin))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(page(cookie).await.status(), 303, "the session is gone");
+
+    let cookie = session_cookie(&sign_in(&app, &admin).await);
+    assert_eq!(page(cookie.clone()).await.status(), 200);
+    app.store.revoke_token("ops").await.unwrap();
+    assert_eq!(page(cookie).await.status(), 303, "revoking the token ends its sessions");
+}

@@ -14,6 +14,17 @@ pub enum LinkState {
     Gone,
 }
 
+impl LinkState {
+    /// The column's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linked => "linked",
+            Self::Creating => "creating",
+            Self::Gone => "gone",
+        }
+    }
+}
+
 impl std::fmt::Display for LinkState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(match self {

@@ -138,3 +138,54 @@ async fn sign_out_needs_the_forms_csrf_token_and_revoking_the_token_ends_the_ses
     app.store.revoke_token("ops").await.unwrap();
     assert_eq!(page(cookie).await.status(), 303, "revoking the token ends its sessions");
 }
+
+#[tokio::test]
+async fn the_users_page_shows_a_users_document_links_rows_and_the_vendors_words_never_a_password() {
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(|s| s.target = vec![target_for(TargetKind::Cyberark, &server.uri(), dir.path())]).await;
+    let mut user = crate::helpers::user("ann@example.com");
+    user["password"] = serde_json::json!("Sup3r-Secret!");
+    user["title"] = serde_json::json!("Vice President of Very Long Titles and Other Things");
+    app.create_user(&user).await;
+    app.drain_sync().await;
+    assert!(fake.users().is_empty(), "the title is over CyberArk's limit");
+    let admin = admin_token(&app).await;
+    let cookie = session_cookie(&sign_in(&app, &admin).await);
+    let client = no_redirects();
+    let get = |query: &'static str| {
+        let (client, cookie) = (client.clone(), cookie.clone());
+        let url = format!("{}/admin/users{query}", app.origin);
+        async move {
+            client
+                .get(url)
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let html = get("?q=ann%40example.com").await;
+    for expected in [
+        "<h2>ann@example.com</h2>",
+        "cyberark",
+        "dead",
+        "is 51 characters; the vendor takes at most 49",
+        "&quot;userName&quot;: &quot;ann@example.com&quot;",
+    ] {
+        assert!(html.contains(expected), "{expected} missing: {html}");
+    }
+    assert!(!html.contains("Sup3r-Secret!"), "never a password");
+    assert!(get("?q=nobody")
+        .await
+        .contains("No user has that id, userName or e-mail."));
+    let signed_out = no_redirects()
+        .get(format!("{}/admin/users?q=ann", app.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 303);
+}

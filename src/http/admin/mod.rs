@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, admin_path: &str) {
         web::scope(admin_path)
             .app_data(web::FormConfig::default().limit(4096))
             .route("", web::get().to(targets))
+            .route("/users", web::get().to(users))
             .route("/login", web::get().to(login_page))
             .route("/login", web::post().to(login))
             .route("/logout", web::post().to(logout)),
@@ -147,6 +148,33 @@ async fn logout(
         .add_cookie(&gone)
         .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+struct UserQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// The Users page: `lookup` on a page (the SCIM document never holds a password).
+async fn users(
+    req: HttpRequest,
+    query: web::Query<UserQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let Some(session) = session(&req, &state).await? else {
+        return Ok(redirect(&format!("{root}/login")));
+    };
+    let q = query.q.trim();
+    let found = match q.is_empty() {
+        true => None,
+        false => state.store.lookup(q, 20).await?,
+    };
+    Ok(page(
+        StatusCode::OK,
+        pages::users(root, &session.csrf, q, found.as_ref()),
+    ))
 }
 
 /// The targets page: one card per configured target.

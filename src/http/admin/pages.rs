@@ -8,7 +8,7 @@ header a{color:#fff}main{padding:1em;max-width:70em;margin:auto}\
 .card{background:#fff;border-radius:6px;padding:1em;box-shadow:0 1px 2px #0002}\
 .card h2{margin:0 0 .4em;font-size:1.1em}dl{display:grid;grid-template-columns:auto 1fr;gap:.2em .8em;margin:0}\
 dt{color:#5a6472}dd{margin:0}.bad{color:#b3261e}.ok{color:#17733a}\
-form.inline{display:inline}button{font:inherit;padding:.3em .8em}input{font:inherit;padding:.3em;width:100%;box-sizing:border-box}";
+form.inline{display:inline}table{border-collapse:collapse;width:100%;margin:.4em 0}td,th{border-bottom:1px solid #dde;padding:.2em .4em;text-align:left;vertical-align:top}pre{white-space:pre-wrap;word-break:break-all;background:#f4f6f8;padding:.5em}button{font:inherit;padding:.3em .8em}input{font:inherit;padding:.3em;width:100%;box-sizing:border-box}";
 
 /// A whole page; `csrf` present when signed in (the sign-out form needs it).
 pub fn layout(title: &str, admin_root: &str, csrf: Option<&str>, body: Markup) -> Markup {
@@ -26,6 +26,7 @@ pub fn layout(title: &str, admin_root: &str, csrf: Option<&str>, body: Markup) -
                     strong { "scim-bridge" }
                     @if let Some(csrf) = csrf {
                         a href=(admin_root) { "Targets" }
+                        a href={ (admin_root) "/users" } { "Users" }
                         form.inline method="post" action={ (admin_root) "/logout" } {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { "Sign out" }
@@ -108,4 +109,74 @@ pub fn refused(admin_root: &str, message: &str) -> Markup {
         None,
         html! { h1 { "Refused" } p.bad { (message) } p { a href={ (admin_root) "/login" } { "Sign in" } } },
     )
+}
+
+/// The Users page: a search box, and what `scim-bridge lookup` shows of the user found.
+pub fn users(admin_root: &str, csrf: &str, query: &str, found: Option<&crate::store::LookedUp>) -> Markup {
+    layout(
+        "Users",
+        admin_root,
+        Some(csrf),
+        html! {
+            h1 { "Users" }
+            form method="get" action={ (admin_root) "/users" } {
+                p { label { "id, userName or e-mail " input type="search" name="q" value=(query) required; } }
+                p { button type="submit" { "Find" } }
+            }
+            @match (query.is_empty(), found) {
+                (true, _) => {}
+                (false, None) => { p.bad { "No user has that id, userName or e-mail." } }
+                (false, Some(user)) => { (user_card(user)) }
+            }
+        },
+    )
+}
+
+fn user_card(user: &crate::store::LookedUp) -> Markup {
+    let document = serde_json::from_str::<serde_json::Value>(&user.doc)
+        .ok()
+        .and_then(|d| serde_json::to_string_pretty(&d).ok())
+        .unwrap_or_default();
+    html! {
+        section.card {
+            h2 { (user.user_name) }
+            dl {
+                dt { "id" } dd { code { (user.id) } }
+                @if let Some(at) = &user.deleted_at { dt { "deleted" } dd.bad { (at) " (still being fanned out)" } }
+            }
+            h3 { "Per target" }
+            table {
+                tr { th { "target" } th { "link" } th { "vendor id" } th { "row" } th { "last error" } }
+                @for (target, link) in &user.links {
+                    @let row = user.queued.iter().find(|r| &r.target == target);
+                    tr {
+                        td { (target) }
+                        td { (link.state.as_str()) }
+                        td { (link.remote_id.as_deref().unwrap_or("-")) }
+                        td { (row.map_or("done", |r| r.state.as_str())) }
+                        td.bad { (row.and_then(|r| r.last_error.as_deref()).unwrap_or("")) }
+                    }
+                }
+                @for row in user.queued.iter().filter(|r| !user.links.iter().any(|(t, _)| t == &r.target)) {
+                    tr { td { (row.target) } td { "-" } td { "-" } td { (row.state) } td.bad { (row.last_error.as_deref().unwrap_or("")) } }
+                }
+            }
+            h3 { "Last vendor calls" }
+            table {
+                tr { th { "at" } th { "target" } th { "action" } th { "status" } th { "ms" } th { "vendor's words / note" } }
+                @for event in &user.events {
+                    tr {
+                        td { (event.at) }
+                        td { (event.target) }
+                        td { (event.action) }
+                        td { (event.http_status.map(|s| s.to_string()).unwrap_or_default()) }
+                        td { (event.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
+                        td { (event.error.as_deref().or(event.note.as_deref()).unwrap_or("")) }
+                    }
+                }
+            }
+            h3 { "SCIM document" }
+            pre { (document) }
+        }
+    }
 }

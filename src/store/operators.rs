@@ -35,6 +35,17 @@ pub struct LookedUp {
     pub events: Vec<EventRow>,
 }
 
+/// A dead row as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeadRow {
+    pub resource_id: String,
+    pub target: String,
+    pub attempts: i64,
+    pub due_at: String,
+    pub last_error: Option<String>,
+    pub user_name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct EventRow {
     pub at: String,
@@ -123,10 +134,31 @@ impl Store {
         .bind(now_timestamp())
         .execute(&self.write)
         .await?;
+        if done.rows_affected() > 0 {
+            self.sync_wakeup.notify_one();
+        }
         Ok(done.rows_affected())
     }
 
-    /// How many users exist (for a progress bar's length).
+    /// Dead rows, by target then user, `limit` from `offset` (the console's list), with the user's
+    /// name (a deleted user's from its tombstone).
+    pub async fn dead_rows(&self, target: Option<&str>, limit: i64, offset: i64) -> Result<Vec<DeadRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT q.resource_id, q.target, q.attempts, q.due_at, q.last_error,
+                    COALESCE(u.user_name, json_extract(t.doc, '$.userName'), q.resource_id) AS user_name
+             FROM sync_queue q
+             LEFT JOIN users u ON u.id = q.resource_id
+             LEFT JOIN user_tombstones t ON t.id = q.resource_id
+             WHERE q.state = 'dead' AND (?1 IS NULL OR q.target = ?1)
+             ORDER BY q.target, q.resource_id LIMIT ?2 OFFSET ?3",
+        )
+        .bind(target)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     /// Who `sync plan` looks at for `target`: every live user (or the one `user` names, by id,
     /// userName or e-mail) and every user still linked there, deleted ones included; (id, userName).
     pub async fn plan_subjects(&self, target: &str, user: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
@@ -149,6 +181,7 @@ impl Store {
         .await?)
     }
 
+    /// How many users exist (for a progress bar's length).
     pub async fn count_users(&self) -> Result<u64, StoreError> {
         let rows: Vec<(i64,)> = sqlx::query_as("SELECT count(*) FROM users")
             .fetch_all(&self.read)

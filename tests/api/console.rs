@@ -189,3 +189,109 @@ async fn the_users_page_shows_a_users_document_links_rows_and_the_vendors_words_
         .unwrap();
     assert_eq!(signed_out.status(), 303);
 }
+
+#[tokio::test]
+async fn a_dead_row_is_listed_with_the_vendors_words_and_retry_asks_then_carries_it_out() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let vendor = MockServer::start().await;
+    let refuse = || {
+        Mock::given(method("POST"))
+            .and(path("/Provisioning/example/User/"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(
+                serde_json::json!([{"MemberNames": ["EmailAddress"], "ErrorMessage": "The domain is not allowed"}]),
+            ))
+    };
+    refuse().mount(&vendor).await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&vendor)
+        .await;
+    let target = crate::targets::w365_target("w365", None, &format!("{}/Provisioning", vendor.uri()));
+    let app = spawn_app_with(|s| s.target = vec![target]).await;
+    let id = app.create_user(&crate::helpers::user("bo@example.com")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_sync().await;
+    assert_eq!(app.store.sync_rows().await.unwrap()[0].state, "dead");
+
+    let admin = admin_token(&app).await;
+    let cookie = session_cookie(&sign_in(&app, &admin).await);
+    let client = no_redirects();
+    let html = client
+        .get(format!("{}/admin/dead?target=w365", app.origin))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("bo@example.com") && html.contains("The domain is not allowed"),
+        "{html}"
+    );
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let retry = |fields: Vec<(&'static str, String)>| {
+        let (client, cookie) = (client.clone(), cookie.clone());
+        let url = format!("{}/admin/dead/retry", app.origin);
+        async move {
+            client
+                .post(url)
+                .header(COOKIE, cookie)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let forged = retry(vec![
+        ("csrf", "x".into()),
+        ("target", "w365".into()),
+        ("user", id.clone()),
+        ("confirm", "yes".into()),
+    ])
+    .await;
+    assert_eq!(forged.status(), 403);
+    let asked = retry(vec![
+        ("csrf", csrf.clone()),
+        ("target", "w365".into()),
+        ("user", id.clone()),
+    ])
+    .await;
+    assert_eq!(asked.status(), 200);
+    assert!(asked.text().await.unwrap().contains("Yes, retry"));
+    assert_eq!(
+        app.store.sync_rows().await.unwrap()[0].state,
+        "dead",
+        "nothing happens before the confirmation"
+    );
+
+    // The vendor is fixed; the confirmed retry makes the row due, and it succeeds.
+    vendor.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/Provisioning/example/User/"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("17"))
+        .mount(&vendor)
+        .await;
+    let done = retry(vec![
+        ("csrf", csrf),
+        ("target", "w365".into()),
+        ("user", id),
+        ("confirm", "yes".into()),
+    ])
+    .await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(app.store.sync_rows().await.unwrap()[0].state, "pending");
+    app.drain_sync().await;
+    assert!(
+        app.store.sync_rows().await.unwrap().is_empty(),
+        "the retried row succeeded"
+    );
+}

@@ -27,6 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, admin_path: &str) {
             .app_data(web::FormConfig::default().limit(4096))
             .route("", web::get().to(targets))
             .route("/users", web::get().to(users))
+            .route("/dead", web::get().to(dead))
+            .route("/dead/retry", web::post().to(retry))
             .route("/login", web::get().to(login_page))
             .route("/login", web::post().to(login))
             .route("/logout", web::post().to(logout)),
@@ -175,6 +177,83 @@ async fn users(
         StatusCode::OK,
         pages::users(root, &session.csrf, q, found.as_ref()),
     ))
+}
+
+/// Dead rows per page of the console's list.
+const DEAD_PAGE: i64 = 50;
+
+#[derive(serde::Deserialize)]
+struct DeadQuery {
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    page: i64,
+}
+
+#[derive(serde::Deserialize)]
+struct RetryForm {
+    csrf: String,
+    target: String,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+async fn dead(
+    req: HttpRequest,
+    query: web::Query<DeadQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let Some(session) = session(&req, &state).await? else {
+        return Ok(redirect(&format!("{root}/login")));
+    };
+    let target = Some(query.target.trim()).filter(|t| !t.is_empty());
+    let page_no = query.page.max(0);
+    let mut rows = state
+        .store
+        .dead_rows(target, DEAD_PAGE + 1, page_no * DEAD_PAGE)
+        .await?;
+    let more = rows.len() as i64 > DEAD_PAGE;
+    rows.truncate(DEAD_PAGE as usize);
+    let names: Vec<String> = state.targets.iter().map(|(name, _, _)| name.clone()).collect();
+    Ok(page(
+        StatusCode::OK,
+        pages::dead(root, &session.csrf, target, &names, &rows, page_no, more),
+    ))
+}
+
+/// Retry a dead row, or every dead row of a target: asked once more, then done.
+async fn retry(
+    req: HttpRequest,
+    form: web::Form<RetryForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let Some(session) = session(&req, &state).await? else {
+        return Ok(redirect(&format!("{root}/login")));
+    };
+    if !bool::from(session.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
+        return Ok(page(
+            StatusCode::FORBIDDEN,
+            pages::refused(root, "the form is stale: reload the page and try again"),
+        ));
+    }
+    let user = form.user.as_deref().filter(|u| !u.is_empty());
+    if form.confirm.as_deref() != Some("yes") {
+        let what = match user {
+            Some(user) => format!("the row of user {user} at {}", form.target),
+            None => format!("every dead row of {}", form.target),
+        };
+        return Ok(page(
+            StatusCode::OK,
+            pages::confirm_retry(root, &session.csrf, &form.target, user, &what),
+        ));
+    }
+    let n = state.store.retry_now(Some(&form.target), user).await?;
+    tracing::info!(token = %session.token_name, target = %form.target, rows = n, "console: retry");
+    Ok(redirect(&format!("{root}/dead?target={}", form.target)))
 }
 
 /// The targets page: one card per configured target.

@@ -27,6 +27,7 @@ pub fn layout(title: &str, admin_root: &str, csrf: Option<&str>, body: Markup) -
                     @if let Some(csrf) = csrf {
                         a href=(admin_root) { "Targets" }
                         a href={ (admin_root) "/users" } { "Users" }
+                        a href={ (admin_root) "/dead" } { "Dead rows" }
                         form.inline method="post" action={ (admin_root) "/logout" } {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { "Sign out" }
@@ -179,4 +180,82 @@ fn user_card(user: &crate::store::LookedUp) -> Markup {
             pre { (document) }
         }
     }
+}
+
+/// The Dead rows page: the vendor's words per row, Retry per row and per target (confirmed first).
+pub fn dead(
+    admin_root: &str,
+    csrf: &str,
+    target: Option<&str>,
+    targets: &[String],
+    rows: &[crate::store::DeadRow],
+    page: i64,
+    more: bool,
+) -> Markup {
+    layout(
+        "Dead rows",
+        admin_root,
+        Some(csrf),
+        html! {
+            h1 { "Dead rows" }
+            form method="get" action={ (admin_root) "/dead" } {
+                label { "target " select name="target" {
+                    option value="" { "all" }
+                    @for name in targets { option value=(name) selected[target == Some(name.as_str())] { (name) } }
+                } }
+                " " button type="submit" { "Show" }
+            }
+            @if let Some(target) = target {
+                (retry_form(admin_root, csrf, target, None, &format!("Retry every dead row of {target}")))
+            }
+            @if rows.is_empty() { p { "No dead row." } }
+            table {
+                tr { th { "user" } th { "target" } th { "attempts" } th { "vendor's words" } th {} }
+                @for row in rows {
+                    tr {
+                        td { a href={ (admin_root) "/users?q=" (row.resource_id) } { (row.user_name) } }
+                        td { (row.target) }
+                        td { (row.attempts) }
+                        td.bad { (row.last_error.as_deref().unwrap_or("")) }
+                        td { (retry_form(admin_root, csrf, &row.target, Some(&row.resource_id), "Retry")) }
+                    }
+                }
+            }
+            p {
+                @if page > 0 { a href={ (admin_root) "/dead?page=" (page - 1) "&target=" (target.unwrap_or("")) } { "newer" } " " }
+                @if more { a href={ (admin_root) "/dead?page=" (page + 1) "&target=" (target.unwrap_or("")) } { "more" } }
+            }
+        },
+    )
+}
+
+fn retry_form(admin_root: &str, csrf: &str, target: &str, user: Option<&str>, label: &str) -> Markup {
+    html! {
+        form.inline method="post" action={ (admin_root) "/dead/retry" } {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="target" value=(target);
+            @if let Some(user) = user { input type="hidden" name="user" value=(user); }
+            button type="submit" { (label) }
+        }
+    }
+}
+
+/// "Are you sure?": the same form again with `confirm`.
+pub fn confirm_retry(admin_root: &str, csrf: &str, target: &str, user: Option<&str>, what: &str) -> Markup {
+    layout(
+        "Retry?",
+        admin_root,
+        Some(csrf),
+        html! {
+            h1 { "Retry?" }
+            p { "Make " (what) " due now, as " code { "scim-bridge sync retry" } " does." }
+            form method="post" action={ (admin_root) "/dead/retry" } {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="target" value=(target);
+                @if let Some(user) = user { input type="hidden" name="user" value=(user); }
+                input type="hidden" name="confirm" value="yes";
+                button type="submit" { "Yes, retry" } " " a href={ (admin_root) "/dead" } { "Cancel" }
+            }
+        },
+    )
 }

@@ -26,7 +26,7 @@ pub use claims::{Claim, Event, Success, SyncView};
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
 pub use links::{Link, LinkState};
-pub use operators::{DeadRow, EventRow, LookedUp, TargetStatus};
+pub use operators::{DeadRow, EventFilter, EventRow, ListedEvent, LookedUp, TargetStatus};
 pub use resource::{Page, StoredResource};
 pub use sync_queue::{SyncRow, TargetScope};
 pub use target_state::TargetStateRow;

@@ -35,6 +35,30 @@ pub struct LookedUp {
     pub events: Vec<EventRow>,
 }
 
+/// What the console's Events page asks for.
+#[derive(Debug, Default)]
+pub struct EventFilter<'a> {
+    pub before: Option<i64>,
+    pub target: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub outcome: Option<&'a str>,
+}
+
+/// An event as the console lists it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ListedEvent {
+    pub id: i64,
+    pub at: String,
+    pub target: String,
+    pub resource_id: String,
+    pub action: String,
+    pub http_status: Option<i64>,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+    pub note: Option<String>,
+    pub user_name: String,
+}
+
 /// A dead row as the console lists it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeadRow {
@@ -138,6 +162,29 @@ impl Store {
             self.sync_wakeup.notify_one();
         }
         Ok(done.rows_affected())
+    }
+
+    /// The newest events first, older than `before` (an event id; keyset paging), filtered by
+    /// target, user id and outcome (`ok`, `failed`, or an action: `planned`, `unchanged`).
+    pub async fn events_page(&self, filter: &EventFilter<'_>, limit: i64) -> Result<Vec<ListedEvent>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT e.id, e.at, e.target, e.resource_id, e.action, e.http_status, e.latency_ms, e.error, e.note,
+                    COALESCE(u.user_name, json_extract(t.doc, '$.userName'), e.resource_id) AS user_name
+             FROM events e
+             LEFT JOIN users u ON u.id = e.resource_id
+             LEFT JOIN user_tombstones t ON t.id = e.resource_id
+             WHERE (?1 IS NULL OR e.id < ?1) AND (?2 IS NULL OR e.target = ?2) AND (?3 IS NULL OR e.resource_id = ?3)
+               AND (?4 IS NULL OR (?4 = 'ok' AND e.error IS NULL AND e.action = 'reconcile')
+                    OR (?4 = 'failed' AND e.error IS NOT NULL) OR e.action = ?4)
+             ORDER BY e.id DESC LIMIT ?5",
+        )
+        .bind(filter.before)
+        .bind(filter.target)
+        .bind(filter.user_id)
+        .bind(filter.outcome)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?)
     }
 
     /// Dead rows, by target then user, `limit` from `offset` (the console's list), with the user's

@@ -295,3 +295,52 @@ async fn a_dead_row_is_listed_with_the_vendors_words_and_retry_asks_then_carries
         "the retried row succeeded"
     );
 }
+
+#[tokio::test]
+async fn the_events_page_lists_the_newest_calls_filtered_by_target_user_and_outcome() {
+    let (server, _fake) = FakeVendor::start(Vendor::Cyberark).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(|s| s.target = vec![target_for(TargetKind::Cyberark, &server.uri(), dir.path())]).await;
+    app.create_user(&crate::helpers::user("fine@example.com")).await;
+    let mut long = crate::helpers::user("long@example.com");
+    long["title"] = serde_json::json!("Vice President of Very Long Titles and Other Things");
+    let long_id = app.create_user(&long).await["id"].as_str().unwrap().to_owned();
+    app.drain_sync().await;
+    let admin = admin_token(&app).await;
+    let cookie = session_cookie(&sign_in(&app, &admin).await);
+    let client = no_redirects();
+    let get = |query: String| {
+        let (client, cookie) = (client.clone(), cookie.clone());
+        let url = format!("{}/admin/events{query}", app.origin);
+        async move {
+            client
+                .get(url)
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let all = get(String::new()).await;
+    assert!(
+        all.contains("fine@example.com") && all.contains("long@example.com"),
+        "{all}"
+    );
+    let failed = get("?outcome=failed".into()).await;
+    assert!(
+        failed.contains("long@example.com") && !failed.contains("fine@example.com"),
+        "{failed}"
+    );
+    assert!(failed.contains("is 51 characters"), "{failed}");
+    let ok = get("?outcome=ok&target=cyberark".into()).await;
+    assert!(
+        ok.contains("fine@example.com") && !ok.contains("long@example.com"),
+        "{ok}"
+    );
+    let by_user = get(format!("?user={long_id}")).await;
+    assert!(by_user.contains("long@example.com") && !by_user.contains("fine@example.com"));
+    assert!(get("?target=elsewhere".into()).await.contains("No event."));
+}

@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, admin_path: &str) {
             .route("", web::get().to(targets))
             .route("/users", web::get().to(users))
             .route("/dead", web::get().to(dead))
+            .route("/events", web::get().to(events))
             .route("/dead/retry", web::post().to(retry))
             .route("/login", web::get().to(login_page))
             .route("/login", web::post().to(login))
@@ -254,6 +255,47 @@ async fn retry(
     let n = state.store.retry_now(Some(&form.target), user).await?;
     tracing::info!(token = %session.token_name, target = %form.target, rows = n, "console: retry");
     Ok(redirect(&format!("{root}/dead?target={}", form.target)))
+}
+
+/// Events per page of the console's list.
+const EVENTS_PAGE: i64 = 100;
+
+#[derive(serde::Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    outcome: String,
+    before: Option<i64>,
+}
+
+async fn events(
+    req: HttpRequest,
+    query: web::Query<EventsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let Some(session) = session(&req, &state).await? else {
+        return Ok(redirect(&format!("{root}/login")));
+    };
+    let given = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
+    let (target, user, outcome) = (given(&query.target), given(&query.user), given(&query.outcome));
+    let filter = crate::store::EventFilter {
+        before: query.before,
+        target: target.as_deref(),
+        user_id: user.as_deref(),
+        outcome: outcome.as_deref(),
+    };
+    let mut rows = state.store.events_page(&filter, EVENTS_PAGE + 1).await?;
+    let next = (rows.len() as i64 > EVENTS_PAGE).then(|| rows[EVENTS_PAGE as usize - 1].id);
+    rows.truncate(EVENTS_PAGE as usize);
+    let shown = (query.target.trim(), query.user.trim(), query.outcome.trim());
+    Ok(page(
+        StatusCode::OK,
+        pages::events(root, &session.csrf, shown, &rows, next),
+    ))
 }
 
 /// The targets page: one card per configured target.

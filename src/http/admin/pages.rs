@@ -28,6 +28,7 @@ pub fn layout(title: &str, admin_root: &str, csrf: Option<&str>, body: Markup) -
                         a href=(admin_root) { "Targets" }
                         a href={ (admin_root) "/users" } { "Users" }
                         a href={ (admin_root) "/dead" } { "Dead rows" }
+                        a href={ (admin_root) "/events" } { "Events" }
                         form.inline method="post" action={ (admin_root) "/logout" } {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { "Sign out" }
@@ -255,6 +256,52 @@ pub fn confirm_retry(admin_root: &str, csrf: &str, target: &str, user: Option<&s
                 @if let Some(user) = user { input type="hidden" name="user" value=(user); }
                 input type="hidden" name="confirm" value="yes";
                 button type="submit" { "Yes, retry" } " " a href={ (admin_root) "/dead" } { "Cancel" }
+            }
+        },
+    )
+}
+
+/// The Events page: the newest vendor calls, filtered, a page at a time (`before` the last id shown).
+pub fn events(
+    admin_root: &str,
+    csrf: &str,
+    filter: (&str, &str, &str),
+    rows: &[crate::store::ListedEvent],
+    next: Option<i64>,
+) -> Markup {
+    let (target, user, outcome) = filter;
+    layout(
+        "Events",
+        admin_root,
+        Some(csrf),
+        html! {
+            h1 { "Events" }
+            form method="get" action={ (admin_root) "/events" } {
+                label { "target " input name="target" value=(target); } " "
+                label { "user id " input name="user" value=(user); } " "
+                label { "outcome " select name="outcome" {
+                    @for choice in ["", "ok", "failed", "planned", "unchanged"] {
+                        option value=(choice) selected[outcome == choice] { (if choice.is_empty() { "all" } else { choice }) }
+                    }
+                } } " "
+                button type="submit" { "Show" }
+            }
+            @if rows.is_empty() { p { "No event." } }
+            table {
+                tr { th { "at" } th { "target" } th { "user" } th { "action" } th { "status" } th { "ms" } th { "vendor's words / note" } }
+                @for e in rows {
+                    tr {
+                        td { (e.at) } td { (e.target) }
+                        td { a href={ (admin_root) "/users?q=" (e.resource_id) } { (e.user_name) } }
+                        td { (e.action) }
+                        td { (e.http_status.map(|s| s.to_string()).unwrap_or_default()) }
+                        td { (e.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
+                        td class=(if e.error.is_some() { "bad" } else { "" }) { (e.error.as_deref().or(e.note.as_deref()).unwrap_or("")) }
+                    }
+                }
+            }
+            @if let Some(next) = next {
+                p { a href={ (admin_root) "/events?before=" (next) "&target=" (target) "&user=" (user) "&outcome=" (outcome) } { "older" } }
             }
         },
     )

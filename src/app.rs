@@ -57,6 +57,7 @@ impl Application {
                     })
                     .collect(),
             ),
+            target_settings: std::sync::Arc::new(settings.target.clone()),
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let server = http_server(settings, listener, state, authenticator)?;

@@ -44,6 +44,8 @@ pub struct AppState {
     pub admin_path: String,
     /// The configured targets as the console lists them: (name, kind, mode).
     pub targets: std::sync::Arc<Vec<(String, &'static str, &'static str)>>,
+    /// Their settings, for the console's on-demand `check`.
+    pub target_settings: std::sync::Arc<Vec<crate::config::TargetSettings>>,
     /// The User resource type, with the declared extensions (`[schema]`).
     pub user_schema: &'static crate::scim::schema::ResourceSchema,
 }

@@ -85,6 +85,32 @@ async fn an_admin_token_signs_in_with_a_strict_http_only_cookie_and_a_scim_token
     assert_eq!(page.headers()["cache-control"], "no-store");
     let html = page.text().await.unwrap();
     assert!(html.contains("<h2>cyberark</h2>") && html.contains("observe"), "{html}");
+    // Check on demand: the target's read-only probe, with the session's CSRF token.
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let checked = client
+        .post(format!("{}/admin/check", app.origin))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("target", "cyberark")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(checked.contains("ok: Logon and Logoff succeeded"), "{checked}");
+    let forged = client
+        .post(format!("{}/admin/check", app.origin))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", "x"), ("target", "cyberark")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
     // The session does not open the SCIM API, nor does the admin token.
     let scim = client
         .get(format!("{}/Users", app.base))

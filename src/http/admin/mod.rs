@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, admin_path: &str) {
             .route("/users", web::get().to(users))
             .route("/dead", web::get().to(dead))
             .route("/events", web::get().to(events))
+            .route("/check", web::post().to(check))
             .route("/dead/retry", web::post().to(retry))
             .route("/login", web::get().to(login_page))
             .route("/login", web::post().to(login))
@@ -295,6 +296,50 @@ async fn events(
     Ok(page(
         StatusCode::OK,
         pages::events(root, &session.csrf, shown, &rows, next),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct CheckForm {
+    csrf: String,
+    target: String,
+}
+
+/// `scim-bridge check` for one target, on demand: its read-only probe, the outcome on the page.
+async fn check(
+    req: HttpRequest,
+    form: web::Form<CheckForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let Some(session) = session(&req, &state).await? else {
+        return Ok(redirect(&format!("{root}/login")));
+    };
+    if !bool::from(session.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
+        return Ok(page(
+            StatusCode::FORBIDDEN,
+            pages::refused(root, "the form is stale: reload the page and try again"),
+        ));
+    }
+    let Some(target) = state.target_settings.iter().find(|t| t.name == form.target) else {
+        return Ok(page(StatusCode::NOT_FOUND, pages::refused(root, "no such target")));
+    };
+    let outcome = match crate::sync::client::http_client(std::time::Duration::from_secs(15)) {
+        Err(e) => Err(e.to_string()),
+        Ok(http) => {
+            match crate::sync::connectors::Connector::build(target, http, Default::default(), Default::default()) {
+                Err(e) => Err(e.to_string()),
+                Ok(connector) => {
+                    let outcome = connector.check().await.map_err(|e| e.to_string());
+                    connector.shutdown().await;
+                    outcome.map(str::to_owned)
+                }
+            }
+        }
+    };
+    Ok(page(
+        StatusCode::OK,
+        pages::checked(root, &session.csrf, &target.name, &outcome),
     ))
 }
 

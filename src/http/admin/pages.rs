@@ -96,6 +96,11 @@ pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard]) -> Markup {
                             dt { "last success" } dd { (card.last_success.as_deref().unwrap_or("never")) }
                             dt { "last hour" } dd { (card.calls_last_hour) " calls, " (card.failures_last_hour) " failed" }
                         }
+                        form method="post" action={ (admin_root) "/check" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="target" value=(card.name);
+                            button type="submit" { "Check" }
+                        }
                     }
                 }
             }
@@ -303,6 +308,23 @@ pub fn events(
             @if let Some(next) = next {
                 p { a href={ (admin_root) "/events?before=" (next) "&target=" (target) "&user=" (user) "&outcome=" (outcome) } { "older" } }
             }
+        },
+    )
+}
+
+/// A target's on-demand `check`: `ok` with the read-only call that succeeded, or why it failed.
+pub fn checked(admin_root: &str, csrf: &str, target: &str, outcome: &Result<String, String>) -> Markup {
+    layout(
+        "Check",
+        admin_root,
+        Some(csrf),
+        html! {
+            h1 { "Check: " (target) }
+            @match outcome {
+                Ok(what) => p.ok { "ok: " (what) },
+                Err(why) => p.bad { "FAIL: " (why) },
+            }
+            p { a href=(admin_root) { "Back to the targets" } }
         },
     )
 }

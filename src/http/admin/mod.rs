@@ -77,6 +77,35 @@ async fn session(req: &HttpRequest, state: &AppState) -> Result<Option<crate::st
         .await?)
 }
 
+/// The request's session, or the answer to give instead (the sign-in form).
+async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Result<crate::store::AdminSession, Box<HttpResponse>>, ApiError> {
+    Ok(session(req, state)
+        .await?
+        .ok_or_else(|| Box::new(redirect(&format!("{}/login", state.admin_path)))))
+}
+
+/// The same for a form that changes something: its `csrf` must be the session's.
+async fn signed_form(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf: &str,
+) -> Result<Result<crate::store::AdminSession, Box<HttpResponse>>, ApiError> {
+    Ok(signed_in(req, state).await?.and_then(|session| {
+        if bool::from(session.csrf.as_bytes().ct_eq(csrf.as_bytes())) {
+            Ok(session)
+        } else {
+            let why = "the form is stale: reload the page and try again";
+            Err(Box::new(page(
+                StatusCode::FORBIDDEN,
+                pages::refused(&state.admin_path, why),
+            )))
+        }
+    }))
+}
+
 async fn login_page(state: web::Data<AppState>) -> HttpResponse {
     page(StatusCode::OK, pages::login(&state.admin_path, None))
 }
@@ -133,14 +162,8 @@ async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let root = state.admin_path.as_str();
-    let Some(session) = session(&req, &state).await? else {
-        return Ok(redirect(&format!("{root}/login")));
-    };
-    if !bool::from(session.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
-        return Ok(page(
-            StatusCode::FORBIDDEN,
-            pages::refused(root, "the form is stale: sign out again from the page"),
-        ));
+    if let Err(answer) = signed_form(&req, &state, &form.csrf).await? {
+        return Ok(*answer);
     }
     if let Some(cookie) = req.cookie(COOKIE) {
         state.store.delete_session(&token_hash(cookie.value())).await?;
@@ -167,8 +190,9 @@ async fn users(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let root = state.admin_path.as_str();
-    let Some(session) = session(&req, &state).await? else {
-        return Ok(redirect(&format!("{root}/login")));
+    let session = match signed_in(&req, &state).await? {
+        Ok(session) => session,
+        Err(answer) => return Ok(*answer),
     };
     let q = query.q.trim();
     let found = match q.is_empty() {
@@ -208,8 +232,9 @@ async fn dead(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let root = state.admin_path.as_str();
-    let Some(session) = session(&req, &state).await? else {
-        return Ok(redirect(&format!("{root}/login")));
+    let session = match signed_in(&req, &state).await? {
+        Ok(session) => session,
+        Err(answer) => return Ok(*answer),
     };
     let target = Some(query.target.trim()).filter(|t| !t.is_empty());
     let page_no = query.page.max(0);
@@ -233,15 +258,10 @@ async fn retry(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let root = state.admin_path.as_str();
-    let Some(session) = session(&req, &state).await? else {
-        return Ok(redirect(&format!("{root}/login")));
+    let session = match signed_form(&req, &state, &form.csrf).await? {
+        Ok(session) => session,
+        Err(answer) => return Ok(*answer),
     };
-    if !bool::from(session.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
-        return Ok(page(
-            StatusCode::FORBIDDEN,
-            pages::refused(root, "the form is stale: reload the page and try again"),
-        ));
-    }
     let user = form.user.as_deref().filter(|u| !u.is_empty());
     if form.confirm.as_deref() != Some("yes") {
         let what = match user {
@@ -278,8 +298,9 @@ async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let root = state.admin_path.as_str();
-    let Some(session) = session(&req, &state).await? else {
-        return Ok(redirect(&format!("{root}/login")));
+    let session = match signed_in(&req, &state).await? {
+        Ok(session) => session,
+        Err(answer) => return Ok(*answer),
     };
     let given = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
     let (target, user, outcome) = (given(&query.target), given(&query.user), given(&query.outcome));
@@ -312,15 +333,10 @@ async fn check(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let root = state.admin_path.as_str();
-    let Some(session) = session(&req, &state).await? else {
-        return Ok(redirect(&format!("{root}/login")));
+    let session = match signed_form(&req, &state, &form.csrf).await? {
+        Ok(session) => session,
+        Err(answer) => return Ok(*answer),
     };
-    if !bool::from(session.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
-        return Ok(page(
-            StatusCode::FORBIDDEN,
-            pages::refused(root, "the form is stale: reload the page and try again"),
-        ));
-    }
     let Some(target) = state.target_settings.iter().find(|t| t.name == form.target) else {
         return Ok(page(StatusCode::NOT_FOUND, pages::refused(root, "no such target")));
     };
@@ -346,8 +362,9 @@ async fn check(
 /// The targets page: one card per configured target.
 async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let root = state.admin_path.as_str();
-    let Some(session) = session(&req, &state).await? else {
-        return Ok(redirect(&format!("{root}/login")));
+    let session = match signed_in(&req, &state).await? {
+        Ok(session) => session,
+        Err(answer) => return Ok(*answer),
     };
     let status = state.store.target_status().await?;
     let hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);

@@ -285,6 +285,13 @@ async fn a_dead_row_is_listed_with_the_vendors_words_and_retry_asks_then_carries
     ])
     .await;
     assert_eq!(forged.status(), 403);
+    let unknown = retry(vec![
+        ("csrf", csrf.clone()),
+        ("target", "nowhere\r\nX-Injected: 1".into()),
+        ("confirm", "yes".into()),
+    ])
+    .await;
+    assert_eq!(unknown.status(), 404, "only a configured target");
     let asked = retry(vec![
         ("csrf", csrf.clone()),
         ("target", "w365".into()),

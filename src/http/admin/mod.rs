@@ -262,6 +262,10 @@ async fn retry(
         Ok(session) => session,
         Err(answer) => return Ok(*answer),
     };
+    // Only a configured target: its name then also goes safely into the redirect below.
+    if !state.targets.iter().any(|(name, _, _)| name == &form.target) {
+        return Ok(page(StatusCode::NOT_FOUND, pages::refused(root, "no such target")));
+    }
     let user = form.user.as_deref().filter(|u| !u.is_empty());
     if form.confirm.as_deref() != Some("yes") {
         let what = match user {

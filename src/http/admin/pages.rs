@@ -228,8 +228,8 @@ pub fn dead(
                 }
             }
             p {
-                @if page > 0 { a href={ (admin_root) "/dead?page=" (page - 1) "&target=" (target.unwrap_or("")) } { "newer" } " " }
-                @if more { a href={ (admin_root) "/dead?page=" (page + 1) "&target=" (target.unwrap_or("")) } { "more" } }
+                @if page > 0 { a href={ (admin_root) "/dead?" (query(&[("page", &(page - 1).to_string()), ("target", target.unwrap_or(""))])) } { "newer" } " " }
+                @if more { a href={ (admin_root) "/dead?" (query(&[("page", &(page + 1).to_string()), ("target", target.unwrap_or(""))])) } { "more" } }
             }
         },
     )
@@ -306,7 +306,7 @@ pub fn events(
                 }
             }
             @if let Some(next) = next {
-                p { a href={ (admin_root) "/events?before=" (next) "&target=" (target) "&user=" (user) "&outcome=" (outcome) } { "older" } }
+                p { a href={ (admin_root) "/events?" (query(&[("before", &next.to_string()), ("target", target), ("user", user), ("outcome", outcome)])) } { "older" } }
             }
         },
     )
@@ -327,4 +327,9 @@ pub fn checked(admin_root: &str, csrf: &str, target: &str, outcome: &Result<Stri
             p { a href=(admin_root) { "Back to the targets" } }
         },
     )
+}
+
+/// A query string with each value percent-encoded (what an operator typed may hold `&` or `#`).
+fn query(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }

@@ -182,11 +182,13 @@ fn http_server(
 /// no secrets key: they never open a password).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let schema = settings.user_schema()?;
-    Ok(Store::connect(&settings.database.url)
+    let store = Store::connect(&settings.database.url)
         .await
         .with_context(|| format!("cannot open the database {}", settings.database.url))?
         .with_user_schema(schema)
-        .with_targets(target_scopes(settings, schema)?))
+        .with_targets(target_scopes(settings, schema)?);
+    store.record_targets().await?;
+    Ok(store)
 }
 
 /// Each `[[target]]` with its scope compiled for the store, which queues fan-out on every change.

@@ -134,11 +134,13 @@ impl Store {
     }
 
     /// Vendor calls per target since `since` (planned and unchanged rows made none): (target,
-    /// calls, failed).
+    /// calls, failed). Events are numbered in time order, so the span is a rowid range from the
+    /// first event after `since` (found by `events_at`).
     pub async fn calls_since(&self, since: time::OffsetDateTime) -> Result<Vec<(String, i64, i64)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT target, count(*), count(error) FROM events
-             WHERE at > ?1 AND action NOT IN ('planned', 'unchanged') GROUP BY target",
+             WHERE id >= (SELECT id FROM events WHERE at > ?1 ORDER BY at LIMIT 1)
+               AND action NOT IN ('planned', 'unchanged') GROUP BY target",
         )
         .bind(super::timestamp::Timestamp(since))
         .fetch_all(&self.read)
@@ -165,39 +167,50 @@ impl Store {
     }
 
     /// The newest events first, older than `before` (an event id; keyset paging), filtered by
-    /// target, user id and outcome (`ok`, `failed`, or an action: `planned`, `unchanged`).
+    /// target, user id and outcome (`ok`, `failed`, or an action: `planned`, `unchanged`). Only the
+    /// filters given go into the SQL, so that SQLite reads the index of the one that narrows most.
     pub async fn events_page(&self, filter: &EventFilter<'_>, limit: i64) -> Result<Vec<ListedEvent>, StoreError> {
-        Ok(sqlx::query_as(
+        let mut sql = sqlx::QueryBuilder::new(
             "SELECT e.id, e.at, e.target, e.resource_id, e.action, e.http_status, e.latency_ms, e.error, e.note,
                     COALESCE(u.user_name, json_extract(t.doc, '$.userName'), e.resource_id) AS user_name
              FROM events e
              LEFT JOIN users u ON u.id = e.resource_id
              LEFT JOIN user_tombstones t ON t.id = e.resource_id
-             WHERE (?1 IS NULL OR e.id < ?1) AND (?2 IS NULL OR e.target = ?2) AND (?3 IS NULL OR e.resource_id = ?3)
-               AND (?4 IS NULL OR (?4 = 'ok' AND e.error IS NULL AND e.action = 'reconcile')
-                    OR (?4 = 'failed' AND e.error IS NOT NULL) OR e.action = ?4)
-             ORDER BY e.id DESC LIMIT ?5",
-        )
-        .bind(filter.before)
-        .bind(filter.target)
-        .bind(filter.user_id)
-        .bind(filter.outcome)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?)
+             WHERE 1",
+        );
+        if let Some(before) = filter.before {
+            sql.push(" AND e.id < ").push_bind(before);
+        }
+        if let Some(target) = filter.target {
+            sql.push(" AND e.target = ").push_bind(target);
+        }
+        if let Some(user_id) = filter.user_id {
+            sql.push(" AND e.resource_id = ").push_bind(user_id);
+        }
+        match filter.outcome {
+            None => &mut sql,
+            Some("ok") => sql.push(" AND e.error IS NULL AND e.action = 'reconcile'"),
+            Some("failed") => sql.push(" AND e.error IS NOT NULL"),
+            Some(action) => sql.push(" AND e.action = ").push_bind(action),
+        };
+        sql.push(" ORDER BY e.id DESC LIMIT ").push_bind(limit);
+        Ok(sql.build_query_as().fetch_all(&self.read).await?)
     }
 
-    /// Dead rows, by target then user, `limit` from `offset` (the console's list), with the user's
-    /// name (a deleted user's from its tombstone).
+    /// Dead rows, by target then the time they died, `limit` from `offset` (the console's list),
+    /// with the user's name (a deleted user's from its tombstone). The page's keys are counted off
+    /// the index `sync_queue_by_state` alone; only the rows shown are joined.
     pub async fn dead_rows(&self, target: Option<&str>, limit: i64, offset: i64) -> Result<Vec<DeadRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT q.resource_id, q.target, q.attempts, q.due_at, q.last_error,
                     COALESCE(u.user_name, json_extract(t.doc, '$.userName'), q.resource_id) AS user_name
-             FROM sync_queue q
+             FROM (SELECT resource_id, target FROM sync_queue
+                   WHERE state = 'dead' AND (?1 IS NULL OR target = ?1)
+                   ORDER BY target, due_at, resource_id LIMIT ?2 OFFSET ?3) page
+             JOIN sync_queue q ON q.resource_id = page.resource_id AND q.target = page.target
              LEFT JOIN users u ON u.id = q.resource_id
              LEFT JOIN user_tombstones t ON t.id = q.resource_id
-             WHERE q.state = 'dead' AND (?1 IS NULL OR q.target = ?1)
-             ORDER BY q.target, q.resource_id LIMIT ?2 OFFSET ?3",
+             ORDER BY q.target, q.due_at, q.resource_id",
         )
         .bind(target)
         .bind(limit)

@@ -18,6 +18,22 @@ pub struct TargetStateRow {
 }
 
 impl Store {
+    /// Records each configured target (a closed breaker) unless its state is already recorded, so
+    /// that `v_target_status` lists it from `target_state` alone (migration 14).
+    pub async fn record_targets(&self) -> Result<(), StoreError> {
+        for name in self.target_names() {
+            sqlx::query(
+                "INSERT INTO target_state (target, breaker, updated_at) VALUES (?1, 'closed', ?2)
+                 ON CONFLICT (target) DO NOTHING",
+            )
+            .bind(name)
+            .bind(now_timestamp())
+            .execute(&self.write)
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn save_target_state(&self, row: &TargetStateRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO target_state (target, breaker, failures, trips, open_until, paused_until, pause_reason, updated_at)

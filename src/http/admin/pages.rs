@@ -8,7 +8,8 @@ header a{color:#fff}main{padding:1em;max-width:70em;margin:auto}\
 .card{background:#fff;border-radius:6px;padding:1em;box-shadow:0 1px 2px #0002}\
 .card h2{margin:0 0 .4em;font-size:1.1em}dl{display:grid;grid-template-columns:auto 1fr;gap:.2em .8em;margin:0}\
 dt{color:#5a6472}dd{margin:0}.bad{color:#b3261e}.ok{color:#17733a}\
-form.inline{display:inline}table{border-collapse:collapse;width:100%;margin:.4em 0}td,th{border-bottom:1px solid #dde;padding:.2em .4em;text-align:left;vertical-align:top}pre{white-space:pre-wrap;word-break:break-all;background:#f4f6f8;padding:.5em}button{font:inherit;padding:.3em .8em}input{font:inherit;padding:.3em;width:100%;box-sizing:border-box}";
+form.inline{display:inline}table{border-collapse:collapse;width:100%;margin:.4em 0}td,th{border-bottom:1px solid #dde;padding:.2em .4em;text-align:left;vertical-align:top}pre{white-space:pre-wrap;word-break:break-all;background:#f4f6f8;padding:.5em}button{font:inherit;padding:.3em .8em}input{font:inherit;padding:.3em;width:100%;box-sizing:border-box}\
+@media (max-width:40em){table{display:block;overflow-x:auto}main{padding:.5em}}";
 
 /// A whole page; `csrf` present when signed in (the sign-out form needs it).
 pub fn layout(title: &str, admin_root: &str, csrf: Option<&str>, body: Markup) -> Markup {
@@ -176,7 +177,7 @@ fn user_card(user: &crate::store::LookedUp) -> Markup {
                         td { (event.at) }
                         td { (event.target) }
                         td { (event.action) }
-                        td { (event.http_status.map(|s| s.to_string()).unwrap_or_default()) }
+                        td { (status_cell(&event.action, event.http_status, event.error.as_deref())) }
                         td { (event.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
                         td { (event.error.as_deref().or(event.note.as_deref()).unwrap_or("")) }
                     }
@@ -299,7 +300,7 @@ pub fn events(
                         td { (e.at) } td { (e.target) }
                         td { a href={ (admin_root) "/users?q=" (e.resource_id) } { (e.user_name) } }
                         td { (e.action) }
-                        td { (e.http_status.map(|s| s.to_string()).unwrap_or_default()) }
+                        td { (status_cell(&e.action, e.http_status, e.error.as_deref())) }
                         td { (e.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
                         td class=(if e.error.is_some() { "bad" } else { "" }) { (e.error.as_deref().or(e.note.as_deref()).unwrap_or("")) }
                     }
@@ -327,6 +328,17 @@ pub fn checked(admin_root: &str, csrf: &str, target: &str, outcome: &Result<Stri
             p { a href=(admin_root) { "Back to the targets" } }
         },
     )
+}
+
+/// An event's status cell: the vendor's HTTP status when the event has one (failures), `ok` for a
+/// reconcile that succeeded (it may have made several calls), and nothing for rows that made no call.
+fn status_cell(action: &str, http_status: Option<i64>, error: Option<&str>) -> String {
+    match (http_status, error) {
+        (Some(status), _) => status.to_string(),
+        (None, Some(_)) => "failed".into(),
+        (None, None) if action == "reconcile" => "ok".into(),
+        (None, None) => String::new(),
+    }
 }
 
 /// A query string with each value percent-encoded (what an operator typed may hold `&` or `#`).

@@ -1,6 +1,7 @@
 //! One integration-test binary (one link): each module is a feature, run against the real server
 //! on a random port with a fresh SQLite file.
 mod auth;
+mod browser;
 mod cases;
 mod cli;
 mod connectors;

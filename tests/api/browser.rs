@@ -4,13 +4,9 @@
 //! is kept as a screenshot in `target/console-screenshots/`.
 use crate::helpers::*;
 use fantoccini::{Client, ClientBuilder, Locator};
-use scim_bridge::http::auth::{generate_token, token_hash};
-use scim_bridge::store::TokenScope;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A chromedriver child process, killed when dropped.
 struct Chromedriver {
@@ -138,24 +134,12 @@ async fn click_button(browser: &Client, label: &str) {
 #[ignore = "needs chromium and chromium-driver (apt-get); .ci/run runs it"]
 async fn an_operator_signs_in_finds_a_user_retries_a_dead_row_and_signs_out_in_chromium() {
     // A Workspace365 that refuses the user's domain: the row goes dead with the vendor's words.
-    let vendor = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/Provisioning/example/User/"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            serde_json::json!([{"MemberNames": ["EmailAddress"], "ErrorMessage": "The domain is not allowed"}]),
-        ))
-        .mount(&vendor)
-        .await;
-    let target = crate::targets::w365_target("w365", None, &format!("{}/Provisioning", vendor.uri()));
+    let (vendor, target) = crate::console::refusing_w365().await;
     let app = spawn_app_with(|s| s.target = vec![target]).await;
     app.create_user(&user("bo@example.com")).await;
     app.drain_sync().await;
     assert_eq!(app.store.sync_rows().await.unwrap()[0].state, "dead");
-    let admin = generate_token();
-    app.store
-        .insert_scoped_token("ops", &token_hash(&admin), TokenScope::Admin)
-        .await
-        .unwrap();
+    let admin = crate::console::admin_token(&app).await;
 
     let driver = start_chromedriver().await;
     let browser = open_browser(&driver).await;
@@ -202,12 +186,7 @@ async fn an_operator_signs_in_finds_a_user_retries_a_dead_row_and_signs_out_in_c
     let list = shows(&browser, "table", "bo@example.com").await;
     assert!(list.contains("The domain is not allowed"), "{list}");
     keep_screenshot(&browser, "4-dead-rows").await;
-    vendor.reset().await;
-    Mock::given(method("POST"))
-        .and(path("/Provisioning/example/User/"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("17"))
-        .mount(&vendor)
-        .await;
+    crate::console::fix_w365(&vendor).await;
     click_button(&browser, "Retry").await;
     shows(&browser, "main", "Make the row of user").await;
     assert_eq!(app.store.sync_rows().await.unwrap()[0].state, "dead", "asked first");

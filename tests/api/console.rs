@@ -31,7 +31,36 @@ fn session_cookie(response: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
-async fn admin_token(app: &TestApp) -> String {
+/// A Workspace365 that refuses every new user's domain (the row goes dead with the vendor's words)
+/// and a target `w365` at it.
+pub async fn refusing_w365() -> (wiremock::MockServer, scim_bridge::config::TargetSettings) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let vendor = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/Provisioning/example/User/"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            serde_json::json!([{"MemberNames": ["EmailAddress"], "ErrorMessage": "The domain is not allowed"}]),
+        ))
+        .mount(&vendor)
+        .await;
+    let target = crate::targets::w365_target("w365", None, &format!("{}/Provisioning", vendor.uri()));
+    (vendor, target)
+}
+
+/// The vendor of `refusing_w365` fixed: it now takes new users.
+pub async fn fix_w365(vendor: &wiremock::MockServer) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    vendor.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/Provisioning/example/User/"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("17"))
+        .mount(vendor)
+        .await;
+}
+
+pub async fn admin_token(app: &TestApp) -> String {
     let token = generate_token();
     app.store
         .insert_scoped_token("ops", &token_hash(&token), TokenScope::Admin)
@@ -218,22 +247,13 @@ async fn the_users_page_shows_a_users_document_links_rows_and_the_vendors_words_
 
 #[tokio::test]
 async fn a_dead_row_is_listed_with_the_vendors_words_and_retry_asks_then_carries_it_out() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let vendor = MockServer::start().await;
-    let refuse = || {
-        Mock::given(method("POST"))
-            .and(path("/Provisioning/example/User/"))
-            .respond_with(ResponseTemplate::new(400).set_body_json(
-                serde_json::json!([{"MemberNames": ["EmailAddress"], "ErrorMessage": "The domain is not allowed"}]),
-            ))
-    };
-    refuse().mount(&vendor).await;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, ResponseTemplate};
+    let (vendor, target) = refusing_w365().await;
     Mock::given(method("PUT"))
         .respond_with(ResponseTemplate::new(404))
         .mount(&vendor)
         .await;
-    let target = crate::targets::w365_target("w365", None, &format!("{}/Provisioning", vendor.uri()));
     let app = spawn_app_with(|s| s.target = vec![target]).await;
     let id = app.create_user(&crate::helpers::user("bo@example.com")).await["id"]
         .as_str()
@@ -307,12 +327,7 @@ async fn a_dead_row_is_listed_with_the_vendors_words_and_retry_asks_then_carries
     );
 
     // The vendor is fixed; the confirmed retry makes the row due, and it succeeds.
-    vendor.reset().await;
-    Mock::given(method("POST"))
-        .and(path("/Provisioning/example/User/"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("17"))
-        .mount(&vendor)
-        .await;
+    fix_w365(&vendor).await;
     let done = retry(vec![
         ("csrf", csrf),
         ("target", "w365".into()),

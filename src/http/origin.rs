@@ -12,14 +12,7 @@ pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
     if let Some(url) = &state.public_url {
         return url.trim_end_matches('/').to_owned();
     }
-    let trusted = req
-        .peer_addr()
-        .is_some_and(|peer| is_trusted(peer.ip(), &state.trusted_proxies));
-    let forwarded = if trusted {
-        forwarded(req.headers())
-    } else {
-        Forwarded::default()
-    };
+    let forwarded = believed_forwarded(req, state);
     let scheme = forwarded
         .proto
         .unwrap_or(if req.app_config().secure() { "https" } else { "http" });
@@ -28,6 +21,29 @@ pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
         .or_else(|| own_host(req))
         .unwrap_or_else(|| req.app_config().host().to_owned());
     format!("{scheme}://{host}{}", state.base_path)
+}
+
+/// Whether the request came over https (directly, or as a trusted proxy says), or the configured
+/// `public_url` is https: where a cookie must be `Secure`.
+pub fn is_https(req: &HttpRequest, state: &AppState) -> bool {
+    let public_https = state
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"));
+    let proto = believed_forwarded(req, state).proto;
+    public_https || proto == Some("https") || (proto.is_none() && req.app_config().secure())
+}
+
+/// The `Forwarded` / `X-Forwarded-*` values of a trusted proxy; none from anyone else.
+fn believed_forwarded(req: &HttpRequest, state: &AppState) -> Forwarded {
+    let trusted = req
+        .peer_addr()
+        .is_some_and(|peer| is_trusted(peer.ip(), &state.trusted_proxies));
+    if trusted {
+        forwarded(req.headers())
+    } else {
+        Forwarded::default()
+    }
 }
 
 /// The host the request names: its `Host` header (checked by `front_door`), or the URI authority.

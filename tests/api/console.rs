@@ -392,3 +392,34 @@ async fn the_events_page_lists_the_newest_calls_filtered_by_target_user_and_outc
     assert!(by_user.contains("long@example.com") && !by_user.contains("fine@example.com"));
     assert!(get("?target=elsewhere".into()).await.contains("No event."));
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_the_request_came_over_https_or_public_url_is_https() {
+    let secure_after = |app: &TestApp, token: String, proto: Option<&'static str>| {
+        let request = no_redirects()
+            .post(format!("{}/admin/login", app.origin))
+            .form(&[("token", token)]);
+        let request = match proto {
+            Some(proto) => request.header("X-Forwarded-Proto", proto),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 303);
+            response.headers()[SET_COOKIE].to_str().unwrap().contains("; Secure")
+        }
+    };
+    // Behind a trusted proxy that terminated TLS.
+    let app = spawn_app_with(|s| s.server.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let token = admin_token(&app).await;
+    assert!(secure_after(&app, token.clone(), Some("https")).await);
+    assert!(!secure_after(&app, token, Some("http")).await);
+    // Anyone else's word for it does not count.
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    assert!(!secure_after(&app, token, Some("https")).await);
+    // The configured public URL is https.
+    let app = spawn_app_with(|s| s.server.public_url = Some("https://scim.example.com".into())).await;
+    let token = admin_token(&app).await;
+    assert!(secure_after(&app, token, None).await);
+}

@@ -5,7 +5,7 @@
 mod pages;
 
 use super::auth::{generate_token, token_hash, Authenticator, Principal};
-use super::origin::base_url;
+use super::origin::is_https;
 use super::{ApiError, AppState};
 use crate::store::TokenScope;
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
@@ -146,7 +146,7 @@ async fn login(
         .path(root.to_owned())
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(base_url(&req, &state).starts_with("https://"))
+        .secure(is_https(&req, &state))
         .max_age(CookieDuration::hours(SESSION_HOURS))
         .finish();
     let mut response = redirect(root);

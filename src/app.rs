@@ -39,6 +39,7 @@ impl Application {
             base_path: settings.server.base_path.trim_end_matches('/').to_owned(),
             public_url: settings.server.public_url.clone(),
             limits: settings.server.limits(),
+            max_body_bytes: settings.server.max_body_bytes,
             trusted_proxies: settings.server.trusted_proxies()?,
             max_uri_length: settings.server.max_uri_length,
             listen_host: listener.local_addr()?.to_string(),

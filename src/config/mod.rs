@@ -79,6 +79,8 @@ pub struct ServerSettings {
     pub max_patch_operations: usize,
     /// The longest attribute path (PATCH `path`, `sortBy`), in bytes.
     pub max_path_length: usize,
+    /// The most operations one bulk request may carry (`bulk.maxOperations`; more is 413).
+    pub max_bulk_operations: usize,
     /// The longest request target (path and query), in bytes; longer is 414.
     pub max_uri_length: usize,
     /// Where the operator console is served (admin tokens only; README "Operator console").
@@ -102,6 +104,7 @@ impl Default for ServerSettings {
             max_filter_clauses: limits.max_filter_clauses,
             max_patch_operations: limits.max_patch_operations,
             max_path_length: limits.max_path_length,
+            max_bulk_operations: limits.max_bulk_operations,
             max_uri_length: 8 * 1024,
             admin_path: "/admin".into(),
             trusted_proxies: Vec::new(),
@@ -118,6 +121,7 @@ impl ServerSettings {
             max_filter_clauses: self.max_filter_clauses,
             max_patch_operations: self.max_patch_operations,
             max_path_length: self.max_path_length,
+            max_bulk_operations: self.max_bulk_operations,
         }
     }
 
@@ -133,12 +137,13 @@ impl ServerSettings {
     }
 
     fn validate_limits(&self) -> Result<(), ConfigError> {
-        let ranges: [(&str, usize, usize, usize); 6] = [
+        let ranges: [(&str, usize, usize, usize); 7] = [
             ("max_results", self.max_results, 1, 10_000),
             ("max_filter_length", self.max_filter_length, 64, 1024 * 1024),
             ("max_filter_clauses", self.max_filter_clauses, 1, 10_000),
             ("max_patch_operations", self.max_patch_operations, 1, 100_000),
             ("max_path_length", self.max_path_length, 64, 64 * 1024),
+            ("max_bulk_operations", self.max_bulk_operations, 1, 100_000),
             // The HTTP layer cannot hold a longer request target (see http::transport).
             ("max_uri_length", self.max_uri_length, 256, MAX_URI_LENGTH_CEILING),
         ];

@@ -77,6 +77,11 @@ async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -
     let base = base_url(&req, &state);
     let mut config = parse(SERVICE_PROVIDER_CONFIG_JSON);
     config["filter"]["maxResults"] = json!(state.limits.max_results);
+    config["bulk"] = json!({
+        "supported": true,
+        "maxOperations": state.limits.max_bulk_operations,
+        "maxPayloadSize": state.max_body_bytes,
+    });
     config["changePassword"]["supported"] = json!(state.store.delivers_passwords());
     let doc = with_meta(config, "ServiceProviderConfig", format!("{base}/ServiceProviderConfig"));
     Ok(scim_json(StatusCode::OK, &doc))

@@ -20,7 +20,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// The SCIM error this becomes; internal failures become an opaque 500.
-    fn scim(&self) -> ScimError {
+    pub(crate) fn scim(&self) -> ScimError {
         match self {
             Self::Scim(e) | Self::Store(StoreError::Invalid(e)) => e.clone(),
             Self::Unauthorized(detail) => ScimError::new(401, None, detail.clone()),

@@ -1,7 +1,7 @@
 //! `/Groups` (RFC 7644 §3.3–3.6, RFC 7643 §4.2). Membership is rows: member changes go to the store
 //! as row operations (`scim::members`), never as a rewritten list.
 use super::cpu;
-use super::request::{check_if_match, check_media_type, if_match, parse_json, query_pairs, query_param};
+use super::request::{check_media_type, if_match, parse_json, query_pairs, query_param};
 use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{list_response, ListQuery};
@@ -118,8 +118,70 @@ async fn create_group(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (document, members) = group_input(&req, body).await?;
-    let change = state.store.insert_group(&document, &members).await?;
-    respond(&req, &state, StatusCode::CREATED, &change.group).await
+    let group = insert_group(&state, &document, &members).await?;
+    respond(&req, &state, StatusCode::CREATED, &group).await
+}
+
+/// The writes of `/Groups`, each atomic with the fan-out it queues: shared by the handlers and by
+/// `/Bulk`.
+pub(super) async fn insert_group(
+    state: &AppState,
+    document: &Document,
+    members: &[MemberRef],
+) -> Result<StoredGroup, ApiError> {
+    Ok(state.store.insert_group(document, members).await?.group)
+}
+
+pub(super) async fn replace_group_with(
+    state: &AppState,
+    id: &str,
+    document: Document,
+    members: Vec<MemberRef>,
+    if_match: Option<&str>,
+) -> Result<StoredGroup, ApiError> {
+    let change = state
+        .store
+        .change_group(id, if_match, |_| {
+            Ok::<_, ApiError>((document, vec![MemberOp::Replace(members)]))
+        })
+        .await?;
+    Ok(change.group)
+}
+
+pub(super) async fn patch_group_with(
+    state: &AppState,
+    id: &str,
+    plan: members::GroupPatch,
+    if_match: Option<&str>,
+) -> Result<StoredGroup, ApiError> {
+    let change = state
+        .store
+        .change_group(id, if_match, |before| {
+            let after = if plan.document_ops.is_empty() {
+                before
+            } else {
+                patch::apply(&before, &plan.document_ops, schema::group(), id)?.document
+            };
+            Ok::<_, ApiError>((after, plan.member_ops))
+        })
+        .await?;
+    Ok(change.group)
+}
+
+/// DELETE, if `if_match` (when given) names the current version.
+pub(super) async fn delete_group_if(state: &AppState, id: &str, if_match: Option<&str>) -> Result<(), ApiError> {
+    let expected = match if_match {
+        Some(tags) => {
+            let current = state.store.get_group(id).await?.version();
+            if !current.matches_header(tags) {
+                return Err(crate::store::StoreError::VersionMismatch.into());
+            }
+            Some(current)
+        }
+        None => None,
+    };
+    state.store.delete_group(id, expected).await?;
+    Ok(())
 }
 
 async fn get_group(
@@ -142,13 +204,8 @@ async fn replace_group(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (document, members) = group_input(&req, body).await?;
-    let change = state
-        .store
-        .change_group(&id, if_match(&req), |_| {
-            Ok::<_, ApiError>((document, vec![MemberOp::Replace(members)]))
-        })
-        .await?;
-    respond(&req, &state, StatusCode::OK, &change.group).await
+    let group = replace_group_with(&state, &id, document, members, if_match(&req)).await?;
+    respond(&req, &state, StatusCode::OK, &group).await
 }
 
 /// PATCH applies every operation or none. It answers 204 with the new ETag (RFC 7644 §3.5.2 allows
@@ -166,23 +223,13 @@ async fn patch_group(
         Ok(members::plan(patch::parse_request(&parse_json(&body)?, &limits)?)?)
     })
     .await?;
-    let change = state
-        .store
-        .change_group(&id, if_match(&req), |before| {
-            let after = if plan.document_ops.is_empty() {
-                before
-            } else {
-                patch::apply(&before, &plan.document_ops, schema::group(), &id)?.document
-            };
-            Ok::<_, ApiError>((after, plan.member_ops))
-        })
-        .await?;
+    let group = patch_group_with(&state, &id, plan, if_match(&req)).await?;
     let pairs = query_pairs(&req)?;
     if query_param(&pairs, "attributes").is_some() || query_param(&pairs, "excludedAttributes").is_some() {
-        return respond(&req, &state, StatusCode::OK, &change.group).await;
+        return respond(&req, &state, StatusCode::OK, &group).await;
     }
     let mut response = HttpResponse::NoContent().finish();
-    if let Ok(etag) = header::HeaderValue::from_str(&change.group.version().to_string()) {
+    if let Ok(etag) = header::HeaderValue::from_str(&group.version().to_string()) {
         response.headers_mut().insert(header::ETAG, etag);
     }
     Ok(response)
@@ -193,15 +240,7 @@ async fn delete_group(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = match req.headers().get(header::IF_MATCH) {
-        Some(_) => {
-            let current = state.store.get_group(&id).await?;
-            check_if_match(&req, current.version())?;
-            Some(current.version())
-        }
-        None => None,
-    };
-    state.store.delete_group(&id, expected).await?;
+    delete_group_if(&state, &id, if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,6 +1,7 @@
 //! actix-web: routing under the SCIM base path, auth, media types, size limits, request logs.
 pub mod admin;
 pub mod auth;
+mod bulk;
 mod cpu;
 mod discovery;
 pub mod error;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The externally visible SCIM base URL, when configured (`server.public_url`).
     pub public_url: Option<String>,
     pub limits: Limits,
+    /// The largest request body (`server.max_body_bytes`), advertised as `bulk.maxPayloadSize`.
+    pub max_body_bytes: usize,
     /// Peers whose `Forwarded` / `X-Forwarded-*` headers are believed (`server.trusted_proxies`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The longest request target served (`server.max_uri_length`); longer is 414.
@@ -64,6 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes:
                 .configure(groups::configure)
                 .configure(search::configure)
                 .configure(discovery::configure)
+                .configure(bulk::configure)
                 .configure(ops::configure_unsupported)
                 .default_service(web::to(ops::no_such_endpoint)),
         )
@@ -121,7 +125,13 @@ pub async fn normalize_errors(
         return Ok(response);
     }
     let detail = match status.as_u16() {
-        413 => "the request body is larger than the server accepts (server.max_body_bytes)".to_owned(),
+        413 => match response.request().app_data::<web::Data<AppState>>() {
+            Some(state) => format!(
+                "the request body is larger than maxPayloadSize, {} bytes (server.max_body_bytes)",
+                state.max_body_bytes
+            ),
+            None => "the request body is larger than the server accepts (server.max_body_bytes)".to_owned(),
+        },
         404 => "no such endpoint".to_owned(),
         405 => "this method is not allowed on this endpoint".to_owned(),
         _ => status.canonical_reason().unwrap_or("error").to_owned(),

@@ -16,11 +16,9 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// `/Bulk` and `/Me` are not offered (ServiceProviderConfig says `bulk.supported: false`): 501, as
-/// RFC 7644 §3.7 and §3.11 ask.
+/// `/Me` is not offered: 501, as RFC 7644 §3.11 asks.
 pub fn configure_unsupported(cfg: &mut web::ServiceConfig) {
-    cfg.route("/Bulk", web::to(not_implemented))
-        .route("/Me", web::to(not_implemented));
+    cfg.route("/Me", web::to(not_implemented));
 }
 
 async fn not_implemented() -> Result<HttpResponse, ApiError> {

@@ -57,14 +57,6 @@ pub fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a 
         .map(|(_, v)| v.as_str())
 }
 
-/// Fails with 412 when an `If-Match` header does not name `current` (RFC 7644 §3.14).
-pub fn check_if_match(req: &HttpRequest, current: Version) -> Result<(), ApiError> {
-    match req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
-        Some(tags) if !current.matches_header(tags) => Err(crate::store::StoreError::VersionMismatch.into()),
-        _ => Ok(()),
-    }
-}
-
 /// The request's If-Match tags, for the store to check against the version it writes.
 pub fn if_match(req: &HttpRequest) -> Option<&str> {
     req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok())

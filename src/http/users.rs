@@ -1,6 +1,6 @@
 //! `/Users` (RFC 7644 §3.3–3.6): thin handlers, parse → scim → store → render.
 use super::cpu;
-use super::request::{check_if_match, check_media_type, if_match, parse_json};
+use super::request::{check_media_type, if_match, parse_json};
 use super::resource::{if_not_modified, insert_before_meta, resource_response, GROUP, USER};
 use super::{scim_json, ApiError, AppState};
 use crate::scim::list::{list_response, ListQuery};
@@ -10,7 +10,7 @@ use crate::scim::resource::{normalize, Document, Normalized};
 use crate::scim::schema::{Mutability, ResourceSchema};
 use crate::scim::ScimError;
 use crate::store::StoredUser;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -99,11 +99,71 @@ async fn list(req: &HttpRequest, state: &AppState, query: ListQuery) -> Result<H
 
 async fn create_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let normalized = read_user(&req, body, &state).await?;
-    let user = state
+    let user = insert_user(&state, &normalized).await?;
+    respond(&req, &state, StatusCode::CREATED, &user)
+}
+
+/// The writes of `/Users`, each atomic with the fan-out it queues: shared by the handlers and by
+/// `/Bulk`, whose operations are these same requests.
+pub(super) async fn insert_user(state: &AppState, normalized: &Normalized) -> Result<StoredUser, ApiError> {
+    Ok(state
         .store
         .insert_user(&normalized.document, normalized.password.as_deref())
-        .await?;
-    respond(&req, &state, StatusCode::CREATED, &user)
+        .await?)
+}
+
+pub(super) async fn replace_user_with(
+    state: &AppState,
+    id: &str,
+    normalized: Normalized,
+    if_match: Option<&str>,
+) -> Result<StoredUser, ApiError> {
+    let Normalized { document, password } = normalized;
+    state
+        .store
+        .change_user(id, if_match, |before| {
+            let checked =
+                check_immutable(&before, &document, state.user_schema).map(|()| (document.clone(), password.clone()));
+            std::future::ready(checked)
+        })
+        .await
+}
+
+/// PATCH `operations` (parsed from a body of `cost` bytes, which decides whether applying them
+/// runs off the worker: `http::cpu`).
+pub(super) async fn patch_user_with(
+    state: &AppState,
+    id: &str,
+    operations: Vec<patch::PatchOperation>,
+    if_match: Option<&str>,
+    cost: usize,
+) -> Result<StoredUser, ApiError> {
+    let operations = Arc::new(operations);
+    state
+        .store
+        .change_user(id, if_match, |before| {
+            let (operations, user_id, schema) = (operations.clone(), id.to_owned(), state.user_schema);
+            cpu::run(cost, move || {
+                let patched = patch::apply(&before, &operations, schema, &user_id)?;
+                Ok((patched.document, patched.password))
+            })
+        })
+        .await
+}
+
+/// DELETE, if `if_match` (when given) names the current version.
+pub(super) async fn delete_user_if(state: &AppState, id: &str, if_match: Option<&str>) -> Result<(), ApiError> {
+    let expected = match if_match {
+        Some(tags) => {
+            let current = state.store.get_user(id).await?.version();
+            if !current.matches_header(tags) {
+                return Err(crate::store::StoreError::VersionMismatch.into());
+            }
+            Some(current)
+        }
+        None => None,
+    };
+    Ok(state.store.delete_user(id, expected).await?)
 }
 
 /// A POST or PUT body as the resource to store (large bodies are read off the worker, `http::cpu`).
@@ -132,15 +192,8 @@ async fn replace_user(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Normalized { document, password } = read_user(&req, body, &state).await?;
-    let saved = state
-        .store
-        .change_user(&id, if_match(&req), |before| {
-            let checked =
-                check_immutable(&before, &document, state.user_schema).map(|()| (document.clone(), password.clone()));
-            std::future::ready(checked)
-        })
-        .await?;
+    let normalized = read_user(&req, body, &state).await?;
+    let saved = replace_user_with(&state, &id, normalized, if_match(&req)).await?;
     respond(&req, &state, StatusCode::OK, &saved)
 }
 
@@ -157,17 +210,7 @@ async fn patch_user(
         Ok(patch::parse_request(&parse_json(&body)?, &limits)?)
     })
     .await?;
-    let operations = Arc::new(operations);
-    let saved = state
-        .store
-        .change_user(&id, if_match(&req), |before| {
-            let (operations, user_id, schema) = (operations.clone(), id.to_string(), state.user_schema);
-            cpu::run(body_len, move || {
-                let patched = patch::apply(&before, &operations, schema, &user_id)?;
-                Ok((patched.document, patched.password))
-            })
-        })
-        .await?;
+    let saved = patch_user_with(&state, &id, operations, if_match(&req), body_len).await?;
     respond(&req, &state, StatusCode::OK, &saved)
 }
 
@@ -176,15 +219,7 @@ async fn delete_user(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = match req.headers().get(header::IF_MATCH) {
-        Some(_) => {
-            let current = state.store.get_user(&id).await?;
-            check_if_match(&req, current.version())?;
-            Some(current.version())
-        }
-        None => None,
-    };
-    state.store.delete_user(&id, expected).await?;
+    delete_user_if(&state, &id, if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,7 +1,7 @@
 //! Request limits: how much work one request may ask for. Each is checked before the work that grows
 //! with it, so that a hostile body costs a 400, not the server's stack or a worker's time.
-//! Configured in `[server]` (README "Security"); `filter.maxResults` is advertised in
-//! ServiceProviderConfig, the others have no SCIM field.
+//! Configured in `[server]` (README "Security"); `filter.maxResults` and `bulk.maxOperations` are
+//! advertised in ServiceProviderConfig, the others have no SCIM field.
 use super::error::{ScimError, ScimType};
 use super::filter::Filter;
 use super::path::PatchPath;
@@ -18,6 +18,8 @@ pub struct Limits {
     pub max_patch_operations: usize,
     /// The longest attribute path (a PATCH `path`, `sortBy`), in bytes.
     pub max_path_length: usize,
+    /// The most operations one bulk request may carry (`bulk.maxOperations`).
+    pub max_bulk_operations: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +30,7 @@ impl Default for Limits {
             max_filter_clauses: 1000,
             max_patch_operations: 1000,
             max_path_length: 1024,
+            max_bulk_operations: 1000,
         }
     }
 }

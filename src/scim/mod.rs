@@ -1,5 +1,6 @@
 //! The SCIM protocol, pure: no I/O, no async. Schemas, the filter and path grammar, PATCH,
 //! projection, list parameters and errors (RFC 7643, RFC 7644).
+pub mod bulk;
 pub mod error;
 pub mod eval;
 pub mod filter;

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/Bulk", web::post().to(bulk_request));
+    cfg.service(web::resource("/Bulk").route(web::post().to(bulk_request)));
 }
 
 async fn bulk_request(

@@ -2,6 +2,7 @@
 //! on a random port with a fresh SQLite file.
 mod auth;
 mod browser;
+mod bulk;
 mod cases;
 mod cli;
 mod connectors;

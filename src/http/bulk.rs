@@ -29,14 +29,31 @@ async fn bulk_request(
     })
     .await?;
     let mut run = Run::new(&req, &state, &request);
-    for step in bulk::order(&request.entries) {
+    let steps = bulk::order(&request.entries);
+    let mut next = 0;
+    while next < steps.len() {
         if request.fail_on_errors.is_some_and(|limit| run.errors >= limit) {
             break;
         }
-        run.step(step).await;
+        // With failOnErrors the operations run one by one, so that none runs after the last error.
+        let batch = match request.fail_on_errors {
+            None => run.batch_from(&steps[next..]),
+            Some(_) => Vec::new(),
+        };
+        if batch.len() > 1 {
+            next += batch.len();
+            run.create_users(&batch).await;
+        } else {
+            run.step(steps[next]).await;
+            next += 1;
+        }
     }
     Ok(scim_json(StatusCode::OK, &run.response()))
 }
+
+/// User creates written in one transaction at most (each in its own savepoint): the writer is
+/// held for a few milliseconds, not for the whole request.
+const CREATES_PER_TRANSACTION: usize = 250;
 
 /// A resource an operation wrote: where it is, and its version.
 struct Written {
@@ -89,6 +106,67 @@ impl<'r> Run<'r> {
             Ok(operation) => self.run(i, operation, deferring).await,
         };
         self.answer(i, entry, outcome);
+    }
+
+    /// The entries of the user creates that `steps` starts with and that name no bulkId: they run
+    /// together (`create_users`).
+    fn batch_from(&self, steps: &[Step]) -> Vec<usize> {
+        steps
+            .iter()
+            .map_while(|step| match step {
+                Step::Run(i) => Some(*i),
+                _ => None,
+            })
+            .take_while(|&i| {
+                matches!(&self.request.entries[i].operation,
+                    Ok(op) if op.method == Method::Post && op.endpoint == Endpoint::Users && op.needs.is_empty())
+            })
+            .take(CREATES_PER_TRANSACTION)
+            .collect()
+    }
+
+    /// User creates in one transaction (`Store::insert_users`), each answering as its own POST.
+    async fn create_users(&mut self, batch: &[usize]) {
+        let request = self.request;
+        let mut valid = Vec::with_capacity(batch.len());
+        for &i in batch {
+            let entry = &request.entries[i];
+            let data = entry.operation.as_ref().ok().and_then(|op| op.data.as_ref());
+            match normalize(data.unwrap_or(&Value::Null), self.state.user_schema) {
+                Ok(normalized) => valid.push((i, normalized)),
+                Err(error) => self.answer(i, entry, Err((error, None))),
+            }
+        }
+        let users: Vec<_> = valid
+            .iter()
+            .map(|(_, n)| (&n.document, n.password.as_deref()))
+            .collect();
+        let outcomes = match self.state.store.insert_users(&users).await {
+            Ok(outcomes) => outcomes.into_iter().map(|o| o.map_err(ApiError::from)).collect(),
+            Err(e) => {
+                let error = ApiError::from(e);
+                tracing::error!(%error, "bulk: a transaction of user creates failed");
+                let scim = error.scim();
+                valid.iter().map(|_| Err(ApiError::Scim(scim.clone()))).collect::<Vec<_>>()
+            }
+        };
+        for ((i, _), outcome) in valid.iter().zip(outcomes) {
+            let entry = &request.entries[*i];
+            let outcome = match outcome {
+                Ok(user) => {
+                    if let Some(bulk_id) = &entry.named.bulk_id {
+                        self.created.insert(bulk_id.clone(), user.id.clone());
+                    }
+                    Ok(Written {
+                        status: 201,
+                        location: format!("{}/{}", self.collections.0, user.id),
+                        version: Some(user.version().to_string()),
+                    })
+                }
+                Err(e) => Err((e.scim(), None)),
+            };
+            self.answer(*i, entry, outcome);
+        }
     }
 
     /// One operation, its references resolved (or, deferring, the unresolvable ones left for later).

@@ -152,14 +152,25 @@ impl Store {
         id: &str,
         password: Option<&str>,
     ) -> Result<(), StoreError> {
-        let queued = self.enqueue(&mut tx, &[id], |_| true).await?;
+        let queued = self.enqueue_user(&mut tx, id, password).await?;
+        self.commit_and_wake(tx, queued).await
+    }
+
+    /// Queues user `id` (and seals its password) in `tx`; how many rows were queued.
+    async fn enqueue_user(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        id: &str,
+        password: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let queued = self.enqueue(tx, &[id], |_| true).await?;
         if let (Some(password), Some(sealer)) = (password, &self.sealer) {
             for target in self.targets.iter().filter(|t| t.takes_passwords) {
                 let sealed = sealer.seal(password, id, &target.name)?;
-                sync_queue::hand_over_password(&mut tx, id, &target.name, &sealed).await?;
+                sync_queue::hand_over_password(tx, id, &target.name, &sealed).await?;
             }
         }
-        self.commit_and_wake(tx, queued).await
+        Ok(queued)
     }
 
     async fn enqueue(

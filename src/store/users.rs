@@ -57,6 +57,26 @@ fn update_query<'q>(
         .bind(expected.0))
 }
 
+/// `INSERT INTO users … RETURNING`: a new user `id` holding `document`.
+fn insert_query<'q>(
+    id: &'q str,
+    document: &'q Document,
+) -> Result<sqlx::query::QueryAs<'q, sqlx::Sqlite, StoredUser, sqlx::sqlite::SqliteArguments<'q>>, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT INTO users (id, user_name, external_id, doc, version, created, last_modified)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) {RETURNING}"
+        )
+    });
+    let fields = indexed(document);
+    Ok(sqlx::query_as::<_, StoredUser>(&SQL)
+        .bind(id)
+        .bind(fields.user_name)
+        .bind(fields.external_id)
+        .bind(serde_json::to_string(document)?)
+        .bind(now_timestamp()))
+}
+
 /// A userName conflict, naming the userName.
 fn named(e: StoreError, document: &Document) -> StoreError {
     e.naming("userName", indexed(document).user_name)
@@ -74,18 +94,8 @@ impl Store {
     /// Inserts a new user in one statement; `Conflict` when the userName is taken (case-insensitively).
     /// A `password` is held (sealed) only for the targets that take one, and only with a secrets key.
     pub async fn insert_user(&self, document: &Document, password: Option<&str>) -> Result<StoredUser, StoreError> {
-        let fields = indexed(document);
-        let sql = format!(
-            "INSERT INTO users (id, user_name, external_id, doc, version, created, last_modified)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) {RETURNING}"
-        );
         let id = uuid::Uuid::new_v4().to_string();
-        let query = sqlx::query_as::<_, StoredUser>(&sql)
-            .bind(&id)
-            .bind(fields.user_name)
-            .bind(fields.external_id)
-            .bind(serde_json::to_string(document)?)
-            .bind(now_timestamp());
+        let query = insert_query(&id, document)?;
         // Without targets the write is one statement; with them, its fan-out is queued with it.
         let rows = if self.targets.is_empty() {
             query
@@ -99,6 +109,29 @@ impl Store {
             rows
         };
         rows.into_iter().next().ok_or(StoreError::NotFound)
+    }
+
+    /// Inserts users in one transaction with their fan-out. A user whose userName is taken is
+    /// left out alone (a failing INSERT writes nothing; the transaction goes on) and answers its
+    /// error. `Err` when the transaction as a whole fails: then none was written.
+    pub async fn insert_users(
+        &self,
+        users: &[(&Document, Option<&str>)],
+    ) -> Result<Vec<Result<StoredUser, StoreError>>, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let (mut outcomes, mut queued) = (Vec::with_capacity(users.len()), 0);
+        for (document, password) in users {
+            let id = uuid::Uuid::new_v4().to_string();
+            match insert_query(&id, document)?.fetch_all(&mut *tx).await {
+                Err(e) => outcomes.push(Err(named(e.into(), document))),
+                Ok(rows) => {
+                    queued += self.enqueue_user(&mut tx, &id, *password).await?;
+                    outcomes.push(rows.into_iter().next().ok_or(StoreError::NotFound));
+                }
+            }
+        }
+        self.commit_and_wake(tx, queued).await?;
+        Ok(outcomes)
     }
 
     pub async fn get_user(&self, id: &str) -> Result<StoredUser, StoreError> {

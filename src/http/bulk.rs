@@ -147,7 +147,10 @@ impl<'r> Run<'r> {
                 let error = ApiError::from(e);
                 tracing::error!(%error, "bulk: a transaction of user creates failed");
                 let scim = error.scim();
-                valid.iter().map(|_| Err(ApiError::Scim(scim.clone()))).collect::<Vec<_>>()
+                valid
+                    .iter()
+                    .map(|_| Err(ApiError::Scim(scim.clone())))
+                    .collect::<Vec<_>>()
             }
         };
         for ((i, _), outcome) in valid.iter().zip(outcomes) {

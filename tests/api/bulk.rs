@@ -49,15 +49,26 @@ fn check_operation(label: &str, base: &str, actual: &Value, expected: &Value) {
     match expected["location"].as_str() {
         Some(endpoint) => {
             let location = actual["location"].as_str().unwrap_or_default();
-            assert!(location.starts_with(&format!("{base}/{endpoint}/")), "{label}: location of {actual}");
+            assert!(
+                location.starts_with(&format!("{base}/{endpoint}/")),
+                "{label}: location of {actual}"
+            );
         }
-        None => assert_eq!(actual.get("location"), None, "{label}: a failed POST has no location: {actual}"),
+        None => assert_eq!(
+            actual.get("location"),
+            None,
+            "{label}: a failed POST has no location: {actual}"
+        ),
     }
     if let Some(version) = expected.get("version") {
         assert_eq!(actual.get("version"), Some(version), "{label}: version of {actual}");
     }
     let failed = !actual["status"].as_str().unwrap_or_default().starts_with('2');
-    assert_eq!(actual.get("response").is_some(), failed, "{label}: an error, and only an error, has a response");
+    assert_eq!(
+        actual.get("response").is_some(),
+        failed,
+        "{label}: an error, and only an error, has a response"
+    );
 }
 
 async fn total(app: &TestApp, endpoint: &str) -> u64 {
@@ -68,8 +79,18 @@ async fn total(app: &TestApp, endpoint: &str) -> u64 {
 async fn check_after(app: &TestApp, label: &str, case: &Value, ids: &HashMap<String, String>) {
     for (group, members) in case["members"].as_object().into_iter().flatten() {
         let body: Value = app.get(&format!("/Groups/{}", ids[group])).await.json().await.unwrap();
-        let mut held: Vec<&str> = body["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
-        let mut wanted: Vec<&str> = members.as_array().unwrap().iter().map(|b| ids[b.as_str().unwrap()].as_str()).collect();
+        let mut held: Vec<&str> = body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["value"].as_str().unwrap())
+            .collect();
+        let mut wanted: Vec<&str> = members
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| ids[b.as_str().unwrap()].as_str())
+            .collect();
         held.sort_unstable();
         wanted.sort_unstable();
         assert_eq!(held, wanted, "{label}: members of {group}");
@@ -77,7 +98,11 @@ async fn check_after(app: &TestApp, label: &str, case: &Value, ids: &HashMap<Str
     for (user, manager) in case["manager"].as_object().into_iter().flatten() {
         let body: Value = app.get(&format!("/Users/{}", ids[user])).await.json().await.unwrap();
         let held = &body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"];
-        assert_eq!(held.as_str(), Some(ids[manager.as_str().unwrap()].as_str()), "{label}: manager of {user}");
+        assert_eq!(
+            held.as_str(),
+            Some(ids[manager.as_str().unwrap()].as_str()),
+            "{label}: manager of {user}"
+        );
     }
     for (key, endpoint) in [("users", "Users"), ("groups", "Groups")] {
         if let Some(count) = case[key].as_u64() {
@@ -97,7 +122,11 @@ async fn the_bulk_cases_answer_operation_by_operation_as_the_rfc_says() {
         let response = app.post("/Bulk", &fill_in(&case["request"], &made)).await;
         assert_eq!(response.status(), 200, "{label}");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:BulkResponse"]), "{label}");
+        assert_eq!(
+            body["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:BulkResponse"]),
+            "{label}"
+        );
         let operations = body["Operations"].as_array().unwrap();
         let expected = case["expected"].as_array().unwrap();
         assert_eq!(operations.len(), expected.len(), "{label}: {body}");
@@ -130,7 +159,10 @@ async fn the_limits_are_advertised_and_enforced_with_413_naming_them() {
     let too_many = app.post("/Bulk", &creates(4)).await;
     assert_eq!(too_many.status(), 413);
     let body: Value = too_many.json().await.unwrap();
-    assert!(body["detail"].as_str().unwrap().contains("maxOperations is 3"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("maxOperations is 3"),
+        "{body}"
+    );
     assert_eq!(total(&app, "Users").await, 0, "nothing of a refused request runs");
 
     let mut big = creates(1);
@@ -138,7 +170,10 @@ async fn the_limits_are_advertised_and_enforced_with_413_naming_them() {
     let too_big = app.post("/Bulk", &big).await;
     assert_eq!(too_big.status(), 413);
     let body: Value = too_big.json().await.unwrap();
-    assert!(body["detail"].as_str().unwrap().contains("maxPayloadSize, 4096 bytes"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("maxPayloadSize, 4096 bytes"),
+        "{body}"
+    );
     assert_eq!(app.post("/Bulk", &creates(3)).await.status(), 200);
     assert_eq!(total(&app, "Users").await, 3);
 }
@@ -149,7 +184,10 @@ async fn a_request_that_is_not_a_bulk_request_is_refused_whole_and_bulk_needs_th
     for (body, scim_type) in [
         (json!({"Operations": []}), "invalidSyntax"),
         (json!({"schemas": [BULK_REQUEST], "Operations": "no"}), "invalidSyntax"),
-        (json!({"schemas": [BULK_REQUEST], "failOnErrors": -1, "Operations": [{"method": "DELETE", "path": "/Users/x"}]}), "invalidValue"),
+        (
+            json!({"schemas": [BULK_REQUEST], "failOnErrors": -1, "Operations": [{"method": "DELETE", "path": "/Users/x"}]}),
+            "invalidValue",
+        ),
     ] {
         let response = app.post("/Bulk", &body).await;
         assert_eq!(response.status(), 400, "{body}");
@@ -163,7 +201,13 @@ async fn a_request_that_is_not_a_bulk_request_is_refused_whole_and_bulk_needs_th
     let response = app.post("/Bulk", &twice).await;
     assert_eq!(response.status(), 400);
     assert_eq!(total(&app, "Users").await, 0);
-    let anonymous = app.client.post(format!("{}/Bulk", app.base)).json(&creates(1)).send().await.unwrap();
+    let anonymous = app
+        .client
+        .post(format!("{}/Bulk", app.base))
+        .json(&creates(1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
     assert_eq!(app.get("/Bulk").await.status(), 405);
 }
@@ -178,10 +222,22 @@ async fn each_operation_queues_its_own_fan_out_and_a_failed_one_queues_none() {
         {"method": "POST", "path": "/Users", "bulkId": "c", "data": user("c@example.com")}
     ]});
     let body: Value = app.post("/Bulk", &request).await.json().await.unwrap();
-    let statuses: Vec<&str> = body["Operations"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["201", "409", "201"]);
     let ids = created_ids(body["Operations"].as_array().unwrap());
-    let mut queued: Vec<String> = app.store.sync_rows().await.unwrap().into_iter().map(|r| r.resource_id).collect();
+    let mut queued: Vec<String> = app
+        .store
+        .sync_rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.resource_id)
+        .collect();
     let mut wanted = vec![ids["a"].clone(), ids["c"].clone()];
     queued.sort();
     wanted.sort();

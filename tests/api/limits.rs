@@ -70,7 +70,14 @@ async fn unknown_endpoints_methods_and_unsupported_features_answer_scim_errors()
     let app = spawn_app().await;
     assert_scim_error(app.get("/Widgets").await, 404, None, "no such endpoint").await;
     assert_scim_error(app.delete("/Users").await, 405, None, "not allowed").await;
-    assert_scim_error(app.post("/Bulk", &json!({})).await, 501, None, "does not implement").await;
+    assert_scim_error(app.get("/Me").await, 501, None, "does not implement").await;
+    assert_scim_error(
+        app.post("/Bulk", &json!({})).await,
+        400,
+        Some("invalidSyntax"),
+        "BulkRequest",
+    )
+    .await;
     let outside = app
         .client
         .get(format!("{}/elsewhere", app.origin))

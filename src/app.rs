@@ -4,7 +4,7 @@ use crate::http::auth::{Authenticator, JwtValidator};
 use crate::http::transport::GuardedStream;
 use crate::http::{self, AppState};
 use crate::scim::schema::ResourceSchema;
-use crate::store::{Store, TargetScope};
+use crate::store::{redacted_url, Dialect, Store, TargetScope};
 use crate::sync::worker::Worker;
 use actix_http::{error::DispatchError, HttpService, Protocol};
 use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
@@ -185,15 +185,20 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let schema = settings.user_schema()?;
     let store = Store::connect(&settings.database.url)
         .await
-        .with_context(|| format!("cannot open the database {}", settings.database.url))?
-        .with_user_schema(schema)
-        .with_targets(target_scopes(settings, schema)?);
+        .with_context(|| format!("cannot open the database {}", redacted_url(&settings.database.url)))?
+        .with_user_schema(schema);
+    let scopes = target_scopes(settings, schema, store.dialect())?;
+    let store = store.with_targets(scopes);
     store.record_targets().await?;
     Ok(store)
 }
 
 /// Each `[[target]]` with its scope compiled for the store, which queues fan-out on every change.
-fn target_scopes(settings: &Settings, schema: &'static ResourceSchema) -> anyhow::Result<Vec<TargetScope>> {
+fn target_scopes(
+    settings: &Settings,
+    schema: &'static ResourceSchema,
+    dialect: Dialect,
+) -> anyhow::Result<Vec<TargetScope>> {
     settings
         .target
         .iter()
@@ -203,6 +208,7 @@ fn target_scopes(settings: &Settings, schema: &'static ResourceSchema) -> anyhow
                 t.scope_filter(schema)?.as_ref(),
                 t.takes_passwords(),
                 schema,
+                dialect,
             )?)
         })
         .collect()

@@ -2,7 +2,7 @@
 use crate::app::Application;
 use crate::config::Settings;
 use crate::http::auth::{generate_token, token_hash};
-use crate::store::{Store, StoreError, TokenScope};
+use crate::store::{redacted_url, Dialect, Store, StoreError, TokenScope};
 use crate::telemetry;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -168,7 +168,17 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         println!("No token existed, so one was created. It is shown only this once:\n\n    {secret}\n");
         println!("Try it:\n    curl -H 'Authorization: Bearer {secret}' '{url}/Users?count=1'\n");
     }
-    tracing::info!(base_path = %settings.server.base_path, database = %settings.database.url, "starting");
+    let backend = match app.store().dialect() {
+        Dialect::Sqlite => "sqlite",
+        Dialect::Postgres => "postgresql",
+    };
+    tracing::info!(
+        base_path = %settings.server.base_path,
+        backend,
+        database = %app.store().redacted_url(),
+        replica = %replica_id(),
+        "starting"
+    );
     app.run_until_signalled().await
 }
 
@@ -193,7 +203,7 @@ async fn create_first_token(store: &Store) -> anyhow::Result<String> {
 async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database.url)
         .await
-        .with_context(|| format!("cannot open {}", settings.database.url))?;
+        .with_context(|| format!("cannot open {}", redacted_url(&settings.database.url)))?;
     match command {
         TokenCommand::Create { name, scope } => {
             if name.trim().is_empty() {
@@ -238,4 +248,16 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()>
     }
     store.close().await;
     Ok(())
+}
+
+/// Which replica this process is, for its log lines: the host name (a Kubernetes pod's name) and
+/// the process id.
+fn replica_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}/{}", std::process::id())
 }

@@ -1,12 +1,11 @@
 //! The worker's side of the queue: leasing due rows, reading what a reconcile needs, and recording
 //! its outcome in the transaction that clears the row (docs/architecture.md).
+use super::db::{args, Arg, Db, Dialect, Tx};
 use super::links::{upsert_link, Link, LinkState};
-use super::query::Bind;
 use super::resource::arguments;
 use super::sync_queue::purge_tombstone;
 use super::timestamp::Timestamp;
 use super::{now_timestamp, StoreError};
-use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
 
 /// A row the worker has leased.
@@ -66,7 +65,8 @@ pub struct Event {
 impl super::Store {
     /// Leases up to `limit` due rows (not leased, or whose lease ran out: a crashed worker's rows come
     /// back) of the `targets` named (those that may be called now). The lease is taken in one short
-    /// statement.
+    /// statement; on PostgreSQL, rows another replica is leasing at the same moment are skipped
+    /// (`FOR UPDATE SKIP LOCKED`), so two replicas never hold the same row.
     pub async fn claim_due(
         &self,
         now: OffsetDateTime,
@@ -77,40 +77,55 @@ impl super::Store {
         if targets.is_empty() || limit <= 0 {
             return Ok(Vec::new());
         }
-        Ok(sqlx::query_as::<_, Claim>(
-            "UPDATE sync_queue SET lease_until = ?2
+        let dialect = self.db.dialect();
+        let skip_locked = match dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE sync_queue SET lease_until = $2
              WHERE (resource_id, target) IN (
                  SELECT resource_id, target FROM sync_queue
-                 WHERE state = 'pending' AND due_at <= ?1 AND (lease_until IS NULL OR lease_until < ?1)
-                   AND target IN (SELECT value FROM json_each(?4))
-                 ORDER BY due_at LIMIT ?3)
+                 WHERE state = 'pending' AND due_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
+                   AND target IN ({})
+                 ORDER BY due_at LIMIT $3{skip_locked})
              RETURNING resource_id, target, generation, attempts",
-        )
-        .bind(Timestamp(now))
-        .bind(Timestamp(lease_until))
-        .bind(limit)
-        .bind(serde_json::to_string(targets)?)
-        .fetch_all(&self.write)
-        .await?)
+            dialect.json_texts("$4")
+        );
+        let targets = serde_json::to_string(targets)?;
+        Ok(self
+            .db
+            .write(&sql, args![Timestamp(now), Timestamp(lease_until), limit, targets])
+            .await?)
     }
 
-    /// Frees every lease. Called when a worker starts: one `serve` works a database, so a lease still
-    /// set is a killed process's, and its rows are due again now rather than when the lease runs out.
+    /// Frees every lease. Called when a worker starts: on SQLite one `serve` works a database, so a
+    /// lease still set is a killed process's, and its rows are due again now rather than when the
+    /// lease runs out. On PostgreSQL other replicas may hold leases this minute: they are left to
+    /// run out.
     pub async fn release_leases(&self) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE sync_queue SET lease_until = NULL WHERE lease_until IS NOT NULL")
-            .execute(&self.write)
-            .await?;
-        Ok(done.rows_affected())
+        if let Db::Postgres(_) = self.db {
+            return Ok(0);
+        }
+        Ok(self
+            .db
+            .execute(
+                "UPDATE sync_queue SET lease_until = NULL WHERE lease_until IS NOT NULL",
+                args![],
+            )
+            .await?)
     }
 
     /// The earliest due time after `now` of a pending row, for the worker's next wake-up (rows due
     /// by `now` are already leased, or wait for a resting target). One probe of the due index.
     pub async fn next_due(&self, now: OffsetDateTime) -> Result<Option<OffsetDateTime>, StoreError> {
-        let rows: Vec<(Option<Timestamp>,)> =
-            sqlx::query_as("SELECT min(due_at) FROM sync_queue WHERE state = 'pending' AND due_at > ?1")
-                .bind(Timestamp(now))
-                .fetch_all(&self.read)
-                .await?;
+        let rows: Vec<(Option<Timestamp>,)> = self
+            .db
+            .read(
+                "SELECT min(due_at) FROM sync_queue WHERE state = 'pending' AND due_at > $1",
+                args![Timestamp(now)],
+            )
+            .await?;
         Ok(rows.into_iter().next().and_then(|(d,)| d).map(|d| d.0))
     }
 
@@ -121,25 +136,21 @@ impl super::Store {
             .targets
             .iter()
             .find(|t| t.name == target)
-            .map_or(("0", &[][..]), |t| {
-                t.scope
+            .map_or(("FALSE", &[][..]), |t| {
+                t.view_scope
                     .as_ref()
-                    .map_or(("1", &[][..]), |s| (s.text.as_str(), &s.binds[..]))
+                    .map_or(("TRUE", &[][..]), |s| (s.text.as_str(), &s.binds[..]))
             });
-        // Anonymous parameters only, bound in text order: the scope's own `?`s sit in the middle.
+        // The scope's parameters follow the VIEW_PARAMS of the statement.
         let sql = format!(
-            "SELECT (SELECT doc FROM users WHERE id = ?) AS doc,
-                    EXISTS (SELECT 1 FROM users u WHERE u.id = ? AND ({scope})) AS in_scope,
+            "SELECT (SELECT doc FROM users WHERE id = $1) AS doc,
+                    EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND ({scope})) AS in_scope,
                     l.state, l.remote_id, l.remote_key, l.pushed_hash, l.pushed_active, l.revision
-             FROM (SELECT 1) LEFT JOIN links l ON l.resource_id = ? AND l.target = ?"
+             FROM (SELECT 1) AS one LEFT JOIN links l ON l.resource_id = $1 AND l.target = $2"
         );
-        let mut binds = vec![Bind::Text(id.to_owned()), Bind::Text(id.to_owned())];
-        binds.extend(scope_binds.iter().cloned());
-        binds.extend([Bind::Text(id.to_owned()), Bind::Text(target.to_owned())]);
-        let row: Option<ViewRow> = sqlx::query_as_with(&sql, arguments(&binds)?)
-            .fetch_all(&self.read)
-            .await?
-            .pop();
+        let mut binds: Vec<Arg<'_>> = args![id, target].to_vec();
+        binds.extend(arguments(scope_binds));
+        let row: Option<ViewRow> = self.db.read(&sql, &binds).await?.pop();
         let Some(row) = row else {
             return Ok(SyncView::default());
         };
@@ -169,7 +180,7 @@ impl super::Store {
         if successes.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.db.begin().await?;
         for success in successes {
             finish_one(&mut tx, success).await?;
         }
@@ -179,22 +190,23 @@ impl super::Store {
 
     /// The sealed password waiting for (user, target), if any.
     pub async fn password_for(&self, resource_id: &str, target: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let rows: Vec<(Vec<u8>,)> =
-            sqlx::query_as("SELECT sealed FROM password_handover WHERE resource_id = ?1 AND target = ?2")
-                .bind(resource_id)
-                .bind(target)
-                .fetch_all(&self.read)
-                .await?;
+        let rows: Vec<(Vec<u8>,)> = self
+            .db
+            .read(
+                "SELECT sealed FROM password_handover WHERE resource_id = $1 AND target = $2",
+                args![resource_id, target],
+            )
+            .await?;
         Ok(rows.into_iter().next().map(|(s,)| s))
     }
 
     /// Puts a leased row back, due at `due_at`, without counting an attempt (its target rests).
     pub async fn defer(&self, claim: &Claim, due_at: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sync_queue SET lease_until = NULL, due_at = ?3 WHERE resource_id = ?1 AND target = ?2")
-            .bind(&claim.resource_id)
-            .bind(&claim.target)
-            .bind(Timestamp(due_at))
-            .execute(&self.write)
+        self.db
+            .execute(
+                "UPDATE sync_queue SET lease_until = NULL, due_at = $3 WHERE resource_id = $1 AND target = $2",
+                args![&claim.resource_id, &claim.target, Timestamp(due_at)],
+            )
             .await?;
         Ok(())
     }
@@ -205,15 +217,12 @@ impl super::Store {
     /// planned calls recorded as `event`, until the target writes again (`release_planned`). A newer
     /// change made meanwhile keeps the row pending: it is planned again.
     pub async fn park_planned(&self, claim: &Claim, event: &Event) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
+        let mut tx = self.db.begin().await?;
+        tx.execute(
             "UPDATE sync_queue SET state = 'planned', lease_until = NULL, attempts = 0, last_error = NULL
-             WHERE resource_id = ?1 AND target = ?2 AND generation = ?3",
+             WHERE resource_id = $1 AND target = $2 AND generation = $3",
+            args![&claim.resource_id, &claim.target, claim.generation],
         )
-        .bind(&claim.resource_id)
-        .bind(&claim.target)
-        .bind(claim.generation)
-        .execute(&mut *tx)
         .await?;
         insert_event(&mut tx, claim, event).await?;
         tx.commit().await?;
@@ -222,16 +231,17 @@ impl super::Store {
 
     /// A target back in `write` mode: its planned rows are due now. Returns how many.
     pub async fn release_planned(&self, target: &str) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query("UPDATE sync_queue SET state = 'pending', due_at = ?2 WHERE target = ?1 AND state = 'planned'")
-                .bind(target)
-                .bind(now_timestamp())
-                .execute(&self.write)
-                .await?;
-        if done.rows_affected() > 0 {
+        let done = self
+            .db
+            .execute(
+                "UPDATE sync_queue SET state = 'pending', due_at = $2 WHERE target = $1 AND state = 'planned'",
+                args![target, now_timestamp()],
+            )
+            .await?;
+        if done > 0 {
             self.sync_wakeup.notify_one();
         }
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     /// work runs as queued, with no attempt counted against it.
@@ -242,20 +252,22 @@ impl super::Store {
         error: &str,
         event: &Event,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
-        let counted = sqlx::query(
-            "UPDATE sync_queue SET lease_until = NULL, attempts = attempts + 1, last_error = ?3,
-                 state = CASE WHEN ?4 IS NULL THEN 'dead' ELSE 'pending' END, due_at = COALESCE(?4, due_at)
-             WHERE resource_id = ?1 AND target = ?2 AND generation = ?5",
-        )
-        .bind(&claim.resource_id)
-        .bind(&claim.target)
-        .bind(error)
-        .bind(retry_at.map(Timestamp))
-        .bind(claim.generation)
-        .execute(&mut *tx)
-        .await?;
-        if counted.rows_affected() == 0 {
+        let mut tx = self.db.begin().await?;
+        let counted = tx
+            .execute(
+                "UPDATE sync_queue SET lease_until = NULL, attempts = attempts + 1, last_error = $3,
+                     state = CASE WHEN $4 IS NULL THEN 'dead' ELSE 'pending' END, due_at = COALESCE($4, due_at)
+                 WHERE resource_id = $1 AND target = $2 AND generation = $5",
+                args![
+                    &claim.resource_id,
+                    &claim.target,
+                    error,
+                    retry_at.map(Timestamp),
+                    claim.generation
+                ],
+            )
+            .await?;
+        if counted == 0 {
             release(&mut tx, claim).await?;
         }
         insert_event(&mut tx, claim, event).await?;
@@ -265,16 +277,16 @@ impl super::Store {
 }
 
 /// Frees a leased row, leaving it as it is otherwise.
-async fn release(tx: &mut Transaction<'_, Sqlite>, claim: &Claim) -> Result<(), StoreError> {
-    sqlx::query("UPDATE sync_queue SET lease_until = NULL WHERE resource_id = ?1 AND target = ?2")
-        .bind(&claim.resource_id)
-        .bind(&claim.target)
-        .execute(&mut **tx)
-        .await?;
+async fn release(tx: &mut Tx, claim: &Claim) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE sync_queue SET lease_until = NULL WHERE resource_id = $1 AND target = $2",
+        args![&claim.resource_id, &claim.target],
+    )
+    .await?;
     Ok(())
 }
 
-async fn finish_one(tx: &mut Transaction<'_, Sqlite>, success: &Success<'_>) -> Result<(), StoreError> {
+async fn finish_one(tx: &mut Tx, success: &Success<'_>) -> Result<(), StoreError> {
     let Success {
         claim,
         link,
@@ -283,32 +295,31 @@ async fn finish_one(tx: &mut Transaction<'_, Sqlite>, success: &Success<'_>) -> 
         deleted,
         read_revision,
     } = success;
-    let current: Vec<(i64,)> = sqlx::query_as("SELECT revision FROM links WHERE resource_id = ?1 AND target = ?2")
-        .bind(&claim.resource_id)
-        .bind(&claim.target)
-        .fetch_all(&mut **tx)
-        .await?;
+    let sql = format!(
+        "SELECT revision FROM links WHERE resource_id = $1 AND target = $2{}",
+        tx.dialect().for_update()
+    );
+    let current: Vec<(i64,)> = tx.rows(&sql, args![&claim.resource_id, &claim.target]).await?;
     if current.first().map(|(r,)| *r) != *read_revision {
         tracing::info!(target = %claim.target, resource = %claim.resource_id, "the link changed while the vendor call was in flight; it is kept and the row runs again");
         release(tx, claim).await?;
         return insert_event(tx, claim, event).await;
     }
     if let Some(sealed) = delivered {
-        sqlx::query("DELETE FROM password_handover WHERE resource_id = ?1 AND target = ?2 AND sealed = ?3")
-            .bind(&claim.resource_id)
-            .bind(&claim.target)
-            .bind(*sealed)
-            .execute(&mut **tx)
-            .await?;
+        tx.execute(
+            "DELETE FROM password_handover WHERE resource_id = $1 AND target = $2 AND sealed = $3",
+            args![&claim.resource_id, &claim.target, *sealed],
+        )
+        .await?;
     }
     upsert_link(tx, &claim.resource_id, &claim.target, link).await?;
-    let cleared = sqlx::query("DELETE FROM sync_queue WHERE resource_id = ?1 AND target = ?2 AND generation = ?3")
-        .bind(&claim.resource_id)
-        .bind(&claim.target)
-        .bind(claim.generation)
-        .execute(&mut **tx)
+    let cleared = tx
+        .execute(
+            "DELETE FROM sync_queue WHERE resource_id = $1 AND target = $2 AND generation = $3",
+            args![&claim.resource_id, &claim.target, claim.generation],
+        )
         .await?;
-    if cleared.rows_affected() == 0 {
+    if cleared == 0 {
         release(tx, claim).await?;
     }
     if *deleted {
@@ -317,27 +328,27 @@ async fn finish_one(tx: &mut Transaction<'_, Sqlite>, success: &Success<'_>) -> 
     insert_event(tx, claim, event).await
 }
 
-async fn insert_event(tx: &mut Transaction<'_, Sqlite>, claim: &Claim, event: &Event) -> Result<(), StoreError> {
-    let ids: Vec<(i64,)> = sqlx::query_as(
-        "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         RETURNING id",
-    )
-    .bind(now_timestamp())
-    .bind(&claim.target)
-    .bind(&claim.resource_id)
-    .bind(event.action)
-    .bind(event.http_status.map(i64::from))
-    .bind(event.latency_ms)
-    .bind(&event.error)
-    .bind(&event.note)
-    .fetch_all(&mut **tx)
-    .await?;
+async fn insert_event(tx: &mut Tx, claim: &Claim, event: &Event) -> Result<(), StoreError> {
+    let ids: Vec<(i64,)> = tx
+        .rows(
+            "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            args![
+                now_timestamp(),
+                &claim.target,
+                &claim.resource_id,
+                event.action,
+                event.http_status.map(i64::from),
+                event.latency_ms,
+                &event.error,
+                &event.note
+            ],
+        )
+        .await?;
     // The log is bounded: every thousandth event, those beyond the newest EVENTS_KEPT go (a rowid
     // range delete).
     if let Some((id,)) = ids.first().filter(|(id,)| id % 1000 == 0) {
-        sqlx::query("DELETE FROM events WHERE id <= ?1")
-            .bind(id - EVENTS_KEPT)
-            .execute(&mut **tx)
+        tx.execute("DELETE FROM events WHERE id <= $1", args![id - EVENTS_KEPT])
             .await?;
     }
     Ok(())

@@ -39,7 +39,7 @@ impl From<sqlx::Error> for StoreError {
                     "userName"
                 } else if db.message().contains("display_name") {
                     "displayName"
-                } else if db.message().contains("tokens.name") {
+                } else if db.message().contains("tokens.name") || db.constraint() == Some("tokens_pkey") {
                     "token name"
                 } else {
                     "a unique value"

@@ -1,5 +1,6 @@
 //! The `groups` table and membership rows (`group_members`): a membership change costs the same in a
 //! group of ten or of 100,000 members, because it touches only the rows it names.
+use super::db::{args, Dialect, Tx};
 use super::query::GROUPS;
 use super::resource::{Page, StoredResource};
 use super::{now_timestamp, Store, StoreError};
@@ -9,7 +10,6 @@ use crate::scim::members::{MemberOp, MemberRef, MemberType};
 use crate::scim::resource::{Document, Version};
 use crate::scim::{schema, ScimError};
 use serde_json::{json, Value};
-use sqlx::{Sqlite, Transaction};
 
 /// A stored group row (members are not in its document).
 pub type StoredGroup = StoredResource;
@@ -50,7 +50,7 @@ impl Store {
     /// THE fan-out hook of membership: called with the transaction of every membership change and
     /// the members that joined or left. A membership change is a change of the member: each affected
     /// user is queued, in this same transaction, for every target whose `scope` names groups.
-    async fn members_changed(&self, tx: Transaction<'_, Sqlite>, affected: &[String]) -> Result<(), StoreError> {
+    async fn members_changed(&self, tx: Tx, affected: &[String]) -> Result<(), StoreError> {
         let ids: Vec<&str> = affected.iter().map(String::as_str).collect();
         self.enqueue_for_and_commit(tx, &ids, |t| t.uses_groups).await
     }
@@ -58,18 +58,23 @@ impl Store {
     /// Creates a group with its members in one transaction.
     pub async fn insert_group(&self, document: &Document, members: &[MemberRef]) -> Result<GroupChange, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.db.begin().await?;
         let sql = format!(
             "INSERT INTO groups (id, display_name, external_id, doc, version, created, last_modified)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) {RETURNING}"
+             VALUES ($1, $2, $3, $4, 1, $5, $5) {RETURNING}"
         );
-        let group = sqlx::query_as::<_, StoredGroup>(&sql)
-            .bind(&id)
-            .bind(display_name(document))
-            .bind(external_id(document))
-            .bind(serde_json::to_string(document)?)
-            .bind(now_timestamp())
-            .fetch_all(&mut *tx)
+        let doc = serde_json::to_string(document)?;
+        let group = tx
+            .rows::<StoredGroup>(
+                &sql,
+                args![
+                    &id,
+                    display_name(document),
+                    external_id(document),
+                    &doc,
+                    now_timestamp()
+                ],
+            )
             .await
             .map_err(|e| named(e.into(), document))?
             .pop()
@@ -83,10 +88,9 @@ impl Store {
     }
 
     pub async fn get_group(&self, id: &str) -> Result<StoredGroup, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM groups u WHERE u.id = ?1");
-        sqlx::query_as::<_, StoredGroup>(&sql)
-            .bind(id)
-            .fetch_all(&self.read)
+        let sql = format!("SELECT {COLUMNS} FROM groups u WHERE u.id = $1");
+        self.db
+            .read::<StoredGroup>(&sql, args![id])
             .await?
             .pop()
             .ok_or(StoreError::NotFound)
@@ -94,12 +98,13 @@ impl Store {
 
     /// Every member of a group, in id order.
     pub async fn group_members(&self, id: &str) -> Result<Vec<MemberRow>, StoreError> {
-        Ok(sqlx::query_as::<_, MemberRow>(
-            "SELECT member_id, member_type, display FROM group_members WHERE group_id = ?1 ORDER BY member_id",
-        )
-        .bind(id)
-        .fetch_all(&self.read)
-        .await?)
+        Ok(self
+            .db
+            .read(
+                "SELECT member_id, member_type, display FROM group_members WHERE group_id = $1 ORDER BY member_id",
+                args![id],
+            )
+            .await?)
     }
 
     pub async fn list_groups(&self, query: &ListQuery) -> Result<Page, StoreError> {
@@ -116,11 +121,13 @@ impl Store {
         if_match: Option<&str>,
         change: impl FnOnce(Document) -> Result<(Document, Vec<MemberOp>), E>,
     ) -> Result<GroupChange, E> {
-        let mut tx = self.write.begin().await.map_err(StoreError::from)?;
-        let sql = format!("SELECT {COLUMNS} FROM groups u WHERE u.id = ?1");
-        let rows = sqlx::query_as::<_, StoredGroup>(&sql)
-            .bind(id)
-            .fetch_all(&mut *tx)
+        let mut tx = self.db.begin().await.map_err(StoreError::from)?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM groups u WHERE u.id = $1{}",
+            tx.dialect().for_update()
+        );
+        let rows = tx
+            .rows::<StoredGroup>(&sql, args![id])
             .await
             .map_err(StoreError::from)?;
         let current = rows.into_iter().next().ok_or(StoreError::NotFound)?;
@@ -140,16 +147,15 @@ impl Store {
             });
         }
         let sql = format!(
-            "UPDATE groups SET display_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
-             WHERE id = ?5 {RETURNING}"
+            "UPDATE groups SET display_name = $1, external_id = $2, doc = $3, version = version + 1, last_modified = $4
+             WHERE id = $5 {RETURNING}"
         );
-        let group = sqlx::query_as::<_, StoredGroup>(&sql)
-            .bind(display_name(&after))
-            .bind(external_id(&after))
-            .bind(serde_json::to_string(&after).map_err(StoreError::from)?)
-            .bind(now_timestamp())
-            .bind(id)
-            .fetch_all(&mut *tx)
+        let doc = serde_json::to_string(&after).map_err(StoreError::from)?;
+        let group = tx
+            .rows::<StoredGroup>(
+                &sql,
+                args![display_name(&after), external_id(&after), &doc, now_timestamp(), id],
+            )
             .await
             .map_err(|e| named(e.into(), &after))?
             .pop()
@@ -165,21 +171,18 @@ impl Store {
 
     /// Deletes group `id` (its membership rows go with it, and it leaves the groups it was in).
     pub async fn delete_group(&self, id: &str, expected: Option<Version>) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.write.begin().await?;
-        let members: Vec<(String,)> = sqlx::query_as("SELECT member_id FROM group_members WHERE group_id = ?1")
-            .bind(id)
-            .fetch_all(&mut *tx)
+        let mut tx = self.db.begin().await?;
+        let members: Vec<(String,)> = tx
+            .rows("SELECT member_id FROM group_members WHERE group_id = $1", args![id])
             .await?;
-        let done = sqlx::query("DELETE FROM groups WHERE id = ?1 AND (?2 IS NULL OR version = ?2)")
-            .bind(id)
-            .bind(expected.map(|v| v.0))
-            .execute(&mut *tx)
+        let done = tx
+            .execute(
+                "DELETE FROM groups WHERE id = $1 AND ($2 IS NULL OR version = $2)",
+                args![id, expected.map(|v| v.0)],
+            )
             .await?;
-        if done.rows_affected() == 0 {
-            let exists: Vec<(i64,)> = sqlx::query_as("SELECT 1 FROM groups WHERE id = ?1")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
+        if done == 0 {
+            let exists: Vec<(i32,)> = tx.rows("SELECT 1 FROM groups WHERE id = $1", args![id]).await?;
             return Err(if exists.is_empty() {
                 StoreError::NotFound
             } else {
@@ -192,42 +195,37 @@ impl Store {
     }
 }
 
-async fn apply_member_op(
-    tx: &mut Transaction<'_, Sqlite>,
-    group_id: &str,
-    op: &MemberOp,
-) -> Result<Vec<String>, StoreError> {
+async fn apply_member_op(tx: &mut Tx, group_id: &str, op: &MemberOp) -> Result<Vec<String>, StoreError> {
     match op {
         MemberOp::Add(members) => add_members(tx, group_id, members).await,
         MemberOp::Remove(ids) => remove_members(tx, group_id, ids).await,
         MemberOp::RemoveAll => {
-            let rows: Vec<(String,)> =
-                sqlx::query_as("DELETE FROM group_members WHERE group_id = ?1 RETURNING member_id")
-                    .bind(group_id)
-                    .fetch_all(&mut **tx)
-                    .await?;
+            let rows: Vec<(String,)> = tx
+                .rows(
+                    "DELETE FROM group_members WHERE group_id = $1 RETURNING member_id",
+                    args![group_id],
+                )
+                .await?;
             Ok(rows.into_iter().map(|(m,)| m).collect())
         }
         MemberOp::Replace(members) => {
             let keep: Vec<&str> = members.iter().map(|m| m.value.as_str()).collect();
-            let rows: Vec<(String,)> = sqlx::query_as(
-                "DELETE FROM group_members WHERE group_id = ?1
-                 AND member_id NOT IN (SELECT value FROM json_each(?2)) RETURNING member_id",
-            )
-            .bind(group_id)
-            .bind(json!(keep).to_string())
-            .fetch_all(&mut **tx)
-            .await?;
+            let sql = format!(
+                "DELETE FROM group_members WHERE group_id = $1 AND member_id NOT IN ({}) RETURNING member_id",
+                tx.dialect().json_texts("$2")
+            );
+            let rows: Vec<(String,)> = tx.rows(&sql, args![group_id, json!(keep).to_string()]).await?;
             let mut affected: Vec<String> = rows.into_iter().map(|(m,)| m).collect();
             affected.extend(add_members(tx, group_id, members).await?);
             Ok(affected)
         }
         MemberOp::RemoveWhere(filter) => {
-            let rows: Vec<MemberRow> =
-                sqlx::query_as("SELECT member_id, member_type, display FROM group_members WHERE group_id = ?1")
-                    .bind(group_id)
-                    .fetch_all(&mut **tx)
-                    .await?;
+            let rows: Vec<MemberRow> = tx
+                .rows(
+                    "SELECT member_id, member_type, display FROM group_members WHERE group_id = $1",
+                    args![group_id],
+                )
+                .await?;
             let members_def = schema::group().core.attribute("members").ok_or(StoreError::NotFound)?;
             let mut ids = Vec::new();
             for row in rows {
@@ -243,23 +241,21 @@ async fn apply_member_op(
 
 /// Adds members that are not there yet; returns those actually added. Every id must be an existing
 /// User or Group (400 `invalidValue` naming the first that is not), and not the group itself.
-async fn add_members(
-    tx: &mut Transaction<'_, Sqlite>,
-    group_id: &str,
-    members: &[MemberRef],
-) -> Result<Vec<String>, StoreError> {
+async fn add_members(tx: &mut Tx, group_id: &str, members: &[MemberRef]) -> Result<Vec<String>, StoreError> {
     if members.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<&str> = members.iter().map(|m| m.value.as_str()).collect();
-    let kinds: Vec<(i64, Option<String>)> = sqlx::query_as(
+    let elements = match tx.dialect() {
+        Dialect::Sqlite => "json_each($1) AS j",
+        Dialect::Postgres => "json_array_elements_text($1::json) WITH ORDINALITY AS j(value, key)",
+    };
+    let sql = format!(
         "SELECT j.key, CASE WHEN EXISTS (SELECT 1 FROM users WHERE id = j.value) THEN 'User'
                             WHEN EXISTS (SELECT 1 FROM groups WHERE id = j.value) THEN 'Group' END
-         FROM json_each(?1) AS j ORDER BY j.key",
-    )
-    .bind(json!(ids).to_string())
-    .fetch_all(&mut **tx)
-    .await?;
+         FROM {elements} ORDER BY j.key"
+    );
+    let kinds: Vec<(i64, Option<String>)> = tx.rows(&sql, args![json!(ids).to_string()]).await?;
     let mut rows = Vec::with_capacity(members.len());
     for (member, (_, kind)) in members.iter().zip(kinds) {
         rows.push(json!([
@@ -268,14 +264,17 @@ async fn add_members(
             member.display
         ]));
     }
-    let added: Vec<(String,)> = sqlx::query_as(
-        "INSERT OR IGNORE INTO group_members (group_id, member_id, member_type, display)
-         SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?2) AS j RETURNING member_id",
-    )
-    .bind(group_id)
-    .bind(Value::Array(rows).to_string())
-    .fetch_all(&mut **tx)
-    .await?;
+    let elements = match tx.dialect() {
+        Dialect::Sqlite => "json_each($2) AS j",
+        Dialect::Postgres => "json_array_elements($2::json) AS j(value)",
+    };
+    // `WHERE TRUE`: SQLite reads `ON CONFLICT` after a bare `FROM` as a join constraint.
+    let sql = format!(
+        "INSERT INTO group_members (group_id, member_id, member_type, display)
+         SELECT $1, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM {elements} WHERE TRUE
+         ON CONFLICT DO NOTHING RETURNING member_id"
+    );
+    let added: Vec<(String,)> = tx.rows(&sql, args![group_id, Value::Array(rows).to_string()]).await?;
     Ok(added.into_iter().map(|(m,)| m).collect())
 }
 
@@ -297,20 +296,14 @@ fn checked_kind(group_id: &str, member: &MemberRef, found: Option<String>) -> Re
     }
 }
 
-async fn remove_members(
-    tx: &mut Transaction<'_, Sqlite>,
-    group_id: &str,
-    ids: &[String],
-) -> Result<Vec<String>, StoreError> {
+async fn remove_members(tx: &mut Tx, group_id: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "DELETE FROM group_members WHERE group_id = ?1 AND member_id IN (SELECT value FROM json_each(?2)) RETURNING member_id",
-    )
-    .bind(group_id)
-    .bind(json!(ids).to_string())
-    .fetch_all(&mut **tx)
-    .await?;
+    let sql = format!(
+        "DELETE FROM group_members WHERE group_id = $1 AND member_id IN ({}) RETURNING member_id",
+        tx.dialect().json_texts("$2")
+    );
+    let rows: Vec<(String,)> = tx.rows(&sql, args![group_id, json!(ids).to_string()]).await?;
     Ok(rows.into_iter().map(|(m,)| m).collect())
 }

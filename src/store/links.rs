@@ -1,10 +1,10 @@
 //! The id-mapping table `links`: one row per (user, target), what the bridge last made the vendor
 //! hold there, its state typed in the column.
+use super::db::{args, Tx};
 use super::{now_timestamp, Store, StoreError};
 
 /// Where a link stands (the `links.state` column; a value outside these fails to read).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
     /// The vendor holds the user as `pushed_*` say.
     Linked,
@@ -23,15 +23,19 @@ impl LinkState {
             Self::Gone => "gone",
         }
     }
+
+    fn parse(word: &str) -> Option<Self> {
+        [Self::Linked, Self::Creating, Self::Gone]
+            .into_iter()
+            .find(|s| s.as_str() == word)
+    }
 }
+
+super::text_column!(LinkState, LinkState::parse);
 
 impl std::fmt::Display for LinkState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(match self {
-            Self::Linked => "linked",
-            Self::Creating => "creating",
-            Self::Gone => "gone",
-        })
+        f.pad(self.as_str())
     }
 }
 
@@ -50,22 +54,25 @@ pub struct Link {
 
 impl Store {
     pub async fn link(&self, resource_id: &str, target: &str) -> Result<Option<Link>, StoreError> {
-        Ok(sqlx::query_as::<_, Link>(
-            "SELECT state, remote_id, remote_key, pushed_hash, pushed_active FROM links WHERE resource_id = ?1 AND target = ?2",
-        )
-        .bind(resource_id)
-        .bind(target)
-        .fetch_all(&self.read)
-        .await?
-        .pop())
+        Ok(self
+            .db
+            .read::<Link>(
+                "SELECT state, remote_id, remote_key, pushed_hash, pushed_active FROM links
+                 WHERE resource_id = $1 AND target = $2",
+                args![resource_id, target],
+            )
+            .await?
+            .pop())
     }
 
     /// Records the link in one statement (before a create, as `creating`: if the process dies after
     /// the vendor answered, the next attempt looks the user up instead of creating it twice).
     /// Returns the link's new revision.
     pub async fn save_link(&self, resource_id: &str, target: &str, link: &Link) -> Result<i64, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        upsert_link(&mut conn, resource_id, target, link).await
+        let mut tx = self.db.begin().await?;
+        let revision = upsert_link(&mut tx, resource_id, target, link).await?;
+        tx.commit().await?;
+        Ok(revision)
     }
 
     /// Whether a user other than `resource_id` is linked at `target` to the same vendor record: the
@@ -73,46 +80,42 @@ impl Store {
     /// adopted by e-mail). A deleted user's record that a new user with the same e-mail took over is
     /// then not removed from under it.
     pub async fn linked_elsewhere(&self, resource_id: &str, target: &str, link: &Link) -> Result<bool, StoreError> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM links WHERE target = ?2 AND resource_id <> ?1 AND state <> 'gone'
-               AND (remote_id = ?3 OR (remote_key = ?4 COLLATE NOCASE AND (remote_id IS NULL OR ?3 IS NULL)))
+        let sql = format!(
+            "SELECT 1 FROM links WHERE target = $2 AND resource_id <> $1 AND state <> 'gone'
+               AND (remote_id = $3 OR ({} AND (remote_id IS NULL OR $3 IS NULL)))
              LIMIT 1",
-        )
-        .bind(resource_id)
-        .bind(target)
-        .bind(&link.remote_id)
-        .bind(&link.remote_key)
-        .fetch_all(&self.read)
-        .await?;
+            self.db.dialect().ci_eq("remote_key", "$4")
+        );
+        let rows: Vec<(i32,)> = self
+            .db
+            .read(&sql, args![resource_id, target, &link.remote_id, &link.remote_key])
+            .await?;
         Ok(!rows.is_empty())
     }
 }
 
 /// Writes a link, moving its revision; returns the new revision.
-pub(super) async fn upsert_link(
-    conn: &mut sqlx::SqliteConnection,
-    resource_id: &str,
-    target: &str,
-    link: &Link,
-) -> Result<i64, StoreError> {
-    let revision: Vec<(i64,)> = sqlx::query_as(
+pub(super) async fn upsert_link(tx: &mut Tx, resource_id: &str, target: &str, link: &Link) -> Result<i64, StoreError> {
+    let revision: Vec<(i64,)> = tx
+        .rows(
         "INSERT INTO links (resource_id, target, state, remote_id, remote_key, pushed_hash, pushed_active, updated_at, revision)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1)
          ON CONFLICT (resource_id, target) DO UPDATE SET state = excluded.state, remote_id = excluded.remote_id,
              remote_key = excluded.remote_key, pushed_hash = excluded.pushed_hash,
              pushed_active = excluded.pushed_active, updated_at = excluded.updated_at,
              revision = links.revision + 1
          RETURNING revision",
-    )
-    .bind(resource_id)
-    .bind(target)
-    .bind(link.state)
-    .bind(&link.remote_id)
-    .bind(&link.remote_key)
-    .bind(&link.pushed_hash)
-    .bind(link.pushed_active)
-    .bind(now_timestamp())
-    .fetch_all(conn)
-    .await?;
+            args![
+                resource_id,
+                target,
+                link.state.as_str(),
+                &link.remote_id,
+                &link.remote_key,
+                &link.pushed_hash,
+                link.pushed_active,
+                now_timestamp()
+            ],
+        )
+        .await?;
     Ok(revision.first().map_or(0, |(r,)| *r))
 }

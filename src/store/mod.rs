@@ -1,11 +1,14 @@
-//! The one owner of SQL. SQLite in WAL mode: a pool of readers and a single-connection writer pool,
-//! so writers queue in the application instead of meeting "database is locked".
+//! The one owner of SQL, on SQLite (the default: WAL mode, a pool of readers and a single-connection
+//! writer pool, so writers queue in the application instead of meeting "database is locked") or on
+//! PostgreSQL (`postgres://…`: several replicas may share one database). `db` holds the primitives
+//! every statement goes through.
 //!
 //! Every query here runs to completion (`fetch_all`, `execute`), never `fetch_one`/`fetch_optional`:
 //! those stop after the first row and leave the SQLite statement active, which keeps its implicit
 //! transaction open, so the WAL can never be reset and grows without bound (3.8 GB in a two-minute
 //! create benchmark before this rule; see `tests/api/locking.rs`).
 mod claims;
+pub(crate) mod db;
 mod error;
 mod groups;
 mod links;
@@ -34,7 +37,10 @@ pub use tokens::TokenRecord;
 pub use users::StoredUser;
 
 use crate::secrets::Sealer;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+pub use db::Dialect;
+use db::{args, Db, Tx};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,11 +48,46 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// A type kept as text in a column (a word, a timestamp), read on both backends through `parse`
+/// (`&str -> Option<Self>`); it is bound as text (`db::Arg`).
+macro_rules! text_column {
+    ($ty:ty, $parse:expr) => {
+        impl sqlx::Type<sqlx::Sqlite> for $ty {
+            fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+                <&str as sqlx::Type<sqlx::Sqlite>>::type_info()
+            }
+            fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Sqlite>>::compatible(ty)
+            }
+        }
+        impl sqlx::Type<sqlx::Postgres> for $ty {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for $ty {
+            fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<'r, sqlx::Sqlite>>::decode(value)?;
+                ($parse)(text).ok_or_else(|| format!("'{text}' is not a {}", stringify!($ty)).into())
+            }
+        }
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $ty {
+            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<'r, sqlx::Postgres>>::decode(value)?;
+                ($parse)(text).ok_or_else(|| format!("'{text}' is not a {}", stringify!($ty)).into())
+            }
+        }
+    };
+}
+pub(crate) use text_column;
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    read: SqlitePool,
-    write: SqlitePool,
+    db: Db,
     /// Bumped whenever this process changes the tokens table, so credential caches can drop at once.
     tokens_changed: Arc<AtomicU64>,
     url: Arc<str>,
@@ -60,37 +101,16 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` and runs the migrations.
+    /// Opens the database at `url` and runs its migrations: PostgreSQL for a `postgres://` or
+    /// `postgresql://` URL, SQLite (the file created if needed) otherwise.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?;
-        secure(options.get_filename())?;
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // Another process (the CLI) may hold the write lock for a moment.
-            .busy_timeout(Duration::from_secs(10));
-        // The one writer gets a larger page cache (random inserts into big indexes); readers little.
-        // No ping before each acquire (sqlx's default): an in-process SQLite connection cannot have
-        // dropped, and the ping is one more round trip to the connection's thread per statement.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone().pragma("cache_size", "-16000"))
-            .await?;
-        sqlx::migrate!("./migrations").run(&write).await?;
-        // Each sqlx SQLite connection has its own thread; a few more readers than cores keeps
-        // requests from queueing behind one slow page.
-        let readers = std::thread::available_parallelism().map_or(4, |n| (n.get() * 2).clamp(4, 16));
-        let read = SqlitePoolOptions::new()
-            .max_connections(readers as u32)
-            .test_before_acquire(false)
-            .connect_with(options.pragma("cache_size", "-2000"))
-            .await?;
+        let db = if is_postgres(url) {
+            connect_postgres(url).await?
+        } else {
+            connect_sqlite(url).await?
+        };
         Ok(Self {
-            read,
-            write,
+            db,
             tokens_changed: Arc::new(AtomicU64::new(0)),
             url: url.into(),
             targets: Arc::new(Vec::new()),
@@ -98,6 +118,16 @@ impl Store {
             sealer: None,
             user_schema: crate::scim::schema::user(),
         })
+    }
+
+    /// The database URL fit for a log line (no password).
+    pub fn redacted_url(&self) -> String {
+        redacted_url(&self.url)
+    }
+
+    /// Which backend this store runs on.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
     }
 
     /// The same store, queueing fan-out for these targets on every change.
@@ -136,7 +166,7 @@ impl Store {
     /// The same, for the targets `which` selects.
     async fn enqueue_for_and_commit(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        mut tx: Tx,
         ids: &[&str],
         which: impl Fn(&TargetScope) -> bool,
     ) -> Result<(), StoreError> {
@@ -146,23 +176,13 @@ impl Store {
 
     /// Queues user `id` and, when the client sent a password, seals it for each queued target that
     /// takes passwords, then commits: the password travels with the change or not at all.
-    async fn enqueue_user_and_commit(
-        &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
-        id: &str,
-        password: Option<&str>,
-    ) -> Result<(), StoreError> {
+    async fn enqueue_user_and_commit(&self, mut tx: Tx, id: &str, password: Option<&str>) -> Result<(), StoreError> {
         let queued = self.enqueue_user(&mut tx, id, password).await?;
         self.commit_and_wake(tx, queued).await
     }
 
     /// Queues user `id` (and seals its password) in `tx`; how many rows were queued.
-    async fn enqueue_user(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        id: &str,
-        password: Option<&str>,
-    ) -> Result<u64, StoreError> {
+    async fn enqueue_user(&self, tx: &mut Tx, id: &str, password: Option<&str>) -> Result<u64, StoreError> {
         let queued = self.enqueue(tx, &[id], |_| true).await?;
         if let (Some(password), Some(sealer)) = (password, &self.sealer) {
             for target in self.targets.iter().filter(|t| t.takes_passwords) {
@@ -175,7 +195,7 @@ impl Store {
 
     async fn enqueue(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        tx: &mut Tx,
         ids: &[&str],
         which: impl Fn(&TargetScope) -> bool,
     ) -> Result<u64, StoreError> {
@@ -187,7 +207,7 @@ impl Store {
         Ok(queued)
     }
 
-    async fn commit_and_wake(&self, tx: sqlx::Transaction<'_, sqlx::Sqlite>, queued: u64) -> Result<(), StoreError> {
+    async fn commit_and_wake(&self, tx: Tx, queued: u64) -> Result<(), StoreError> {
         tx.commit().await?;
         if queued > 0 {
             self.sync_wakeup.notify_one();
@@ -211,13 +231,12 @@ impl Store {
 
     /// A cheap query proving the database answers (for `/healthz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.read).await?;
+        let _: Vec<(i32,)> = self.db.read("SELECT 1", args![]).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.write.close().await;
-        self.read.close().await;
+        self.db.close().await;
     }
 }
 
@@ -232,6 +251,67 @@ pub fn format_timestamp(at: time::OffsetDateTime) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     utc.format(&format).unwrap_or_else(|_| utc.unix_timestamp().to_string())
+}
+
+/// `url` fit for a log line: a password in it is replaced by `***`.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+async fn connect_sqlite(url: &str) -> Result<Db, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?;
+    secure(options.get_filename())?;
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        // Another process (the CLI) may hold the write lock for a moment.
+        .busy_timeout(Duration::from_secs(10));
+    // The one writer gets a larger page cache (random inserts into big indexes); readers little.
+    // No ping before each acquire (sqlx's default): an in-process SQLite connection cannot have
+    // dropped, and the ping is one more round trip to the connection's thread per statement.
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(options.clone().pragma("cache_size", "-16000"))
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+    // Each sqlx SQLite connection has its own thread; a few more readers than cores keeps
+    // requests from queueing behind one slow page.
+    let readers = std::thread::available_parallelism().map_or(4, |n| (n.get() * 2).clamp(4, 16));
+    let read = SqlitePoolOptions::new()
+        .max_connections(readers as u32)
+        .test_before_acquire(false)
+        .connect_with(options.pragma("cache_size", "-2000"))
+        .await?;
+    Ok(Db::Sqlite { read, write })
+}
+
+/// PostgreSQL: one pool; the migrations run under sqlx's advisory lock, so replicas starting at
+/// once apply them one after the other (each sees the others' work and skips it).
+async fn connect_postgres(url: &str) -> Result<Db, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(Db::Postgres(pool))
 }
 
 /// Creates the database file private to its owner and warns about one that others can read
@@ -250,4 +330,20 @@ fn secure(file: &Path) -> Result<(), StoreError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_url;
+
+    #[test]
+    fn a_database_url_in_a_log_line_shows_no_password() {
+        assert_eq!(
+            redacted_url("postgres://bridge:s3cr:et@db.internal:5432/scim?sslmode=require"),
+            "postgres://bridge:***@db.internal:5432/scim?sslmode=require"
+        );
+        assert_eq!(redacted_url("postgres://bridge@db/scim"), "postgres://bridge@db/scim");
+        assert_eq!(redacted_url("sqlite://scim-bridge.db"), "sqlite://scim-bridge.db");
+        assert_eq!(redacted_url("sqlite:///var/lib/a@b.db"), "sqlite:///var/lib/a@b.db");
+    }
 }

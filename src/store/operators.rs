@@ -1,5 +1,6 @@
 //! What operators ask of the sync engine (`scim-bridge sync …`, `scim-bridge lookup`): per-target
 //! status, retrying rows now, re-queueing a whole target, and one user's full story.
+use super::db::{args, Arg};
 use super::links::{upsert_link, Link, LinkState};
 use super::sync_queue::{enqueue_user, SyncRow};
 use super::{now_timestamp, Store, StoreError};
@@ -105,13 +106,15 @@ impl Store {
     /// Every configured target's queue (and any other target that still has rows or links), read
     /// from the documented view `v_target_status`.
     pub async fn target_status(&self) -> Result<Vec<TargetStatus>, StoreError> {
-        let mut rows: Vec<TargetStatus> = sqlx::query_as(
-            "SELECT target, pending, dead, oldest_due, last_success, state, open_until, paused_until, pause_reason, trips,
-                    planned
-             FROM v_target_status",
-        )
-        .fetch_all(&self.read)
-        .await?;
+        let mut rows: Vec<TargetStatus> = self
+            .db
+            .read(
+                "SELECT target, pending, dead, oldest_due, last_success, state, open_until, paused_until, pause_reason,
+                        trips, planned
+                 FROM v_target_status",
+                args![],
+            )
+            .await?;
         for name in self.target_names() {
             if !rows.iter().any(|r| r.target == name) {
                 rows.push(TargetStatus {
@@ -137,115 +140,118 @@ impl Store {
     /// calls, failed). Events are numbered in time order, so the span is a rowid range from the
     /// first event after `since` (found by `events_at`).
     pub async fn calls_since(&self, since: time::OffsetDateTime) -> Result<Vec<(String, i64, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT target, count(*), count(error) FROM events
-             WHERE id >= (SELECT id FROM events WHERE at > ?1 ORDER BY at LIMIT 1)
-               AND action NOT IN ('planned', 'unchanged') GROUP BY target",
-        )
-        .bind(super::timestamp::Timestamp(since))
-        .fetch_all(&self.read)
-        .await?)
+        Ok(self
+            .db
+            .read(
+                "SELECT target, count(*), count(error) FROM events
+                 WHERE id >= (SELECT id FROM events WHERE at > $1 ORDER BY at LIMIT 1)
+                   AND action NOT IN ('planned', 'unchanged') GROUP BY target",
+                args![super::timestamp::Timestamp(since)],
+            )
+            .await?)
     }
 
     /// Makes rows due now, dead ones included, for one target and/or one user (all when `None`);
     /// returns how many. A row a worker holds right now keeps its lease, and its generation moves
     /// on, so that the worker's result does not undo the retry (the row runs again).
     pub async fn retry_now(&self, target: Option<&str>, user_id: Option<&str>) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sync_queue SET state = 'pending', due_at = ?3, attempts = 0, generation = generation + 1
-             WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR resource_id = ?2)",
-        )
-        .bind(target)
-        .bind(user_id)
-        .bind(now_timestamp())
-        .execute(&self.write)
-        .await?;
-        if done.rows_affected() > 0 {
+        let done = self
+            .db
+            .execute(
+                "UPDATE sync_queue SET state = 'pending', due_at = $3, attempts = 0, generation = generation + 1
+                 WHERE ($1 IS NULL OR target = $1) AND ($2 IS NULL OR resource_id = $2)",
+                args![target, user_id, now_timestamp()],
+            )
+            .await?;
+        if done > 0 {
             self.sync_wakeup.notify_one();
         }
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     /// The newest events first, older than `before` (an event id; keyset paging), filtered by
     /// target, user id and outcome (`ok`, `failed`, or an action: `planned`, `unchanged`). Only the
     /// filters given go into the SQL, so that SQLite reads the index of the one that narrows most.
-    pub async fn events_page(&self, filter: &EventFilter<'_>, limit: i64) -> Result<Vec<ListedEvent>, StoreError> {
-        let mut sql = sqlx::QueryBuilder::new(
+    pub async fn events_page<'a>(&self, filter: &EventFilter<'a>, limit: i64) -> Result<Vec<ListedEvent>, StoreError> {
+        let mut sql = format!(
             "SELECT e.id, e.at, e.target, e.resource_id, e.action, e.http_status, e.latency_ms, e.error, e.note,
-                    COALESCE(u.user_name, json_extract(t.doc, '$.userName'), e.resource_id) AS user_name
+                    COALESCE(u.user_name, {}, e.resource_id) AS user_name
              FROM events e
              LEFT JOIN users u ON u.id = e.resource_id
              LEFT JOIN user_tombstones t ON t.id = e.resource_id
-             WHERE 1",
+             WHERE TRUE",
+            self.db.dialect().doc_text("t.doc", "userName")
         );
+        let mut binds: Vec<Arg<'_>> = Vec::new();
+        let mut and = |test: &str, value: Arg<'a>| {
+            binds.push(value);
+            sql.push_str(&format!(" AND {test} ${}", binds.len()));
+        };
         if let Some(before) = filter.before {
-            sql.push(" AND e.id < ").push_bind(before);
+            and("e.id <", before.into());
         }
         if let Some(target) = filter.target {
-            sql.push(" AND e.target = ").push_bind(target);
+            and("e.target =", target.into());
         }
         if let Some(user_id) = filter.user_id {
-            sql.push(" AND e.resource_id = ").push_bind(user_id);
+            and("e.resource_id =", user_id.into());
         }
         match filter.outcome {
-            None => &mut sql,
-            Some("ok") => sql.push(" AND e.error IS NULL AND e.action = 'reconcile'"),
-            Some("failed") => sql.push(" AND e.error IS NOT NULL"),
-            Some(action) => sql.push(" AND e.action = ").push_bind(action),
+            None => {}
+            Some("ok") => sql.push_str(" AND e.error IS NULL AND e.action = 'reconcile'"),
+            Some("failed") => sql.push_str(" AND e.error IS NOT NULL"),
+            Some(action) => and("e.action =", action.into()),
         };
-        sql.push(" ORDER BY e.id DESC LIMIT ").push_bind(limit);
-        Ok(sql.build_query_as().fetch_all(&self.read).await?)
+        binds.push(limit.into());
+        sql.push_str(&format!(" ORDER BY e.id DESC LIMIT ${}", binds.len()));
+        Ok(self.db.read(&sql, &binds).await?)
     }
 
     /// Dead rows, by target then the time they died, `limit` from `offset` (the console's list),
     /// with the user's name (a deleted user's from its tombstone). The page's keys are counted off
     /// the index `sync_queue_by_state` alone; only the rows shown are joined.
     pub async fn dead_rows(&self, target: Option<&str>, limit: i64, offset: i64) -> Result<Vec<DeadRow>, StoreError> {
-        Ok(sqlx::query_as(
+        let sql = format!(
             "SELECT q.resource_id, q.target, q.attempts, q.due_at, q.last_error,
-                    COALESCE(u.user_name, json_extract(t.doc, '$.userName'), q.resource_id) AS user_name
+                    COALESCE(u.user_name, {}, q.resource_id) AS user_name
              FROM (SELECT resource_id, target FROM sync_queue
-                   WHERE state = 'dead' AND (?1 IS NULL OR target = ?1)
-                   ORDER BY target, due_at, resource_id LIMIT ?2 OFFSET ?3) page
+                   WHERE state = 'dead' AND ($1 IS NULL OR target = $1)
+                   ORDER BY target, due_at, resource_id LIMIT $2 OFFSET $3) page
              JOIN sync_queue q ON q.resource_id = page.resource_id AND q.target = page.target
              LEFT JOIN users u ON u.id = q.resource_id
              LEFT JOIN user_tombstones t ON t.id = q.resource_id
              ORDER BY q.target, q.due_at, q.resource_id",
-        )
-        .bind(target)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.read)
-        .await?)
+            self.db.dialect().doc_text("t.doc", "userName")
+        );
+        Ok(self.db.read(&sql, args![target, limit, offset]).await?)
     }
 
     /// Who `sync plan` looks at for `target`: every live user (or the one `user` names, by id,
     /// userName or e-mail) and every user still linked there, deleted ones included; (id, userName).
     pub async fn plan_subjects(&self, target: &str, user: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
+        let dialect = self.db.dialect();
+        let sql = format!(
             "SELECT id, user_name FROM (
-                 SELECT u.id, u.user_name, 0 AS deleted, u.rowid AS n FROM users u
+                 SELECT u.id, u.user_name, 0 AS deleted, {} AS n FROM users u
                  UNION ALL
-                 SELECT l.resource_id, COALESCE(json_extract(t.doc, '$.userName'), l.remote_key, l.resource_id),
-                        1, 0
+                 SELECT l.resource_id, COALESCE({}, l.remote_key, l.resource_id), 1, 0
                  FROM links l LEFT JOIN user_tombstones t ON t.id = l.resource_id
-                 WHERE l.target = ?1 AND l.state <> 'gone'
-                   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = l.resource_id))
-             WHERE ?2 IS NULL OR id = ?2 OR user_name = ?2
-                OR id IN (SELECT user_id FROM user_emails WHERE value = ?2)
+                 WHERE l.target = $1 AND l.state <> 'gone'
+                   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = l.resource_id)) AS subjects
+             WHERE $2 IS NULL OR id = $2 OR {}
+                OR id IN (SELECT user_id FROM user_emails WHERE {})
              ORDER BY deleted, n, id",
-        )
-        .bind(target)
-        .bind(user)
-        .fetch_all(&self.read)
-        .await?)
+            dialect.row_number("u"),
+            dialect.doc_text("t.doc", "userName"),
+            dialect.ci_column_eq("user_name", "$2"),
+            dialect.email_eq("$2"),
+        );
+        Ok(self.db.read(&sql, args![target, user]).await?)
     }
 
     /// How many users exist (for a progress bar's length).
     pub async fn count_users(&self) -> Result<u64, StoreError> {
-        let rows: Vec<(i64,)> = sqlx::query_as("SELECT count(*) FROM users")
-            .fetch_all(&self.read)
-            .await?;
+        let rows: Vec<(i64,)> = self.db.read("SELECT count(*) FROM users", args![]).await?;
         Ok(rows.first().map_or(0, |(n,)| u64::try_from(*n).unwrap_or(0)))
     }
 
@@ -257,20 +263,16 @@ impl Store {
         };
         let (mut after, mut queued) = (0i64, 0u64);
         // Forgotten fingerprints make every reconcile compare with the vendor again (no skip).
-        sqlx::query("UPDATE links SET pushed_hash = NULL WHERE target = ?1")
-            .bind(target)
-            .execute(&self.write)
+        self.db
+            .execute("UPDATE links SET pushed_hash = NULL WHERE target = $1", args![target])
             .await?;
+        let n = self.db.dialect().row_number("u");
+        let sql = format!("SELECT {n}, u.id FROM users u WHERE {n} > $1 ORDER BY {n} LIMIT $2");
         loop {
-            let batch: Vec<(i64, String)> =
-                sqlx::query_as("SELECT rowid, id FROM users WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")
-                    .bind(after)
-                    .bind(RESYNC_BATCH)
-                    .fetch_all(&self.read)
-                    .await?;
+            let batch: Vec<(i64, String)> = self.db.read(&sql, args![after, RESYNC_BATCH]).await?;
             let Some((last, _)) = batch.last() else { break };
             after = *last;
-            let mut tx = self.write.begin().await?;
+            let mut tx = self.db.begin().await?;
             for (_, id) in &batch {
                 queued += enqueue_user(&mut tx, &[scope], id).await?;
             }
@@ -287,11 +289,8 @@ impl Store {
     /// the link says nothing is known of what the vendor holds, and a row is queued now, so the
     /// worker adopts that record and pushes the user onto it instead of creating another.
     pub async fn set_link(&self, id: &str, target: &str, remote_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
-        let live: Vec<(i64,)> = sqlx::query_as("SELECT 1 FROM users WHERE id = ?1")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let mut tx = self.db.begin().await?;
+        let live: Vec<(i32,)> = tx.rows("SELECT 1 FROM users WHERE id = $1", args![id]).await?;
         if live.is_empty() {
             return Err(StoreError::NotFound);
         }
@@ -303,15 +302,12 @@ impl Store {
             pushed_active: None,
         };
         upsert_link(&mut tx, id, target, &link).await?;
-        sqlx::query(
-            "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at) VALUES (?1, ?2, ?3, ?3)
+        tx.execute(
+            "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at) VALUES ($1, $2, $3, $3)
              ON CONFLICT (resource_id, target) DO UPDATE SET due_at = excluded.due_at,
                  generation = sync_queue.generation + 1, state = 'pending', attempts = 0, last_error = NULL",
+            args![id, target, now_timestamp()],
         )
-        .bind(id)
-        .bind(target)
-        .bind(now_timestamp())
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         self.sync_wakeup.notify_one();
@@ -321,42 +317,47 @@ impl Store {
     /// A user by id, userName or e-mail (a live user before a tombstone: NULLs sort first), with its links, queued rows
     /// and last `events` vendor calls. `None` when nothing matches.
     pub async fn lookup(&self, key: &str, events: i64) -> Result<Option<LookedUp>, StoreError> {
-        let found: Vec<Found> = sqlx::query_as(
+        let dialect = self.db.dialect();
+        let tombstone_name = dialect.doc_text("doc", "userName");
+        let sql = format!(
             "SELECT id, user_name, NULL AS deleted_at, doc FROM users
-             WHERE id = ?1 OR user_name = ?1 OR id IN (SELECT user_id FROM user_emails WHERE value = ?1)
+             WHERE id = $1 OR {} OR id IN (SELECT user_id FROM user_emails WHERE {})
              UNION ALL
-             SELECT id, json_extract(doc, '$.userName'), deleted_at, doc FROM user_tombstones
-             WHERE id = ?1 OR json_extract(doc, '$.userName') = ?1 COLLATE NOCASE
-             ORDER BY deleted_at LIMIT 1",
-        )
-        .bind(key)
-        .fetch_all(&self.read)
-        .await?;
+             SELECT id, {tombstone_name}, deleted_at, doc FROM user_tombstones
+             WHERE id = $1 OR {}
+             ORDER BY deleted_at NULLS FIRST LIMIT 1",
+            dialect.ci_column_eq("user_name", "$1"),
+            dialect.email_eq("$1"),
+            dialect.ci_eq(&tombstone_name, "$1"),
+        );
+        let found: Vec<Found> = self.db.read(&sql, args![key]).await?;
         let Some(found) = found.into_iter().next() else {
             return Ok(None);
         };
-        let links: Vec<TargetLink> = sqlx::query_as(
-            "SELECT target, state, remote_id, remote_key, pushed_hash, pushed_active FROM links
-             WHERE resource_id = ?1 ORDER BY target",
-        )
-        .bind(&found.id)
-        .fetch_all(&self.read)
-        .await?;
-        let queued: Vec<SyncRow> = sqlx::query_as(
-            "SELECT resource_id, target, state, generation, attempts, due_at, last_error FROM sync_queue
-             WHERE resource_id = ?1 ORDER BY target",
-        )
-        .bind(&found.id)
-        .fetch_all(&self.read)
-        .await?;
-        let events: Vec<EventRow> = sqlx::query_as(
-            "SELECT at, target, action, http_status, latency_ms, error, note FROM events
-             WHERE resource_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
-        )
-        .bind(&found.id)
-        .bind(events)
-        .fetch_all(&self.read)
-        .await?;
+        let links: Vec<TargetLink> = self
+            .db
+            .read(
+                "SELECT target, state, remote_id, remote_key, pushed_hash, pushed_active FROM links
+                 WHERE resource_id = $1 ORDER BY target",
+                args![&found.id],
+            )
+            .await?;
+        let queued: Vec<SyncRow> = self
+            .db
+            .read(
+                "SELECT resource_id, target, state, generation, attempts, due_at, last_error FROM sync_queue
+                 WHERE resource_id = $1 ORDER BY target",
+                args![&found.id],
+            )
+            .await?;
+        let events: Vec<EventRow> = self
+            .db
+            .read(
+                "SELECT at, target, action, http_status, latency_ms, error, note FROM events
+                 WHERE resource_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                args![&found.id, events],
+            )
+            .await?;
         Ok(Some(LookedUp {
             id: found.id,
             user_name: found.user_name,
@@ -372,12 +373,13 @@ impl Store {
 impl Store {
     /// How many queued rows and links `target` has (what `sync drop` would remove).
     pub async fn target_footprint(&self, target: &str) -> Result<(i64, i64), StoreError> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM sync_queue WHERE target = ?1), (SELECT count(*) FROM links WHERE target = ?1)",
-        )
-        .bind(target)
-        .fetch_all(&self.read)
-        .await?;
+        let rows: Vec<(i64, i64)> = self
+            .db
+            .read(
+                "SELECT (SELECT count(*) FROM sync_queue WHERE target = $1), (SELECT count(*) FROM links WHERE target = $1)",
+                args![target],
+            )
+            .await?;
         Ok(rows.first().copied().unwrap_or((0, 0)))
     }
 
@@ -385,26 +387,20 @@ impl Store {
     /// waiting passwords and health, in one transaction; tombstones no other target still needs go
     /// too. Returns (rows, links) removed.
     pub async fn drop_target(&self, target: &str) -> Result<(u64, u64), StoreError> {
-        let mut tx = self.write.begin().await?;
-        let rows = sqlx::query("DELETE FROM sync_queue WHERE target = ?1")
-            .bind(target)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let links = sqlx::query("DELETE FROM links WHERE target = ?1")
-            .bind(target)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let mut tx = self.db.begin().await?;
+        let rows = tx
+            .execute("DELETE FROM sync_queue WHERE target = $1", args![target])
+            .await?;
+        let links = tx.execute("DELETE FROM links WHERE target = $1", args![target]).await?;
         for table in ["password_handover", "target_state"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE target = ?1"))
-                .bind(target)
-                .execute(&mut *tx)
+            tx.execute(&format!("DELETE FROM {table} WHERE target = $1"), args![target])
                 .await?;
         }
-        sqlx::query("DELETE FROM user_tombstones WHERE id NOT IN (SELECT resource_id FROM sync_queue)")
-            .execute(&mut *tx)
-            .await?;
+        tx.execute(
+            "DELETE FROM user_tombstones WHERE id NOT IN (SELECT resource_id FROM sync_queue)",
+            args![],
+        )
+        .await?;
         tx.commit().await?;
         Ok((rows, links))
     }

@@ -1,11 +1,11 @@
 //! What users and groups share: the stored row, and listing with filter, sort and paging.
+use super::db::Arg;
 use super::query::{order_by, Bind, Compiler, Table};
 use super::{Store, StoreError};
 use crate::scim::list::ListQuery;
 use crate::scim::resource::{Document, Version};
 use crate::scim::schema::ResourceSchema;
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, FromRow};
+use sqlx::FromRow;
 
 /// A stored resource row.
 #[derive(Debug, Clone, FromRow)]
@@ -57,49 +57,52 @@ impl Store {
         columns: &str,
         query: &ListQuery,
     ) -> Result<Page, StoreError> {
+        let dialect = self.db.dialect();
         let filter = match &query.filter {
-            Some(f) => Some(Compiler::new(schema, table).filter(f).map_err(StoreError::Invalid)?),
+            Some(f) => Some(
+                Compiler::new(schema, table, dialect)
+                    .filter(f)
+                    .map_err(StoreError::Invalid)?,
+            ),
             None => None,
         };
-        let (where_sql, where_binds) = filter.map_or((String::from("1"), Vec::new()), |f| (f.text, f.binds));
+        let (where_sql, where_binds) = filter.map_or((String::from("TRUE"), Vec::new()), |f| (f.text, f.binds));
         let from = table.name;
         let offset = query.start_index - 1;
         let items = if query.count == 0 {
             Vec::new()
         } else {
             let mut binds = where_binds.clone();
-            let order = order_by(schema, table, query.sort_by.as_ref(), query.sort_order, &mut binds)
-                .map_err(StoreError::Invalid)?;
+            let order = order_by(
+                dialect,
+                schema,
+                table,
+                query.sort_by.as_ref(),
+                query.sort_order,
+                &mut binds,
+            )
+            .map_err(StoreError::Invalid)?;
             binds.push(Bind::Int(query.count as i64));
             binds.push(Bind::Int(offset as i64));
-            let sql = format!("SELECT {columns} FROM {from} u WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
-            sqlx::query_as_with::<_, StoredResource, _>(&sql, arguments(&binds)?)
-                .fetch_all(&self.read)
-                .await?
+            let (limit, offset) = (binds.len() - 1, binds.len());
+            let sql = format!(
+                "SELECT {columns} FROM {from} u WHERE {where_sql} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}"
+            );
+            self.db.read::<StoredResource>(&sql, &arguments(&binds)).await?
         };
         let short_page = !items.is_empty() && items.len() < query.count;
         let total = if short_page || (items.is_empty() && offset == 0 && query.count > 0) {
             offset + items.len()
         } else {
             let sql = format!("SELECT count(*) FROM {from} u WHERE {where_sql}");
-            let rows: Vec<(i64,)> = sqlx::query_as_with(&sql, arguments(&where_binds)?)
-                .fetch_all(&self.read)
-                .await?;
+            let rows: Vec<(i64,)> = self.db.read(&sql, &arguments(&where_binds)).await?;
             rows.first().map_or(0, |(n,)| *n as usize)
         };
         Ok(Page { total, items })
     }
 }
 
-pub(super) fn arguments(binds: &[Bind]) -> Result<SqliteArguments<'static>, StoreError> {
-    let mut args = SqliteArguments::default();
-    for b in binds {
-        let added = match b {
-            Bind::Text(s) => args.add(s.clone()),
-            Bind::Int(i) => args.add(*i),
-            Bind::Real(f) => args.add(*f),
-        };
-        added.map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
-    }
-    Ok(args)
+/// A compiled expression's parameters, as the statement's.
+pub(super) fn arguments(binds: &[Bind]) -> Vec<Arg<'_>> {
+    binds.iter().map(Arg::from).collect()
 }

@@ -1,16 +1,22 @@
 //! Enqueueing fan-out work in the transaction of the change that causes it (docs/architecture.md: the row
 //! is written with the change, so a committed change always has its work queued).
-use super::query::{Bind, Compiler, Sql, USERS};
+use super::db::{args, Arg, Dialect, Tx};
+use super::query::{Compiler, Sql, USERS};
 use super::resource::arguments;
 use super::{now_timestamp, StoreError};
 use crate::scim::{schema, Filter, ScimError};
-use sqlx::{Sqlite, Transaction};
 
-/// A target as the store needs it: its name, and its scope compiled to SQL over `users u`.
+/// Parameters before a scope's own in the statements that embed it (`enqueue_user`, `sync_view`).
+pub(super) const ENQUEUE_PARAMS: usize = 3;
+pub(super) const VIEW_PARAMS: usize = 2;
+
+/// A target as the store needs it: its name, and its scope compiled to SQL over `users u`, once
+/// for each statement that embeds it (their parameters are numbered).
 #[derive(Debug)]
 pub struct TargetScope {
     pub name: String,
-    pub(super) scope: Option<Sql>,
+    pub(super) enqueue_scope: Option<Sql>,
+    pub(super) view_scope: Option<Sql>,
     /// The scope names `groups`, so membership changes move users in or out of it.
     pub uses_groups: bool,
     /// The vendor takes users' passwords, so one the IdP sends is held (sealed) until delivered.
@@ -23,12 +29,22 @@ impl TargetScope {
         scope: Option<&Filter>,
         takes_passwords: bool,
         schema: &schema::ResourceSchema,
+        dialect: Dialect,
     ) -> Result<Self, ScimError> {
         let uses_groups = scope.is_some_and(|f| f.paths().iter().any(|p| p.name.eq_ignore_ascii_case("groups")));
-        let scope = scope.map(|f| Compiler::new(schema, &USERS).filter(f)).transpose()?;
+        let compiled = |before: usize| {
+            scope
+                .map(|f| {
+                    Compiler::new(schema, &USERS, dialect)
+                        .numbered_from(before + 1)
+                        .filter(f)
+                })
+                .transpose()
+        };
         Ok(Self {
             name: name.to_owned(),
-            scope,
+            enqueue_scope: compiled(ENQUEUE_PARAMS)?,
+            view_scope: compiled(VIEW_PARAMS)?,
             uses_groups,
             takes_passwords,
         })
@@ -38,76 +54,54 @@ impl TargetScope {
 /// Queues user `id` for every target it is in (by scope) or still linked to (it may just have
 /// left the scope, or been deleted). A row already waiting is coalesced: its generation moves on and
 /// it is due now. Returns how many rows were queued or moved.
-pub(super) async fn enqueue_user(
-    tx: &mut Transaction<'_, Sqlite>,
-    targets: &[&TargetScope],
-    id: &str,
-) -> Result<u64, StoreError> {
+pub(super) async fn enqueue_user(tx: &mut Tx, targets: &[&TargetScope], id: &str) -> Result<u64, StoreError> {
     let mut queued = 0;
+    let now = now_timestamp();
     for target in targets {
         let (scope, scope_binds) = target
-            .scope
+            .enqueue_scope
             .as_ref()
-            .map_or(("1", &[][..]), |s| (s.text.as_str(), &s.binds[..]));
-        // Anonymous parameters only, bound in text order: the scope's own `?`s sit in the middle.
+            .map_or(("TRUE", &[][..]), |s| (s.text.as_str(), &s.binds[..]));
+        // A row already queued (perhaps in flight, its create not yet linked) moves on too, so that
+        // the worker looks again after a delete that raced with it. The scope's parameters follow
+        // the ENQUEUE_PARAMS of the statement.
         let sql = format!(
             "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at)
-             SELECT ?, ?, ?, ?
-             WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = ? AND ({scope}))
-                OR EXISTS (SELECT 1 FROM links l WHERE l.resource_id = ? AND l.target = ? AND l.state <> 'gone')
-                OR EXISTS (SELECT 1 FROM sync_queue q WHERE q.resource_id = ? AND q.target = ?)
+             SELECT $1, $2, $3, $3
+             WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND ({scope}))
+                OR EXISTS (SELECT 1 FROM links l WHERE l.resource_id = $1 AND l.target = $2 AND l.state <> 'gone')
+                OR EXISTS (SELECT 1 FROM sync_queue q WHERE q.resource_id = $1 AND q.target = $2)
              ON CONFLICT (resource_id, target) DO UPDATE SET
                  due_at = excluded.due_at, generation = sync_queue.generation + 1,
                  state = 'pending', attempts = 0, last_error = NULL"
         );
-        let (id, name, now) = (
-            Bind::Text(id.to_owned()),
-            Bind::Text(target.name.clone()),
-            Bind::Text(now_timestamp()),
-        );
-        let mut binds = vec![id.clone(), name.clone(), now.clone(), now, id.clone()];
-        binds.extend(scope_binds.iter().cloned());
-        // A row already queued (perhaps in flight, its create not yet linked) moves on too, so that
-        // the worker looks again after a delete that raced with it.
-        binds.extend([id.clone(), name.clone(), id, name]);
-        queued += sqlx::query_with(&sql, arguments(&binds)?)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        let mut binds: Vec<Arg<'_>> = args![id, &target.name, &now].to_vec();
+        binds.extend(arguments(scope_binds));
+        queued += tx.execute(&sql, &binds).await?;
     }
     Ok(queued)
 }
 
 /// Holds a sealed password for (user, target) while that target has a row queued for the user (a
 /// newer password replaces an undelivered one).
-pub(super) async fn hand_over_password(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: &str,
-    target: &str,
-    sealed: &[u8],
-) -> Result<(), StoreError> {
-    sqlx::query(
+pub(super) async fn hand_over_password(tx: &mut Tx, id: &str, target: &str, sealed: &[u8]) -> Result<(), StoreError> {
+    tx.execute(
         "INSERT INTO password_handover (resource_id, target, sealed, created)
-         SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sync_queue WHERE resource_id = ?1 AND target = ?2)
+         SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM sync_queue WHERE resource_id = $1 AND target = $2)
          ON CONFLICT (resource_id, target) DO UPDATE SET sealed = excluded.sealed, created = excluded.created",
+        args![id, target, sealed, now_timestamp()],
     )
-    .bind(id)
-    .bind(target)
-    .bind(sealed)
-    .bind(now_timestamp())
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 /// Drops user `id`'s tombstone once no target has a row queued for it (pending or dead: a dead row
 /// may be retried by an operator, and needs the document).
-pub(super) async fn purge_tombstone(tx: &mut Transaction<'_, Sqlite>, id: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "DELETE FROM user_tombstones WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM sync_queue WHERE resource_id = ?1)",
+pub(super) async fn purge_tombstone(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM user_tombstones WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM sync_queue WHERE resource_id = $1)",
+        args![id],
     )
-    .bind(id)
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -127,19 +121,24 @@ pub struct SyncRow {
 impl super::Store {
     /// Queued rows counted by (target, state), for `/metrics` and `sync status`.
     pub async fn queue_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT target, state, count(*) FROM sync_queue GROUP BY target, state ORDER BY target, state",
-        )
-        .fetch_all(&self.read)
-        .await?)
+        Ok(self
+            .db
+            .read(
+                "SELECT target, state, count(*) FROM sync_queue GROUP BY target, state ORDER BY target, state",
+                args![],
+            )
+            .await?)
     }
 
     /// Every queued row, by target then user.
     pub async fn sync_rows(&self) -> Result<Vec<SyncRow>, StoreError> {
-        Ok(sqlx::query_as::<_, SyncRow>(
-            "SELECT resource_id, target, state, generation, attempts, due_at, last_error FROM sync_queue ORDER BY target, resource_id",
-        )
-        .fetch_all(&self.read)
-        .await?)
+        Ok(self
+            .db
+            .read(
+                "SELECT resource_id, target, state, generation, attempts, due_at, last_error FROM sync_queue
+                 ORDER BY target, resource_id",
+                args![],
+            )
+            .await?)
     }
 }

@@ -1,6 +1,7 @@
 //! Each target's health as the worker last recorded it (table `target_state`, migration 9): the
 //! circuit breaker and a vendor's announced reset, so that both survive a restart and operators see
 //! them (`sync status`, `v_target_status`, `/metrics`).
+use super::db::args;
 use super::timestamp::Timestamp;
 use super::{now_timestamp, Store, StoreError};
 use time::OffsetDateTime;
@@ -22,36 +23,37 @@ impl Store {
     /// that `v_target_status` lists it from `target_state` alone (migration 14).
     pub async fn record_targets(&self) -> Result<(), StoreError> {
         for name in self.target_names() {
-            sqlx::query(
-                "INSERT INTO target_state (target, breaker, updated_at) VALUES (?1, 'closed', ?2)
-                 ON CONFLICT (target) DO NOTHING",
-            )
-            .bind(name)
-            .bind(now_timestamp())
-            .execute(&self.write)
-            .await?;
+            self.db
+                .execute(
+                    "INSERT INTO target_state (target, breaker, updated_at) VALUES ($1, 'closed', $2)
+                     ON CONFLICT (target) DO NOTHING",
+                    args![name, now_timestamp()],
+                )
+                .await?;
         }
         Ok(())
     }
 
     pub async fn save_target_state(&self, row: &TargetStateRow) -> Result<(), StoreError> {
-        sqlx::query(
+        self.db
+            .execute(
             "INSERT INTO target_state (target, breaker, failures, trips, open_until, paused_until, pause_reason, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (target) DO UPDATE SET breaker = excluded.breaker, failures = excluded.failures,
                  trips = excluded.trips, open_until = excluded.open_until, paused_until = excluded.paused_until,
                  pause_reason = excluded.pause_reason, updated_at = excluded.updated_at",
-        )
-        .bind(&row.target)
-        .bind(&row.breaker)
-        .bind(row.failures)
-        .bind(row.trips)
-        .bind(row.open_until.map(Timestamp))
-        .bind(row.paused_until.map(Timestamp))
-        .bind(&row.pause_reason)
-        .bind(now_timestamp())
-        .execute(&self.write)
-        .await?;
+                args![
+                    &row.target,
+                    &row.breaker,
+                    row.failures,
+                    row.trips,
+                    row.open_until.map(Timestamp),
+                    row.paused_until.map(Timestamp),
+                    &row.pause_reason,
+                    now_timestamp()
+                ],
+            )
+            .await?;
         Ok(())
     }
 
@@ -65,11 +67,13 @@ impl Store {
             Option<Timestamp>,
             Option<String>,
         );
-        let rows: Vec<Columns> = sqlx::query_as(
-            "SELECT target, breaker, failures, trips, open_until, paused_until, pause_reason FROM target_state ORDER BY target",
-        )
-        .fetch_all(&self.read)
-        .await?;
+        let rows: Vec<Columns> = self
+            .db
+            .read(
+                "SELECT target, breaker, failures, trips, open_until, paused_until, pause_reason FROM target_state ORDER BY target",
+                args![],
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(

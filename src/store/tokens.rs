@@ -1,10 +1,10 @@
 //! Inbound bearer tokens: only the SHA-256 of each secret is stored.
+use super::db::args;
 use super::{now_timestamp, Store, StoreError};
 use sqlx::FromRow;
 
 /// What a token opens: the SCIM API (IdPs) or the operator console.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::Type, clap::ValueEnum)]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum TokenScope {
     #[default]
     Scim,
@@ -18,7 +18,15 @@ impl TokenScope {
             Self::Admin => "admin",
         }
     }
+
+    fn parse(word: &str) -> Option<Self> {
+        [Self::Scim, Self::Admin].into_iter().find(|s| s.as_str() == word)
+    }
 }
+
+super::text_column!(TokenScope, TokenScope::parse);
+
+const COLUMNS: &str = "name, secret_sha256, created, last_used, revoked_at, scope";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct TokenRecord {
@@ -42,12 +50,11 @@ impl Store {
         secret_sha256: &str,
         scope: TokenScope,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO tokens (name, secret_sha256, created, scope) VALUES (?1, ?2, ?3, ?4)")
-            .bind(name)
-            .bind(secret_sha256)
-            .bind(now_timestamp())
-            .bind(scope)
-            .execute(&self.write)
+        self.db
+            .execute(
+                "INSERT INTO tokens (name, secret_sha256, created, scope) VALUES ($1, $2, $3, $4)",
+                args![name, secret_sha256, now_timestamp(), scope.as_str()],
+            )
             .await?;
         self.tokens_did_change();
         Ok(())
@@ -55,51 +62,45 @@ impl Store {
 
     /// The live (not revoked) token whose secret hashes to `secret_sha256`.
     pub async fn find_live_token(&self, secret_sha256: &str) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(
-            sqlx::query_as::<_, TokenRecord>("SELECT * FROM tokens WHERE secret_sha256 = ?1 AND revoked_at IS NULL")
-                .bind(secret_sha256)
-                .fetch_all(&self.read)
-                .await
-                .map(|mut rows| rows.pop())?,
-        )
+        let sql = format!("SELECT {COLUMNS} FROM tokens WHERE secret_sha256 = $1 AND revoked_at IS NULL");
+        Ok(self.db.read::<TokenRecord>(&sql, args![secret_sha256]).await?.pop())
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        Ok(
-            sqlx::query_as::<_, TokenRecord>("SELECT * FROM tokens ORDER BY created, name")
-                .fetch_all(&self.read)
-                .await?,
-        )
+        let sql = format!("SELECT {COLUMNS} FROM tokens ORDER BY created, name");
+        Ok(self.db.read(&sql, args![]).await?)
     }
 
     pub async fn count_live_tokens(&self) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM tokens WHERE revoked_at IS NULL")
-            .fetch_all(&self.read)
-            .await?
-            .pop()
-            .ok_or(sqlx::Error::RowNotFound)?;
-        Ok(n)
+        let rows: Vec<(i64,)> = self
+            .db
+            .read("SELECT count(*) FROM tokens WHERE revoked_at IS NULL", args![])
+            .await?;
+        Ok(rows.first().map_or(0, |(n,)| *n))
     }
 
     /// Revokes a live token; `NotFound` when no live token has that name.
     pub async fn revoke_token(&self, name: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE tokens SET revoked_at = ?1 WHERE name = ?2 AND revoked_at IS NULL")
-            .bind(now_timestamp())
-            .bind(name)
-            .execute(&self.write)
+        let done = self
+            .db
+            .execute(
+                "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+                args![now_timestamp(), name],
+            )
             .await?;
         self.tokens_did_change();
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
     }
 
     pub async fn touch_token(&self, name: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE tokens SET last_used = ?1 WHERE name = ?2")
-            .bind(now_timestamp())
-            .bind(name)
-            .execute(&self.write)
+        self.db
+            .execute(
+                "UPDATE tokens SET last_used = $1 WHERE name = $2",
+                args![now_timestamp(), name],
+            )
             .await?;
         Ok(())
     }

@@ -1,4 +1,5 @@
 //! The `users` table (its `user_emails` index rows are kept by triggers, see migrations/).
+use super::db::{args, Arg, Dialect};
 use super::query::USERS;
 use super::resource::{Page, StoredResource};
 use super::{now_timestamp, Store, StoreError};
@@ -6,7 +7,7 @@ use crate::scim::list::ListQuery;
 use crate::scim::resource::{Document, Version};
 use serde_json::Value;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// A stored user row.
 pub type StoredUser = StoredResource;
@@ -25,56 +26,79 @@ fn indexed(document: &Document) -> Indexed<'_> {
 }
 
 const COLUMNS: &str = "u.id, u.doc, u.version, u.created, u.last_modified, NULL AS related";
-/// With the user's direct groups, read in the same statement (one index probe per user).
-const COLUMNS_WITH_GROUPS: &str = "u.id, u.doc, u.version, u.created, u.last_modified,
-    (SELECT json_group_array(json_array(g.id, g.display_name)) FROM group_members gm
-     JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = u.id) AS related";
 const RETURNING: &str = "RETURNING id, doc, version, created, last_modified, NULL AS related";
+
+/// The columns with the user's direct groups, read in the same statement (one index probe per
+/// user), as JSON `[[id, displayName], …]`.
+fn columns_with_groups(dialect: Dialect) -> &'static str {
+    static SQLITE: LazyLock<String> = LazyLock::new(|| {
+        "u.id, u.doc, u.version, u.created, u.last_modified,
+         (SELECT json_group_array(json_array(g.id, g.display_name)) FROM group_members gm
+          JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = u.id) AS related"
+            .to_owned()
+    });
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| {
+        "u.id, u.doc, u.version, u.created, u.last_modified,
+         (SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name)), '[]')::text FROM group_members gm
+          JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = u.id) AS related"
+            .to_owned()
+    });
+    match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
+    }
+}
+
+/// `SELECT` of one user with its groups (`FOR UPDATE` when `locking`, inside a write).
+fn select_one(dialect: Dialect, locking: bool) -> String {
+    let lock = if locking { dialect.for_update() } else { "" };
+    format!(
+        "SELECT {} FROM users u WHERE u.id = $1{lock}",
+        columns_with_groups(dialect)
+    )
+}
 
 /// Rounds of read, compute, write-if-unchanged before `change_user` computes inside the writer's
 /// transaction.
 const OPTIMISTIC_ROUNDS: usize = 3;
 
 /// `UPDATE users … WHERE id AND version`: the one statement that writes a user's new version.
-fn update_query<'q>(
-    id: &'q str,
-    expected: Version,
-    document: &'q Document,
-) -> Result<sqlx::query::QueryAs<'q, sqlx::Sqlite, StoredUser, sqlx::sqlite::SqliteArguments<'q>>, StoreError> {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "UPDATE users SET user_name = ?1, external_id = ?2, doc = ?3, version = version + 1, last_modified = ?4
-             WHERE id = ?5 AND version = ?6 {RETURNING}"
-        )
-    });
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE users SET user_name = $1, external_id = $2, doc = $3, version = version + 1, last_modified = $4
+         WHERE id = $5 AND version = $6 {RETURNING}"
+    )
+});
+
+fn update_args<'q>(id: &'q str, expected: Version, document: &'q Document) -> Result<Vec<Arg<'q>>, StoreError> {
     let fields = indexed(document);
-    Ok(sqlx::query_as::<_, StoredUser>(&SQL)
-        .bind(fields.user_name)
-        .bind(fields.external_id)
-        .bind(serde_json::to_string(document)?)
-        .bind(now_timestamp())
-        .bind(id)
-        .bind(expected.0))
+    Ok(vec![
+        fields.user_name.into(),
+        fields.external_id.into(),
+        serde_json::to_string(document)?.into(),
+        now_timestamp().into(),
+        id.into(),
+        expected.0.into(),
+    ])
 }
 
 /// `INSERT INTO users … RETURNING`: a new user `id` holding `document`.
-fn insert_query<'q>(
-    id: &'q str,
-    document: &'q Document,
-) -> Result<sqlx::query::QueryAs<'q, sqlx::Sqlite, StoredUser, sqlx::sqlite::SqliteArguments<'q>>, StoreError> {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "INSERT INTO users (id, user_name, external_id, doc, version, created, last_modified)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) {RETURNING}"
-        )
-    });
+static INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO users (id, user_name, external_id, doc, version, created, last_modified)
+         VALUES ($1, $2, $3, $4, 1, $5, $5) {RETURNING}"
+    )
+});
+
+fn insert_args<'q>(id: &'q str, document: &'q Document) -> Result<Vec<Arg<'q>>, StoreError> {
     let fields = indexed(document);
-    Ok(sqlx::query_as::<_, StoredUser>(&SQL)
-        .bind(id)
-        .bind(fields.user_name)
-        .bind(fields.external_id)
-        .bind(serde_json::to_string(document)?)
-        .bind(now_timestamp()))
+    Ok(vec![
+        id.into(),
+        fields.user_name.into(),
+        fields.external_id.into(),
+        serde_json::to_string(document)?.into(),
+        now_timestamp().into(),
+    ])
 }
 
 /// A userName conflict, naming the userName.
@@ -95,16 +119,16 @@ impl Store {
     /// A `password` is held (sealed) only for the targets that take one, and only with a secrets key.
     pub async fn insert_user(&self, document: &Document, password: Option<&str>) -> Result<StoredUser, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let query = insert_query(&id, document)?;
+        let args = insert_args(&id, document)?;
         // Without targets the write is one statement; with them, its fan-out is queued with it.
         let rows = if self.targets.is_empty() {
-            query
-                .fetch_all(&self.write)
+            self.db
+                .write(&INSERT, &args)
                 .await
                 .map_err(|e| named(e.into(), document))?
         } else {
-            let mut tx = self.write.begin().await?;
-            let rows = query.fetch_all(&mut *tx).await.map_err(|e| named(e.into(), document))?;
+            let mut tx = self.db.begin().await?;
+            let rows = tx.rows(&INSERT, &args).await.map_err(|e| named(e.into(), document))?;
             self.enqueue_user_and_commit(tx, &id, password).await?;
             rows
         };
@@ -112,21 +136,30 @@ impl Store {
     }
 
     /// Inserts users in one transaction with their fan-out. A user whose userName is taken is
-    /// left out alone (a failing INSERT writes nothing; the transaction goes on) and answers its
-    /// error. `Err` when the transaction as a whole fails: then none was written.
+    /// left out alone (`ON CONFLICT DO NOTHING` returns no row; the transaction goes on) and
+    /// answers its conflict. `Err` when the transaction as a whole fails: then none was written.
     pub async fn insert_users(
         &self,
         users: &[(&Document, Option<&str>)],
     ) -> Result<Vec<Result<StoredUser, StoreError>>, StoreError> {
-        let mut tx = self.write.begin().await?;
+        static INSERT_UNLESS_TAKEN: LazyLock<String> =
+            LazyLock::new(|| INSERT.replace("RETURNING", "ON CONFLICT DO NOTHING RETURNING"));
+        let mut tx = self.db.begin().await?;
         let (mut outcomes, mut queued) = (Vec::with_capacity(users.len()), 0);
         for (document, password) in users {
             let id = uuid::Uuid::new_v4().to_string();
-            match insert_query(&id, document)?.fetch_all(&mut *tx).await {
-                Err(e) => outcomes.push(Err(named(e.into(), document))),
-                Ok(rows) => {
+            let rows: Vec<StoredUser> = tx.rows(&INSERT_UNLESS_TAKEN, &insert_args(&id, document)?).await?;
+            match rows.into_iter().next() {
+                None => outcomes.push(Err(named(
+                    StoreError::Conflict {
+                        constraint: "userName",
+                        value: None,
+                    },
+                    document,
+                ))),
+                Some(user) => {
                     queued += self.enqueue_user(&mut tx, &id, *password).await?;
-                    outcomes.push(rows.into_iter().next().ok_or(StoreError::NotFound));
+                    outcomes.push(Ok(user));
                 }
             }
         }
@@ -135,13 +168,12 @@ impl Store {
     }
 
     pub async fn get_user(&self, id: &str) -> Result<StoredUser, StoreError> {
-        let sql = format!("SELECT {COLUMNS_WITH_GROUPS} FROM users u WHERE u.id = ?1");
-        Ok(sqlx::query_as::<_, StoredUser>(&sql)
-            .bind(id)
-            .fetch_all(&self.read)
+        let sql = select_one(self.db.dialect(), false);
+        self.db
+            .read::<StoredUser>(&sql, args![id])
             .await?
             .pop()
-            .ok_or(sqlx::Error::RowNotFound)?)
+            .ok_or(StoreError::NotFound)
     }
 
     /// Changes user `id` to what `change` computes from its current document: the new document,
@@ -197,11 +229,10 @@ impl Store {
         F: Fn(Arc<Document>) -> Fut,
         Fut: Future<Output = Result<(Document, Option<String>), E>>,
     {
-        let mut tx = self.write.begin().await.map_err(StoreError::from)?;
-        let sql = format!("SELECT {COLUMNS_WITH_GROUPS} FROM users u WHERE u.id = ?1");
-        let current = sqlx::query_as::<_, StoredUser>(&sql)
-            .bind(id)
-            .fetch_all(&mut *tx)
+        let mut tx = self.db.begin().await.map_err(StoreError::from)?;
+        let sql = select_one(tx.dialect(), true);
+        let current = tx
+            .rows::<StoredUser>(&sql, args![id])
             .await
             .map_err(StoreError::from)?
             .pop()
@@ -212,8 +243,8 @@ impl Store {
         if after == *before && password.is_none() {
             return Ok(current);
         }
-        let saved = update_query(id, current.version(), &after)?
-            .fetch_all(&mut *tx)
+        let saved = tx
+            .rows::<StoredUser>(&UPDATE, &update_args(id, current.version(), &after)?)
             .await
             .map_err(|e| named(e.into(), &after))?
             .pop()
@@ -235,12 +266,12 @@ impl Store {
         document: &Document,
         password: Option<&str>,
     ) -> Result<StoredUser, StoreError> {
-        let query = update_query(id, expected, document)?;
+        let args = update_args(id, expected, document)?;
         let updated = if self.targets.is_empty() {
-            query.fetch_all(&self.write).await
+            self.db.write::<StoredUser>(&UPDATE, &args).await
         } else {
-            let mut tx = self.write.begin().await?;
-            let updated = query.fetch_all(&mut *tx).await;
+            let mut tx = self.db.begin().await?;
+            let updated = tx.rows::<StoredUser>(&UPDATE, &args).await;
             if matches!(&updated, Ok(rows) if !rows.is_empty()) {
                 self.enqueue_user_and_commit(tx, id, password).await?;
             }
@@ -255,33 +286,31 @@ impl Store {
     /// Deletes user `id`; with `expected`, only if its version still matches. With targets, the last
     /// document is kept as a tombstone (invisible to SCIM) until every target has been told.
     pub async fn delete_user(&self, id: &str, expected: Option<Version>) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.db.begin().await?;
+        let expected = expected.map(|v| v.0);
         if !self.targets.is_empty() {
-            sqlx::query(
-                "INSERT OR REPLACE INTO user_tombstones (id, doc, deleted_at)
-                 SELECT id, doc, ?3 FROM users WHERE id = ?1 AND (?2 IS NULL OR version = ?2)",
+            tx.execute(
+                "INSERT INTO user_tombstones (id, doc, deleted_at)
+                 SELECT id, doc, $3 FROM users WHERE id = $1 AND ($2 IS NULL OR version = $2)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, deleted_at = excluded.deleted_at",
+                args![id, expected, now_timestamp()],
             )
-            .bind(id)
-            .bind(expected.map(|v| v.0))
-            .bind(now_timestamp())
-            .execute(&mut *tx)
             .await?;
         }
-        let done = sqlx::query("DELETE FROM users WHERE id = ?1 AND (?2 IS NULL OR version = ?2)")
-            .bind(id)
-            .bind(expected.map(|v| v.0))
-            .execute(&mut *tx)
+        let done = tx
+            .execute(
+                "DELETE FROM users WHERE id = $1 AND ($2 IS NULL OR version = $2)",
+                args![id, expected],
+            )
             .await?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             drop(tx);
             return Err(self.missing_or_changed(id).await);
         }
         // Still-linked targets are queued to remove (or deactivate) the user there; with nothing
         // queued, the tombstone goes at once. An undelivered password is no longer wanted.
         let queued = self.enqueue(&mut tx, &[id], |_| true).await?;
-        sqlx::query("DELETE FROM password_handover WHERE resource_id = ?1")
-            .bind(id)
-            .execute(&mut *tx)
+        tx.execute("DELETE FROM password_handover WHERE resource_id = $1", args![id])
             .await?;
         super::sync_queue::purge_tombstone(&mut tx, id).await?;
         self.commit_and_wake(tx, queued).await
@@ -289,9 +318,9 @@ impl Store {
 
     /// A deleted user's last document, while a target still has to be told.
     pub async fn tombstone(&self, id: &str) -> Result<Option<Document>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT doc FROM user_tombstones WHERE id = ?1")
-            .bind(id)
-            .fetch_all(&self.read)
+        let rows: Vec<(String,)> = self
+            .db
+            .read("SELECT doc FROM user_tombstones WHERE id = $1", args![id])
             .await?;
         rows.into_iter()
             .next()
@@ -301,9 +330,9 @@ impl Store {
 
     /// After a conditional write touched nothing: was the row gone, or at another version?
     async fn missing_or_changed(&self, id: &str) -> StoreError {
-        let found = sqlx::query_as::<_, (i64,)>("SELECT version FROM users WHERE id = ?1")
-            .bind(id)
-            .fetch_all(&self.write)
+        let found = self
+            .db
+            .write::<(i64,)>("SELECT version FROM users WHERE id = $1", args![id])
             .await
             .map(|mut rows| rows.pop());
         match found {
@@ -316,7 +345,7 @@ impl Store {
     /// One page of users matching the query, with their groups when the projection may show them.
     pub async fn list_users(&self, query: &ListQuery) -> Result<Page, StoreError> {
         let columns = if query.projection.may_include("groups") {
-            COLUMNS_WITH_GROUPS
+            columns_with_groups(self.db.dialect())
         } else {
             COLUMNS
         };

@@ -241,15 +241,15 @@ pub fn run(config: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// A configuration file for `targets`, on the database at `db`.
-pub fn config_file(dir: &Path, db: &Path, targets: &[TargetSettings]) -> PathBuf {
+/// A configuration file for `targets`, on the database at `database_url`.
+pub fn config_file(dir: &Path, database_url: &str, targets: &[TargetSettings]) -> PathBuf {
     #[derive(serde::Serialize)]
     struct File<'a> {
         database: toml::Table,
         target: &'a [TargetSettings],
     }
     let mut database = toml::Table::new();
-    database.insert("url".into(), format!("sqlite://{}", db.display()).into());
+    database.insert("url".into(), database_url.into());
     let text = toml::to_string(&File {
         database,
         target: targets,
@@ -271,7 +271,7 @@ async fn link_set_makes_the_bridge_adopt_an_esign_user_instead_of_creating_one()
     let target = target_for(TargetKind::Esign, &server.uri(), dir.path());
     let app = spawn_app_with(|s| s.target = vec![target.clone()]).await;
     app.create_user(&okta_user()).await;
-    let config = config_file(dir.path(), &app.db_path, &[target]);
+    let config = config_file(dir.path(), &app.database_url, &[target]);
 
     let (ok, out, err) = run(&config, &["link", "set", "jane.doe@example.com", "esign", "sys-legacy"]);
     assert!(ok, "{out}{err}");
@@ -318,7 +318,7 @@ async fn check_prints_one_line_per_target_and_fails_when_one_does() {
         None,
         &format!("{}/Provisioning", w365.uri()),
     ));
-    let db = dir.path().join("check.db");
+    let db = format!("sqlite://{}", dir.path().join("check.db").display());
     let config = config_file(dir.path(), &db, &targets);
     let (ok, out, err) = tokio::task::spawn_blocking(move || run(&config, &["check"]))
         .await

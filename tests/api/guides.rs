@@ -46,7 +46,7 @@ async fn the_okta_guide_holds_from_token_to_deactivation() {
     target.mode = TargetMode::Observe;
     let app = spawn_app_with(|s| s.target = vec![target.clone()]).await;
     // 1.2: the token Okta is given.
-    let config = config_file(dir.path(), &app.db_path, &[target.clone()]);
+    let config = config_file(dir.path(), &app.database_url, &[target.clone()]);
     let (ok, token, err) = run(&config, &["token", "create", "okta"]);
     assert!(ok, "{err}");
     let token = token.trim().to_owned();
@@ -120,7 +120,7 @@ async fn the_entra_guide_holds_with_the_flag_in_the_tenant_url() {
     let dir = tempfile::tempdir().unwrap();
     let target = target_for(TargetKind::Eloqua, &server.uri(), dir.path());
     let app = spawn_app_with(|s| s.target = vec![target.clone()]).await;
-    let config = config_file(dir.path(), &app.db_path, &[target]);
+    let config = config_file(dir.path(), &app.database_url, &[target]);
     let (_, token, _) = run(&config, &["token", "create", "entra"]);
     let token = token.trim().to_owned();
     let flag = "?aadOptscim062020";

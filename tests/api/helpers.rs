@@ -18,7 +18,10 @@ pub struct TestApp {
     pub token: String,
     pub client: reqwest::Client,
     pub store: Store,
+    /// The SQLite file (when the suite runs on SQLite).
     pub db_path: std::path::PathBuf,
+    /// The database the server runs on (`sqlite://…` or `postgres://…`).
+    pub database_url: String,
     pub worker: std::sync::Arc<scim_bridge::sync::worker::Worker>,
     pub settings: Settings,
     _dir: tempfile::TempDir,
@@ -36,7 +39,10 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.server.listen = "127.0.0.1:0".into();
     settings.server.workers = Some(1);
     let db_path = dir.path().join("test.db");
-    settings.database.url = format!("sqlite://{}", db_path.display());
+    settings.database.url = match postgres_server() {
+        Some(server) => fresh_postgres_database(&server).await,
+        None => format!("sqlite://{}", db_path.display()),
+    };
     customize(&mut settings);
     let mut app = Application::build(&settings).await.unwrap();
     let worker = std::sync::Arc::new(app.take_worker().unwrap());
@@ -52,10 +58,32 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         client: reqwest::Client::new(),
         store,
         db_path,
+        database_url: settings.database.url.clone(),
         worker,
         settings,
         _dir: dir,
     }
+}
+
+/// The PostgreSQL server the suite runs against (`SCIM_BRIDGE_TEST_POSTGRES=postgres://user@host:port`,
+/// as `scripts/postgres.sh` prints it, without a database), or `None` for SQLite (the default).
+pub fn postgres_server() -> Option<String> {
+    std::env::var("SCIM_BRIDGE_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_end_matches('/').trim_end_matches("/postgres").to_owned())
+}
+
+/// A new, empty database on `server`; its URL.
+pub async fn fresh_postgres_database(server: &str) -> String {
+    use sqlx::{Connection, Executor};
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    admin.close().await.unwrap();
+    format!("{server}/{name}")
 }
 
 impl TestApp {
@@ -176,4 +204,47 @@ pub fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The tables of a PostgreSQL database, by name.
+async fn postgres_tables(pool: &sqlx::PgPool) -> Vec<String> {
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    tables.into_iter().map(|(t,)| t).collect()
+}
+
+/// Every table's row count in a PostgreSQL database.
+pub async fn postgres_row_counts(url: &str) -> Vec<(String, i64)> {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let mut counts = Vec::new();
+    for table in postgres_tables(&pool).await {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM \"{table}\""))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        counts.push((table, n));
+    }
+    pool.close().await;
+    counts
+}
+
+/// Every row of every table of a PostgreSQL database, as text (bytea as hex).
+pub async fn postgres_dump(url: &str) -> String {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let mut dump = String::new();
+    for table in postgres_tables(&pool).await {
+        let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT t::text FROM \"{table}\" t"))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        for (row,) in rows {
+            dump.push_str(&row);
+            dump.push('\n');
+        }
+    }
+    pool.close().await;
+    dump
 }

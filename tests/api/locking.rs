@@ -56,6 +56,9 @@ async fn the_wal_stays_bounded_under_interleaved_writes_and_reads() {
         app.store.list_users(&query).await.unwrap();
         app.store.find_live_token(&token_hash(&app.token)).await.unwrap();
     }
+    if postgres_server().is_some() {
+        return; // the interleaving ran without an error; PostgreSQL has no WAL file of ours to measure
+    }
     let wal = std::fs::metadata(format!("{}-wal", app.db_path.display()))
         .unwrap()
         .len();

@@ -344,7 +344,7 @@ async fn check_prints_each_targets_effective_mapping() {
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division".into(),
     );
     let app = spawn_app_with(|s| s.target = vec![target.clone()]).await;
-    let config = crate::connectors::config_file(dir.path(), &app.db_path, &[target]);
+    let config = crate::connectors::config_file(dir.path(), &app.database_url, &[target]);
     let (ok, out, err) = tokio::task::spawn_blocking(move || crate::connectors::run(&config, &["check"]))
         .await
         .unwrap();
@@ -360,7 +360,11 @@ async fn serve_and_check_refuse_a_wrong_mapping_line_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut target = target_for(TargetKind::Eloqua, "http://eloqua.example", dir.path());
     target.mapping.insert("jobTitle".into(), "titel".into());
-    let config = crate::connectors::config_file(dir.path(), &dir.path().join("bad.db"), &[target]);
+    let config = crate::connectors::config_file(
+        dir.path(),
+        &format!("sqlite://{}", dir.path().join("bad.db").display()),
+        &[target],
+    );
     for command in ["check", "serve"] {
         let config = config.clone();
         let (ok, out, err) = tokio::task::spawn_blocking(move || crate::connectors::run(&config, &[command]))

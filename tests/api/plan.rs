@@ -13,7 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_scim-bridge");
 
 /// Runs `sync plan` with `args`; (exit code, stdout, stderr).
 async fn plan(dir: &Path, app: &TestApp, targets: &[TargetSettings], args: &[&str]) -> (i32, String, String) {
-    let config = config_file(dir, &app.db_path, targets);
+    let config = config_file(dir, &app.database_url, targets);
     let args: Vec<String> = ["sync", "plan"].iter().chain(args).map(|a| (*a).to_owned()).collect();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(BIN)
@@ -34,10 +34,11 @@ async fn plan(dir: &Path, app: &TestApp, targets: &[TargetSettings], args: &[&st
 }
 
 /// Every table's row count, to prove a command changed nothing.
-async fn row_counts(db: &Path) -> Vec<(String, i64)> {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+async fn row_counts(app: &TestApp) -> Vec<(String, i64)> {
+    if app.database_url.starts_with("postgres") {
+        return postgres_row_counts(&app.database_url).await;
+    }
+    let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
     let tables: Vec<(String,)> = sqlx::query_as(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
@@ -123,7 +124,7 @@ async fn every_outcome_appears_and_nothing_is_written() {
     );
 
     let calls_before = fake.calls().len();
-    let rows_before = row_counts(&app.db_path).await;
+    let rows_before = row_counts(&app).await;
     let (code, out, err) = plan(dir.path(), &app, &targets, &["--target", "cyberark"]).await;
     assert_eq!(code, 2, "{out}{err}");
     let line = |name: &str| {
@@ -156,7 +157,7 @@ async fn every_outcome_appears_and_nothing_is_written() {
 
     let calls: Vec<String> = fake.calls()[calls_before..].to_vec();
     assert!(calls.iter().all(|c| is_read(c)), "plan made a write call: {calls:?}");
-    assert_eq!(row_counts(&app.db_path).await, rows_before, "plan changed the database");
+    assert_eq!(row_counts(&app).await, rows_before, "plan changed the database");
 
     // JSON, one user: its steps as data; exit 0 when that user is in sync.
     let (code, out, _) = plan(
@@ -246,7 +247,7 @@ async fn every_kind_plans_a_create_and_an_in_sync_user_without_a_write() {
         app.drain_sync().await;
         app.create_user(&person("newcomer")).await;
         let before = calls().len();
-        let rows_before = row_counts(&app.db_path).await;
+        let rows_before = row_counts(&app).await;
         let (code, out, err) = plan(dir.path(), &app, &targets, &["--target", targets[0].name.as_str()]).await;
         assert_eq!(code, 2, "{kind:?}: {out}{err}");
         assert!(
@@ -260,7 +261,7 @@ async fn every_kind_plans_a_create_and_an_in_sync_user_without_a_write() {
             let reads = made.iter().filter(|c| c.starts_with("GET /restapi")).count();
             assert_eq!(reads, 1, "one listing of the account, not a look-up per user: {made:?}");
         }
-        assert_eq!(row_counts(&app.db_path).await, rows_before, "{kind:?}");
+        assert_eq!(row_counts(&app).await, rows_before, "{kind:?}");
     }
 }
 

@@ -1,7 +1,9 @@
 //! Compiles a SCIM filter (RFC 7644 §3.4.2.2) and sort order to SQL over the `users` table, with
 //! every value and JSON path bound as a parameter. Columns serve the indexed lookups (`id`,
-//! `userName`, `externalId`, `meta.created`, `meta.lastModified`, `emails.value eq`); `json_extract`
-//! and `json_each` serve the rest of the document.
+//! `userName`, `externalId`, `meta.created`, `meta.lastModified`, `emails.value eq`); the rest of
+//! the document is read with SQLite's `json_extract`/`json_each` or PostgreSQL's jsonpath functions
+//! (`Dialect`). Parameters are numbered (`$1`), from `first` on.
+use super::db::Dialect;
 use crate::scim::schema::{AttributeDef, Location, ResourceSchema, Returned};
 use crate::scim::{AttrPath, CompValue, CompareOp, Filter, ScimError};
 
@@ -16,6 +18,18 @@ pub(super) enum Bind {
     Text(String),
     Int(i64),
     Real(f64),
+    Bool(bool),
+}
+
+impl<'a> From<&'a Bind> for super::db::Arg<'a> {
+    fn from(b: &'a Bind) -> Self {
+        match b {
+            Bind::Text(s) => s.into(),
+            Bind::Int(n) => (*n).into(),
+            Bind::Real(x) => (*x).into(),
+            Bind::Bool(b) => (*b).into(),
+        }
+    }
 }
 
 /// A WHERE expression and its parameters, in order.
@@ -98,18 +112,28 @@ enum Scope<'s> {
 pub(super) struct Compiler<'s> {
     schema: &'s ResourceSchema,
     table: &'s Table,
+    dialect: Dialect,
+    /// The number of the first parameter this expression binds.
+    first: usize,
     binds: Vec<Bind>,
     aliases: usize,
 }
 
 impl<'s> Compiler<'s> {
-    pub fn new(schema: &'s ResourceSchema, table: &'s Table) -> Self {
+    pub fn new(schema: &'s ResourceSchema, table: &'s Table, dialect: Dialect) -> Self {
         Self {
             schema,
             table,
+            dialect,
+            first: 1,
             binds: Vec::new(),
             aliases: 0,
         }
+    }
+
+    /// The same, numbering its parameters from `$first` (it follows `first - 1` others).
+    pub fn numbered_from(self, first: usize) -> Self {
+        Self { first, ..self }
     }
 
     /// The rows subquery when `attr` is the table's relation attribute.
@@ -129,16 +153,17 @@ impl<'s> Compiler<'s> {
         })
     }
 
-    fn bind(&mut self, b: Bind) -> &'static str {
+    /// Binds a value; its placeholder.
+    fn bind(&mut self, b: Bind) -> String {
         self.binds.push(b);
-        "?"
+        format!("${}", self.first + self.binds.len() - 1)
     }
 
     fn node(&mut self, filter: &Filter, scope: Scope<'s>) -> Result<String, ScimError> {
         Ok(match filter {
             Filter::And(terms) => self.chain(terms, "AND", scope)?,
             Filter::Or(terms) => self.chain(terms, "OR", scope)?,
-            Filter::Not(inner) => format!("NOT IFNULL(({}), 0)", self.node(inner, scope)?),
+            Filter::Not(inner) => format!("NOT COALESCE(({}), FALSE)", self.node(inner, scope)?),
             Filter::Present(path) => self.leaf(
                 path,
                 scope,
@@ -195,7 +220,7 @@ impl<'s> Compiler<'s> {
             )?;
             return Ok(format!("EXISTS (SELECT 1 FROM ({rows}) AS e{alias} WHERE {body})"));
         }
-        let array = self.bind(Bind::Text(json_path(resolved.location, &resolved.attr.name, None)));
+        let elements = self.elements(resolved.location, &resolved.attr.name, alias);
         let body = self.node(
             inner,
             Scope::Element {
@@ -203,9 +228,7 @@ impl<'s> Compiler<'s> {
                 attr: resolved.attr,
             },
         )?;
-        Ok(format!(
-            "EXISTS (SELECT 1 FROM json_each(u.doc, {array}) AS e{alias} WHERE {body})"
-        ))
+        Ok(format!("EXISTS (SELECT 1 FROM {elements} WHERE {body})"))
     }
 
     fn next_alias(&mut self) -> usize {
@@ -220,13 +243,13 @@ impl<'s> Compiler<'s> {
         path: &AttrPath,
         scope: Scope<'s>,
         emit: impl Fn(&mut Self, Operand<'s>) -> Result<String, ScimError>,
-        shortcut: impl Fn(&AttrPath, &AttributeDef) -> Option<(String, Bind)>,
+        shortcut: impl Fn(&AttrPath, &AttributeDef) -> Option<String>,
     ) -> Result<String, ScimError> {
         match scope {
             Scope::Element { alias, attr } => {
                 let def = element_def(attr, path)?;
-                let key = self.bind(Bind::Text(format!("$.\"{}\"", def.name)));
-                return emit(self, Operand::json(format!("json_extract(e{alias}.value, {key})"), def));
+                let value = self.member(&format!("e{alias}.value"), &def.name);
+                return emit(self, Operand::json(value, def));
             }
             Scope::Relation { alias, attr } => {
                 let def = relation_column(attr, element_def(attr, path)?)?;
@@ -259,12 +282,13 @@ impl<'s> Compiler<'s> {
             return emit(self, operand);
         }
         if !resolved.attr.multi_valued {
-            let p = self.bind(Bind::Text(json_path(
+            let path = json_path(
                 resolved.location,
                 &resolved.attr.name,
                 resolved.sub.map(|s| s.name.as_str()),
-            )));
-            return emit(self, Operand::json(format!("json_extract(u.doc, {p})"), leaf));
+            );
+            let value = self.document_value(path);
+            return emit(self, Operand::json(value, leaf));
         }
         // A multi-valued attribute without a sub-attribute is compared through its `value` (RFC 7644 §3.4.2.2).
         let sub = resolved.sub.or_else(|| resolved.attr.sub("value"));
@@ -273,23 +297,66 @@ impl<'s> Compiler<'s> {
         } else {
             None
         };
-        if let Some((sql, bind)) = shortcut {
-            self.binds.push(bind);
-            return Ok(sql);
+        if let Some(email) = shortcut {
+            let value = self.bind(Bind::Text(email));
+            return Ok(match self.dialect {
+                Dialect::Sqlite => format!("u.id IN (SELECT user_id FROM user_emails WHERE value = {value})"),
+                Dialect::Postgres => {
+                    format!("u.id IN (SELECT user_id FROM user_emails WHERE value = scim_fold({value}))")
+                }
+            });
         }
         let alias = self.next_alias();
-        let array = self.bind(Bind::Text(json_path(resolved.location, &resolved.attr.name, None)));
+        let elements = self.elements(resolved.location, &resolved.attr.name, alias);
         let (expr, def) = match sub {
-            Some(sub) => {
-                let key = self.bind(Bind::Text(format!("$.\"{}\"", sub.name)));
-                (format!("json_extract(e{alias}.value, {key})"), sub)
-            }
-            None => (format!("e{alias}.value"), resolved.attr),
+            Some(sub) => (self.member(&format!("e{alias}.value"), &sub.name), sub),
+            None => (self.element_itself(alias), resolved.attr),
         };
         let test = emit(self, Operand::json(expr, def))?;
-        Ok(format!(
-            "EXISTS (SELECT 1 FROM json_each(u.doc, {array}) AS e{alias} WHERE {test})"
-        ))
+        Ok(format!("EXISTS (SELECT 1 FROM {elements} WHERE {test})"))
+    }
+
+    /// The elements of the document's array at (location, attr), as rows `e<alias>(value)`.
+    fn elements(&mut self, location: Location<'_>, attr: &str, alias: usize) -> String {
+        let path = json_path(location, attr, None);
+        match self.dialect {
+            Dialect::Sqlite => format!("json_each(u.doc, {}) AS e{alias}", self.bind(Bind::Text(path))),
+            Dialect::Postgres => {
+                let path = self.bind(Bind::Text(format!("{path}[*]")));
+                format!("jsonb_path_query(u.doc::jsonb, {path}::jsonpath) AS e{alias}(value)")
+            }
+        }
+    }
+
+    /// An element row's own value (elements of a multi-valued attribute without sub-attributes).
+    fn element_itself(&self, alias: usize) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("e{alias}.value"),
+            Dialect::Postgres => format!("(e{alias}.value #>> '{{}}')"),
+        }
+    }
+
+    /// The member `key` of an element row's JSON value.
+    fn member(&mut self, element: &str, key: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let key = self.bind(Bind::Text(format!("$.\"{key}\"")));
+                format!("json_extract({element}, {key})")
+            }
+            Dialect::Postgres => {
+                let key = self.bind(Bind::Text(key.to_owned()));
+                format!("({element} ->> {key})")
+            }
+        }
+    }
+
+    /// The value at a JSON path of the document (PostgreSQL: as text; `compare` casts).
+    fn document_value(&mut self, path: String) -> String {
+        let path = self.bind(Bind::Text(path));
+        match self.dialect {
+            Dialect::Sqlite => format!("json_extract(u.doc, {path})"),
+            Dialect::Postgres => format!("(jsonb_path_query_first(u.doc::jsonb, {path}::jsonpath) #>> '{{}}')"),
+        }
     }
 }
 
@@ -305,16 +372,12 @@ fn balanced(parts: &[String], word: &str) -> String {
     }
 }
 
-/// `emails.value eq "x"` (or `emails eq "x"`) answered from the `user_emails` index.
-fn indexed_email(path: &AttrPath, def: &AttributeDef, literal: &CompValue) -> Option<(String, Bind)> {
+/// `emails.value eq "x"` (or `emails eq "x"`) is answered from the `user_emails` index: the e-mail.
+fn indexed_email(path: &AttrPath, def: &AttributeDef, literal: &CompValue) -> Option<String> {
     let (true, CompValue::Str(s)) = (path.name.eq_ignore_ascii_case("emails") && def.name == "value", literal) else {
         return None;
     };
-    Some((
-        "u.id IN (SELECT user_id FROM user_emails WHERE value = ?)".to_owned(),
-        Bind::Text(s.clone()),
-    ))
-    .filter(|_| path.uri.is_none() || path.uri.as_deref().is_some_and(|u| u.ends_with(":core:2.0:User")))
+    Some(s.clone()).filter(|_| path.uri.is_none() || path.uri.as_deref().is_some_and(|u| u.ends_with(":core:2.0:User")))
 }
 
 /// The columns that mirror document values (see migrations/): indexed, and exact about case.
@@ -374,7 +437,7 @@ fn element_def<'s>(attr: &'s AttributeDef, path: &AttrPath) -> Result<&'s Attrib
         .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{}.{}'", attr.name, path.name)))
 }
 
-/// A SQLite JSON path to an attribute: `$."name"."givenName"`, or `$."urn:…:User"."department"`.
+/// A JSON path to an attribute (SQLite's and PostgreSQL's jsonpath read it alike): `$."name"."givenName"`, or `$."urn:…:User"."department"`.
 fn json_path(location: Location<'_>, attr: &str, sub: Option<&str>) -> String {
     let mut p = String::from("$");
     if let Location::Extension(urn) = location {

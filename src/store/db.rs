@@ -1,0 +1,329 @@
+//! The two databases the store runs on, behind the few primitives every query goes through: read
+//! rows, write rows, run a statement, and the same inside a transaction. The rest of the store
+//! writes each statement once, with numbered parameters (`$1`: both SQLite and PostgreSQL read
+//! them), and asks `Dialect` for the few fragments that differ.
+use super::timestamp::Timestamp;
+use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteArguments, SqlitePool, SqliteRow};
+use sqlx::{Arguments, FromRow, Transaction};
+use std::borrow::Cow;
+
+/// A row type both backends can read.
+pub(super) trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+/// One parameter value, typed (PostgreSQL does not compare a number with text), `None` a typed NULL.
+#[derive(Debug, Clone)]
+pub(super) enum Arg<'a> {
+    Text(Option<Cow<'a, str>>),
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Bool(Option<bool>),
+    Bytes(Option<&'a [u8]>),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Self::Text(Some(Cow::Borrowed(s)))
+    }
+}
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(s: &'a String) -> Self {
+        Self::Text(Some(Cow::Borrowed(s)))
+    }
+}
+impl From<String> for Arg<'_> {
+    fn from(s: String) -> Self {
+        Self::Text(Some(Cow::Owned(s)))
+    }
+}
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(s: Option<&'a str>) -> Self {
+        Self::Text(s.map(Cow::Borrowed))
+    }
+}
+impl<'a> From<&'a Option<String>> for Arg<'a> {
+    fn from(s: &'a Option<String>) -> Self {
+        Self::Text(s.as_deref().map(Cow::Borrowed))
+    }
+}
+impl From<i64> for Arg<'_> {
+    fn from(n: i64) -> Self {
+        Self::Int(Some(n))
+    }
+}
+impl From<Option<i64>> for Arg<'_> {
+    fn from(n: Option<i64>) -> Self {
+        Self::Int(n)
+    }
+}
+impl From<f64> for Arg<'_> {
+    fn from(x: f64) -> Self {
+        Self::Real(Some(x))
+    }
+}
+impl From<bool> for Arg<'_> {
+    fn from(b: bool) -> Self {
+        Self::Bool(Some(b))
+    }
+}
+impl From<Option<bool>> for Arg<'_> {
+    fn from(b: Option<bool>) -> Self {
+        Self::Bool(b)
+    }
+}
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        Self::Bytes(Some(b))
+    }
+}
+impl From<Timestamp> for Arg<'_> {
+    fn from(t: Timestamp) -> Self {
+        Self::Text(Some(Cow::Owned(super::format_timestamp(t.0))))
+    }
+}
+impl From<Option<Timestamp>> for Arg<'_> {
+    fn from(t: Option<Timestamp>) -> Self {
+        t.map_or(Self::Text(None), Self::from)
+    }
+}
+
+/// `args![a, b, c]`: the parameters `$1`, `$2`, `$3` of a statement.
+macro_rules! args {
+    ($($value:expr),* $(,)?) => {
+        &[$($crate::store::db::Arg::from($value)),*]
+    };
+}
+pub(super) use args;
+
+fn sqlite_args<'q>(args: &'q [Arg<'_>]) -> Result<SqliteArguments<'q>, sqlx::Error> {
+    let mut out = SqliteArguments::default();
+    for arg in args {
+        let added = match arg {
+            Arg::Text(s) => out.add(s.as_deref()),
+            Arg::Int(n) => out.add(*n),
+            Arg::Real(x) => out.add(*x),
+            Arg::Bool(b) => out.add(*b),
+            Arg::Bytes(b) => out.add(*b),
+        };
+        added.map_err(sqlx::Error::Encode)?;
+    }
+    Ok(out)
+}
+
+fn pg_args(args: &[Arg<'_>]) -> Result<PgArguments, sqlx::Error> {
+    let mut out = PgArguments::default();
+    for arg in args {
+        let added = match arg {
+            Arg::Text(s) => out.add(s.as_deref()),
+            Arg::Int(n) => out.add(*n),
+            Arg::Real(x) => out.add(*x),
+            Arg::Bool(b) => out.add(*b),
+            Arg::Bytes(b) => out.add(*b),
+        };
+        added.map_err(sqlx::Error::Encode)?;
+    }
+    Ok(out)
+}
+
+/// Which SQL a backend speaks, for the fragments that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// `a = b`, case-insensitively: SQLite's NOCASE (ASCII), PostgreSQL's `scim_fold` (Unicode
+    /// lower case where the server has ICU; migrations/postgres/).
+    pub fn ci_eq(self, a: &str, b: &str) -> String {
+        match self {
+            Self::Sqlite => format!("{a} = {b} COLLATE NOCASE"),
+            Self::Postgres => format!("scim_fold({a}) = scim_fold({b})"),
+        }
+    }
+
+    /// `a = b` where `a` is a column that is case-insensitive by itself (SQLite's `COLLATE NOCASE`
+    /// columns, PostgreSQL's `scim_fold` indexes), in the form its index serves.
+    pub fn ci_column_eq(self, column: &str, b: &str) -> String {
+        match self {
+            Self::Sqlite => format!("{column} = {b}"),
+            Self::Postgres => format!("scim_fold({column}) = scim_fold({b})"),
+        }
+    }
+
+    /// `user_emails.value = param` (PostgreSQL keeps the values folded).
+    pub fn email_eq(self, param: &str) -> String {
+        match self {
+            Self::Sqlite => format!("value = {param}"),
+            Self::Postgres => format!("value = scim_fold({param})"),
+        }
+    }
+
+    /// A top-level string member of a JSON document stored as text.
+    pub fn doc_text(self, doc: &str, key: &str) -> String {
+        match self {
+            Self::Sqlite => format!("json_extract({doc}, '$.{key}')"),
+            Self::Postgres => format!("({doc}::json ->> '{key}')"),
+        }
+    }
+
+    /// The strings of a JSON array parameter, as a subquery of one column `value`.
+    pub fn json_texts(self, param: &str) -> String {
+        match self {
+            Self::Sqlite => format!("SELECT value FROM json_each({param})"),
+            Self::Postgres => format!("SELECT value FROM json_array_elements_text({param}::json) AS j(value)"),
+        }
+    }
+
+    /// The column that numbers a table's rows in insertion order.
+    pub fn row_number(self, alias: &str) -> String {
+        match self {
+            Self::Sqlite => format!("{alias}.rowid"),
+            Self::Postgres => format!("{alias}.seq"),
+        }
+    }
+
+    /// What a read that is followed by a write in the same transaction must add, so that a
+    /// concurrent writer waits for it (SQLite has one writer at a time anyway).
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// The pools of one database.
+#[derive(Clone, Debug)]
+pub(super) enum Db {
+    /// WAL readers, and a single-connection writer pool so that writers queue in the application
+    /// rather than meet "database is locked".
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    /// One pool: PostgreSQL serves concurrent writers itself.
+    Postgres(PgPool),
+}
+
+impl Db {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite { .. } => Dialect::Sqlite,
+            Self::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Rows of a query that only reads.
+    pub async fn read<T: Row>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Self::Sqlite { read, .. } => {
+                sqlx::query_as_with::<Sqlite, T, _>(sql, sqlite_args(args)?)
+                    .fetch_all(read)
+                    .await
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as_with::<Postgres, T, _>(sql, pg_args(args)?)
+                    .fetch_all(pool)
+                    .await
+            }
+        }
+    }
+
+    /// Rows of a statement that writes (`RETURNING`), in a transaction of its own.
+    pub async fn write<T: Row>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Self::Sqlite { write, .. } => {
+                sqlx::query_as_with::<Sqlite, T, _>(sql, sqlite_args(args)?)
+                    .fetch_all(write)
+                    .await
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as_with::<Postgres, T, _>(sql, pg_args(args)?)
+                    .fetch_all(pool)
+                    .await
+            }
+        }
+    }
+
+    /// Runs a statement that writes; how many rows it touched.
+    pub async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
+        let done = match self {
+            Self::Sqlite { write, .. } => sqlx::query_with::<Sqlite, _>(sql, sqlite_args(args)?)
+                .execute(write)
+                .await?
+                .rows_affected(),
+            Self::Postgres(pool) => sqlx::query_with::<Postgres, _>(sql, pg_args(args)?)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        };
+        Ok(done)
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Self::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite { read, write } => {
+                write.close().await;
+                read.close().await;
+            }
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A write transaction; dropped without `commit`, it rolls back.
+pub(super) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite(_) => Dialect::Sqlite,
+            Self::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn rows<T: Row>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Self::Sqlite(tx) => {
+                sqlx::query_as_with::<Sqlite, T, _>(sql, sqlite_args(args)?)
+                    .fetch_all(&mut **tx)
+                    .await
+            }
+            Self::Postgres(tx) => {
+                sqlx::query_as_with::<Postgres, T, _>(sql, pg_args(args)?)
+                    .fetch_all(&mut **tx)
+                    .await
+            }
+        }
+    }
+
+    pub async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
+        let done = match self {
+            Self::Sqlite(tx) => sqlx::query_with::<Sqlite, _>(sql, sqlite_args(args)?)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Self::Postgres(tx) => sqlx::query_with::<Postgres, _>(sql, pg_args(args)?)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        };
+        Ok(done)
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite(tx) => tx.commit().await,
+            Self::Postgres(tx) => tx.commit().await,
+        }
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs scim2-tester (through scim2-cli) against the release binary, on a free port with a fresh
 # database and token. Prints the tally of results and fails on any result that is not SUCCESS.
-# The Python tools live in a venv under target/, made on first use.
+# The Python tools live in a venv under target/, made on first use. The database is a fresh SQLite
+# file, or the (empty) PostgreSQL database CONFORMANCE_DATABASE_URL names.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/target/conformance-venv"
@@ -23,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export SCIM_BRIDGE__DATABASE__URL="sqlite://$work/conformance.db"
+export SCIM_BRIDGE__DATABASE__URL="${CONFORMANCE_DATABASE_URL:-sqlite://$work/conformance.db}"
 export SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$port"
 token=$("$bin" token create conformance 2>/dev/null)
 "$bin" serve >"$work/server.log" 2>&1 &
@@ -36,7 +37,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-echo "conformance: scim2 test against $base"
+echo "conformance: scim2 test against $base (database ${SCIM_BRIDGE__DATABASE__URL%%:*})"
 set +e
 SCIM_CLI_HEADERS="Authorization: Bearer $token" "$venv/bin/scim2" --url "$base" test >"$work/result.txt" 2>&1
 tester_status=$?

@@ -116,6 +116,22 @@ impl super::Store {
             .await?)
     }
 
+    /// Moves the leases of rows a worker is still working on to `until` (rows already finished,
+    /// whose lease is cleared, stay as they are).
+    pub async fn renew_leases(&self, claims: &[&Claim], until: OffsetDateTime) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        for claim in claims {
+            tx.execute(
+                "UPDATE sync_queue SET lease_until = $3
+                 WHERE resource_id = $1 AND target = $2 AND lease_until IS NOT NULL",
+                args![&claim.resource_id, &claim.target, Timestamp(until)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The earliest due time after `now` of a pending row, for the worker's next wake-up (rows due
     /// by `now` are already leased, or wait for a resting target). One probe of the due index.
     pub async fn next_due(&self, now: OffsetDateTime) -> Result<Option<OffsetDateTime>, StoreError> {

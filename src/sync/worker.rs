@@ -27,9 +27,13 @@ use target::Target;
 use tokio::sync::{watch, OnceCell};
 use tokio::task::JoinSet;
 
-/// Rows leased per round, and how long a lease lasts before another worker may take the row.
+/// Rows leased per round, and how long a lease lasts before another worker may take the row. A
+/// worker renews the leases of the rows it works on every `LEASE_RENEWAL` while their calls are in
+/// flight, so a lease runs out only when its worker is gone: another replica takes its rows over
+/// within `LEASE`.
 const BATCH: i64 = 64;
-const LEASE: Duration = Duration::from_secs(300);
+const LEASE: Duration = Duration::from_secs(30);
+const LEASE_RENEWAL: Duration = Duration::from_secs(10);
 /// The longest idle wait: rows made due by another process (`sync retry`, `sync resync`) cannot
 /// wake this one, so it looks again this often (one probe of the due index).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
@@ -221,7 +225,7 @@ impl Worker {
         };
         let probe = chunk.iter().any(|l| l.probe);
         let started = Instant::now();
-        let results = self.reconcile(target, &chunk, probe).await;
+        let results = self.renewing_leases(&chunk, self.reconcile(target, &chunk, probe)).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         target.record(verdict_of(&results), probe, self.clock.now());
         let mut done = Vec::new();
@@ -246,6 +250,23 @@ impl Worker {
             futures_util::future::join(self.succeeded(done, latency_ms), futures_util::future::join_all(others)).await;
         target.save_health(&self.store).await;
         succeeded.and(others.into_iter().collect())
+    }
+
+    /// Runs `work` on `chunk`'s rows, renewing their leases every `LEASE_RENEWAL` until it is done.
+    async fn renewing_leases<T>(&self, chunk: &[Leased], work: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(work);
+        let mut renewal = tokio::time::interval_at(tokio::time::Instant::now() + LEASE_RENEWAL, LEASE_RENEWAL);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = renewal.tick() => {
+                    let claims: Vec<&Claim> = chunk.iter().map(|l| &l.claim).collect();
+                    if let Err(e) = self.store.renew_leases(&claims, self.clock.now_utc() + LEASE).await {
+                        tracing::warn!(error = %e, "sync: cannot renew leases; another replica may take these rows over");
+                    }
+                }
+            }
+        }
     }
 
     /// The chunk's outcomes, in order: rows settled without a call, and the connector's answers.

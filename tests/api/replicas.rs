@@ -1,0 +1,124 @@
+//! Several replicas on one PostgreSQL database (README "Running several replicas"). These run when
+//! the suite runs on PostgreSQL (`SCIM_BRIDGE_TEST_POSTGRES`, as `.ci/run` does); on SQLite, one
+//! process owns the file and there is nothing to share.
+use crate::helpers::*;
+use scim_bridge::app::Application;
+use scim_bridge::store::Store;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// A second `serve` on the first one's database: its SCIM base URL and its store.
+async fn replica_of(app: &TestApp) -> (String, Store) {
+    let replica = Application::build(&app.settings).await.unwrap();
+    let store = replica.store().clone();
+    let base = format!("http://127.0.0.1:{}{}", replica.port(), app.settings.server.base_path);
+    tokio::spawn(replica.run_until_stopped());
+    (base, store)
+}
+
+/// The first app, on PostgreSQL; `None` (the test has nothing to check) on SQLite.
+async fn first_replica() -> Option<TestApp> {
+    postgres_server()?;
+    Some(spawn_app().await)
+}
+
+#[tokio::test]
+async fn two_replicas_racing_the_same_create_give_one_201_and_one_409() {
+    let Some(a) = first_replica().await else { return };
+    let (b, _) = replica_of(&a).await;
+    for n in 0..20 {
+        let body = user(&format!("race-{n}@example.com"));
+        let post = |base: String| {
+            let request = a.client.post(format!("{base}/Users")).bearer_auth(&a.token).json(&body);
+            async move { request.send().await.unwrap().status().as_u16() }
+        };
+        let (one, other) = tokio::join!(post(a.base.clone()), post(b.clone()));
+        let mut statuses = [one, other];
+        statuses.sort();
+        assert_eq!(statuses, [201, 409], "race {n}");
+    }
+    let listed: serde_json::Value = a.get("/Users?count=0").await.json().await.unwrap();
+    assert_eq!(listed["totalResults"], 20);
+}
+
+#[tokio::test]
+async fn a_token_revoked_on_one_replica_stops_working_on_the_other_within_5_seconds() {
+    let Some(a) = first_replica().await else { return };
+    let (b, _) = replica_of(&a).await;
+    let status = || async {
+        a.client
+            .get(format!("{b}/Users?count=0"))
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status().await, 200, "the other replica knows the token (and now caches it)");
+    a.store.revoke_token("test").await.unwrap();
+    let revoked = Instant::now();
+    while status().await == 200 {
+        assert!(
+            revoked.elapsed() < Duration::from_millis(5500),
+            "the other replica still takes the token"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status().await, 401);
+}
+
+#[tokio::test]
+async fn two_replicas_claiming_at_once_never_take_the_same_row() {
+    let Some(a) = first_replica().await else { return };
+    let (_, b) = replica_of(&a).await;
+    let pool = sqlx::PgPool::connect(&a.database_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at)
+         SELECT 'user-' || n, 't', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'
+         FROM generate_series(1, 300) AS n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let claim_all = |store: Store| async move {
+        let mut mine = Vec::new();
+        loop {
+            let claims = store
+                .claim_due(now, now + time::Duration::minutes(1), 7, &["t"])
+                .await
+                .unwrap();
+            if claims.is_empty() {
+                return mine;
+            }
+            mine.extend(claims.into_iter().map(|c| c.resource_id));
+        }
+    };
+    let (by_a, by_b) = tokio::join!(claim_all(a.store.clone()), claim_all(b));
+    let (set_a, set_b): (BTreeSet<_>, BTreeSet<_>) = (by_a.iter().collect(), by_b.iter().collect());
+    assert!(set_a.is_disjoint(&set_b), "a row was claimed by both replicas");
+    assert_eq!(by_a.len() + by_b.len(), 300, "every row was claimed once");
+    assert!(!by_a.is_empty() && !by_b.is_empty(), "both replicas worked: {} and {}", by_a.len(), by_b.len());
+}
+
+#[tokio::test]
+async fn a_replica_that_cannot_reach_the_database_fails_its_health_check() {
+    let Some(a) = first_replica().await else { return };
+    let health = || async {
+        reqwest::get(format!("{}/healthz", a.origin))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(health().await, 200);
+    let name = a.database_url.rsplit('/').next().unwrap().to_owned();
+    let server = postgres_server().unwrap();
+    let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    assert_eq!(health().await, 503, "a load balancer must drop this replica");
+}

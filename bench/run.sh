@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The issue-2 benchmark, in one run: seeds this server and the floor-plan server with the same users,
 # runs bench/reference/compare.sh (alternating wrk loads, ratios), then measures on this server alone:
-# p99 latency at 8 connections, the deep-page GET, and resident memory.
+# p99 latency at 8 connections, the deep-page GET, and resident memory. Then the same loads on
+# scim-bridge over PostgreSQL (a throwaway server from scripts/postgres.sh) against SQLite and the
+# floor-plan, and the throughput of one PostgreSQL replica against two sharing the database
+# (BENCH_POSTGRES=0 skips that part).
 # usage: bench/run.sh [USERS=100000] [SECONDS=10]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +21,12 @@ floor="$root/target/floorplan/release/floorplan"
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+pg=""
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "$pg" ] && bash "$root/scripts/postgres.sh" --stop "$pg"
+  rm -rf "$work"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "server at $1 did not start"; exit 1; }
@@ -54,3 +62,40 @@ done | sort -n | awk '{t[NR]=$1} END {printf "min %s  median %s  max %s\n", t[1]
 echo
 total=$(curl -fsS -H "Authorization: Bearer $token" "$A/Users?count=0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totalResults"])')
 echo "== resident memory of scim-bridge with $total users stored: $(( $(ps -o rss= -p "$a_pid") / 1024 )) MiB"
+
+[ "${BENCH_POSTGRES:-1}" = 0 ] && exit 0
+echo
+pg=$(bash "$root/scripts/postgres.sh")
+serve_on_pg() { # port -> starts a replica on the PostgreSQL database
+  SCIM_BRIDGE__DATABASE__URL="$pg" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$1" RUST_LOG=warn "$bin" serve >>"$work/pg.log" 2>&1 &
+  pids+=($!)
+  wait_up "http://127.0.0.1:$1/healthz"
+}
+c_port=$(free_port); d_port=$(free_port)
+pg_token=$(SCIM_BRIDGE__DATABASE__URL="$pg" "$bin" token create bench 2>/dev/null)
+serve_on_pg "$c_port"
+C="http://127.0.0.1:$c_port/scim/v2"
+python3 "$root/bench/seed.py" "$C" "$pg_token" "$users"
+echo
+echo "== compare.sh (A = scim-bridge on PostgreSQL, B = scim-bridge on SQLite), ${seconds}s per load"
+bash "$reference/compare.sh" "$C" "$pg_token" "$A" "$token" "$seconds"
+echo
+echo "== compare.sh (A = scim-bridge on PostgreSQL, B = floor-plan), ${seconds}s per load"
+bash "$reference/compare.sh" "$C" "$pg_token" "$B" floorplan-token "$seconds"
+
+echo
+echo "== one replica against two on the same PostgreSQL database (8 connections in all, filter-eq and patch-active)"
+serve_on_pg "$d_port"
+D="http://127.0.0.1:$d_port/scim/v2"
+filter='/Users?filter=userName%20eq%20%22seed-004242%40example.com%22'
+rps() { SCIM_TOKEN=$pg_token BENCH_PREFIX=$RANDOM$RANDOM BENCH_IDS="$work/pg_ids" wrk -t1 -c"$1" -d"${seconds}s" -s "$reference/$2" "$3" | awk '/Requests\/sec/ {print $2}'; }
+curl -fsS -H "Authorization: Bearer $pg_token" "$C/Users?count=50&attributes=id" | python3 -c 'import json,sys; [print(r["id"]) for r in json.load(sys.stdin)["Resources"]]' >"$work/pg_ids"
+for load in "filter-eq get_auth.lua $filter" "patch-active patch_active.lua /Users"; do
+  read -r name script path <<<"$load"
+  one=$(rps 8 "$script" "$C$path")
+  rps 4 "$script" "$C$path" >"$work/c.rps" & first=$!
+  rps 4 "$script" "$D$path" >"$work/d.rps"
+  wait "$first"
+  two=$(echo "$(cat "$work/c.rps") + $(cat "$work/d.rps")" | bc -l)
+  printf '%-14s one replica %10s req/s   two replicas %10.2f req/s   %5.2fx\n' "$name" "$one" "$two" "$(echo "$two / $one" | bc -l)"
+done

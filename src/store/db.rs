@@ -96,8 +96,16 @@ macro_rules! args {
 }
 pub(super) use args;
 
-fn sqlite_args<'q>(args: &'q [Arg<'_>]) -> Result<SqliteArguments<'q>, sqlx::Error> {
-    let mut out = SqliteArguments::default();
+/// Adds `args` to a backend's argument buffer, in order.
+fn bind_all<'q, A>(mut out: A, args: &'q [Arg<'_>]) -> Result<A, sqlx::Error>
+where
+    A: Arguments<'q>,
+    Option<&'q str>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<i64>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<f64>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<bool>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<&'q [u8]>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+{
     for arg in args {
         let added = match arg {
             Arg::Text(s) => out.add(s.as_deref()),
@@ -111,19 +119,12 @@ fn sqlite_args<'q>(args: &'q [Arg<'_>]) -> Result<SqliteArguments<'q>, sqlx::Err
     Ok(out)
 }
 
-fn pg_args(args: &[Arg<'_>]) -> Result<PgArguments, sqlx::Error> {
-    let mut out = PgArguments::default();
-    for arg in args {
-        let added = match arg {
-            Arg::Text(s) => out.add(s.as_deref()),
-            Arg::Int(n) => out.add(*n),
-            Arg::Real(x) => out.add(*x),
-            Arg::Bool(b) => out.add(*b),
-            Arg::Bytes(b) => out.add(*b),
-        };
-        added.map_err(sqlx::Error::Encode)?;
-    }
-    Ok(out)
+fn sqlite_args<'q>(args: &'q [Arg<'_>]) -> Result<SqliteArguments<'q>, sqlx::Error> {
+    bind_all(SqliteArguments::default(), args)
+}
+
+fn pg_args<'q>(args: &'q [Arg<'_>]) -> Result<PgArguments, sqlx::Error> {
+    bind_all(PgArguments::default(), args)
 }
 
 /// Which SQL a backend speaks, for the fragments that differ.

@@ -225,7 +225,9 @@ impl Worker {
         };
         let probe = chunk.iter().any(|l| l.probe);
         let started = Instant::now();
-        let results = self.renewing_leases(&chunk, self.reconcile(target, &chunk, probe)).await;
+        let results = self
+            .renewing_leases(&chunk, self.reconcile(target, &chunk, probe))
+            .await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         target.record(verdict_of(&results), probe, self.clock.now());
         let mut done = Vec::new();

@@ -55,7 +55,11 @@ async fn a_token_revoked_on_one_replica_stops_working_on_the_other_within_5_seco
             .status()
             .as_u16()
     };
-    assert_eq!(status().await, 200, "the other replica knows the token (and now caches it)");
+    assert_eq!(
+        status().await,
+        200,
+        "the other replica knows the token (and now caches it)"
+    );
     a.store.revoke_token("test").await.unwrap();
     let revoked = Instant::now();
     while status().await == 200 {
@@ -99,7 +103,12 @@ async fn two_replicas_claiming_at_once_never_take_the_same_row() {
     let (set_a, set_b): (BTreeSet<_>, BTreeSet<_>) = (by_a.iter().collect(), by_b.iter().collect());
     assert!(set_a.is_disjoint(&set_b), "a row was claimed by both replicas");
     assert_eq!(by_a.len() + by_b.len(), 300, "every row was claimed once");
-    assert!(!by_a.is_empty() && !by_b.is_empty(), "both replicas worked: {} and {}", by_a.len(), by_b.len());
+    assert!(
+        !by_a.is_empty() && !by_b.is_empty(),
+        "both replicas worked: {} and {}",
+        by_a.len(),
+        by_b.len()
+    );
 }
 
 #[tokio::test]

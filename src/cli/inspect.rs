@@ -25,6 +25,7 @@ pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
             http.clone(),
             Default::default(),
             Default::default(),
+            None,
         ) {
             Err(e) => Err(e.to_string()),
             Ok(connector) => {

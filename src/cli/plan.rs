@@ -58,7 +58,7 @@ pub(super) async fn plan(
     let mapping = settings_of_target.mapping(settings.user_schema()?)?;
     let (timeout, connect_timeout) = settings_of_target.timeouts();
     let http = client::http_client_with(timeout, connect_timeout)?;
-    let connector = Connector::build(settings_of_target, http, Default::default(), Default::default())?;
+    let connector = Connector::build(settings_of_target, http, Default::default(), Default::default(), None)?;
     let subjects = store.plan_subjects(target, user).await?;
     if let (Some(key), true) = (user, subjects.is_empty()) {
         anyhow::bail!("no user '{key}' (by id, userName or e-mail)");

@@ -123,7 +123,7 @@ fn sqlite_args<'q>(args: &'q [Arg<'_>]) -> Result<SqliteArguments<'q>, sqlx::Err
     bind_all(SqliteArguments::default(), args)
 }
 
-fn pg_args<'q>(args: &'q [Arg<'_>]) -> Result<PgArguments, sqlx::Error> {
+fn pg_args(args: &[Arg<'_>]) -> Result<PgArguments, sqlx::Error> {
     bind_all(PgArguments::default(), args)
 }
 

@@ -17,6 +17,7 @@ mod permissions;
 mod query;
 mod resource;
 mod sessions;
+mod shared_limits;
 mod sync_queue;
 mod target_state;
 mod timestamp;

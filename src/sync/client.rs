@@ -66,6 +66,9 @@ pub struct VendorClient {
     target: String,
     http: reqwest::Client,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// The rate limit held with the other replicas (PostgreSQL): the interval between calls and
+    /// where it is kept. Used instead of `limiter` when set.
+    shared_rate: Option<(Duration, crate::sync::shared::SharedLimits)>,
     health: Arc<Health>,
     clock: Arc<Clock>,
 }
@@ -88,6 +91,7 @@ impl VendorClient {
             target: target.to_owned(),
             http,
             limiter,
+            shared_rate: None,
             health: Arc::default(),
             clock: Arc::default(),
         }
@@ -98,6 +102,17 @@ impl VendorClient {
     pub fn with_health(mut self, health: Arc<Health>, clock: Arc<Clock>) -> Self {
         self.health = health;
         self.clock = clock;
+        self
+    }
+
+    /// The same client keeping its rate limit with the other replicas through `shared`.
+    pub fn with_shared_rate(
+        mut self,
+        rate_limit: Option<f64>,
+        shared: Option<crate::sync::shared::SharedLimits>,
+    ) -> Self {
+        let interval = rate_limit.and_then(quota).map(|q| q.replenish_interval());
+        self.shared_rate = interval.zip(shared);
         self
     }
 
@@ -183,7 +198,9 @@ impl VendorClient {
 
     /// One try: the rate limit, the call, its metrics.
     async fn send_once(&self, request: reqwest::RequestBuilder) -> Result<VendorResponse, ConnectorError> {
-        if let Some(limiter) = &self.limiter {
+        if let Some((interval, shared)) = &self.shared_rate {
+            shared.wait_turn(*interval).await;
+        } else if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
         let started = Instant::now();

@@ -11,6 +11,7 @@ pub mod desired;
 pub mod health;
 pub mod mapping;
 pub mod plan;
+pub mod shared;
 pub mod worker;
 
 pub use crate::secrets::Secret;

@@ -95,7 +95,7 @@ impl Worker {
         let targets = settings
             .target
             .iter()
-            .map(|t| Target::build(t, &clock, schema))
+            .map(|t| Target::build(t, &clock, schema, &store))
             .collect::<Result<_, _>>()?;
         let sealer = settings.sync.sealer()?;
         Ok(Self {
@@ -115,6 +115,9 @@ impl Worker {
                 match self.store.target_states().await {
                     Ok(rows) => {
                         for target in &self.targets {
+                            if let Some(shared) = &target.shared {
+                                shared.prepare().await;
+                            }
                             let row = rows.iter().find(|r| r.target == target.name);
                             target.restore(row, self.clock.now()).await;
                             self.carry_out_plans(target).await;
@@ -308,6 +311,11 @@ impl Worker {
         probe: bool,
     ) -> Vec<(usize, Result<Handled, ConnectorError>)> {
         let _permit = target.permits.acquire().await;
+        // With other replicas on the database, a slot of the target's concurrency is theirs too.
+        let _slot = match &target.shared {
+            Some(shared) => shared.slot().await,
+            None => None,
+        };
         if let Some(wait) = target.health.admit(probe, self.clock.now()) {
             return ready
                 .into_iter()

@@ -14,6 +14,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_scim-bridge");
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 pub fn write_config(dir: &Path, vendor: &str) -> std::path::PathBuf {
+    write_config_on(dir, vendor, &format!("sqlite://{}", dir.join("crash.db").display()))
+}
+
+/// The same, on the database at `database_url`.
+pub fn write_config_on(dir: &Path, vendor: &str, database_url: &str) -> std::path::PathBuf {
     let key = dir.join("w365.key");
     std::fs::write(&key, W365_KEY).unwrap();
     let config = dir.join("bridge.toml");
@@ -21,7 +26,7 @@ pub fn write_config(dir: &Path, vendor: &str) -> std::path::PathBuf {
         r#"[server]
 listen = "127.0.0.1:0"
 [database]
-url = "sqlite://{db}"
+url = "{database_url}"
 [[target]]
 name = "w365"
 kind = "workspace365"
@@ -30,7 +35,6 @@ environment = "example"
 provisioning_key_file = "{key}"
 concurrency = 4
 "#,
-        db = dir.join("crash.db").display(),
         key = key.display()
     );
     std::fs::write(&config, text).unwrap();
@@ -147,14 +151,14 @@ impl Client {
     }
 
     /// The metrics line for one queue state, e.g. pending rows.
-    async fn queue_rows(&self, state: &str) -> Option<u64> {
+    pub async fn queue_rows(&self, state: &str) -> Option<u64> {
         let text = self.metrics().await?;
         let prefix = format!(r#"scim_bridge_sync_queue_rows{{target="w365",state="{state}"}} "#);
         text.lines().find_map(|l| l.strip_prefix(&prefix)?.parse().ok())
     }
 
     /// What the store says each live user should be at the vendor, by e-mail.
-    async fn expected_vendor_state(&self) -> BTreeMap<String, VendorUser> {
+    pub async fn expected_vendor_state(&self) -> BTreeMap<String, VendorUser> {
         let list = self.send(reqwest::Method::GET, "/Users?count=1000", None).await;
         list["Resources"]
             .as_array()
@@ -172,7 +176,7 @@ impl Client {
     }
 }
 
-fn person(n: usize) -> Value {
+pub fn person(n: usize) -> Value {
     let email = format!("crash{n}@example.com");
     json!({"schemas": [USER_SCHEMA], "userName": email, "active": true,
            "name": {"givenName": format!("G{n}"), "familyName": "Before"},

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub struct State {
     pub duplicate_creates: usize,
     /// The e-mail of every create received, in arrival order.
     pub created: Vec<String>,
+    /// When each call arrived.
+    pub arrivals: Vec<Instant>,
     next_id: u64,
 }
 
@@ -66,6 +68,22 @@ impl FakeWorkspace365 {
         *self.weather.lock().unwrap() = Some(faults);
     }
 
+    /// The most calls in flight at once: every answer takes `delay`, so calls that arrived less than
+    /// `delay` apart (less a little for timing) overlapped.
+    pub fn max_in_flight(&self) -> usize {
+        let window = self.delay.saturating_sub(Duration::from_millis(20));
+        let arrivals = self.state.lock().unwrap().arrivals.clone();
+        (0..arrivals.len())
+            .map(|i| {
+                arrivals[i..]
+                    .iter()
+                    .take_while(|a| a.duration_since(arrivals[i]) < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn duplicate_creates(&self) -> usize {
         self.state.lock().unwrap().duplicate_creates
     }
@@ -74,6 +92,7 @@ impl FakeWorkspace365 {
         let path = request.url.path().to_owned();
         let mut state = self.state.lock().unwrap();
         state.calls.push(format!("{} {path}", request.method));
+        state.arrivals.push(Instant::now());
         let Some(rest) = path.strip_prefix("/Provisioning/example/User/") else {
             return ResponseTemplate::new(404);
         };

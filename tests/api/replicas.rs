@@ -131,3 +131,81 @@ async fn a_replica_that_cannot_reach_the_database_fails_its_health_check() {
         .unwrap();
     assert_eq!(health().await, 503, "a load balancer must drop this replica");
 }
+
+/// Okta's sequence sent to two `serve` processes in turn, one SIGKILLed while creates are in flight
+/// at the vendor: the other finishes the fan-out (the killed replica's rows after their lease), the
+/// vendor ends as the store says, no create is sent twice, and the vendor never had more calls in
+/// flight than the target's `concurrency` (4), though two replicas were calling it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_one_killed_mid_fan_out_the_other_finishes_and_the_vendor_matches_the_store() {
+    use crate::crash::{create_token, person, serve, signal, wait_until, write_config_on, Client};
+    use crate::fake_w365::FakeWorkspace365;
+    let Some(server) = postgres_server() else { return };
+    let database = fresh_postgres_database(&server).await;
+    let (vendor, fake) = FakeWorkspace365::start(Duration::from_millis(150)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_on(dir.path(), &vendor.uri(), &database);
+    let token = create_token(&config);
+    let mut first = serve(&config);
+    let mut second = serve(&config);
+    let replica = |base: &str| Client {
+        http: reqwest::Client::new(),
+        base: base.to_owned(),
+        token: token.clone(),
+    };
+    let (one, other) = (replica(&first.base), replica(&second.base));
+    let turn = |n: usize| if n.is_multiple_of(2) { &one } else { &other };
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let created = turn(n).send(reqwest::Method::POST, "/Users", Some(person(n))).await;
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    for (n, id) in ids[..5].iter().enumerate() {
+        let rename = serde_json::json!([{"op": "replace", "path": "name.familyName", "value": "During"}]);
+        turn(n).patch(id, rename).await;
+    }
+    wait_until("the first creates", || fake.calls().len() >= 6).await;
+    signal(&first.child, "-KILL");
+    first.child.wait().unwrap();
+    for id in &ids[5..10] {
+        let rename = serde_json::json!([{"op": "replace", "path": "name.familyName", "value": "After"}]);
+        other.patch(id, rename).await;
+    }
+    for id in &ids[10..13] {
+        let deactivate = serde_json::json!([{"op": "replace", "path": "active", "value": false}]);
+        other.patch(id, deactivate).await;
+    }
+    for id in &ids[13..15] {
+        other.send(reqwest::Method::DELETE, &format!("/Users/{id}"), None).await;
+    }
+    let started = Instant::now();
+    loop {
+        let (pending, dead) = (other.queue_rows("pending").await, other.queue_rows("dead").await);
+        if pending == Some(0) && dead == Some(0) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the surviving replica did not finish: {pending:?} pending, {dead:?} dead"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        fake.users(),
+        other.expected_vendor_state().await,
+        "the vendor matches the store"
+    );
+    assert_eq!(fake.duplicate_creates(), 0, "no create for a user the vendor had");
+    let mut created = fake.created();
+    let total = created.len();
+    created.sort();
+    created.dedup();
+    assert_eq!(created.len(), total, "no e-mail was created twice");
+    assert!(
+        fake.max_in_flight() <= 4,
+        "the vendor had {} calls in flight at once; concurrency is 4",
+        fake.max_in_flight()
+    );
+    signal(&second.child, "-TERM");
+    assert!(second.child.wait().unwrap().success());
+}

@@ -347,7 +347,8 @@ async fn check(
     let outcome = match crate::sync::client::http_client(std::time::Duration::from_secs(15)) {
         Err(e) => Err(e.to_string()),
         Ok(http) => {
-            match crate::sync::connectors::Connector::build(target, http, Default::default(), Default::default()) {
+            match crate::sync::connectors::Connector::build(target, http, Default::default(), Default::default(), None)
+            {
                 Err(e) => Err(e.to_string()),
                 Ok(connector) => {
                     let outcome = connector.check().await.map_err(|e| e.to_string());

@@ -98,8 +98,11 @@ impl Connector {
         http: reqwest::Client,
         health: std::sync::Arc<crate::sync::health::Health>,
         clock: std::sync::Arc<crate::sync::clock::Clock>,
+        shared: Option<crate::sync::shared::SharedLimits>,
     ) -> Result<Self, ConfigError> {
-        let client = VendorClient::new(&settings.name, http, settings.rate_limit).with_health(health, clock);
+        let client = VendorClient::new(&settings.name, http, settings.rate_limit)
+            .with_health(health, clock)
+            .with_shared_rate(settings.rate_limit, shared);
         let name = settings.name.as_str();
         let built = match &settings.vendor {
             VendorConfig::Cyberark(c) => c.build(name, client).map(Self::Cyberark),

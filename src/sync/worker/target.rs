@@ -7,6 +7,7 @@ use crate::sync::clock::Clock;
 use crate::sync::connectors::Connector;
 use crate::sync::health::{Breaker, Health, Pause, Snapshot, Transition, Verdict};
 use crate::sync::mapping::Mapping;
+use crate::sync::shared::SharedLimits;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -25,6 +26,8 @@ pub(super) struct Target {
     /// Reconciles (a batch counts as one) in flight at once: the target's `concurrency`.
     pub permits: Semaphore,
     pub concurrency: usize,
+    /// The concurrency held with the other replicas (PostgreSQL), beside `permits`.
+    pub shared: Option<SharedLimits>,
     /// Rows handed to the connector at once (`Connector::batch_size`).
     pub batch_size: usize,
     pub health: Arc<Health>,
@@ -56,12 +59,14 @@ impl Target {
         settings: &TargetSettings,
         clock: &Arc<Clock>,
         schema: &'static crate::scim::schema::ResourceSchema,
+        store: &Store,
     ) -> Result<Self, ConfigError> {
+        let shared = SharedLimits::of(store, &settings.name, settings.concurrency());
         let (timeout, connect_timeout) = settings.timeouts();
         let http = client::http_client_with(timeout, connect_timeout)
             .map_err(|e| ConfigError::Invalid(format!("target '{}': HTTP client: {e}", settings.name)))?;
         let health = Arc::new(Health::default());
-        let connector = Connector::build(settings, http, health.clone(), clock.clone())?;
+        let connector = Connector::build(settings, http, health.clone(), clock.clone(), shared.clone())?;
         Ok(Self {
             name: settings.name.clone(),
             on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
@@ -72,6 +77,7 @@ impl Target {
             connector,
             permits: Semaphore::new(settings.concurrency()),
             concurrency: settings.concurrency(),
+            shared,
             health,
             saved: tokio::sync::Mutex::new(None),
             busy_keys: Mutex::new(HashSet::new()),

@@ -210,6 +210,11 @@ mod tests {
     }
 
     #[test]
+    fn a_string_literal_holding_nul_is_refused() {
+        assert_rejected(r#"userName eq "a\u0000b""#, "U+0000");
+    }
+
+    #[test]
     fn rfc_7644_examples_parse_to_their_canonical_form() {
         let rows = [
             (r#"userName Eq "john""#, r#"userName eq "john""#),

@@ -302,6 +302,7 @@ fn json_string(i: &str) -> Res<'_, CompValue> {
             '"' => {
                 let token = &i[..at + 2];
                 return match serde_json::from_str::<String>(token) {
+                    Ok(s) if s.contains('\0') => fail(i, "a string without U+0000 (NUL)"),
                     Ok(s) => Ok((&body[at + 1..], CompValue::Str(s))),
                     Err(_) => fail(i, "a valid JSON string (check its escapes)"),
                 };

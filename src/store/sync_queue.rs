@@ -98,6 +98,13 @@ pub(super) async fn hand_over_password(tx: &mut Tx, id: &str, target: &str, seal
 /// Drops user `id`'s tombstone once no target has a row queued for it (pending or dead: a dead row
 /// may be retried by an operator, and needs the document).
 pub(super) async fn purge_tombstone(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+    // PostgreSQL: two targets finishing the same deleted user at once would each still see the
+    // other's row and both keep the tombstone; the lock makes the second look after the first commits.
+    if tx.dialect() == super::db::Dialect::Postgres {
+        let _: Vec<(i32,)> = tx
+            .rows("SELECT 1 FROM user_tombstones WHERE id = $1 FOR UPDATE", args![id])
+            .await?;
+    }
     tx.execute(
         "DELETE FROM user_tombstones WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM sync_queue WHERE resource_id = $1)",
         args![id],

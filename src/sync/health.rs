@@ -210,6 +210,28 @@ impl Health {
         })
     }
 
+    /// Takes up what another replica recorded (`target_state`): a later reset, and an open breaker
+    /// while this one is closed (its own open or half-open breaker it keeps: its probe decides).
+    pub fn adopt(&self, recorded: &Snapshot, now: SystemTime) -> Option<Transition> {
+        let mut state = self.lock();
+        if let Some(pause) = recorded.pause.as_ref().filter(|p| p.until > now) {
+            if state.pause.as_ref().is_none_or(|p| p.until < pause.until) {
+                state.pause = Some(pause.clone());
+            }
+        }
+        match (state.breaker, recorded.breaker) {
+            (Breaker::Closed { .. }, Breaker::Open { until, trips }) if until > now => {
+                state.breaker = Breaker::Open { until, trips };
+                Some(Transition {
+                    from: "closed",
+                    to: "open",
+                    until: Some(until),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// A reset the vendor announced: no calls until `until` (a later reset wins).
     pub fn pause(&self, until: SystemTime, reason: &str) -> bool {
         let mut state = self.lock();
@@ -257,6 +279,53 @@ mod tests {
             Breaker::Open { until, .. } => until,
             other => panic!("not open: {other:?}"),
         }
+    }
+
+    #[test]
+    fn another_replicas_later_reset_and_open_breaker_are_taken_up_but_not_its_older_ones() {
+        let health = Health::default();
+        health.pause(at(100), "mine");
+        let recorded = Snapshot {
+            breaker: Breaker::Open {
+                until: at(50),
+                trips: 2,
+            },
+            pause: Some(Pause {
+                until: at(200),
+                reason: "theirs".into(),
+            }),
+        };
+        let opened = health.adopt(&recorded, at(0)).unwrap();
+        assert_eq!((opened.from, opened.to, opened.until), ("closed", "open", Some(at(50))));
+        assert_eq!(health.snapshot(), recorded);
+        // An earlier reset and a breaker whose wait is over change nothing.
+        let older = Snapshot {
+            breaker: Breaker::Open {
+                until: at(10),
+                trips: 1,
+            },
+            pause: Some(Pause {
+                until: at(150),
+                reason: "old".into(),
+            }),
+        };
+        let half_open = Health::restore(Snapshot {
+            breaker: Breaker::HalfOpen {
+                trips: 1,
+                probing: true,
+            },
+            pause: None,
+        });
+        assert_eq!(half_open.adopt(&older, at(20)), None);
+        assert_eq!(
+            half_open.snapshot().breaker,
+            Breaker::HalfOpen {
+                trips: 1,
+                probing: true
+            }
+        );
+        assert_eq!(health.adopt(&older, at(20)), None);
+        assert_eq!(health.pause_left(at(20)).unwrap().1, "theirs");
     }
 
     #[test]

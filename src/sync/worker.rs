@@ -37,6 +37,8 @@ const LEASE_RENEWAL: Duration = Duration::from_secs(10);
 /// The longest idle wait: rows made due by another process (`sync retry`, `sync resync`) cannot
 /// wake this one, so it looks again this often (one probe of the due index).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// How often a replica on PostgreSQL takes up the breakers and resets the others recorded.
+const SHARED_HEALTH_EVERY: Duration = Duration::from_secs(2);
 /// How long a row waits while another reconcile of the same vendor key is in flight.
 const BUSY_KEY_WAIT: Duration = Duration::from_millis(200);
 
@@ -54,6 +56,8 @@ pub struct Worker {
     clock: Arc<Clock>,
     /// The targets' health recorded before this process started, taken up once.
     restored: OnceCell<()>,
+    /// With other replicas on the database (PostgreSQL): when their recorded health was last read.
+    shared_health_read: std::sync::Mutex<Option<SystemTime>>,
     /// When the first target skipped by the last claim (paused or open) becomes callable.
     blocked_until: std::sync::Mutex<Option<SystemTime>>,
 }
@@ -104,8 +108,33 @@ impl Worker {
             sealer,
             clock,
             restored: OnceCell::new(),
+            shared_health_read: std::sync::Mutex::new(None),
             blocked_until: std::sync::Mutex::new(None),
         })
+    }
+
+    /// On PostgreSQL, every `SHARED_HEALTH_EVERY`: takes up an open breaker or a vendor's reset
+    /// that another replica recorded, so that it stops calling that vendor too.
+    async fn adopt_shared_health(&self) {
+        if self.store.dialect() != crate::store::Dialect::Postgres {
+            return;
+        }
+        let now = self.clock.now();
+        {
+            let mut last = self.shared_health_read.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| now.duration_since(at).unwrap_or_default() < SHARED_HEALTH_EVERY) {
+                return;
+            }
+            *last = Some(now);
+        }
+        match self.store.target_states().await {
+            Ok(rows) => {
+                for target in &self.targets {
+                    target.adopt(rows.iter().find(|r| r.target == target.name), now).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the other replicas' recorded target health"),
+        }
     }
 
     /// Takes up each target's health as recorded in `target_state` (once).

@@ -21,7 +21,8 @@ fn comp_value() -> impl Strategy<Value = CompValue> {
         Just(CompValue::Null),
         any::<bool>().prop_map(CompValue::Bool),
         any::<i64>().prop_map(|n| CompValue::Number(n.into())),
-        ".*".prop_map(CompValue::Str),
+        // Any text but U+0000, which the grammar refuses (no database stores it).
+        "[^\\x00]*".prop_map(CompValue::Str),
     ]
 }
 

@@ -7,9 +7,11 @@ use scim_bridge::store::Store;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// A second `serve` on the first one's database: its SCIM base URL and its store.
+/// A second `serve` on the first one's database, without a sync worker (tests drive the first
+/// one's): its SCIM base URL and its store.
 async fn replica_of(app: &TestApp) -> (String, Store) {
-    let replica = Application::build(&app.settings).await.unwrap();
+    let mut replica = Application::build(&app.settings).await.unwrap();
+    drop(replica.take_worker());
     let store = replica.store().clone();
     let base = format!("http://127.0.0.1:{}{}", replica.port(), app.settings.server.base_path);
     tokio::spawn(replica.run_until_stopped());
@@ -208,4 +210,39 @@ async fn two_replicas_one_killed_mid_fan_out_the_other_finishes_and_the_vendor_m
     );
     signal(&second.child, "-TERM");
     assert!(second.child.wait().unwrap().success());
+}
+
+/// A vendor's reset that one replica learned (recorded in `target_state`) stops the others calling
+/// that vendor within seconds, not only at their next start.
+#[tokio::test]
+async fn a_reset_another_replica_recorded_stops_this_one_calling_the_vendor() {
+    use crate::fake_w365::FakeWorkspace365;
+    use scim_bridge::store::TargetStateRow;
+    if postgres_server().is_none() {
+        return;
+    }
+    let (vendor, fake) = FakeWorkspace365::start(Duration::ZERO).await;
+    let base_url = format!("{}/Provisioning", vendor.uri());
+    let app = spawn_app_with(|s| s.target = vec![crate::targets::w365_target("w365", None, &base_url)]).await;
+    app.drain_sync().await;
+    let (_, other) = replica_of(&app).await;
+    let until = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    other
+        .save_target_state(&TargetStateRow {
+            target: "w365".into(),
+            breaker: "closed".into(),
+            failures: 0,
+            trips: 0,
+            open_until: None,
+            paused_until: Some(until),
+            pause_reason: Some("HTTP 429 with Retry-After 3600s".into()),
+        })
+        .await
+        .unwrap();
+    app.worker.clock().advance(Duration::from_secs(3));
+    app.create_user(&user("paused@example.com")).await;
+    app.drain_sync().await;
+    assert!(fake.calls().is_empty(), "the vendor was called: {:?}", fake.calls());
+    let queued = app.store.sync_rows().await.unwrap();
+    assert_eq!(queued.len(), 1, "the change waits for the reset");
 }

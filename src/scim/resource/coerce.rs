@@ -68,6 +68,12 @@ pub fn coerce_single(def: &AttributeDef, value: &Value, path: &str) -> Result<Op
     let coerced = match def.kind {
         AttrType::Complex => return coerce_complex(def, value, path),
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
+            // No database keeps U+0000 in text (PostgreSQL refuses it), and no attribute needs it.
+            Value::String(s) if s.contains('\0') => {
+                return Err(ScimError::invalid_value(format!(
+                    "'{path}' contains U+0000 (NUL); control characters like it cannot be stored"
+                )))
+            }
             Value::String(_) => value.clone(),
             _ => return Err(wrong()),
         },

@@ -133,3 +133,17 @@ fn a_declared_extensions_required_attribute_is_required_once_the_extension_is_pr
     assert!(normalize(&body(json!({"number": 7})), &schema).is_ok());
     assert!(normalize(&json!({"schemas": [USER_SCHEMA], "userName": "a"}), &schema).is_ok());
 }
+
+#[test]
+fn a_string_holding_nul_is_refused_with_its_path() {
+    let e = norm(json!({"userName": "a", "name": {"givenName": "x\u{0}y"}})).unwrap_err();
+    assert_eq!(
+        (e.status, e.scim_type),
+        (400, Some(crate::scim::error::ScimType::InvalidValue))
+    );
+    assert!(
+        e.detail.contains("name.givenName") && e.detail.contains("U+0000"),
+        "{}",
+        e.detail
+    );
+}

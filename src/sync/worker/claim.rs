@@ -12,6 +12,7 @@ impl Worker {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        self.adopt_shared_health().await;
         let now = self.clock.now();
         let (mut callable, mut probing, mut blocked_until) = (Vec::new(), Vec::new(), None);
         for target in &self.targets {

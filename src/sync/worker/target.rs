@@ -96,6 +96,19 @@ impl Target {
         }
     }
 
+    /// Takes up the health another replica recorded for this target (see `Health::adopt`).
+    pub async fn adopt(&self, row: Option<&TargetStateRow>, now: SystemTime) {
+        let Some(recorded) = row.and_then(snapshot_of) else {
+            return;
+        };
+        if let Some(transition) = self.health.adopt(&recorded, now) {
+            tracing::warn!(target = %self.name, until = ?transition.until.map(|u| format_timestamp(u.into())), "circuit breaker opened by another replica");
+        }
+        if self.health.snapshot() == recorded {
+            *self.saved.lock().await = Some(recorded);
+        }
+    }
+
     /// Marks `keys` busy, or `None` if one already is.
     pub fn lock_keys(&self, keys: Vec<String>) -> Option<KeyGuard<'_>> {
         let mut busy = self.busy_keys.lock().unwrap_or_else(|p| p.into_inner());

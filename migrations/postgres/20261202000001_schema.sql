@@ -1,6 +1,6 @@
 -- The PostgreSQL schema: the tables, columns, indexes and views of migrations/sqlite/ as they stand
 -- after its migration 14, in PostgreSQL's terms. Column names and meanings are the same on both
--- backends (docs/architecture.md, README "For operators"); what differs:
+-- backends (docs/architecture.md, README "Looking things up in the database"); what differs:
 -- - case-insensitive columns (userName, displayName, e-mails) are indexed as `scim_fold(column)`,
 --   Unicode lower case where the server has ICU, ASCII otherwise (SQLite's NOCASE is ASCII only);
 -- - `users.seq` and `events.id` are identity columns (SQLite's rowid);

@@ -38,6 +38,11 @@ impl ApiError {
                 None,
                 "the resource has changed: If-Match does not name its current version",
             ),
+            Self::Store(StoreError::Unavailable(_)) => ScimError::new(
+                503,
+                None,
+                "the database is unavailable for the moment; retry the request",
+            ),
             Self::Store(_) => ScimError::new(500, None, "internal error; the server log has the details"),
         }
     }
@@ -55,11 +60,19 @@ impl ResponseError for ApiError {
             tracing::error!(error.cause_chain = ?ErrorChain(self), "request failed");
         }
         let mut response = scim_error_response(&scim);
-        if let Self::Unauthorized(_) = self {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"scim-bridge\""),
-            );
+        match self {
+            Self::Unauthorized(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"scim-bridge\""),
+                );
+            }
+            Self::Store(StoreError::Unavailable(_)) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         response
     }

@@ -18,6 +18,10 @@ pub enum StoreError {
     /// The request cannot be expressed as a query (e.g. a filter comparing a boolean with `gt`).
     #[error(transparent)]
     Invalid(crate::scim::ScimError),
+    /// The database could not be reached or gave up on the statement for a reason that passes
+    /// (a dropped connection, a full pool, a server shutting down, a deadlock): worth a retry.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("stored document is not valid JSON")]
@@ -49,8 +53,22 @@ impl From<sqlx::Error> for StoreError {
                     value: None,
                 }
             }
+            _ if is_transient(&e) => Self::Unavailable(e),
             _ => Self::Database(e),
         }
+    }
+}
+
+/// Errors after which the same statement may well succeed: the connection or the pool failed,
+/// or PostgreSQL refused for the moment (SQLSTATE class 08 connection exception, 57P01-57P03
+/// shutting down or starting, 40001 serialization failure, 40P01 deadlock).
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || ["57P01", "57P02", "57P03", "40001", "40P01"].contains(&&*code)
+        }),
+        _ => false,
     }
 }
 

@@ -134,6 +134,52 @@ async fn a_replica_that_cannot_reach_the_database_fails_its_health_check() {
     assert_eq!(health().await, 503, "a load balancer must drop this replica");
 }
 
+/// A failover or a server restart cuts every connection the pool holds. The pool does not ping a
+/// connection on each use (one round trip per statement), so it must find the dead ones another
+/// way: a connection idle for a second is checked before it is handed out, and the requests after
+/// the cut succeed instead of failing once per dead connection. (A request in the first second
+/// meets a dead one and is told to retry.)
+#[tokio::test]
+async fn requests_after_the_database_cut_every_connection_succeed() {
+    let Some(a) = first_replica().await else { return };
+    // Open several connections: concurrent requests each take one.
+    let app = &a;
+    let burst = || {
+        futures_util::future::join_all((0..8).map(|i| async move {
+            let body = user(&format!("cut-{i}-{}@example.com", uuid::Uuid::new_v4()));
+            app.post("/Users", &body).await
+        }))
+    };
+    assert!(burst().await.iter().all(|r| r.status() == 201));
+    let name = a.database_url.rsplit('/').next().unwrap().to_owned();
+    let admin = sqlx::PgPool::connect(&format!("{}/postgres", postgres_server().unwrap()))
+        .await
+        .unwrap();
+    let cut: Vec<(bool,)> = sqlx::query_as("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&name)
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+    assert!(cut.len() >= 2, "the requests used {} connections", cut.len());
+    // At once, a request meets a dead connection: 503 with Retry-After, which every IdP retries.
+    let response = a.get("/Users?count=0").await;
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    assert_scim_error(
+        response,
+        503,
+        None,
+        "the database is unavailable for the moment; retry the request",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let statuses: Vec<u16> = burst().await.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses, vec![201; 8]);
+    assert_eq!(a.get("/Users?count=0").await.status(), 200);
+}
+
 /// Okta's sequence sent to two `serve` processes in turn, one SIGKILLed while creates are in flight
 /// at the vendor: the other finishes the fan-out (the killed replica's rows after their lease), the
 /// vendor ends as the store says, no create is sent twice, and the vendor never had more calls in

@@ -18,7 +18,7 @@ pub fn write_config(dir: &Path, vendor: &str) -> std::path::PathBuf {
 }
 
 /// The same, on the database at `database_url`.
-pub fn write_config_on(dir: &Path, vendor: &str, database_url: &str) -> std::path::PathBuf {
+fn write_config_on(dir: &Path, vendor: &str, database_url: &str) -> std::path::PathBuf {
     let key = dir.join("w365.key");
     std::fs::write(&key, W365_KEY).unwrap();
     let config = dir.join("bridge.toml");
@@ -158,7 +158,7 @@ impl Client {
     }
 
     /// What the store says each live user should be at the vendor, by e-mail.
-    pub async fn expected_vendor_state(&self) -> BTreeMap<String, VendorUser> {
+    async fn expected_vendor_state(&self) -> BTreeMap<String, VendorUser> {
         let list = self.send(reqwest::Method::GET, "/Users?count=1000", None).await;
         list["Resources"]
             .as_array()
@@ -176,7 +176,7 @@ impl Client {
     }
 }
 
-pub fn person(n: usize) -> Value {
+fn person(n: usize) -> Value {
     let email = format!("crash{n}@example.com");
     json!({"schemas": [USER_SCHEMA], "userName": email, "active": true,
            "name": {"givenName": format!("G{n}"), "familyName": "Before"},

@@ -5,6 +5,7 @@ use crate::weather::Faults;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 pub const ESIGN_API_KEY: &str = "esign-encrypted-api-key";
@@ -27,6 +28,8 @@ pub struct State {
     pub users: BTreeMap<String, Value>,
     /// "METHOD path" of every call, in arrival order.
     pub calls: Vec<String>,
+    /// When each call arrived.
+    pub arrivals: Vec<Instant>,
     /// Calls that break the vendor's contract as the bridge should use it: a create of a user the
     /// vendor already holds (the bridge looks up first).
     pub violations: Vec<String>,
@@ -39,15 +42,23 @@ pub struct FakeVendor {
     vendor: Vendor,
     pub state: Arc<Mutex<State>>,
     weather: Arc<Mutex<Option<Arc<Faults>>>>,
+    /// How long every answer waits.
+    delay: Duration,
 }
 
 impl FakeVendor {
     pub async fn start(vendor: Vendor) -> (MockServer, Self) {
+        Self::start_slow(vendor, Duration::ZERO).await
+    }
+
+    /// A fake whose every answer waits `delay`, so that calls overlap and `max_in_flight` sees it.
+    pub async fn start_slow(vendor: Vendor, delay: Duration) -> (MockServer, Self) {
         let server = MockServer::start().await;
         let fake = Self {
             vendor,
             state: Arc::default(),
             weather: Arc::default(),
+            delay,
         };
         fake.state.lock().unwrap().uri = server.uri();
         wiremock::Mock::given(wiremock::matchers::any())
@@ -70,6 +81,11 @@ impl FakeVendor {
         *self.weather.lock().unwrap() = Some(faults);
     }
 
+    /// The most calls in flight at once (`start_slow` fakes only).
+    pub fn max_in_flight(&self) -> usize {
+        crate::fake_w365::max_overlap(&self.state.lock().unwrap().arrivals, self.delay)
+    }
+
     pub fn violations(&self) -> Vec<String> {
         self.state.lock().unwrap().violations.clone()
     }
@@ -84,7 +100,7 @@ impl Respond for FakeVendor {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let weather = self.weather.lock().unwrap().clone();
         let Some(faults) = weather else {
-            return self.answer(request);
+            return self.answer(request).set_delay(self.delay);
         };
         match faults.roll() {
             None => self.answer(request),
@@ -100,6 +116,7 @@ impl FakeVendor {
     fn answer(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.state.lock().unwrap();
         state.calls.push(format!("{} {}", request.method, request.url.path()));
+        state.arrivals.push(Instant::now());
         let body: Value = request.body_json().unwrap_or(Value::Null);
         let auth = request
             .headers

@@ -180,86 +180,6 @@ async fn requests_after_the_database_cut_every_connection_succeed() {
     assert_eq!(a.get("/Users?count=0").await.status(), 200);
 }
 
-/// Okta's sequence sent to two `serve` processes in turn, one SIGKILLed while creates are in flight
-/// at the vendor: the other finishes the fan-out (the killed replica's rows after their lease), the
-/// vendor ends as the store says, no create is sent twice, and the vendor never had more calls in
-/// flight than the target's `concurrency` (4), though two replicas were calling it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_one_killed_mid_fan_out_the_other_finishes_and_the_vendor_matches_the_store() {
-    use crate::crash::{create_token, person, serve, signal, wait_until, write_config_on, Client};
-    use crate::fake_w365::FakeWorkspace365;
-    let Some(server) = postgres_server() else { return };
-    let database = fresh_postgres_database(&server).await;
-    let (vendor, fake) = FakeWorkspace365::start(Duration::from_millis(150)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config_on(dir.path(), &vendor.uri(), &database);
-    let token = create_token(&config);
-    let mut first = serve(&config);
-    let mut second = serve(&config);
-    let replica = |base: &str| Client {
-        http: reqwest::Client::new(),
-        base: base.to_owned(),
-        token: token.clone(),
-    };
-    let (one, other) = (replica(&first.base), replica(&second.base));
-    let turn = |n: usize| if n.is_multiple_of(2) { &one } else { &other };
-    let mut ids = Vec::new();
-    for n in 0..30 {
-        let created = turn(n).send(reqwest::Method::POST, "/Users", Some(person(n))).await;
-        ids.push(created["id"].as_str().unwrap().to_owned());
-    }
-    for (n, id) in ids[..5].iter().enumerate() {
-        let rename = serde_json::json!([{"op": "replace", "path": "name.familyName", "value": "During"}]);
-        turn(n).patch(id, rename).await;
-    }
-    wait_until("the first creates", || fake.calls().len() >= 6).await;
-    signal(&first.child, "-KILL");
-    first.child.wait().unwrap();
-    for id in &ids[5..10] {
-        let rename = serde_json::json!([{"op": "replace", "path": "name.familyName", "value": "After"}]);
-        other.patch(id, rename).await;
-    }
-    for id in &ids[10..13] {
-        let deactivate = serde_json::json!([{"op": "replace", "path": "active", "value": false}]);
-        other.patch(id, deactivate).await;
-    }
-    for id in &ids[13..15] {
-        other.send(reqwest::Method::DELETE, &format!("/Users/{id}"), None).await;
-    }
-    let started = Instant::now();
-    loop {
-        let (pending, dead) = (other.queue_rows("pending").await, other.queue_rows("dead").await);
-        if pending == Some(0) && dead == Some(0) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "the surviving replica did not finish: {pending:?} pending, {dead:?} dead"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        fake.users(),
-        other.expected_vendor_state().await,
-        "the vendor matches the store"
-    );
-    assert_eq!(fake.duplicate_creates(), 0, "no create for a user the vendor had");
-    let mut created = fake.created();
-    let total = created.len();
-    created.sort();
-    created.dedup();
-    assert_eq!(created.len(), total, "no e-mail was created twice");
-    assert!(
-        fake.max_in_flight() <= 4,
-        "the vendor had {} calls in flight at once; concurrency is 4",
-        fake.max_in_flight()
-    );
-    signal(&second.child, "-TERM");
-    assert!(second.child.wait().unwrap().success());
-}
-
-/// A vendor's reset that one replica learned (recorded in `target_state`) stops the others calling
-/// that vendor within seconds, not only at their next start.
 #[tokio::test]
 async fn a_reset_another_replica_recorded_stops_this_one_calling_the_vendor() {
     use crate::fake_w365::FakeWorkspace365;
@@ -291,4 +211,158 @@ async fn a_reset_another_replica_recorded_stops_this_one_calling_the_vendor() {
     assert!(fake.calls().is_empty(), "the vendor was called: {:?}", fake.calls());
     let queued = app.store.sync_rows().await.unwrap();
     assert_eq!(queued.len(), 1, "the change waits for the reset");
+}
+
+/// The two-replica run: the five vendors, Okta's and Entra's requests sent to two `serve`
+/// processes in turn, one SIGKILLed while its fan-out is going out. The survivor takes the rest and
+/// the killed replica's rows (after their 30 s lease); every vendor ends exactly as the store says,
+/// no user is created twice, and no vendor ever had more than its target's `concurrency` (2) calls
+/// in flight, though both replicas were calling it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_vendors_okta_and_entra_through_two_replicas_one_killed_converge_exactly() {
+    use crate::crash::{create_token, serve, signal, wait_until, Client};
+    use crate::fake_vendors::{FakeVendor, Vendor};
+    use crate::fake_w365::FakeWorkspace365;
+    use crate::targets::{target_with, w365_target};
+    use crate::weather_e2e::{assert_every_vendor_holds, entra_user, expected, okta_user, queued, Expected};
+    use scim_bridge::config::{Settings, TargetKind};
+    use serde_json::json;
+    const CONCURRENCY: usize = 2;
+    const DELAY: Duration = Duration::from_millis(120);
+    let Some(server) = postgres_server() else { return };
+    let database = fresh_postgres_database(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w365_server, w365) = FakeWorkspace365::start(DELAY).await;
+    let mut targets = vec![w365_target(
+        "w365",
+        None,
+        &format!("{}/Provisioning", w365_server.uri()),
+    )];
+    let mut fakes = Vec::new();
+    for (vendor, kind) in [
+        (Vendor::Esign, TargetKind::Esign),
+        (Vendor::Cyberark, TargetKind::Cyberark),
+        (Vendor::Docusign, TargetKind::Docusign),
+        (Vendor::Eloqua, TargetKind::Eloqua),
+    ] {
+        let (server, fake) = FakeVendor::start_slow(vendor, DELAY).await;
+        targets.push(target_with(kind, &server.uri(), dir.path(), ""));
+        fakes.push((vendor, server, fake));
+    }
+    for target in &mut targets {
+        target.concurrency = Some(CONCURRENCY);
+    }
+    let settings = Settings {
+        target: targets,
+        ..Settings::default()
+    };
+    let text = toml::to_string(&settings)
+        .unwrap()
+        .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
+        .replace("url = \"sqlite://scim-bridge.db\"", &format!("url = \"{database}\""));
+    let config = dir.path().join("replicas.toml");
+    std::fs::write(&config, text).unwrap();
+    let token = create_token(&config);
+    let calls = || w365.calls().len() + fakes.iter().map(|f| f.2.calls().len()).sum::<usize>();
+
+    let mut first = serve(&config);
+    let mut second = serve(&config);
+    let replica = |base: &str| Client {
+        http: reqwest::Client::new(),
+        base: base.to_owned(),
+        token: token.clone(),
+    };
+    let (one, other) = (replica(&first.base), replica(&second.base));
+    let turn = |n: usize| if n.is_multiple_of(2) { &one } else { &other };
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        for body in [okta_user(n), entra_user(n)] {
+            let created = turn(ids.len()).send(reqwest::Method::POST, "/Users", Some(body)).await;
+            ids.push(created["id"].as_str().unwrap().to_owned());
+        }
+    }
+    // Okta's and Entra's PATCH forms, each through the other replica.
+    turn(0)
+        .patch(
+            &ids[5],
+            json!([{"op": "replace", "value": {"name": {"familyName": "During"}}}]),
+        )
+        .await;
+    turn(1)
+        .patch(
+            &ids[6],
+            json!([{"op": "Replace", "path": "name.familyName", "value": "During"}]),
+        )
+        .await;
+    wait_until("the first vendor calls", || calls() >= 30).await;
+    signal(&first.child, "-KILL");
+    first.child.wait().unwrap();
+
+    // The survivor alone: a deactivation, a rename, a delete, Entra's string boolean, quick PUTs.
+    other
+        .patch(&ids[0], json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    other
+        .patch(
+            &ids[1],
+            json!([
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "renamed1@example.com"},
+                {"op": "Replace", "path": "name.givenName", "value": "Renamed"},
+            ]),
+        )
+        .await;
+    other
+        .send(reqwest::Method::DELETE, &format!("/Users/{}", ids[2]), None)
+        .await;
+    other
+        .patch(&ids[3], json!([{"op": "Replace", "path": "active", "value": "False"}]))
+        .await;
+    for v in 0..5 {
+        let mut body = okta_user(2);
+        body["name"]["familyName"] = json!(format!("Update{v}"));
+        other
+            .send(reqwest::Method::PUT, &format!("/Users/{}", ids[4]), Some(body))
+            .await;
+    }
+    let started = Instant::now();
+    while queued(&other).await != Some(0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the surviving replica did not finish: {:?} rows queued",
+            queued(&other).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let want = expected(&other).await;
+    signal(&second.child, "-TERM");
+    assert!(second.child.wait().unwrap().success());
+
+    let gone = Expected {
+        email: "okta1@example.com".into(),
+        given: "Okta1".into(),
+        family: "Before".into(),
+        active: false,
+    };
+    let others: Vec<_> = fakes.iter().map(|(vendor, _, fake)| (*vendor, fake)).collect();
+    assert_every_vendor_holds(&want, &w365, &others, &gone);
+    let mut created = w365.created();
+    let total = created.len();
+    created.sort();
+    created.dedup();
+    assert_eq!(created.len(), total, "Workspace365: no e-mail was created twice");
+    let in_flight: Vec<(String, usize)> = std::iter::once(("Workspace365".to_owned(), w365.max_in_flight()))
+        .chain(
+            fakes
+                .iter()
+                .map(|(vendor, _, fake)| (format!("{vendor:?}"), fake.max_in_flight())),
+        )
+        .collect();
+    assert!(
+        in_flight.iter().all(|(_, n)| *n <= CONCURRENCY),
+        "calls in flight at once, by vendor: {in_flight:?}; each target's concurrency is {CONCURRENCY}"
+    );
+    assert!(
+        in_flight.iter().all(|(_, n)| *n == CONCURRENCY),
+        "every vendor was kept busy (else the bound says nothing): {in_flight:?}"
+    );
 }

@@ -83,7 +83,7 @@ impl FakeVendor {
 
     /// The most calls in flight at once (`start_slow` fakes only).
     pub fn max_in_flight(&self) -> usize {
-        crate::fake_w365::max_overlap(&self.state.lock().unwrap().arrivals, self.delay)
+        max_overlap(&self.state.lock().unwrap().arrivals, self.delay)
     }
 
     pub fn violations(&self) -> Vec<String> {
@@ -515,4 +515,19 @@ fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
         }
         _ => ResponseTemplate::new(404),
     }
+}
+
+/// The most calls in flight at once at a fake whose every answer takes `delay`: calls that arrived
+/// less than `delay` apart (less a little for timing) overlapped.
+pub fn max_overlap(arrivals: &[Instant], delay: Duration) -> usize {
+    let window = delay.saturating_sub(Duration::from_millis(20));
+    (0..arrivals.len())
+        .map(|i| {
+            arrivals[i..]
+                .iter()
+                .take_while(|a| a.duration_since(arrivals[i]) < window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
 }

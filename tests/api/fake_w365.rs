@@ -70,7 +70,7 @@ impl FakeWorkspace365 {
 
     /// The most calls in flight at once (see `max_overlap`).
     pub fn max_in_flight(&self) -> usize {
-        max_overlap(&self.state.lock().unwrap().arrivals, self.delay)
+        crate::fake_vendors::max_overlap(&self.state.lock().unwrap().arrivals, self.delay)
     }
 
     pub fn duplicate_creates(&self) -> usize {
@@ -153,19 +153,4 @@ impl Respond for FakeWorkspace365 {
             _ => self.answer(request).set_delay(self.delay),
         }
     }
-}
-
-/// The most calls in flight at once at a fake whose every answer takes `delay`: calls that arrived
-/// less than `delay` apart (less a little for timing) overlapped.
-pub fn max_overlap(arrivals: &[Instant], delay: Duration) -> usize {
-    let window = delay.saturating_sub(Duration::from_millis(20));
-    (0..arrivals.len())
-        .map(|i| {
-            arrivals[i..]
-                .iter()
-                .take_while(|a| a.duration_since(arrivals[i]) < window)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
 }

@@ -176,7 +176,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         base_path = %settings.server.base_path,
         backend,
         database = %app.store().redacted_url(),
-        replica = %replica_id(),
+        replica = %app.store().replica(),
         "starting"
     );
     app.run_until_signalled().await
@@ -248,16 +248,4 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()>
     }
     store.close().await;
     Ok(())
-}
-
-/// Which replica this process is, for its log lines: the host name (a Kubernetes pod's name) and
-/// the process id.
-fn replica_id() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{host}/{}", std::process::id())
 }

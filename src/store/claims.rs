@@ -83,7 +83,7 @@ impl super::Store {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         };
         let sql = format!(
-            "UPDATE sync_queue SET lease_until = $2
+            "UPDATE sync_queue SET lease_until = $2, lease_owner = $5
              WHERE (resource_id, target) IN (
                  SELECT resource_id, target FROM sync_queue
                  WHERE state = 'pending' AND due_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
@@ -95,7 +95,10 @@ impl super::Store {
         let targets = serde_json::to_string(targets)?;
         Ok(self
             .db
-            .write(&sql, args![Timestamp(now), Timestamp(lease_until), limit, targets])
+            .write(
+                &sql,
+                args![Timestamp(now), Timestamp(lease_until), limit, targets, self.replica()],
+            )
             .await?)
     }
 
@@ -116,20 +119,23 @@ impl super::Store {
             .await?)
     }
 
-    /// Moves the leases of rows a worker is still working on to `until` (rows already finished,
-    /// whose lease is cleared, stay as they are).
-    pub async fn renew_leases(&self, claims: &[&Claim], until: OffsetDateTime) -> Result<(), StoreError> {
+    /// Moves the leases this replica holds on rows its worker is still working on to `until`; how
+    /// many it still held. Rows already finished (lease cleared) stay as they are, and so does a row
+    /// whose lease ran out and another replica leased since (`lease_owner`): that one is theirs now.
+    pub async fn renew_leases(&self, claims: &[&Claim], until: OffsetDateTime) -> Result<u64, StoreError> {
         let mut tx = self.db.begin().await?;
+        let mut held = 0;
         for claim in claims {
-            tx.execute(
-                "UPDATE sync_queue SET lease_until = $3
-                 WHERE resource_id = $1 AND target = $2 AND lease_until IS NOT NULL",
-                args![&claim.resource_id, &claim.target, Timestamp(until)],
-            )
-            .await?;
+            held += tx
+                .execute(
+                    "UPDATE sync_queue SET lease_until = $3
+                     WHERE resource_id = $1 AND target = $2 AND lease_until IS NOT NULL AND lease_owner = $4",
+                    args![&claim.resource_id, &claim.target, Timestamp(until), self.replica()],
+                )
+                .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(held)
     }
 
     /// The earliest due time after `now` of a pending row, for the worker's next wake-up (rows due

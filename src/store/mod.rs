@@ -92,6 +92,8 @@ pub struct Store {
     /// Bumped whenever this process changes the tokens table, so credential caches can drop at once.
     tokens_changed: Arc<AtomicU64>,
     url: Arc<str>,
+    /// Which replica this is, as it signs the leases it takes (`sync_queue.lease_owner`).
+    replica: Arc<str>,
     /// The configured targets, whose fan-out every change queues in its own transaction.
     targets: Arc<Vec<TargetScope>>,
     /// Woken after a commit that queued fan-out work (the sync worker waits on it).
@@ -114,6 +116,7 @@ impl Store {
             db,
             tokens_changed: Arc::new(AtomicU64::new(0)),
             url: url.into(),
+            replica: replica_id().into(),
             targets: Arc::new(Vec::new()),
             sync_wakeup: Arc::new(Notify::new()),
             sealer: None,
@@ -124,6 +127,12 @@ impl Store {
     /// The database URL fit for a log line (no password).
     pub fn redacted_url(&self) -> String {
         redacted_url(&self.url)
+    }
+
+    /// Which replica this process is: the host name (a Kubernetes pod's name) and the process id,
+    /// and `#n` for each store after the first one a process opens (as tests do).
+    pub fn replica(&self) -> &str {
+        &self.replica
     }
 
     /// Which backend this store runs on.
@@ -266,6 +275,20 @@ pub fn redacted_url(url: &str) -> String {
             format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
         }
         _ => url.to_owned(),
+    }
+}
+
+fn replica_id() -> String {
+    static OPENED: AtomicU64 = AtomicU64::new(0);
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    match OPENED.fetch_add(1, Ordering::Relaxed) {
+        0 => format!("{host}/{}", std::process::id()),
+        n => format!("{host}/{}#{n}", std::process::id()),
     }
 }
 

@@ -295,8 +295,14 @@ impl Worker {
                 out = &mut work => return out,
                 _ = renewal.tick() => {
                     let claims: Vec<&Claim> = chunk.iter().map(|l| &l.claim).collect();
-                    if let Err(e) = self.store.renew_leases(&claims, self.clock.now_utc() + LEASE).await {
-                        tracing::warn!(error = %e, "sync: cannot renew leases; another replica may take these rows over");
+                    match self.store.renew_leases(&claims, self.clock.now_utc() + LEASE).await {
+                        Err(e) => tracing::warn!(error = %e, "sync: cannot renew leases; another replica may take these rows over"),
+                        Ok(held) if held < claims.len() as u64 => tracing::debug!(
+                            renewed = held,
+                            leased = claims.len(),
+                            "sync: some rows of this chunk were finished or taken over by another replica since"
+                        ),
+                        Ok(_) => {}
                     }
                 }
             }

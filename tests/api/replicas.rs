@@ -113,6 +113,48 @@ async fn two_replicas_claiming_at_once_never_take_the_same_row() {
     );
 }
 
+/// A replica that stalled past its lease (its database link was down for 30 s, say) and comes back
+/// must not stretch the lease of a row another replica took over meanwhile; the row shows who holds
+/// it.
+#[tokio::test]
+async fn a_replica_renews_only_the_leases_it_holds() {
+    let Some(a) = first_replica().await else { return };
+    let (_, b) = replica_of(&a).await;
+    assert_ne!(a.store.replica(), b.replica());
+    let pool = sqlx::PgPool::connect(&a.database_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at)
+         VALUES ('user-1', 't', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let second = time::Duration::seconds(1);
+    let by_a = a.store.claim_due(now, now + second, 1, &["t"]).await.unwrap();
+    assert_eq!(by_a.len(), 1);
+    // A's lease has run out by the time B looks: B takes the row.
+    let by_b = b
+        .claim_due(now + second * 2, now + second * 30, 1, &["t"])
+        .await
+        .unwrap();
+    assert_eq!(by_b, by_a, "the lapsed row is B's now");
+    let lease = || async {
+        sqlx::query_as::<_, (String, String)>("SELECT lease_until, lease_owner FROM sync_queue")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let taken = lease().await;
+    assert_eq!(taken.1, b.replica());
+    let renewed = a.store.renew_leases(&[&by_a[0]], now + second * 90).await.unwrap();
+    assert_eq!(renewed, 0, "A no longer holds the row");
+    assert_eq!(lease().await, taken, "B's lease is as B set it");
+    let renewed = b.renew_leases(&[&by_b[0]], now + second * 60).await.unwrap();
+    assert_eq!(renewed, 1);
+    assert_ne!(lease().await.0, taken.0, "B renews its own");
+}
+
 #[tokio::test]
 async fn a_replica_that_cannot_reach_the_database_fails_its_health_check() {
     let Some(a) = first_replica().await else { return };

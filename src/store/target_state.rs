@@ -34,6 +34,9 @@ impl Store {
         Ok(())
     }
 
+    /// Records a target's health. A closed breaker still counting failures does not overwrite an
+    /// open or half-open one: with replicas, that is another replica's trip, recorded later than
+    /// this one's count (a probe's success, or any success, writes a closed breaker with none).
     pub async fn save_target_state(&self, row: &TargetStateRow) -> Result<(), StoreError> {
         self.db
             .execute(
@@ -41,7 +44,8 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (target) DO UPDATE SET breaker = excluded.breaker, failures = excluded.failures,
                  trips = excluded.trips, open_until = excluded.open_until, paused_until = excluded.paused_until,
-                 pause_reason = excluded.pause_reason, updated_at = excluded.updated_at",
+                 pause_reason = excluded.pause_reason, updated_at = excluded.updated_at
+             WHERE NOT (target_state.breaker <> 'closed' AND excluded.breaker = 'closed' AND excluded.failures > 0)",
                 args![
                     &row.target,
                     &row.breaker,
@@ -88,5 +92,41 @@ impl Store {
                 },
             )
             .collect())
+    }
+
+    /// Takes the right to send `target`'s half-open probe until `until`, unless another replica
+    /// holds it, or the record says the breaker is closed or open for longer (another replica's
+    /// probe decided meanwhile: this one takes up its verdict instead). Whether this one may
+    /// probe. (SQLite has one process: always.)
+    pub async fn take_probe(
+        &self,
+        target: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        if self.dialect() == super::Dialect::Sqlite {
+            return Ok(true);
+        }
+        let taken = self
+            .db
+            .execute(
+                "UPDATE target_state SET probe_owner = $4, probe_until = $3
+                 WHERE target = $1 AND breaker <> 'closed' AND (open_until IS NULL OR open_until <= $2)
+                   AND (probe_until IS NULL OR probe_until < $2 OR probe_owner = $4)",
+                args![target, Timestamp(now), Timestamp(until), self.replica()],
+            )
+            .await?;
+        Ok(taken == 1)
+    }
+
+    /// Gives back the probe right once its verdict is recorded.
+    pub async fn release_probe(&self, target: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE target_state SET probe_owner = NULL, probe_until = NULL WHERE target = $1 AND probe_owner = $2",
+                args![target, self.replica()],
+            )
+            .await?;
+        Ok(())
     }
 }

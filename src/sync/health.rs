@@ -211,25 +211,39 @@ impl Health {
     }
 
     /// Takes up what another replica recorded (`target_state`): a later reset, and an open breaker
-    /// while this one is closed (its own open or half-open breaker it keeps: its probe decides).
-    pub fn adopt(&self, recorded: &Snapshot, now: SystemTime) -> Option<Transition> {
+    /// while this one is closed. When the record is `newer` than what this replica last wrote or
+    /// read, it also takes up the verdict of the probe another replica sent (one probe goes for all
+    /// replicas): closed, or open again for longer. Its own probe in flight decides for itself.
+    pub fn adopt(&self, recorded: &Snapshot, newer: bool, now: SystemTime) -> Option<Transition> {
         let mut state = self.lock();
         if let Some(pause) = recorded.pause.as_ref().filter(|p| p.until > now) {
             if state.pause.as_ref().is_none_or(|p| p.until < pause.until) {
                 state.pause = Some(pause.clone());
             }
         }
-        match (state.breaker, recorded.breaker) {
-            (Breaker::Closed { .. }, Breaker::Open { until, trips }) if until > now => {
-                state.breaker = Breaker::Open { until, trips };
-                Some(Transition {
-                    from: "closed",
-                    to: "open",
-                    until: Some(until),
-                })
+        let from = state.breaker.name();
+        let next = match (state.breaker, recorded.breaker) {
+            (Breaker::Closed { .. }, Breaker::Open { until, trips }) if until > now => Breaker::Open { until, trips },
+            (Breaker::Open { until: mine, .. }, Breaker::Open { until, trips }) if newer && until > mine => {
+                Breaker::Open { until, trips }
             }
+            (Breaker::Open { .. } | Breaker::HalfOpen { probing: false, .. }, Breaker::Closed { failures: 0 })
+                if newer =>
+            {
+                Breaker::Closed { failures: 0 }
+            }
+            _ => return None,
+        };
+        state.breaker = next;
+        let until = match next {
+            Breaker::Open { until, .. } => Some(until),
             _ => None,
-        }
+        };
+        Some(Transition {
+            from,
+            to: next.name(),
+            until,
+        })
     }
 
     /// A reset the vendor announced: no calls until `until` (a later reset wins).
@@ -295,7 +309,7 @@ mod tests {
                 reason: "theirs".into(),
             }),
         };
-        let opened = health.adopt(&recorded, at(0)).unwrap();
+        let opened = health.adopt(&recorded, false, at(0)).unwrap();
         assert_eq!((opened.from, opened.to, opened.until), ("closed", "open", Some(at(50))));
         assert_eq!(health.snapshot(), recorded);
         // An earlier reset and a breaker whose wait is over change nothing.
@@ -316,7 +330,7 @@ mod tests {
             },
             pause: None,
         });
-        assert_eq!(half_open.adopt(&older, at(20)), None);
+        assert_eq!(half_open.adopt(&older, true, at(20)), None);
         assert_eq!(
             half_open.snapshot().breaker,
             Breaker::HalfOpen {
@@ -324,8 +338,29 @@ mod tests {
                 probing: true
             }
         );
-        assert_eq!(health.adopt(&older, at(20)), None);
+        assert_eq!(health.adopt(&older, false, at(20)), None);
         assert_eq!(health.pause_left(at(20)).unwrap().1, "theirs");
+    }
+
+    #[test]
+    fn the_verdict_of_another_replicas_probe_is_taken_up_once_it_is_newer_than_this_ones_record() {
+        let open = |until| Snapshot {
+            breaker: Breaker::Open { until, trips: 1 },
+            pause: None,
+        };
+        let closed = Snapshot::default();
+        // Open here, closed in the record this replica wrote itself: its own probe decides.
+        let health = Health::restore(open(at(10)));
+        assert_eq!(health.adopt(&closed, false, at(5)), None);
+        // Another replica's probe closed it.
+        let taken = health.adopt(&closed, true, at(12)).unwrap();
+        assert_eq!((taken.from, taken.to), ("open", "closed"));
+        assert_eq!(health.snapshot().breaker, Breaker::Closed { failures: 0 });
+        // Another replica's probe failed: open again, until its later time (an earlier one is not).
+        let health = Health::restore(open(at(10)));
+        assert_eq!(health.adopt(&open(at(8)), true, at(5)), None);
+        assert_eq!(health.adopt(&open(at(30)), true, at(11)).unwrap().until, Some(at(30)));
+        assert_eq!(open_until(&health), at(30));
     }
 
     #[test]

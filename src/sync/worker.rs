@@ -283,6 +283,12 @@ impl Worker {
         let (succeeded, others) =
             futures_util::future::join(self.succeeded(done, latency_ms), futures_util::future::join_all(others)).await;
         target.save_health(&self.store).await;
+        if probe {
+            // The verdict is recorded: the other replicas take it up, or the next probe may go.
+            if let Err(e) = self.store.release_probe(&target.name).await {
+                tracing::warn!(target = %target.name, error = %e, "cannot give back the probe; it lapses after the lease");
+            }
+        }
         succeeded.and(others.into_iter().collect())
     }
 

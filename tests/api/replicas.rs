@@ -408,3 +408,78 @@ async fn five_vendors_okta_and_entra_through_two_replicas_one_killed_converge_ex
         "every vendor was kept busy (else the bound says nothing): {in_flight:?}"
     );
 }
+
+/// When an open breaker's wait ends, the replicas send one probe between them, not one each, and
+/// take up its verdict: after the probe fails, the others wait out the new, longer wait too.
+#[tokio::test]
+async fn replicas_send_one_probe_between_them_and_take_up_its_verdict() {
+    use scim_bridge::store::TargetStateRow;
+    use wiremock::{matchers::any, Mock, MockServer, ResponseTemplate};
+    if postgres_server().is_none() {
+        return;
+    }
+    let vendor = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&vendor)
+        .await;
+    let base_url = format!("{}/Provisioning", vendor.uri());
+    let app = spawn_app_with(|s| s.target = vec![crate::targets::w365_target("w365", None, &base_url)]).await;
+    let other = app.restart_worker().await;
+    let calls = || async { vendor.received_requests().await.unwrap().len() };
+    // A third replica opened the breaker after many trips; its wait ends in 3 s.
+    app.store
+        .save_target_state(&TargetStateRow {
+            target: "w365".into(),
+            breaker: "open".into(),
+            failures: 0,
+            trips: 9,
+            open_until: Some(time::OffsetDateTime::now_utc() + time::Duration::seconds(3)),
+            paused_until: None,
+            pause_reason: None,
+        })
+        .await
+        .unwrap();
+    // Rows enough for each replica to take one as its probe.
+    for n in 0..4 {
+        app.create_user(&user(&format!("probe{n}@example.com"))).await;
+    }
+    let (a, b) = (&app.worker, &other);
+    let _ = tokio::join!(a.run_once(), b.run_once());
+    assert_eq!(calls().await, 0, "both replicas wait while the breaker is open");
+
+    for worker in [a, b] {
+        worker.clock().advance(Duration::from_secs(4));
+    }
+    let _ = tokio::join!(a.run_once(), b.run_once());
+    let probe = calls().await;
+    assert!(probe >= 1, "the wait is over: a probe goes");
+    // A probe is one user's reconcile (its call may be tried more than once).
+    let probed: BTreeSet<String> = vendor
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}{}", r.url, String::from_utf8_lossy(&r.body)))
+        .filter_map(|text| {
+            (0..4).find(|n| text.contains(&format!("probe{n}%40")) || text.contains(&format!("probe{n}@")))
+        })
+        .map(|n| format!("probe{n}"))
+        .collect();
+    assert_eq!(
+        probed.len(),
+        1,
+        "one probe between the two replicas, not one each: {probed:?}"
+    );
+    let _ = tokio::join!(a.run_once(), b.run_once());
+    assert_eq!(calls().await, probe, "one probe between the two replicas");
+
+    // The probe failed: open again for 30-60 s. Both replicas read it and wait.
+    for worker in [a, b] {
+        worker.clock().advance(Duration::from_millis(2100));
+    }
+    let _ = tokio::join!(a.run_once(), b.run_once());
+    assert_eq!(calls().await, probe, "the replicas took up the failed probe's verdict");
+    let states = app.store.target_states().await.unwrap();
+    assert_eq!((states[0].breaker.as_str(), states[0].trips), ("open", 10));
+}

@@ -38,6 +38,11 @@ impl Worker {
             .map(|claim| Leased { claim, probe: false })
             .collect();
         for target in probing {
+            // Replicas send one probe between them; the others take up its verdict.
+            if !self.store.take_probe(&target.name, now, lease_until).await? {
+                continue;
+            }
+            let mut probed = false;
             for claim in self
                 .store
                 .claim_due(now, lease_until, 1, &[target.name.as_str()])
@@ -46,6 +51,10 @@ impl Worker {
                 target.probe_started();
                 target.save_health(&self.store).await;
                 leased.push(Leased { claim, probe: true });
+                probed = true;
+            }
+            if !probed {
+                self.store.release_probe(&target.name).await?;
             }
         }
         Ok(leased)

@@ -101,11 +101,21 @@ impl Target {
         let Some(recorded) = row.and_then(snapshot_of) else {
             return;
         };
-        if let Some(transition) = self.health.adopt(&recorded, now) {
-            tracing::warn!(target = %self.name, until = ?transition.until.map(|u| format_timestamp(u.into())), "circuit breaker opened by another replica");
+        let mut saved = self.saved.lock().await;
+        let newer = saved.as_ref() != Some(&recorded);
+        if let Some(transition) = self.health.adopt(&recorded, newer, now) {
+            let until = transition.until.map(|u| format_timestamp(u.into()));
+            match transition.to {
+                "closed" => {
+                    tracing::info!(target = %self.name, "circuit breaker closed: another replica's probe succeeded")
+                }
+                _ => tracing::warn!(target = %self.name, until = ?until, "circuit breaker opened by another replica"),
+            }
         }
-        if self.health.snapshot() == recorded {
-            *self.saved.lock().await = Some(recorded);
+        // What this replica has now read counts as known, so an unchanged record is not taken up
+        // again; its own changes since are still saved by `save_health`.
+        if newer && self.health.snapshot() == recorded {
+            *saved = Some(recorded);
         }
     }
 

@@ -266,7 +266,9 @@ async fn five_vendors_okta_and_entra_through_two_replicas_one_killed_converge_ex
     use crate::fake_vendors::{FakeVendor, Vendor};
     use crate::fake_w365::FakeWorkspace365;
     use crate::targets::{target_with, w365_target};
-    use crate::weather_e2e::{assert_every_vendor_holds, entra_user, expected, okta_user, queued, Expected};
+    use crate::weather_e2e::{
+        assert_every_vendor_holds, deleted_user, entra_user, expected, later_changes, okta_user, queued,
+    };
     use scim_bridge::config::{Settings, TargetKind};
     use serde_json::json;
     const CONCURRENCY: usize = 2;
@@ -341,31 +343,7 @@ async fn five_vendors_okta_and_entra_through_two_replicas_one_killed_converge_ex
     first.child.wait().unwrap();
 
     // The survivor alone: a deactivation, a rename, a delete, Entra's string boolean, quick PUTs.
-    other
-        .patch(&ids[0], json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
-    other
-        .patch(
-            &ids[1],
-            json!([
-                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "renamed1@example.com"},
-                {"op": "Replace", "path": "name.givenName", "value": "Renamed"},
-            ]),
-        )
-        .await;
-    other
-        .send(reqwest::Method::DELETE, &format!("/Users/{}", ids[2]), None)
-        .await;
-    other
-        .patch(&ids[3], json!([{"op": "Replace", "path": "active", "value": "False"}]))
-        .await;
-    for v in 0..5 {
-        let mut body = okta_user(2);
-        body["name"]["familyName"] = json!(format!("Update{v}"));
-        other
-            .send(reqwest::Method::PUT, &format!("/Users/{}", ids[4]), Some(body))
-            .await;
-    }
+    later_changes(&other, &ids, 5).await;
     let started = Instant::now();
     while queued(&other).await != Some(0) {
         assert!(
@@ -379,12 +357,7 @@ async fn five_vendors_okta_and_entra_through_two_replicas_one_killed_converge_ex
     signal(&second.child, "-TERM");
     assert!(second.child.wait().unwrap().success());
 
-    let gone = Expected {
-        email: "okta1@example.com".into(),
-        given: "Okta1".into(),
-        family: "Before".into(),
-        active: false,
-    };
+    let gone = deleted_user();
     let others: Vec<_> = fakes.iter().map(|(vendor, _, fake)| (*vendor, fake)).collect();
     assert_every_vendor_holds(&want, &w365, &others, &gone);
     let mut created = w365.created();

@@ -205,31 +205,7 @@ async fn every_vendor_converges_exactly_under_30_percent_faults_and_two_kills() 
     // Restarted: a deactivation, a rename, a delete, Entra's string boolean, ten quick updates.
     server = serve(&config);
     client.base = server.base.clone();
-    client
-        .patch(&ids[0], json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
-    client
-        .patch(
-            &ids[1],
-            json!([
-                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "renamed1@example.com"},
-                {"op": "Replace", "path": "name.givenName", "value": "Renamed"},
-            ]),
-        )
-        .await;
-    client
-        .send(reqwest::Method::DELETE, &format!("/Users/{}", ids[2]), None)
-        .await;
-    client
-        .patch(&ids[3], json!([{"op": "Replace", "path": "active", "value": "False"}]))
-        .await;
-    for v in 0..10 {
-        let mut body = okta_user(2);
-        body["name"]["familyName"] = json!(format!("Update{v}"));
-        client
-            .send(reqwest::Method::PUT, &format!("/Users/{}", ids[4]), Some(body))
-            .await;
-    }
+    later_changes(&client, &ids, 10).await;
     let before = calls();
     wait_until("more vendor calls", || calls() >= before + 30).await;
     signal(&server.child, "-KILL");
@@ -274,12 +250,7 @@ async fn every_vendor_converges_exactly_under_30_percent_faults_and_two_kills() 
     signal(&server.child, "-TERM");
     assert!(server.child.wait().unwrap().success());
 
-    let gone = Expected {
-        email: "okta1@example.com".into(),
-        given: "Okta1".into(),
-        family: "Before".into(),
-        active: false,
-    };
+    let gone = deleted_user();
     let others: Vec<_> = fakes.iter().map(|(vendor, _, _, fake)| (*vendor, fake)).collect();
     assert_every_vendor_holds(&want, &w365, &others, &gone);
     eprintln!("converged {converged:?} after the last restart");
@@ -322,5 +293,46 @@ pub fn assert_every_vendor_holds(
             "{vendor:?}: holds {extra:?} and lacks {missing:?}"
         );
         assert_eq!(fake.violations(), Vec::<String>::new(), "{vendor:?}");
+    }
+}
+
+/// Changes after the first kill, to `ids` as `okta_user`/`entra_user` made them in turn: Okta's
+/// deactivation, Entra's e-mail rename, a delete (of `deleted_user`), Entra's string boolean, and
+/// `updates` quick PUTs of one user.
+pub async fn later_changes(client: &Client, ids: &[String], updates: usize) {
+    client
+        .patch(&ids[0], json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    client
+        .patch(
+            &ids[1],
+            json!([
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "renamed1@example.com"},
+                {"op": "Replace", "path": "name.givenName", "value": "Renamed"},
+            ]),
+        )
+        .await;
+    client
+        .send(reqwest::Method::DELETE, &format!("/Users/{}", ids[2]), None)
+        .await;
+    client
+        .patch(&ids[3], json!([{"op": "Replace", "path": "active", "value": "False"}]))
+        .await;
+    for v in 0..updates {
+        let mut body = okta_user(2);
+        body["name"]["familyName"] = json!(format!("Update{v}"));
+        client
+            .send(reqwest::Method::PUT, &format!("/Users/{}", ids[4]), Some(body))
+            .await;
+    }
+}
+
+/// The user `later_changes` deletes, as it was when deleted (eSign and DocuSign keep it).
+pub fn deleted_user() -> Expected {
+    Expected {
+        email: "okta1@example.com".into(),
+        given: "Okta1".into(),
+        family: "Before".into(),
+        active: false,
     }
 }

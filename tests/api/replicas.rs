@@ -185,6 +185,10 @@ async fn a_replica_that_cannot_reach_the_database_fails_its_health_check() {
 async fn requests_after_the_database_cut_every_connection_succeed() {
     let Some(a) = first_replica().await else { return };
     // Open several connections: concurrent requests each take one.
+    // Connected first: the cut and the next request must come within the pool's idle second.
+    let admin = sqlx::PgPool::connect(&format!("{}/postgres", postgres_server().unwrap()))
+        .await
+        .unwrap();
     let app = &a;
     let burst = || {
         futures_util::future::join_all((0..8).map(|i| async move {
@@ -194,9 +198,6 @@ async fn requests_after_the_database_cut_every_connection_succeed() {
     };
     assert!(burst().await.iter().all(|r| r.status() == 201));
     let name = a.database_url.rsplit('/').next().unwrap().to_owned();
-    let admin = sqlx::PgPool::connect(&format!("{}/postgres", postgres_server().unwrap()))
-        .await
-        .unwrap();
     let cut: Vec<(bool,)> = sqlx::query_as("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
         .bind(&name)
         .fetch_all(&admin)

@@ -38,7 +38,10 @@ impl Worker {
             .map(|claim| Leased { claim, probe: false })
             .collect();
         for target in probing {
-            // Replicas send one probe between them; the others take up its verdict.
+            // Replicas send one probe between them; the others take up its verdict. The record
+            // must say this replica's own opening first (a save that failed when it opened would
+            // leave it closed there, and the probe refused for good).
+            target.save_health(&self.store).await;
             if !self.store.take_probe(&target.name, now, lease_until).await? {
                 continue;
             }

@@ -3,8 +3,8 @@
 # runs bench/reference/compare.sh (alternating wrk loads, ratios), then measures on this server alone:
 # p99 latency at 8 connections, the deep-page GET, and resident memory. Then the same loads on
 # scim-bridge over PostgreSQL (a throwaway server from scripts/postgres.sh) against SQLite and the
-# floor-plan, and the throughput of one PostgreSQL replica against two sharing the database
-# (BENCH_POSTGRES=0 skips that part).
+# floor-plan, and the throughput of one PostgreSQL replica against two sharing the database, with
+# every core and with one worker each (BENCH_POSTGRES=0 skips that part).
 # usage: bench/run.sh [USERS=100000] [SECONDS=10]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,8 +66,9 @@ echo "== resident memory of scim-bridge with $total users stored: $(( $(ps -o rs
 [ "${BENCH_POSTGRES:-1}" = 0 ] && exit 0
 echo
 pg=$(bash "$root/scripts/postgres.sh")
-serve_on_pg() { # port -> starts a replica on the PostgreSQL database
-  SCIM_BRIDGE__DATABASE__URL="$pg" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$1" RUST_LOG=warn "$bin" serve >>"$work/pg.log" 2>&1 &
+serve_on_pg() { # port [workers] -> starts a replica on the PostgreSQL database
+  env SCIM_BRIDGE__DATABASE__URL="$pg" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$1" ${2:+SCIM_BRIDGE__SERVER__WORKERS=$2} \
+    RUST_LOG=warn "$bin" serve >>"$work/pg.log" 2>&1 &
   pids+=($!)
   wait_up "http://127.0.0.1:$1/healthz"
 }
@@ -84,18 +85,30 @@ echo "== compare.sh (A = scim-bridge on PostgreSQL, B = floor-plan), ${seconds}s
 bash "$reference/compare.sh" "$C" "$pg_token" "$B" floorplan-token "$seconds"
 
 echo
-echo "== one replica against two on the same PostgreSQL database (8 connections in all, filter-eq and patch-active)"
-serve_on_pg "$d_port"
-D="http://127.0.0.1:$d_port/scim/v2"
+# Each replica alone has every core here, so a second one on the same two cores cannot add any:
+# the first part shows that. A replica in a pod is given a share of the machine instead (one
+# worker, as with a one-CPU limit): the second part shows what a second such replica adds. The
+# client has two wrk threads in both cases (one wrk of two threads, or two of one).
 filter='/Users?filter=userName%20eq%20%22seed-004242%40example.com%22'
-rps() { SCIM_TOKEN=$pg_token BENCH_PREFIX=$RANDOM$RANDOM BENCH_IDS="$work/pg_ids" wrk -t1 -c"$1" -d"${seconds}s" -s "$reference/$2" "$3" | awk '/Requests\/sec/ {print $2}'; }
+rps() { SCIM_TOKEN=$pg_token BENCH_PREFIX=$RANDOM$RANDOM BENCH_IDS="$work/pg_ids" wrk -t"$1" -c"$2" -d"${seconds}s" -s "$reference/$3" "$4" | awk '/Requests\/sec/ {print $2}'; }
 curl -fsS -H "Authorization: Bearer $pg_token" "$C/Users?count=50&attributes=id" | python3 -c 'import json,sys; [print(r["id"]) for r in json.load(sys.stdin)["Resources"]]' >"$work/pg_ids"
-for load in "filter-eq get_auth.lua $filter" "patch-active patch_active.lua /Users"; do
-  read -r name script path <<<"$load"
-  one=$(rps 8 "$script" "$C$path")
-  rps 4 "$script" "$C$path" >"$work/c.rps" & first=$!
-  rps 4 "$script" "$D$path" >"$work/d.rps"
-  wait "$first"
-  two=$(echo "$(cat "$work/c.rps") + $(cat "$work/d.rps")" | bc -l)
-  printf '%-14s one replica %10s req/s   two replicas %10.2f req/s   %5.2fx\n' "$name" "$one" "$two" "$(echo "$two / $one" | bc -l)"
-done
+one_against_two() { # first-replica-url second-replica-url
+  for load in "filter-eq get_auth.lua $filter" "patch-active patch_active.lua /Users"; do
+    read -r name script path <<<"$load"
+    one=$(rps 2 8 "$script" "$1$path")
+    rps 1 4 "$script" "$1$path" >"$work/c.rps" & first=$!
+    rps 1 4 "$script" "$2$path" >"$work/d.rps"
+    wait "$first"
+    two=$(echo "$(cat "$work/c.rps") + $(cat "$work/d.rps")" | bc -l)
+    printf '%-14s one replica %10s req/s   two replicas %10.2f req/s   %5.2fx\n' "$name" "$one" "$two" "$(echo "$two / $one" | bc -l)"
+  done
+}
+echo "== one replica against two on the same PostgreSQL database (8 connections in all)"
+echo "-- replicas with every core (server.workers unset)"
+serve_on_pg "$d_port"
+one_against_two "$C" "http://127.0.0.1:$d_port/scim/v2"
+for p in "${pids[@]: -2}"; do kill "$p"; done
+echo "-- replicas with one worker each (a pod with one CPU)"
+e_port=$(free_port); f_port=$(free_port)
+serve_on_pg "$e_port" 1; serve_on_pg "$f_port" 1
+one_against_two "http://127.0.0.1:$e_port/scim/v2" "http://127.0.0.1:$f_port/scim/v2"

@@ -3,10 +3,13 @@
 //! writes each statement once, with numbered parameters (`$1`: both SQLite and PostgreSQL read
 //! them), and asks `Dialect` for the few fragments that differ.
 use super::timestamp::Timestamp;
+use super::warm::Warm;
 use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqlitePool, SqliteRow};
 use sqlx::{Arguments, FromRow, Transaction};
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A row type both backends can read.
 pub(super) trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
@@ -201,11 +204,20 @@ pub(super) enum Db {
     /// WAL readers, and a single-connection writer pool so that writers queue in the application
     /// rather than meet "database is locked".
     Sqlite { read: SqlitePool, write: SqlitePool },
-    /// One pool: PostgreSQL serves concurrent writers itself.
-    Postgres(PgPool),
+    /// One pool: PostgreSQL serves concurrent writers itself. Single statements run on warm
+    /// connections (no ping between them, `warm.rs`); transactions take theirs from the pool.
+    Postgres(Arc<Warm>),
 }
 
+/// How long a PostgreSQL connection may sit unused before it is pinged on the way out: only a
+/// connection that sat idle can have been dropped by a restart or a failover.
+pub(super) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 impl Db {
+    pub fn postgres(pool: PgPool) -> Self {
+        Self::Postgres(Arc::new(Warm::new(pool)))
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self {
             Self::Sqlite { .. } => Dialect::Sqlite,
@@ -221,11 +233,7 @@ impl Db {
                     .fetch_all(read)
                     .await
             }
-            Self::Postgres(pool) => {
-                sqlx::query_as_with::<Postgres, T, _>(sql, pg_args(args)?)
-                    .fetch_all(pool)
-                    .await
-            }
+            Self::Postgres(warm) => pg_rows(warm, sql, args).await,
         }
     }
 
@@ -237,11 +245,7 @@ impl Db {
                     .fetch_all(write)
                     .await
             }
-            Self::Postgres(pool) => {
-                sqlx::query_as_with::<Postgres, T, _>(sql, pg_args(args)?)
-                    .fetch_all(pool)
-                    .await
-            }
+            Self::Postgres(warm) => pg_rows(warm, sql, args).await,
         }
     }
 
@@ -252,10 +256,15 @@ impl Db {
                 .execute(write)
                 .await?
                 .rows_affected(),
-            Self::Postgres(pool) => sqlx::query_with::<Postgres, _>(sql, pg_args(args)?)
-                .execute(pool)
-                .await?
-                .rows_affected(),
+            Self::Postgres(warm) => {
+                let arguments = pg_args(args)?;
+                let mut lent = warm.lend(IDLE_BEFORE_PING).await?;
+                let done = sqlx::query_with::<Postgres, _>(sql, arguments)
+                    .execute(&mut *lent.connection)
+                    .await?;
+                warm.keep(lent);
+                done.rows_affected()
+            }
         };
         Ok(done)
     }
@@ -263,7 +272,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Self::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Self::Postgres(warm) => Tx::Postgres(warm.pool.begin().await?),
         })
     }
 
@@ -273,9 +282,20 @@ impl Db {
                 write.close().await;
                 read.close().await;
             }
-            Self::Postgres(pool) => pool.close().await,
+            Self::Postgres(warm) => warm.close().await,
         }
     }
+}
+
+/// Rows of one statement on a warm connection (kept again only when the statement ran to its end).
+async fn pg_rows<T: Row>(warm: &Warm, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
+    let arguments = pg_args(args)?;
+    let mut lent = warm.lend(IDLE_BEFORE_PING).await?;
+    let rows = sqlx::query_as_with::<Postgres, T, _>(sql, arguments)
+        .fetch_all(&mut *lent.connection)
+        .await?;
+    warm.keep(lent);
+    Ok(rows)
 }
 
 /// A write transaction; dropped without `commit`, it rolls back.

@@ -25,6 +25,7 @@ mod tokens;
 pub use sessions::AdminSession;
 pub use tokens::TokenScope;
 mod users;
+mod warm;
 
 pub use claims::{Claim, Event, Success, SyncView};
 pub use error::StoreError;
@@ -326,9 +327,6 @@ async fn connect_sqlite(url: &str) -> Result<Db, StoreError> {
     Ok(Db::Sqlite { read, write })
 }
 
-/// How long a PostgreSQL connection may sit in the pool before it is checked on the way out.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
-
 /// PostgreSQL: one pool; the migrations run under sqlx's advisory lock, so replicas starting at
 /// once apply them one after the other (each sees the others' work and skips it).
 async fn connect_postgres(url: &str) -> Result<Db, StoreError> {
@@ -341,7 +339,7 @@ async fn connect_postgres(url: &str) -> Result<Db, StoreError> {
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
-                if meta.idle_for >= IDLE_BEFORE_PING {
+                if meta.idle_for >= db::IDLE_BEFORE_PING {
                     sqlx::Connection::ping(conn).await?;
                 }
                 Ok(true)
@@ -350,7 +348,7 @@ async fn connect_postgres(url: &str) -> Result<Db, StoreError> {
         .connect(url)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-    Ok(Db::Postgres(pool))
+    Ok(Db::postgres(pool))
 }
 
 /// Creates the database file private to its owner and warns about one that others can read

@@ -88,7 +88,8 @@ impl Warm {
     }
 
     /// Closes the pool, which waits for every connection lent from it: the kept ones are handed
-    /// back first.
+    /// back first. `Pool::close` marks the pool closed as it is called, before its future runs, so
+    /// no `keep` after the emptying below can keep one.
     pub async fn close(&self) {
         let closed = self.pool.close();
         let all = std::mem::take(&mut *self.lock());

@@ -163,6 +163,16 @@ async fn control_characters_in_identifiers_are_invalid_value_and_uniqueness_hold
         "control",
     )
     .await;
+    // Entra's bare manager id, with a NUL PostgreSQL's jsonb cannot hold (once a 500 there).
+    let manager = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+    let patch = json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": manager, "value": "\u{0}"}]});
+    assert_scim_error(
+        app.patch(&format!("/Users/{id}"), &patch).await,
+        400,
+        Some("invalidValue"),
+        "manager.value",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -187,10 +187,12 @@ where
         .as_str()
         .unwrap()
         .to_owned();
+    // PROPTEST_CASES may raise the count for a deeper local run, never lower it.
+    let defaults = Config::default();
     let mut runner = TestRunner::new(Config {
-        cases,
+        cases: cases.max(defaults.cases),
         failure_persistence: None,
-        ..Config::default()
+        ..defaults
     });
     runner
         .run(&strategy, |input| {

@@ -117,7 +117,9 @@ fn coerce_complex(def: &AttributeDef, value: &Value, path: &str) -> Result<Optio
         Value::Object(o) => o,
         // Entra sends the enterprise manager as a bare id string (docs/idp-behaviour.md Q9): a singular
         // reference such as `manager`, never a multi-valued attribute (`"emails": "x"` is refused).
-        Value::String(s) if !def.multi_valued && def.sub("value").is_some() => return Ok(simple_value_object(s)),
+        Value::String(s) if !def.multi_valued && def.sub("value").is_some() => {
+            return coerce_complex(def, &serde_json::json!({ "value": s }), path)
+        }
         // ... or as a one-element array with `$ref` (Q10).
         Value::Array(items) if !def.multi_valued && items.len() == 1 => return coerce_complex(def, &items[0], path),
         _ => {
@@ -154,10 +156,6 @@ pub fn excerpt(value: &Value) -> String {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text,
     }
-}
-
-fn simple_value_object(s: &str) -> Option<Value> {
-    (!s.is_empty()).then(|| serde_json::json!({ "value": s }))
 }
 
 pub(super) fn expect_string(value: &Value, path: &str) -> Result<String, ScimError> {

@@ -105,6 +105,13 @@ fn control_characters_in_identifiers_are_refused() {
         let err = norm(bad.clone()).expect_err(&bad.to_string());
         assert!(err.detail.contains("control characters"), "{bad}: {}", err.detail);
     }
+    // A bare manager id (Entra's form) is checked as `manager.value` is.
+    let err = norm(json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"manager": "m\u{0}"}})).unwrap_err();
+    assert!(
+        err.detail.contains("manager.value") && err.detail.contains("U+0000"),
+        "{}",
+        err.detail
+    );
     assert!(norm(json!({"userName": "a", "addresses": [{"formatted": "1 Main St\nTown"}]})).is_ok());
 }
 

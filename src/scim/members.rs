@@ -188,7 +188,7 @@ pub fn member_list(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
 fn member_ref(item: &Value) -> Result<MemberRef, ScimError> {
     let object = match item {
         Value::String(id) if !id.is_empty() => {
-            return Ok(MemberRef {
+            return checked(MemberRef {
                 value: id.clone(),
                 kind: None,
                 display: None,
@@ -229,7 +229,21 @@ fn member_ref(item: &Value) -> Result<MemberRef, ScimError> {
             "every member needs a non-empty 'value' (the member's id)",
         ));
     }
-    Ok(member)
+    checked(member)
+}
+
+/// No database keeps U+0000 in text (PostgreSQL refuses it), as for every other string.
+fn checked(member: MemberRef) -> Result<MemberRef, ScimError> {
+    let with_nul = if member.value.contains('\0') {
+        "value"
+    } else if member.display.as_ref().is_some_and(|d| d.contains('\0')) {
+        "display"
+    } else {
+        return Ok(member);
+    };
+    Err(ScimError::invalid_value(format!(
+        "'members.{with_nul}' contains U+0000 (NUL); control characters like it cannot be stored"
+    )))
 }
 
 /// Takes `members` (any case) out of a POST/PUT body and reads it.
@@ -344,6 +358,14 @@ mod tests {
             (
                 json!([{"op": "replace", "path": "members[value eq \"u\"].display", "value": "x"}]),
                 "mutability",
+            ),
+            (
+                json!([{"op": "add", "path": "members", "value": ["u\u{0}"]}]),
+                "invalidValue",
+            ),
+            (
+                json!([{"op": "add", "path": "members", "value": [{"value": "u", "display": "\u{0}"}]}]),
+                "invalidValue",
             ),
         ] {
             let err = plan_of(ops.clone()).unwrap_err();

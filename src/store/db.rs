@@ -100,10 +100,16 @@ macro_rules! args {
 pub(super) use args;
 
 /// Adds `args` to a backend's argument buffer, in order.
+///
+/// PostgreSQL holds no U+0000 in text and refuses a statement that carries one, so a text keeps it
+/// as U+FFFD, on both backends alike. SCIM input never gets here with one (resource/coerce.rs and
+/// grammar.rs refuse it); what may is a vendor's words or remote id, and an id or a search typed by
+/// hand, which then match nothing stored instead of failing the statement.
 fn bind_all<'q, A>(mut out: A, args: &'q [Arg<'_>]) -> Result<A, sqlx::Error>
 where
     A: Arguments<'q>,
     Option<&'q str>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<String>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
     Option<i64>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
     Option<f64>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
     Option<bool>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
@@ -111,6 +117,7 @@ where
 {
     for arg in args {
         let added = match arg {
+            Arg::Text(Some(s)) if s.contains('\0') => out.add(Some(s.replace('\0', "\u{fffd}"))),
             Arg::Text(s) => out.add(s.as_deref()),
             Arg::Int(n) => out.add(*n),
             Arg::Real(x) => out.add(*x),

@@ -423,3 +423,28 @@ async fn the_session_cookie_is_secure_when_the_request_came_over_https_or_public
     let token = admin_token(&app).await;
     assert!(secure_after(&app, token, None).await);
 }
+
+/// A U+0000 typed or pasted into the console's searches finds nothing, on both backends (PostgreSQL
+/// refuses it in any text it is handed).
+#[tokio::test]
+async fn a_nul_in_a_console_search_finds_nothing() {
+    let app = spawn_app().await;
+    app.create_user(&crate::helpers::user("ann@example.com")).await;
+    let admin = admin_token(&app).await;
+    let cookie = session_cookie(&sign_in(&app, &admin).await);
+    for (page, expected) in [
+        ("users?q=ann%00", "No user has that id, userName or e-mail."),
+        ("events?user=%00&target=a%00&outcome=%00", "<table"),
+        ("dead?target=%00", "dead"),
+    ] {
+        let response = no_redirects()
+            .get(format!("{}/admin/{page}", app.origin))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(expected), "{page}: {html}");
+    }
+}

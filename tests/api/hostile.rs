@@ -353,3 +353,69 @@ async fn resource_type_segments_match_in_any_case_and_a_trailing_slash_is_accept
     // An id is matched as sent.
     assert_eq!(app.get(&format!("/Users/{}", id.to_uppercase())).await.status(), 404);
 }
+
+/// A U+0000 in an id or a Bulk path can name nothing (none is ever stored), and PostgreSQL refuses
+/// it in any text it is handed: every method answers as for an unknown id, on both backends.
+#[tokio::test]
+async fn a_nul_in_an_id_is_not_found_on_every_method() {
+    let app = spawn_app().await;
+    let patch = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    for endpoint in ["Users", "Groups"] {
+        let path = format!("/{endpoint}/a%00b");
+        let body = match endpoint {
+            "Users" => user("nul@x"),
+            _ => json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G"}),
+        };
+        for response in [
+            app.get(&path).await,
+            app.put(&path, &body).await,
+            app.patch(&path, &patch).await,
+            app.delete(&path).await,
+        ] {
+            assert_scim_error(response, 404, None, "").await;
+        }
+    }
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "DELETE", "path": "/Users/a\u{0}b"},
+            {"method": "PATCH", "path": "/Groups/\u{0}", "data": patch},
+        ]
+    });
+    let response = app.post("/Bulk", &bulk).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let statuses: Vec<_> = answer["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["status"].clone())
+        .collect();
+    assert_eq!(statuses, [json!("404"), json!("404")], "{answer}");
+    let with_nul_member = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "G", "members": [{"value": "u\u{0}"}]});
+    assert_scim_error(
+        app.post("/Groups", &with_nul_member).await,
+        400,
+        Some("invalidValue"),
+        "members.value",
+    )
+    .await;
+    server_is_up(&app).await;
+}
+
+/// Should a NUL ever get past the input checks, PostgreSQL refuses it in a document's JSON
+/// (`\u0000`): the store names that as an invalid value, which the client hears as a 400.
+#[tokio::test]
+async fn a_nul_the_input_checks_missed_is_an_invalid_value_not_a_database_error() {
+    let app = spawn_app().await;
+    let document = json!({"schemas": [USER_SCHEMA], "userName": "a\u{0}b"});
+    let result = app.store.insert_user(document.as_object().unwrap(), None).await;
+    match postgres_server() {
+        Some(_) => assert!(
+            matches!(result, Err(scim_bridge::store::StoreError::Invalid(ref e)) if e.detail.contains("U+0000")),
+            "{result:?}"
+        ),
+        None => assert_eq!(result.unwrap().document().unwrap()["userName"], json!("a\u{0}b")),
+    }
+}

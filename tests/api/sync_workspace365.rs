@@ -226,3 +226,42 @@ async fn a_user_out_of_scope_and_gone_from_the_vendor_is_not_created_again_to_be
     assert!(calls(&vendor).await.is_empty(), "{:?}", calls(&vendor).await);
     assert!(app.store.sync_rows().await.unwrap().is_empty());
 }
+
+/// A vendor's words are kept as it sent them, but PostgreSQL holds no U+0000 in text: one in a
+/// refusal (`\u0000` in its JSON) or in a raw error body is kept as U+FFFD, and the row is parked or
+/// retried as any other (before, on PostgreSQL, recording the failure failed and the call ran again).
+#[tokio::test]
+async fn a_nul_in_the_vendors_words_is_recorded_as_a_replacement_character() {
+    let (app, vendor) = app_with_vendor().await;
+    let results = json!([{"MemberNames": ["EmailAddress"], "ErrorMessage": "not\u{0}valid"}]);
+    Mock::given(method("POST"))
+        .and(body_json_path_email("bad@x.com"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(results))
+        .mount(&vendor)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_json_path_email("down@x.com"))
+        .respond_with(ResponseTemplate::new(502).set_body_raw(b"bad\0gateway".to_vec(), "text/plain"))
+        .mount(&vendor)
+        .await;
+    let bad = app.create_user(&okta_user("bad@x.com")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let down = app.create_user(&okta_user("down@x.com")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_sync().await;
+    let rows = app.store.sync_rows().await.unwrap();
+    let row = |id: &str| rows.iter().find(|r| r.resource_id == id).cloned().unwrap();
+    assert_eq!(row(&bad).state, "dead");
+    assert_eq!(row(&bad).last_error.as_deref(), Some("EmailAddress: not\u{fffd}valid"));
+    assert_eq!((row(&down).state.as_str(), row(&down).attempts), ("pending", 1));
+    assert_eq!(
+        row(&down).last_error.as_deref(),
+        Some("transient failure: HTTP 502: bad\u{fffd}gateway")
+    );
+    let creates = calls(&vendor).await.iter().filter(|c| c.starts_with("POST")).count();
+    assert_eq!(creates, 2, "each create was called once: {:?}", calls(&vendor).await);
+}

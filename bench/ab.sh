@@ -9,15 +9,16 @@ other=$1; users=${2:-100000}; seconds=${3:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc; }
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+work=$(mktemp -d)
+# start runs in a subshell (read < <(…)), so the servers' pids go through a file.
+cleanup() { while read -r p; do kill "$p" 2>/dev/null || true; done <"$work/pids"; rm -rf "$work"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start() { # name binary -> "base token"
   local port; port=$(free_port)
   export SCIM_BRIDGE__DATABASE__URL="sqlite://$work/$1.db" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$port"
   local token; token=$("$2" token create bench 2>/dev/null)
-  RUST_LOG=warn "$2" serve >"$work/$1.log" 2>&1 & pids+=($!)
+  RUST_LOG=warn "$2" serve >"$work/$1.log" 2>&1 & echo $! >>"$work/pids"
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
   echo "http://127.0.0.1:$port/scim/v2 $token"
 }

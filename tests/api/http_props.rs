@@ -7,6 +7,8 @@ use proptest::test_runner::{Config, TestRunner};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
 /// Filters an IdP or a compliance suite sends, to be mutated.
 const FILTERS: [&str; 8] = [
     r#"userName eq "bjensen@example.com""#,
@@ -134,12 +136,16 @@ fn patch_body() -> impl Strategy<Value = Value> {
     ]
 }
 
-/// A resource body: the core schema listed (mostly), with random attributes.
-fn resource_body() -> impl Strategy<Value = Value> {
-    (any::<bool>(), json_value()).prop_map(|(with_schema, v)| match v {
+/// A User or Group body: its core schema listed (mostly), with random attributes.
+fn resource_body(as_group: bool) -> impl Strategy<Value = Value> {
+    (any::<bool>(), json_value()).prop_map(move |(with_schema, v)| match v {
         Value::Object(mut o) if with_schema => {
-            o.insert("schemas".into(), json!([USER_SCHEMA]));
-            o.entry("userName").or_insert_with(|| json!("fuzz@x"));
+            let (schema, name, value) = match as_group {
+                true => (GROUP_SCHEMA, "displayName", "fuzz"),
+                false => (USER_SCHEMA, "userName", "fuzz@x"),
+            };
+            o.insert("schemas".into(), json!([schema]));
+            o.entry(name).or_insert_with(|| json!(value));
             Value::Object(o)
         }
         other => other,
@@ -176,17 +182,44 @@ async fn check(response: reqwest::Response, what: &str) -> Result<(), TestCaseEr
     Ok(())
 }
 
+/// The resources random requests are aimed at: a user, and a group with that user as its member.
+struct Aims {
+    user: String,
+    group: String,
+}
+
+impl Aims {
+    fn resource(&self, as_group: bool) -> String {
+        match as_group {
+            true => format!("/Groups/{}", self.group),
+            false => format!("/Users/{}", self.user),
+        }
+    }
+}
+
+async fn aims(app: &TestApp) -> Aims {
+    let user = app.create_user(&user("target@x")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = json!({"schemas": [GROUP_SCHEMA], "displayName": "target", "members": [{"value": user}]});
+    let response = app.post("/Groups", &group).await;
+    assert_eq!(response.status(), 201);
+    let group = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Aims { user, group }
+}
+
 /// Runs `cases` random inputs from `strategy` through `send`, against one server.
-fn run<S: Strategy>(cases: u32, strategy: S, send: impl Fn(&TestApp, &str, S::Value) -> reqwest::RequestBuilder)
+fn run<S: Strategy>(cases: u32, strategy: S, send: impl Fn(&TestApp, &Aims, S::Value) -> reqwest::RequestBuilder)
 where
     S::Value: std::fmt::Debug,
 {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let app = runtime.block_on(spawn_app());
-    let id = runtime.block_on(app.create_user(&user("target@x")))["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let aims = runtime.block_on(aims(&app));
     // PROPTEST_CASES may raise the count for a deeper local run, never lower it.
     let defaults = Config::default();
     let mut runner = TestRunner::new(Config {
@@ -198,7 +231,7 @@ where
         .run(&strategy, |input| {
             let description = format!("{input:?}");
             runtime.block_on(async {
-                let response = send(&app, &id, input).send().await.unwrap();
+                let response = send(&app, &aims, input).send().await.unwrap();
                 check(response, &description).await
             })
         })
@@ -227,8 +260,8 @@ fn random_and_mutated_filters_never_get_a_5xx() {
 
 #[test]
 fn random_patch_bodies_never_get_a_5xx() {
-    run(256, patch_body(), |app, id, body| {
-        app.request(Method::PATCH, &format!("/Users/{id}"))
+    run(256, (patch_body(), any::<bool>()), |app, aims, (body, to_group)| {
+        app.request(Method::PATCH, &aims.resource(to_group))
             .header("Content-Type", "application/scim+json")
             .body(body.to_string())
     });
@@ -236,11 +269,13 @@ fn random_patch_bodies_never_get_a_5xx() {
 
 #[test]
 fn random_resource_bodies_never_get_a_5xx() {
-    run(256, (resource_body(), any::<bool>()), |app, id, (body, replace)| {
-        let (method, path) = if replace {
-            (Method::PUT, format!("/Users/{id}"))
-        } else {
-            (Method::POST, "/Users".into())
+    let strategy = (any::<bool>(), any::<bool>())
+        .prop_flat_map(|(as_group, replace)| (resource_body(as_group), Just(as_group), Just(replace)));
+    run(256, strategy, |app, aims, (body, as_group, replace)| {
+        let (method, path) = match (replace, as_group) {
+            (true, _) => (Method::PUT, aims.resource(as_group)),
+            (false, true) => (Method::POST, "/Groups".into()),
+            (false, false) => (Method::POST, "/Users".into()),
         };
         app.request(method, &path)
             .header("Content-Type", "application/scim+json")

@@ -9,7 +9,7 @@ other=$1; users=${2:-100000}; seconds=${3:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc; }
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-work=$(mktemp -d)
+work=$(mktemp -d); : >"$work/pids"
 # start runs in a subshell (read < <(…)), so the servers' pids go through a file.
 cleanup() { while read -r p; do kill "$p" 2>/dev/null || true; done <"$work/pids"; rm -rf "$work"; }
 trap cleanup EXIT

@@ -102,9 +102,10 @@ pub(super) use args;
 /// Adds `args` to a backend's argument buffer, in order.
 ///
 /// PostgreSQL holds no U+0000 in text and refuses a statement that carries one, so a text keeps it
-/// as U+FFFD, on both backends alike. SCIM input never gets here with one (resource/coerce.rs and
-/// grammar.rs refuse it); what may is a vendor's words or remote id, and an id or a search typed by
-/// hand, which then match nothing stored instead of failing the statement.
+/// as U+FFFD, on both backends alike. SCIM bodies and filters never bring one this far
+/// (resource/coerce.rs, members.rs and grammar.rs refuse it); what may is a vendor's words or remote
+/// id, or an id in a URL or a console search, which then matches nothing stored instead of failing
+/// the statement.
 fn bind_all<'q, A>(mut out: A, args: &'q [Arg<'_>]) -> Result<A, sqlx::Error>
 where
     A: Arguments<'q>,

@@ -53,8 +53,8 @@ impl From<sqlx::Error> for StoreError {
                     value: None,
                 }
             }
-            // A U+0000 escaped in a JSON document (jsonb refuses it). Input checks refuse it first;
-            // should one miss it, the client hears why rather than a 500.
+            // A U+0000 escaped in a JSON document (PostgreSQL's JSON refuses it). Input checks refuse
+            // it first; should one miss it, the client hears why rather than a 500.
             sqlx::Error::Database(db) if db.code().as_deref() == Some("22P05") => Self::Invalid(
                 crate::scim::ScimError::invalid_value("a value holds U+0000 (NUL), which cannot be stored"),
             ),

@@ -163,7 +163,7 @@ async fn control_characters_in_identifiers_are_invalid_value_and_uniqueness_hold
         "control",
     )
     .await;
-    // Entra's bare manager id, with a NUL PostgreSQL's jsonb cannot hold (once a 500 there).
+    // Entra's bare manager id, with a NUL PostgreSQL's JSON cannot hold (once a 500 there).
     let manager = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
     let patch = json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": manager, "value": "\u{0}"}]});
     assert_scim_error(

@@ -229,7 +229,7 @@ async fn a_user_out_of_scope_and_gone_from_the_vendor_is_not_created_again_to_be
 
 /// A vendor's words are kept as it sent them, but PostgreSQL holds no U+0000 in text: one in a
 /// refusal (`\u0000` in its JSON) or in a raw error body is kept as U+FFFD, and the row is parked or
-/// retried as any other (before, on PostgreSQL, recording the failure failed and the call ran again).
+/// retried as any other (before, on PostgreSQL, recording the failure itself failed).
 #[tokio::test]
 async fn a_nul_in_the_vendors_words_is_recorded_as_a_replacement_character() {
     let (app, vendor) = app_with_vendor().await;

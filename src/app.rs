@@ -54,15 +54,15 @@ impl Application {
                             crate::config::TargetMode::Write => "write",
                             crate::config::TargetMode::Observe => "observe",
                         };
-                        (t.name.clone(), crate::config::kind_name(t.kind()), mode)
+                        (t.name.clone(), t.kind().name(), mode)
                     })
                     .collect(),
             ),
-            target_settings: std::sync::Arc::new(settings.target.clone()),
+            check_target: target_check(settings),
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let server = http_server(settings, listener, state, authenticator)?;
-        let worker = Some(Worker::build(store.clone(), settings)?);
+        let worker = Some(build_worker(store.clone(), settings)?);
         let shutdown_timeout = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
         Ok(Self {
             port,
@@ -249,8 +249,34 @@ pub fn jwt_validator(jwt: &JwtSettings) -> Result<JwtValidator, ConfigError> {
     ))
 }
 
+/// The sync worker for `settings`' targets on `store`.
+pub fn build_worker(store: Store, settings: &Settings) -> Result<Worker, ConfigError> {
+    Ok(Worker::build(
+        store,
+        &settings.target,
+        settings.user_schema()?,
+        settings.sync.sealer()?,
+    )?)
+}
+
+/// The console's `check` of one target, by name: `sync`'s probe, which `http` does not know.
+fn target_check(settings: &Settings) -> http::TargetCheck {
+    let targets = std::sync::Arc::new(settings.target.clone());
+    http::TargetCheck::new(move |name: String| {
+        let targets = targets.clone();
+        Box::pin(async move {
+            let target = targets.iter().find(|t| t.name == name)?;
+            let outcome = match crate::sync::client::http_client(std::time::Duration::from_secs(15)) {
+                Ok(http) => crate::sync::connectors::check(target, http).await.map(str::to_owned),
+                Err(e) => Err(e.to_string()),
+            };
+            Some(outcome)
+        })
+    })
+}
+
 fn public_key(path: &std::path::Path) -> Result<(DecodingKey, Algorithm), ConfigError> {
-    let pem = std::fs::read(path).map_err(|e| ConfigError::Secret {
+    let pem = std::fs::read(path).map_err(|e| crate::secrets::SecretError {
         key: "auth.jwt.public_key_file",
         what: path.display().to_string(),
         reason: e.to_string(),

@@ -19,21 +19,8 @@ pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
     }
     let http = crate::sync::client::http_client(std::time::Duration::from_secs(15))?;
     for target in &settings.target {
-        let label = format!("{} ({})", target.name, crate::config::kind_name(target.kind()));
-        let outcome = match crate::sync::connectors::Connector::build(
-            target,
-            http.clone(),
-            Default::default(),
-            Default::default(),
-            None,
-        ) {
-            Err(e) => Err(e.to_string()),
-            Ok(connector) => {
-                let outcome = connector.check().await.map_err(|e| e.to_string());
-                connector.shutdown().await;
-                outcome
-            }
-        };
+        let label = format!("{} ({})", target.name, target.kind());
+        let outcome = crate::sync::connectors::check(target, http.clone()).await;
         match outcome {
             Ok(what) => println!("ok    {label}: {what}"),
             Err(why) => {

@@ -3,13 +3,12 @@
 //! Exit code 0: everything in sync; 2: something would change; 1: an error.
 use super::inspect::known_target;
 use super::{Exit, PlanFormat};
-use crate::config::{kind_name, OnDelete, Settings, TargetSettings};
+use crate::config::Settings;
 use crate::store::Store;
 use crate::sync::connectors::Connector;
-use crate::sync::desired::desired_of;
-use crate::sync::mapping::Mapping;
-use crate::sync::plan::Step;
-use crate::sync::{client, LinkState};
+use crate::sync::reconcile::{Step, StepKind, IN_SYNC};
+use crate::sync::subject::{self, TargetRules};
+use crate::sync::{client, Desired, Secret, UserState};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -19,13 +18,21 @@ use std::collections::BTreeMap;
 struct Line {
     id: String,
     user_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "steps_or_in_sync")]
     steps: Option<Vec<Step>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     /// What explains a vendor user: the linked id, and the keys the bridge looks users up by.
     #[serde(skip)]
     explains: Vec<String>,
+}
+
+/// Steps as data; an empty plan as `[{"action": "in sync"}]`, as the text report says it.
+fn steps_or_in_sync<S: serde::Serializer>(steps: &Option<Vec<Step>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match steps {
+        Some(steps) if steps.is_empty() => [BTreeMap::from([("action", IN_SYNC)])].serialize(serializer),
+        other => other.serialize(serializer),
+    }
 }
 
 #[derive(Serialize)]
@@ -71,9 +78,15 @@ pub(super) async fn plan(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users ({per_sec}, {eta} left)")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let rules = TargetRules {
+        name: &settings_of_target.name,
+        on_delete: settings_of_target.on_delete(),
+        mapping: &mapping,
+        takes_passwords: settings_of_target.takes_passwords(),
+    };
     let mut lines = Vec::with_capacity(subjects.len());
     for (id, user_name) in subjects {
-        if let Some(line) = plan_one(store, settings_of_target, &mapping, &connector, id, user_name).await {
+        if let Some(line) = plan_one(store, &rules, &connector, id, user_name).await {
             lines.push(line);
         }
         bar.inc(1);
@@ -86,7 +99,7 @@ pub(super) async fn plan(
     connector.shutdown().await;
     let report = Report {
         target: target.to_owned(),
-        kind: kind_name(settings_of_target.kind()),
+        kind: settings_of_target.kind().name(),
         summary: summary(&lines),
         users: lines,
         orphans,
@@ -98,7 +111,7 @@ pub(super) async fn plan(
     let changes = report
         .users
         .iter()
-        .any(|l| l.steps.as_ref().is_some_and(|s| s != &[Step::InSync]));
+        .any(|l| l.steps.as_ref().is_some_and(|s| !s.is_empty()));
     match (report.summary.get("error").copied().unwrap_or(0), changes) {
         (0, false) => Ok(()),
         (0, true) => Err(Exit(2).into()),
@@ -106,11 +119,11 @@ pub(super) async fn plan(
     }
 }
 
-/// The plan for one user; `None` when it is neither in the target's scope nor at the vendor.
+/// The plan for one user, read as the worker reads its row and decided as the write path decides
+/// (`sync::reconcile`); `None` when it is neither in the target's scope nor at the vendor.
 async fn plan_one(
     store: &Store,
-    target: &TargetSettings,
-    mapping: &Mapping,
+    rules: &TargetRules<'_>,
     connector: &Connector,
     id: String,
     user_name: String,
@@ -122,31 +135,26 @@ async fn plan_one(
         error: Some(error),
         explains: Vec::new(),
     };
-    let view = match store.sync_view(&id, &target.name).await {
-        Ok(view) => view,
+    let subject = match subject::read(store, rules, &id).await {
+        Ok(subject) => subject,
         Err(e) => return Some(failed(format!("store: {e}"))),
     };
-    let linked = view.link.as_ref().is_some_and(|l| l.state != LinkState::Gone);
-    let on_delete = target.on_delete.unwrap_or(OnDelete::Delete);
-    let tombstone = match (view.document.is_none(), on_delete) {
-        (true, OnDelete::Deactivate) => store.tombstone(&id).await.ok().flatten(),
-        _ => None,
+    let desired = match subject.desired? {
+        // A password waiting for the vendor is delivered by the write path: the plan says so,
+        // without opening it.
+        Desired::Present(state) if subject.sealed_password.is_some() => Desired::Present(UserState {
+            password: Some(Secret::new("")),
+            ..state
+        }),
+        desired => desired,
     };
-    let desired = desired_of(
-        &id,
-        view.document.as_ref(),
-        view.in_scope,
-        linked,
-        on_delete,
-        tombstone.as_ref(),
-        mapping,
-    )?;
-    let mut explains: Vec<String> = view.link.iter().filter_map(|l| l.remote_id.clone()).collect();
-    explains.extend(view.link.iter().filter_map(|l| l.remote_key.clone()));
-    if let crate::sync::Desired::Present(state) = &desired {
+    let mut explains: Vec<String> = subject.link.iter().filter_map(|l| l.remote_id.clone()).collect();
+    explains.extend(subject.link.iter().filter_map(|l| l.remote_key.clone()));
+    if let Desired::Present(state) = &desired {
         explains.extend([state.email.clone(), state.user_name.clone()]);
     }
-    Some(match connector.plan(&desired, view.link.as_ref()).await {
+    let planned = connector.plan_batch(&[(desired, subject.link)]).await.pop();
+    Some(match planned.unwrap_or_else(|| Ok(Vec::new())) {
         Ok(steps) => {
             explains.extend(steps.iter().filter_map(|s| match s {
                 Step::Adopt { id } => Some(id.clone()),
@@ -185,21 +193,11 @@ async fn orphans(connector: &Connector, lines: &[Line]) -> anyhow::Result<Option
 }
 
 fn summary(lines: &[Line]) -> BTreeMap<&'static str, usize> {
-    let mut counts: BTreeMap<&'static str, usize> = [
-        "create",
-        "adopt",
-        "update",
-        "deactivate",
-        "reactivate",
-        "delete",
-        "in sync",
-        "error",
-    ]
-    .into_iter()
-    .map(|w| (w, 0))
-    .collect();
+    let words = StepKind::ALL.iter().map(|k| k.word()).chain([IN_SYNC, "error"]);
+    let mut counts: BTreeMap<&'static str, usize> = words.map(|w| (w, 0)).collect();
     for line in lines {
         match &line.steps {
+            Some(steps) if steps.is_empty() => *counts.entry(IN_SYNC).or_default() += 1,
             Some(steps) => steps.iter().for_each(|s| *counts.entry(s.word()).or_default() += 1),
             None => *counts.entry("error").or_default() += 1,
         }
@@ -216,7 +214,7 @@ fn print_text(report: &Report) {
     );
     for line in &report.users {
         let text = match (&line.steps, &line.error) {
-            (Some(steps), _) if steps == &[Step::InSync] => continue,
+            (Some(steps), _) if steps.is_empty() => continue,
             (Some(steps), _) => Step::describe_all(steps),
             (None, Some(error)) => format!("error: {error}"),
             (None, None) => continue,

@@ -1,12 +1,11 @@
 //! Typed configuration: defaults, then `./scim-bridge.toml` (or `--config FILE`), then
 //! `SCIM_BRIDGE__SECTION__KEY` environment variables. Secrets are named by `*_env` / `*_file`.
 mod schema;
-mod secret_ref;
-mod target;
 
+pub use crate::secrets::{read_secret, SecretError, SecretRef};
+pub use crate::sync::connectors::TargetKind;
+pub use crate::sync::target::{OnDelete, TargetError, TargetMode, TargetSettings};
 pub use schema::SchemaSettings;
-pub use secret_ref::{normalise_secret_keys, SecretRef};
-pub use target::{is_http_url, kind_name, validate_targets, OnDelete, TargetKind, TargetMode, TargetSettings};
 
 use crate::scim::Limits;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -27,12 +26,16 @@ pub enum ConfigError {
     MissingFile(PathBuf),
     #[error("invalid configuration: {0}")]
     Invalid(String),
-    #[error("{key}: cannot read {what}: {reason}")]
-    Secret {
-        key: &'static str,
-        what: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+impl From<TargetError> for ConfigError {
+    fn from(e: TargetError) -> Self {
+        match e {
+            TargetError::Invalid(detail) => Self::Invalid(detail),
+        }
+    }
 }
 
 impl From<figment::Error> for ConfigError {
@@ -275,7 +278,7 @@ impl Settings {
             )));
         }
         self.server.validate_limits()?;
-        target::validate_targets(&self.target, self.schema.user_schema()?)?;
+        crate::sync::target::validate_targets(&self.target, self.schema.user_schema()?)?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "server.max_body_bytes must be at least 1024".into(),
@@ -290,25 +293,4 @@ impl Settings {
             .parse()
             .map_err(|e| ConfigError::Invalid(format!("server.listen '{}' is not host:port: {e}", self.server.listen)))
     }
-}
-
-/// Reads a secret named by an environment variable or a file (trailing newline trimmed).
-pub fn read_secret(key: &'static str, env: Option<&str>, file: Option<&Path>) -> Result<Option<String>, ConfigError> {
-    if let Some(var) = env {
-        let value = std::env::var(var).map_err(|e| ConfigError::Secret {
-            key,
-            what: format!("environment variable {var}"),
-            reason: e.to_string(),
-        })?;
-        return Ok(Some(value));
-    }
-    if let Some(path) = file {
-        let value = std::fs::read_to_string(path).map_err(|e| ConfigError::Secret {
-            key,
-            what: format!("file {}", path.display()),
-            reason: e.to_string(),
-        })?;
-        return Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()));
-    }
-    Ok(None)
 }

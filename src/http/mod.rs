@@ -47,10 +47,38 @@ pub struct AppState {
     pub admin_path: String,
     /// The configured targets as the console lists them: (name, kind, mode).
     pub targets: std::sync::Arc<Vec<(String, &'static str, &'static str)>>,
-    /// Their settings, for the console's on-demand `check`.
-    pub target_settings: std::sync::Arc<Vec<crate::config::TargetSettings>>,
+    /// The console's on-demand `check` of a target, by name (wired by `app` from `sync`).
+    pub check_target: TargetCheck,
     /// The User resource type, with the declared extensions (`[schema]`).
     pub user_schema: &'static crate::scim::schema::ResourceSchema,
+}
+
+type CheckFn = dyn Fn(String) -> futures_util::future::BoxFuture<'static, Option<Result<String, String>>> + Send + Sync;
+
+/// Probes a target's credentials with a read-only call, by the target's name.
+#[derive(Clone)]
+pub struct TargetCheck(std::sync::Arc<CheckFn>);
+
+impl TargetCheck {
+    pub fn new(
+        check: impl Fn(String) -> futures_util::future::BoxFuture<'static, Option<Result<String, String>>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(check))
+    }
+
+    /// What the probe called, or why it failed; `None` for a target that is not configured.
+    pub async fn check(&self, target: &str) -> Option<Result<String, String>> {
+        (self.0)(target.to_owned()).await
+    }
+}
+
+impl std::fmt::Debug for TargetCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TargetCheck")
+    }
 }
 
 /// Registers every route: `/healthz` open, `/metrics` with auth, everything under `base_path` behind `require_auth`.

@@ -1,7 +1,7 @@
 //! From a stored SCIM user to the state a vendor should hold.
 use super::mapping::Mapping;
+use super::target::OnDelete;
 use super::{Desired, UserState};
-use crate::config::OnDelete;
 use crate::scim::resource::Document;
 use serde_json::Value;
 
@@ -37,32 +37,24 @@ pub fn user_state(resource_id: &str, document: &Document, mapping: &Mapping) -> 
     }
 }
 
-/// What a target should hold for user `id`: its document if in scope; if not (or deleted), removed
-/// or, with `on_delete = "deactivate"`, kept deactivated (a deleted user from its `tombstone`).
-/// `None` when the user is neither in scope nor at the vendor (nothing to create or remove).
+/// What a target should hold for user `id`: its document if in scope; if not (or deleted),
+/// removed, or with `on_delete = "deactivate"` kept deactivated (`Retired`). `None` when the user
+/// is neither in scope nor at the vendor (nothing to create or remove).
 pub fn desired_of(
     id: &str,
     document: Option<&Document>,
     in_scope: bool,
     linked: bool,
     on_delete: OnDelete,
-    tombstone: Option<&Document>,
     mapping: &Mapping,
 ) -> Option<Desired> {
     if !linked && !in_scope {
         return None;
     }
-    let deactivated = |document: &Document| {
-        Desired::Present(UserState {
-            active: false,
-            ..user_state(id, document, mapping)
-        })
-    };
     Some(match (document, in_scope, on_delete) {
         (Some(document), true, _) => Desired::Present(user_state(id, document, mapping)),
-        (Some(document), false, OnDelete::Deactivate) => deactivated(document),
-        (None, _, OnDelete::Deactivate) => tombstone.map_or(Desired::Absent, deactivated),
-        _ => Desired::Absent,
+        (_, _, OnDelete::Deactivate) => Desired::Retired,
+        (_, _, OnDelete::Delete) => Desired::Absent,
     })
 }
 
@@ -71,6 +63,22 @@ mod tests {
     use super::*;
     use crate::scim::schema::user;
     use serde_json::json;
+
+    #[test]
+    fn a_user_out_of_scope_or_deleted_is_removed_or_retired_as_the_target_says() {
+        let doc: Document = serde_json::from_value(json!({"userName": "u"})).unwrap();
+        let none = Mapping::none(user());
+        let d = |document, in_scope, linked, on_delete| desired_of("id", document, in_scope, linked, on_delete, &none);
+        assert!(matches!(
+            d(Some(&doc), true, false, OnDelete::Delete),
+            Some(Desired::Present(_))
+        ));
+        assert_eq!(d(Some(&doc), false, false, OnDelete::Delete), None);
+        assert_eq!(d(None, false, true, OnDelete::Delete), Some(Desired::Absent));
+        assert_eq!(d(Some(&doc), false, true, OnDelete::Delete), Some(Desired::Absent));
+        assert_eq!(d(None, false, true, OnDelete::Deactivate), Some(Desired::Retired));
+        assert_eq!(d(Some(&doc), false, true, OnDelete::Deactivate), Some(Desired::Retired));
+    }
 
     #[test]
     fn the_primary_email_wins_then_the_first_then_the_user_name() {

@@ -1,7 +1,9 @@
 //! Fan-out to vendors: what a vendor should hold (`Desired`), what we last recorded there (`Link`),
-//! how a call failed (`ConnectorError`), and the connectors, one file per vendor.
-//! Level-triggered (docs/architecture.md): a connector compares desired state and link, and makes only
-//! the calls needed to close the difference, so repeating it after a crash repeats nothing harmful.
+//! how a call failed (`ConnectorError`), the one reconciler (`reconcile`: observe, decide, apply)
+//! and the vendors behind one trait (`vendor`), one folder each (`connectors`).
+//! Level-triggered (docs/architecture.md): the reconciler compares what a user should be with what
+//! the vendor holds, and makes only the calls needed to close the difference, so repeating it after
+//! a crash repeats nothing harmful.
 pub mod answer;
 pub mod cache;
 pub mod client;
@@ -10,8 +12,11 @@ pub mod connectors;
 pub mod desired;
 pub mod health;
 pub mod mapping;
-pub mod plan;
+pub mod reconcile;
 pub mod shared;
+pub mod subject;
+pub mod target;
+pub mod vendor;
 pub mod worker;
 
 pub use crate::secrets::Secret;
@@ -38,7 +43,7 @@ impl UserState {
     /// What decides whether the vendor is behind: everything a connector writes but the password
     /// and the active flag (which links record apart, as `pushed_active`).
     pub fn fingerprint(&self) -> String {
-        connectors::fingerprint(&(
+        fingerprint(&(
             &self.user_name,
             &self.email,
             &self.given_name,
@@ -53,6 +58,9 @@ impl UserState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Desired {
     Present(UserState),
+    /// The user is deleted or left scope at a target with `on_delete = "deactivate"`: its record,
+    /// if the vendor still has one, is kept deactivated; nothing is created or updated for it.
+    Retired,
     /// The user is deleted (or left scope with `on_delete = "delete"`): remove it at the vendor.
     Absent,
 }
@@ -60,18 +68,13 @@ pub enum Desired {
 /// The id-mapping record (`links`) lives in the store, its state typed in the column.
 pub use crate::store::{Link, LinkState};
 
-/// What a connector made of one user: the link it leaves, and what an operator should know of it
-/// (recorded with the event, shown by `scim-bridge lookup`).
+/// What a reconcile made of one user: the link it leaves, what an operator should know of it
+/// (recorded with the event, shown by `scim-bridge lookup`), and the steps it carried out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reconciled {
     pub link: Link,
     pub note: Option<String>,
-}
-
-impl From<Link> for Reconciled {
-    fn from(link: Link) -> Self {
-        Self { link, note: None }
-    }
+    pub steps: Vec<reconcile::Step>,
 }
 
 impl Link {
@@ -105,6 +108,13 @@ impl Link {
             pushed_active: None,
         }
     }
+}
+
+/// What decides whether an update is due: the attributes a vendor holds, hashed.
+pub fn fingerprint(attributes: &impl serde::Serialize) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(attributes).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// How a vendor call failed: worth retrying, a refused credential, or a refusal retrying cannot change

@@ -15,8 +15,9 @@ mod target;
 
 use super::clock::Clock;
 use super::health::Verdict;
+use super::target::{TargetError, TargetSettings};
 use super::{ConnectorError, Desired, Link};
-use crate::config::{ConfigError, Settings};
+use crate::scim::schema::ResourceSchema;
 use crate::secrets::Sealer;
 use crate::store::{Claim, Store, StoreError};
 use rows::{store_failure, Prepared, Ready};
@@ -93,15 +94,18 @@ struct Finished {
 
 impl Worker {
     /// Builds every target's connector; a missing secret fails here, naming the key and variable.
-    pub fn build(store: Store, settings: &Settings) -> Result<Self, ConfigError> {
+    /// `schema` is the User schema the targets' mappings read; `sealer` opens held passwords.
+    pub fn build(
+        store: Store,
+        targets: &[TargetSettings],
+        schema: &'static ResourceSchema,
+        sealer: Option<Sealer>,
+    ) -> Result<Self, TargetError> {
         let clock = Arc::new(Clock::default());
-        let schema = settings.user_schema()?;
-        let targets = settings
-            .target
+        let targets = targets
             .iter()
             .map(|t| Target::build(t, &clock, schema, &store))
             .collect::<Result<_, _>>()?;
-        let sealer = settings.sync.sealer()?;
         Ok(Self {
             store,
             targets,

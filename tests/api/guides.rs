@@ -88,7 +88,8 @@ async fn the_okta_guide_holds_from_token_to_deactivation() {
     // 4: switching to write carries the plan out.
     let mut settings = app.settings.clone();
     settings.target[0].mode = TargetMode::Write;
-    let worker = Worker::build(scim_bridge::app::open_store(&settings).await.unwrap(), &settings).unwrap();
+    let worker =
+        scim_bridge::app::build_worker(scim_bridge::app::open_store(&settings).await.unwrap(), &settings).unwrap();
     drain(&worker).await;
     assert_eq!(fake.users().len(), 1, "{:?}", fake.calls());
     // Profile update (PUT) and deactivation (PATCH without a path).

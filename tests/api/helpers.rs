@@ -90,7 +90,7 @@ impl TestApp {
     /// A new worker on the same database, as a restarted `serve` would have.
     pub async fn restart_worker(&self) -> scim_bridge::sync::worker::Worker {
         let store = scim_bridge::app::open_store(&self.settings).await.unwrap();
-        scim_bridge::sync::worker::Worker::build(store, &self.settings).unwrap()
+        scim_bridge::app::build_worker(store, &self.settings).unwrap()
     }
 
     /// Runs the sync worker until nothing is due (no sleeping: rows scheduled later stay queued).

@@ -26,6 +26,7 @@ mod mapping;
 mod operators;
 mod patch;
 mod plan;
+mod reconcile;
 mod replicas;
 mod sync_breaker;
 mod sync_lifecycle;

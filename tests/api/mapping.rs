@@ -5,7 +5,8 @@
 use crate::fake_vendors::*;
 use crate::helpers::*;
 use crate::targets::{target_for, target_with};
-use scim_bridge::config::{validate_targets, TargetKind};
+use scim_bridge::config::TargetKind;
+use scim_bridge::sync::target::validate_targets;
 use serde_json::{json, Value};
 use wiremock::MockServer;
 

@@ -1,5 +1,5 @@
 //! `scim-bridge sync plan` against the stateful fakes: every outcome (create, adopt, update,
-//! deactivate, reactivate, delete, in sync), its exit codes and formats, and proof that it writes
+//! deactivate, activate, delete, in sync), its exit codes and formats, and proof that it writes
 //! nothing: the vendor's journal holds only reads (and sign-ins), and every table keeps its rows.
 use crate::connectors::config_file;
 use crate::fake_vendors::*;
@@ -12,7 +12,7 @@ use std::path::Path;
 const BIN: &str = env!("CARGO_BIN_EXE_scim-bridge");
 
 /// Runs `sync plan` with `args`; (exit code, stdout, stderr).
-async fn plan(dir: &Path, app: &TestApp, targets: &[TargetSettings], args: &[&str]) -> (i32, String, String) {
+pub async fn plan(dir: &Path, app: &TestApp, targets: &[TargetSettings], args: &[&str]) -> (i32, String, String) {
     let config = config_file(dir, &app.database_url, targets);
     let args: Vec<String> = ["sync", "plan"].iter().chain(args).map(|a| (*a).to_owned()).collect();
     let out = tokio::task::spawn_blocking(move || {
@@ -57,7 +57,7 @@ async fn row_counts(app: &TestApp) -> Vec<(String, i64)> {
     counts
 }
 
-fn person(name: &str) -> Value {
+pub fn person(name: &str) -> Value {
     let email = format!("{name}@example.com");
     json!({"schemas": [USER_SCHEMA], "userName": email, "title": "Engineer",
            "name": {"givenName": name, "familyName": "Test"},
@@ -65,7 +65,7 @@ fn person(name: &str) -> Value {
 }
 
 /// Calls that change nothing at the vendor: reads, sign-ins, and Workspace365's dry run.
-fn is_read(call: &str) -> bool {
+pub fn is_read(call: &str) -> bool {
     call.starts_with("GET ")
         || call.ends_with("/Logon/")
         || call.ends_with("/Auth/Logoff")
@@ -140,7 +140,7 @@ async fn every_outcome_appears_and_nothing_is_written() {
         "{out}"
     );
     assert!(line("leaver").ends_with(" deactivate"), "{out}");
-    assert!(line("returner").ends_with(" reactivate"), "{out}");
+    assert!(line("returner").ends_with(" activate"), "{out}");
     assert!(line("deleted").ends_with(" delete"), "{out}");
     assert!(
         !out.contains("steady@example.com"),
@@ -151,7 +151,7 @@ async fn every_outcome_appears_and_nothing_is_written() {
         "{out}"
     );
     assert!(
-        out.contains("summary: 1 adopt, 1 create, 1 deactivate, 1 delete, 0 error, 1 in sync, 1 reactivate, 1 update"),
+        out.contains("summary: 1 activate, 1 adopt, 1 create, 1 deactivate, 1 delete, 0 error, 1 in sync, 1 update"),
         "{out}"
     );
 
@@ -267,7 +267,7 @@ async fn every_kind_plans_a_create_and_an_in_sync_user_without_a_write() {
 
 #[tokio::test]
 async fn observe_mode_records_the_planned_calls_and_write_mode_carries_them_out() {
-    use scim_bridge::sync::worker::{Outcome, Worker};
+    use scim_bridge::sync::worker::Outcome;
     let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
     let dir = tempfile::tempdir().unwrap();
     let mut target = target_for(TargetKind::Cyberark, &server.uri(), dir.path());
@@ -303,7 +303,7 @@ async fn observe_mode_records_the_planned_calls_and_write_mode_carries_them_out(
     let mut settings = app.settings.clone();
     settings.target[0].mode = scim_bridge::config::TargetMode::Write;
     let store = scim_bridge::app::open_store(&settings).await.unwrap();
-    let worker = Worker::build(store, &settings).unwrap();
+    let worker = scim_bridge::app::build_worker(store, &settings).unwrap();
     for _ in 0..20 {
         if worker.run_once().await.unwrap() == Outcome::Idle {
             break;

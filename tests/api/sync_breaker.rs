@@ -140,7 +140,7 @@ async fn a_long_retry_after_pauses_the_target_and_waiting_rows_count_nothing() {
 #[tokio::test]
 async fn a_known_reset_survives_a_restart() {
     let vendor = MockServer::start().await;
-    Mock::given(method("POST"))
+    Mock::given(wiremock::matchers::any())
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
         .expect(1)
         .mount(&vendor)

@@ -10,8 +10,16 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRETS_KEY: &str = "8f3c1e5a9b7d2f4e6a8c0b1d3f5e7a9c2b4d6f8e0a1c3e5b7d9f1a3c5e7b9d0f";
 
+/// A Workspace365 answering `status` to every call; its dry run (`…/Validate/`) says, when it
+/// answers at all, that the user does not exist yet.
 async fn vendor_answering(status: u16) -> MockServer {
     let vendor = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(wiremock::matchers::path_regex("/Validate/$"))
+        .respond_with(ResponseTemplate::new(if status == 200 { 404 } else { status }))
+        .with_priority(1)
+        .mount(&vendor)
+        .await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(status).set_body_string("42"))
         .mount(&vendor)
@@ -105,7 +113,7 @@ async fn a_deleted_user_is_gone_from_scim_at_once_and_its_tombstone_lasts_until_
 }
 
 #[tokio::test]
-async fn with_on_delete_deactivate_a_deleted_user_is_deactivated_from_its_tombstone() {
+async fn with_on_delete_deactivate_a_deleted_user_is_kept_deactivated() {
     let vendor = vendor_answering(200).await;
     let app = spawn_app_with(|s| {
         let mut target = w365_target("w365", None, &base(&vendor));
@@ -120,6 +128,7 @@ async fn with_on_delete_deactivate_a_deleted_user_is_deactivated_from_its_tombst
     assert_eq!(
         calls(&vendor).await,
         [
+            "PUT /Provisioning/example/User/d@x.com/Validate/",
             "POST /Provisioning/example/User/",
             "PUT /Provisioning/example/User/d@x.com/Deactivate/"
         ]
@@ -163,6 +172,13 @@ async fn app_with_secrets_key(vendor: &MockServer) -> TestApp {
     .await
 }
 
+/// The body of the first create the vendor received.
+async fn created_body(vendor: &MockServer) -> Value {
+    let requests = vendor.received_requests().await.unwrap();
+    let create = requests.iter().find(|r| r.method.as_str() == "POST").unwrap();
+    create.body_json().unwrap()
+}
+
 #[tokio::test]
 async fn an_idp_password_is_held_only_sealed_reaches_the_vendor_and_is_then_erased() {
     let vendor = vendor_answering(200).await;
@@ -181,7 +197,7 @@ async fn an_idp_password_is_held_only_sealed_reaches_the_vendor_and_is_then_eras
         "never stored in clear"
     );
     app.drain_sync().await;
-    let sent: Value = vendor.received_requests().await.unwrap()[0].body_json().unwrap();
+    let sent = created_body(&vendor).await;
     assert_eq!(sent["Password"], "Tr0ub4dor&3-first");
     assert_eq!(
         app.store.password_for(&id, "w365").await.unwrap(),
@@ -272,7 +288,7 @@ async fn without_a_secrets_key_a_password_is_not_kept_and_the_vendor_gets_a_rand
     let id = create(&app, &body).await;
     assert_eq!(app.store.password_for(&id, "w365").await.unwrap(), None);
     app.drain_sync().await;
-    let sent: Value = vendor.received_requests().await.unwrap()[0].body_json().unwrap();
+    let sent = created_body(&vendor).await;
     let password = sent["Password"].as_str().unwrap();
     assert_ne!(password, "not-kept-anywhere-1");
     assert_eq!(password.len(), 24);
@@ -304,10 +320,10 @@ async fn a_targets_rate_limit_spaces_its_vendor_calls() {
     }
     let started = Instant::now();
     app.drain_sync().await;
-    assert_eq!(calls(&vendor).await.len(), 6);
-    // Six calls at ten per second: the first is free, the next five wait 100 ms each.
+    assert_eq!(calls(&vendor).await.len(), 12, "a look-up and a create each");
+    // Twelve calls at ten per second: the first is free, the next eleven wait 100 ms each.
     assert!(
-        started.elapsed() >= Duration::from_millis(450),
+        started.elapsed() >= Duration::from_millis(1000),
         "{:?}",
         started.elapsed()
     );

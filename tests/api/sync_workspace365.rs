@@ -38,6 +38,12 @@ async fn calls(vendor: &MockServer) -> Vec<String> {
 #[tokio::test]
 async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
     let (app, vendor) = app_with_vendor().await;
+    // Before a create, the documented dry run looks for the user: not there.
+    w365(Mock::given(method("PUT")).and(path("/Provisioning/example/User/userone@example.com/Validate/")))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&vendor)
+        .await;
     // The create carries a random password (the IdP sent none), so its body is checked below.
     w365(Mock::given(method("POST")).and(path("/Provisioning/example/User/")))
         .respond_with(ResponseTemplate::new(200).set_body_string("42"))
@@ -59,8 +65,14 @@ async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
         .unwrap()
         .to_owned();
     app.drain_sync().await;
-    assert_eq!(calls(&vendor).await, ["POST /Provisioning/example/User/"]);
-    let sent: Value = vendor.received_requests().await.unwrap()[0].body_json().unwrap();
+    assert_eq!(
+        calls(&vendor).await,
+        [
+            "PUT /Provisioning/example/User/userone@example.com/Validate/",
+            "POST /Provisioning/example/User/"
+        ]
+    );
+    let sent: Value = vendor.received_requests().await.unwrap()[1].body_json().unwrap();
     assert_eq!(
         (
             sent["EmailAddress"].clone(),
@@ -92,6 +104,7 @@ async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
     assert_eq!(
         calls(&vendor).await,
         [
+            "PUT /Provisioning/example/User/userone@example.com/Validate/",
             "POST /Provisioning/example/User/",
             "PUT /Provisioning/example/User/userone@example.com/Deactivate/",
             "PUT /Provisioning/example/User/userone@example.com/Activate/",
@@ -99,7 +112,7 @@ async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
             "DELETE /Provisioning/example/User/userone@example.com/",
         ]
     );
-    let update: Value = vendor.received_requests().await.unwrap()[3].body_json().unwrap();
+    let update: Value = vendor.received_requests().await.unwrap()[4].body_json().unwrap();
     assert_eq!(
         update,
         json!({"EmailAddress": "userone@example.com", "FirstName": "User", "LastName": "Once", "IsAdministrator": false})

@@ -341,26 +341,12 @@ async fn check(
         Ok(session) => session,
         Err(answer) => return Ok(*answer),
     };
-    let Some(target) = state.target_settings.iter().find(|t| t.name == form.target) else {
+    let Some(outcome) = state.check_target.check(&form.target).await else {
         return Ok(page(StatusCode::NOT_FOUND, pages::refused(root, "no such target")));
-    };
-    let outcome = match crate::sync::client::http_client(std::time::Duration::from_secs(15)) {
-        Err(e) => Err(e.to_string()),
-        Ok(http) => {
-            match crate::sync::connectors::Connector::build(target, http, Default::default(), Default::default(), None)
-            {
-                Err(e) => Err(e.to_string()),
-                Ok(connector) => {
-                    let outcome = connector.check().await.map_err(|e| e.to_string());
-                    connector.shutdown().await;
-                    outcome.map(str::to_owned)
-                }
-            }
-        }
     };
     Ok(page(
         StatusCode::OK,
-        pages::checked(root, &session.csrf, &target.name, &outcome),
+        pages::checked(root, &session.csrf, &form.target, &outcome),
     ))
 }
 

@@ -6,36 +6,44 @@ use super::rows::Ready;
 use super::target::Target;
 use super::{Finished, Handled, Worker};
 use crate::store::{Claim, Event, StoreError};
-use crate::sync::plan::Step;
+use crate::sync::reconcile::Step;
 use crate::sync::{ConnectorError, Desired, Link};
 
 impl Worker {
-    /// The plans of the ready rows: in sync ones are done, the others wait as planned.
+    /// The plans of the ready rows, decided as the write path decides: in sync ones are done, the
+    /// others wait as planned.
     pub(super) async fn observe(
         &self,
         target: &Target,
         ready: Vec<(usize, Ready<'_>)>,
     ) -> Vec<(usize, Result<Handled, ConnectorError>)> {
-        let mut outcomes = Vec::with_capacity(ready.len());
-        for (n, row) in ready {
-            let planned = target.connector.plan(&row.desired, row.link.as_ref()).await;
-            let outcome = planned.map(|steps| match steps.as_slice() {
-                [Step::InSync] => Handled::Done(Finished {
-                    action: "unchanged",
-                    link: match (&row.desired, &row.link) {
-                        (Desired::Present(_), Some(link)) => link.clone(),
+        let batch: Vec<(Desired, Option<Link>)> =
+            ready.iter().map(|(_, r)| (r.desired.clone(), r.link.clone())).collect();
+        let plans = target.connector.plan_batch(&batch).await;
+        ready
+            .into_iter()
+            .zip(plans)
+            .map(|((n, row), planned)| {
+                let outcome = planned.map(|steps| {
+                    if !steps.is_empty() {
+                        return Handled::Planned(Step::describe_all(&steps));
+                    }
+                    let link = match (&row.desired, &row.link) {
+                        (Desired::Present(_) | Desired::Retired, Some(link)) => link.clone(),
                         _ => Link::gone(),
-                    },
-                    note: None,
-                    delivered: None,
-                    deleted: row.deleted,
-                    revision: row.revision,
-                }),
-                steps => Handled::Planned(Step::describe_all(steps)),
-            });
-            outcomes.push((n, outcome));
-        }
-        outcomes
+                    };
+                    Handled::Done(Finished {
+                        action: "unchanged",
+                        link,
+                        note: None,
+                        delivered: None,
+                        deleted: row.deleted,
+                        revision: row.revision,
+                    })
+                });
+                (n, outcome)
+            })
+            .collect()
     }
 
     /// Records an observed row's planned calls; the row waits for `mode = "write"`.

@@ -4,9 +4,8 @@
 //! new user with the same e-mail, another reconcile of the same vendor key in flight).
 use super::target::{KeyGuard, Target};
 use super::{Finished, Handled, Worker, BUSY_KEY_WAIT};
-use crate::config::OnDelete;
 use crate::store::{Claim, StoreError};
-use crate::sync::desired::desired_of;
+use crate::sync::subject::{self, Subject};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, UserState};
 
 /// A row ready for its vendor call.
@@ -36,13 +35,20 @@ impl Worker {
     /// The level-triggered step: what should the vendor hold now, and what does the link say it holds.
     pub(super) async fn prepare<'t>(&self, target: &'t Target, claim: &Claim) -> Result<Prepared<'t>, ConnectorError> {
         let id = claim.resource_id.as_str();
-        let view = self.store.sync_view(id, &target.name).await.map_err(store_failure)?;
-        let (user, in_scope, revision) = (view.document, view.in_scope, view.link_revision);
-        let link = view.link.clone();
-        let unlinked = link.as_ref().is_none_or(|l| l.state == LinkState::Gone);
-        let settled = |link: Link, deleted| {
+        let subject = subject::read(&self.store, &target.rules(), id)
+            .await
+            .map_err(store_failure)?;
+        let Subject {
+            desired,
+            link,
+            revision,
+            deleted,
+            unlinked,
+            sealed_password,
+        } = subject;
+        let settled = |action, link: Link| {
             Ok(Prepared::Settled(Handled::Done(Finished {
-                action: "reconcile",
+                action,
                 link,
                 note: None,
                 delivered: None,
@@ -50,46 +56,19 @@ impl Worker {
                 revision,
             })))
         };
-        let deleted = user.is_none();
-        // Deleted: the tombstone says who to deactivate where deleting is not wanted.
-        let tombstone = match (deleted && !unlinked, target.on_delete) {
-            (true, OnDelete::Deactivate) => self.store.tombstone(id).await.map_err(store_failure)?,
-            _ => None,
-        };
-        let wanted = desired_of(
-            id,
-            user.as_ref(),
-            in_scope,
-            !unlinked,
-            target.on_delete,
-            tombstone.as_ref(),
-            &target.mapping,
-        );
-        let Some(desired) = wanted else {
+        let Some(desired) = desired else {
             // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
-            return settled(Link::gone(), deleted);
+            return settled("reconcile", Link::gone());
         };
-        let (desired, delivered) = match (desired, in_scope) {
-            (Desired::Present(state), true) => self.with_password(target, id, state).await?,
-            (desired, _) => (desired, None),
-        };
-        if let (Desired::Present(state), Some(link)) = (&desired, &link) {
-            if up_to_date(state, link) {
-                // What changed is nothing this vendor holds (an unmapped attribute): no call.
-                return Ok(Prepared::Settled(Handled::Done(Finished {
-                    action: "unchanged",
-                    link: link.clone(),
-                    note: None,
-                    delivered: None,
-                    deleted,
-                    revision,
-                })));
-            }
+        let (desired, delivered) = self.with_password(id, &target.name, desired, sealed_password)?;
+        if let Some(link) = link.as_ref().filter(|l| up_to_date(&desired, l)) {
+            // What changed is nothing this vendor holds (an unmapped attribute): no call.
+            return settled("unchanged", link.clone());
         }
         let Some(keys) = target.lock_keys(vendor_keys(&desired, link.as_ref())) else {
             return Ok(Prepared::Settled(Handled::Deferred(BUSY_KEY_WAIT)));
         };
-        if let (true, Some(row)) = (deleted && !unlinked, &view.link) {
+        if let (true, false, Some(row)) = (deleted, unlinked, &link) {
             // A new user with this e-mail took the record over before the delete reached the vendor
             // (Workspace365 and eSign key users by e-mail): it is the new user's now.
             if self
@@ -98,7 +77,7 @@ impl Worker {
                 .await
                 .map_err(store_failure)?
             {
-                return settled(Link::gone(), true);
+                return settled("reconcile", Link::gone());
             }
         }
         Ok(Prepared::Ready(Ready {
@@ -112,48 +91,50 @@ impl Worker {
         }))
     }
 
-    /// A user in scope with the password waiting for it at `target` (opened from its seal, and
-    /// returned sealed so that its delivery can be recorded).
-    async fn with_password(
+    /// The user with the password waiting for it (opened from its seal, and returned sealed so
+    /// that its delivery can be recorded).
+    fn with_password(
         &self,
-        target: &Target,
         id: &str,
-        state: UserState,
+        target: &str,
+        desired: Desired,
+        sealed: Option<Vec<u8>>,
     ) -> Result<(Desired, Option<Vec<u8>>), ConnectorError> {
-        let (Some(sealer), true) = (&self.sealer, target.takes_passwords) else {
-            return Ok((Desired::Present(state), None));
-        };
-        let sealed = self.store.password_for(id, &target.name).await.map_err(store_failure)?;
-        let Some(sealed) = sealed else {
-            return Ok((Desired::Present(state), None));
+        let (Desired::Present(state), Some(sealer), Some(sealed)) = (&desired, &self.sealer, sealed) else {
+            return Ok((desired, None));
         };
         let password = sealer
-            .open(&sealed, id, &target.name)
+            .open(&sealed, id, target)
             .map_err(|e| ConnectorError::Config { detail: e.to_string() })?;
-        Ok((
-            Desired::Present(UserState {
-                password: Some(password),
-                ..state
-            }),
-            Some(sealed),
-        ))
+        let state = UserState {
+            password: Some(password),
+            ..state.clone()
+        };
+        Ok((Desired::Present(state), Some(sealed)))
     }
 }
 
-/// Whether the link records exactly `state` as pushed: the fields, the active flag, no password
-/// waiting. `sync resync` forgets the recorded fingerprints, so it reconciles every user again.
-fn up_to_date(state: &UserState, link: &Link) -> bool {
+/// Whether the link records exactly what is desired: the fields, the active flag, no password
+/// waiting (a retired user: deactivated). `sync resync` forgets the recorded fingerprints, so it
+/// reconciles every user again.
+fn up_to_date(desired: &Desired, link: &Link) -> bool {
     link.state == LinkState::Linked
-        && state.password.is_none()
-        && link.pushed_active == Some(state.active)
-        && link.pushed_hash.as_deref() == Some(state.fingerprint().as_str())
+        && match desired {
+            Desired::Present(state) => {
+                state.password.is_none()
+                    && link.pushed_active == Some(state.active)
+                    && link.pushed_hash.as_deref() == Some(state.fingerprint().as_str())
+            }
+            Desired::Retired => link.pushed_active == Some(false),
+            Desired::Absent => false,
+        }
 }
 
 /// The vendor keys (e-mails, lower-cased) a reconcile touches: the one it pushes, the one it had.
 fn vendor_keys(desired: &Desired, link: Option<&Link>) -> Vec<String> {
     let mut keys: Vec<String> = match desired {
         Desired::Present(state) => vec![state.email.to_lowercase()],
-        Desired::Absent => Vec::new(),
+        Desired::Retired | Desired::Absent => Vec::new(),
     };
     if let Some(old) = link.and_then(|l| l.remote_key.as_deref()).map(str::to_lowercase) {
         if !keys.contains(&old) {

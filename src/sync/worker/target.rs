@@ -1,6 +1,5 @@
 //! One target as the worker drives it: its connector and permits, its health (breaker and pause,
 //! `sync::health`) written to `target_state` whenever it changes, and the vendor keys in flight.
-use crate::config::{ConfigError, OnDelete, TargetSettings};
 use crate::store::{format_timestamp, Store, TargetStateRow};
 use crate::sync::client;
 use crate::sync::clock::Clock;
@@ -8,6 +7,8 @@ use crate::sync::connectors::Connector;
 use crate::sync::health::{Breaker, Health, Pause, Snapshot, Transition, Verdict};
 use crate::sync::mapping::Mapping;
 use crate::sync::shared::SharedLimits;
+use crate::sync::subject::TargetRules;
+use crate::sync::target::{OnDelete, TargetError, TargetMode, TargetSettings};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -60,18 +61,18 @@ impl Target {
         clock: &Arc<Clock>,
         schema: &'static crate::scim::schema::ResourceSchema,
         store: &Store,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, TargetError> {
         let shared = SharedLimits::of(store, &settings.name, settings.concurrency());
         let (timeout, connect_timeout) = settings.timeouts();
         let http = client::http_client_with(timeout, connect_timeout)
-            .map_err(|e| ConfigError::Invalid(format!("target '{}': HTTP client: {e}", settings.name)))?;
+            .map_err(|e| TargetError::Invalid(format!("target '{}': HTTP client: {e}", settings.name)))?;
         let health = Arc::new(Health::default());
         let connector = Connector::build(settings, http, health.clone(), clock.clone(), shared.clone())?;
         Ok(Self {
             name: settings.name.clone(),
-            on_delete: settings.on_delete.unwrap_or(OnDelete::Delete),
+            on_delete: settings.on_delete(),
             takes_passwords: settings.takes_passwords(),
-            observe: settings.mode == crate::config::TargetMode::Observe,
+            observe: settings.mode == TargetMode::Observe,
             mapping: settings.mapping(schema)?,
             batch_size: connector.batch_size(),
             connector,
@@ -116,6 +117,16 @@ impl Target {
         // again; its own changes since are still saved by `save_health`.
         if newer && self.health.snapshot() == recorded {
             *saved = Some(recorded);
+        }
+    }
+
+    /// What reading a row of this target needs (`sync::subject`).
+    pub fn rules(&self) -> TargetRules<'_> {
+        TargetRules {
+            name: &self.name,
+            on_delete: self.on_delete,
+            mapping: &self.mapping,
+            takes_passwords: self.takes_passwords,
         }
     }
 

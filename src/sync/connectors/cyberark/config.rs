@@ -1,7 +1,7 @@
 //! `kind = "cyberark"`: the keys of a CyberArk PVWA target (docs/vendors/cyberark.md).
 use super::{Cyberark, Settings};
-use crate::config::{ConfigError, SecretRef};
-use crate::sync::client::VendorClient;
+use crate::secrets::SecretRef;
+use crate::sync::vendor::{BuildError, Setup};
 use crate::sync::connectors::require_http_url;
 use serde::{Deserialize, Serialize};
 
@@ -47,9 +47,9 @@ impl Config {
     }
 
     /// The connector, its secrets read now.
-    pub fn build(&self, target: &str, client: VendorClient) -> Result<Cyberark, ConfigError> {
+    pub fn build(&self, setup: Setup) -> Result<Cyberark, BuildError> {
         let settings = Settings {
-            target: target.to_owned(),
+            target: setup.target.clone(),
             base_url: self.base_url.clone(),
             auth_method: self.auth_method.clone(),
             username: self.username.read("username")?,
@@ -57,6 +57,6 @@ impl Config {
             user_type: self.user_type.clone(),
             location: self.location.clone(),
         };
-        Ok(Cyberark::new(settings, client))
+        Ok(Cyberark::new(settings, setup.client))
     }
 }

@@ -1,5 +1,8 @@
 //! The wire format of every call, checked against the PVWA REST reference (docs/vendors/cyberark.md).
 use super::*;
+use crate::sync::reconcile::testing::Reconcile;
+#[allow(unused_imports)]
+use crate::sync::{LinkState, Reconciled};
 use crate::sync::client::{http_client, VendorClient};
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `kind = "docusign"`: the keys of a DocuSign eSignature target (docs/vendors/docusign.md).
 use super::{Docusign, Settings};
-use crate::config::{ConfigError, SecretRef};
-use crate::sync::client::VendorClient;
+use crate::secrets::SecretRef;
+use crate::sync::vendor::{BuildError, Setup};
 use crate::sync::connectors::{require_http_url, require_text};
 use serde::{Deserialize, Serialize};
 
@@ -45,9 +45,9 @@ impl Config {
     }
 
     /// The connector, its key read now; a key that is not RSA in PEM fails here.
-    pub fn build(&self, target: &str, client: VendorClient, concurrency: usize) -> Result<Docusign, ConfigError> {
+    pub fn build(&self, setup: Setup) -> Result<Docusign, BuildError> {
         let settings = Settings {
-            target: target.to_owned(),
+            target: setup.target.clone(),
             oauth_base_url: self.oauth_base_url.clone(),
             integration_key: self.integration_key.clone(),
             user_id: self.user_id.clone(),
@@ -55,8 +55,8 @@ impl Config {
             account_id: self.account_id.clone(),
             base_url: self.base_url.clone().filter(|b| !b.is_empty()),
             batch_size: self.batch_size,
-            concurrency,
+            concurrency: setup.concurrency,
         };
-        Docusign::new(settings, client).map_err(|e| ConfigError::Invalid(format!("target '{target}': {e}")))
+        Docusign::new(settings, setup.client).map_err(BuildError::Invalid)
     }
 }

@@ -1,78 +1,95 @@
-//! Finding what DocuSign holds for a user: by e-mail, or in one paged listing of the account.
+//! Finding what DocuSign holds for users (read-only): a linked user is taken at the link's word;
+//! any other is looked up by e-mail, or in one paged listing of the account when a batch holds
+//! enough new users (`directory.rs`), or in the listing `sync plan` read first (`prefetch`).
 use super::directory::{self, Directory};
-use super::item::Item;
-use super::wire::{UserItem, UsersAnswer};
+use super::wire::{Profile, UserItem, UsersAnswer};
 use super::Docusign;
-use crate::sync::{ConnectorError, Link, LinkState};
+use crate::sync::reconcile::{all_names, fields_of};
+use crate::sync::vendor::{Held, Observed};
+use crate::sync::{ConnectorError, Desired, Link, LinkState, UserState};
 use reqwest::Method;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The profile fields the bridge writes apart from the mapped ones.
+const IDENTITY: [&str; 4] = ["userName", "email", "firstName", "lastName"];
+
+/// The profile a create or update sends for `user`, as field → value.
+pub(super) fn wanted(user: &UserState) -> BTreeMap<String, String> {
+    let value = serde_json::to_value(Profile::of(user)).unwrap_or_default();
+    let identity = IDENTITY.map(str::to_owned);
+    fields_of(
+        &value,
+        identity.into_iter().chain(user.fields.without("userName").names()),
+    )
+}
+
+type Lookups = Vec<Result<Observed<()>, ConnectorError>>;
+
 impl Docusign {
-    /// Finds what DocuSign holds for items without a known userId: new users (one listing of the
-    /// account when enough are new), creates whose outcome is unknown and deleted users whose
-    /// create never finished (by e-mail).
-    pub(super) async fn resolve(&self, items: &mut [Item<'_>]) {
-        let never_tried = |i: &Item| i.open() && i.user.is_some() && i.link.is_none();
-        let new_users = items.iter().filter(|i| never_tried(i)).count();
-        let directory = match self.directory.peek().await {
-            Some(directory) => Some(directory),
-            None if new_users >= directory::WORTH_LISTING => match self.directory.get(|| self.list_account()).await {
-                Ok(directory) => Some(directory),
-                Err(e) => {
-                    items
-                        .iter_mut()
-                        .filter(|i| never_tried(i))
-                        .for_each(|i| i.fail(e.clone()));
-                    None
-                }
-            },
-            None => None,
+    /// What DocuSign holds for each of `users`, looked up side by side.
+    pub(super) async fn resolve(&self, users: &[(&Desired, Option<&Link>)]) -> Lookups {
+        let new_users = users
+            .iter()
+            .filter(|(d, l)| matches!(d, Desired::Present(_)) && l.is_none())
+            .count();
+        let directory = match (self.listing.get(), self.directory.peek().await) {
+            (Some(_), _) => None,
+            (None, Some(directory)) => Some(Ok(directory)),
+            (None, None) if new_users >= directory::WORTH_LISTING => Some(self.directory.get(|| self.list_account()).await),
+            (None, None) => None,
         };
-        let lookups = items
-            .iter_mut()
-            .filter(|i| i.open() && i.linked_id().is_none())
-            .map(|item| {
-                let directory = directory.clone();
-                async move {
-                    let email = match (item.user, &item.link) {
-                        (Some(user), _) => user.email.clone(),
-                        (
-                            None,
-                            Some(Link {
-                                remote_key: Some(key), ..
-                            }),
-                        ) => key.clone(),
-                        (None, _) => {
-                            item.outcome = Some(Ok(Link::gone()));
-                            return;
-                        }
-                    };
-                    let fresh = item.link.is_none();
-                    if let (Some(directory), true) = (&directory, fresh) {
-                        if !directory.knows(&email) {
-                            item.create = true;
-                            return;
-                        }
-                    }
-                    match (
-                        self.find_any(&Link::lookup_keys(item.link.as_ref(), &email)).await,
-                        item.user,
-                    ) {
-                        (Err(e), _) => item.fail(e),
-                        (Ok(Some(found)), Some(_)) => {
-                            item.note = found.note();
-                            item.link = Some(adopted(&found.user, &email));
-                        }
-                        (Ok(None), Some(_)) => item.create = true,
-                        (Ok(Some(found)), None) if !found.user.is_closed() => {
-                            item.note = found.note();
-                            item.link = Some(adopted(&found.user, &email));
-                        }
-                        (Ok(_), None) => item.outcome = Some(Ok(Link::gone())),
+        let lookups = users
+            .iter()
+            .map(|(desired, link)| self.observe_one(desired, *link, directory.as_ref()));
+        futures_util::future::join_all(lookups).await
+    }
+
+    async fn observe_one(
+        &self,
+        desired: &Desired,
+        link: Option<&Link>,
+        directory: Option<&Result<Arc<Directory>, ConnectorError>>,
+    ) -> Result<Observed<()>, ConnectorError> {
+        if link.is_some_and(|l| l.state == LinkState::Linked && l.remote_id.is_some()) {
+            return Ok(Observed::AsLinked);
+        }
+        let keys: Vec<&str> = match desired {
+            Desired::Present(user) => {
+                // A new user the listing does not know needs no look-up ("nobody has this e-mail").
+                if link.is_none() {
+                    match directory {
+                        Some(Err(e)) => return Err(e.clone()),
+                        Some(Ok(directory)) if !directory.knows(&user.email) => return Ok(Observed::Nothing),
+                        _ => {}
                     }
                 }
-            });
-        futures_util::future::join_all(lookups).await;
+                Link::lookup_keys(link, &user.email)
+            }
+            Desired::Retired | Desired::Absent => link.and_then(|l| l.remote_key.as_deref()).into_iter().collect(),
+        };
+        let found = match self.listing.get() {
+            Some(listing) => listed(listing, &keys),
+            None => self.find_any(&keys).await?,
+        };
+        Ok(found.map_or(Observed::Nothing, |(key, found)| Observed::Found(self.held(key, found))))
+    }
+
+    /// A user as found, its profile read in the fields the bridge writes.
+    fn held(&self, key: &str, found: Found) -> Held<()> {
+        let mut value = Value::Object(found.user.rest.clone());
+        value["email"] = Value::String(found.user.email.clone().unwrap_or_default());
+        Held {
+            id: found.user.user_id.clone(),
+            key: Some(key.to_owned()),
+            active: Some(!found.user.is_closed()),
+            suspended: false,
+            fields: Some(fields_of(&value, all_names(&IDENTITY, &super::FIELDS))),
+            protected: None,
+            note: found.note(),
+            record: (),
+        }
     }
 
     /// `GET …/users?email=`: the user with that e-mail; an open one before a closed one (older
@@ -97,10 +114,10 @@ impl Docusign {
     }
 
     /// The user under the first of `keys` DocuSign has one for.
-    pub(super) async fn find_any(&self, keys: &[&str]) -> Result<Option<Found>, ConnectorError> {
+    async fn find_any<'k>(&self, keys: &[&'k str]) -> Result<Option<(&'k str, Found)>, ConnectorError> {
         for key in keys {
             if let Some(found) = self.find(key).await? {
-                return Ok(Some(found));
+                return Ok(Some((key, found)));
             }
         }
         Ok(None)
@@ -145,7 +162,28 @@ impl Docusign {
     }
 }
 
-/// The user `GET …/users?email=` found, and how many users have that e-mail.
+/// The user under the first of `keys` in the listing (an open one before a closed one).
+fn listed<'k>(listing: &[UserItem], keys: &[&'k str]) -> Option<(&'k str, Found)> {
+    keys.iter().find_map(|key| {
+        let mut matching: Vec<&UserItem> = listing
+            .iter()
+            .filter(|u| u.has_email(key) && u.user_id.is_some())
+            .collect();
+        matching.sort_by_key(|u| u.is_closed());
+        let sharing = matching.len();
+        matching.first().map(|u| {
+            (
+                *key,
+                Found {
+                    user: (*u).clone(),
+                    sharing,
+                },
+            )
+        })
+    })
+}
+
+/// The user a look-up found, and how many users have that e-mail.
 pub(super) struct Found {
     pub(super) user: UserItem,
     pub(super) sharing: usize,
@@ -153,7 +191,7 @@ pub(super) struct Found {
 
 impl Found {
     /// Says which user was linked when several share the e-mail (older accounts allow it).
-    pub(super) fn note(&self) -> Option<String> {
+    fn note(&self) -> Option<String> {
         (self.sharing > 1).then(|| {
             format!(
                 "{} DocuSign users have this e-mail; linked {} ({})",
@@ -162,16 +200,5 @@ impl Found {
                 if self.user.is_closed() { "closed" } else { "open" }
             )
         })
-    }
-}
-
-/// A user found at DocuSign, linked; its profile is pushed next (no hash yet).
-pub(super) fn adopted(found: &UserItem, email: &str) -> Link {
-    Link {
-        state: LinkState::Linked,
-        remote_id: found.user_id.clone(),
-        remote_key: Some(email.to_owned()),
-        pushed_hash: None,
-        pushed_active: Some(!found.is_closed()),
     }
 }

@@ -3,12 +3,13 @@
 //!
 //! - Auth: the OAuth JWT grant (`api.rs`). The account's base URI comes from `/oauth/userinfo` for
 //!   the configured `account_id` (unless `base_url` is set), cached.
-//! - Users are keyed by e-mail and linked by `userId`. The worker hands the connector up to
-//!   `batch_size` users at once (`reconcile_batch`), and every step that DocuSign takes in bulk goes
-//!   out as one call for the batch: creates and re-opens (`POST …/users` `newUsers`, whose items
-//!   carry their own `errorDetails` even on 201), attribute updates (the seed `PUT …/users`), and
-//!   closes (`DELETE …/users` with a body). New users are looked up in one paged listing of the
-//!   account (`directory.rs`) when a batch holds enough of them, else by `GET …/users?email=`.
+//! - Users are keyed by e-mail and linked by `userId`; a linked user is taken at the link's word.
+//!   The worker hands over up to `batch_size` users at once, and every step that DocuSign takes in
+//!   bulk goes out as one call for the batch (`writes.rs`): creates and re-opens (`POST …/users`
+//!   `newUsers`, whose items carry their own `errorDetails` even on 201), attribute updates (the
+//!   seed `PUT …/users`), and closes (`DELETE …/users` with a body). New users are looked up
+//!   (`lookup.rs`) in one paged listing of the account (`directory.rs`) when a batch holds enough
+//!   of them, else by `GET …/users?email=`.
 //! - DocuSign never deletes: a deactivation or a SCIM DELETE closes the user; a reactivation
 //!   re-opens it with `POST …/users` (GUESS: "verify on demo").
 //! - Limits: 429, or 400 with `HOURLY_`/`BURST_APIINVOCATION_LIMIT_EXCEEDED`, pauses the target
@@ -17,9 +18,7 @@
 mod api;
 mod config;
 mod directory;
-mod item;
 mod lookup;
-mod plan;
 mod wire;
 mod writes;
 
@@ -29,10 +28,12 @@ pub use wire::FIELDS;
 use crate::sync::answer::check_length;
 use crate::sync::cache::Cached;
 use crate::sync::client::VendorClient;
-use crate::sync::{ConnectorError, Desired, Link, Reconciled, Secret};
+use crate::sync::reconcile::{NewUser, Removal, Rules, Step, StepKind};
+use crate::sync::vendor::{Applied, Applying, BuildError, Observed, Setup, Vendor};
+use crate::sync::{ConnectorError, Desired, Link, Secret, UserState};
 use directory::Directory;
-use item::Item;
 use jsonwebtoken::EncodingKey;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -78,6 +79,97 @@ pub struct Docusign {
     calls: Semaphore,
 }
 
+impl Vendor for Docusign {
+    type Config = Config;
+    type Record = ();
+
+    const KIND: &'static str = "docusign";
+    // DocuSign never deletes: a removal closes the user. A new user is active (ActivationSent).
+    const RULES: Rules = Rules {
+        removal: Removal::Deactivate,
+        new_user: NewUser::Active,
+        password_field: None,
+    };
+    const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
+    const CHECKED: &'static str = "JWT grant and /oauth/userinfo succeeded";
+
+    fn validate(config: &Config) -> Result<(), String> {
+        config.validate()
+    }
+
+    fn build(config: &Config, setup: Setup) -> Result<Self, BuildError> {
+        config.build(setup)
+    }
+
+    fn key<'u>(&self, user: &'u UserState) -> &'u str {
+        &user.email
+    }
+
+    fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
+        lookup::wanted(user)
+    }
+
+    fn refuse(&self, user: &UserState) -> Result<(), ConnectorError> {
+        check_length("name.givenName (DocuSign firstName)", &user.given_name, 50)?;
+        check_length("name.familyName (DocuSign lastName)", &user.family_name, 50)?;
+        user.fields.check_lengths("DocuSign")
+    }
+
+    async fn observe(&self, desired: &Desired, link: Option<&Link>) -> Result<Observed<()>, ConnectorError> {
+        let mut observed = self.observe_many(&[(desired, link)]).await;
+        observed.pop().unwrap_or(Ok(Observed::Nothing))
+    }
+
+    fn observe_many<'a>(
+        &'a self,
+        users: &'a [(&'a Desired, Option<&'a Link>)],
+    ) -> impl std::future::Future<Output = Vec<Result<Observed<()>, ConnectorError>>> + Send + 'a {
+        self.resolve(users)
+    }
+
+    async fn apply(&self, step: &Step, at: Applying<'_, ()>) -> Result<Applied, ConnectorError> {
+        let mut applied = self.apply_many(step.kind(), &[(step, at)]).await;
+        applied
+            .pop()
+            .unwrap_or_else(|| Err(ConnectorError::permanent(None, "no answer for this user")))
+    }
+
+    fn apply_many<'a>(
+        &'a self,
+        kind: StepKind,
+        steps: &'a [(&'a Step, Applying<'a, ()>)],
+    ) -> impl std::future::Future<Output = Vec<Result<Applied, ConnectorError>>> + Send + 'a {
+        self.bulk_step(kind, steps)
+    }
+
+    /// The probe of `scim-bridge check`: a token and `/oauth/userinfo` (the account must be there).
+    async fn check(&self) -> Result<(), ConnectorError> {
+        self.userinfo_base().await.map(drop)
+    }
+
+    /// Users per call for the steps DocuSign takes in bulk (the worker's batches are this big).
+    fn batch_size(&self) -> usize {
+        self.settings.batch_size.max(1)
+    }
+
+    /// Reads the whole account once, so that the users of a `sync plan` are found in it.
+    async fn prefetch(&self) -> Result<(), ConnectorError> {
+        self.listing.get_or_try_init(|| self.list_users()).await.map(drop)
+    }
+
+    /// The account's open users as (userId, e-mail), for `sync plan`'s orphans.
+    async fn vendor_users(&self) -> Result<Option<Vec<(String, String)>>, ConnectorError> {
+        let users = self.listing.get_or_try_init(|| self.list_users()).await?;
+        Ok(Some(
+            users
+                .iter()
+                .filter(|u| !u.is_closed())
+                .filter_map(|u| Some((u.user_id.clone()?, u.email.clone().unwrap_or_default())))
+                .collect(),
+        ))
+    }
+}
+
 impl Docusign {
     /// Fails when the private key is not an RSA key in PEM.
     pub fn new(settings: Settings, client: VendorClient) -> Result<Self, String> {
@@ -93,53 +185,6 @@ impl Docusign {
             directory: Cached::default(),
             listing: tokio::sync::OnceCell::new(),
         })
-    }
-
-    /// Users per call for the steps DocuSign takes in bulk (the worker's batches are this big).
-    pub fn batch_size(&self) -> usize {
-        self.settings.batch_size.max(1)
-    }
-
-    /// The probe of `scim-bridge check`: a token and `/oauth/userinfo` (the account must be there).
-    pub async fn check(&self) -> Result<(), ConnectorError> {
-        self.userinfo_base().await.map(drop)
-    }
-
-    /// Makes DocuSign hold `desired`, given what `link` says it holds; returns the new link.
-    pub async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
-        let mut items = vec![Item::new(desired, link)];
-        self.run(&mut items).await;
-        items
-            .pop()
-            .map_or_else(|| Ok(Link::gone()), |item| item.finish().map(|r| r.link))
-    }
-
-    /// Makes DocuSign hold each desired user, given its link, with one call per bulk step.
-    pub async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Reconciled, ConnectorError>> {
-        let mut items: Vec<Item> = batch.iter().map(|(d, l)| Item::new(d, l.as_ref())).collect();
-        self.run(&mut items).await;
-        items.into_iter().map(Item::finish).collect()
-    }
-
-    async fn run(&self, items: &mut [Item<'_>]) {
-        self.check_lengths(items);
-        self.resolve(items).await;
-        self.create(items).await;
-        self.reopen(items).await;
-        self.update(items).await;
-        self.close(items).await;
-    }
-
-    fn check_lengths(&self, items: &mut [Item<'_>]) {
-        for item in items.iter_mut() {
-            let Some(user) = item.user else { continue };
-            let checked = check_length("name.givenName (DocuSign firstName)", &user.given_name, 50)
-                .and_then(|()| check_length("name.familyName (DocuSign lastName)", &user.family_name, 50))
-                .and_then(|()| user.fields.check_lengths("DocuSign"));
-            if let Err(e) = checked {
-                item.fail(e);
-            }
-        }
     }
 }
 

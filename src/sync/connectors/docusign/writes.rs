@@ -1,184 +1,159 @@
-//! The steps DocuSign takes in bulk: create and re-open (`POST …/users`), update (`PUT …/users`)
-//! and close (`DELETE …/users`), each item answered by its own `errorDetails`.
-use super::item::Item;
-use super::lookup::adopted;
+//! The steps DocuSign takes in bulk, one call per `batch_size` users: create and re-open
+//! (`POST …/users`), update (`PUT …/users`, the seed call) and close (`DELETE …/users`), each user
+//! answered by its own `errorDetails`.
 use super::wire::{NewUsers, NewUsersAnswer, Profile, ProfileUpdate, UserItem, UserRef, Users, UsersAnswer};
 use super::Docusign;
-use crate::sync::{ConnectorError, Link, LinkState, UserState};
+use crate::sync::reconcile::{Step, StepKind};
+use crate::sync::vendor::{Applied, Applying};
+use crate::sync::ConnectorError;
 use reqwest::Method;
 
 const ALREADY_EXISTS: &str = "USER_ALREADY_EXISTS_IN_ACCOUNT";
+/// The per-user code for a userId the account does not have (GUESS: DocuSign's error list).
+const INVALID_USERID: &str = "INVALID_USERID";
+
+type Outcomes = Vec<Result<Applied, ConnectorError>>;
 
 impl Docusign {
-    /// `POST …/users` with the new users, `batch_size` per call; a user DocuSign already has
-    /// (USER_ALREADY_EXISTS_IN_ACCOUNT inside the 201) is found by e-mail and adopted.
-    pub(super) async fn create(&self, items: &mut [Item<'_>]) {
-        let mut creating: Vec<&mut Item> = items.iter_mut().filter(|i| i.open() && i.create).collect();
-        for chunk in creating.chunks_mut(self.batch_size()) {
-            let answers = self.post_new_users(chunk).await;
-            for (item, answer) in chunk.iter_mut().zip(answers) {
-                let Some(user) = item.user else { continue };
-                match answer {
-                    Ok(user_id) => {
-                        self.learn(&user.email).await;
-                        item.link = Some(Link {
-                            state: LinkState::Linked,
-                            remote_id: Some(user_id),
-                            remote_key: Some(user.email.clone()),
-                            pushed_hash: Some(user.fingerprint()),
-                            pushed_active: Some(true),
-                        });
-                    }
-                    Err(Refused::Item(code)) if code.starts_with(ALREADY_EXISTS) => {
-                        match self.find(&user.email).await {
-                            Ok(Some(found)) => {
-                                item.note = found.note();
-                                item.link = Some(adopted(&found.user, &user.email));
-                            }
-                            Ok(None) => item.fail(ConnectorError::permanent(
-                                None,
-                                "USER_ALREADY_EXISTS_IN_ACCOUNT, yet no user has this e-mail",
-                            )),
-                            Err(e) => item.fail(e),
-                        }
-                    }
-                    Err(refused) => item.fail(refused.into_error(201)),
-                }
-            }
+    /// Steps of one kind for several users, a call per `batch_size` of them.
+    pub(super) async fn bulk_step(&self, kind: StepKind, steps: &[(&Step, Applying<'_, ()>)]) -> Outcomes {
+        let mut outcomes = Vec::with_capacity(steps.len());
+        for chunk in steps.chunks(self.batch_size_of()) {
+            let at: Vec<Applying<'_, ()>> = chunk.iter().map(|(_, at)| *at).collect();
+            outcomes.extend(match kind {
+                StepKind::Create => self.create(&at).await,
+                StepKind::Activate => self.reopen(&at).await,
+                StepKind::Update => self.update(&at).await,
+                StepKind::Deactivate => self.close(&at).await,
+                StepKind::Adopt | StepKind::Delete => at
+                    .iter()
+                    .map(|_| Err(ConnectorError::permanent(None, "DocuSign never deletes a user")))
+                    .collect(),
+            });
         }
+        outcomes
+    }
+
+    fn batch_size_of(&self) -> usize {
+        self.settings.batch_size.max(1)
+    }
+
+    /// `POST …/users` with the new users; a user DocuSign already has (USER_ALREADY_EXISTS_IN_ACCOUNT
+    /// inside the 201) was made meanwhile: it is looked up and adopted.
+    async fn create(&self, at: &[Applying<'_, ()>]) -> Outcomes {
+        let answers = self.post_new_users(at).await;
+        let mut outcomes = Vec::with_capacity(at.len());
+        for (at, answer) in at.iter().zip(answers) {
+            outcomes.push(match answer {
+                Ok(user_id) => {
+                    if let Some(user) = at.user {
+                        self.learn(&user.email).await;
+                    }
+                    Ok(Applied::Id(user_id))
+                }
+                // The listing said nobody had the e-mail; it is looked up now.
+                Err(Refused::Item(code)) if code.starts_with(ALREADY_EXISTS) => {
+                    if let Some(user) = at.user {
+                        self.learn(&user.email).await;
+                    }
+                    Ok(Applied::Taken(Refused::Item(code).into_error(201)))
+                }
+                Err(refused) => Err(refused.into_error(201)),
+            });
+        }
+        outcomes
     }
 
     /// Re-opens closed users by posting them again with the same userName and e-mail (GUESS); if
-    /// DocuSign answers with another userId, that one is linked.
-    pub(super) async fn reopen(&self, items: &mut [Item<'_>]) {
-        let mut reopening: Vec<&mut Item> = items
-            .iter_mut()
-            .filter(|i| i.open() && i.user.is_some_and(|u| u.active))
-            .filter(|i| i.link.as_ref().is_some_and(|l| l.pushed_active == Some(false)))
-            .collect();
-        for chunk in reopening.chunks_mut(self.batch_size()) {
-            let answers = self.post_new_users(chunk).await;
-            for (item, answer) in chunk.iter_mut().zip(answers) {
-                let Some(link) = item.link.as_mut() else { continue };
-                match answer {
-                    Ok(new_id) => link.remote_id = Some(new_id),
-                    // Already open (someone re-opened it by hand): nothing to do.
-                    Err(Refused::Item(code)) if code.starts_with(ALREADY_EXISTS) => {}
-                    Err(refused) => {
-                        item.fail(refused.into_error(201));
-                        continue;
-                    }
-                }
-                link.pushed_active = Some(true);
-            }
-        }
+    /// DocuSign answers with another userId, that one is linked. One already open (re-opened by
+    /// hand) is done.
+    async fn reopen(&self, at: &[Applying<'_, ()>]) -> Outcomes {
+        let answers = self.post_new_users(at).await;
+        answers
+            .into_iter()
+            .map(|answer| match answer {
+                Ok(new_id) => Ok(Applied::Id(new_id)),
+                Err(Refused::Item(code)) if code.starts_with(ALREADY_EXISTS) => Ok(Applied::Done),
+                Err(refused) => Err(refused.into_error(201)),
+            })
+            .collect()
     }
 
-    /// `POST …/users` for the items' profiles: each item's new userId or what refused it.
-    async fn post_new_users(&self, chunk: &[&mut Item<'_>]) -> Vec<Result<String, Refused>> {
-        let profiles: Vec<&Profile> = chunk.iter().filter_map(|i| i.profile.as_ref()).collect();
-        let sent = async {
+    /// `POST …/users` for the users' profiles: each one's new userId or what refused it.
+    async fn post_new_users(&self, at: &[Applying<'_, ()>]) -> Vec<Result<String, Refused>> {
+        let profiles: Vec<Option<Profile>> = at.iter().map(|a| a.user.map(Profile::of)).collect();
+        let sent: Vec<&Profile> = profiles.iter().flatten().collect();
+        let answer = async {
             let url = self.users_url().await?;
-            let body = NewUsers {
-                new_users: profiles.clone(),
-            };
+            let body = NewUsers { new_users: sent.clone() };
             self.call_json::<NewUsersAnswer>(Method::POST, &url, Some(&body), "create users")
                 .await
         };
-        match sent.await {
-            Err(e) => profiles.iter().map(|_| Err(Refused::Call(e.clone()))).collect(),
-            Ok(answer) => {
-                let mut answers = answer.new_users;
-                profiles
-                    .iter()
-                    .enumerate()
-                    .map(|(n, profile)| {
-                        let at = answers.iter().position(|a| a.has_email(&profile.email));
-                        let item = match at {
-                            Some(at) => answers.remove(at),
-                            None if n < answers.len() && answers[n].email.is_none() => answers[n].clone(),
-                            None => return Err(Refused::Unreadable),
-                        };
-                        match (item.error(), item.user_id) {
-                            (Some(error), _) => Err(Refused::Item(error)),
-                            (None, Some(id)) => Ok(id),
-                            (None, None) => Err(Refused::Unreadable),
-                        }
-                    })
-                    .collect()
-            }
-        }
+        let mut answers = match answer.await {
+            Err(e) => return profiles.iter().map(|_| Err(Refused::Call(e.clone()))).collect(),
+            Ok(answer) => answer.new_users,
+        };
+        profiles
+            .iter()
+            .enumerate()
+            .map(|(n, profile)| {
+                let Some(profile) = profile else {
+                    return Err(Refused::Unreadable);
+                };
+                let at = answers.iter().position(|a| a.has_email(&profile.email));
+                let item = match at {
+                    Some(at) => answers.remove(at),
+                    None if n < answers.len() && answers[n].email.is_none() => answers[n].clone(),
+                    None => return Err(Refused::Unreadable),
+                };
+                match (item.error(), item.user_id) {
+                    (Some(error), _) => Err(Refused::Item(error)),
+                    (None, Some(id)) => Ok(id),
+                    (None, None) => Err(Refused::Unreadable),
+                }
+            })
+            .collect()
     }
 
-    /// The seed call: one `PUT …/users` per `batch_size` users whose profile changed.
-    pub(super) async fn update(&self, items: &mut [Item<'_>]) {
-        let mut changed: Vec<&mut Item> = items
-            .iter_mut()
-            .filter(|i| i.open() && i.linked_id().is_some())
-            .filter(|i| {
-                let hash = i.user.map(UserState::fingerprint);
-                hash.is_some() && i.link.as_ref().and_then(|l| l.pushed_hash.clone()) != hash
+    /// The seed call: `PUT …/users` with each user's userId and profile.
+    async fn update(&self, at: &[Applying<'_, ()>]) -> Outcomes {
+        let profiles: Vec<(Option<&str>, Option<Profile>)> = at.iter().map(|a| (a.id, a.user.map(Profile::of))).collect();
+        let users: Vec<ProfileUpdate> = profiles
+            .iter()
+            .filter_map(|(id, profile)| {
+                Some(ProfileUpdate {
+                    user_id: (*id)?,
+                    profile: profile.as_ref()?,
+                })
             })
             .collect();
-        for chunk in changed.chunks_mut(self.batch_size()) {
-            let users: Vec<ProfileUpdate> = chunk
-                .iter()
-                .filter_map(|i| {
-                    Some(ProfileUpdate {
-                        user_id: i.linked_id()?,
-                        profile: i.profile.as_ref()?,
-                    })
-                })
-                .collect();
-            let answers = self.bulk(Method::PUT, &Users { users }, "update users").await;
-            for item in chunk.iter_mut() {
-                match item_outcome(&answers, item.linked_id()) {
-                    Err(refused) => item.fail(refused.into_error(200)),
-                    Ok(()) => {
-                        let (Some(link), Some(user)) = (item.link.as_mut(), item.user) else {
-                            continue;
-                        };
-                        link.pushed_hash = Some(user.fingerprint());
-                        link.remote_key = Some(user.email.clone());
-                    }
+        let answers = self.bulk(Method::PUT, &Users { users }, "update users").await;
+        at.iter()
+            .map(|a| match item_outcome(&answers, a.id) {
+                Ok(()) => Ok(Applied::Done),
+                Err(refused @ Refused::Item(_)) if refused.code_is(INVALID_USERID) => {
+                    Ok(Applied::Vanished(refused.into_error(200)))
                 }
-            }
-        }
+                Err(refused) => Err(refused.into_error(200)),
+            })
+            .collect()
     }
 
-    /// `DELETE …/users` with the users to close: deactivated ones, and deleted ones still open. A
-    /// user already closed counts as done (GUESS: the per-item code for it is undocumented, so any
-    /// code naming CLOSED).
-    pub(super) async fn close(&self, items: &mut [Item<'_>]) {
-        let mut closing: Vec<&mut Item> = items
-            .iter_mut()
-            .filter(|i| i.open() && i.linked_id().is_some() && i.user.is_none_or(|u| !u.active))
-            .filter(|i| i.link.as_ref().is_some_and(|l| l.pushed_active != Some(false)))
-            .collect();
-        for chunk in closing.chunks_mut(self.batch_size()) {
-            let users: Vec<UserRef> = chunk
-                .iter()
-                .filter_map(|i| {
-                    Some(UserRef {
-                        user_id: i.linked_id()?,
-                    })
-                })
-                .collect();
-            let answers = self.bulk(Method::DELETE, &Users { users }, "close users").await;
-            for item in chunk.iter_mut() {
-                match item_outcome(&answers, item.linked_id()) {
-                    Err(Refused::Item(code)) if code.to_ascii_uppercase().contains("CLOSED") => {}
-                    Err(refused) => {
-                        item.fail(refused.into_error(200));
-                        continue;
-                    }
-                    Ok(()) => {}
+    /// `DELETE …/users` with the users to close. A user already closed counts as done (GUESS: the
+    /// per-item code for it is undocumented, so any code naming CLOSED).
+    async fn close(&self, at: &[Applying<'_, ()>]) -> Outcomes {
+        let users: Vec<UserRef> = at.iter().filter_map(|a| Some(UserRef { user_id: a.id? })).collect();
+        let answers = self.bulk(Method::DELETE, &Users { users }, "close users").await;
+        at.iter()
+            .map(|a| match item_outcome(&answers, a.id) {
+                Ok(()) => Ok(Applied::Done),
+                Err(Refused::Item(code)) if code.to_ascii_uppercase().contains("CLOSED") => Ok(Applied::Done),
+                Err(refused @ Refused::Item(_)) if refused.code_is(INVALID_USERID) => {
+                    Ok(Applied::Vanished(refused.into_error(200)))
                 }
-                if let Some(link) = item.link.as_mut() {
-                    link.pushed_active = Some(false);
-                }
-            }
-        }
+                Err(refused) => Err(refused.into_error(200)),
+            })
+            .collect()
     }
 
     async fn bulk<T: serde::Serialize>(
@@ -203,6 +178,11 @@ enum Refused {
 }
 
 impl Refused {
+    /// The item's own error code is `code`.
+    fn code_is(&self, code: &str) -> bool {
+        matches!(self, Self::Item(item) if item.starts_with(code))
+    }
+
     fn into_error(self, status: u16) -> ConnectorError {
         match self {
             Self::Call(e) => e,

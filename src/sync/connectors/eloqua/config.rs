@@ -1,7 +1,7 @@
 //! `kind = "eloqua"`: the keys of an Oracle Eloqua target (docs/vendors/eloqua.md).
 use super::{Eloqua, Settings};
-use crate::config::{ConfigError, SecretRef};
-use crate::sync::client::VendorClient;
+use crate::secrets::SecretRef;
+use crate::sync::vendor::{BuildError, Setup};
 use crate::sync::connectors::{require_http_url, require_text};
 use serde::{Deserialize, Serialize};
 
@@ -34,15 +34,15 @@ impl Config {
     }
 
     /// The connector, its secrets read now.
-    pub fn build(&self, target: &str, client: VendorClient) -> Result<Eloqua, ConfigError> {
+    pub fn build(&self, setup: Setup) -> Result<Eloqua, BuildError> {
         let settings = Settings {
-            target: target.to_owned(),
+            target: setup.target.clone(),
             login_url: self.login_url.clone(),
             base_url: self.base_url.clone(),
             company: self.company.clone(),
             username: self.username.read("username")?,
             password: self.password.read("password")?,
         };
-        Ok(Eloqua::new(settings, client))
+        Ok(Eloqua::new(settings, setup.client))
     }
 }

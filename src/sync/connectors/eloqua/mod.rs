@@ -4,24 +4,28 @@
 //! HTTP Basic as `Company\User:password`. The API base (the instance's pod) is discovered through
 //! `{login_url}/id` and cached; a 401 from the API discovers it again (the instance may have moved),
 //! and a 401 from `/id` means the credentials are wrong. Users are found by e-mail and linked by
-//! their integer id; updates read the user, merge and PUT it whole (whether a partial PUT keeps the
-//! absent fields is undocumented).
+//! their integer id; every user is read before anything is decided (`read.rs`), and an update
+//! merges into what was read and PUTs it whole (whether a partial PUT keeps the absent fields is
+//! undocumented).
 mod config;
-mod plan;
+mod read;
 mod wire;
 
 use crate::sync::answer::{classify, expect_json, to_json, unreadable};
 use crate::sync::cache::Cached;
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
 use crate::sync::mapping::{with_fields, Empty};
-use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
+use crate::sync::reconcile::{NewUser as NewState, Removal, Rules, Step};
+use crate::sync::vendor::{Applied, Applying, BuildError, Observed, Setup, Vendor};
+use crate::sync::{ConnectorError, Desired, Link, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
 pub use wire::FIELDS;
-use wire::{EloquaUser, Enable, Enabled, Identity, NewUser, Problems, UserList};
+use wire::{EloquaUser, Enable, Enabled, Identity, NewUser, Problems};
 
 const USERS: &str = "/api/REST/2.0/system/users";
 const USER: &str = "/api/REST/2.0/system/user";
@@ -55,6 +59,88 @@ pub struct Eloqua {
     base: Cached<String>,
 }
 
+impl Vendor for Eloqua {
+    type Config = Config;
+    type Record = EloquaUser;
+
+    const KIND: &'static str = "eloqua";
+    // A new user is enabled (GUESS); an inactive one is disabled right after.
+    const RULES: Rules = Rules {
+        removal: Removal::Delete,
+        new_user: NewState::Active,
+        password_field: None,
+    };
+    const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
+    const CHECKED: &'static str = "GET /id named the API base";
+
+    fn validate(config: &Config) -> Result<(), String> {
+        config.validate()
+    }
+
+    fn build(config: &Config, setup: Setup) -> Result<Self, BuildError> {
+        config.build(setup)
+    }
+
+    fn key<'u>(&self, user: &'u UserState) -> &'u str {
+        &user.email
+    }
+
+    fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
+        read::wanted(user)
+    }
+
+    async fn observe(&self, desired: &Desired, link: Option<&Link>) -> Result<Observed<EloquaUser>, ConnectorError> {
+        self.read(desired, link).await
+    }
+
+    async fn apply(&self, step: &Step, at: Applying<'_, EloquaUser>) -> Result<Applied, ConnectorError> {
+        if let (Step::Create, Some(user)) = (step, at.user) {
+            return self.create(user).await;
+        }
+        let id = at.id.ok_or_else(|| unreadable("user", "(no id)"))?;
+        match (step, at.held, at.user) {
+            (Step::Update { .. }, Some(current), Some(user)) => {
+                let response = self
+                    .call(Method::PUT, &format!("{USER}/{id}"), &[], Some(&merged(current, user)?))
+                    .await?;
+                if response.status == 404 {
+                    return Ok(Applied::Vanished(ConnectorError::permanent(
+                        Some(404),
+                        format!("update user {id}: no such user"),
+                    )));
+                }
+                done(&response, "update user").map(|()| Applied::Done)
+            }
+            (Step::Activate | Step::Deactivate, _, _) => {
+                self.set_enabled(id, *step == Step::Activate).await.map(|()| Applied::Done)
+            }
+            // `DELETE …/system/user/{id}`; 404 counts as done.
+            (Step::Delete, _, _) => {
+                let response = self
+                    .call(Method::DELETE, &format!("{USER}/{id}"), &[], None::<&()>)
+                    .await?;
+                if response.status != 404 {
+                    done(&response, "delete user")?;
+                }
+                Ok(Applied::Done)
+            }
+            _ => Err(ConnectorError::permanent(
+                None,
+                format!("{}: the user was not read", step.word()),
+            )),
+        }
+    }
+
+    /// The probe of `scim-bridge check`: `GET {login_url}/id`.
+    async fn check(&self) -> Result<(), ConnectorError> {
+        self.discover().await.map(drop)
+    }
+
+    async fn vendor_users(&self) -> Result<Option<Vec<(String, String)>>, ConnectorError> {
+        self.list().await.map(Some)
+    }
+}
+
 impl Eloqua {
     pub fn new(settings: Settings, client: VendorClient) -> Self {
         Self {
@@ -64,73 +150,8 @@ impl Eloqua {
         }
     }
 
-    /// Makes Eloqua hold `desired`, given what `link` says it holds; returns the new link.
-    pub async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
-        let link = link.filter(|l| l.state != LinkState::Gone);
-        let Desired::Present(user) = desired else {
-            return self.delete(link).await;
-        };
-        let known = match link.and_then(|l| l.remote_id.as_deref()) {
-            Some(id) => self.get(id).await?,
-            None => None,
-        };
-        let current = match known {
-            Some(current) => current,
-            None => match self.find_any(Link::lookup_keys(link, &user.email)).await? {
-                Some(found) => found,
-                None => return self.create(user).await,
-            },
-        };
-        let pushed_active = link.and_then(|l| l.pushed_active);
-        self.bring_up_to_date(current, user, pushed_active).await
-    }
-
-    /// The probe of `scim-bridge check`: `GET {login_url}/id`.
-    pub async fn check(&self) -> Result<(), ConnectorError> {
-        self.discover().await.map(drop)
-    }
-
-    /// The first user found under one of `emails`, in order.
-    async fn find_any(&self, emails: impl IntoIterator<Item = &str>) -> Result<Option<EloquaUser>, ConnectorError> {
-        for email in emails {
-            if let Some(found) = self.find(email).await? {
-                return Ok(Some(found));
-            }
-        }
-        Ok(None)
-    }
-
-    /// `GET …/system/users?search=emailAddress='…'` (GUESS, docs/vendors/eloqua.md: the search term is
-    /// undocumented), matched exactly on the client.
-    async fn find(&self, email: &str) -> Result<Option<EloquaUser>, ConnectorError> {
-        let query = [
-            ("search", format!("emailAddress='{email}'")),
-            ("depth", "complete".to_owned()),
-        ];
-        let list: UserList = self
-            .call_json(Method::GET, USERS, &query, None::<&()>, "search users")
-            .await?;
-        Ok(list.elements.into_iter().find(|u| {
-            u.email_address
-                .as_deref()
-                .is_some_and(|e| e.eq_ignore_ascii_case(email))
-        }))
-    }
-
-    /// `GET …/system/user/{id}?depth=complete`; `None` when Eloqua has no such user.
-    async fn get(&self, id: &str) -> Result<Option<EloquaUser>, ConnectorError> {
-        let query = [("depth", "complete".to_owned())];
-        let response = self
-            .call(Method::GET, &format!("{USER}/{id}"), &query, None::<&()>)
-            .await?;
-        if response.status == 404 {
-            return Ok(None);
-        }
-        expect(&response, "get user").map(Some)
-    }
-
-    /// `POST …/system/user`; a 409 (someone made it meanwhile) finds the user by e-mail and adopts it.
-    async fn create(&self, user: &UserState) -> Result<Link, ConnectorError> {
+    /// `POST …/system/user`; a 409 is a user someone made meanwhile.
+    async fn create(&self, user: &UserState) -> Result<Applied, ConnectorError> {
         // GUESS (docs/vendors/eloqua.md): `loginName` is settable on create although the schema says read-only.
         let body = NewUser {
             login_name: &user.user_name,
@@ -141,62 +162,16 @@ impl Eloqua {
         let body = with_fields(&body, &user.fields, Empty::Omit)?;
         let response = self.call(Method::POST, USER, &[], Some(&body)).await?;
         if response.status == 409 {
-            let found = self.find(&user.email).await?.ok_or_else(|| {
-                ConnectorError::permanent(
-                    Some(409),
-                    format!(
-                        "create: 409 Conflict, yet no user has this e-mail: {}",
-                        excerpt(&response.body)
-                    ),
-                )
-            })?;
-            return self.bring_up_to_date(found, user, None).await;
+            return Ok(Applied::Taken(ConnectorError::permanent(
+                Some(409),
+                format!("create: 409 Conflict, yet no user has this e-mail: {}", excerpt(&response.body)),
+            )));
         }
         let created: EloquaUser = expect(&response, "create user")?;
-        let id = created
+        created
             .id
-            .map(|id| id.to_string())
-            .ok_or_else(|| unreadable("create user", &response.body))?;
-        // A new user is enabled (GUESS); an inactive one is disabled at once.
-        if !user.active {
-            self.set_enabled(&id, false).await?;
-        }
-        Ok(link(id, user))
-    }
-
-    async fn bring_up_to_date(
-        &self,
-        current: EloquaUser,
-        user: &UserState,
-        pushed_active: Option<bool>,
-    ) -> Result<Link, ConnectorError> {
-        let id = current
-            .id
-            .as_ref()
-            .map(|id| id.to_string())
-            .ok_or_else(|| unreadable("user", &format!("{current:?}")))?;
-        let merged = EloquaUser {
-            email_address: Some(user.email.clone()),
-            first_name: Some(user.given_name.clone()),
-            last_name: Some(user.family_name.clone()),
-            ..current.clone()
-        };
-        let merged: EloquaUser = serde_json::from_value(with_fields(&merged, &user.fields, Empty::ClearHeld)?)
-            .map_err(|e| ConnectorError::permanent(None, format!("the user with the mapped fields: {e}")))?;
-        if merged != current {
-            let response = self
-                .call(Method::PUT, &format!("{USER}/{id}"), &[], Some(&merged))
-                .await?;
-            done(&response, "update user")?;
-        }
-        let enabled = match current.is_disabled.as_ref().and_then(wire::Flag::value) {
-            Some(disabled) => Some(!disabled),
-            None => pushed_active,
-        };
-        if enabled != Some(user.active) {
-            self.set_enabled(&id, user.active).await?;
-        }
-        Ok(link(id, user))
+            .map(|id| Applied::Id(id.to_string()))
+            .ok_or_else(|| unreadable("create user", &response.body))
     }
 
     /// The seed's call: `PUT …/system/user/{id}/enabled` with a JSON boolean. The answer's
@@ -214,30 +189,6 @@ impl Eloqua {
             )),
             _ => Ok(()),
         }
-    }
-
-    /// `DELETE …/system/user/{id}` (with `on_delete = "deactivate"` the worker asks for a disabled
-    /// user instead); 404 counts as done.
-    async fn delete(&self, link: Option<&Link>) -> Result<Link, ConnectorError> {
-        let id = match link {
-            Some(Link {
-                remote_id: Some(id), ..
-            }) => Some(id.clone()),
-            Some(Link {
-                remote_key: Some(email),
-                ..
-            }) => self.find(email).await?.and_then(|u| u.id).map(|id| id.to_string()),
-            _ => None,
-        };
-        if let Some(id) = id {
-            let response = self
-                .call(Method::DELETE, &format!("{USER}/{id}"), &[], None::<&()>)
-                .await?;
-            if response.status != 404 {
-                done(&response, "delete user")?;
-            }
-        }
-        Ok(Link::gone())
     }
 
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -345,14 +296,18 @@ fn done(response: &VendorResponse, what: &str) -> Result<(), ConnectorError> {
     expect::<IgnoredAny>(response, what).map(drop)
 }
 
-fn link(id: String, user: &UserState) -> Link {
-    Link {
-        state: LinkState::Linked,
-        remote_id: Some(id),
-        remote_key: Some(user.email.clone()),
-        pushed_hash: Some(user.fingerprint()),
-        pushed_active: Some(user.active),
-    }
+/// The user with the IdP's attributes merged in (a mapped field SCIM holds nothing for is
+/// cleared); everything else is kept as Eloqua has it (whether a partial PUT keeps absent fields
+/// is undocumented).
+fn merged(current: &EloquaUser, user: &UserState) -> Result<EloquaUser, ConnectorError> {
+    let merged = EloquaUser {
+        email_address: Some(user.email.clone()),
+        first_name: Some(user.given_name.clone()),
+        last_name: Some(user.family_name.clone()),
+        ..current.clone()
+    };
+    serde_json::from_value(with_fields(&merged, &user.fields, Empty::ClearHeld)?)
+        .map_err(|e| ConnectorError::permanent(None, format!("the user with the mapped fields: {e}")))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `kind = "esign"`: the keys of a Constellation1 eSign target (docs/vendors/esign.md).
 use super::{Esign, Settings};
-use crate::config::{ConfigError, SecretRef};
-use crate::sync::client::VendorClient;
+use crate::secrets::SecretRef;
+use crate::sync::vendor::{BuildError, Setup};
 use crate::sync::connectors::require_http_url;
 use serde::{Deserialize, Serialize};
 
@@ -21,13 +21,13 @@ impl Config {
     }
 
     /// The connector, its secrets read now.
-    pub fn build(&self, target: &str, client: VendorClient) -> Result<Esign, ConfigError> {
+    pub fn build(&self, setup: Setup) -> Result<Esign, BuildError> {
         let settings = Settings {
-            target: target.to_owned(),
+            target: setup.target.clone(),
             base_url: self.base_url.clone(),
             api_key: self.api_key.read("api_key")?,
             salt: self.salt.read("salt")?,
         };
-        Ok(Esign::new(settings, client))
+        Ok(Esign::new(settings, setup.client))
     }
 }

@@ -2,22 +2,26 @@
 //! `GET rest/v1/gettoken/{salt}` (the vendor says tokens live "very short"), then the call itself
 //! with the token as a raw `Authorization` header and the salt repeated in the body.
 //!
-//! Users are keyed by their e-mail (the eSign username) and linked by `SystemUserId`. There is no
-//! delete API: a SCIM DELETE deactivates. Failures may come inside a 200 body (GUESS,
+//! Users are keyed by their e-mail (the eSign username) and linked by `SystemUserId`; a linked user
+//! is taken at the link's word (a read costs two calls), one without a link is looked up by
+//! username first (`read.rs`). There is no delete API: a SCIM DELETE deactivates. Failures may come inside a 200 body (GUESS,
 //! docs/vendors/esign.md): such a body is a failure, and "Invalid token" earns one new token and one retry.
 mod config;
-mod plan;
+mod read;
 mod wire;
 
 use super::{random_password, segment};
 use crate::sync::answer::{classify, to_json, unreadable};
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
 use crate::sync::mapping::Empty;
-use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
+use crate::sync::reconcile::{NewUser, Removal, Rules, Step};
+use crate::sync::vendor::{Applied, Applying, BuildError, Observed, Setup, Vendor};
+use crate::sync::{ConnectorError, Desired, Link, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::fmt;
 pub use wire::FIELDS;
 use wire::{failure_text, text_field, users, EsignUser, Provision, UserRequest};
@@ -59,76 +63,79 @@ enum Failure {
     Other(ConnectorError),
 }
 
+impl Vendor for Esign {
+    type Config = Config;
+    type Record = ();
+
+    const KIND: &'static str = "esign";
+    // No delete API; a new user's status is not documented (GUESS), so it is set right after.
+    const RULES: Rules = Rules {
+        removal: Removal::Deactivate,
+        new_user: NewUser::Unknown,
+        password_field: None,
+    };
+    const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
+    const CHECKED: &'static str = "GET rest/v1/gettoken/{salt} gave a token";
+
+    fn validate(config: &Config) -> Result<(), String> {
+        config.validate()
+    }
+
+    fn build(config: &Config, setup: Setup) -> Result<Self, BuildError> {
+        config.build(setup)
+    }
+
+    fn key<'u>(&self, user: &'u UserState) -> &'u str {
+        &user.email
+    }
+
+    fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
+        read::wanted(user)
+    }
+
+    async fn observe(&self, desired: &Desired, link: Option<&Link>) -> Result<Observed<()>, ConnectorError> {
+        self.read(desired, link).await
+    }
+
+    async fn apply(&self, step: &Step, at: Applying<'_, ()>) -> Result<Applied, ConnectorError> {
+        if let (Step::Create, Some(user)) = (step, at.user) {
+            return self.create(user).await;
+        }
+        let id = at.id.unwrap_or_default();
+        let reply = match (step, at.user) {
+            (Step::Update { .. }, Some(user)) => self.update(id, at.key, user).await?,
+            (Step::Activate | Step::Deactivate, _) => self.provision(id, *step == Step::Activate).await?,
+            _ => {
+                return Err(ConnectorError::permanent(
+                    None,
+                    format!("eSign cannot {} a user", step.word()),
+                ))
+            }
+        };
+        Ok(match reply {
+            Reply::Body(_) => Applied::Done,
+            Reply::NotFound => Applied::Vanished(ConnectorError::permanent(
+                None,
+                format!("eSign has no user with SystemUserId {id}"),
+            )),
+        })
+    }
+
+    /// The connectivity probe of `scim-bridge check`: one token.
+    async fn check(&self) -> Result<(), ConnectorError> {
+        self.token().await.map(drop)
+    }
+}
+
 impl Esign {
     pub fn new(settings: Settings, client: VendorClient) -> Self {
         Self { settings, client }
     }
 
-    /// Makes the vendor hold `desired`, given what `link` says it holds; returns the new link.
-    pub async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
-        let link = link.filter(|l| l.state != LinkState::Gone);
-        let Desired::Present(user) = desired else {
-            return self.deactivate_for_delete(link).await;
-        };
-        let link = match link {
-            Some(l) if l.state == LinkState::Linked && l.remote_id.is_some() => l.clone(),
-            // New, or a create whose outcome is unknown: the vendor asks to look the e-mail up first.
-            _ => match self.find_any(&Link::lookup_keys(link, &user.email)).await? {
-                Some((id, key)) => adopted(id, key),
-                None => return self.create(user).await,
-            },
-        };
-        match self.bring_up_to_date(link, user).await? {
-            Some(link) => Ok(link),
-            // The SystemUserId is unknown to the vendor (an operator's `link set` typo, or a vendor-side
-            // reset): find the user by e-mail, or create it.
-            None => match self.find(&user.email).await? {
-                Some(id) => self
-                    .bring_up_to_date(adopted(id, &user.email), user)
-                    .await?
-                    .ok_or_else(|| ConnectorError::permanent(None, "the user vanished while it was being updated")),
-                None => self.create(user).await,
-            },
-        }
-    }
-
-    /// The first of `keys` the vendor has a user for, with its SystemUserId.
-    async fn find_any<'k>(&self, keys: &[&'k str]) -> Result<Option<(String, &'k str)>, ConnectorError> {
-        for key in keys {
-            if let Some(id) = self.find(key).await? {
-                return Ok(Some((id, key)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The connectivity probe of `scim-bridge check`: one token.
-    pub async fn check(&self) -> Result<(), ConnectorError> {
-        self.token().await.map(drop)
-    }
-
-    /// `GET rest/v1/users?username={e-mail}`: the SystemUserId, if the vendor has the user.
-    async fn find(&self, email: &str) -> Result<Option<String>, ConnectorError> {
-        Ok(self
-            .find_user(email)
-            .await?
-            .and_then(|u| text_field(&u, "SystemUserId")))
-    }
-
-    /// `GET rest/v1/users?username={e-mail}`: the user as the vendor answers it.
-    async fn find_user(&self, email: &str) -> Result<Option<Value>, ConnectorError> {
-        let url = format!("{}rest/v1/users?username={}", self.base(), segment(email));
-        let Reply::Body(body) = self.call(Method::GET, &url, None::<&()>).await? else {
-            return Ok(None);
-        };
-        let same_user = |u: &Value| text_field(u, "Username").is_none_or(|name| name.eq_ignore_ascii_case(email));
-        Ok(users(&body).into_iter().find(same_user))
-    }
-
-    /// `POST rest/v1/users`, then `provisionUser` with the wanted status. The password is a random
-    /// one: the vendor wants it encrypted, and the only way to encrypt is a call that carries the
-    /// plaintext in its URL, so IdP passwords are not forwarded (docs/vendors/esign.md).
-    async fn create(&self, user: &UserState) -> Result<Link, ConnectorError> {
+    /// `POST rest/v1/users`. The password is a random one: the vendor wants it encrypted, and the
+    /// only way to encrypt is a call that carries the plaintext in its URL, so IdP passwords are
+    /// not forwarded (docs/vendors/esign.md).
+    async fn create(&self, user: &UserState) -> Result<Applied, ConnectorError> {
         let password = random_password();
         let body = self.user_request(EsignUser {
             username: Some(&user.email),
@@ -148,83 +155,46 @@ impl Esign {
         let id = match users(&answer).first().and_then(|u| text_field(u, "SystemUserId")) {
             Some(id) => id,
             None => self
-                .find(&user.email)
+                .find_user(&user.email)
                 .await?
+                .and_then(|u| text_field(&u, "SystemUserId"))
                 .ok_or_else(|| ConnectorError::permanent(None, "the created user cannot be found by its e-mail"))?,
         };
-        let mut link = adopted(id, &user.email);
-        link.pushed_hash = Some(user.fingerprint());
-        // GUESS: a new user's status is not documented, so it is set explicitly once.
-        self.bring_up_to_date(link, user)
-            .await?
-            .ok_or_else(|| ConnectorError::permanent(None, "the created user does not exist"))
+        Ok(Applied::Id(id))
     }
 
-    /// Pushes what differs from the link. `None`: the vendor does not know the SystemUserId.
-    async fn bring_up_to_date(&self, mut link: Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
-        let id = link.remote_id.clone().unwrap_or_default();
-        let hash = user.fingerprint();
-        if link.pushed_hash.as_deref() != Some(hash.as_str()) {
-            let reply = match link.remote_key.as_deref() {
-                // A rename goes through the old username (UpdateUserByUsername).
-                Some(old) if !old.eq_ignore_ascii_case(&user.email) => {
-                    let body = UserRequest {
-                        old_username: Some(old),
-                        ..self.user_request(EsignUser {
-                            username: Some(&user.email),
-                            ..names(user)
-                        })
-                    };
-                    let url = format!("{}rest/v1/users/updateByUsername", self.base());
-                    self.call(Method::PUT, &url, Some(&body)).await?
-                }
-                // An adopted user (`link set`) may carry another username: send ours by SystemUserId.
-                None => {
-                    let body = self.user_request(EsignUser {
+    /// Sends the names and mapped fields: a rename goes through the old username
+    /// (UpdateUserByUsername); a user whose username is not known (linked by `link set`) gets
+    /// ours by SystemUserId; else by SystemUserId alone.
+    async fn update(&self, id: &str, key: Option<&str>, user: &UserState) -> Result<Reply, ConnectorError> {
+        match key {
+            Some(old) if !old.eq_ignore_ascii_case(&user.email) => {
+                let body = UserRequest {
+                    old_username: Some(old),
+                    ..self.user_request(EsignUser {
                         username: Some(&user.email),
-                        system_user_id: Some(&id),
                         ..names(user)
-                    });
-                    self.call(Method::PUT, &self.users_url(), Some(&body)).await?
-                }
-                Some(_) => {
-                    let body = self.user_request(EsignUser {
-                        system_user_id: Some(&id),
-                        ..names(user)
-                    });
-                    self.call(Method::PUT, &self.users_url(), Some(&body)).await?
-                }
-            };
-            if let Reply::NotFound = reply {
-                return Ok(None);
+                    })
+                };
+                let url = format!("{}rest/v1/users/updateByUsername", self.base());
+                self.call(Method::PUT, &url, Some(&body)).await
             }
-            link.remote_key = Some(user.email.clone());
-            link.pushed_hash = Some(hash);
-        }
-        if link.pushed_active != Some(user.active) {
-            if let Reply::NotFound = self.provision(&id, user.active).await? {
-                return Ok(None);
+            None => {
+                let body = self.user_request(EsignUser {
+                    username: Some(&user.email),
+                    system_user_id: Some(id),
+                    ..names(user)
+                });
+                self.call(Method::PUT, &self.users_url(), Some(&body)).await
             }
-            link.pushed_active = Some(user.active);
+            Some(_) => {
+                let body = self.user_request(EsignUser {
+                    system_user_id: Some(id),
+                    ..names(user)
+                });
+                self.call(Method::PUT, &self.users_url(), Some(&body)).await
+            }
         }
-        Ok(Some(link))
-    }
-
-    /// No delete API: a deleted user is deactivated, and the link is done with.
-    async fn deactivate_for_delete(&self, link: Option<&Link>) -> Result<Link, ConnectorError> {
-        let id = match link {
-            Some(Link {
-                remote_id: Some(id), ..
-            }) => Some(id.clone()),
-            Some(Link {
-                remote_key: Some(key), ..
-            }) => self.find(key).await?,
-            _ => None,
-        };
-        if let Some(id) = id {
-            self.provision(&id, false).await?;
-        }
-        Ok(Link::gone())
     }
 
     /// The seed's call: `PUT rest/v1/users/provisionUser` with `userStatus` 1 (active) or 0 (GUESS:
@@ -340,17 +310,6 @@ impl Esign {
             Some(response.status),
             failure,
         )))
-    }
-}
-
-/// A link to a vendor user found (or made) by e-mail, with nothing known about what it holds.
-fn adopted(id: String, email: &str) -> Link {
-    Link {
-        state: LinkState::Linked,
-        remote_id: Some(id),
-        remote_key: Some(email.to_owned()),
-        pushed_hash: None,
-        pushed_active: None,
     }
 }
 

@@ -1,8 +1,8 @@
 //! `kind = "workspace365"`: the keys of a Workspace365 target (docs/vendors/workspace365.md).
 use super::{Settings, Workspace365};
-use crate::config::{ConfigError, SecretRef};
-use crate::sync::client::VendorClient;
+use crate::secrets::SecretRef;
 use crate::sync::connectors::{require_http_url, require_text};
+use crate::sync::vendor::{BuildError, Setup};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,14 +24,14 @@ impl Config {
     }
 
     /// The connector, its secret read now.
-    pub fn build(&self, target: &str, client: VendorClient) -> Result<Workspace365, ConfigError> {
+    pub fn build(&self, setup: Setup) -> Result<Workspace365, BuildError> {
         let settings = Settings {
-            target: target.to_owned(),
+            target: setup.target,
             base_url: self.base_url.clone(),
             environment: self.environment.clone(),
             provisioning_key: self.provisioning_key.read("provisioning_key")?,
             create_in_office365: self.create_in_office365,
         };
-        Ok(Workspace365::new(settings, client))
+        Ok(Workspace365::new(settings, setup.client))
     }
 }

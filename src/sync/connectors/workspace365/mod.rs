@@ -1,16 +1,23 @@
-//! Workspace365 Provisioning API v2.52 (docs/vendors/workspace365.md). Users are keyed by e-mail in the path (trailing
-//! slashes as documented); create answers the vendor's integer id. Every request carries
-//! `ProvisioningKey` and `X-Requested-With: XMLHttpRequest`.
+//! Workspace365 Provisioning API v2.52 (docs/vendors/workspace365.md). Users are keyed by e-mail in
+//! the path (trailing slashes as documented); create answers the vendor's integer id. Every
+//! request carries `ProvisioningKey` and `X-Requested-With: XMLHttpRequest`.
+//!
+//! There is no read API: a user's fields and state cannot be read. A linked user is taken at the
+//! link's word (`Observed::AsLinked`); a user without a link is looked for with the documented dry
+//! run, `PUT …/User/{email}/Validate/` (GUESS: 200 = exists, 404 = absent), before anything is
+//! created, so a user an administrator made in the portal is adopted, never created twice.
 mod config;
-mod plan;
 
 use super::{random_password, segment};
 use crate::sync::answer::{classify, to_json};
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
+use crate::sync::reconcile::{fields_of, NewUser, Removal, Rules, Step};
+use crate::sync::vendor::{Applied, Applying, BuildError, Held, Observed, Setup, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// What a `kind = "workspace365"` target needs at run time (built from its `Config`).
@@ -61,6 +68,9 @@ struct ValidationResult {
     error_message: Option<String>,
 }
 
+/// The fields an update writes, as `wanted` names them.
+const WRITTEN: [&str; 4] = ["EmailAddress", "FirstName", "LastName", "IsAdministrator"];
+
 pub struct Workspace365 {
     settings: Settings,
     client: VendorClient,
@@ -72,66 +82,117 @@ enum Answer {
     NotFound,
 }
 
-impl Workspace365 {
-    pub fn new(settings: Settings, client: VendorClient) -> Self {
-        Self { settings, client }
+impl Vendor for Workspace365 {
+    type Config = Config;
+    type Record = ();
+
+    const KIND: &'static str = "workspace365";
+    // GUESS (the seed is silent): a new user is active.
+    const RULES: Rules = Rules {
+        removal: Removal::Delete,
+        new_user: NewUser::Active,
+        password_field: Some("Password"),
+    };
+    const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &[];
+    const TAKES_PASSWORDS: bool = true;
+    const CHECKED: &'static str = "GET /Environment/ answered";
+
+    fn validate(config: &Config) -> Result<(), String> {
+        config.validate()
     }
 
-    /// Makes the vendor hold `desired`, given what `link` says it holds; returns the new link.
-    pub async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
-        let link = link.filter(|l| l.state != LinkState::Gone);
-        let Desired::Present(user) = desired else {
-            return match link.and_then(|l| l.remote_key.as_deref()) {
-                Some(email) => self.delete(email).await,
-                None => Ok(Link::gone()),
-            };
-        };
-        let link = match link {
-            Some(l) if l.state == LinkState::Creating => self.adopt_if_present(l, user).await?,
-            other => other.cloned(),
-        };
-        match link {
-            None => self.create_or_adopt(user).await,
-            Some(link) => {
-                let renamed = link.remote_key.as_deref().is_some_and(|k| k != user.email);
-                if let Some(link) = self.bring_up_to_date(link, user).await? {
-                    return Ok(link);
-                }
-                // The old e-mail is unknown there. After a rename whose answer was lost, the record
-                // is already under the new e-mail: it is looked up before anything is created.
-                if renamed {
-                    if let Some(found) = self.adopt_if_present(&Link::creating(&user.email), user).await? {
-                        if let Some(link) = self.bring_up_to_date(found, user).await? {
-                            return Ok(link);
-                        }
-                    }
-                }
-                // The vendor no longer has the user (deleted there): create it again.
-                self.create_or_adopt(user).await
+    fn build(config: &Config, setup: Setup) -> Result<Self, BuildError> {
+        config.build(setup)
+    }
+
+    fn key<'u>(&self, user: &'u UserState) -> &'u str {
+        &user.email
+    }
+
+    fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
+        let value = serde_json::to_value(self.body(user)).unwrap_or_default();
+        fields_of(&value, WRITTEN.map(str::to_owned))
+    }
+
+    async fn observe(&self, desired: &Desired, link: Option<&Link>) -> Result<Observed<()>, ConnectorError> {
+        let user = match desired {
+            Desired::Present(user) => user,
+            // A removal goes to the key the link records; a 404 there counts as done.
+            Desired::Retired | Desired::Absent => {
+                return Ok(match link.and_then(|l| l.remote_key.as_deref()) {
+                    Some(_) => Observed::AsLinked,
+                    None => Observed::Nothing,
+                })
             }
+        };
+        if link.is_some_and(|l| l.state == LinkState::Linked) {
+            return Ok(Observed::AsLinked);
+        }
+        for key in Link::lookup_keys(link, &user.email) {
+            if self.exists(key, user).await? {
+                let id = link.and_then(|l| l.remote_id.clone());
+                return Ok(Observed::Found(Held::unread(id, key.to_owned(), ())));
+            }
+        }
+        Ok(Observed::Nothing)
+    }
+
+    async fn apply(&self, step: &Step, at: Applying<'_, ()>) -> Result<Applied, ConnectorError> {
+        let key = match (at.key, at.user) {
+            (Some(key), _) => key,
+            (None, Some(user)) => user.email.as_str(),
+            (None, None) => return Ok(Applied::Done),
+        };
+        match (step, at.user) {
+            (Step::Create, Some(user)) => self.create(user).await,
+            (Step::Update { .. }, Some(user)) => {
+                let body = to_json(&UserBody {
+                    password: user.password.as_ref().map(Secret::expose),
+                    create_in_office365: None,
+                    ..self.body(user)
+                })?;
+                // An e-mail change goes through the old e-mail, which is the path key (GUESS,
+                // docs/vendors/workspace365.md).
+                let answer = self.answer(Method::PUT, &self.user_url(key, ""), Some(body)).await?;
+                Ok(vanished_if_missing(answer, key))
+            }
+            (Step::Activate | Step::Deactivate, _) => {
+                let suffix = if *step == Step::Activate { "Activate/" } else { "Deactivate/" };
+                let answer = self.answer(Method::PUT, &self.user_url(key, suffix), None).await?;
+                Ok(vanished_if_missing(answer, key))
+            }
+            // `DELETE /{Env}/User/{email}/`; 404 counts as done.
+            (Step::Delete, _) => {
+                self.answer(Method::DELETE, &self.user_url(key, ""), None).await?;
+                Ok(Applied::Done)
+            }
+            _ => Err(ConnectorError::permanent(None, format!("{} has no user to send", step.word()))),
         }
     }
 
-    /// Creates the user; if the vendor refuses because the e-mail is taken (a deleted user with the
-    /// same e-mail that the vendor has not heard of yet, docs/vendors/workspace365.md: Validate "after an
-    /// ambiguous create failure"), that record is looked up and becomes this user's.
-    async fn create_or_adopt(&self, user: &UserState) -> Result<Link, ConnectorError> {
-        let refused = match self.create(user).await {
-            Err(e @ ConnectorError::Permanent { status: Some(400), .. }) => e,
-            other => return other,
-        };
-        let Some(found) = self.adopt_if_present(&Link::creating(&user.email), user).await? else {
-            return Err(refused);
-        };
-        self.bring_up_to_date(found, user).await?.ok_or(refused)
-    }
-
     /// The connectivity probe of `scim-bridge check`: `GET /Environment/` (read-only).
-    pub async fn check(&self) -> Result<(), ConnectorError> {
+    async fn check(&self) -> Result<(), ConnectorError> {
         let response = self
             .call(Method::GET, &format!("{}/Environment/", self.base()), None)
             .await?;
         self.expect_success(response).map(drop)
+    }
+}
+
+/// A 404 on a record the link promised: it is not there any more.
+fn vanished_if_missing(answer: Answer, key: &str) -> Applied {
+    match answer {
+        Answer::Done => Applied::Done,
+        Answer::NotFound => Applied::Vanished(ConnectorError::permanent(
+            Some(404),
+            format!("Workspace365 has no user {key}"),
+        )),
+    }
+}
+
+impl Workspace365 {
+    pub fn new(settings: Settings, client: VendorClient) -> Self {
+        Self { settings, client }
     }
 
     fn base(&self) -> &str {
@@ -147,35 +208,24 @@ impl Workspace365 {
         )
     }
 
-    /// After a create whose outcome is unknown, the user is looked up before creating again. There is
-    /// no "get user": `PUT …/User/{email}/Validate/` is the non-mutating probe, 404 meaning absent
-    /// (GUESS, docs/vendors/workspace365.md).
-    pub(super) async fn adopt_if_present(&self, link: &Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
-        let email = link.remote_key.as_deref().unwrap_or(&user.email);
-        let body = body_json(&UserBody {
+    /// The documented dry run of an update, `PUT …/User/{email}/Validate/`, as an existence probe
+    /// (GUESS, docs/vendors/workspace365.md: 404 = absent). It writes nothing.
+    async fn exists(&self, email: &str, user: &UserState) -> Result<bool, ConnectorError> {
+        let body = to_json(&UserBody {
             create_in_office365: None,
             password: None,
             ..self.body(user)
         })?;
-        match self
+        let answer = self
             .answer(Method::PUT, &self.user_url(email, "Validate/"), Some(body))
-            .await?
-        {
-            Answer::NotFound => Ok(None),
-            Answer::Done => Ok(Some(Link {
-                state: LinkState::Linked,
-                remote_id: link.remote_id.clone(),
-                remote_key: Some(email.to_owned()),
-                pushed_hash: None,
-                pushed_active: None,
-            })),
-        }
+            .await?;
+        Ok(matches!(answer, Answer::Done))
     }
 
-    /// `POST /{Env}/User/`, then `Deactivate/` if the user is inactive. The answer is the integer id.
-    async fn create(&self, user: &UserState) -> Result<Link, ConnectorError> {
-        // The IdP's password when it sent one, else a strong random one nobody knows (the user then
-        // signs in through single sign-on or resets it).
+    /// `POST /{Env}/User/`: the answer is the integer id. The password is the IdP's when it sent
+    /// one, else a strong random one nobody knows (the user then signs in through single sign-on
+    /// or resets it). A 400 naming `EmailAddress` is a user made meanwhile (GUESS).
+    async fn create(&self, user: &UserState) -> Result<Applied, ConnectorError> {
         let random;
         let password = match &user.password {
             Some(p) => p.expose(),
@@ -190,62 +240,16 @@ impl Workspace365 {
             ..self.body(user)
         };
         let url = format!("{}/{}/User/", self.base(), segment(&self.settings.environment));
-        let response = self.call(Method::POST, &url, Some(body_json(&body)?)).await?;
+        let response = self.call(Method::POST, &url, Some(to_json(&body)?)).await?;
+        if response.status == 400 && names_the_email(&response.body) {
+            return Ok(Applied::Taken(ConnectorError::permanent(
+                Some(400),
+                validation_text(&response.body),
+            )));
+        }
         let response = self.expect_success(response)?;
-        let remote_id = response.body.trim().trim_matches('"').to_owned();
-        // GUESS (the seed is silent): a new user is active.
-        let mut link = Link {
-            state: LinkState::Linked,
-            remote_id: (!remote_id.is_empty()).then_some(remote_id),
-            remote_key: Some(user.email.clone()),
-            pushed_hash: Some(user.fingerprint()),
-            pushed_active: Some(true),
-        };
-        if !user.active {
-            self.set_active(&user.email, false).await?;
-            link.pushed_active = Some(false);
-        }
-        Ok(link)
-    }
-
-    /// Updates what differs. `None` when the vendor answers 404: it no longer has the user.
-    async fn bring_up_to_date(&self, mut link: Link, user: &UserState) -> Result<Option<Link>, ConnectorError> {
-        let key = link.remote_key.clone().unwrap_or_else(|| user.email.clone());
-        let hash = user.fingerprint();
-        // An e-mail change goes through the old e-mail, which is the path key (GUESS, docs/vendors/workspace365.md).
-        if key != user.email || link.pushed_hash.as_deref() != Some(hash.as_str()) || user.password.is_some() {
-            let password = user.password.as_ref().map(Secret::expose);
-            let body = body_json(&UserBody {
-                password,
-                create_in_office365: None,
-                ..self.body(user)
-            })?;
-            if let Answer::NotFound = self.answer(Method::PUT, &self.user_url(&key, ""), Some(body)).await? {
-                return Ok(None);
-            }
-            link.remote_key = Some(user.email.clone());
-            link.pushed_hash = Some(hash);
-        }
-        if link.pushed_active != Some(user.active) {
-            if let Answer::NotFound = self.set_active(&user.email, user.active).await? {
-                return Ok(None);
-            }
-            link.pushed_active = Some(user.active);
-        }
-        link.state = LinkState::Linked;
-        Ok(Some(link))
-    }
-
-    /// `PUT …/Activate/` or `…/Deactivate/`, with no body and `Content-Length: 0` (else 411).
-    async fn set_active(&self, email: &str, active: bool) -> Result<Answer, ConnectorError> {
-        let suffix = if active { "Activate/" } else { "Deactivate/" };
-        self.answer(Method::PUT, &self.user_url(email, suffix), None).await
-    }
-
-    /// `DELETE /{Env}/User/{email}/`; 404 counts as done.
-    async fn delete(&self, email: &str) -> Result<Link, ConnectorError> {
-        self.answer(Method::DELETE, &self.user_url(email, ""), None).await?;
-        Ok(Link::gone())
+        let id = response.body.trim().trim_matches('"').to_owned();
+        Ok(if id.is_empty() { Applied::Done } else { Applied::Id(id) })
     }
 
     pub(super) fn body<'a>(&self, user: &'a UserState) -> UserBody<'a> {
@@ -300,8 +304,10 @@ impl Workspace365 {
     }
 }
 
-fn body_json(body: &UserBody<'_>) -> Result<String, ConnectorError> {
-    to_json(body)
+/// Whether a 400's `[ValidationResult]` names `EmailAddress` (the e-mail is taken).
+fn names_the_email(body: &str) -> bool {
+    serde_json::from_str::<Vec<ValidationResult>>(body)
+        .is_ok_and(|results| results.iter().any(|r| r.member_names.iter().any(|m| m == "EmailAddress")))
 }
 
 /// A 400's `[ValidationResult]` as one readable line, e.g. `EmailAddress: The e-mail is in use`.

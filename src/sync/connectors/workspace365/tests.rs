@@ -1,5 +1,8 @@
 //! The wire format of every call, checked against the vendor's Provisioning API (docs/vendors/workspace365.md).
 use super::*;
+use crate::sync::reconcile::testing::Reconcile;
+#[allow(unused_imports)]
+use crate::sync::{LinkState, Reconciled};
 use crate::sync::client::{http_client, VendorClient};
 use serde_json::json;
 use std::time::Duration;
@@ -99,7 +102,9 @@ async fn create_without_an_idp_password_sends_a_strong_random_one() {
         .reconcile(&Desired::Present(user("a@x.com", true)), None)
         .await
         .unwrap();
-    let sent: serde_json::Value = server.received_requests().await.unwrap()[0].body_json().unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let create = requests.iter().find(|r| r.method.as_str() == "POST").unwrap();
+    let sent: serde_json::Value = create.body_json().unwrap();
     let password = sent["Password"].as_str().unwrap();
     assert_eq!(password.len(), 24);
     assert!(password.chars().any(|c| c.is_ascii_uppercase()) && password.chars().any(|c| c.is_ascii_digit()));
@@ -182,6 +187,7 @@ async fn an_email_change_goes_through_the_old_email_and_moves_the_link_key() {
 
 #[tokio::test]
 async fn a_rename_whose_answer_was_lost_is_found_under_the_new_email_and_not_created_again() {
+    // The user found again is adopted: its state cannot be read, so it is not activated.
     let server = MockServer::start().await;
     let before = user("userone@example.com", true);
     let after = user("user.one@example.com", true);
@@ -215,7 +221,7 @@ async fn a_rename_whose_answer_was_lost_is_found_under_the_new_email_and_not_cre
         "PUT",
         "/Provisioning/example/User/user.one@example.com/Activate/",
         ResponseTemplate::new(200),
-        1,
+        0,
     )
     .await;
     mock(
@@ -330,7 +336,8 @@ async fn a_user_deleted_at_the_vendor_is_created_again() {
 #[tokio::test]
 async fn after_an_unknown_create_outcome_the_user_is_looked_up_before_creating() {
     let server = MockServer::start().await;
-    // The earlier create did happen: Validate answers 200, so no second POST.
+    // The earlier create did happen: Validate answers 200, so no second POST, and no Activate:
+    // the user's state cannot be read, and an administrator may have deactivated it meanwhile.
     mock(
         &server,
         "PUT",
@@ -352,7 +359,7 @@ async fn after_an_unknown_create_outcome_the_user_is_looked_up_before_creating()
         "PUT",
         "/Provisioning/example/User/a@x.com/Activate/",
         ResponseTemplate::new(200),
-        1,
+        0,
     )
     .await;
     Mock::given(method("POST"))
@@ -367,6 +374,7 @@ async fn after_an_unknown_create_outcome_the_user_is_looked_up_before_creating()
         )
         .await
         .unwrap();
+    // Its state is taken to be the IdP's: only a change there moves it.
     assert_eq!((link.state, link.pushed_active), (LinkState::Linked, Some(true)));
 
     // It did not happen: Validate answers 404, then one POST.
@@ -494,4 +502,43 @@ async fn the_connectivity_check_reads_the_environment_list() {
 fn path_segments_keep_at_signs_and_encode_the_rest() {
     assert_eq!(segment("userone@example.com"), "userone@example.com");
     assert_eq!(segment("a+b c/d@x.com"), "a%2Bb%20c%2Fd@x.com");
+}
+
+/// A user an administrator made (and deactivated) in the portal before the bridge knew it: the
+/// plan says adopt and update, and the write path does exactly that: the dry run, one PUT, no
+/// create with a random password and no `Activate/`.
+#[tokio::test]
+async fn a_user_the_portal_already_holds_is_planned_and_written_as_adopt_and_update() {
+    let server = MockServer::start().await;
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/held@x.com/Validate/",
+        ResponseTemplate::new(200),
+        2,
+    )
+    .await;
+    mock(
+        &server,
+        "PUT",
+        "/Provisioning/example/User/held@x.com/",
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
+    for never in ["/Provisioning/example/User/", "/Provisioning/example/User/held@x.com/Activate/"] {
+        Mock::given(path(never))
+            .and(method(if never.ends_with("Activate/") { "PUT" } else { "POST" }))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0)
+            .mount(&server)
+            .await;
+    }
+    let w365 = connector(&server.uri(), Duration::from_secs(5));
+    let desired = Desired::Present(user("held@x.com", true));
+    let planned = w365.plan_one(&desired, None).await.unwrap();
+    let words: Vec<&str> = planned.iter().map(Step::word).collect();
+    assert_eq!(words, ["adopt", "update"]);
+    let link = w365.reconcile(&desired, None).await.unwrap();
+    assert_eq!(link.remote_key.as_deref(), Some("held@x.com"));
 }

@@ -1,10 +1,40 @@
 //! Where a secret comes from: `KEY = { env = "VAR" }` or `KEY = { file = "/path" }`. Inside a
 //! `[[target]]`, `KEY_env = "VAR"` and `KEY_file = "/path"` mean the same (`normalise_secret_keys`).
-use super::{read_secret, ConfigError};
-use crate::secrets::Secret;
+//! The error names the key and where it was looked for, never a value.
+use super::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// A secret that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: cannot read {what}: {reason}")]
+pub struct SecretError {
+    pub key: &'static str,
+    pub what: String,
+    pub reason: String,
+}
+
+/// Reads a secret named by an environment variable or a file (trailing newline trimmed).
+pub fn read_secret(key: &'static str, env: Option<&str>, file: Option<&Path>) -> Result<Option<String>, SecretError> {
+    if let Some(var) = env {
+        let value = std::env::var(var).map_err(|e| SecretError {
+            key,
+            what: format!("environment variable {var}"),
+            reason: e.to_string(),
+        })?;
+        return Ok(Some(value));
+    }
+    if let Some(path) = file {
+        let value = std::fs::read_to_string(path).map_err(|e| SecretError {
+            key,
+            what: format!("file {}", path.display()),
+            reason: e.to_string(),
+        })?;
+        return Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()));
+    }
+    Ok(None)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -17,7 +47,7 @@ pub enum SecretRef {
 
 impl SecretRef {
     /// The secret, read now; `key` names it in the error.
-    pub fn read(&self, key: &'static str) -> Result<Secret, ConfigError> {
+    pub fn read(&self, key: &'static str) -> Result<Secret, SecretError> {
         let value = match self {
             Self::Env(var) => read_secret(key, Some(var), None)?,
             Self::File(path) => read_secret(key, None, Some(path))?,

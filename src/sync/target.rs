@@ -1,27 +1,21 @@
 //! `[[target]]`: the vendors users fan out to (README, "Configuration"). A table is read in two
 //! steps: the keys every target has (`name`, `kind`, `scope`, …) first, then the rest as the
-//! vendor's own `Config` (`sync::connectors::<vendor>::Config`), which refuses any key it does not
-//! know, so a typo or a key meant for another vendor is never silently ignored. Secrets are read
-//! only by the commands that call vendors.
-use super::ConfigError;
+//! vendor's own `Config` (its folder's `config.rs`, through the registry in `sync::connectors`),
+//! which refuses any key it does not know, so a typo or a key meant for another vendor is never
+//! silently ignored. Secrets are read only by the commands that call vendors.
+use super::connectors::{TargetKind, VendorConfig};
+use super::mapping::Mapping;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::Filter;
-use crate::sync::connectors::VendorConfig;
-use crate::sync::mapping::Mapping;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// The vendor a target speaks to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    Esign,
-    #[default]
-    Workspace365,
-    Cyberark,
-    Docusign,
-    Eloqua,
+/// A target that cannot be used as configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
 }
 
 /// Whether the worker writes to the vendor, or only records what it would write (README
@@ -66,7 +60,7 @@ pub struct TargetSettings {
 }
 
 /// The keys every target has, as the table spells them.
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Common {
     name: String,
@@ -89,23 +83,33 @@ struct Common {
     mapping: BTreeMap<String, String>,
 }
 
+/// The keys of `Common`, which are taken out of a table before its vendor reads the rest.
+const COMMON_KEYS: [&str; 10] = [
+    "name",
+    "kind",
+    "scope",
+    "on_delete",
+    "mode",
+    "concurrency",
+    "rate_limit",
+    "timeout_secs",
+    "connect_timeout_secs",
+    "mapping",
+];
+
 impl<'de> Deserialize<'de> for TargetSettings {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let mut table = Map::<String, Value>::deserialize(deserializer)?;
-        let common_keys = match serde_json::to_value(Common::default()) {
-            Ok(Value::Object(keys)) => keys,
-            _ => Map::new(),
-        };
-        let common: Map<String, Value> = common_keys
-            .keys()
-            .filter_map(|key| Some((key.clone(), table.remove(key)?)))
+        let common: Map<String, Value> = COMMON_KEYS
+            .iter()
+            .filter_map(|key| Some(((*key).to_owned(), table.remove(*key)?)))
             .collect();
         let name = common.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
         let common: Common = serde_json::from_value(Value::Object(common))
             .map_err(|e| D::Error::custom(format!("target '{name}': {e}")))?;
         let vendor = VendorConfig::parse(common.kind, table)
-            .map_err(|e| D::Error::custom(format!("target '{name}' (kind {}): {e}", kind_name(common.kind))))?;
+            .map_err(|e| D::Error::custom(format!("target '{name}' (kind {}): {e}", common.kind)))?;
         Ok(Self {
             name: common.name,
             scope: common.scope,
@@ -143,7 +147,7 @@ impl Serialize for TargetSettings {
             Err(e) => Err(S::Error::custom(e)),
         };
         let mut out = table(serde_json::to_value(&common))?;
-        out.extend(table(serde_json::to_value(&self.vendor))?);
+        out.extend(table(self.vendor.to_table())?);
         let unset = |key: &str, value: &Value| {
             value.is_null() || (key == "mapping" && value.as_object().is_some_and(Map::is_empty))
         };
@@ -174,11 +178,11 @@ impl TargetSettings {
     }
 
     /// The parsed `scope` filter, checked against the User schema (`schema`, extensions included).
-    pub fn scope_filter(&self, schema: &ResourceSchema) -> Result<Option<Filter>, ConfigError> {
+    pub fn scope_filter(&self, schema: &ResourceSchema) -> Result<Option<Filter>, TargetError> {
         let Some(text) = self.scope.as_deref().filter(|s| !s.trim().is_empty()) else {
             return Ok(None);
         };
-        let invalid = |detail: String| ConfigError::Invalid(format!("target '{}': scope: {detail}", self.name));
+        let invalid = |detail: String| TargetError::Invalid(format!("target '{}': scope: {detail}", self.name));
         let filter: Filter = text.parse().map_err(|e: crate::scim::ScimError| invalid(e.detail))?;
         for path in filter.paths() {
             schema.resolve(&path).map_err(invalid)?;
@@ -187,14 +191,19 @@ impl TargetSettings {
     }
 
     /// The vendor's fields with this target's overrides, checked against the User schema.
-    pub fn mapping(&self, schema: &'static ResourceSchema) -> Result<Mapping, ConfigError> {
-        Mapping::build(self.vendor.fields(), &self.mapping, schema)
-            .map_err(|e| ConfigError::Invalid(format!("target '{}': {e}", self.name)))
+    pub fn mapping(&self, schema: &'static ResourceSchema) -> Result<Mapping, TargetError> {
+        Mapping::build(self.kind().fields(), &self.mapping, schema)
+            .map_err(|e| TargetError::Invalid(format!("target '{}': {e}", self.name)))
     }
 
     /// Whether this vendor takes users' passwords (so an IdP password is held until delivered).
     pub fn takes_passwords(&self) -> bool {
-        self.vendor.takes_passwords()
+        self.kind().takes_passwords()
+    }
+
+    /// What a SCIM DELETE (or leaving `scope`) does here (default `delete`).
+    pub fn on_delete(&self) -> OnDelete {
+        self.on_delete.unwrap_or(OnDelete::Delete)
     }
 
     pub fn concurrency(&self) -> usize {
@@ -210,15 +219,15 @@ impl TargetSettings {
         )
     }
 
-    fn validate(&self, schema: &'static ResourceSchema) -> Result<(), ConfigError> {
-        let invalid = |detail: &str| Err(ConfigError::Invalid(format!("target '{}': {detail}", self.name)));
+    fn validate(&self, schema: &'static ResourceSchema) -> Result<(), TargetError> {
+        let invalid = |detail: &str| Err(TargetError::Invalid(format!("target '{}': {detail}", self.name)));
         let name_ok = !self.name.is_empty()
             && self
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !name_ok {
-            return Err(ConfigError::Invalid(format!(
+            return Err(TargetError::Invalid(format!(
                 "target name '{}' must be letters, digits, '-' or '_'",
                 self.name
             )));
@@ -239,37 +248,18 @@ impl TargetSettings {
         }
         self.scope_filter(schema)?;
         self.mapping(schema)?;
-        self.vendor.validate().map_err(|detail| {
-            ConfigError::Invalid(format!(
-                "target '{}' (kind {}): {detail}",
-                self.name,
-                kind_name(self.kind())
-            ))
-        })
-    }
-}
-
-/// `http://` or `https://`, for the vendors' URL keys.
-pub fn is_http_url(url: &str) -> bool {
-    url.starts_with("https://") || url.starts_with("http://")
-}
-
-pub fn kind_name(kind: TargetKind) -> &'static str {
-    match kind {
-        TargetKind::Esign => "esign",
-        TargetKind::Workspace365 => "workspace365",
-        TargetKind::Cyberark => "cyberark",
-        TargetKind::Docusign => "docusign",
-        TargetKind::Eloqua => "eloqua",
+        self.vendor
+            .validate()
+            .map_err(|detail| TargetError::Invalid(format!("target '{}' (kind {}): {detail}", self.name, self.kind())))
     }
 }
 
 /// Checks every target and that names are unique.
-pub fn validate_targets(targets: &[TargetSettings], schema: &'static ResourceSchema) -> Result<(), ConfigError> {
+pub fn validate_targets(targets: &[TargetSettings], schema: &'static ResourceSchema) -> Result<(), TargetError> {
     for (n, target) in targets.iter().enumerate() {
         target.validate(schema)?;
         if targets[..n].iter().any(|t| t.name == target.name) {
-            return Err(ConfigError::Invalid(format!("two targets are named '{}'", target.name)));
+            return Err(TargetError::Invalid(format!("two targets are named '{}'", target.name)));
         }
     }
     Ok(())
@@ -295,14 +285,16 @@ mod tests {
     }
 
     /// A file's text, read and checked as `serve` reads it.
-    fn read(text: &str) -> Result<Vec<TargetSettings>, ConfigError> {
-        let file: File = figment::Figment::from(Toml::string(text)).extract()?;
-        validate_targets(&file.target, crate::scim::schema::user())?;
+    fn read(text: &str) -> Result<Vec<TargetSettings>, String> {
+        let file: File = figment::Figment::from(Toml::string(text))
+            .extract()
+            .map_err(|e| e.to_string())?;
+        validate_targets(&file.target, crate::scim::schema::user()).map_err(|e| e.to_string())?;
         Ok(file.target)
     }
 
     /// `[[target]]` tables, read and checked.
-    fn targets(tables: &[String]) -> Result<Vec<TargetSettings>, ConfigError> {
+    fn targets(tables: &[String]) -> Result<Vec<TargetSettings>, String> {
         read(&tables.iter().map(|t| format!("[[target]]\n{t}\n")).collect::<String>())
     }
 
@@ -360,7 +352,7 @@ mod tests {
             (vec![format!("{W365}\nnmae = \"x\"")], "unknown field `nmae`"),
         ];
         for (tables, detail) in rows {
-            let err = targets(&tables).unwrap_err().to_string();
+            let err = targets(&tables).unwrap_err();
             assert!(err.contains(detail), "{err} should contain {detail}");
         }
     }

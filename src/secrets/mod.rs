@@ -1,6 +1,10 @@
 //! Secrets in memory (`Secret`, never printed) and users' passwords at rest (`Sealer`, AES-256-GCM).
 //! A password the IdP sends is held sealed only until every target that takes passwords has it
 //! (issue 4); the key comes from `sync.secrets_key_env` / `sync.secrets_key_file`.
+mod source;
+
+pub use source::{normalise_secret_keys, read_secret, SecretError, SecretRef};
+
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use std::fmt;

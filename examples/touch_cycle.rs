@@ -6,6 +6,9 @@
 #[path = "../tests/api/fake_vendors.rs"]
 mod fake_vendors;
 #[allow(dead_code)]
+#[path = "../tests/api/fake_w365.rs"]
+mod fake_w365;
+#[allow(dead_code)]
 #[path = "../tests/api/targets.rs"]
 mod targets;
 #[allow(dead_code)]

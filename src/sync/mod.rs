@@ -75,6 +75,19 @@ pub struct Reconciled {
     pub link: Link,
     pub note: Option<String>,
     pub steps: Vec<reconcile::Step>,
+    /// The vendor contradicted the first look-up (its words), and the user was observed again.
+    pub contradicted: Option<String>,
+}
+
+impl Reconciled {
+    /// What an operator should know of it: the vendor's note, else why it was looked up twice.
+    pub fn operator_note(&self) -> Option<String> {
+        self.note.clone().or_else(|| {
+            self.contradicted
+                .as_ref()
+                .map(|words| format!("looked up again after the vendor answered: {words}"))
+        })
+    }
 }
 
 impl Link {

@@ -407,8 +407,8 @@ impl Worker {
             let done = answer.map(|reconciled| {
                 Handled::Done(Finished {
                     action: "reconcile",
+                    note: reconciled.operator_note(),
                     link: reconciled.link,
-                    note: reconciled.note,
                     delivered: row.delivered,
                     deleted: row.deleted,
                     revision: row.revision,

@@ -39,7 +39,7 @@ pub struct State {
 
 #[derive(Clone)]
 pub struct FakeVendor {
-    vendor: Vendor,
+    pub vendor: Vendor,
     pub state: Arc<Mutex<State>>,
     weather: Arc<Mutex<Option<Arc<Faults>>>>,
     /// How long every answer waits.
@@ -530,4 +530,91 @@ pub fn max_overlap(arrivals: &[Instant], delay: Duration) -> usize {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// The stateful fake of any registered vendor. Every match here is over the whole registry with no
+/// fallback arm: a vendor added to `sync::connectors` does not compile here until it has a fake.
+pub enum AnyFake {
+    Vendor(FakeVendor),
+    Workspace365(crate::fake_w365::FakeWorkspace365),
+}
+
+impl AnyFake {
+    pub async fn start(kind: scim_bridge::config::TargetKind) -> (MockServer, Self) {
+        use scim_bridge::config::TargetKind;
+        let vendor = match kind {
+            TargetKind::Workspace365 => {
+                let (server, fake) = crate::fake_w365::FakeWorkspace365::start(Duration::ZERO).await;
+                return (server, Self::Workspace365(fake));
+            }
+            TargetKind::Esign => Vendor::Esign,
+            TargetKind::Cyberark => Vendor::Cyberark,
+            TargetKind::Docusign => Vendor::Docusign,
+            TargetKind::Eloqua => Vendor::Eloqua,
+        };
+        let (server, fake) = FakeVendor::start(vendor).await;
+        (server, Self::Vendor(fake))
+    }
+
+    /// The users the vendor holds (Workspace365's as `email`, `firstName`, `lastName`, `active`).
+    pub fn users(&self) -> Vec<Value> {
+        match self {
+            Self::Vendor(fake) => fake.users(),
+            Self::Workspace365(fake) => fake
+                .users()
+                .into_iter()
+                .map(|(email, u)| json!({"email": email, "firstName": u.first_name, "lastName": u.last_name, "active": u.active}))
+                .collect(),
+        }
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        match self {
+            Self::Vendor(fake) => fake.calls(),
+            Self::Workspace365(fake) => fake.calls(),
+        }
+    }
+
+    /// Calls the bridge should never make: a create of a user the vendor already holds.
+    pub fn duplicate_creates(&self) -> usize {
+        match self {
+            Self::Vendor(fake) => fake.violations().len(),
+            Self::Workspace365(fake) => fake.duplicate_creates(),
+        }
+    }
+
+    pub fn count(&self, call: &str) -> usize {
+        self.calls().iter().filter(|c| c.as_str() == call).count()
+    }
+
+    /// Puts a user in the vendor directly, in the vendor's own shape: filed under `key` (its
+    /// e-mail, which is also its username), with vendor id `n`.
+    pub fn seed_user(&self, n: u64, key: &str, first: &str, last: &str, active: bool) {
+        let fake = match self {
+            Self::Vendor(fake) => fake,
+            Self::Workspace365(fake) => {
+                let user = crate::fake_w365::VendorUser {
+                    first_name: first.into(),
+                    last_name: last.into(),
+                    active,
+                };
+                fake.state.lock().unwrap().users.insert(key.into(), user);
+                return;
+            }
+        };
+        let id = n.to_string();
+        let user = match fake.vendor {
+            Vendor::Esign => {
+                json!({"SystemUserId": id, "Username": key, "FirstName": first, "LastName": last, "Active": active})
+            }
+            Vendor::Cyberark => json!({"id": n, "username": key, "enableUser": active, "suspended": false,
+                "source": "CyberArk", "componentUser": false, "userType": "EPVUser", "location": "\\",
+                "personalDetails": {"firstName": first, "lastName": last}, "internet": {"businessEmail": key}}),
+            Vendor::Docusign => json!({"userId": id, "email": key, "userName": format!("{first} {last}"),
+                "firstName": first, "lastName": last, "userStatus": if active { "Active" } else { "Closed" }}),
+            Vendor::Eloqua => json!({"type": "User", "id": id, "emailAddress": key, "loginName": key,
+                "firstName": first, "lastName": last, "isDisabled": if active { "False" } else { "True" }}),
+        };
+        fake.seed(&id, user);
+    }
 }

@@ -27,6 +27,7 @@ mod operators;
 mod patch;
 mod plan;
 mod reconcile;
+mod reconcile_props;
 mod replicas;
 mod sync_breaker;
 mod sync_lifecycle;

@@ -66,6 +66,8 @@ struct Item<'a, R> {
     /// A create the vendor refused as taken: should the second look-up still find nobody, the
     /// refusal stands rather than a second create.
     refused_create: Option<ConnectorError>,
+    /// The vendor's words when it contradicted the first look-up.
+    contradicted: Option<String>,
 }
 
 impl<'a, R> Item<'a, R> {
@@ -80,6 +82,7 @@ impl<'a, R> Item<'a, R> {
             outcome: Ok(()),
             again: None,
             refused_create: None,
+            contradicted: None,
         }
     }
 
@@ -162,10 +165,12 @@ impl<'a, R> Item<'a, R> {
                 return;
             }
             Ok(Applied::Vanished(answer)) => {
+                self.contradicted = Some(answer.to_string());
                 self.again = Some(answer);
                 return;
             }
             Ok(Applied::Taken(answer)) => {
+                self.contradicted = Some(answer.to_string());
                 self.refused_create = Some(answer.clone());
                 self.again = Some(answer);
                 return;
@@ -258,6 +263,7 @@ impl<'a, R> Item<'a, R> {
             link,
             note,
             steps: self.steps,
+            contradicted: self.contradicted,
         })
     }
 }

@@ -300,7 +300,8 @@ impl Esign {
                 "the API key was refused: {failure}"
             ))));
         }
-        if response.status == 404 || lower.contains("doesn't exist") || lower.contains("does not exist") {
+        let missing = ["doesn't exist", "does not exist", "not found"];
+        if response.status == 404 || missing.iter().any(|m| lower.contains(m)) {
             return Ok(Reply::NotFound);
         }
         if !response.is_success() {

@@ -62,6 +62,9 @@ struct Scenario {
     held: Held,
     /// Another record under a key that contains this user's (a search by substring finds both).
     namesake: bool,
+    /// A second record under the very same key, closed or disabled, where the vendor allows two
+    /// (DocuSign: older accounts; Eloqua).
+    duplicate: bool,
     link: LinkShape,
     wanted: Wanted,
 }
@@ -83,10 +86,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         1 => Just(Wanted::Absent),
         1 => Just(Wanted::Retired),
     ];
-    (held, any::<bool>(), link, wanted)
-        .prop_map(|(held, namesake, link, wanted)| Scenario {
+    (held, any::<bool>(), any::<bool>(), link, wanted)
+        .prop_map(|(held, namesake, duplicate, link, wanted)| Scenario {
             held,
             namesake,
+            duplicate,
             link,
             wanted,
         })
@@ -150,7 +154,7 @@ impl Scenario {
         }
     }
 
-    fn seed(&self, fake: &AnyFake) {
+    fn seed(&self, kind: TargetKind, fake: &AnyFake) {
         match self.held {
             Held::Nothing => {}
             Held::Same { active } => fake.seed_user(7, KEY, "Ann", "Lee", active),
@@ -158,6 +162,9 @@ impl Scenario {
         }
         if self.namesake {
             fake.seed_user(99, &format!("jo{KEY}"), "Jo", "Ann", true);
+        }
+        if self.duplicate && matches!(kind, TargetKind::Docusign | TargetKind::Eloqua) {
+            fake.seed_user(8, KEY, "Dup", "Lee", false);
         }
     }
 }
@@ -241,7 +248,7 @@ fn calling(steps: &[Step]) -> Vec<Step> {
 async fn plan_then_write(kind: TargetKind, scenario: Scenario) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let (server, fake) = AnyFake::start(kind).await;
-    scenario.seed(&fake);
+    scenario.seed(kind, &fake);
     let target = target_for(kind, &server.uri(), dir.path());
     let http = scim_bridge::sync::client::http_client(std::time::Duration::from_secs(5)).unwrap();
     let connector = Connector::build(&target, http, Default::default(), Default::default(), None).unwrap();

@@ -200,7 +200,7 @@ async fn converge(users: usize, rate: f64) -> Run {
                 .map(|r| {
                     (
                         r.target.clone(),
-                        r.state.clone(),
+                        r.state.to_string(),
                         r.attempts,
                         r.last_error.clone().unwrap_or_default().chars().take(80).collect(),
                     )

@@ -2,6 +2,7 @@
 //! and latency; sync queue depth and dead rows per target; vendor calls by target, outcome and
 //! latency. Counters are kept by the `metrics` facade; the queue gauges are read at scrape time.
 use super::AppState;
+use crate::store::{QueueState, TargetState};
 use actix_web::{web, HttpResponse};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -67,9 +68,6 @@ pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
     ::metrics::histogram!("scim_bridge_http_request_duration_seconds", &labels[..2]).record(seconds);
 }
 
-/// The states a target can be in (`v_target_status.state`).
-const TARGET_STATES: [&str; 4] = ["closed", "open", "half_open", "paused"];
-
 /// `scim_bridge_target_state{target, state}`: 1 for the state each configured target is in, 0 for
 /// the others, as the worker last recorded it.
 async fn record_target_states(state: &AppState) {
@@ -81,10 +79,11 @@ async fn record_target_states(state: &AppState) {
         let current = rows
             .iter()
             .find(|r| r.target == target)
-            .map_or("closed", |r| r.state.as_str());
-        for name in TARGET_STATES {
-            let value = if name == current { 1.0 } else { 0.0 };
-            ::metrics::gauge!("scim_bridge_target_state", "target" => target.to_owned(), "state" => name).set(value);
+            .map_or(TargetState::Closed, |r| r.state);
+        for state in TargetState::ALL.iter().copied() {
+            let value = if state == current { 1.0 } else { 0.0 };
+            ::metrics::gauge!("scim_bridge_target_state", "target" => target.to_owned(), "state" => state.as_str())
+                .set(value);
         }
     }
 }
@@ -96,12 +95,13 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     match state.store.queue_counts().await {
         Ok(counts) => {
             for target in state.store.target_names() {
-                for queue_state in ["pending", "dead"] {
+                for queue_state in [QueueState::Pending, QueueState::Dead] {
                     let depth = counts
                         .iter()
-                        .find(|(t, s, _)| t == target && s == queue_state)
+                        .find(|(t, s, _)| t == target && *s == queue_state)
                         .map_or(0, |(_, _, n)| *n);
-                    ::metrics::gauge!("scim_bridge_sync_queue_rows", "target" => target.to_owned(), "state" => queue_state)
+                    let label = queue_state.as_str();
+                    ::metrics::gauge!("scim_bridge_sync_queue_rows", "target" => target.to_owned(), "state" => label)
                         .set(depth as f64);
                 }
             }

@@ -1,11 +1,12 @@
 //! The worker's side of the queue: leasing due rows, reading what a reconcile needs, and recording
 //! its outcome in the transaction that clears the row (docs/architecture.md).
-use super::db::{args, Arg, Db, Dialect, Tx};
-use super::links::{upsert_link, Link, LinkState};
+use super::db::{args, Arg, Dialect, Tx};
+use super::links::{upsert_link, Link};
 use super::resource::arguments;
+use super::states::{EventAction, LinkState};
 use super::sync_queue::purge_tombstone;
 use super::timestamp::Timestamp;
-use super::{now_timestamp, StoreError};
+use super::StoreError;
 use time::OffsetDateTime;
 
 /// A row the worker has leased.
@@ -54,7 +55,7 @@ pub struct Success<'a> {
 /// What one reconcile did, for the `events` log.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub action: &'static str,
+    pub action: EventAction,
     pub http_status: Option<u16>,
     pub latency_ms: f64,
     pub error: Option<String>,
@@ -107,7 +108,7 @@ impl super::Store {
     /// lease runs out. On PostgreSQL other replicas may hold leases this minute: they are left to
     /// run out.
     pub async fn release_leases(&self) -> Result<u64, StoreError> {
-        if let Db::Postgres(_) = self.db {
+        if self.is_shared() {
             return Ok(0);
         }
         Ok(self
@@ -257,7 +258,7 @@ impl super::Store {
             .db
             .execute(
                 "UPDATE sync_queue SET state = 'pending', due_at = $2 WHERE target = $1 AND state = 'planned'",
-                args![target, now_timestamp()],
+                args![target, self.db.now()],
             )
             .await?;
         if done > 0 {
@@ -356,10 +357,10 @@ async fn insert_event(tx: &mut Tx, claim: &Claim, event: &Event) -> Result<(), S
             "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error, note)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             args![
-                now_timestamp(),
+                tx.now(),
                 &claim.target,
                 &claim.resource_id,
-                event.action,
+                event.action.as_str(),
                 event.http_status.map(i64::from),
                 event.latency_ms,
                 &event.error,

@@ -4,6 +4,7 @@
 //! them), and asks `Dialect` for the few fragments that differ.
 use super::timestamp::Timestamp;
 use super::warm::Warm;
+use crate::clock::Clock;
 use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqlitePool, SqliteRow};
 use sqlx::{Arguments, FromRow, Transaction};
@@ -208,7 +209,7 @@ impl Dialect {
 
 /// The pools of one database.
 #[derive(Clone, Debug)]
-pub(super) enum Db {
+enum Pools {
     /// WAL readers, and a single-connection writer pool so that writers queue in the application
     /// rather than meet "database is locked".
     Sqlite { read: SqlitePool, write: SqlitePool },
@@ -221,50 +222,76 @@ pub(super) enum Db {
 /// connection that sat idle can have been dropped by a restart or a failover.
 pub(super) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
+/// One database: its pools, and the clock its timestamps are read from.
+#[derive(Clone, Debug)]
+pub(super) struct Db {
+    pools: Pools,
+    clock: Arc<Clock>,
+}
+
 impl Db {
+    pub fn sqlite(read: SqlitePool, write: SqlitePool) -> Self {
+        Self {
+            pools: Pools::Sqlite { read, write },
+            clock: Arc::default(),
+        }
+    }
+
     pub fn postgres(pool: PgPool) -> Self {
-        Self::Postgres(Arc::new(Warm::new(pool)))
+        Self {
+            pools: Pools::Postgres(Arc::new(Warm::new(pool))),
+            clock: Arc::default(),
+        }
+    }
+
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
+    }
+
+    /// Now, in the stored form.
+    pub fn now(&self) -> String {
+        super::format_timestamp(self.clock.now_utc())
     }
 
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Self::Sqlite { .. } => Dialect::Sqlite,
-            Self::Postgres(_) => Dialect::Postgres,
+        match &self.pools {
+            Pools::Sqlite { .. } => Dialect::Sqlite,
+            Pools::Postgres(_) => Dialect::Postgres,
         }
     }
 
     /// Rows of a query that only reads.
     pub async fn read<T: Row>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
-        match self {
-            Self::Sqlite { read, .. } => {
+        match &self.pools {
+            Pools::Sqlite { read, .. } => {
                 sqlx::query_as_with::<Sqlite, T, _>(sql, sqlite_args(args)?)
                     .fetch_all(read)
                     .await
             }
-            Self::Postgres(warm) => pg_rows(warm, sql, args).await,
+            Pools::Postgres(warm) => pg_rows(warm, sql, args).await,
         }
     }
 
     /// Rows of a statement that writes (`RETURNING`), in a transaction of its own.
     pub async fn write<T: Row>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
-        match self {
-            Self::Sqlite { write, .. } => {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
                 sqlx::query_as_with::<Sqlite, T, _>(sql, sqlite_args(args)?)
                     .fetch_all(write)
                     .await
             }
-            Self::Postgres(warm) => pg_rows(warm, sql, args).await,
+            Pools::Postgres(warm) => pg_rows(warm, sql, args).await,
         }
     }
 
     /// Runs a statement that writes; how many rows it touched.
     pub async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
-        let done = match self {
-            Self::Sqlite { write, .. } => sqlx::query_with::<Sqlite, _>(sql, sqlite_args(args)?)
+        let done = match &self.pools {
+            Pools::Sqlite { write, .. } => sqlx::query_with::<Sqlite, _>(sql, sqlite_args(args)?)
                 .execute(write)
                 .await?
                 .rows_affected(),
-            Self::Postgres(warm) => {
+            Pools::Postgres(warm) => {
                 let arguments = pg_args(args)?;
                 let mut lent = warm.lend(IDLE_BEFORE_PING).await?;
                 let done = sqlx::query_with::<Postgres, _>(sql, arguments)
@@ -278,19 +305,20 @@ impl Db {
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Self::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
-            Self::Postgres(warm) => Tx::Postgres(warm.pool.begin().await?),
-        })
+        let inner = match &self.pools {
+            Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin().await?),
+            Pools::Postgres(warm) => TxInner::Postgres(warm.pool.begin().await?),
+        };
+        Ok(Tx { inner, now: self.now() })
     }
 
     pub async fn close(&self) {
-        match self {
-            Self::Sqlite { read, write } => {
+        match &self.pools {
+            Pools::Sqlite { read, write } => {
                 write.close().await;
                 read.close().await;
             }
-            Self::Postgres(warm) => warm.close().await,
+            Pools::Postgres(warm) => warm.close().await,
         }
     }
 }
@@ -307,27 +335,38 @@ async fn pg_rows<T: Row>(warm: &Warm, sql: &str, args: &[Arg<'_>]) -> Result<Vec
 }
 
 /// A write transaction; dropped without `commit`, it rolls back.
-pub(super) enum Tx {
+pub(super) struct Tx {
+    inner: TxInner,
+    /// The transaction's time: every timestamp it writes is this one.
+    now: String,
+}
+
+enum TxInner {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Self::Sqlite(_) => Dialect::Sqlite,
-            Self::Postgres(_) => Dialect::Postgres,
+        match self.inner {
+            TxInner::Sqlite(_) => Dialect::Sqlite,
+            TxInner::Postgres(_) => Dialect::Postgres,
         }
     }
 
+    /// The transaction's time, in the stored form.
+    pub fn now(&self) -> String {
+        self.now.clone()
+    }
+
     pub async fn rows<T: Row>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
-        match self {
-            Self::Sqlite(tx) => {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => {
                 sqlx::query_as_with::<Sqlite, T, _>(sql, sqlite_args(args)?)
                     .fetch_all(&mut **tx)
                     .await
             }
-            Self::Postgres(tx) => {
+            TxInner::Postgres(tx) => {
                 sqlx::query_as_with::<Postgres, T, _>(sql, pg_args(args)?)
                     .fetch_all(&mut **tx)
                     .await
@@ -336,12 +375,12 @@ impl Tx {
     }
 
     pub async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
-        let done = match self {
-            Self::Sqlite(tx) => sqlx::query_with::<Sqlite, _>(sql, sqlite_args(args)?)
+        let done = match &mut self.inner {
+            TxInner::Sqlite(tx) => sqlx::query_with::<Sqlite, _>(sql, sqlite_args(args)?)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
-            Self::Postgres(tx) => sqlx::query_with::<Postgres, _>(sql, pg_args(args)?)
+            TxInner::Postgres(tx) => sqlx::query_with::<Postgres, _>(sql, pg_args(args)?)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
@@ -350,9 +389,9 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Self::Sqlite(tx) => tx.commit().await,
-            Self::Postgres(tx) => tx.commit().await,
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await,
+            TxInner::Postgres(tx) => tx.commit().await,
         }
     }
 }

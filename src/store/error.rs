@@ -24,6 +24,10 @@ pub enum StoreError {
     Unavailable(#[source] sqlx::Error),
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// A stored value the code does not know (a newer version's word, a hand edit): refused,
+    /// never taken for a default.
+    #[error("a stored value cannot be read: {0}")]
+    Unreadable(String),
     #[error("stored document is not valid JSON")]
     Corrupt(#[from] serde_json::Error),
     #[error(transparent)]
@@ -58,6 +62,7 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.code().as_deref() == Some("22P05") => Self::Invalid(
                 crate::scim::ScimError::invalid_value("a value holds U+0000 (NUL), which cannot be stored"),
             ),
+            sqlx::Error::ColumnDecode { index, source } => Self::Unreadable(format!("column {index}: {source}")),
             _ if is_transient(&e) => Self::Unavailable(e),
             _ => Self::Database(e),
         }

@@ -3,7 +3,7 @@
 use super::db::{args, Dialect, Tx};
 use super::query::GROUPS;
 use super::resource::{Page, StoredResource};
-use super::{now_timestamp, Store, StoreError};
+use super::{Store, StoreError};
 use crate::scim::eval::element_matches;
 use crate::scim::list::ListQuery;
 use crate::scim::members::{MemberOp, MemberRef, MemberType};
@@ -67,13 +67,7 @@ impl Store {
         let group = tx
             .rows::<StoredGroup>(
                 &sql,
-                args![
-                    &id,
-                    display_name(document),
-                    external_id(document),
-                    &doc,
-                    now_timestamp()
-                ],
+                args![&id, display_name(document), external_id(document), &doc, tx.now()],
             )
             .await
             .map_err(|e| named(e.into(), document))?
@@ -154,7 +148,7 @@ impl Store {
         let group = tx
             .rows::<StoredGroup>(
                 &sql,
-                args![display_name(&after), external_id(&after), &doc, now_timestamp(), id],
+                args![display_name(&after), external_id(&after), &doc, tx.now(), id],
             )
             .await
             .map_err(|e| named(e.into(), &after))?

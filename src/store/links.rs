@@ -1,43 +1,9 @@
 //! The id-mapping table `links`: one row per (user, target), what the bridge last made the vendor
 //! hold there, its state typed in the column.
 use super::db::{args, Tx};
-use super::{now_timestamp, Store, StoreError};
+use super::{Store, StoreError};
 
-/// Where a link stands (the `links.state` column; a value outside these fails to read).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkState {
-    /// The vendor holds the user as `pushed_*` say.
-    Linked,
-    /// A create was sent and its outcome is unknown (timeout, crash): look the user up before creating.
-    Creating,
-    /// The user is gone from the vendor.
-    Gone,
-}
-
-impl LinkState {
-    /// The column's word for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Linked => "linked",
-            Self::Creating => "creating",
-            Self::Gone => "gone",
-        }
-    }
-
-    fn parse(word: &str) -> Option<Self> {
-        [Self::Linked, Self::Creating, Self::Gone]
-            .into_iter()
-            .find(|s| s.as_str() == word)
-    }
-}
-
-super::text_column!(LinkState, LinkState::parse);
-
-impl std::fmt::Display for LinkState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+pub use super::states::LinkState;
 
 /// The id-mapping record for one (user, target), a `links` row: what we last made the vendor hold.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -113,7 +79,7 @@ pub(super) async fn upsert_link(tx: &mut Tx, resource_id: &str, target: &str, li
                 &link.remote_key,
                 &link.pushed_hash,
                 link.pushed_active,
-                now_timestamp()
+                tx.now()
             ],
         )
         .await?;

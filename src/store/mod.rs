@@ -18,6 +18,7 @@ mod query;
 mod resource;
 mod sessions;
 mod shared_limits;
+mod states;
 mod sync_queue;
 mod target_state;
 mod timestamp;
@@ -30,9 +31,10 @@ mod warm;
 pub use claims::{Claim, Event, Success, SyncView};
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
-pub use links::{Link, LinkState};
+pub use links::Link;
 pub use operators::{DeadRow, EventFilter, EventRow, ListedEvent, LookedUp, TargetStatus};
 pub use resource::{Page, StoredResource};
+pub use states::{BreakerState, EventAction, LinkState, QueueState, TargetState};
 pub use sync_queue::{SyncRow, TargetScope};
 pub use target_state::TargetStateRow;
 pub use tokens::TokenRecord;
@@ -139,6 +141,18 @@ impl Store {
     /// Which backend this store runs on.
     pub fn dialect(&self) -> Dialect {
         self.db.dialect()
+    }
+
+    /// The clock this store's timestamps are read from; its worker reads the same one.
+    pub fn clock(&self) -> std::sync::Arc<crate::clock::Clock> {
+        self.db.clock().clone()
+    }
+
+    /// Whether other processes (replicas) may work this database at the same time: then leases,
+    /// concurrency slots, rate limits, breakers and probes are held with them through it. A SQLite
+    /// file is one `serve`'s own.
+    pub fn is_shared(&self) -> bool {
+        self.db.dialect() == Dialect::Postgres
     }
 
     /// The same store, queueing fan-out for these targets on every change.
@@ -324,7 +338,7 @@ async fn connect_sqlite(url: &str) -> Result<Db, StoreError> {
         .test_before_acquire(false)
         .connect_with(options.pragma("cache_size", "-2000"))
         .await?;
-    Ok(Db::Sqlite { read, write })
+    Ok(Db::sqlite(read, write))
 }
 
 /// PostgreSQL: one pool; the migrations run under sqlx's advisory lock, so replicas starting at

@@ -1,9 +1,10 @@
 //! What operators ask of the sync engine (`scim-bridge sync …`, `scim-bridge lookup`): per-target
 //! status, retrying rows now, re-queueing a whole target, and one user's full story.
 use super::db::{args, Arg};
-use super::links::{upsert_link, Link, LinkState};
+use super::links::{upsert_link, Link};
+use super::states::{EventAction, LinkState, TargetState};
 use super::sync_queue::{enqueue_user, SyncRow};
-use super::{now_timestamp, Store, StoreError};
+use super::{Store, StoreError};
 
 /// One target's queue, as `sync status` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -13,8 +14,7 @@ pub struct TargetStatus {
     pub dead: i64,
     pub oldest_due: Option<String>,
     pub last_success: Option<String>,
-    /// `closed`, `open`, `half_open`, or `paused` (waiting for the vendor's reset).
-    pub state: String,
+    pub state: TargetState,
     pub open_until: Option<String>,
     pub paused_until: Option<String>,
     pub pause_reason: Option<String>,
@@ -52,7 +52,7 @@ pub struct ListedEvent {
     pub at: String,
     pub target: String,
     pub resource_id: String,
-    pub action: String,
+    pub action: EventAction,
     pub http_status: Option<i64>,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
@@ -75,7 +75,7 @@ pub struct DeadRow {
 pub struct EventRow {
     pub at: String,
     pub target: String,
-    pub action: String,
+    pub action: EventAction,
     pub http_status: Option<i64>,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
@@ -123,7 +123,7 @@ impl Store {
                     dead: 0,
                     oldest_due: None,
                     last_success: None,
-                    state: "closed".into(),
+                    state: TargetState::Closed,
                     open_until: None,
                     paused_until: None,
                     pause_reason: None,
@@ -160,7 +160,7 @@ impl Store {
             .execute(
                 "UPDATE sync_queue SET state = 'pending', due_at = $3, attempts = 0, generation = generation + 1
                  WHERE ($1 IS NULL OR target = $1) AND ($2 IS NULL OR resource_id = $2)",
-                args![target, user_id, now_timestamp()],
+                args![target, user_id, self.db.now()],
             )
             .await?;
         if done > 0 {
@@ -306,7 +306,7 @@ impl Store {
             "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at) VALUES ($1, $2, $3, $3)
              ON CONFLICT (resource_id, target) DO UPDATE SET due_at = excluded.due_at,
                  generation = sync_queue.generation + 1, state = 'pending', attempts = 0, last_error = NULL",
-            args![id, target, now_timestamp()],
+            args![id, target, tx.now()],
         )
         .await?;
         tx.commit().await?;

@@ -3,7 +3,8 @@
 use super::db::{args, Arg, Dialect, Tx};
 use super::query::{Compiler, Sql, USERS};
 use super::resource::arguments;
-use super::{now_timestamp, StoreError};
+use super::states::QueueState;
+use super::StoreError;
 use crate::scim::{schema, Filter, ScimError};
 
 /// Parameters before a scope's own in the statements that embed it (`enqueue_user`, `sync_view`).
@@ -56,7 +57,7 @@ impl TargetScope {
 /// it is due now. Returns how many rows were queued or moved.
 pub(super) async fn enqueue_user(tx: &mut Tx, targets: &[&TargetScope], id: &str) -> Result<u64, StoreError> {
     let mut queued = 0;
-    let now = now_timestamp();
+    let now = tx.now();
     for target in targets {
         let (scope, scope_binds) = target
             .enqueue_scope
@@ -89,7 +90,7 @@ pub(super) async fn hand_over_password(tx: &mut Tx, id: &str, target: &str, seal
         "INSERT INTO password_handover (resource_id, target, sealed, created)
          SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM sync_queue WHERE resource_id = $1 AND target = $2)
          ON CONFLICT (resource_id, target) DO UPDATE SET sealed = excluded.sealed, created = excluded.created",
-        args![id, target, sealed, now_timestamp()],
+        args![id, target, sealed, tx.now()],
     )
     .await?;
     Ok(())
@@ -118,7 +119,7 @@ pub(super) async fn purge_tombstone(tx: &mut Tx, id: &str) -> Result<(), StoreEr
 pub struct SyncRow {
     pub resource_id: String,
     pub target: String,
-    pub state: String,
+    pub state: QueueState,
     pub generation: i64,
     pub attempts: i64,
     pub due_at: String,
@@ -127,7 +128,7 @@ pub struct SyncRow {
 
 impl super::Store {
     /// Queued rows counted by (target, state), for `/metrics` and `sync status`.
-    pub async fn queue_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+    pub async fn queue_counts(&self) -> Result<Vec<(String, QueueState, i64)>, StoreError> {
         Ok(self
             .db
             .read(

@@ -2,15 +2,15 @@
 //! circuit breaker and a vendor's announced reset, so that both survive a restart and operators see
 //! them (`sync status`, `v_target_status`, `/metrics`).
 use super::db::args;
+use super::states::BreakerState;
 use super::timestamp::Timestamp;
-use super::{now_timestamp, Store, StoreError};
+use super::{Store, StoreError};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetStateRow {
     pub target: String,
-    /// `closed`, `open` or `half_open`.
-    pub breaker: String,
+    pub breaker: BreakerState,
     pub failures: i64,
     pub trips: i64,
     pub open_until: Option<OffsetDateTime>,
@@ -27,7 +27,7 @@ impl Store {
                 .execute(
                     "INSERT INTO target_state (target, breaker, updated_at) VALUES ($1, 'closed', $2)
                      ON CONFLICT (target) DO NOTHING",
-                    args![name, now_timestamp()],
+                    args![name, self.db.now()],
                 )
                 .await?;
         }
@@ -48,13 +48,13 @@ impl Store {
              WHERE NOT (target_state.breaker <> 'closed' AND excluded.breaker = 'closed' AND excluded.failures > 0)",
                 args![
                     &row.target,
-                    &row.breaker,
+                    row.breaker.as_str(),
                     row.failures,
                     row.trips,
                     row.open_until.map(Timestamp),
                     row.paused_until.map(Timestamp),
                     &row.pause_reason,
-                    now_timestamp()
+                    self.db.now()
                 ],
             )
             .await?;
@@ -64,7 +64,7 @@ impl Store {
     pub async fn target_states(&self) -> Result<Vec<TargetStateRow>, StoreError> {
         type Columns = (
             String,
-            String,
+            BreakerState,
             i64,
             i64,
             Option<Timestamp>,
@@ -104,7 +104,7 @@ impl Store {
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        if self.dialect() == super::Dialect::Sqlite {
+        if !self.is_shared() {
             return Ok(true);
         }
         let taken = self

@@ -1,6 +1,6 @@
 //! Inbound bearer tokens: only the SHA-256 of each secret is stored.
 use super::db::args;
-use super::{now_timestamp, Store, StoreError};
+use super::{Store, StoreError};
 use sqlx::FromRow;
 
 /// What a token opens: the SCIM API (IdPs) or the operator console.
@@ -53,7 +53,7 @@ impl Store {
         self.db
             .execute(
                 "INSERT INTO tokens (name, secret_sha256, created, scope) VALUES ($1, $2, $3, $4)",
-                args![name, secret_sha256, now_timestamp(), scope.as_str()],
+                args![name, secret_sha256, self.db.now(), scope.as_str()],
             )
             .await?;
         self.tokens_did_change();
@@ -85,7 +85,7 @@ impl Store {
             .db
             .execute(
                 "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
-                args![now_timestamp(), name],
+                args![self.db.now(), name],
             )
             .await?;
         self.tokens_did_change();
@@ -99,7 +99,7 @@ impl Store {
         self.db
             .execute(
                 "UPDATE tokens SET last_used = $1 WHERE name = $2",
-                args![now_timestamp(), name],
+                args![self.db.now(), name],
             )
             .await?;
         Ok(())

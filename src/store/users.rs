@@ -2,7 +2,7 @@
 use super::db::{args, Arg, Dialect};
 use super::query::USERS;
 use super::resource::{Page, StoredResource};
-use super::{now_timestamp, Store, StoreError};
+use super::{Store, StoreError};
 use crate::scim::list::ListQuery;
 use crate::scim::resource::{Document, Version};
 use serde_json::Value;
@@ -70,13 +70,18 @@ static UPDATE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn update_args<'q>(id: &'q str, expected: Version, document: &'q Document) -> Result<Vec<Arg<'q>>, StoreError> {
+fn update_args<'q>(
+    id: &'q str,
+    expected: Version,
+    document: &'q Document,
+    now: String,
+) -> Result<Vec<Arg<'q>>, StoreError> {
     let fields = indexed(document);
     Ok(vec![
         fields.user_name.into(),
         fields.external_id.into(),
         serde_json::to_string(document)?.into(),
-        now_timestamp().into(),
+        now.into(),
         id.into(),
         expected.0.into(),
     ])
@@ -90,14 +95,14 @@ static INSERT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn insert_args<'q>(id: &'q str, document: &'q Document) -> Result<Vec<Arg<'q>>, StoreError> {
+fn insert_args<'q>(id: &'q str, document: &'q Document, now: String) -> Result<Vec<Arg<'q>>, StoreError> {
     let fields = indexed(document);
     Ok(vec![
         id.into(),
         fields.user_name.into(),
         fields.external_id.into(),
         serde_json::to_string(document)?.into(),
-        now_timestamp().into(),
+        now.into(),
     ])
 }
 
@@ -119,7 +124,7 @@ impl Store {
     /// A `password` is held (sealed) only for the targets that take one, and only with a secrets key.
     pub async fn insert_user(&self, document: &Document, password: Option<&str>) -> Result<StoredUser, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let args = insert_args(&id, document)?;
+        let args = insert_args(&id, document, self.db.now())?;
         // Without targets the write is one statement; with them, its fan-out is queued with it.
         let rows = if self.targets.is_empty() {
             self.db
@@ -148,7 +153,9 @@ impl Store {
         let (mut outcomes, mut queued) = (Vec::with_capacity(users.len()), 0);
         for (document, password) in users {
             let id = uuid::Uuid::new_v4().to_string();
-            let rows: Vec<StoredUser> = tx.rows(&INSERT_UNLESS_TAKEN, &insert_args(&id, document)?).await?;
+            let rows: Vec<StoredUser> = tx
+                .rows(&INSERT_UNLESS_TAKEN, &insert_args(&id, document, tx.now())?)
+                .await?;
             match rows.into_iter().next() {
                 None => outcomes.push(Err(named(
                     StoreError::Conflict {
@@ -244,7 +251,7 @@ impl Store {
             return Ok(current);
         }
         let saved = tx
-            .rows::<StoredUser>(&UPDATE, &update_args(id, current.version(), &after)?)
+            .rows::<StoredUser>(&UPDATE, &update_args(id, current.version(), &after, tx.now())?)
             .await
             .map_err(|e| named(e.into(), &after))?
             .pop()
@@ -266,7 +273,7 @@ impl Store {
         document: &Document,
         password: Option<&str>,
     ) -> Result<StoredUser, StoreError> {
-        let args = update_args(id, expected, document)?;
+        let args = update_args(id, expected, document, self.db.now())?;
         let updated = if self.targets.is_empty() {
             self.db.write::<StoredUser>(&UPDATE, &args).await
         } else {
@@ -293,7 +300,7 @@ impl Store {
                 "INSERT INTO user_tombstones (id, doc, deleted_at)
                  SELECT id, doc, $3 FROM users WHERE id = $1 AND ($2 IS NULL OR version = $2)
                  ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, deleted_at = excluded.deleted_at",
-                args![id, expected, now_timestamp()],
+                args![id, expected, tx.now()],
             )
             .await?;
         }

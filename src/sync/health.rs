@@ -9,6 +9,7 @@
 //!
 //! Time is passed in (`now`), so tests move it; the worker persists every change (`Snapshot`) so
 //! that a restart keeps an open breaker and a known reset.
+use crate::store::BreakerState;
 use rand::Rng;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -38,11 +39,11 @@ pub enum Breaker {
 }
 
 impl Breaker {
-    pub fn name(&self) -> &'static str {
+    pub fn state(&self) -> BreakerState {
         match self {
-            Self::Closed { .. } => "closed",
-            Self::Open { .. } => "open",
-            Self::HalfOpen { .. } => "half_open",
+            Self::Closed { .. } => BreakerState::Closed,
+            Self::Open { .. } => BreakerState::Open,
+            Self::HalfOpen { .. } => BreakerState::HalfOpen,
         }
     }
 }
@@ -85,8 +86,8 @@ pub struct Snapshot {
 /// A state change worth one log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
-    pub from: &'static str,
-    pub to: &'static str,
+    pub from: BreakerState,
+    pub to: BreakerState,
     pub until: Option<SystemTime>,
 }
 
@@ -150,11 +151,11 @@ impl Health {
             Breaker::Open { trips, .. } | Breaker::HalfOpen { trips, .. } => trips,
             Breaker::Closed { .. } => return None,
         };
-        let from = state.breaker.name();
+        let from = state.breaker.state();
         state.breaker = Breaker::HalfOpen { trips, probing: true };
-        (from != "half_open").then_some(Transition {
+        (from != BreakerState::HalfOpen).then_some(Transition {
             from,
-            to: "half_open",
+            to: BreakerState::HalfOpen,
             until: None,
         })
     }
@@ -183,7 +184,7 @@ impl Health {
     /// Records a reconcile's verdict; returns the transition it caused, if any.
     pub fn record(&self, verdict: Verdict, probe: bool, now: SystemTime) -> Option<Transition> {
         let mut state = self.lock();
-        let from = state.breaker.name();
+        let from = state.breaker.state();
         let next = match (state.breaker, verdict) {
             (_, Verdict::None) => match state.breaker {
                 // A probe that decided nothing: another probe may go.
@@ -203,9 +204,9 @@ impl Health {
             Breaker::Open { until, .. } => Some(until),
             _ => None,
         };
-        (from != next.name()).then_some(Transition {
+        (from != next.state()).then_some(Transition {
             from,
-            to: next.name(),
+            to: next.state(),
             until,
         })
     }
@@ -221,7 +222,7 @@ impl Health {
                 state.pause = Some(pause.clone());
             }
         }
-        let from = state.breaker.name();
+        let from = state.breaker.state();
         let next = match (state.breaker, recorded.breaker) {
             (Breaker::Closed { .. }, Breaker::Open { until, trips }) if until > now => Breaker::Open { until, trips },
             (Breaker::Open { until: mine, .. }, Breaker::Open { until, trips }) if newer && until > mine => {
@@ -241,7 +242,7 @@ impl Health {
         };
         Some(Transition {
             from,
-            to: next.name(),
+            to: next.state(),
             until,
         })
     }
@@ -310,7 +311,10 @@ mod tests {
             }),
         };
         let opened = health.adopt(&recorded, false, at(0)).unwrap();
-        assert_eq!((opened.from, opened.to, opened.until), ("closed", "open", Some(at(50))));
+        assert_eq!(
+            (opened.from, opened.to, opened.until),
+            (BreakerState::Closed, BreakerState::Open, Some(at(50)))
+        );
         assert_eq!(health.snapshot(), recorded);
         // An earlier reset and a breaker whose wait is over change nothing.
         let older = Snapshot {
@@ -354,7 +358,7 @@ mod tests {
         assert_eq!(health.adopt(&closed, false, at(5)), None);
         // Another replica's probe closed it.
         let taken = health.adopt(&closed, true, at(12)).unwrap();
-        assert_eq!((taken.from, taken.to), ("open", "closed"));
+        assert_eq!((taken.from, taken.to), (BreakerState::Open, BreakerState::Closed));
         assert_eq!(health.snapshot().breaker, Breaker::Closed { failures: 0 });
         // Another replica's probe failed: open again, until its later time (an earlier one is not).
         let health = Health::restore(open(at(10)));
@@ -375,7 +379,7 @@ mod tests {
         }
         assert_eq!(health.claimable(at(0)), Claimable::All);
         let opened = health.record(Verdict::Failed, false, at(0)).unwrap();
-        assert_eq!((opened.from, opened.to), ("closed", "open"));
+        assert_eq!((opened.from, opened.to), (BreakerState::Closed, BreakerState::Open));
         assert!(matches!(health.claimable(at(0)), Claimable::Not(_)));
     }
 
@@ -388,7 +392,7 @@ mod tests {
         let first_wait = open_until(&health).duration_since(at(0)).unwrap();
         assert!(first_wait <= FIRST_WAIT, "{first_wait:?}");
         assert_eq!(health.claimable(at(2)), Claimable::Probe);
-        assert_eq!(health.probe_started().unwrap().to, "half_open");
+        assert_eq!(health.probe_started().unwrap().to, BreakerState::HalfOpen);
         // Only the probe may call; the rows in flight wait, and their outcomes change nothing.
         assert!(matches!(health.claimable(at(2)), Claimable::Not(_)));
         assert_eq!(health.admit(true, at(2)), None);
@@ -396,14 +400,17 @@ mod tests {
         assert_eq!(health.record(Verdict::Failed, false, at(2)), None);
         // The probe fails: open again, for longer.
         let reopened = health.record(Verdict::Failed, true, at(2)).unwrap();
-        assert_eq!((reopened.from, reopened.to), ("half_open", "open"));
+        assert_eq!(
+            (reopened.from, reopened.to),
+            (BreakerState::HalfOpen, BreakerState::Open)
+        );
         let second_wait = open_until(&health).duration_since(at(2)).unwrap();
         assert!(second_wait >= FIRST_WAIT, "{second_wait:?}");
         // The next probe succeeds: closed.
         assert_eq!(health.claimable(at(10)), Claimable::Probe);
         health.probe_started();
         let closed = health.record(Verdict::Answered, true, at(10)).unwrap();
-        assert_eq!((closed.from, closed.to), ("half_open", "closed"));
+        assert_eq!((closed.from, closed.to), (BreakerState::HalfOpen, BreakerState::Closed));
         assert_eq!(health.claimable(at(10)), Claimable::All);
     }
 

@@ -7,7 +7,7 @@
 pub mod answer;
 pub mod cache;
 pub mod client;
-pub mod clock;
+pub use crate::clock;
 pub mod connectors;
 pub mod desired;
 pub mod health;

@@ -22,7 +22,7 @@ pub struct SharedLimits {
 impl SharedLimits {
     /// The shared limits of `target`, when `store` is one several replicas may share.
     pub fn of(store: &Store, target: &str, concurrency: usize) -> Option<Self> {
-        (store.dialect() == crate::store::Dialect::Postgres).then(|| Self {
+        store.is_shared().then(|| Self {
             store: store.clone(),
             target: target.to_owned(),
             concurrency,

@@ -19,7 +19,7 @@ use super::target::{TargetError, TargetSettings};
 use super::{ConnectorError, Desired, Link};
 use crate::scim::schema::ResourceSchema;
 use crate::secrets::Sealer;
-use crate::store::{Claim, Store, StoreError};
+use crate::store::{Claim, EventAction, Store, StoreError};
 use rows::{store_failure, Prepared, Ready};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -38,7 +38,7 @@ const LEASE_RENEWAL: Duration = Duration::from_secs(10);
 /// The longest idle wait: rows made due by another process (`sync retry`, `sync resync`) cannot
 /// wake this one, so it looks again this often (one probe of the due index).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
-/// How often a replica on PostgreSQL takes up the breakers and resets the others recorded.
+/// How often a replica on a shared database takes up the breakers and resets the others recorded.
 const SHARED_HEALTH_EVERY: Duration = Duration::from_secs(2);
 /// How long a row waits while another reconcile of the same vendor key is in flight.
 const BUSY_KEY_WAIT: Duration = Duration::from_millis(200);
@@ -57,7 +57,7 @@ pub struct Worker {
     clock: Arc<Clock>,
     /// The targets' health recorded before this process started, taken up once.
     restored: OnceCell<()>,
-    /// With other replicas on the database (PostgreSQL): when their recorded health was last read.
+    /// With other replicas on the database (`Store::is_shared`): when their recorded health was last read.
     shared_health_read: std::sync::Mutex<Option<SystemTime>>,
     /// When the first target skipped by the last claim (paused or open) becomes callable.
     blocked_until: std::sync::Mutex<Option<SystemTime>>,
@@ -81,7 +81,7 @@ enum Handled {
 /// A reconcile's result, with the sealed password it delivered (erased when the outcome is recorded).
 struct Finished {
     /// The event's action: `reconcile`, or `unchanged` when nothing the vendor holds changed (no call).
-    action: &'static str,
+    action: EventAction,
     link: Link,
     /// The connector's word for the operator.
     note: Option<String>,
@@ -101,7 +101,8 @@ impl Worker {
         schema: &'static ResourceSchema,
         sealer: Option<Sealer>,
     ) -> Result<Self, TargetError> {
-        let clock = Arc::new(Clock::default());
+        // The store's clock: rows it queues and leases the worker takes are read in one time.
+        let clock = store.clock();
         let targets = targets
             .iter()
             .map(|t| Target::build(t, &clock, schema, &store))
@@ -117,10 +118,10 @@ impl Worker {
         })
     }
 
-    /// On PostgreSQL, every `SHARED_HEALTH_EVERY`: takes up an open breaker or a vendor's reset
+    /// On a shared database, every `SHARED_HEALTH_EVERY`: takes up an open breaker or a vendor's reset
     /// that another replica recorded, so that it stops calling that vendor too.
     async fn adopt_shared_health(&self) {
-        if self.store.dialect() != crate::store::Dialect::Postgres {
+        if !self.store.is_shared() {
             return;
         }
         let now = self.clock.now();
@@ -406,7 +407,7 @@ impl Worker {
         settled.extend(ready.into_iter().zip(answers).map(|((n, row), answer)| {
             let done = answer.map(|reconciled| {
                 Handled::Done(Finished {
-                    action: "reconcile",
+                    action: EventAction::Reconcile,
                     note: reconciled.operator_note(),
                     link: reconciled.link,
                     delivered: row.delivered,

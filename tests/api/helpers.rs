@@ -248,3 +248,22 @@ pub async fn postgres_dump(url: &str) -> String {
     pool.close().await;
     dump
 }
+
+/// Runs SQL statements on the test database, one connection, whichever backend it is (an
+/// operator's hand edit, or a newer version's).
+pub async fn execute_sql(app: &TestApp, statements: &[&str]) {
+    use sqlx::Connection;
+    if app.database_url.starts_with("postgres") {
+        let mut db = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+        for sql in statements {
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+        db.close().await.unwrap();
+    } else {
+        let mut db = sqlx::SqliteConnection::connect(&app.database_url).await.unwrap();
+        for sql in statements {
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+        db.close().await.unwrap();
+    }
+}

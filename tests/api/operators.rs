@@ -61,7 +61,7 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
         attempts: 0,
     };
     let event = Event {
-        action: "reconcile",
+        action: scim_bridge::store::EventAction::Reconcile,
         http_status: Some(400),
         latency_ms: 12.5,
         error: Some("w365: EmailAddress: The e-mail address is not valid".into()),
@@ -86,7 +86,7 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
     assert_eq!(words.last().map(String::as_str), Some("never"), "no success yet");
 
     let noted = Event {
-        action: "reconcile",
+        action: scim_bridge::store::EventAction::Reconcile,
         http_status: None,
         latency_ms: 3.0,
         error: None,

@@ -239,7 +239,7 @@ async fn a_reset_another_replica_recorded_stops_this_one_calling_the_vendor() {
     other
         .save_target_state(&TargetStateRow {
             target: "w365".into(),
-            breaker: "closed".into(),
+            breaker: scim_bridge::store::BreakerState::Closed,
             failures: 0,
             trips: 0,
             open_until: None,
@@ -405,7 +405,7 @@ async fn replicas_send_one_probe_between_them_and_take_up_its_verdict() {
     app.store
         .save_target_state(&TargetStateRow {
             target: "w365".into(),
-            breaker: "open".into(),
+            breaker: scim_bridge::store::BreakerState::Open,
             failures: 0,
             trips: 9,
             open_until: Some(time::OffsetDateTime::now_utc() + time::Duration::seconds(3)),

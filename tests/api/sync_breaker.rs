@@ -38,7 +38,7 @@ async fn creates(vendor: &MockServer) -> usize {
 async fn breaker(app: &TestApp) -> (String, i64) {
     let states = app.store.target_states().await.unwrap();
     let row = states.iter().find(|r| r.target == "w365").expect("a recorded state");
-    (row.breaker.clone(), row.trips)
+    (row.breaker.to_string(), row.trips)
 }
 
 async fn attempts(app: &TestApp) -> Vec<i64> {
@@ -291,4 +291,32 @@ impl TestApp {
             .unwrap();
         response.text().await.unwrap()
     }
+}
+
+/// A state word the bridge does not know (one a newer version writes during a rolling upgrade of
+/// replicas) is an error to read, never taken for "closed" or "pending".
+#[tokio::test]
+async fn an_unknown_stored_state_is_refused_not_read_as_closed_or_pending() {
+    let vendor = MockServer::start().await;
+    let app = spawn_app_with(|s| s.target = vec![target(&vendor, 1)]).await;
+    create_users(&app, 1).await;
+    let newer = if app.database_url.starts_with("postgres") {
+        [
+            "ALTER TABLE target_state DROP CONSTRAINT target_state_breaker_check",
+            "ALTER TABLE sync_queue DROP CONSTRAINT sync_queue_state_check",
+        ]
+    } else {
+        ["PRAGMA ignore_check_constraints = ON", "SELECT 1"]
+    };
+    let edits = [
+        newer[0],
+        newer[1],
+        "UPDATE target_state SET breaker = 'ajar'",
+        "UPDATE sync_queue SET state = 'stuck'",
+    ];
+    execute_sql(&app, &edits).await;
+    let error = app.store.target_states().await.unwrap_err().to_string();
+    assert!(error.contains("'ajar' is not a BreakerState"), "{error}");
+    let error = app.store.sync_rows().await.unwrap_err().to_string();
+    assert!(error.contains("'stuck' is not a QueueState"), "{error}");
 }

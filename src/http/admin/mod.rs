@@ -7,7 +7,7 @@ mod pages;
 use super::auth::{generate_token, token_hash, Authenticator, Principal};
 use super::origin::is_https;
 use super::{ApiError, AppState};
-use crate::store::TokenScope;
+use crate::store::{TargetState, TokenScope};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -373,7 +373,7 @@ async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
                 name: name.clone(),
                 kind,
                 mode,
-                state: row.map_or_else(|| "closed".to_owned(), |r| r.state.clone()),
+                state: row.map_or(TargetState::Closed, |r| r.state),
                 pending: row.map_or(0, |r| r.pending),
                 dead: row.map_or(0, |r| r.dead),
                 planned: row.map_or(0, |r| r.planned),

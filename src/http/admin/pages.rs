@@ -1,4 +1,5 @@
 //! The console's HTML (maud, no JavaScript): one layout, a small stylesheet, readable on a phone.
+use crate::store::{EventAction, TargetState};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 const STYLE: &str = "body{font:15px/1.4 system-ui,sans-serif;margin:0;color:#1d2430;background:#f4f6f8}\
@@ -64,7 +65,7 @@ pub struct TargetCard {
     pub name: String,
     pub kind: &'static str,
     pub mode: &'static str,
-    pub state: String,
+    pub state: TargetState,
     pub pending: i64,
     pub dead: i64,
     pub planned: i64,
@@ -89,7 +90,7 @@ pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard]) -> Markup {
                         dl {
                             dt { "kind" } dd { (card.kind) }
                             dt { "mode" } dd { (card.mode) }
-                            dt { "state" } dd class=(if card.state == "closed" { "ok" } else { "bad" }) { (card.state) }
+                            dt { "state" } dd class=(if card.state == TargetState::Closed { "ok" } else { "bad" }) { (card.state) }
                             dt { "pending" } dd { (card.pending) }
                             dt { "dead" } dd class=(if card.dead > 0 { "bad" } else { "" }) { (card.dead) }
                             @if card.planned > 0 { dt { "planned" } dd { (card.planned) } }
@@ -177,7 +178,7 @@ fn user_card(user: &crate::store::LookedUp) -> Markup {
                         td { (event.at) }
                         td { (event.target) }
                         td { (event.action) }
-                        td { (status_cell(&event.action, event.http_status, event.error.as_deref())) }
+                        td { (status_cell(event.action, event.http_status, event.error.as_deref())) }
                         td { (event.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
                         td { (event.error.as_deref().or(event.note.as_deref()).unwrap_or("")) }
                     }
@@ -300,7 +301,7 @@ pub fn events(
                         td { (e.at) } td { (e.target) }
                         td { a href={ (admin_root) "/users?q=" (e.resource_id) } { (e.user_name) } }
                         td { (e.action) }
-                        td { (status_cell(&e.action, e.http_status, e.error.as_deref())) }
+                        td { (status_cell(e.action, e.http_status, e.error.as_deref())) }
                         td { (e.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
                         td class=(if e.error.is_some() { "bad" } else { "" }) { (e.error.as_deref().or(e.note.as_deref()).unwrap_or("")) }
                     }
@@ -332,11 +333,11 @@ pub fn checked(admin_root: &str, csrf: &str, target: &str, outcome: &Result<Stri
 
 /// An event's status cell: the vendor's HTTP status when the event has one (failures), `ok` for a
 /// reconcile that succeeded (it may have made several calls), and nothing for rows that made no call.
-fn status_cell(action: &str, http_status: Option<i64>, error: Option<&str>) -> String {
+fn status_cell(action: EventAction, http_status: Option<i64>, error: Option<&str>) -> String {
     match (http_status, error) {
         (Some(status), _) => status.to_string(),
         (None, Some(_)) => "failed".into(),
-        (None, None) if action == "reconcile" => "ok".into(),
+        (None, None) if action == EventAction::Reconcile => "ok".into(),
         (None, None) => String::new(),
     }
 }

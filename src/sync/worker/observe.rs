@@ -5,7 +5,7 @@
 use super::rows::Ready;
 use super::target::Target;
 use super::{Finished, Handled, Worker};
-use crate::store::{Claim, Event, StoreError};
+use crate::store::{Claim, Event, EventAction, StoreError};
 use crate::sync::reconcile::Step;
 use crate::sync::{ConnectorError, Desired, Link};
 
@@ -33,7 +33,7 @@ impl Worker {
                         _ => Link::gone(),
                     };
                     Handled::Done(Finished {
-                        action: "unchanged",
+                        action: EventAction::Unchanged,
                         link,
                         note: None,
                         delivered: None,
@@ -52,7 +52,7 @@ impl Worker {
         metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "planned")
             .increment(1);
         let event = Event {
-            action: "planned",
+            action: EventAction::Planned,
             http_status: None,
             latency_ms,
             error: None,

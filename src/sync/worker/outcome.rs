@@ -1,7 +1,7 @@
 //! Recording what a reconcile did: successes in one transaction, failures with their retry time
 //! (full-jitter backoff) or parked as dead.
 use super::{Finished, Worker};
-use crate::store::{Claim, Event, StoreError, Success};
+use crate::store::{Claim, Event, EventAction, StoreError, Success};
 use crate::sync::ConnectorError;
 use rand::Rng;
 use std::time::Duration;
@@ -58,7 +58,7 @@ impl Worker {
         metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => outcome)
             .increment(1);
         let event = Event {
-            action: "reconcile",
+            action: EventAction::Reconcile,
             http_status: status_of(error),
             latency_ms,
             error: Some(message.clone()),

@@ -1,6 +1,6 @@
 //! One target as the worker drives it: its connector and permits, its health (breaker and pause,
 //! `sync::health`) written to `target_state` whenever it changes, and the vendor keys in flight.
-use crate::store::{format_timestamp, Store, TargetStateRow};
+use crate::store::{format_timestamp, BreakerState, Store, TargetStateRow};
 use crate::sync::client;
 use crate::sync::clock::Clock;
 use crate::sync::connectors::Connector;
@@ -107,7 +107,7 @@ impl Target {
         if let Some(transition) = self.health.adopt(&recorded, newer, now) {
             let until = transition.until.map(|u| format_timestamp(u.into()));
             match transition.to {
-                "closed" => {
+                BreakerState::Closed => {
                     tracing::info!(target = %self.name, "circuit breaker closed: another replica's probe succeeded")
                 }
                 _ => tracing::warn!(target = %self.name, until = ?until, "circuit breaker opened by another replica"),
@@ -157,8 +157,8 @@ impl Target {
     /// One line per breaker transition.
     fn log(&self, transition: &Transition) {
         let until = transition.until.map(|u| format_timestamp(u.into()));
-        let (from, to) = (transition.from, transition.to);
-        if to == "closed" {
+        let (from, to) = (transition.from.as_str(), transition.to.as_str());
+        if transition.to == BreakerState::Closed {
             tracing::info!(target = %self.name, from, to, "circuit breaker closed: the probe succeeded");
         } else {
             tracing::warn!(target = %self.name, from, to, until, "circuit breaker {from} -> {to}");
@@ -192,7 +192,7 @@ fn row_of(target: &str, snapshot: &Snapshot) -> TargetStateRow {
     };
     TargetStateRow {
         target: target.to_owned(),
-        breaker: snapshot.breaker.name().to_owned(),
+        breaker: snapshot.breaker.state(),
         failures: i64::from(failures),
         trips: i64::from(trips),
         open_until,
@@ -204,17 +204,17 @@ fn row_of(target: &str, snapshot: &Snapshot) -> TargetStateRow {
 fn snapshot_of(row: &TargetStateRow) -> Option<Snapshot> {
     let time = |at: &Option<OffsetDateTime>| at.map(SystemTime::from);
     let count = |n: i64| u32::try_from(n).unwrap_or(0);
-    let breaker = match row.breaker.as_str() {
-        "open" => Breaker::Open {
+    let breaker = match row.breaker {
+        BreakerState::Open => Breaker::Open {
             until: time(&row.open_until)?,
             trips: count(row.trips),
         },
         // A probe in flight when the process stopped never finished: another may go.
-        "half_open" => Breaker::HalfOpen {
+        BreakerState::HalfOpen => Breaker::HalfOpen {
             trips: count(row.trips),
             probing: false,
         },
-        _ => Breaker::Closed {
+        BreakerState::Closed => Breaker::Closed {
             failures: count(row.failures),
         },
     };

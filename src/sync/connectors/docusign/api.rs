@@ -79,7 +79,7 @@ impl Docusign {
     /// A spent hourly or burst limit pauses the target until it resets.
     fn note_limits(&self, response: &VendorResponse) {
         if response.header_number("x-ratelimit-remaining") == Some(0) {
-            let wait = response.retry_after.unwrap_or_else(until_next_hour);
+            let wait = response.retry_after.unwrap_or_else(|| until_next_hour(self.client.now()));
             self.client
                 .pause(wait, "the hourly API limit is spent (X-RateLimit-Remaining: 0)");
         } else if response.header_number("x-burstlimit-remaining") == Some(0) {
@@ -110,7 +110,7 @@ impl Docusign {
         let error: ApiError = serde_json::from_str(&response.body).unwrap_or_default();
         let code = error.error_code.unwrap_or_default();
         let wait = match code.as_str() {
-            "HOURLY_APIINVOCATION_LIMIT_EXCEEDED" => response.retry_after.unwrap_or_else(until_next_hour),
+            "HOURLY_APIINVOCATION_LIMIT_EXCEEDED" => response.retry_after.unwrap_or_else(|| until_next_hour(self.client.now())),
             "BURST_APIINVOCATION_LIMIT_EXCEEDED" => response.retry_after.unwrap_or(BURST_WAIT),
             _ if response.status == 429 => response.retry_after.unwrap_or(BURST_WAIT),
             _ => return None,
@@ -223,7 +223,7 @@ impl Docusign {
 }
 
 /// The hourly limit resets at the top of the hour.
-fn until_next_hour() -> Duration {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+fn until_next_hour(now: time::OffsetDateTime) -> Duration {
+    let now = now.unix_timestamp();
     Duration::from_secs(u64::try_from(3600 - now.rem_euclid(3600)).unwrap_or(3600))
 }

@@ -1,5 +1,6 @@
-//! The time the sync engine reads: the system's, which tests move forward (`advance`) to see what
-//! a breaker or a vendor's reset does after minutes, without waiting for them.
+//! The time the store and the sync engine read: the system's, which tests move forward
+//! (`advance`) to see what a breaker, a vendor's reset or a due row does after minutes, without
+//! waiting for them. One clock per store, shared by its worker, so both agree on "now".
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -16,6 +17,11 @@ impl Clock {
     /// `now` as the store's timestamps want it.
     pub fn now_utc(&self) -> time::OffsetDateTime {
         self.now().into()
+    }
+
+    /// The wait until `at`, from `now` (none once it passed).
+    pub fn until(&self, at: time::OffsetDateTime) -> std::time::Duration {
+        std::time::Duration::try_from(at - self.now_utc()).unwrap_or_default()
     }
 
     /// Moves this clock (and only it) `by` into the future.

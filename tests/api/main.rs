@@ -29,6 +29,7 @@ mod plan;
 mod reconcile;
 mod reconcile_props;
 mod replicas;
+mod schema;
 mod sync_breaker;
 mod sync_lifecycle;
 mod sync_queue;

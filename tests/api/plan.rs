@@ -218,29 +218,11 @@ async fn every_outcome_appears_and_nothing_is_written() {
 
 #[tokio::test]
 async fn every_kind_plans_a_create_and_an_in_sync_user_without_a_write() {
-    for (vendor, kind) in [
-        (Some(Vendor::Esign), TargetKind::Esign),
-        (Some(Vendor::Docusign), TargetKind::Docusign),
-        (Some(Vendor::Eloqua), TargetKind::Eloqua),
-        (None, TargetKind::Workspace365),
-    ] {
+    for kind in TargetKind::ALL.iter().copied() {
         let dir = tempfile::tempdir().unwrap();
-        let (server, calls): (wiremock::MockServer, Box<dyn Fn() -> Vec<String>>) = match vendor {
-            Some(vendor) => {
-                let (server, fake) = FakeVendor::start(vendor).await;
-                (server, Box::new(move || fake.calls()))
-            }
-            None => {
-                let (server, fake) = crate::fake_w365::FakeWorkspace365::start(std::time::Duration::ZERO).await;
-                (server, Box::new(move || fake.calls()))
-            }
-        };
-        let target = match kind {
-            TargetKind::Workspace365 => {
-                crate::targets::w365_target("workspace365", None, &format!("{}/Provisioning", server.uri()))
-            }
-            _ => target_for(kind, &server.uri(), dir.path()),
-        };
+        let (server, fake) = AnyFake::start(kind).await;
+        let calls = || fake.calls();
+        let target = target_for(kind, &server.uri(), dir.path());
         let targets = vec![target];
         let app = spawn_app_with(|s| s.target = targets.clone()).await;
         app.create_user(&person("steady")).await;

@@ -114,11 +114,22 @@ pub enum Applied {
     Taken(ConnectorError),
 }
 
+/// The keys of a `[[target]]` of one kind (its folder's `config.rs`; the common keys are read
+/// before it).
+pub trait TargetConfig: Serialize + DeserializeOwned + std::fmt::Debug + Clone + Send + Sync + 'static {
+    type Vendor;
+
+    /// What serde cannot check of the keys: URLs, empty values, ranges.
+    fn validate(&self) -> Result<(), String>;
+
+    /// The connector, its secrets read now.
+    fn build(&self, setup: Setup) -> Result<Self::Vendor, BuildError>;
+}
+
 /// One vendor, behind the registry (`sync::connectors`). Futures are `Send`: the worker runs
 /// reconciles on tokio's threads.
 pub trait Vendor: Sized + Send + Sync + 'static {
-    /// The keys of a `[[target]]` of this kind (the common keys are read before it).
-    type Config: Serialize + DeserializeOwned + std::fmt::Debug + Clone + Send + Sync + 'static;
+    type Config: TargetConfig<Vendor = Self>;
     /// What `observe` keeps of a record for `apply`.
     type Record: Send + Sync;
 
@@ -133,14 +144,11 @@ pub trait Vendor: Sized + Send + Sync + 'static {
     /// What `scim-bridge check` says when the probe succeeds.
     const CHECKED: &'static str;
 
-    /// What serde cannot check of the keys: URLs, empty values, ranges.
-    fn validate(config: &Self::Config) -> Result<(), String>;
-
-    /// The connector, its secrets read now.
-    fn build(config: &Self::Config, setup: Setup) -> Result<Self, BuildError>;
-
-    /// The key the vendor files `user` under (an e-mail or the username): what a link records.
-    fn key<'u>(&self, user: &'u UserState) -> &'u str;
+    /// The key the vendor files `user` under: what a link records (the e-mail unless the vendor
+    /// keys users by username).
+    fn key<'u>(&self, user: &'u UserState) -> &'u str {
+        &user.email
+    }
 
     /// What it would send for `user`: its field names and values, as `observe` reads them back.
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String>;

@@ -38,7 +38,7 @@ async fn okta_sequence(app: &TestApp) {
 }
 
 /// Entra: POST, one PATCH of the work e-mail and both names, `active` "False", DELETE.
-async fn entra_sequence(app: &TestApp) {
+pub async fn entra_sequence(app: &TestApp) {
     let mut user = okta_user();
     user["externalId"] = json!("0f7e1c7a-entra");
     let id = app.create_user(&user).await["id"].as_str().unwrap().to_owned();
@@ -191,26 +191,6 @@ async fn every_registered_vendor_ends_the_entra_sequence_with_the_user_deleted_o
         let (users, fake) = run_contract(kind, Sequence::Entra, contract.keys).await;
         assert_eq!(json!(users), contract.entra, "{kind:?}");
         (contract.entra_also)(&fake);
-    }
-}
-
-#[tokio::test]
-async fn with_on_delete_deactivate_cyberark_and_eloqua_keep_a_disabled_user() {
-    for (vendor, kind) in [
-        (Vendor::Cyberark, TargetKind::Cyberark),
-        (Vendor::Eloqua, TargetKind::Eloqua),
-    ] {
-        let (server, fake) = FakeVendor::start(vendor).await;
-        let dir = tempfile::tempdir().unwrap();
-        let mut target = target_for(kind, &server.uri(), dir.path());
-        target.on_delete = Some(scim_bridge::config::OnDelete::Deactivate);
-        let app = spawn_app_with(|s| s.target = vec![target]).await;
-        entra_sequence(&app).await;
-        let users = fake.users();
-        assert_eq!(users.len(), 1, "{kind:?}");
-        let disabled =
-            users[0].get("enableUser") == Some(&json!(false)) || users[0].get("isDisabled") == Some(&json!("True"));
-        assert!(disabled, "{kind:?}: {}", users[0]);
     }
 }
 

@@ -62,14 +62,8 @@ async fn bodies(server: &MockServer, method: &str, path: &str) -> Vec<Value> {
 }
 
 /// Creates the full user and PATCHes it as Entra does, against `kind`'s fake with `extra` config.
-async fn push_through(kind: TargetKind, extra: &str) -> (MockServer, FakeVendor, TestApp, String) {
-    let vendor = match kind {
-        TargetKind::Esign => Vendor::Esign,
-        TargetKind::Cyberark => Vendor::Cyberark,
-        TargetKind::Docusign => Vendor::Docusign,
-        _ => Vendor::Eloqua,
-    };
-    let (server, fake) = FakeVendor::start(vendor).await;
+async fn push_through(kind: TargetKind, extra: &str) -> (MockServer, AnyFake, TestApp, String) {
+    let (server, fake) = AnyFake::start(kind).await;
     let dir = tempfile::tempdir().unwrap();
     let target = target_with(kind, &server.uri(), dir.path(), extra);
     let app = spawn_app_with(|s| s.target = vec![target]).await;
@@ -227,7 +221,7 @@ async fn esign_receives_the_company_and_a_change_it_does_not_hold_costs_no_call(
 }
 
 /// The vendor id of the one user `fake` holds.
-fn created_id(fake: &FakeVendor, _key: &str) -> String {
+fn created_id(fake: &AnyFake, _key: &str) -> String {
     let users = fake.users();
     assert_eq!(users.len(), 1);
     match &users[0]["id"] {

@@ -7,7 +7,7 @@ use crate::sync::client::VendorClient;
 use crate::sync::mapping::FieldSpec;
 use crate::sync::reconcile::{self, Rules, Step};
 use crate::sync::target::{TargetError, TargetSettings};
-use crate::sync::vendor::{BuildError, Setup, Vendor};
+use crate::sync::vendor::{BuildError, Setup, TargetConfig, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, Reconciled};
 use rand::seq::SliceRandom;
 use rand::Rng;

@@ -77,7 +77,7 @@ macro_rules! vendors {
             /// What serde cannot check: URLs, empty values, ranges.
             pub fn validate(&self) -> Result<(), String> {
                 match self {
-                    $(Self::$vendor(c) => <$folder::$vendor as Vendor>::validate(c),)+
+                    $(Self::$vendor(c) => c.validate(),)+
                 }
             }
 
@@ -90,7 +90,7 @@ macro_rules! vendors {
 
             fn build(&self, setup: Setup) -> Result<Connector, BuildError> {
                 Ok(match self {
-                    $(Self::$vendor(c) => Connector::$vendor(Box::new(<$folder::$vendor as Vendor>::build(c, setup)?)),)+
+                    $(Self::$vendor(c) => Connector::$vendor(Box::new(c.build(setup)?)),)+
                 })
             }
         }

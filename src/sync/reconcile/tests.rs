@@ -2,7 +2,7 @@
 //! as steps do, a contradiction is observed again once, and steps go out kind by kind.
 use super::*;
 use crate::sync::mapping::FieldSpec;
-use crate::sync::vendor::{BuildError, Setup};
+use crate::sync::vendor::{BuildError, Setup, TargetConfig};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -56,8 +56,24 @@ impl Memory {
     }
 }
 
+/// The memory vendor's keys: none.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct NoKeys;
+
+impl TargetConfig for NoKeys {
+    type Vendor = Memory;
+
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn build(&self, _: Setup) -> Result<Memory, BuildError> {
+        Ok(Memory::default())
+    }
+}
+
 impl Vendor for Memory {
-    type Config = ();
+    type Config = NoKeys;
     type Record = ();
     const KIND: &'static str = "memory";
     const RULES: Rules = Rules {
@@ -67,18 +83,6 @@ impl Vendor for Memory {
     };
     const FIELDS: &'static [FieldSpec] = &[];
     const CHECKED: &'static str = "memory answered";
-
-    fn validate(_: &()) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn build(_: &(), _: Setup) -> Result<Self, BuildError> {
-        Ok(Self::default())
-    }
-
-    fn key<'u>(&self, user: &'u UserState) -> &'u str {
-        &user.email
-    }
 
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
         [("first".to_owned(), user.given_name.clone())].into()

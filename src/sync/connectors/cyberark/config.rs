@@ -1,7 +1,7 @@
 //! `kind = "cyberark"`: the keys of a CyberArk PVWA target (docs/vendors/cyberark.md).
 use super::{Cyberark, Settings};
 use crate::secrets::SecretRef;
-use crate::sync::vendor::{BuildError, Setup};
+use crate::sync::vendor::{BuildError, Setup, TargetConfig};
 use crate::sync::connectors::require_http_url;
 use serde::{Deserialize, Serialize};
 
@@ -33,8 +33,10 @@ fn default_location() -> String {
     "\\".into()
 }
 
-impl Config {
-    pub fn validate(&self) -> Result<(), String> {
+impl TargetConfig for Config {
+    type Vendor = Cyberark;
+
+    fn validate(&self) -> Result<(), String> {
         require_http_url("base_url", &self.base_url)?;
         if ["CyberArk", "LDAP", "RADIUS"]
             .iter()
@@ -47,7 +49,7 @@ impl Config {
     }
 
     /// The connector, its secrets read now.
-    pub fn build(&self, setup: Setup) -> Result<Cyberark, BuildError> {
+    fn build(&self, setup: Setup) -> Result<Cyberark, BuildError> {
         let settings = Settings {
             target: setup.target.clone(),
             base_url: self.base_url.clone(),

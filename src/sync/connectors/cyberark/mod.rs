@@ -19,7 +19,7 @@ use crate::sync::cache::Cached;
 use crate::sync::client::VendorClient;
 use crate::sync::mapping::{with_fields, Empty};
 use crate::sync::reconcile::{NewUser, Removal, Rules, Step};
-use crate::sync::vendor::{Applied, Applying, BuildError, Observed, Setup, Vendor};
+use crate::sync::vendor::{Applied, Applying, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
@@ -86,14 +86,6 @@ impl Vendor for Cyberark {
     // The IdP's password becomes a new user's initial password.
     const TAKES_PASSWORDS: bool = true;
     const CHECKED: &'static str = "Logon and Logoff succeeded";
-
-    fn validate(config: &Config) -> Result<(), String> {
-        config.validate()
-    }
-
-    fn build(config: &Config, setup: Setup) -> Result<Self, BuildError> {
-        config.build(setup)
-    }
 
     fn key<'u>(&self, user: &'u UserState) -> &'u str {
         &user.user_name

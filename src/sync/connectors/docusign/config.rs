@@ -1,7 +1,7 @@
 //! `kind = "docusign"`: the keys of a DocuSign eSignature target (docs/vendors/docusign.md).
 use super::{Docusign, Settings};
 use crate::secrets::SecretRef;
-use crate::sync::vendor::{BuildError, Setup};
+use crate::sync::vendor::{BuildError, Setup, TargetConfig};
 use crate::sync::connectors::{require_http_url, require_text};
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +28,10 @@ fn default_batch_size() -> usize {
     100
 }
 
-impl Config {
-    pub fn validate(&self) -> Result<(), String> {
+impl TargetConfig for Config {
+    type Vendor = Docusign;
+
+    fn validate(&self) -> Result<(), String> {
         require_http_url("oauth_base_url", &self.oauth_base_url)?;
         if let Some(base) = &self.base_url {
             require_http_url("base_url", base)?;
@@ -45,7 +47,7 @@ impl Config {
     }
 
     /// The connector, its key read now; a key that is not RSA in PEM fails here.
-    pub fn build(&self, setup: Setup) -> Result<Docusign, BuildError> {
+    fn build(&self, setup: Setup) -> Result<Docusign, BuildError> {
         let settings = Settings {
             target: setup.target.clone(),
             oauth_base_url: self.oauth_base_url.clone(),

@@ -29,7 +29,7 @@ use crate::sync::answer::check_length;
 use crate::sync::cache::Cached;
 use crate::sync::client::VendorClient;
 use crate::sync::reconcile::{NewUser, Removal, Rules, Step, StepKind};
-use crate::sync::vendor::{Applied, Applying, BuildError, Observed, Setup, Vendor};
+use crate::sync::vendor::{Applied, Applying, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, Secret, UserState};
 use directory::Directory;
 use jsonwebtoken::EncodingKey;
@@ -92,18 +92,6 @@ impl Vendor for Docusign {
     };
     const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
     const CHECKED: &'static str = "JWT grant and /oauth/userinfo succeeded";
-
-    fn validate(config: &Config) -> Result<(), String> {
-        config.validate()
-    }
-
-    fn build(config: &Config, setup: Setup) -> Result<Self, BuildError> {
-        config.build(setup)
-    }
-
-    fn key<'u>(&self, user: &'u UserState) -> &'u str {
-        &user.email
-    }
 
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
         lookup::wanted(user)

@@ -1,7 +1,7 @@
 //! `kind = "eloqua"`: the keys of an Oracle Eloqua target (docs/vendors/eloqua.md).
 use super::{Eloqua, Settings};
 use crate::secrets::SecretRef;
-use crate::sync::vendor::{BuildError, Setup};
+use crate::sync::vendor::{BuildError, Setup, TargetConfig};
 use crate::sync::connectors::{require_http_url, require_text};
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +24,10 @@ fn default_login_url() -> String {
     "https://login.eloqua.com".into()
 }
 
-impl Config {
-    pub fn validate(&self) -> Result<(), String> {
+impl TargetConfig for Config {
+    type Vendor = Eloqua;
+
+    fn validate(&self) -> Result<(), String> {
         require_http_url("login_url", &self.login_url)?;
         if let Some(base) = &self.base_url {
             require_http_url("base_url", base)?;
@@ -34,7 +36,7 @@ impl Config {
     }
 
     /// The connector, its secrets read now.
-    pub fn build(&self, setup: Setup) -> Result<Eloqua, BuildError> {
+    fn build(&self, setup: Setup) -> Result<Eloqua, BuildError> {
         let settings = Settings {
             target: setup.target.clone(),
             login_url: self.login_url.clone(),

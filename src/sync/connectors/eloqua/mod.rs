@@ -16,7 +16,7 @@ use crate::sync::cache::Cached;
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
 use crate::sync::mapping::{with_fields, Empty};
 use crate::sync::reconcile::{NewUser as NewState, Removal, Rules, Step};
-use crate::sync::vendor::{Applied, Applying, BuildError, Observed, Setup, Vendor};
+use crate::sync::vendor::{Applied, Applying, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
@@ -72,18 +72,6 @@ impl Vendor for Eloqua {
     };
     const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
     const CHECKED: &'static str = "GET /id named the API base";
-
-    fn validate(config: &Config) -> Result<(), String> {
-        config.validate()
-    }
-
-    fn build(config: &Config, setup: Setup) -> Result<Self, BuildError> {
-        config.build(setup)
-    }
-
-    fn key<'u>(&self, user: &'u UserState) -> &'u str {
-        &user.email
-    }
 
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
         read::wanted(user)

@@ -1,7 +1,7 @@
 //! `kind = "esign"`: the keys of a Constellation1 eSign target (docs/vendors/esign.md).
 use super::{Esign, Settings};
 use crate::secrets::SecretRef;
-use crate::sync::vendor::{BuildError, Setup};
+use crate::sync::vendor::{BuildError, Setup, TargetConfig};
 use crate::sync::connectors::require_http_url;
 use serde::{Deserialize, Serialize};
 
@@ -15,13 +15,15 @@ pub struct Config {
     pub salt: SecretRef,
 }
 
-impl Config {
-    pub fn validate(&self) -> Result<(), String> {
+impl TargetConfig for Config {
+    type Vendor = Esign;
+
+    fn validate(&self) -> Result<(), String> {
         require_http_url("base_url", &self.base_url)
     }
 
     /// The connector, its secrets read now.
-    pub fn build(&self, setup: Setup) -> Result<Esign, BuildError> {
+    fn build(&self, setup: Setup) -> Result<Esign, BuildError> {
         let settings = Settings {
             target: setup.target.clone(),
             base_url: self.base_url.clone(),

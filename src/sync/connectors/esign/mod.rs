@@ -15,7 +15,7 @@ use crate::sync::answer::{classify, to_json, unreadable};
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
 use crate::sync::mapping::Empty;
 use crate::sync::reconcile::{NewUser, Removal, Rules, Step};
-use crate::sync::vendor::{Applied, Applying, BuildError, Observed, Setup, Vendor};
+use crate::sync::vendor::{Applied, Applying, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
@@ -76,18 +76,6 @@ impl Vendor for Esign {
     };
     const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
     const CHECKED: &'static str = "GET rest/v1/gettoken/{salt} gave a token";
-
-    fn validate(config: &Config) -> Result<(), String> {
-        config.validate()
-    }
-
-    fn build(config: &Config, setup: Setup) -> Result<Self, BuildError> {
-        config.build(setup)
-    }
-
-    fn key<'u>(&self, user: &'u UserState) -> &'u str {
-        &user.email
-    }
 
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
         read::wanted(user)

@@ -2,7 +2,7 @@
 use super::{Settings, Workspace365};
 use crate::secrets::SecretRef;
 use crate::sync::connectors::{require_http_url, require_text};
-use crate::sync::vendor::{BuildError, Setup};
+use crate::sync::vendor::{BuildError, Setup, TargetConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,14 +17,16 @@ pub struct Config {
     pub create_in_office365: bool,
 }
 
-impl Config {
-    pub fn validate(&self) -> Result<(), String> {
+impl TargetConfig for Config {
+    type Vendor = Workspace365;
+
+    fn validate(&self) -> Result<(), String> {
         require_http_url("base_url", &self.base_url)?;
         require_text("environment", &self.environment)
     }
 
     /// The connector, its secret read now.
-    pub fn build(&self, setup: Setup) -> Result<Workspace365, BuildError> {
+    fn build(&self, setup: Setup) -> Result<Workspace365, BuildError> {
         let settings = Settings {
             target: setup.target,
             base_url: self.base_url.clone(),

@@ -12,7 +12,7 @@ use super::{random_password, segment};
 use crate::sync::answer::{classify, to_json};
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
 use crate::sync::reconcile::{fields_of, NewUser, Removal, Rules, Step};
-use crate::sync::vendor::{Applied, Applying, BuildError, Held, Observed, Setup, Vendor};
+use crate::sync::vendor::{Applied, Applying, Held, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
 pub use config::Config;
 use reqwest::Method;
@@ -96,18 +96,6 @@ impl Vendor for Workspace365 {
     const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &[];
     const TAKES_PASSWORDS: bool = true;
     const CHECKED: &'static str = "GET /Environment/ answered";
-
-    fn validate(config: &Config) -> Result<(), String> {
-        config.validate()
-    }
-
-    fn build(config: &Config, setup: Setup) -> Result<Self, BuildError> {
-        config.build(setup)
-    }
-
-    fn key<'u>(&self, user: &'u UserState) -> &'u str {
-        &user.email
-    }
 
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
         let value = serde_json::to_value(self.body(user)).unwrap_or_default();

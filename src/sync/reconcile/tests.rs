@@ -2,7 +2,8 @@
 //! as steps do, a contradiction is observed again once, and steps go out kind by kind.
 use super::*;
 use crate::sync::mapping::FieldSpec;
-use crate::sync::vendor::{BuildError, Setup, TargetConfig};
+use crate::sync::vendor::{BuildError, Held, Observed, Setup, TargetConfig};
+use crate::sync::{LinkState, UserState};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 

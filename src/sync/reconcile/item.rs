@@ -201,25 +201,30 @@ impl<'a, R> Item<'a, R> {
                 let id = found_id.or_else(|| self.link.as_ref().and_then(|l| l.remote_id.clone()));
                 self.link = Some(linked(id, key, self.active));
             }
+            // A re-open may answer another id (DocuSign): later steps go there.
             Step::Activate => {
                 self.active = Some(true);
-                if let (Some(link), Some(id)) = (self.link.as_mut(), id) {
-                    link.remote_id = Some(id);
-                }
+                self.moved(id, None);
             }
             Step::Deactivate => self.active = Some(false),
             // The vendor files the user under its new key from now on (a rename).
             Step::Update { .. } => {
-                if let Some(key) = self.user().map(|u| vendor.key(u).to_owned()) {
-                    if let Some(Observed::Found(held)) = self.observed.as_mut() {
-                        held.key = Some(key.clone());
-                    }
-                    if let Some(link) = self.link.as_mut() {
-                        link.remote_key = Some(key);
-                    }
-                }
+                let key = self.user().map(|u| vendor.key(u).to_owned());
+                self.moved(None, key);
             }
             Step::Delete => {}
+        }
+    }
+
+    /// The record has a new id or key: what was found and the link both say so.
+    fn moved(&mut self, id: Option<String>, key: Option<String>) {
+        if let Some(Observed::Found(held)) = self.observed.as_mut() {
+            held.id = id.clone().or(held.id.take());
+            held.key = key.clone().or(held.key.take());
+        }
+        if let Some(link) = self.link.as_mut() {
+            link.remote_id = id.or(link.remote_id.take());
+            link.remote_key = key.or(link.remote_key.take());
         }
     }
 

@@ -8,7 +8,7 @@ use crate::sync::UserState;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 use std::time::Duration;
-use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::matchers::{body_json, body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
 const PRIVATE_KEY: &str = include_str!("test_key.pem");
@@ -759,4 +759,41 @@ async fn a_spent_limit_on_the_token_request_waits_for_the_reset() {
         } => assert!((110..=120).contains(&wait.as_secs()), "{wait:?}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A closed user found by e-mail and re-opened under a new userId (GUESS: DocuSign may answer
+/// one): the profile update that follows goes to the new userId, and the link records it.
+#[tokio::test]
+async fn a_found_closed_user_reopened_under_a_new_id_is_updated_there() {
+    let server = MockServer::start().await;
+    oauth(&server, 1).await;
+    api("GET", USERS)
+        .and(query_param("email", "back@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [
+            {"userId": "OLD1", "email": "back@example.com", "userStatus": "Closed", "firstName": "Old"}]})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    api("POST", USERS)
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"newUsers": [
+            {"userId": "NEW2", "email": "back@example.com", "userStatus": "ActivationSent"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    api("PUT", USERS)
+        .and(body_partial_json(json!({"users": [{"userId": "NEW2", "firstName": "User"}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "NEW2"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let desired = Desired::Present(user("back@example.com", true));
+    let docusign = connector(&server, 100);
+    let steps = docusign.plan_one(&desired, None).await.unwrap();
+    let words: Vec<&str> = steps.iter().map(Step::word).collect();
+    assert_eq!(words, ["adopt", "activate", "update"]);
+    let link = docusign.reconcile(&desired, None).await.unwrap();
+    assert_eq!(
+        (link.remote_id.as_deref(), link.pushed_active),
+        (Some("NEW2"), Some(true))
+    );
 }

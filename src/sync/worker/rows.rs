@@ -35,7 +35,7 @@ impl Worker {
     /// The level-triggered step: what should the vendor hold now, and what does the link say it holds.
     pub(super) async fn prepare<'t>(&self, target: &'t Target, claim: &Claim) -> Result<Prepared<'t>, ConnectorError> {
         let id = claim.resource_id.as_str();
-        let subject = subject::read(&self.store, &target.rules(), id)
+        let subject = subject::read(&self.store, &target.rules(self.sealer.is_some()), id)
             .await
             .map_err(store_failure)?;
         let Subject {

@@ -120,13 +120,14 @@ impl Target {
         }
     }
 
-    /// What reading a row of this target needs (`sync::subject`).
-    pub fn rules(&self) -> TargetRules<'_> {
+    /// What reading a row of this target needs (`sync::subject`). Passwords are looked for only
+    /// where they can be held: the vendor takes them and a secrets key seals them.
+    pub fn rules(&self, sealing: bool) -> TargetRules<'_> {
         TargetRules {
             name: &self.name,
             on_delete: self.on_delete,
             mapping: &self.mapping,
-            takes_passwords: self.takes_passwords,
+            takes_passwords: self.takes_passwords && sealing,
         }
     }
 

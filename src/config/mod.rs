@@ -38,12 +38,6 @@ impl From<TargetError> for ConfigError {
     }
 }
 
-impl From<figment::Error> for ConfigError {
-    fn from(e: figment::Error) -> Self {
-        Self::Invalid(e.to_string())
-    }
-}
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -247,7 +241,11 @@ impl Settings {
             None if Path::new(DEFAULT_CONFIG_FILE).exists() => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
             None => {}
         }
-        let settings: Settings = figment.merge(Env::prefixed(ENV_PREFIX).split("__")).extract()?;
+        let figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let settings: Settings = figment.extract().map_err(|e| {
+            let data = figment.extract::<serde_json::Value>().unwrap_or_default();
+            ConfigError::Invalid(crate::secrets::redact_values(&e.to_string(), &data))
+        })?;
         settings.validate()?;
         Ok(settings)
     }

@@ -18,6 +18,14 @@ pub struct SecretError {
 /// Reads a secret named by an environment variable or a file (trailing newline trimmed).
 pub fn read_secret(key: &'static str, env: Option<&str>, file: Option<&Path>) -> Result<Option<String>, SecretError> {
     if let Some(var) = env {
+        if !is_variable_name(var) {
+            // Most likely the secret itself, pasted where its variable's name belongs.
+            return Err(SecretError {
+                key,
+                what: "an environment variable".into(),
+                reason: "the name given is not a variable name (value not shown): letters, digits and `_`".into(),
+            });
+        }
         let value = std::env::var(var).map_err(|e| SecretError {
             key,
             what: format!("environment variable {var}"),
@@ -36,7 +44,13 @@ pub fn read_secret(key: &'static str, env: Option<&str>, file: Option<&Path>) ->
     Ok(None)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SecretRef {
     /// An environment variable holding the secret.
@@ -53,6 +67,57 @@ impl SecretRef {
             Self::File(path) => read_secret(key, None, Some(path))?,
         };
         Ok(Secret::new(value.unwrap_or_default()))
+    }
+}
+
+/// `{ env = "VAR" }` or `{ file = "/path" }`. Anything else is refused without repeating it: a
+/// value written where a secret's source belongs is most likely the secret itself.
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let source = value.as_object().filter(|table| table.len() == 1).and_then(|table| {
+            match (
+                table.get("env").and_then(Value::as_str),
+                table.get("file").and_then(Value::as_str),
+            ) {
+                (Some(var), None) => Some(Self::Env(var.to_owned())),
+                (None, Some(path)) => Some(Self::File(path.into())),
+                _ => None,
+            }
+        });
+        source.ok_or_else(|| serde::de::Error::custom(INLINE_SECRET))
+    }
+}
+
+const INLINE_SECRET: &str = "a secret is never written in the configuration (value not shown): name the environment \
+     variable holding it (`KEY_env = \"VAR\"`) or a file (`KEY_file = \"/path\"`)";
+
+/// `message` with every quoted occurrence of a string value of `data` (the configuration as read)
+/// replaced by `…` (names and kinds excepted): serde quotes the value it refuses (`unknown variant \`…\``, `invalid type:
+/// string "…"`), and a refused value may be a secret written where it does not belong.
+pub fn redact_values(message: &str, data: &Value) -> String {
+    let mut values = Vec::new();
+    collect_strings(data, &mut values);
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut out = message.to_owned();
+    for value in values.iter().filter(|v| !v.is_empty()) {
+        for (open, close) in [("`", "`"), ("\"", "\""), ("'", "'")] {
+            out = out.replace(&format!("{open}{value}{close}"), &format!("{open}…{close}"));
+        }
+    }
+    out
+}
+
+fn collect_strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        // A target's name and kind are what every message is about, and never secrets.
+        Value::Object(table) => table
+            .iter()
+            .filter(|(key, _)| !matches!(key.as_str(), "name" | "kind"))
+            .for_each(|(_, v)| collect_strings(v, out)),
+        _ => {}
     }
 }
 
@@ -102,6 +167,36 @@ mod tests {
         );
         let parsed: SecretRef = serde_json::from_value(json!({"file": "/s"})).unwrap();
         assert_eq!(parsed, SecretRef::File("/s".into()));
+    }
+
+    #[test]
+    fn a_secret_written_inline_is_refused_without_repeating_it() {
+        for value in [
+            json!("C7656554-8C0E-4E0B-9D3A-0123456789AB"),
+            json!({"value": "s3cret"}),
+            json!(42),
+        ] {
+            let message = serde_json::from_value::<SecretRef>(value.clone())
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains("never written in the configuration"), "{message}");
+            assert!(
+                !message.contains("C7656554") && !message.contains("s3cret"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn quoted_values_of_the_configuration_are_redacted_from_a_message() {
+        let data = json!({"target": [{"name": "w", "key": "C7656554-XYZ"}]});
+        assert_eq!(
+            redact_values(
+                "unknown variant `C7656554-XYZ`, expected `env` for key \"target.0\"",
+                &data
+            ),
+            "unknown variant `…`, expected `env` for key \"target.0\""
+        );
     }
 
     #[test]

@@ -97,6 +97,14 @@ const COMMON_KEYS: [&str; 10] = [
     "mapping",
 ];
 
+/// A table's error naming the key it is about (serde_json's alone does not).
+pub(crate) fn keyed(e: serde_path_to_error::Error<serde_json::Error>) -> String {
+    match e.path().to_string().as_str() {
+        "." => e.into_inner().to_string(),
+        path => format!("{path}: {}", e.into_inner()),
+    }
+}
+
 impl<'de> Deserialize<'de> for TargetSettings {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
@@ -106,8 +114,8 @@ impl<'de> Deserialize<'de> for TargetSettings {
             .filter_map(|key| Some(((*key).to_owned(), table.remove(*key)?)))
             .collect();
         let name = common.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
-        let common: Common = serde_json::from_value(Value::Object(common))
-            .map_err(|e| D::Error::custom(format!("target '{name}': {e}")))?;
+        let common: Common = serde_path_to_error::deserialize(Value::Object(common))
+            .map_err(|e| D::Error::custom(format!("target '{name}': {}", keyed(e))))?;
         let vendor = VendorConfig::parse(common.kind, table)
             .map_err(|e| D::Error::custom(format!("target '{name}' (kind {}): {e}", common.kind)))?;
         Ok(Self {
@@ -337,7 +345,7 @@ mod tests {
             ),
             (
                 vec![w365(replace("kind = \"workspace365\"", "kind = \"cyberark\""))],
-                "target 'w365' (kind cyberark): unknown field `environment`",
+                "target 'w365' (kind cyberark): environment: unknown field `environment`",
             ),
             (
                 vec![w365(replace("https://portal", "ftp://portal"))],

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_scim-bridge");
 
 /// A command with a fresh database in `dir` and no config file from the working directory.
-fn command(dir: &std::path::Path) -> Command {
+pub fn command(dir: &std::path::Path) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
         .env(
@@ -17,7 +17,7 @@ fn command(dir: &std::path::Path) -> Command {
     c
 }
 
-fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+pub fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = command(dir).args(args).output().unwrap();
     (
         out.status.success(),

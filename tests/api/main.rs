@@ -5,6 +5,7 @@ mod browser;
 mod bulk;
 mod cases;
 mod cli;
+mod config_errors;
 mod connectors;
 mod console;
 mod crash;

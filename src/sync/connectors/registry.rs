@@ -63,9 +63,9 @@ macro_rules! vendors {
                 normalise_secret_keys(&mut table)?;
                 let table = Value::Object(table);
                 let parsed = match kind {
-                    $(TargetKind::$vendor => serde_json::from_value(table).map(Self::$vendor),)+
+                    $(TargetKind::$vendor => serde_path_to_error::deserialize(table).map(Self::$vendor),)+
                 };
-                parsed.map_err(|e| e.to_string())
+                parsed.map_err($crate::sync::target::keyed)
             }
 
             pub fn kind(&self) -> TargetKind {

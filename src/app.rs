@@ -31,7 +31,9 @@ impl Application {
         let addr = settings.listen_addr()?;
         let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
-        let store = open_store(settings).await?.with_sealer(settings.sync.sealer()?);
+        let store = open_or_create_store(settings)
+            .await?
+            .with_sealer(settings.sync.sealer()?);
         let jwt = settings.auth.jwt.as_ref().map(jwt_validator).transpose()?;
         http::metrics::install();
         let state = AppState {
@@ -179,9 +181,54 @@ fn http_server(
     Ok(server)
 }
 
-/// Opens (and migrates) the configured database, with the targets' scopes (operator commands need
-/// no secrets key: they never open a password).
+/// Opens (and migrates) the configured database, which must exist: an operator command run in the
+/// wrong folder stops here rather than report on a new, empty database.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    require_database(&settings.database.url)?;
+    open_or_create_store(settings).await
+}
+
+/// A SQLite database file that is missing, named with the folder it was looked for in.
+pub fn require_database(url: &str) -> anyhow::Result<()> {
+    let Some(file) = crate::store::sqlite_file(url) else {
+        return Ok(());
+    };
+    if file.exists() {
+        return Ok(());
+    }
+    let absolute = std::path::absolute(&file).unwrap_or(file);
+    let folder = absolute.parent().map(|p| p.display().to_string()).unwrap_or_default();
+    anyhow::bail!(
+        "no database at {} (looked in {folder}): run the command where `serve` runs, or name the \
+         configuration with --config FILE (or the database with SCIM_BRIDGE__DATABASE__URL); \
+         `scim-bridge init` creates an empty one",
+        absolute.display()
+    )
+}
+
+/// The configuration and database a command uses, in one line for the operator (passwords hidden).
+pub fn where_from(settings: &Settings) -> String {
+    let config = settings.file.as_ref().map_or_else(
+        || "none (defaults and SCIM_BRIDGE__* variables)".to_owned(),
+        |f| {
+            std::path::absolute(f)
+                .unwrap_or_else(|_| f.clone())
+                .display()
+                .to_string()
+        },
+    );
+    let url = &settings.database.url;
+    let database = match crate::store::sqlite_file(url) {
+        Some(file) => std::path::absolute(&file).unwrap_or(file).display().to_string(),
+        None => redacted_url(url),
+    };
+    format!("configuration {config}; database {database}")
+}
+
+/// Opens (and migrates) the configured database, creating a SQLite file that is not there (`serve`,
+/// `init`, `token create`), with the targets' scopes (operator commands need no secrets key: they
+/// never open a password).
+pub async fn open_or_create_store(settings: &Settings) -> anyhow::Result<Store> {
     let schema = settings.user_schema()?;
     let store = Store::connect(&settings.database.url)
         .await

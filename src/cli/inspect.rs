@@ -8,6 +8,13 @@ use anyhow::{bail, Context};
 pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
     println!("ok    configuration ({} target(s))", settings.target.len());
     let mut failed = 0;
+    match crate::app::require_database(&settings.database.url) {
+        Ok(()) => println!("ok    database"),
+        Err(e) => {
+            failed += 1;
+            println!("FAIL  database: {e}");
+        }
+    }
     // A bad secrets key is one failed line like any other, so the targets are still probed.
     match settings.sync.sealer() {
         Ok(Some(_)) => println!("ok    sync.secrets_key (passwords are held sealed until delivered)"),

@@ -51,6 +51,9 @@ pub enum Command {
     /// Manage the id-mapping between users and vendor records.
     #[command(subcommand)]
     Link(LinkCommand),
+    /// Create the database (and run its migrations) where the configuration says; other operator
+    /// commands never create one.
+    Init,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,7 +143,9 @@ pub enum TokenCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
+    eprintln!("scim-bridge: {}", crate::app::where_from(&settings));
     match cli.command {
+        Command::Init => init(&settings).await,
         Command::Serve => serve(&settings).await,
         Command::Token(command) => token(&settings, command).await,
         Command::Sync(command) => sync(&settings, command).await,
@@ -200,7 +205,27 @@ async fn create_first_token(store: &Store) -> anyhow::Result<String> {
     bail!("could not find a free name for the first token")
 }
 
+async fn init(settings: &Settings) -> anyhow::Result<()> {
+    let existed = crate::app::require_database(&settings.database.url).is_ok();
+    let store = crate::app::open_or_create_store(settings).await?;
+    store.close().await;
+    println!(
+        "{} {}",
+        if existed {
+            "The database is ready (it existed):"
+        } else {
+            "Created the database:"
+        },
+        crate::app::where_from(settings)
+    );
+    Ok(())
+}
+
 async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()> {
+    // The README's walk-through makes the IdP's token before the first `serve`.
+    if !matches!(command, TokenCommand::Create { .. }) {
+        crate::app::require_database(&settings.database.url)?;
+    }
     let store = Store::connect(&settings.database.url)
         .await
         .with_context(|| format!("cannot open {}", redacted_url(&settings.database.url)))?;

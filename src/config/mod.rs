@@ -50,6 +50,9 @@ pub struct Settings {
     pub schema: SchemaSettings,
     /// `[[target]]`: the vendors changes fan out to.
     pub target: Vec<TargetSettings>,
+    /// The file these settings were read from, if any (`--config`, or `./scim-bridge.toml`).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -235,17 +238,20 @@ impl Settings {
     /// Loads the layers. `file` is `--config`; without it `./scim-bridge.toml` is read when present.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        match file {
+        let file = match file {
             Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
-            Some(path) => figment = figment.merge(Toml::file(path)),
-            None if Path::new(DEFAULT_CONFIG_FILE).exists() => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
-            None => {}
+            Some(path) => Some(path.to_owned()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        if let Some(path) = &file {
+            figment = figment.merge(Toml::file(path));
         }
         let figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
         let settings: Settings = figment.extract().map_err(|e| {
             let data = figment.extract::<serde_json::Value>().unwrap_or_default();
             ConfigError::Invalid(crate::secrets::redact_values(&e.to_string(), &data))
         })?;
+        let settings = Settings { file, ..settings };
         settings.validate()?;
         Ok(settings)
     }

@@ -293,6 +293,16 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
+/// The file a SQLite URL names; `None` for PostgreSQL or an in-memory database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if is_postgres(url) {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    (!file.as_os_str().is_empty() && file != Path::new(":memory:")).then(|| file.to_path_buf())
+}
+
 fn replica_id() -> String {
     static OPENED: AtomicU64 = AtomicU64::new(0);
     let host = std::env::var("HOSTNAME")

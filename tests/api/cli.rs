@@ -179,3 +179,54 @@ fn a_closed_stderr_does_not_take_the_server_down() {
     sigterm(&child);
     assert!(child.wait().unwrap().success());
 }
+
+/// The reproduction: in the wrong folder (no configuration, no database) every operator
+/// command used to create `scim-bridge.db` and report an empty, healthy bridge.
+#[test]
+fn a_command_run_in_the_wrong_folder_names_what_it_looked_for_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong_folder = || {
+        let mut c = Command::new(BIN);
+        c.current_dir(dir.path())
+            .env_remove("SCIM_BRIDGE__DATABASE__URL")
+            .env("RUST_LOG", "warn");
+        c
+    };
+    let database = dir.path().join("scim-bridge.db");
+    for args in [
+        &["lookup", "alice@example.com"][..],
+        &["sync", "status"],
+        &["sync", "retry"],
+        &["token", "list"],
+        &["check"],
+    ] {
+        let out = wrong_folder().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let text = format!("{}{err}", String::from_utf8_lossy(&out.stdout));
+        assert!(!out.status.success(), "{args:?}: {text}");
+        assert!(
+            err.lines()
+                .next()
+                .unwrap_or_default()
+                .starts_with("scim-bridge: configuration none"),
+            "{args:?}: the first line says which configuration: {err}"
+        );
+        let looked_in = format!("(looked in {})", dir.path().canonicalize().unwrap().display());
+        assert!(
+            text.contains(&format!("no database at {}", database.display())) || text.contains(&looked_in),
+            "{args:?}: {text}"
+        );
+        assert!(!database.exists(), "{args:?} created a database");
+    }
+    let out = wrong_folder().arg("init").output().unwrap();
+    assert!(out.status.success() && database.exists(), "{out:?}");
+    let out = wrong_folder().args(["sync", "status"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let canonical = dir.path().canonicalize().unwrap().join("scim-bridge.db");
+    assert!(
+        err.contains(&format!("database {}", database.display()))
+            || err.contains(&format!("database {}", canonical.display())),
+        "{err}"
+    );
+}

@@ -291,9 +291,13 @@ async fn check_prints_one_line_per_target_and_fails_when_one_does() {
     ));
     let db = format!("sqlite://{}", dir.path().join("check.db").display());
     let config = config_file(dir.path(), &db, &targets);
-    let (ok, out, err) = tokio::task::spawn_blocking(move || run(&config, &["check"]))
-        .await
-        .unwrap();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        let (created, _, err) = run(&config, &["init"]);
+        assert!(created, "{err}");
+        run(&config, &["check"])
+    })
+    .await
+    .unwrap();
     assert!(ok, "{out}{err}");
     // Each target's line is followed by its mapping (tests/api/mapping.rs reads those).
     let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with("      ")).collect();
@@ -301,6 +305,7 @@ async fn check_prints_one_line_per_target_and_fails_when_one_does() {
         lines,
         [
             "ok    configuration (5 target(s))",
+            "ok    database",
             "ok    esign (esign): GET rest/v1/gettoken/{salt} gave a token",
             "ok    cyberark (cyberark): Logon and Logoff succeeded",
             "ok    docusign (docusign): JWT grant and /oauth/userinfo succeeded",

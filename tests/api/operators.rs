@@ -25,7 +25,7 @@ fn run(config: &Path, args: &[&str]) -> (bool, String, String) {
 
 async fn store_for(config: &Path) -> Store {
     let settings = Settings::load(Some(config)).unwrap();
-    scim_bridge::app::open_store(&settings).await.unwrap()
+    scim_bridge::app::open_or_create_store(&settings).await.unwrap()
 }
 
 async fn add_user(store: &Store, email: &str) -> String {
@@ -211,6 +211,7 @@ async fn rows_of_a_target_removed_from_the_configuration_are_named_and_dropped_a
 async fn a_configured_target_cannot_be_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "http://127.0.0.1:9");
+    assert!(run(&config, &["init"]).0);
     let (ok, _, err) = run(&config, &["sync", "drop", "--target", "w365", "--yes"]);
     assert!(!ok && err.contains("is configured"), "{err}");
 }

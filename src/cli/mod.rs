@@ -88,8 +88,8 @@ impl std::error::Error for Exit {}
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
-    /// Per target: pending and dead rows, its state (closed, open, half_open, paused), the oldest
-    /// due row, the last success; and rows of targets no longer configured.
+    /// Per target: pending, dead and held rows, its state (closed, open, half_open, paused), the
+    /// oldest due row, the last success; held removals by user; rows of targets no longer configured.
     Status,
     /// Make queued rows due now, dead ones included.
     Retry {
@@ -115,6 +115,25 @@ pub enum SyncCommand {
         user: Option<String>,
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
+    },
+    /// Carry out removals the removal guard held (all of a target's, or one user's).
+    Release {
+        #[arg(long)]
+        target: String,
+        /// Only this user (id, userName or e-mail).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Drop removals the removal guard held: the vendor keeps the users, their links stay.
+    Discard {
+        #[arg(long)]
+        target: String,
+        /// Only this user (id, userName or e-mail).
+        #[arg(long)]
+        user: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Forget a target removed from the configuration: its queued rows, links and recorded health.
     Drop {

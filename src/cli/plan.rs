@@ -22,6 +22,9 @@ struct Line {
     steps: Option<Vec<Step>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// The removal guard holds this user's removal (`sync release` carries it out).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    held: bool,
     /// What explains a vendor user: the linked id, and the keys the bridge looks users up by.
     #[serde(skip)]
     explains: Vec<String>,
@@ -84,9 +87,16 @@ pub(super) async fn plan(
         mapping: &mapping,
         takes_passwords: settings_of_target.takes_passwords(),
     };
+    let held: std::collections::HashSet<String> = store
+        .held_rows(target, None)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     let mut lines = Vec::with_capacity(subjects.len());
     for (id, user_name) in subjects {
-        if let Some(line) = plan_one(store, &rules, &connector, id, user_name).await {
+        if let Some(mut line) = plan_one(store, &rules, &connector, id, user_name).await {
+            line.held = held.contains(&line.id);
             lines.push(line);
         }
         bar.inc(1);
@@ -133,6 +143,7 @@ async fn plan_one(
         user_name: user_name.clone(),
         steps: None,
         error: Some(error),
+        held: false,
         explains: Vec::new(),
     };
     let subject = match subject::read(store, rules, &id).await {
@@ -165,6 +176,7 @@ async fn plan_one(
                 user_name,
                 steps: Some(steps),
                 error: None,
+                held: false,
                 explains: explains.into_iter().map(|k| k.to_lowercase()).collect(),
             }
         }
@@ -193,9 +205,12 @@ async fn orphans(connector: &Connector, lines: &[Line]) -> anyhow::Result<Option
 }
 
 fn summary(lines: &[Line]) -> BTreeMap<&'static str, usize> {
-    let words = StepKind::ALL.iter().map(|k| k.word()).chain([IN_SYNC, "error"]);
+    let words = StepKind::ALL.iter().map(|k| k.word()).chain([IN_SYNC, "error", "held"]);
     let mut counts: BTreeMap<&'static str, usize> = words.map(|w| (w, 0)).collect();
     for line in lines {
+        if line.held {
+            *counts.entry("held").or_default() += 1;
+        }
         match &line.steps {
             Some(steps) if steps.is_empty() => *counts.entry(IN_SYNC).or_default() += 1,
             Some(steps) => steps.iter().for_each(|s| *counts.entry(s.word()).or_default() += 1),
@@ -219,7 +234,12 @@ fn print_text(report: &Report) {
             (None, Some(error)) => format!("error: {error}"),
             (None, None) => continue,
         };
-        println!("  {:<28} {text}", line.user_name);
+        let held = if line.held {
+            "  [HELD by the removal guard: `sync release` carries it out, `sync discard` keeps the user]"
+        } else {
+            ""
+        };
+        println!("  {:<28} {text}{held}", line.user_name);
     }
     match &report.orphans {
         None => println!("orphans: {} cannot list its users", report.kind),

@@ -1,4 +1,4 @@
-//! `sync status | retry | resync | drop`: the queue as operators see and steer it.
+//! `sync status | retry | resync | release | discard | drop`: the queue as operators see and steer it.
 use super::inspect::known_target;
 use super::SyncCommand;
 use crate::app::open_store;
@@ -23,16 +23,7 @@ async fn run(settings: &Settings, store: &Store, command: SyncCommand) -> anyhow
             if let Some(t) = &target {
                 known_target(settings, t)?;
             }
-            let user_id = match &user {
-                Some(key) => Some(
-                    store
-                        .lookup(key, 0)
-                        .await?
-                        .with_context(|| format!("no user '{key}'"))?
-                        .id,
-                ),
-                None => None,
-            };
+            let user_id = user_id(store, user.as_deref()).await?;
             let n = store.retry_now(target.as_deref(), user_id.as_deref()).await?;
             println!("{n} row(s) due now; a running `serve` picks them up within 5 seconds.");
         }
@@ -47,16 +38,54 @@ async fn run(settings: &Settings, store: &Store, command: SyncCommand) -> anyhow
             bar.finish_and_clear();
             println!("{queued} user(s) queued for '{target}'; a running `serve` starts on them within 5 seconds.");
         }
+        SyncCommand::Release { target, user } => {
+            known_target(settings, &target)?;
+            let user_id = user_id(store, user.as_deref()).await?;
+            let n = store.release_held(&target, user_id.as_deref()).await?;
+            println!(
+                "{n} held removal(s) at '{target}' released; a running `serve` carries them out within 5 seconds."
+            );
+        }
+        SyncCommand::Discard { target, user, yes } => {
+            known_target(settings, &target)?;
+            let user_id = user_id(store, user.as_deref()).await?;
+            let held = store.held_rows(&target, user_id.as_deref()).await?;
+            if held.is_empty() {
+                println!("no removal is held at '{target}'");
+                return Ok(());
+            }
+            if !yes
+                && !confirm(&format!(
+                    "Discard {} held removal(s) at '{target}' (the vendor keeps the users)?",
+                    held.len()
+                ))?
+            {
+                println!("nothing discarded");
+                return Ok(());
+            }
+            let n = store.discard_held(&target, user_id.as_deref()).await?;
+            println!("{n} held removal(s) at '{target}' discarded: the vendor keeps those users; a later change of one that is still leaving is held again.");
+        }
         SyncCommand::Drop { target, yes } => drop_target(settings, store, &target, yes).await?,
     }
     Ok(())
 }
 
+/// The id of the user an operator named (id, userName or e-mail).
+async fn user_id(store: &Store, key: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(key) = key else { return Ok(None) };
+    let found = store
+        .lookup(key, 0)
+        .await?
+        .with_context(|| format!("no user '{key}'"))?;
+    Ok(Some(found.id))
+}
+
 /// `sync status`: one line per target, then what an operator may need to act on.
 async fn print_status(settings: &Settings, store: &crate::store::Store) -> anyhow::Result<()> {
     println!(
-        "{:<20} {:>8} {:>6}  {:<14} {:<25} last success",
-        "target", "pending", "dead", "state", "oldest due"
+        "{:<20} {:>8} {:>6} {:>6}  {:<14} {:<25} last success",
+        "target", "pending", "dead", "held", "state", "oldest due"
     );
     let rows = store.target_status().await?;
     let configured = |name: &str| settings.target.iter().any(|t| t.name == name);
@@ -67,10 +96,11 @@ async fn print_status(settings: &Settings, store: &crate::store::Store) -> anyho
             "not-configured"
         };
         println!(
-            "{:<20} {:>8} {:>6}  {:<14} {:<25} {}",
+            "{:<20} {:>8} {:>6} {:>6}  {:<14} {:<25} {}",
             t.target,
             t.pending,
             t.dead,
+            t.held,
             state,
             t.oldest_due.as_deref().unwrap_or("-"),
             t.last_success.as_deref().unwrap_or("never")
@@ -95,12 +125,32 @@ async fn print_status(settings: &Settings, store: &crate::store::Store) -> anyho
                 t.target, t.planned
             );
         }
+        if t.held > 0 {
+            print_held(store, &t.target, t.held).await?;
+        }
         if !configured(&t.target) {
             println!(
                 "{}: not in the configuration, but {} row(s) are queued for it; `scim-bridge sync drop --target {}` forgets them and its links",
                 t.target, t.pending + t.dead, t.target
             );
         }
+    }
+    Ok(())
+}
+
+/// The users whose removal the guard holds at `target`, and what an operator can do.
+async fn print_held(store: &Store, target: &str, count: i64) -> anyhow::Result<()> {
+    println!(
+        "{target}: {count} removal(s) HELD by the removal guard (max_removals reached); \
+         `scim-bridge sync release --target {target}` carries them out, `sync discard --target {target}` keeps the users:"
+    );
+    const SHOWN: usize = 20;
+    let held = store.held_rows(target, None).await?;
+    for (id, user_name) in held.iter().take(SHOWN) {
+        println!("  held  {user_name} ({id})");
+    }
+    if held.len() > SHOWN {
+        println!("  … and {} more", held.len() - SHOWN);
     }
     Ok(())
 }

@@ -104,6 +104,11 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
                     ::metrics::gauge!("scim_bridge_sync_queue_rows", "target" => target.to_owned(), "state" => label)
                         .set(depth as f64);
                 }
+                let held = counts
+                    .iter()
+                    .find(|(t, s, _)| t == target && *s == QueueState::Held)
+                    .map_or(0, |(_, _, n)| *n);
+                ::metrics::gauge!("scim_bridge_sync_held_rows", "target" => target.to_owned()).set(held as f64);
             }
         }
         Err(e) => tracing::error!(error = %e, "metrics: cannot count the sync queue"),

@@ -16,6 +16,8 @@ pub struct Claim {
     pub target: String,
     pub generation: i64,
     pub attempts: i64,
+    /// What the removal guard said of the row before (held, or released by an operator).
+    pub guard: Option<super::states::GuardMark>,
 }
 
 /// One (user, target) as the worker reads it before calling the vendor.
@@ -90,7 +92,7 @@ impl super::Store {
                  WHERE state = 'pending' AND due_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
                    AND target IN ({})
                  ORDER BY due_at LIMIT $3{skip_locked})
-             RETURNING resource_id, target, generation, attempts",
+             RETURNING resource_id, target, generation, attempts, guard",
             dialect.json_texts("$4")
         );
         let targets = serde_json::to_string(targets)?;
@@ -247,7 +249,7 @@ impl super::Store {
             args![&claim.resource_id, &claim.target, claim.generation],
         )
         .await?;
-        insert_event(&mut tx, claim, event).await?;
+        insert_event(&mut tx, &claim.target, &claim.resource_id, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -293,14 +295,14 @@ impl super::Store {
         if counted == 0 {
             release(&mut tx, claim).await?;
         }
-        insert_event(&mut tx, claim, event).await?;
+        insert_event(&mut tx, &claim.target, &claim.resource_id, event).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
 /// Frees a leased row, leaving it as it is otherwise.
-async fn release(tx: &mut Tx, claim: &Claim) -> Result<(), StoreError> {
+pub(super) async fn release(tx: &mut Tx, claim: &Claim) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE sync_queue SET lease_until = NULL WHERE resource_id = $1 AND target = $2",
         args![&claim.resource_id, &claim.target],
@@ -326,7 +328,7 @@ async fn finish_one(tx: &mut Tx, success: &Success<'_>) -> Result<(), StoreError
     if current.first().map(|(r,)| *r) != *read_revision {
         tracing::info!(target = %claim.target, resource = %claim.resource_id, "the link changed while the vendor call was in flight; it is kept and the row runs again");
         release(tx, claim).await?;
-        return insert_event(tx, claim, event).await;
+        return insert_event(tx, &claim.target, &claim.resource_id, event).await;
     }
     if let Some(sealed) = delivered {
         tx.execute(
@@ -348,18 +350,23 @@ async fn finish_one(tx: &mut Tx, success: &Success<'_>) -> Result<(), StoreError
     if *deleted {
         purge_tombstone(tx, &claim.resource_id).await?;
     }
-    insert_event(tx, claim, event).await
+    insert_event(tx, &claim.target, &claim.resource_id, event).await
 }
 
-async fn insert_event(tx: &mut Tx, claim: &Claim, event: &Event) -> Result<(), StoreError> {
+pub(super) async fn insert_event(
+    tx: &mut Tx,
+    target: &str,
+    resource_id: &str,
+    event: &Event,
+) -> Result<(), StoreError> {
     let ids: Vec<(i64,)> = tx
         .rows(
             "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error, note)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             args![
                 tx.now(),
-                &claim.target,
-                &claim.resource_id,
+                target,
+                resource_id,
                 event.action.as_str(),
                 event.http_status.map(i64::from),
                 event.latency_ms,

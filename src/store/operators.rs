@@ -21,6 +21,8 @@ pub struct TargetStatus {
     pub trips: i64,
     /// Rows an observing target would write, waiting for `mode = "write"`.
     pub planned: i64,
+    /// Removals held by the guard, waiting for `sync release` or `sync discard`.
+    pub held: i64,
 }
 
 /// A user found by `lookup`: live, or a tombstone still being fanned out.
@@ -110,7 +112,7 @@ impl Store {
             .db
             .read(
                 "SELECT target, pending, dead, oldest_due, last_success, state, open_until, paused_until, pause_reason,
-                        trips, planned
+                        trips, planned, held
                  FROM v_target_status",
                 args![],
             )
@@ -129,6 +131,7 @@ impl Store {
                     pause_reason: None,
                     trips: 0,
                     planned: 0,
+                    held: 0,
                 });
             }
         }

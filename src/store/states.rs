@@ -89,6 +89,18 @@ word_column! {
         Dead = "dead",
         /// An observing target's plan, waiting for `mode = "write"`.
         Planned = "planned",
+        /// A removal past the target's `max_removals`, waiting for `sync release` or `sync discard`.
+        Held = "held",
+    }
+}
+
+word_column! {
+    /// What the removal guard said of a row (`sync_queue.guard`).
+    pub enum GuardMark {
+        /// The row was held: while the user is still leaving, a newer change holds it again.
+        Held = "held",
+        /// An operator released it (`sync release`): the removal goes ahead without counting.
+        Released = "released",
     }
 }
 
@@ -101,6 +113,8 @@ word_column! {
         Unchanged = "unchanged",
         /// Observe mode: the calls are recorded, not made.
         Planned = "planned",
+        /// The removal guard held a removal, or an operator released or discarded a held one.
+        Guard = "guard",
     }
 }
 

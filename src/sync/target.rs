@@ -56,6 +56,10 @@ pub struct TargetSettings {
     pub connect_timeout_secs: Option<f64>,
     /// `[target.mapping]`: vendor field → SCIM path, over the vendor's defaults (docs/mapping.md).
     pub mapping: BTreeMap<String, String>,
+    /// Removals allowed per window before the rest are held (`0`: no guard; unset: the default).
+    pub max_removals: Option<u64>,
+    /// The removal guard's window, in seconds (default 3600).
+    pub removal_window_secs: Option<u64>,
     pub vendor: VendorConfig,
 }
 
@@ -81,10 +85,14 @@ struct Common {
     connect_timeout_secs: Option<f64>,
     #[serde(default)]
     mapping: BTreeMap<String, String>,
+    #[serde(default)]
+    max_removals: Option<u64>,
+    #[serde(default)]
+    removal_window_secs: Option<u64>,
 }
 
 /// The keys of `Common`, which are taken out of a table before its vendor reads the rest.
-const COMMON_KEYS: [&str; 10] = [
+const COMMON_KEYS: [&str; 12] = [
     "name",
     "kind",
     "scope",
@@ -95,6 +103,8 @@ const COMMON_KEYS: [&str; 10] = [
     "timeout_secs",
     "connect_timeout_secs",
     "mapping",
+    "max_removals",
+    "removal_window_secs",
 ];
 
 /// A table's error naming the key it is about (serde_json's alone does not).
@@ -128,6 +138,8 @@ impl<'de> Deserialize<'de> for TargetSettings {
             timeout_secs: common.timeout_secs,
             connect_timeout_secs: common.connect_timeout_secs,
             mapping: common.mapping,
+            max_removals: common.max_removals,
+            removal_window_secs: common.removal_window_secs,
             vendor,
         })
     }
@@ -148,6 +160,8 @@ impl Serialize for TargetSettings {
             timeout_secs: self.timeout_secs,
             connect_timeout_secs: self.connect_timeout_secs,
             mapping: self.mapping.clone(),
+            max_removals: self.max_removals,
+            removal_window_secs: self.removal_window_secs,
         };
         let table = |value: Result<Value, serde_json::Error>| match value {
             Ok(Value::Object(table)) => Ok(table),
@@ -177,6 +191,8 @@ impl TargetSettings {
             timeout_secs: None,
             connect_timeout_secs: None,
             mapping: BTreeMap::new(),
+            max_removals: None,
+            removal_window_secs: None,
             vendor,
         }
     }
@@ -209,9 +225,17 @@ impl TargetSettings {
         self.kind().takes_passwords()
     }
 
-    /// What a SCIM DELETE (or leaving `scope`) does here (default `delete`).
+    /// What a SCIM DELETE (or leaving `scope`) does here (default `deactivate`: deleting is opt-in).
     pub fn on_delete(&self) -> OnDelete {
-        self.on_delete.unwrap_or(OnDelete::Delete)
+        self.on_delete.unwrap_or(OnDelete::Deactivate)
+    }
+
+    /// The removal guard's allowance (README "Removal guard").
+    pub fn removal_limit(&self) -> crate::store::RemovalLimit {
+        crate::store::RemovalLimit {
+            max: self.max_removals,
+            window: std::time::Duration::from_secs(self.removal_window_secs.unwrap_or(3600)),
+        }
     }
 
     pub fn concurrency(&self) -> usize {
@@ -253,6 +277,12 @@ impl TargetSettings {
             if value.is_some_and(|v| !(0.05..=600.0).contains(&v)) {
                 return invalid(&format!("{key} must be between 0.05 and 600 seconds"));
             }
+        }
+        if self
+            .removal_window_secs
+            .is_some_and(|w| !(60..=7 * 86_400).contains(&w))
+        {
+            return invalid("removal_window_secs must be between 60 and 604800 (a week)");
         }
         self.scope_filter(schema)?;
         self.mapping(schema)?;

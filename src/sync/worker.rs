@@ -8,6 +8,7 @@
 //! same vendor key) is put back without counting an attempt; only a reconcile whose vendor call
 //! failed counts, once, against the row and the breaker.
 mod claim;
+mod guard;
 mod observe;
 mod outcome;
 mod rows;
@@ -76,6 +77,8 @@ enum Handled {
     Planned(String),
     /// A wait of the bridge's own: due again after it, no call made, nothing counted.
     Deferred(Duration),
+    /// A removal the guard holds for an operator; the note when it is newly held (an event).
+    Held(Option<String>),
 }
 
 /// A reconcile's result, with the sealed password it delivered (erased when the outcome is recorded).
@@ -282,6 +285,7 @@ impl Worker {
                 }
                 Err(error) => self.failed(claim, &error, latency_ms).await,
                 Ok(Handled::Planned(calls)) => self.planned(claim, calls, latency_ms).await,
+                Ok(Handled::Held(note)) => self.held(claim, note).await,
                 Ok(Handled::Done(_)) => Ok(()),
             }
         });
@@ -371,6 +375,7 @@ impl Worker {
         if target.observe {
             return self.observe(target, ready).await;
         }
+        let (mut settled, ready) = self.guard_removals(target, chunk, ready).await;
         // Creates are recorded before they are sent: if we die after the vendor answered, the
         // next reconcile looks the user up first.
         let saves = ready.iter().map(|(n, row)| async move {
@@ -388,7 +393,6 @@ impl Worker {
             )
         });
         let saved = futures_util::future::join_all(saves).await;
-        let mut settled = Vec::new();
         let mut sending = Vec::with_capacity(ready.len());
         for ((n, mut row), save) in ready.into_iter().zip(saved) {
             match save {
@@ -426,7 +430,7 @@ impl Worker {
 fn verdict_of(results: &[Result<Handled, ConnectorError>]) -> Verdict {
     let verdicts = results.iter().map(|result| match result {
         Ok(Handled::Done(_) | Handled::Planned(_)) => Verdict::Answered,
-        Ok(Handled::Deferred(_)) | Err(ConnectorError::Deferred { .. }) => Verdict::None,
+        Ok(Handled::Deferred(_) | Handled::Held(_)) | Err(ConnectorError::Deferred { .. }) => Verdict::None,
         Err(e) if e.is_retryable() => Verdict::Failed,
         Err(_) => Verdict::Answered,
     });

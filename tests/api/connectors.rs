@@ -82,7 +82,7 @@ enum Sequence {
 async fn run_contract(kind: TargetKind, sequence: Sequence, keys: &[&str]) -> (Vec<Vec<Value>>, AnyFake) {
     let dir = tempfile::tempdir().unwrap();
     let (server, fake) = AnyFake::start(kind).await;
-    let target = target_for(kind, &server.uri(), dir.path());
+    let target = crate::targets::deleting(target_for(kind, &server.uri(), dir.path()));
     let app = spawn_app_with(|s| s.target = vec![target]).await;
     match sequence {
         Sequence::Okta => okta_sequence(&app).await,

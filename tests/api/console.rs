@@ -9,14 +9,14 @@ use scim_bridge::config::{TargetKind, TargetMode};
 use scim_bridge::http::auth::{generate_token, token_hash};
 use scim_bridge::store::TokenScope;
 
-fn no_redirects() -> reqwest::Client {
+pub fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-async fn sign_in(app: &TestApp, token: &str) -> reqwest::Response {
+pub async fn sign_in(app: &TestApp, token: &str) -> reqwest::Response {
     no_redirects()
         .post(format!("{}/admin/login", app.origin))
         .form(&[("token", token)])
@@ -26,7 +26,7 @@ async fn sign_in(app: &TestApp, token: &str) -> reqwest::Response {
 }
 
 /// The session cookie a sign-in set, as `name=value`.
-fn session_cookie(response: &reqwest::Response) -> String {
+pub fn session_cookie(response: &reqwest::Response) -> String {
     let set = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     set.split(';').next().unwrap().to_owned()
 }

@@ -178,7 +178,11 @@ async fn the_entra_guide_holds_with_the_flag_in_the_tenant_url() {
         204
     );
     app.drain_sync().await;
-    assert!(fake.users().is_empty(), "on_delete = delete removes the Eloqua user");
+    let users = fake.users();
+    assert!(
+        users.len() == 1 && users[0]["isDisabled"] == "True",
+        "the default on_delete = deactivate keeps the Eloqua user, disabled: {users:?}"
+    );
     assert_eq!(
         idp(&app, &token, Method::GET, &format!("/Users/{id}"), None).await.0,
         404

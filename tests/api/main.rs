@@ -17,6 +17,7 @@ mod fake_w365;
 mod filter;
 mod grammar_props;
 mod groups;
+mod guard;
 mod guides;
 mod helpers;
 mod hostile;

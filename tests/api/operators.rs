@@ -59,6 +59,7 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
         target: "w365".into(),
         generation: 1,
         attempts: 0,
+        guard: None,
     };
     let event = Event {
         action: scim_bridge::store::EventAction::Reconcile,
@@ -97,6 +98,7 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
         target: "w365".into(),
         generation: 1,
         attempts: 0,
+        guard: None,
     };
     store
         .finish_successes(&[scim_bridge::store::Success {
@@ -190,7 +192,7 @@ async fn rows_of_a_target_removed_from_the_configuration_are_named_and_dropped_a
         .unwrap()
         .split_whitespace()
         .collect();
-    assert_eq!(&line[1..4], ["2", "0", "not-configured"], "{out}");
+    assert_eq!(&line[1..5], ["2", "0", "0", "not-configured"], "{out}");
     assert!(out.contains("sync drop --target w365"), "{out}");
 
     let (ok, out) = run_with_input(&config, &["sync", "drop", "--target", "w365"], "n\n");

@@ -77,7 +77,11 @@ pub fn is_read(call: &str) -> bool {
 async fn every_outcome_appears_and_nothing_is_written() {
     let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
     let dir = tempfile::tempdir().unwrap();
-    let targets = vec![target_for(TargetKind::Cyberark, &server.uri(), dir.path())];
+    let targets = vec![crate::targets::deleting(target_for(
+        TargetKind::Cyberark,
+        &server.uri(),
+        dir.path(),
+    ))];
     let app = spawn_app_with(|s| s.target = targets.clone()).await;
     let mut ids = std::collections::BTreeMap::new();
     for name in ["steady", "retitled", "leaver", "returner", "deleted"] {
@@ -151,7 +155,9 @@ async fn every_outcome_appears_and_nothing_is_written() {
         "{out}"
     );
     assert!(
-        out.contains("summary: 1 activate, 1 adopt, 1 create, 1 deactivate, 1 delete, 0 error, 1 in sync, 1 update"),
+        out.contains(
+            "summary: 1 activate, 1 adopt, 1 create, 1 deactivate, 1 delete, 0 error, 0 held, 1 in sync, 1 update"
+        ),
         "{out}"
     );
 

@@ -296,6 +296,9 @@ async fn five_vendors_okta_and_entra_through_two_replicas_one_killed_converge_ex
     }
     for target in &mut targets {
         target.concurrency = Some(CONCURRENCY);
+        // The deletions this test counts are not what the removal guard is about.
+        target.on_delete = Some(scim_bridge::config::OnDelete::Delete);
+        target.max_removals = Some(0);
     }
     let settings = Settings {
         target: targets,
@@ -456,4 +459,29 @@ async fn replicas_send_one_probe_between_them_and_take_up_its_verdict() {
     assert_eq!(calls().await, probe, "the replicas took up the failed probe's verdict");
     let states = app.store.target_states().await.unwrap();
     assert_eq!((states[0].breaker.as_str(), states[0].trips), ("open", 10));
+}
+
+#[tokio::test]
+async fn two_replicas_removing_at_once_share_one_removal_allowance() {
+    use scim_bridge::store::{RemovalLimit, RemovalVerdict};
+    let Some(a) = first_replica().await else { return };
+    let (_, b) = replica_of(&a).await;
+    let limit = RemovalLimit {
+        max: Some(10),
+        window: Duration::from_secs(3600),
+    };
+    let take =
+        |store: Store, n: usize| async move { store.take_removal("vault", &format!("user-{n}"), limit).await.unwrap() };
+    let racing = (0..30).map(|n| {
+        let store = if n % 2 == 0 { a.store.clone() } else { b.clone() };
+        tokio::spawn(take(store, n))
+    });
+    let verdicts: Vec<RemovalVerdict> = futures_util::future::join_all(racing)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let went = verdicts.iter().filter(|v| **v == RemovalVerdict::Go).count();
+    assert_eq!(went, 10, "{verdicts:?}");
+    assert!(verdicts.contains(&RemovalVerdict::Held { done: 10, limit: 10 }));
 }

@@ -281,7 +281,7 @@ async fn a_sync_retry_during_a_failing_call_is_not_undone_by_its_backoff() {
 }
 
 impl TestApp {
-    async fn get_metrics(&self) -> String {
+    pub async fn get_metrics(&self) -> String {
         let response = self
             .client
             .get(format!("{}/metrics", self.origin))

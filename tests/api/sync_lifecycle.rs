@@ -1,7 +1,7 @@
 //! What the sync engine does around a change: tombstones after a SCIM DELETE, the sealed password
 //! hand-over, per-target rate limits and `/metrics`.
 use crate::helpers::*;
-use crate::targets::w365_target;
+use crate::targets::{deleting, w365_target};
 use scim_bridge::config::OnDelete;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ async fn create(app: &TestApp, body: &Value) -> String {
 #[tokio::test]
 async fn a_deleted_user_is_gone_from_scim_at_once_and_its_tombstone_lasts_until_the_vendor_is_told() {
     let vendor = MockServer::start().await;
-    let app = spawn_app_with(|s| s.target = vec![w365_target("w365", None, &base(&vendor))]).await;
+    let app = spawn_app_with(|s| s.target = vec![deleting(w365_target("w365", None, &base(&vendor)))]).await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_string("42"))
         .mount(&vendor)
@@ -405,7 +405,9 @@ async fn a_user_deleted_and_created_again_with_the_same_email_ends_up_active_at_
         &esign_server.uri(),
         secrets.path(),
     );
-    let app = spawn_app_with(|s| s.target = vec![w365_target("w365", None, &base(&w365_server)), esign_target]).await;
+    let app =
+        spawn_app_with(|s| s.target = vec![deleting(w365_target("w365", None, &base(&w365_server))), esign_target])
+            .await;
     for round in 0..6 {
         let email = format!("again{round}@x.com");
         let first = json!({"schemas": [USER_SCHEMA], "userName": email, "name": {"givenName": "Old", "familyName": "One"},

@@ -10,7 +10,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 async fn app_with_vendor() -> (TestApp, MockServer) {
     let vendor = MockServer::start().await;
     let base = format!("{}/Provisioning", vendor.uri());
-    let app = spawn_app_with(|s| s.target = vec![w365_target("w365", None, &base)]).await;
+    let app = spawn_app_with(|s| s.target = vec![crate::targets::deleting(w365_target("w365", None, &base))]).await;
     (app, vendor)
 }
 

@@ -50,6 +50,14 @@ pub fn target_with(kind: TargetKind, uri: &str, dir: &Path, extra: &str) -> Targ
     parse_target(&format!("name = \"{name}\"\nkind = \"{name}\"\n{vendor}\n{extra}"))
 }
 
+/// `target` with `on_delete = "delete"` (the default is `deactivate`): for the tests of deletion.
+pub fn deleting(target: TargetSettings) -> TargetSettings {
+    TargetSettings {
+        on_delete: Some(scim_bridge::config::OnDelete::Delete),
+        ..target
+    }
+}
+
 /// A target of `kind` at the fake's `uri`, its secrets written into `dir`.
 pub fn target_for(kind: TargetKind, uri: &str, dir: &Path) -> TargetSettings {
     target_with(kind, uri, dir, "")

@@ -27,10 +27,12 @@ async fn targets(
     w365: &wiremock::MockServer,
     fakes: &[(Vendor, TargetKind, &wiremock::MockServer)],
 ) -> Vec<TargetSettings> {
+    // Deletion is what this test exercises under faults; the removal guard is not.
     let timeouts = |t: TargetSettings| TargetSettings {
         timeout_secs: Some(1.0),
         connect_timeout_secs: Some(1.0),
-        ..t
+        max_removals: Some(0),
+        ..crate::targets::deleting(t)
     };
     let w365_proxy = reset_proxy(address(w365), RESET_RATE, 11).await;
     let mut out = vec![timeouts(w365_target(

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, admin_path: &str) {
             .route("/events", web::get().to(events))
             .route("/check", web::post().to(check))
             .route("/dead/retry", web::post().to(retry))
+            .route("/held", web::post().to(held))
             .route("/login", web::get().to(login_page))
             .route("/login", web::post().to(login))
             .route("/logout", web::post().to(logout)),
@@ -282,6 +283,52 @@ async fn retry(
     Ok(redirect(&format!("{root}/dead?target={}", form.target)))
 }
 
+#[derive(serde::Deserialize)]
+struct HeldForm {
+    csrf: String,
+    target: String,
+    /// `release` or `discard`.
+    action: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// Release or discard a target's held removals (as `sync release` / `sync discard`): the users are
+/// shown once more, then it is done.
+async fn held(
+    req: HttpRequest,
+    form: web::Form<HeldForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let session = match signed_form(&req, &state, &form.csrf).await? {
+        Ok(session) => session,
+        Err(answer) => return Ok(*answer),
+    };
+    if !state.targets.iter().any(|(name, _, _)| name == &form.target) {
+        return Ok(page(StatusCode::NOT_FOUND, pages::refused(root, "no such target")));
+    }
+    let release = match form.action.as_str() {
+        "release" => true,
+        "discard" => false,
+        _ => return Ok(page(StatusCode::BAD_REQUEST, pages::refused(root, "unknown action"))),
+    };
+    if form.confirm.as_deref() != Some("yes") {
+        let users = state.store.held_rows(&form.target, None).await?;
+        return Ok(page(
+            StatusCode::OK,
+            pages::confirm_held(root, &session.csrf, &form.target, release, &users),
+        ));
+    }
+    let n = if release {
+        state.store.release_held(&form.target, None).await?
+    } else {
+        state.store.discard_held(&form.target, None).await?
+    };
+    tracing::warn!(token = %session.token_name, target = %form.target, rows = n, action = %form.action, "console: held removals");
+    Ok(redirect(root))
+}
+
 /// Events per page of the console's list.
 const EVENTS_PAGE: i64 = 100;
 
@@ -377,6 +424,7 @@ async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
                 pending: row.map_or(0, |r| r.pending),
                 dead: row.map_or(0, |r| r.dead),
                 planned: row.map_or(0, |r| r.planned),
+                held: row.map_or(0, |r| r.held),
                 oldest_due: row.and_then(|r| r.oldest_due.clone()),
                 last_success: row.and_then(|r| r.last_success.clone()),
                 calls_last_hour: calls,

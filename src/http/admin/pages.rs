@@ -6,7 +6,7 @@ const STYLE: &str = "body{font:15px/1.4 system-ui,sans-serif;margin:0;color:#1d2
 header{background:#1d2430;color:#fff;padding:.6em 1em;display:flex;gap:1em;align-items:center;flex-wrap:wrap}\
 header a{color:#fff}main{padding:1em;max-width:70em;margin:auto}\
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(17em,1fr));gap:1em}\
-.card{background:#fff;border-radius:6px;padding:1em;box-shadow:0 1px 2px #0002}\
+.card{background:#fff;border-radius:6px;padding:1em;box-shadow:0 1px 2px #0002}.card.alarm{border:2px solid #b3261e}\
 .card h2{margin:0 0 .4em;font-size:1.1em}dl{display:grid;grid-template-columns:auto 1fr;gap:.2em .8em;margin:0}\
 dt{color:#5a6472}dd{margin:0}.bad{color:#b3261e}.ok{color:#17733a}\
 form.inline{display:inline}table{border-collapse:collapse;width:100%;margin:.4em 0}td,th{border-bottom:1px solid #dde;padding:.2em .4em;text-align:left;vertical-align:top}pre{white-space:pre-wrap;word-break:break-all;background:#f4f6f8;padding:.5em}button{font:inherit;padding:.3em .8em}input{font:inherit;padding:.3em;width:100%;box-sizing:border-box}\
@@ -69,6 +69,8 @@ pub struct TargetCard {
     pub pending: i64,
     pub dead: i64,
     pub planned: i64,
+    /// Removals the guard holds for an operator.
+    pub held: i64,
     pub oldest_due: Option<String>,
     pub last_success: Option<String>,
     pub calls_last_hour: i64,
@@ -85,8 +87,14 @@ pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard]) -> Markup {
             @if cards.is_empty() { p { "No target is configured." } }
             div.cards {
                 @for card in cards {
-                    section.card {
+                    section.card.alarm[card.held > 0] {
                         h2 { (card.name) }
+                        @if card.held > 0 {
+                            p.bad { strong { (card.held) " removals held" } " by the removal guard (max_removals reached)" }
+                            (held_form(admin_root, csrf, &card.name, "release", "Release (carry them out)", false))
+                            " "
+                            (held_form(admin_root, csrf, &card.name, "discard", "Discard (keep the users)", false))
+                        }
                         dl {
                             dt { "kind" } dd { (card.kind) }
                             dt { "mode" } dd { (card.mode) }
@@ -233,6 +241,47 @@ pub fn dead(
                 @if page > 0 { a href={ (admin_root) "/dead?" (query(&[("page", &(page - 1).to_string()), ("target", target.unwrap_or(""))])) } { "newer" } " " }
                 @if more { a href={ (admin_root) "/dead?" (query(&[("page", &(page + 1).to_string()), ("target", target.unwrap_or(""))])) } { "more" } }
             }
+        },
+    )
+}
+
+fn held_form(admin_root: &str, csrf: &str, target: &str, action: &str, label: &str, confirmed: bool) -> Markup {
+    html! {
+        form.inline method="post" action={ (admin_root) "/held" } {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="target" value=(target);
+            input type="hidden" name="action" value=(action);
+            @if confirmed { input type="hidden" name="confirm" value="yes"; }
+            button type="submit" { (label) }
+        }
+    }
+}
+
+/// "Are you sure?" for held removals, naming the users.
+pub fn confirm_held(admin_root: &str, csrf: &str, target: &str, release: bool, users: &[(String, String)]) -> Markup {
+    let (title, what, label) = if release {
+        (
+            "Release held removals?",
+            "carried out at the vendor (deleted or deactivated, as the target's on_delete says)",
+            "Yes, release",
+        )
+    } else {
+        (
+            "Discard held removals?",
+            "dropped: the vendor keeps these users and their links stay",
+            "Yes, discard",
+        )
+    };
+    layout(
+        title,
+        admin_root,
+        Some(csrf),
+        html! {
+            h1 { (title) }
+            p { "These " (users.len()) " removal(s) at " strong { (target) } " will be " (what) ":" }
+            ul { @for (id, name) in users { li { (name) " " small { "(" (id) ")" } } } }
+            (held_form(admin_root, csrf, target, if release { "release" } else { "discard" }, label, true))
+            " " a href={ (admin_root) } { "Cancel" }
         },
     )
 }

@@ -21,6 +21,8 @@ pub(super) struct Target {
     pub takes_passwords: bool,
     /// `mode = "observe"`: reconciles stop before every write and record it as planned.
     pub observe: bool,
+    /// Removals allowed per window before the rest are held.
+    pub removal_limit: crate::store::RemovalLimit,
     /// Which SCIM values the vendor's fields hold.
     pub mapping: Mapping,
     pub connector: Connector,
@@ -73,6 +75,7 @@ impl Target {
             on_delete: settings.on_delete(),
             takes_passwords: settings.takes_passwords(),
             observe: settings.mode == TargetMode::Observe,
+            removal_limit: settings.removal_limit(),
             mapping: settings.mapping(schema)?,
             batch_size: connector.batch_size(),
             connector,

@@ -4,7 +4,7 @@ use crate::http::auth::{Authenticator, JwtValidator};
 use crate::http::transport::GuardedStream;
 use crate::http::{self, AppState};
 use crate::scim::schema::ResourceSchema;
-use crate::store::{redacted_url, Dialect, Store, TargetScope};
+use crate::store::{redacted_url, Store, TargetScope};
 use crate::sync::worker::Worker;
 use actix_http::{error::DispatchError, HttpService, Protocol};
 use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
@@ -65,6 +65,7 @@ impl Application {
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let server = http_server(settings, listener, state, authenticator)?;
         let worker = Some(build_worker(store.clone(), settings)?);
+        take_up_scopes(&store, settings).await?;
         let shutdown_timeout = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
         Ok(Self {
             port,
@@ -234,31 +235,49 @@ pub async fn open_or_create_store(settings: &Settings) -> anyhow::Result<Store> 
         .await
         .with_context(|| format!("cannot open the database {}", redacted_url(&settings.database.url)))?
         .with_user_schema(schema);
-    let scopes = target_scopes(settings, schema, store.dialect())?;
+    let scopes = target_scopes(settings, schema, &store).await?;
     let store = store.with_targets(scopes);
     store.record_targets().await?;
     Ok(store)
 }
 
-/// Each `[[target]]` with its scope compiled for the store, which queues fan-out on every change.
-fn target_scopes(
+/// Each `[[target]]` with its scope compiled for the store, which queues fan-out on every change;
+/// groups the scope names are followed by id (`Store::resolve_scope_groups`).
+async fn target_scopes(
     settings: &Settings,
     schema: &'static ResourceSchema,
-    dialect: Dialect,
+    store: &Store,
 ) -> anyhow::Result<Vec<TargetScope>> {
-    settings
-        .target
-        .iter()
-        .map(|t| {
-            Ok(TargetScope::new(
-                &t.name,
-                t.scope_filter(schema)?.as_ref(),
-                t.takes_passwords(),
-                schema,
-                dialect,
-            )?)
-        })
-        .collect()
+    let mut scopes = Vec::with_capacity(settings.target.len());
+    for t in &settings.target {
+        let filter = t.scope_filter(schema)?;
+        let groups = match &filter {
+            None => Default::default(),
+            Some(filter) => store
+                .resolve_scope_groups(&t.name, filter)
+                .await?
+                .map_err(|detail| ConfigError::Invalid(format!("target '{}': {detail}", t.name)))?,
+        };
+        let scope = TargetScope::new(&t.name, filter.as_ref(), t.takes_passwords(), schema, store.dialect())?;
+        scopes.push(scope.with_groups(groups));
+    }
+    Ok(scopes)
+}
+
+/// A target `serve` starts with for the first time, or whose scope changed, has the users that
+/// scope touches queued now (not at each one's next change); any removals that implies meet the
+/// removal guard. The scope is compared in its canonical form.
+async fn take_up_scopes(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let schema = settings.user_schema()?;
+    for target in &settings.target {
+        let scope = target.scope_filter(schema)?.map(|f| f.to_string());
+        let Some(why) = store.scope_taken_up(&target.name, scope.as_deref()).await? else {
+            continue;
+        };
+        let queued = store.queue_scope(&target.name).await?;
+        tracing::info!(target = %target.name, why, queued, "users the target's scope touches are queued");
+    }
+    Ok(())
 }
 
 /// Builds the JWT check from `[auth.jwt]`: exactly one key, whose kind fixes the algorithm.

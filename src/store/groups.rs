@@ -73,6 +73,7 @@ impl Store {
             .map_err(|e| named(e.into(), document))?
             .pop()
             .ok_or(StoreError::NotFound)?;
+        self.group_named(&mut tx, display_name(document), &id).await?;
         let affected = add_members(&mut tx, &id, members).await?;
         self.members_changed(tx, &affected).await?;
         Ok(GroupChange {
@@ -154,6 +155,19 @@ impl Store {
             .map_err(|e| named(e.into(), &after))?
             .pop()
             .ok_or(StoreError::NotFound)?;
+        let renamed = !display_name(&before).eq_ignore_ascii_case(display_name(&after));
+        if renamed {
+            self.group_named(&mut tx, display_name(&after), id).await?;
+        }
+        if renamed && self.targets.iter().any(|t| t.uses_group_names) {
+            // A scope matching this group by name may have gained or lost every member.
+            let members: Vec<(String,)> = tx
+                .rows("SELECT member_id FROM group_members WHERE group_id = $1", args![id])
+                .await
+                .map_err(StoreError::from)?;
+            let ids: Vec<&str> = members.iter().map(|(m,)| m.as_str()).collect();
+            self.enqueue(&mut tx, &ids, |t| t.uses_group_names).await?;
+        }
         affected.sort();
         affected.dedup();
         self.members_changed(tx, &affected).await?;

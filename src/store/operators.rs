@@ -258,17 +258,62 @@ impl Store {
         Ok(rows.first().map_or(0, |(n,)| u64::try_from(*n).unwrap_or(0)))
     }
 
-    /// Queues every user that is in `target`'s scope or linked to it, in short transactions;
+    /// Queues every user that is in `target`'s scope or linked to it, in short transactions, with
+    /// what the vendor was last sent forgotten (so each is compared with the vendor again);
     /// `progress` hears how many users were looked at after each. Returns how many rows were queued.
-    pub async fn resync(&self, target: &str, mut progress: impl FnMut(u64)) -> Result<u64, StoreError> {
-        let Some(scope) = self.targets.iter().find(|t| t.name == target) else {
-            return Err(StoreError::NotFound);
-        };
-        let (mut after, mut queued) = (0i64, 0u64);
+    pub async fn resync(&self, target: &str, progress: impl FnMut(u64)) -> Result<u64, StoreError> {
         // Forgotten fingerprints make every reconcile compare with the vendor again (no skip).
         self.db
             .execute("UPDATE links SET pushed_hash = NULL WHERE target = $1", args![target])
             .await?;
+        self.queue_all(target, progress).await
+    }
+
+    /// Queues every user that is in `target`'s scope or linked to it (a new target, a changed scope).
+    pub async fn queue_scope(&self, target: &str) -> Result<u64, StoreError> {
+        self.queue_all(target, |_| {}).await
+    }
+
+    /// Whether `serve` must queue `target`'s scope now, and why: the target is new (no scope
+    /// recorded, nothing linked or queued), or its `scope` is not the one it last started with.
+    /// Records `scope` as the one it starts with.
+    pub async fn scope_taken_up(&self, target: &str, scope: Option<&str>) -> Result<Option<&'static str>, StoreError> {
+        let recorded: Vec<(Option<String>,)> = self
+            .db
+            .read("SELECT scope FROM target_state WHERE target = $1", args![target])
+            .await?;
+        let recorded = recorded.into_iter().next().and_then(|(s,)| s);
+        let scope_word = scope.unwrap_or("");
+        let why = match recorded.as_deref() {
+            Some(seen) if seen == scope_word => None,
+            Some(_) => Some("its scope changed"),
+            None => {
+                let known: Vec<(i64,)> = self
+                    .db
+                    .read(
+                        "SELECT (SELECT count(*) FROM links WHERE target = $1) + (SELECT count(*) FROM sync_queue WHERE target = $1)",
+                        args![target],
+                    )
+                    .await?;
+                // A target from before scopes were recorded keeps going as it was.
+                known.first().is_some_and(|(n,)| *n == 0).then_some("it is new")
+            }
+        };
+        self.db
+            .execute(
+                "INSERT INTO target_state (target, breaker, updated_at, scope) VALUES ($1, 'closed', $2, $3)
+                 ON CONFLICT (target) DO UPDATE SET scope = excluded.scope",
+                args![target, self.db.now(), scope_word],
+            )
+            .await?;
+        Ok(why)
+    }
+
+    async fn queue_all(&self, target: &str, mut progress: impl FnMut(u64)) -> Result<u64, StoreError> {
+        let Some(scope) = self.targets.iter().find(|t| t.name == target) else {
+            return Err(StoreError::NotFound);
+        };
+        let (mut after, mut queued) = (0i64, 0u64);
         let n = self.db.dialect().row_number("u");
         let sql = format!("SELECT {n}, u.id FROM users u WHERE {n} > $1 ORDER BY {n} LIMIT $2");
         loop {

@@ -1,7 +1,7 @@
 //! Enqueueing fan-out work in the transaction of the change that causes it (docs/architecture.md: the row
 //! is written with the change, so a committed change always has its work queued).
 use super::db::{args, Arg, Dialect, Tx};
-use super::query::{Compiler, Sql, USERS};
+use super::query::{Compiler, Sql, USERS_IN_SCOPE};
 use super::resource::arguments;
 use super::states::QueueState;
 use super::StoreError;
@@ -20,11 +20,24 @@ pub struct TargetScope {
     pub(super) view_scope: Option<Sql>,
     /// The scope names `groups`, so membership changes move users in or out of it.
     pub uses_groups: bool,
+    /// The scope tests groups' names other than by `eq`: a rename moves users.
+    pub uses_group_names: bool,
+    /// The names it compares with `groups.display eq`, followed by the group they first meant.
+    pub group_names: Vec<String>,
     /// The vendor takes users' passwords, so one the IdP sends is held (sealed) until delivered.
     pub takes_passwords: bool,
 }
 
 impl TargetScope {
+    /// The same scope, told what it says of groups.
+    pub fn with_groups(self, groups: super::ScopeGroups) -> Self {
+        Self {
+            uses_group_names: groups.loosely,
+            group_names: groups.names,
+            ..self
+        }
+    }
+
     pub fn new(
         name: &str,
         scope: Option<&Filter>,
@@ -36,7 +49,7 @@ impl TargetScope {
         let compiled = |before: usize| {
             scope
                 .map(|f| {
-                    Compiler::new(schema, &USERS, dialect)
+                    Compiler::new(schema, &USERS_IN_SCOPE, dialect)
                         .numbered_from(before + 1)
                         .filter(f)
                 })
@@ -47,6 +60,8 @@ impl TargetScope {
             enqueue_scope: compiled(ENQUEUE_PARAMS)?,
             view_scope: compiled(VIEW_PARAMS)?,
             uses_groups,
+            uses_group_names: false,
+            group_names: Vec::new(),
             takes_passwords,
         })
     }

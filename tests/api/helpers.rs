@@ -87,6 +87,30 @@ pub async fn fresh_postgres_database(server: &str) -> String {
 }
 
 impl TestApp {
+    /// A second `serve` on this one's database with its settings changed by `customize`, as after
+    /// an operator edited the configuration and restarted (keep `self` alive: it owns the folder).
+    pub async fn restarted(&self, customize: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        customize(&mut settings);
+        let mut app = Application::build(&settings).await.unwrap();
+        let worker = std::sync::Arc::new(app.take_worker().unwrap());
+        let origin = format!("http://127.0.0.1:{}", app.port());
+        let store = app.store().clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base: format!("{origin}{}", settings.server.base_path),
+            origin,
+            token: self.token.clone(),
+            client: reqwest::Client::new(),
+            store,
+            db_path: self.db_path.clone(),
+            database_url: self.database_url.clone(),
+            worker,
+            settings,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// A new worker on the same database, as a restarted `serve` would have.
     pub async fn restart_worker(&self) -> scim_bridge::sync::worker::Worker {
         let store = scim_bridge::app::open_store(&self.settings).await.unwrap();

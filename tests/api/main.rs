@@ -32,6 +32,7 @@ mod reconcile;
 mod reconcile_props;
 mod replicas;
 mod schema;
+mod scope;
 mod sync_breaker;
 mod sync_lifecycle;
 mod sync_queue;

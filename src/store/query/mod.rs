@@ -85,6 +85,20 @@ pub(super) const USERS: Table = Table {
     )),
 };
 
+/// Users as a target's `scope` sees them: a group answers to its current name and to every name a
+/// scope recorded for it (`scope_groups`), so a rename moves no one out of scope.
+pub(super) const USERS_IN_SCOPE: Table = Table {
+    relation: Some((
+        "groups",
+        "SELECT g.id AS value, g.display_name AS display, 'direct' AS type
+         FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = u.id
+         UNION ALL
+         SELECT s.group_id, s.name, 'direct'
+         FROM group_members gm JOIN scope_groups s ON s.group_id = gm.group_id WHERE gm.member_id = u.id",
+    )),
+    ..USERS
+};
+
 pub(super) const GROUPS: Table = Table {
     name: "groups",
     resource_type: "Group",

@@ -113,6 +113,12 @@ async fn print_status(settings: &Settings, store: &crate::store::Store) -> anyho
                 t.target,
                 t.pause_reason.as_deref().unwrap_or("the vendor's reset")
             ),
+            ("credentials_refused", _, Some(until)) => println!(
+                "{}: the vendor REFUSES the bridge's credentials: {}; rows wait (none is lost); one sign-in attempt at {until}, \
+                 and the target resumes by itself when it succeeds (fix the secret; `check` tests it)",
+                t.target,
+                t.refused.as_deref().unwrap_or("-")
+            ),
             ("open", _, Some(until)) => println!(
                 "{}: circuit breaker open after repeated failures (opened {} time(s) in a row); one probe at {until}",
                 t.target, t.trips

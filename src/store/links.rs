@@ -41,6 +41,18 @@ impl Store {
         Ok(revision)
     }
 
+    /// Forgets the `creating` link a leased row recorded before a call that was never sent (the
+    /// vendor refused the sign-in): the row is back to unlinked, as before.
+    pub async fn undo_creating(&self, claim: &super::Claim) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM links WHERE resource_id = $1 AND target = $2 AND state = 'creating'",
+                args![&claim.resource_id, &claim.target],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Whether a user other than `resource_id` is linked at `target` to the same vendor record: the
     /// same vendor id, or the same key (an e-mail) where one of the two links has no id (a record
     /// adopted by e-mail). A deleted user's record that a new user with the same e-mail took over is

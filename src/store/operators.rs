@@ -23,6 +23,8 @@ pub struct TargetStatus {
     pub planned: i64,
     /// Removals held by the guard, waiting for `sync release` or `sync discard`.
     pub held: i64,
+    /// The vendor's words while it refuses the bridge's credentials.
+    pub refused: Option<String>,
 }
 
 /// A user found by `lookup`: live, or a tombstone still being fanned out.
@@ -112,7 +114,7 @@ impl Store {
             .db
             .read(
                 "SELECT target, pending, dead, oldest_due, last_success, state, open_until, paused_until, pause_reason,
-                        trips, planned, held
+                        trips, planned, held, refused
                  FROM v_target_status",
                 args![],
             )
@@ -132,6 +134,7 @@ impl Store {
                     trips: 0,
                     planned: 0,
                     held: 0,
+                    refused: None,
                 });
             }
         }

@@ -77,6 +77,8 @@ word_column! {
         Open = "open",
         HalfOpen = "half_open",
         Paused = "paused",
+        /// The vendor refuses the bridge's credentials: rows wait, one sign-in per `auth_retry_secs`.
+        CredentialsRefused = "credentials_refused",
     }
 }
 

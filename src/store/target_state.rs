@@ -16,6 +16,8 @@ pub struct TargetStateRow {
     pub open_until: Option<OffsetDateTime>,
     pub paused_until: Option<OffsetDateTime>,
     pub pause_reason: Option<String>,
+    /// The vendor's words while it refuses the bridge's credentials.
+    pub refused: Option<String>,
 }
 
 impl Store {
@@ -40,11 +42,11 @@ impl Store {
     pub async fn save_target_state(&self, row: &TargetStateRow) -> Result<(), StoreError> {
         self.db
             .execute(
-            "INSERT INTO target_state (target, breaker, failures, trips, open_until, paused_until, pause_reason, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO target_state (target, breaker, failures, trips, open_until, paused_until, pause_reason, updated_at, refused)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (target) DO UPDATE SET breaker = excluded.breaker, failures = excluded.failures,
                  trips = excluded.trips, open_until = excluded.open_until, paused_until = excluded.paused_until,
-                 pause_reason = excluded.pause_reason, updated_at = excluded.updated_at
+                 pause_reason = excluded.pause_reason, updated_at = excluded.updated_at, refused = excluded.refused
              WHERE NOT (target_state.breaker <> 'closed' AND excluded.breaker = 'closed' AND excluded.failures > 0)",
                 args![
                     &row.target,
@@ -54,7 +56,8 @@ impl Store {
                     row.open_until.map(Timestamp),
                     row.paused_until.map(Timestamp),
                     &row.pause_reason,
-                    self.db.now()
+                    self.db.now(),
+                    &row.refused
                 ],
             )
             .await?;
@@ -70,18 +73,19 @@ impl Store {
             Option<Timestamp>,
             Option<Timestamp>,
             Option<String>,
+            Option<String>,
         );
         let rows: Vec<Columns> = self
             .db
             .read(
-                "SELECT target, breaker, failures, trips, open_until, paused_until, pause_reason FROM target_state ORDER BY target",
+                "SELECT target, breaker, failures, trips, open_until, paused_until, pause_reason, refused FROM target_state ORDER BY target",
                 args![],
             )
             .await?;
         Ok(rows
             .into_iter()
             .map(
-                |(target, breaker, failures, trips, open_until, paused_until, pause_reason)| TargetStateRow {
+                |(target, breaker, failures, trips, open_until, paused_until, pause_reason, refused)| TargetStateRow {
                     target,
                     breaker,
                     failures,
@@ -89,6 +93,7 @@ impl Store {
                     open_until: open_until.map(|t| t.0),
                     paused_until: paused_until.map(|t| t.0),
                     pause_reason,
+                    refused,
                 },
             )
             .collect())

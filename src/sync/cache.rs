@@ -4,16 +4,26 @@
 use super::client::VendorResponse;
 use super::ConnectorError;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 pub struct Cached<T> {
     slot: Mutex<Option<(T, Option<Instant>)>>,
+    /// Fetches the vendor refused as a wrong credential, and its words: callers that waited on
+    /// such a fetch take its answer instead of signing in again (a vault locks an account after a
+    /// few failed sign-ins; the target's breaker then paces the next attempt).
+    refusals: AtomicU64,
+    last_refusal: std::sync::Mutex<String>,
 }
 
 impl<T> Default for Cached<T> {
     fn default() -> Self {
-        Self { slot: Mutex::new(None) }
+        Self {
+            slot: Mutex::new(None),
+            refusals: AtomicU64::new(0),
+            last_refusal: std::sync::Mutex::new(String::new()),
+        }
     }
 }
 
@@ -25,20 +35,33 @@ impl<T: Clone + PartialEq> Cached<T> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(T, Option<Duration>), ConnectorError>>,
     {
+        let refusals_seen = self.refusals.load(Ordering::SeqCst);
         let mut slot = self.slot.lock().await;
         if let Some((value, expires)) = slot.as_ref() {
             if expires.is_none_or(|at| Instant::now() < at) {
                 return Ok(value.clone());
             }
         }
-        let (value, lifetime) = fetch().await?;
+        if self.refusals.load(Ordering::SeqCst) != refusals_seen {
+            let words = self.last_refusal.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            return Err(ConnectorError::refused(words));
+        }
+        let (value, lifetime) = match fetch().await {
+            Err(ConnectorError::CredentialsRefused { detail }) => {
+                detail.clone_into(&mut self.last_refusal.lock().unwrap_or_else(|p| p.into_inner()));
+                self.refusals.fetch_add(1, Ordering::SeqCst);
+                return Err(ConnectorError::refused(detail));
+            }
+            other => other?,
+        };
         *slot = Some((value.clone(), lifetime.map(|l| Instant::now() + l)));
         Ok(value)
     }
 
     /// One vendor call made with the cached credential (`fetch` gets one when none lives); when
     /// the vendor `refused` it, the credential is forgotten and the call made once more with a fresh
-    /// one. A second refusal is `ConnectorError::Auth` with `again` as its detail.
+    /// one. A second refusal is `ConnectorError::CredentialsRefused` with `again` as its detail: a
+    /// credential the vendor has just issued and refuses at once will not do better on a retry.
     pub async fn renewing<F, Fut, S, SFut>(
         &self,
         fetch: F,
@@ -60,7 +83,7 @@ impl<T: Clone + PartialEq> Cached<T> {
             }
             self.forget(&credential).await;
         }
-        Err(ConnectorError::auth(again))
+        Err(ConnectorError::refused(again))
     }
 
     /// The cached value if it is still alive, without fetching.

@@ -7,6 +7,10 @@
 //!   └────────── probe succeeds ────┼──────────────────────┤
 //!                                  └── probe fails: open again, the wait doubled (to a minute)
 //!
+//! A vendor refusing the bridge's credentials opens the breaker at once, for the target's fixed
+//! `auth_retry_secs`, with the vendor's words (`credentials_refused`): the probe is then the one
+//! sign-in attempt per wait, and its success resumes the target by itself.
+//!
 //! Time is passed in (`now`), so tests move it; the worker persists every change (`Snapshot`) so
 //! that a restart keeps an open breaker and a known reset.
 use crate::store::BreakerState;
@@ -81,6 +85,8 @@ pub struct Pause {
 pub struct Snapshot {
     pub breaker: Breaker,
     pub pause: Option<Pause>,
+    /// The vendor's words when it refused the bridge's credentials (the breaker is then open).
+    pub refused: Option<String>,
 }
 
 /// A state change worth one log line.
@@ -100,6 +106,7 @@ impl Default for Snapshot {
         Self {
             breaker: Breaker::Closed { failures: 0 },
             pause: None,
+            refused: None,
         }
     }
 }
@@ -200,6 +207,9 @@ impl Health {
             (other, _) => other,
         };
         state.breaker = next;
+        if matches!(next, Breaker::Closed { .. }) {
+            state.refused = None;
+        }
         let until = match next {
             Breaker::Open { until, .. } => Some(until),
             _ => None,
@@ -209,6 +219,33 @@ impl Health {
             to: next.state(),
             until,
         })
+    }
+
+    /// The vendor refused the bridge's credentials: open for exactly `wait` (no doubling: the pace
+    /// of sign-in attempts is the operator's `auth_retry_secs`), with the vendor's words. Rows in
+    /// flight from before that meet an open breaker change nothing.
+    pub fn refuse(&self, wait: Duration, reason: &str, probe: bool, now: SystemTime) -> Option<Transition> {
+        let mut state = self.lock();
+        let from = state.breaker.state();
+        let trips = match state.breaker {
+            Breaker::Open { .. } => return None,
+            Breaker::HalfOpen { .. } if !probe => return None,
+            Breaker::HalfOpen { trips, .. } => trips + 1,
+            Breaker::Closed { .. } => 1,
+        };
+        let until = now + wait;
+        state.breaker = Breaker::Open { until, trips };
+        state.refused = Some(reason.to_owned());
+        Some(Transition {
+            from,
+            to: BreakerState::Open,
+            until: Some(until),
+        })
+    }
+
+    /// The vendor's words, while it refuses the bridge's credentials.
+    pub fn refused(&self) -> Option<String> {
+        self.lock().refused.clone()
     }
 
     /// Takes up what another replica recorded (`target_state`): a later reset, and an open breaker
@@ -236,6 +273,11 @@ impl Health {
             _ => return None,
         };
         state.breaker = next;
+        // The other replica's reason comes with its breaker (none once it closed).
+        state.refused = recorded
+            .refused
+            .clone()
+            .filter(|_| !matches!(next, Breaker::Closed { .. }));
         let until = match next {
             Breaker::Open { until, .. } => Some(until),
             _ => None,
@@ -309,6 +351,7 @@ mod tests {
                 until: at(200),
                 reason: "theirs".into(),
             }),
+            refused: None,
         };
         let opened = health.adopt(&recorded, false, at(0)).unwrap();
         assert_eq!(
@@ -326,6 +369,7 @@ mod tests {
                 until: at(150),
                 reason: "old".into(),
             }),
+            refused: None,
         };
         let half_open = Health::restore(Snapshot {
             breaker: Breaker::HalfOpen {
@@ -333,6 +377,7 @@ mod tests {
                 probing: true,
             },
             pause: None,
+            refused: None,
         });
         assert_eq!(half_open.adopt(&older, true, at(20)), None);
         assert_eq!(
@@ -351,6 +396,7 @@ mod tests {
         let open = |until| Snapshot {
             breaker: Breaker::Open { until, trips: 1 },
             pause: None,
+            refused: None,
         };
         let closed = Snapshot::default();
         // Open here, closed in the record this replica wrote itself: its own probe decides.
@@ -452,6 +498,7 @@ mod tests {
                 until: at(90),
                 reason: "Retry-After".into(),
             }),
+            refused: None,
         };
         let health = Health::restore(snapshot.clone());
         assert_eq!(health.snapshot(), snapshot);

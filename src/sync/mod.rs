@@ -146,6 +146,11 @@ pub enum ConnectorError {
     /// Retrying will not help (validation errors, other 4xx): park the row with the vendor's words.
     #[error("{detail}")]
     Permanent { status: Option<u16>, detail: String },
+    /// The vendor refused the bridge's own credentials (a sign-in, or a fresh credential refused
+    /// again): the target waits as `credentials_refused`, its rows pending, and signs in again at a
+    /// slow fixed pace (`auth_retry_secs`) so that a vault's lockout policy is never tripped.
+    #[error("credentials refused: {detail}")]
+    CredentialsRefused { detail: String },
     /// The target is misconfigured (wrong key, API disabled): an operator must act.
     #[error("configuration error: {detail}")]
     Config { detail: String },
@@ -172,6 +177,10 @@ impl ConnectorError {
 
     pub fn config(detail: impl Into<String>) -> Self {
         Self::Config { detail: detail.into() }
+    }
+
+    pub fn refused(detail: impl Into<String>) -> Self {
+        Self::CredentialsRefused { detail: detail.into() }
     }
 
     pub fn auth(detail: impl Into<String>) -> Self {

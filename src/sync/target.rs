@@ -60,6 +60,8 @@ pub struct TargetSettings {
     pub max_removals: Option<u64>,
     /// The removal guard's window, in seconds (default 3600).
     pub removal_window_secs: Option<u64>,
+    /// While the vendor refuses the bridge's credentials, seconds between sign-in attempts (default 300).
+    pub auth_retry_secs: Option<u64>,
     pub vendor: VendorConfig,
 }
 
@@ -89,10 +91,12 @@ struct Common {
     max_removals: Option<u64>,
     #[serde(default)]
     removal_window_secs: Option<u64>,
+    #[serde(default)]
+    auth_retry_secs: Option<u64>,
 }
 
 /// The keys of `Common`, which are taken out of a table before its vendor reads the rest.
-const COMMON_KEYS: [&str; 12] = [
+const COMMON_KEYS: [&str; 13] = [
     "name",
     "kind",
     "scope",
@@ -105,6 +109,7 @@ const COMMON_KEYS: [&str; 12] = [
     "mapping",
     "max_removals",
     "removal_window_secs",
+    "auth_retry_secs",
 ];
 
 /// A table's error naming the key it is about (serde_json's alone does not).
@@ -140,6 +145,7 @@ impl<'de> Deserialize<'de> for TargetSettings {
             mapping: common.mapping,
             max_removals: common.max_removals,
             removal_window_secs: common.removal_window_secs,
+            auth_retry_secs: common.auth_retry_secs,
             vendor,
         })
     }
@@ -162,6 +168,7 @@ impl Serialize for TargetSettings {
             mapping: self.mapping.clone(),
             max_removals: self.max_removals,
             removal_window_secs: self.removal_window_secs,
+            auth_retry_secs: self.auth_retry_secs,
         };
         let table = |value: Result<Value, serde_json::Error>| match value {
             Ok(Value::Object(table)) => Ok(table),
@@ -193,6 +200,7 @@ impl TargetSettings {
             mapping: BTreeMap::new(),
             max_removals: None,
             removal_window_secs: None,
+            auth_retry_secs: None,
             vendor,
         }
     }
@@ -228,6 +236,11 @@ impl TargetSettings {
     /// What a SCIM DELETE (or leaving `scope`) does here (default `deactivate`: deleting is opt-in).
     pub fn on_delete(&self) -> OnDelete {
         self.on_delete.unwrap_or(OnDelete::Deactivate)
+    }
+
+    /// While the vendor refuses the bridge's credentials, the wait between sign-in attempts.
+    pub fn auth_retry(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.auth_retry_secs.unwrap_or(300))
     }
 
     /// The removal guard's allowance (README "Removal guard").
@@ -277,6 +290,9 @@ impl TargetSettings {
             if value.is_some_and(|v| !(0.05..=600.0).contains(&v)) {
                 return invalid(&format!("{key} must be between 0.05 and 600 seconds"));
             }
+        }
+        if self.auth_retry_secs.is_some_and(|s| !(10..=86_400).contains(&s)) {
+            return invalid("auth_retry_secs must be between 10 and 86400 (a day)");
         }
         if self
             .removal_window_secs

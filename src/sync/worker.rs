@@ -269,7 +269,10 @@ impl Worker {
             .renewing_leases(&chunk, self.reconcile(target, &chunk, probe))
             .await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        target.record(verdict_of(&results), probe, self.clock.now());
+        // A refusal of the credentials already opened the breaker (`call_vendor`).
+        if !results.iter().any(is_refusal) {
+            target.record(verdict_of(&results), probe, self.clock.now());
+        }
         let mut done = Vec::new();
         let mut others = Vec::new();
         for (leased, result) in chunk.iter().zip(results) {
@@ -282,6 +285,12 @@ impl Worker {
             match result {
                 Ok(Handled::Deferred(wait)) | Err(ConnectorError::Deferred { wait, .. }) => {
                     self.store.defer(claim, self.clock.now_utc() + wait).await
+                }
+                // Nothing was sent (the sign-in failed): the row waits for the next sign-in, and
+                // a create recorded as on its way is forgotten.
+                Err(ConnectorError::CredentialsRefused { .. }) => {
+                    self.store.undo_creating(claim).await?;
+                    self.store.defer(claim, self.clock.now_utc() + target.auth_retry).await
                 }
                 Err(error) => self.failed(claim, &error, latency_ms).await,
                 Ok(Handled::Planned(calls)) => self.planned(claim, calls, latency_ms).await,
@@ -405,9 +414,27 @@ impl Worker {
             }
         }
         let ready = sending;
+        // Once more, with nothing between this and the call: while the rows' links were saved, a
+        // chunk alongside may have met a refusal of the credentials (one sign-in per wait). The
+        // rows go back as they were, their `creating` links forgotten (nothing was sent).
+        if let Some(wait) = target.health.admit(probe, self.clock.now()) {
+            for (n, row) in ready {
+                let undone = match row.unlinked {
+                    true => self.store.undo_creating(&chunk[n].claim).await.map_err(store_failure),
+                    false => Ok(()),
+                };
+                settled.push((n, undone.map(|()| Handled::Deferred(wait))));
+            }
+            return settled;
+        }
         let batch: Vec<(Desired, Option<Link>)> =
             ready.iter().map(|(_, r)| (r.desired.clone(), r.link.clone())).collect();
         let answers = target.connector.reconcile_batch(&batch).await;
+        // Before the permit goes to a chunk waiting for it: that one must meet the open breaker,
+        // not sign in again.
+        if let Some(Err(ConnectorError::CredentialsRefused { detail })) = answers.iter().find(|a| is_refusal(a)) {
+            target.refuse(detail, probe, self.clock.now());
+        }
         settled.extend(ready.into_iter().zip(answers).map(|((n, row), answer)| {
             let done = answer.map(|reconciled| {
                 Handled::Done(Finished {
@@ -423,6 +450,10 @@ impl Worker {
         }));
         settled
     }
+}
+
+fn is_refusal<T>(result: &Result<T, ConnectorError>) -> bool {
+    matches!(result, Err(ConnectorError::CredentialsRefused { .. }))
 }
 
 /// What the breaker hears of a chunk: answered if the vendor answered any of it, failed if a call

@@ -330,7 +330,7 @@ async fn check_prints_one_line_per_target_and_fails_when_one_does() {
         "{out}"
     );
     assert!(
-        fail_lines[1].starts_with("FAIL  eloqua (eloqua): configuration error: ")
+        fail_lines[1].starts_with("FAIL  eloqua (eloqua): credentials refused: ")
             && fail_lines[1].contains("refused the credentials"),
         "{out}"
     );

@@ -33,6 +33,8 @@ pub struct State {
     /// Calls that break the vendor's contract as the bridge should use it: a create of a user the
     /// vendor already holds (the bridge looks up first).
     pub violations: Vec<String>,
+    /// CyberArk: the bridge's password is wrong (Logon answers 403 `PASWS013E`, as a vault does).
+    pub refuse_logon: bool,
     next: u64,
     uri: String,
 }
@@ -257,6 +259,10 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
     if let ["API", "auth", "CyberArk", "Logon"] = path {
         if call.body["concurrentSession"] != true {
             return ResponseTemplate::new(400);
+        }
+        if state.refuse_logon {
+            return ResponseTemplate::new(403).set_body_json(json!({"ErrorCode": "PASWS013E",
+                "ErrorMessage": "Authentication failure for User [svc-scim]."}));
         }
         return ok(json!(VAULT_SESSION));
     }

@@ -9,6 +9,7 @@ mod config_errors;
 mod connectors;
 mod console;
 mod crash;
+mod credentials;
 mod discovery;
 mod etag;
 mod extensions;

@@ -245,6 +245,7 @@ async fn a_reset_another_replica_recorded_stops_this_one_calling_the_vendor() {
             open_until: None,
             paused_until: Some(until),
             pause_reason: Some("HTTP 429 with Retry-After 3600s".into()),
+            refused: None,
         })
         .await
         .unwrap();
@@ -414,6 +415,7 @@ async fn replicas_send_one_probe_between_them_and_take_up_its_verdict() {
             open_until: Some(time::OffsetDateTime::now_utc() + time::Duration::seconds(3)),
             paused_until: None,
             pause_reason: None,
+            refused: None,
         })
         .await
         .unwrap();

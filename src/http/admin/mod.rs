@@ -425,6 +425,7 @@ async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
                 dead: row.map_or(0, |r| r.dead),
                 planned: row.map_or(0, |r| r.planned),
                 held: row.map_or(0, |r| r.held),
+                refused: row.and_then(|r| r.refused.clone()),
                 oldest_due: row.and_then(|r| r.oldest_due.clone()),
                 last_success: row.and_then(|r| r.last_success.clone()),
                 calls_last_hour: calls,

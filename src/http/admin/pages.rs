@@ -71,6 +71,8 @@ pub struct TargetCard {
     pub planned: i64,
     /// Removals the guard holds for an operator.
     pub held: i64,
+    /// The vendor's words while it refuses the bridge's credentials.
+    pub refused: Option<String>,
     pub oldest_due: Option<String>,
     pub last_success: Option<String>,
     pub calls_last_hour: i64,
@@ -87,8 +89,11 @@ pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard]) -> Markup {
             @if cards.is_empty() { p { "No target is configured." } }
             div.cards {
                 @for card in cards {
-                    section.card.alarm[card.held > 0] {
+                    section.card.alarm[card.held > 0 || card.refused.is_some()] {
                         h2 { (card.name) }
+                        @if let Some(words) = &card.refused {
+                            p.bad { strong { "Credentials refused" } ": " (words) ". Rows wait; one sign-in attempt per auth_retry_secs; the target resumes by itself once one succeeds." }
+                        }
                         @if card.held > 0 {
                             p.bad { strong { (card.held) " removals held" } " by the removal guard (max_removals reached)" }
                             (held_form(admin_root, csrf, &card.name, "release", "Release (carry them out)", false))

@@ -23,6 +23,8 @@ pub(super) struct Target {
     pub observe: bool,
     /// Removals allowed per window before the rest are held.
     pub removal_limit: crate::store::RemovalLimit,
+    /// While the vendor refuses the bridge's credentials: the wait between sign-in attempts.
+    pub auth_retry: std::time::Duration,
     /// Which SCIM values the vendor's fields hold.
     pub mapping: Mapping,
     pub connector: Connector,
@@ -76,6 +78,7 @@ impl Target {
             takes_passwords: settings.takes_passwords(),
             observe: settings.mode == TargetMode::Observe,
             removal_limit: settings.removal_limit(),
+            auth_retry: settings.auth_retry(),
             mapping: settings.mapping(schema)?,
             batch_size: connector.batch_size(),
             connector,
@@ -151,6 +154,15 @@ impl Target {
         }
     }
 
+    /// The vendor refused the bridge's credentials: no call for `auth_retry` (then one sign-in).
+    pub fn refuse(&self, reason: &str, probe: bool, now: SystemTime) {
+        if let Some(transition) = self.health.refuse(self.auth_retry, reason, probe, now) {
+            let until = transition.until.map(|u| format_timestamp(u.into()));
+            tracing::error!(target = %self.name, until, vendor_says = %reason,
+                "the vendor refuses the bridge's credentials; rows wait, one sign-in attempt at {}", until.as_deref().unwrap_or("-"));
+        }
+    }
+
     /// Tells the breaker what a reconcile found.
     pub fn record(&self, verdict: Verdict, probe: bool, now: SystemTime) {
         if let Some(transition) = self.health.record(verdict, probe, now) {
@@ -202,6 +214,7 @@ fn row_of(target: &str, snapshot: &Snapshot) -> TargetStateRow {
         open_until,
         paused_until: snapshot.pause.as_ref().map(|p| stamp(p.until)),
         pause_reason: snapshot.pause.as_ref().map(|p| p.reason.clone()),
+        refused: snapshot.refused.clone(),
     }
 }
 
@@ -226,7 +239,11 @@ fn snapshot_of(row: &TargetStateRow) -> Option<Snapshot> {
         until,
         reason: row.pause_reason.clone().unwrap_or_default(),
     });
-    Some(Snapshot { breaker, pause })
+    Some(Snapshot {
+        breaker,
+        pause,
+        refused: row.refused.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -248,10 +265,12 @@ mod tests {
                     until: at(90),
                     reason: "HOURLY_APIINVOCATION_LIMIT_EXCEEDED".into(),
                 }),
+                refused: Some("Logon refused: PASWS013E".into()),
             },
             Snapshot {
                 breaker: Breaker::Closed { failures: 3 },
                 pause: None,
+                refused: None,
             },
         ] {
             assert_eq!(snapshot_of(&row_of("t", &snapshot)), Some(snapshot));

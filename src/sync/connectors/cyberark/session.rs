@@ -31,7 +31,7 @@ impl Cyberark {
         let code = VaultError::of(&response.body).error_code;
         match (response.status, code.as_deref()) {
             // A wrong user or password is not retried in a loop (PASWS013E), nor is a RADIUS challenge.
-            (400 | 401 | 403, _) | (_, Some("PASWS013E" | "ITATS542I")) => Err(ConnectorError::config(format!(
+            (400 | 401 | 403, _) | (_, Some("PASWS013E" | "ITATS542I")) => Err(ConnectorError::refused(format!(
                 "Logon refused: {}",
                 vault_words(&response.body)
             ))),

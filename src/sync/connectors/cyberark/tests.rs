@@ -278,7 +278,7 @@ async fn an_expired_session_is_renewed_once_and_the_call_repeated() {
 }
 
 #[tokio::test]
-async fn a_refused_logon_is_a_configuration_error_without_the_password() {
+async fn a_refused_logon_is_credentials_refused_without_the_password() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/PasswordVault/API/auth/CyberArk/Logon/"))
@@ -295,7 +295,7 @@ async fn a_refused_logon_is_a_configuration_error_without_the_password() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, ConnectorError::Config { .. }), "{err:?}");
+    assert!(matches!(err, ConnectorError::CredentialsRefused { .. }), "{err:?}");
     assert!(err.to_string().contains("PASWS013E"), "{err}");
     assert!(!err.to_string().contains(VAULT_PASSWORD));
 }

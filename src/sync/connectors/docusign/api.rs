@@ -169,15 +169,15 @@ impl Docusign {
         }
         let error: OauthError = serde_json::from_str(&response.body).unwrap_or_default();
         match error.error.as_deref() {
-            Some("consent_required") => ConnectorError::config(format!(
+            Some("consent_required") => ConnectorError::refused(format!(
                 "consent_required: the impersonated user (or an admin) must grant consent once at {}/oauth/auth?response_type=code&scope=signature%20impersonation&client_id={}&redirect_uri=<a redirect URI of the integration key>",
                 self.oauth_base(),
                 self.settings.integration_key
             )),
-            Some("invalid_grant") => ConnectorError::config(
+            Some("invalid_grant") => ConnectorError::refused(
                 "invalid_grant: check integration_key, user_id, the key pair registered on the integration key, oauth_base_url, and the clock",
             ),
-            _ if response.status < 500 && response.status != 429 => ConnectorError::config(format!(
+            _ if response.status < 500 && response.status != 429 => ConnectorError::refused(format!(
                 "token request refused: HTTP {}: {}",
                 response.status,
                 excerpt(&response.body)

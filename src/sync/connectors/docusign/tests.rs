@@ -436,7 +436,7 @@ async fn a_spent_burst_limit_pauses_the_target_before_docusign_has_to_refuse() {
 }
 
 #[tokio::test]
-async fn missing_consent_is_a_configuration_error_with_the_consent_url_and_no_key() {
+async fn missing_consent_is_credentials_refused_with_the_consent_url_and_no_key() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
@@ -445,7 +445,7 @@ async fn missing_consent_is_a_configuration_error_with_the_consent_url_and_no_ke
         .await;
     let err = connector(&server, 100).check().await.unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, ConnectorError::Config { .. }), "{err:?}");
+    assert!(matches!(err, ConnectorError::CredentialsRefused { .. }), "{err:?}");
     assert!(
         text.contains("/oauth/auth?response_type=code&scope=signature%20impersonation&client_id=ik-7d1e"),
         "{text}"

@@ -194,7 +194,7 @@ impl Eloqua {
             .send(self.authorized(self.client.request(Method::GET, &url)))
             .await?;
         if response.status == 401 || response.status == 403 {
-            return Err(ConnectorError::config(format!(
+            return Err(ConnectorError::refused(format!(
                 "{url} refused the credentials (HTTP {}): check company, username and password",
                 response.status
             )));

@@ -261,7 +261,7 @@ async fn a_401_discovers_the_base_again_and_retries_on_the_new_pod() {
 }
 
 #[tokio::test]
-async fn refused_credentials_at_id_are_a_configuration_error_without_the_password() {
+async fn refused_credentials_at_id_are_credentials_refused_without_the_password() {
     let login = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/id"))
@@ -269,7 +269,7 @@ async fn refused_credentials_at_id_are_a_configuration_error_without_the_passwor
         .mount(&login)
         .await;
     let err = connector(&login).check().await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Config { .. }), "{err:?}");
+    assert!(matches!(err, ConnectorError::CredentialsRefused { .. }), "{err:?}");
     assert!(err.to_string().contains("refused the credentials"), "{err}");
     assert!(!err.to_string().contains(PASSWORD));
 }

@@ -233,7 +233,7 @@ impl Esign {
                     "gettoken answered 404: is base_url the eSign host?",
                 ))
             }
-            Err(Failure::InvalidToken(detail)) => return Err(ConnectorError::config(format!("gettoken: {detail}"))),
+            Err(Failure::InvalidToken(detail)) => return Err(ConnectorError::refused(format!("gettoken: {detail}"))),
             Err(Failure::Other(e)) => return Err(e),
         };
         match text_field(&body, "ReturnValue").filter(|t| !t.is_empty()) {
@@ -263,7 +263,7 @@ impl Esign {
                 Err(Failure::Other(e)) => return Err(e),
             }
         }
-        Err(ConnectorError::auth(format!(
+        Err(ConnectorError::refused(format!(
             "a fresh token was refused twice: {refused}"
         )))
     }

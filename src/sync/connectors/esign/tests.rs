@@ -352,7 +352,7 @@ async fn invalid_token_inside_a_200_gets_one_new_token_and_one_retry() {
 }
 
 #[tokio::test]
-async fn a_token_refused_twice_is_an_auth_failure_worth_retrying_later() {
+async fn a_token_refused_twice_is_credentials_refused_for_the_target_not_the_row() {
     let server = MockServer::start().await;
     token_endpoint(&server, 2).await;
     call("PUT", "/rest/v1/users/provisionUser")
@@ -371,8 +371,7 @@ async fn a_token_refused_twice_is_an_auth_failure_worth_retrying_later() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, ConnectorError::Auth { .. }), "{err:?}");
-    assert!(err.is_retryable());
+    assert!(matches!(err, ConnectorError::CredentialsRefused { .. }), "{err:?}");
 }
 
 #[tokio::test]

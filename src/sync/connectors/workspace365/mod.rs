@@ -279,7 +279,7 @@ impl Workspace365 {
             200..=299 => Ok(response),
             400 => Err(ConnectorError::permanent(Some(400), validation_text(&response.body))),
             // The key is empty or wrong, or the API is disabled (seed): an operator must act.
-            403 => Err(ConnectorError::config(format!(
+            403 => Err(ConnectorError::refused(format!(
                 "ProvisioningKey refused or Provisioning API disabled: {}",
                 excerpt(&response.body)
             ))),

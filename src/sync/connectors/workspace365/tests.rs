@@ -266,7 +266,7 @@ async fn validation_results_become_one_readable_permanent_error() {
 }
 
 #[tokio::test]
-async fn forbidden_is_a_configuration_error_that_never_shows_the_key() {
+async fn forbidden_is_credentials_refused_and_never_shows_the_key() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(403).set_body_string("The Provisioning Key in the header does not match"))
@@ -276,7 +276,7 @@ async fn forbidden_is_a_configuration_error_that_never_shows_the_key() {
         .reconcile(&Desired::Present(user("a@x.com", true)), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, ConnectorError::Config { .. }), "{err:?}");
+    assert!(matches!(err, ConnectorError::CredentialsRefused { .. }), "{err:?}");
     assert!(!format!("{err} {err:?}").contains(KEY));
     assert!(!format!("{:?}", connector(&server.uri(), Duration::from_secs(1)).settings).contains(KEY));
 }

@@ -1,3 +1,5 @@
+-- Safe by default (issue 28): the removal guard, scopes that follow groups, refused credentials.
+
 -- The removal guard (README "Removal guard"): a removal past a target's `max_removals` waits as a
 -- `held` row. `guard` remembers that the row was held ('held', so a newer change of a user still
 -- leaving is held again without counting) or that an operator let it go ('released'). SQLite cannot
@@ -53,7 +55,21 @@ CREATE TABLE removals (
 );
 CREATE INDEX removals_by_target ON removals (target, at);
 
--- Per target, with the removals held by the guard.
+-- A scope that names a group (`groups.display eq "Workspace users"`) follows the group it first
+-- meant: the name is recorded with the group's id when the scope is read or the group appears, and a
+-- scope matches a group by its current name or by a name recorded for it, so a rename at the IdP
+-- moves no one out of scope (README "Targets", `scope`).
+CREATE TABLE scope_groups (
+    name     TEXT NOT NULL PRIMARY KEY,
+    group_id TEXT NOT NULL
+) WITHOUT ROWID;
+-- The scope `serve` last started a target with: a new target, or a changed scope, queues the users
+-- it touches at start.
+ALTER TABLE target_state ADD COLUMN scope TEXT;
+
+-- The vendor's words while it refuses the bridge's credentials (the breaker is then open for the
+-- target's auth_retry_secs); v_target_status calls that state `credentials_refused`.
+ALTER TABLE target_state ADD COLUMN refused TEXT;
 CREATE VIEW v_target_status AS
 SELECT s.target,
        (SELECT count(*) FROM sync_queue q WHERE q.state = 'pending' AND q.target = s.target) AS pending,
@@ -62,6 +78,7 @@ SELECT s.target,
        (SELECT e.at FROM events e WHERE e.target = s.target AND e.error IS NULL AND e.action <> 'planned'
         ORDER BY e.id DESC LIMIT 1) AS last_success,
        CASE
+           WHEN s.refused IS NOT NULL AND s.breaker <> 'closed' THEN 'credentials_refused'
            WHEN s.breaker = 'closed' AND s.paused_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 'paused'
            ELSE s.breaker
        END AS state,
@@ -70,5 +87,6 @@ SELECT s.target,
        CASE WHEN s.paused_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN s.pause_reason END AS pause_reason,
        s.trips,
        (SELECT count(*) FROM sync_queue q WHERE q.state = 'planned' AND q.target = s.target) AS planned,
-       (SELECT count(*) FROM sync_queue q WHERE q.state = 'held' AND q.target = s.target) AS held
+       (SELECT count(*) FROM sync_queue q WHERE q.state = 'held' AND q.target = s.target) AS held,
+       CASE WHEN s.breaker <> 'closed' THEN s.refused END AS refused
 FROM target_state s;

@@ -255,6 +255,21 @@ impl Store {
         Ok(self.db.read(&sql, args![target, user]).await?)
     }
 
+    /// `target`'s pending rows that wait for a later time are due now (its vendor takes the
+    /// bridge's credentials again). Dead rows stay dead.
+    pub async fn waiting_due_now(&self, target: &str) -> Result<u64, StoreError> {
+        let now = self.db.now();
+        let done = self
+            .db
+            .execute(
+                "UPDATE sync_queue SET due_at = $2 WHERE target = $1 AND state = 'pending' AND due_at > $2",
+                args![target, &now],
+            )
+            .await?;
+        self.sync_wakeup.notify_one();
+        Ok(done)
+    }
+
     /// How many users exist (for a progress bar's length).
     pub async fn count_users(&self) -> Result<u64, StoreError> {
         let rows: Vec<(i64,)> = self.db.read("SELECT count(*) FROM users", args![]).await?;

@@ -228,9 +228,8 @@ impl Health {
         let mut state = self.lock();
         let from = state.breaker.state();
         let trips = match state.breaker {
-            Breaker::Open { .. } => return None,
-            Breaker::HalfOpen { .. } if !probe => return None,
-            Breaker::HalfOpen { trips, .. } => trips + 1,
+            Breaker::Open { .. } | Breaker::HalfOpen { .. } if !probe => return None,
+            Breaker::Open { trips, .. } | Breaker::HalfOpen { trips, .. } => trips + 1,
             Breaker::Closed { .. } => 1,
         };
         let until = now + wait;
@@ -241,6 +240,17 @@ impl Health {
             to: BreakerState::Open,
             until: Some(until),
         })
+    }
+
+    /// A sign-in outside the worker's rows succeeded (the probe at start): a refusal recorded
+    /// before is over. Whether there was one.
+    pub fn signed_in(&self) -> bool {
+        let mut state = self.lock();
+        if state.refused.take().is_none() {
+            return false;
+        }
+        state.breaker = Breaker::Closed { failures: 0 };
+        true
     }
 
     /// The vendor's words, while it refuses the bridge's credentials.

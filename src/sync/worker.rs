@@ -166,6 +166,38 @@ impl Worker {
             .await;
     }
 
+    /// At start, each target's read-only probe (`scim-bridge check`'s), logged per target. It is the
+    /// target's sign-in attempt: a refusal puts it in `credentials_refused` at once; a success ends
+    /// a refusal recorded before the restart (the secret was fixed), and the rows that waited for
+    /// it are due now.
+    pub async fn probe_targets(&self) {
+        self.restore().await;
+        let probes = self.targets.iter().map(|target| async move {
+            // A call like any other: within the target's concurrency, shared with other replicas.
+            let _permit = target.permits.acquire().await;
+            let _slot = match &target.shared {
+                Some(shared) => shared.slot().await,
+                None => None,
+            };
+            match target.connector.check().await {
+                Ok(what) => {
+                    tracing::info!(target = %target.name, probe = what, "the target answers");
+                    if target.health.signed_in() {
+                        tracing::info!(target = %target.name, "the vendor takes the bridge's credentials again; waiting rows are due now");
+                        if let Err(e) = self.store.waiting_due_now(&target.name).await {
+                            tracing::error!(target = %target.name, error = %e, "cannot make the waiting rows due");
+                        }
+                    }
+                }
+                Err(ConnectorError::CredentialsRefused { detail }) => target.refuse(&detail, true, self.clock.now()),
+                Err(e) => tracing::warn!(target = %target.name, error = %e, "the target's probe failed; its rows retry as usual"),
+            }
+            target.save_health(&self.store).await;
+        });
+        futures_util::future::join_all(probes).await;
+        self.store.sync_wakeup().notify_one();
+    }
+
     /// The worker's clock (tests move it forward).
     pub fn clock(&self) -> &Clock {
         &self.clock
@@ -191,6 +223,8 @@ impl Worker {
     pub async fn run_until_stopped(self, mut stop: watch::Receiver<bool>) {
         let worker = Arc::new(self);
         worker.restore().await;
+        let probing = worker.clone();
+        tokio::spawn(async move { probing.probe_targets().await });
         let wakeup = worker.store.sync_wakeup();
         match worker.store.release_leases().await {
             Ok(0) => {}

@@ -88,6 +88,7 @@ async fn a_wrong_vault_password_costs_one_logon_per_wait_keeps_rows_pending_and_
     fake.state.lock().unwrap().refuse_logon = false;
     app.worker.clock().advance(Duration::from_secs(301));
     app.drain_sync().await;
+    assert_eq!(logons(&fake), 3);
     assert_eq!(fake.users().len(), 6, "{:?}", fake.calls());
     assert!(app.store.sync_rows().await.unwrap().is_empty());
     let metrics = app.get_metrics().await;
@@ -95,4 +96,32 @@ async fn a_wrong_vault_password_costs_one_logon_per_wait_keeps_rows_pending_and_
         metrics.contains(r#"scim_bridge_target_state{target="cyberark",state="closed"} 1"#),
         "{metrics}"
     );
+}
+
+/// `serve` probes every target at start; the probe is the sign-in attempt. After a restart with the
+/// secret fixed, the target resumes at once rather than after the wait recorded before.
+#[tokio::test]
+async fn the_probe_at_start_is_the_sign_in_attempt_and_a_success_resumes_at_once() {
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    fake.state.lock().unwrap().refuse_logon = true;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(|s| s.target = vec![target_for(TargetKind::Cyberark, &server.uri(), dir.path())]).await;
+    app.worker.probe_targets().await;
+    let status = app.store.target_status().await.unwrap();
+    assert_eq!(status[0].state, "credentials_refused", "{status:?}");
+    let logons_after_probe = logons(&fake);
+    app.create_user(&person("gus")).await;
+    app.drain_sync().await;
+    assert_eq!(
+        logons(&fake),
+        logons_after_probe,
+        "the probe was the attempt: none more before the wait"
+    );
+
+    fake.state.lock().unwrap().refuse_logon = false;
+    let restarted = app.restart_worker().await;
+    restarted.probe_targets().await;
+    while restarted.run_once().await.unwrap() != scim_bridge::sync::worker::Outcome::Idle {}
+    assert_eq!(fake.users().len(), 1, "{:?}", fake.calls());
+    assert_eq!(app.store.target_status().await.unwrap()[0].state, "closed");
 }

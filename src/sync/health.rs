@@ -253,11 +253,6 @@ impl Health {
         true
     }
 
-    /// The vendor's words, while it refuses the bridge's credentials.
-    pub fn refused(&self) -> Option<String> {
-        self.lock().refused.clone()
-    }
-
     /// Takes up what another replica recorded (`target_state`): a later reset, and an open breaker
     /// while this one is closed. When the record is `newer` than what this replica last wrote or
     /// read, it also takes up the verdict of the probe another replica sent (one probe goes for all

@@ -416,7 +416,9 @@ impl Worker {
                 .collect();
         }
         if target.observe {
-            return self.observe(target, ready).await;
+            let planned = self.observe(target, ready).await;
+            self.refuse_on_refusal(target, planned.iter().map(|(_, r)| r), probe);
+            return planned;
         }
         let (mut settled, ready) = self.guard_removals(target, chunk, ready).await;
         // Creates are recorded before they are sent: if we die after the vendor answered, the
@@ -464,11 +466,7 @@ impl Worker {
         let batch: Vec<(Desired, Option<Link>)> =
             ready.iter().map(|(_, r)| (r.desired.clone(), r.link.clone())).collect();
         let answers = target.connector.reconcile_batch(&batch).await;
-        // Before the permit goes to a chunk waiting for it: that one must meet the open breaker,
-        // not sign in again.
-        if let Some(Err(ConnectorError::CredentialsRefused { detail })) = answers.iter().find(|a| is_refusal(a)) {
-            target.refuse(detail, probe, self.clock.now());
-        }
+        self.refuse_on_refusal(target, answers.iter(), probe);
         settled.extend(ready.into_iter().zip(answers).map(|((n, row), answer)| {
             let done = answer.map(|reconciled| {
                 Handled::Done(Finished {
@@ -483,6 +481,21 @@ impl Worker {
             (n, done)
         }));
         settled
+    }
+}
+
+impl Worker {
+    /// Opens the target's breaker if the vendor refused the bridge's credentials, before the permit
+    /// goes to a chunk waiting for it: that one must meet the open breaker, not sign in again.
+    fn refuse_on_refusal<'r, T: 'r>(
+        &self,
+        target: &Target,
+        mut results: impl Iterator<Item = &'r Result<T, ConnectorError>>,
+        probe: bool,
+    ) {
+        if let Some(Err(ConnectorError::CredentialsRefused { detail })) = results.find(|r| is_refusal(r)) {
+            target.refuse(detail, probe, self.clock.now());
+        }
     }
 }
 

@@ -125,3 +125,22 @@ async fn the_probe_at_start_is_the_sign_in_attempt_and_a_success_resumes_at_once
     assert_eq!(fake.users().len(), 1, "{:?}", fake.calls());
     assert_eq!(app.store.target_status().await.unwrap()[0].state, "closed");
 }
+
+/// `mode = "observe"` (the first contact the docs recommend) reads only, but a refused sign-in is
+/// the same state there: one attempt, rows pending, the target shown as refusing.
+#[tokio::test]
+async fn an_observing_target_with_refused_credentials_is_credentials_refused_too() {
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    fake.state.lock().unwrap().refuse_logon = true;
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = target_for(TargetKind::Cyberark, &server.uri(), dir.path());
+    target.mode = scim_bridge::config::TargetMode::Observe;
+    let app = spawn_app_with(|s| s.target = vec![target]).await;
+    for name in ["hal", "ida", "jon"] {
+        app.create_user(&person(name)).await;
+    }
+    app.drain_sync().await;
+    assert_eq!(logons(&fake), 1, "{:?}", fake.calls());
+    assert_eq!(app.store.target_status().await.unwrap()[0].state, "credentials_refused");
+    assert!(app.store.sync_rows().await.unwrap().iter().all(|r| r.state == "pending" && r.attempts == 0));
+}

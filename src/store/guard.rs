@@ -8,7 +8,7 @@ use super::{format_timestamp, Store, StoreError};
 use std::time::Duration;
 
 /// When a target's `max_removals` is unset: this many removals per window, or this share of the
-/// target's linked users if that is more (docs/troubleshooting.md "Held removals").
+/// target's linked users if that is more (README "Removal guard").
 pub const DEFAULT_MAX_REMOVALS: u64 = 10;
 pub const DEFAULT_REMOVAL_SHARE: f64 = 0.02;
 

@@ -142,5 +142,11 @@ async fn an_observing_target_with_refused_credentials_is_credentials_refused_too
     app.drain_sync().await;
     assert_eq!(logons(&fake), 1, "{:?}", fake.calls());
     assert_eq!(app.store.target_status().await.unwrap()[0].state, "credentials_refused");
-    assert!(app.store.sync_rows().await.unwrap().iter().all(|r| r.state == "pending" && r.attempts == 0));
+    assert!(app
+        .store
+        .sync_rows()
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| r.state == "pending" && r.attempts == 0));
 }

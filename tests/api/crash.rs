@@ -34,6 +34,9 @@ base_url = "{vendor}/Provisioning"
 environment = "example"
 provisioning_key_file = "{key}"
 concurrency = 4
+# The crash test checks that deletes reach the vendor: whether a user deleted right after the
+# restart was already created there (and would be kept deactivated) depends on timing.
+on_delete = "delete"
 "#,
         key = key.display()
     );

@@ -487,3 +487,67 @@ async fn two_replicas_removing_at_once_share_one_removal_allowance() {
     assert_eq!(went, 10, "{verdicts:?}");
     assert!(verdicts.contains(&RemovalVerdict::Held { done: 10, limit: 10 }));
 }
+
+/// A vault refusing the bridge's credentials sees one sign-in per `auth_retry_secs` from all the
+/// replicas together: the one refused records it, the others take it up instead of signing in, and
+/// when the wait is over one of them tries (the probe), not each.
+#[tokio::test]
+async fn replicas_share_one_sign_in_attempt_while_the_vault_refuses_the_credentials() {
+    use crate::fake_vendors::{FakeVendor, Vendor};
+    use scim_bridge::config::TargetKind;
+    if postgres_server().is_none() {
+        return;
+    }
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    fake.state.lock().unwrap().refuse_logon = true;
+    let dir = tempfile::tempdir().unwrap();
+    let target = crate::targets::target_for(TargetKind::Cyberark, &server.uri(), dir.path());
+    let app = spawn_app_with(|s| s.target = vec![target]).await;
+    let other = app.restart_worker().await;
+    let logons = || fake.calls().iter().filter(|c| c.ends_with("/Logon/")).count();
+    let (a, b) = (&app.worker, &other);
+    // Both replicas are running (they read the recorded health at start) before the refusal.
+    let _ = tokio::join!(a.run_once(), b.run_once());
+    for n in 0..6 {
+        app.create_user(&user(&format!("vault{n}@example.com"))).await;
+    }
+    a.run_once().await.unwrap();
+    assert_eq!(logons(), 1, "{:?}", fake.calls());
+    // New users meanwhile, due now (the refused rows wait out the wait). The other replica reads
+    // the recorded health every 2 s, before it claims.
+    for n in 6..8 {
+        app.create_user(&user(&format!("vault{n}@example.com"))).await;
+    }
+    b.clock().advance(Duration::from_millis(2100));
+    let _ = tokio::join!(a.run_once(), b.run_once());
+    assert_eq!(logons(), 1, "the other replica took up the refusal: {:?}", fake.calls());
+    assert_eq!(app.store.target_status().await.unwrap()[0].state, "credentials_refused");
+
+    // The wait (300 s) is over for both: one attempt between them, refused again.
+    for worker in [a, b] {
+        worker.clock().advance(Duration::from_secs(301));
+    }
+    let _ = tokio::join!(a.run_once(), b.run_once());
+    assert_eq!(logons(), 2, "one sign-in between the two replicas: {:?}", fake.calls());
+    for worker in [a, b] {
+        worker.clock().advance(Duration::from_millis(2100));
+    }
+    let _ = tokio::join!(a.run_once(), b.run_once());
+    assert_eq!(logons(), 2, "both wait out the new wait");
+    let rows = app.store.sync_rows().await.unwrap();
+    assert!(rows.iter().all(|r| r.state == "pending" && r.attempts == 0), "{rows:?}");
+
+    // The vault takes the password again: the next attempt signs in and both replicas deliver.
+    fake.state.lock().unwrap().refuse_logon = false;
+    for worker in [a, b] {
+        worker.clock().advance(Duration::from_secs(301));
+    }
+    for _ in 0..10 {
+        let _ = tokio::join!(a.run_once(), b.run_once());
+        for worker in [a, b] {
+            worker.clock().advance(Duration::from_millis(2100));
+        }
+    }
+    assert_eq!(fake.users().len(), 8, "{:?}", fake.calls());
+    assert!(app.store.sync_rows().await.unwrap().is_empty());
+}

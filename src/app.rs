@@ -1,8 +1,9 @@
 //! Start-up and graceful shutdown: bind, open the store, build the server.
-use crate::config::{read_secret, ConfigError, JwtSettings, Settings};
+use crate::config::{read_secret, ConfigError, JwtSettings, Settings, TargetSettings};
 use crate::http::auth::{Authenticator, JwtValidator};
 use crate::http::transport::GuardedStream;
 use crate::http::{self, AppState};
+use crate::reload::Reloader;
 use crate::scim::schema::ResourceSchema;
 use crate::store::{redacted_url, Store, TargetScope};
 use crate::sync::worker::Worker;
@@ -13,6 +14,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::net::TcpListener;
 
@@ -22,6 +24,7 @@ pub struct Application {
     server: Server,
     store: Store,
     worker: Option<Worker>,
+    reloader: std::sync::Arc<Reloader>,
     shutdown_timeout: std::time::Duration,
 }
 
@@ -36,6 +39,16 @@ impl Application {
             .with_sealer(settings.sync.sealer()?);
         let jwt = settings.auth.jwt.as_ref().map(jwt_validator).transpose()?;
         http::metrics::install();
+        let worker = build_worker(store.clone(), settings)?;
+        let console = std::sync::Arc::new(ArcSwap::from_pointee(console_targets(&settings.target)));
+        let checked = std::sync::Arc::new(ArcSwap::from_pointee(settings.target.clone()));
+        let reloader = std::sync::Arc::new(Reloader::new(
+            settings,
+            store.clone(),
+            worker.target_set(),
+            console.clone(),
+            checked.clone(),
+        )?);
         let state = AppState {
             store: store.clone(),
             base_path: settings.server.base_path.trim_end_matches('/').to_owned(),
@@ -47,31 +60,20 @@ impl Application {
             listen_host: listener.local_addr()?.to_string(),
             user_schema: settings.user_schema()?,
             admin_path: settings.server.admin_path.trim_end_matches('/').to_owned(),
-            targets: std::sync::Arc::new(
-                settings
-                    .target
-                    .iter()
-                    .map(|t| {
-                        let mode = match t.mode {
-                            crate::config::TargetMode::Write => "write",
-                            crate::config::TargetMode::Observe => "observe",
-                        };
-                        (t.name.clone(), t.kind().name(), mode)
-                    })
-                    .collect(),
-            ),
-            check_target: target_check(settings),
+            targets: console,
+            check_target: target_check(checked),
+            reload: console_reload(&reloader),
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
         let server = http_server(settings, listener, state, authenticator)?;
-        let worker = Some(build_worker(store.clone(), settings)?);
         take_up_scopes(&store, settings).await?;
         let shutdown_timeout = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
         Ok(Self {
             port,
             server,
             store,
-            worker,
+            worker: Some(worker),
+            reloader,
             shutdown_timeout,
         })
     }
@@ -100,10 +102,20 @@ impl Application {
         let server = tokio::spawn(self.server);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = self.worker.map(|w| tokio::spawn(w.run_until_stopped(stopped)));
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot listen for SIGHUP")?;
         tracing::info!(port = self.port, "serving SCIM");
-        tokio::select! {
-            _ = terminate.recv() => {},
-            _ = interrupt.recv() => {},
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => break,
+                _ = interrupt.recv() => break,
+                _ = hangup.recv() => {
+                    tracing::info!("SIGHUP: reading the configuration again");
+                    if let Err(e) = self.reloader.reload().await {
+                        tracing::error!(error = %e, "reload refused");
+                    }
+                }
+            }
         }
         tracing::info!("shutting down: finishing in-flight requests and vendor calls");
         handle.stop(true).await;
@@ -118,6 +130,11 @@ impl Application {
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+
+    /// Reads the configuration again, as SIGHUP does (for tests).
+    pub fn reloader(&self) -> std::sync::Arc<Reloader> {
+        self.reloader.clone()
     }
 
     /// Serves until the process ends (for tests).
@@ -243,7 +260,7 @@ pub async fn open_or_create_store(settings: &Settings) -> anyhow::Result<Store> 
 
 /// Each `[[target]]` with its scope compiled for the store, which queues fan-out on every change;
 /// groups the scope names are followed by id (`Store::resolve_scope_groups`).
-async fn target_scopes(
+pub(crate) async fn target_scopes(
     settings: &Settings,
     schema: &'static ResourceSchema,
     store: &Store,
@@ -267,7 +284,7 @@ async fn target_scopes(
 /// A target `serve` starts with for the first time, or whose scope changed, has the users that
 /// scope touches queued now (not at each one's next change); any removals that implies meet the
 /// removal guard. The scope is compared in its canonical form.
-async fn take_up_scopes(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+pub(crate) async fn take_up_scopes(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     let schema = settings.user_schema()?;
     for target in &settings.target {
         let scope = target.scope_filter(schema)?.map(|f| f.to_string());
@@ -325,11 +342,52 @@ pub fn build_worker(store: Store, settings: &Settings) -> Result<Worker, ConfigE
     )?)
 }
 
+/// The targets as the console lists them: (name, kind, mode).
+pub(crate) fn console_targets(targets: &[TargetSettings]) -> Vec<(String, &'static str, &'static str)> {
+    targets
+        .iter()
+        .map(|t| {
+            let mode = match t.mode {
+                crate::config::TargetMode::Write => "write",
+                crate::config::TargetMode::Observe => "observe",
+            };
+            (t.name.clone(), t.kind().name(), mode)
+        })
+        .collect()
+}
+
+/// The console's Reload button: what SIGHUP does, its lines for the page.
+fn console_reload(reloader: &std::sync::Arc<Reloader>) -> http::ConfigReload {
+    let reloader = reloader.clone();
+    http::ConfigReload::new(move || {
+        let reloader = reloader.clone();
+        Box::pin(async move {
+            match reloader.reload().await {
+                Ok(done) => {
+                    let mut lines = done.changes;
+                    if lines.is_empty() {
+                        lines.push("no target changed".into());
+                    }
+                    lines.extend(
+                        done.need_restart
+                            .iter()
+                            .map(|s| format!("[{s}] changed: it takes effect at the next restart")),
+                    );
+                    Ok(lines)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reload refused");
+                    Err(e.to_string())
+                }
+            }
+        })
+    })
+}
+
 /// The console's `check` of one target, by name: `sync`'s probe, which `http` does not know.
-fn target_check(settings: &Settings) -> http::TargetCheck {
-    let targets = std::sync::Arc::new(settings.target.clone());
+fn target_check(targets: std::sync::Arc<ArcSwap<Vec<TargetSettings>>>) -> http::TargetCheck {
     http::TargetCheck::new(move |name: String| {
-        let targets = targets.clone();
+        let targets = targets.load_full();
         Box::pin(async move {
             let target = targets.iter().find(|t| t.name == name)?;
             let outcome = match crate::sync::client::http_client(std::time::Duration::from_secs(15)) {

@@ -94,7 +94,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     };
     match state.store.queue_counts().await {
         Ok(counts) => {
-            for target in state.store.target_names() {
+            for target in &state.store.target_names() {
                 for queue_state in [QueueState::Pending, QueueState::Dead] {
                     let depth = counts
                         .iter()

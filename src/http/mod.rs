@@ -45,12 +45,41 @@ pub struct AppState {
     pub listen_host: String,
     /// The operator console's root (`server.admin_path`).
     pub admin_path: String,
-    /// The configured targets as the console lists them: (name, kind, mode).
-    pub targets: std::sync::Arc<Vec<(String, &'static str, &'static str)>>,
+    /// The configured targets as the console lists them (a reload replaces them).
+    pub targets: ConsoleTargets,
     /// The console's on-demand `check` of a target, by name (wired by `app` from `sync`).
     pub check_target: TargetCheck,
+    /// The console's Reload button: the configuration read again (wired by `app`).
+    pub reload: ConfigReload,
     /// The User resource type, with the declared extensions (`[schema]`).
     pub user_schema: &'static crate::scim::schema::ResourceSchema,
+}
+
+/// The configured targets as the console lists them: (name, kind, mode).
+pub type ConsoleTargets = std::sync::Arc<arc_swap::ArcSwap<Vec<(String, &'static str, &'static str)>>>;
+
+type ReloadFn = dyn Fn() -> futures_util::future::BoxFuture<'static, Result<Vec<String>, String>> + Send + Sync;
+
+/// Reads the configuration again: the lines saying what changed, or why nothing did.
+#[derive(Clone)]
+pub struct ConfigReload(std::sync::Arc<ReloadFn>);
+
+impl ConfigReload {
+    pub fn new(
+        reload: impl Fn() -> futures_util::future::BoxFuture<'static, Result<Vec<String>, String>> + Send + Sync + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(reload))
+    }
+
+    pub async fn reload(&self) -> Result<Vec<String>, String> {
+        (self.0)().await
+    }
+}
+
+impl std::fmt::Debug for ConfigReload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfigReload")
+    }
 }
 
 type CheckFn = dyn Fn(String) -> futures_util::future::BoxFuture<'static, Option<Result<String, String>>> + Send + Sync;

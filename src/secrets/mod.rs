@@ -3,7 +3,7 @@
 //! (issue 4); the key comes from `sync.secrets_key_env` / `sync.secrets_key_file`.
 mod source;
 
-pub use source::{normalise_secret_keys, read_secret, redact_values, SecretError, SecretRef};
+pub use source::{fingerprint, normalise_secret_keys, read_secret, redact_values, SecretError, SecretRef};
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};

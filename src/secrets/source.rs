@@ -70,6 +70,34 @@ impl SecretRef {
     }
 }
 
+/// A fingerprint of the content of every secret a configuration table names (`{ env = … }` or
+/// `{ file = … }`, read now), to tell whether one changed without keeping any. A secret that
+/// cannot be read counts by its error.
+pub fn fingerprint(table: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut refs = Vec::new();
+    collect_secret_refs(table, &mut refs);
+    for source in refs {
+        match source.read("secret") {
+            Ok(secret) => secret.expose().hash(&mut hasher),
+            Err(e) => e.to_string().hash(&mut hasher),
+        }
+    }
+    hasher.finish()
+}
+
+fn collect_secret_refs(value: &Value, out: &mut Vec<SecretRef>) {
+    match value {
+        Value::Object(table) => match SecretRef::deserialize(value) {
+            Ok(source) if table.len() == 1 => out.push(source),
+            _ => table.values().for_each(|v| collect_secret_refs(v, out)),
+        },
+        Value::Array(items) => items.iter().for_each(|v| collect_secret_refs(v, out)),
+        _ => {}
+    }
+}
+
 /// `{ env = "VAR" }` or `{ file = "/path" }`. Anything else is refused without repeating it: a
 /// value written where a secret's source belongs is most likely the secret itself.
 impl<'de> Deserialize<'de> for SecretRef {
@@ -95,17 +123,33 @@ const INLINE_SECRET: &str = "a secret is never written in the configuration (val
 /// `message` with every quoted occurrence of a string value of `data` (the configuration as read)
 /// replaced by `…` (names and kinds excepted): serde quotes the value it refuses (`unknown variant \`…\``, `invalid type:
 /// string "…"`), and a refused value may be a secret written where it does not belong.
+///
+/// A file that does not parse has no values to know: the lines of it a TOML error quotes (`4 |
+/// password = "…`, and the caret under it) are dropped; the line and column stay.
 pub fn redact_values(message: &str, data: &Value) -> String {
     let mut values = Vec::new();
     collect_strings(data, &mut values);
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    let mut out = message.to_owned();
+    let mut out = without_quoted_source(message);
     for value in values.iter().filter(|v| !v.is_empty()) {
         for (open, close) in [("`", "`"), ("\"", "\""), ("'", "'")] {
             out = out.replace(&format!("{open}{value}{close}"), &format!("{open}…{close}"));
         }
     }
     out
+}
+
+/// `message` without the source excerpt of a parse error: lines like `  |` and `4 | text`.
+fn without_quoted_source(message: &str) -> String {
+    let quotes_source = |line: &str| {
+        let rest = line.trim_start().trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.trim_start().starts_with('|')
+    };
+    message
+        .lines()
+        .filter(|line| !quotes_source(line))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn collect_strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
@@ -151,6 +195,15 @@ pub fn normalise_secret_keys(table: &mut Map<String, Value>) -> Result<(), Strin
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_parse_error_keeps_its_line_and_column_but_not_the_line_it_quotes() {
+        let message = "TOML parse error at line 4, column 27\n  |\n4 | password = \"S3cretValue123\n  |                           ^\ninvalid basic string\n in bad.toml TOML file";
+        assert_eq!(
+            redact_values(message, &Value::Null),
+            "TOML parse error at line 4, column 27\ninvalid basic string\n in bad.toml TOML file"
+        );
+    }
 
     fn normalised(value: Value) -> Result<Value, String> {
         let Value::Object(mut table) = value else {

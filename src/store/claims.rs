@@ -157,8 +157,8 @@ impl super::Store {
     /// What the worker needs to reconcile (user `id`, `target`), read in one statement: the user's
     /// document (`None` once deleted), whether it is in the target's scope, and the link.
     pub async fn sync_view(&self, id: &str, target: &str) -> Result<SyncView, StoreError> {
-        let (scope, scope_binds) = self
-            .targets
+        let scopes = self.scopes();
+        let (scope, scope_binds) = scopes
             .iter()
             .find(|t| t.name == target)
             .map_or(("FALSE", &[][..]), |t| {

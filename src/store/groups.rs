@@ -159,7 +159,7 @@ impl Store {
         if renamed {
             self.group_named(&mut tx, display_name(&after), id).await?;
         }
-        if renamed && self.targets.iter().any(|t| t.uses_group_names) {
+        if renamed && self.scopes().iter().any(|t| t.uses_group_names) {
             // A scope matching this group by name may have gained or lost every member.
             let members: Vec<(String,)> = tx
                 .rows("SELECT member_id FROM group_members WHERE group_id = $1", args![id])

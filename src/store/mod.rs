@@ -45,6 +45,7 @@ pub use tokens::TokenRecord;
 pub use users::StoredUser;
 
 use crate::secrets::Sealer;
+use arc_swap::ArcSwap;
 pub use db::Dialect;
 use db::{args, Db, Tx};
 use sqlx::postgres::PgPoolOptions;
@@ -101,8 +102,9 @@ pub struct Store {
     url: Arc<str>,
     /// Which replica this is, as it signs the leases it takes (`sync_queue.lease_owner`).
     replica: Arc<str>,
-    /// The configured targets, whose fan-out every change queues in its own transaction.
-    targets: Arc<Vec<TargetScope>>,
+    /// The configured targets, whose fan-out every change queues in its own transaction; a
+    /// configuration reload replaces them for every clone at once (`replace_targets`).
+    targets: Arc<ArcSwap<Vec<TargetScope>>>,
     /// Woken after a commit that queued fan-out work (the sync worker waits on it).
     sync_wakeup: Arc<Notify>,
     /// Seals passwords on their way to the targets that take them; without it they are not kept.
@@ -124,7 +126,7 @@ impl Store {
             tokens_changed: Arc::new(AtomicU64::new(0)),
             url: url.into(),
             replica: replica_id().into(),
-            targets: Arc::new(Vec::new()),
+            targets: Arc::new(ArcSwap::from_pointee(Vec::new())),
             sync_wakeup: Arc::new(Notify::new()),
             sealer: None,
             user_schema: crate::scim::schema::user(),
@@ -167,8 +169,19 @@ impl Store {
     }
 
     pub fn with_targets(mut self, targets: Vec<TargetScope>) -> Self {
-        self.targets = Arc::new(targets);
+        self.targets = Arc::new(ArcSwap::from_pointee(targets));
         self
+    }
+
+    /// Queues fan-out for these targets from now on, in this store and every clone of it (a
+    /// configuration reload); a change being committed meanwhile queues for the ones it read.
+    pub fn replace_targets(&self, targets: Vec<TargetScope>) {
+        self.targets.store(Arc::new(targets));
+    }
+
+    /// The targets as configured now (kept by a change that is being committed).
+    fn scopes(&self) -> Arc<Vec<TargetScope>> {
+        self.targets.load_full()
     }
 
     /// The same store, holding IdP passwords sealed with `sealer` until the targets that take them have them.
@@ -179,12 +192,12 @@ impl Store {
 
     /// Whether a password a client sends reaches a vendor (ServiceProviderConfig `changePassword`).
     pub fn delivers_passwords(&self) -> bool {
-        self.sealer.is_some() && self.targets.iter().any(|t| t.takes_passwords)
+        self.sealer.is_some() && self.scopes().iter().any(|t| t.takes_passwords)
     }
 
     /// The configured targets' names.
-    pub fn target_names(&self) -> impl Iterator<Item = &str> {
-        self.targets.iter().map(|t| t.name.as_str())
+    pub fn target_names(&self) -> Vec<String> {
+        self.scopes().iter().map(|t| t.name.clone()).collect()
     }
 
     /// What the sync worker waits on for new work.
@@ -214,7 +227,7 @@ impl Store {
     async fn enqueue_user(&self, tx: &mut Tx, id: &str, password: Option<&str>) -> Result<u64, StoreError> {
         let queued = self.enqueue(tx, &[id], |_| true).await?;
         if let (Some(password), Some(sealer)) = (password, &self.sealer) {
-            for target in self.targets.iter().filter(|t| t.takes_passwords) {
+            for target in self.scopes().iter().filter(|t| t.takes_passwords) {
                 let sealed = sealer.seal(password, id, &target.name)?;
                 sync_queue::hand_over_password(tx, id, &target.name, &sealed).await?;
             }
@@ -228,7 +241,8 @@ impl Store {
         ids: &[&str],
         which: impl Fn(&TargetScope) -> bool,
     ) -> Result<u64, StoreError> {
-        let targets: Vec<&TargetScope> = self.targets.iter().filter(|t| which(t)).collect();
+        let scopes = self.scopes();
+        let targets: Vec<&TargetScope> = scopes.iter().filter(|t| which(t)).collect();
         let mut queued = 0;
         for id in ids {
             queued += sync_queue::enqueue_user(tx, &targets, id).await?;

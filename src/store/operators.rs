@@ -328,7 +328,8 @@ impl Store {
     }
 
     async fn queue_all(&self, target: &str, mut progress: impl FnMut(u64)) -> Result<u64, StoreError> {
-        let Some(scope) = self.targets.iter().find(|t| t.name == target) else {
+        let scopes = self.scopes();
+        let Some(scope) = scopes.iter().find(|t| t.name == target) else {
             return Err(StoreError::NotFound);
         };
         let (mut after, mut queued) = (0i64, 0u64);

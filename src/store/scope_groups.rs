@@ -114,8 +114,8 @@ impl Store {
     /// A group just took the name `display_name` (created or renamed): a scope name that no live
     /// group answers to yet now means this group.
     pub(super) async fn group_named(&self, tx: &mut Tx, display_name: &str, group_id: &str) -> Result<(), StoreError> {
-        let named = self
-            .targets
+        let scopes = self.scopes();
+        let named = scopes
             .iter()
             .flat_map(|t| t.group_names.iter())
             .find(|n| n.eq_ignore_ascii_case(display_name));

@@ -126,7 +126,7 @@ impl Store {
         let id = uuid::Uuid::new_v4().to_string();
         let args = insert_args(&id, document, self.db.now())?;
         // Without targets the write is one statement; with them, its fan-out is queued with it.
-        let rows = if self.targets.is_empty() {
+        let rows = if self.scopes().is_empty() {
             self.db
                 .write(&INSERT, &args)
                 .await
@@ -274,7 +274,7 @@ impl Store {
         password: Option<&str>,
     ) -> Result<StoredUser, StoreError> {
         let args = update_args(id, expected, document, self.db.now())?;
-        let updated = if self.targets.is_empty() {
+        let updated = if self.scopes().is_empty() {
             self.db.write::<StoredUser>(&UPDATE, &args).await
         } else {
             let mut tx = self.db.begin().await?;
@@ -295,7 +295,7 @@ impl Store {
     pub async fn delete_user(&self, id: &str, expected: Option<Version>) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
         let expected = expected.map(|v| v.0);
-        if !self.targets.is_empty() {
+        if !self.scopes().is_empty() {
             tx.execute(
                 "INSERT INTO user_tombstones (id, doc, deleted_at)
                  SELECT id, doc, $3 FROM users WHERE id = $1 AND ($2 IS NULL OR version = $2)

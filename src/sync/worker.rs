@@ -13,6 +13,7 @@ mod observe;
 mod outcome;
 mod rows;
 mod target;
+mod targets;
 
 use super::clock::Clock;
 use super::health::Verdict;
@@ -26,6 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use target::Target;
+pub use targets::{NextTargets, TargetSet};
 use tokio::sync::{watch, OnceCell};
 use tokio::task::JoinSet;
 
@@ -53,7 +55,7 @@ pub enum Outcome {
 
 pub struct Worker {
     store: Store,
-    targets: Vec<Target>,
+    targets: TargetSet,
     sealer: Option<Sealer>,
     clock: Arc<Clock>,
     /// The targets' health recorded before this process started, taken up once.
@@ -106,10 +108,7 @@ impl Worker {
     ) -> Result<Self, TargetError> {
         // The store's clock: rows it queues and leases the worker takes are read in one time.
         let clock = store.clock();
-        let targets = targets
-            .iter()
-            .map(|t| Target::build(t, &clock, schema, &store))
-            .collect::<Result<_, _>>()?;
+        let targets = TargetSet::build(targets, &store, &clock, schema)?;
         Ok(Self {
             store,
             targets,
@@ -137,7 +136,7 @@ impl Worker {
         }
         match self.store.target_states().await {
             Ok(rows) => {
-                for target in &self.targets {
+                for target in self.targets.now().iter() {
                     target.adopt(rows.iter().find(|r| r.target == target.name), now).await;
                 }
             }
@@ -151,13 +150,10 @@ impl Worker {
             .get_or_init(|| async {
                 match self.store.target_states().await {
                     Ok(rows) => {
-                        for target in &self.targets {
-                            if let Some(shared) = &target.shared {
-                                shared.prepare().await;
-                            }
+                        for target in self.targets.now().iter() {
                             let row = rows.iter().find(|r| r.target == target.name);
                             target.restore(row, self.clock.now()).await;
-                            self.carry_out_plans(target).await;
+                            self.targets.take_up(target).await;
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "cannot read the targets' recorded health"),
@@ -172,30 +168,13 @@ impl Worker {
     /// it are due now.
     pub async fn probe_targets(&self) {
         self.restore().await;
-        let probes = self.targets.iter().map(|target| async move {
-            // A call like any other: within the target's concurrency, shared with other replicas.
-            let _permit = target.permits.acquire().await;
-            let _slot = match &target.shared {
-                Some(shared) => shared.slot().await,
-                None => None,
-            };
-            match target.connector.check().await {
-                Ok(what) => {
-                    tracing::info!(target = %target.name, probe = what, "the target answers");
-                    if target.health.signed_in() {
-                        tracing::info!(target = %target.name, "the vendor takes the bridge's credentials again; waiting rows are due now");
-                        if let Err(e) = self.store.waiting_due_now(&target.name).await {
-                            tracing::error!(target = %target.name, error = %e, "cannot make the waiting rows due");
-                        }
-                    }
-                }
-                Err(ConnectorError::CredentialsRefused { detail }) => target.refuse(&detail, true, self.clock.now()),
-                Err(e) => tracing::warn!(target = %target.name, error = %e, "the target's probe failed; its rows retry as usual"),
-            }
-            target.save_health(&self.store).await;
-        });
-        futures_util::future::join_all(probes).await;
-        self.store.sync_wakeup().notify_one();
+        let targets = self.targets.now();
+        futures_util::future::join_all(targets.iter().map(|target| self.targets.probe(target))).await;
+    }
+
+    /// The targets, for a configuration reload to replace while the worker runs.
+    pub fn target_set(&self) -> TargetSet {
+        self.targets.clone()
     }
 
     /// The worker's clock (tests move it forward).
@@ -236,16 +215,18 @@ impl Worker {
         }
         // Up to `room` rows are held; more are claimed (several in one statement) once no more than
         // `low_water` are left, so the permits always find a row (or a full batch) waiting.
-        let low_water = worker
-            .targets
-            .iter()
-            .map(|t| t.concurrency * t.batch_size)
-            .sum::<usize>()
-            .max(1);
-        let room = low_water * 2;
         let held = Arc::new(AtomicUsize::new(0));
         let mut in_flight = JoinSet::new();
         while !*stop.borrow() {
+            // A reload may change the targets, and with them the room.
+            let low_water = worker
+                .targets
+                .now()
+                .iter()
+                .map(|t| t.concurrency * t.batch_size)
+                .sum::<usize>()
+                .max(1);
+            let room = low_water * 2;
             let notified = wakeup.notified();
             if held.load(Ordering::SeqCst) <= low_water {
                 let claimed = worker
@@ -282,7 +263,7 @@ impl Worker {
         }
         // Stopping: calls already sent are finished and recorded; nothing new is claimed.
         while in_flight.join_next().await.is_some() {}
-        for target in &worker.targets {
+        for target in worker.targets.now().iter() {
             target.connector.shutdown().await;
         }
     }
@@ -291,11 +272,16 @@ impl Worker {
     /// connector together under one permit, and every outcome is recorded on its own row. The
     /// breaker hears the chunk once (a batch call that failed is one failure, not a hundred).
     async fn handle(&self, chunk: Vec<Leased>) -> Result<(), StoreError> {
+        let targets = self.targets.now();
         let Some(target) = chunk
             .first()
-            .and_then(|l| self.targets.iter().find(|t| t.name == l.claim.target))
+            .and_then(|l| targets.iter().find(|t| t.name == l.claim.target))
         else {
-            return Ok(()); // only configured targets are claimed
+            // Only configured targets are claimed; one a reload removed since is done with them.
+            for leased in &chunk {
+                self.store.defer(&leased.claim, self.clock.now_utc()).await?;
+            }
+            return Ok(());
         };
         let probe = chunk.iter().any(|l| l.probe);
         let started = Instant::now();

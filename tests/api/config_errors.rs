@@ -77,3 +77,20 @@ fn a_refused_value_anywhere_in_the_file_is_not_repeated() {
         "{message}"
     );
 }
+
+/// A file that does not parse: TOML's error quotes the line it stopped on, which may hold a secret
+/// pasted with its closing quote missing. The line and column are named, the text is not.
+#[test]
+fn a_parse_error_names_the_line_and_column_but_does_not_quote_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("scim-bridge.toml"),
+        format!("[[target]]\nname = \"vault\"\nkind = \"cyberark\"\npassword = \"{SECRET}\n"),
+    )
+    .unwrap();
+    let (ok, out, err) = crate::cli::run(dir.path(), &["check"]);
+    assert!(!ok);
+    let message = format!("{out}{err}");
+    assert!(!message.contains("SECRETVALUE"), "{message}");
+    assert!(message.contains("line 4, column"), "{message}");
+}

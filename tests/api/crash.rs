@@ -60,6 +60,8 @@ pub fn create_token(config: &Path) -> String {
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// Every line the server has logged so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// A failing test must not leave a server running.
@@ -79,8 +81,11 @@ pub fn serve(config: &Path) -> Server {
         .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = log.clone();
     std::thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
+            lines.lock().unwrap().push(line.clone());
             if line.contains("serving SCIM") {
                 let port = line.split("port=").nth(1).and_then(|p| p.split_whitespace().next());
                 let _ = port_tx.send(port.unwrap_or_default().to_owned());
@@ -91,6 +96,7 @@ pub fn serve(config: &Path) -> Server {
     Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
+        log,
     }
 }
 

@@ -11,6 +11,7 @@ use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 pub const ESIGN_API_KEY: &str = "esign-encrypted-api-key";
 pub const ESIGN_SALT: &str = "test123";
 pub const VAULT_SESSION: &str = "vault-session-token";
+pub const VAULT_PASSWORD: &str = "vault-pass";
 pub const DOCUSIGN_ACCOUNT: &str = "acc-0001";
 pub const ELOQUA_BASIC: &str = "Basic QUNNRVxzdmMtc2NpbTpFbG9xdWEtUGFzcy0x";
 
@@ -33,7 +34,8 @@ pub struct State {
     /// Calls that break the vendor's contract as the bridge should use it: a create of a user the
     /// vendor already holds (the bridge looks up first).
     pub violations: Vec<String>,
-    /// CyberArk: the bridge's password is wrong (Logon answers 403 `PASWS013E`, as a vault does).
+    /// CyberArk: the bridge's password is wrong (Logon answers 403 `PASWS013E`, as a vault does,
+    /// also to any password but `VAULT_PASSWORD`).
     pub refuse_logon: bool,
     next: u64,
     uri: String,
@@ -260,7 +262,7 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
         if call.body["concurrentSession"] != true {
             return ResponseTemplate::new(400);
         }
-        if state.refuse_logon {
+        if state.refuse_logon || call.body["password"] != VAULT_PASSWORD {
             return ResponseTemplate::new(403).set_body_json(json!({"ErrorCode": "PASWS013E",
                 "ErrorMessage": "Authentication failure for User [svc-scim]."}));
         }

@@ -31,6 +31,7 @@ mod patch;
 mod plan;
 mod reconcile;
 mod reconcile_props;
+mod reload;
 mod replicas;
 mod schema;
 mod scope;

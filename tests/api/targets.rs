@@ -35,7 +35,7 @@ pub fn target_with(kind: TargetKind, uri: &str, dir: &Path, extra: &str) -> Targ
         TargetKind::Cyberark => format!(
             "base_url = \"{uri}/PasswordVault\"\nusername_file = {:?}\npassword_file = {:?}",
             secret_file(dir, "vault.user", "svc-scim"),
-            secret_file(dir, "vault.pass", "vault-pass")
+            secret_file(dir, "vault.pass", crate::fake_vendors::VAULT_PASSWORD)
         ),
         TargetKind::Docusign => format!(
             "oauth_base_url = \"{uri}\"\nintegration_key = \"ik-1\"\nuser_id = \"admin-guid\"\naccount_id = \"{DOCUSIGN_ACCOUNT}\"\nprivate_key_file = {:?}",

@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, admin_path: &str) {
             .route("/dead", web::get().to(dead))
             .route("/events", web::get().to(events))
             .route("/check", web::post().to(check))
+            .route("/reload", web::post().to(reload))
             .route("/dead/retry", web::post().to(retry))
             .route("/held", web::post().to(held))
             .route("/login", web::get().to(login_page))
@@ -245,7 +246,7 @@ async fn dead(
         .await?;
     let more = rows.len() as i64 > DEAD_PAGE;
     rows.truncate(DEAD_PAGE as usize);
-    let names: Vec<String> = state.targets.iter().map(|(name, _, _)| name.clone()).collect();
+    let names: Vec<String> = state.targets.load().iter().map(|(name, _, _)| name.clone()).collect();
     Ok(page(
         StatusCode::OK,
         pages::dead(root, &session.csrf, target, &names, &rows, page_no, more),
@@ -264,7 +265,7 @@ async fn retry(
         Err(answer) => return Ok(*answer),
     };
     // Only a configured target: its name then also goes safely into the redirect below.
-    if !state.targets.iter().any(|(name, _, _)| name == &form.target) {
+    if !state.targets.load().iter().any(|(name, _, _)| name == &form.target) {
         return Ok(page(StatusCode::NOT_FOUND, pages::refused(root, "no such target")));
     }
     let user = form.user.as_deref().filter(|u| !u.is_empty());
@@ -305,7 +306,7 @@ async fn held(
         Ok(session) => session,
         Err(answer) => return Ok(*answer),
     };
-    if !state.targets.iter().any(|(name, _, _)| name == &form.target) {
+    if !state.targets.load().iter().any(|(name, _, _)| name == &form.target) {
         return Ok(page(StatusCode::NOT_FOUND, pages::refused(root, "no such target")));
     }
     let release = match form.action.as_str() {
@@ -397,6 +398,32 @@ async fn check(
     ))
 }
 
+#[derive(serde::Deserialize)]
+struct ReloadForm {
+    csrf: String,
+}
+
+/// What SIGHUP does: the configuration file and the `*_file` secrets read again, what changed on
+/// the page (names, never values), or why the running configuration stays.
+async fn reload(
+    req: HttpRequest,
+    form: web::Form<ReloadForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let session = match signed_form(&req, &state, &form.csrf).await? {
+        Ok(session) => session,
+        Err(answer) => return Ok(*answer),
+    };
+    tracing::info!(token = %session.token_name, "console: reading the configuration again");
+    let outcome = state.reload.reload().await;
+    let status = match outcome {
+        Ok(_) => StatusCode::OK,
+        Err(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    Ok(page(status, pages::reloaded(root, &session.csrf, &outcome)))
+}
+
 /// The targets page: one card per configured target.
 async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let root = state.admin_path.as_str();
@@ -409,6 +436,7 @@ async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     let activity = state.store.calls_since(hour_ago).await?;
     let cards: Vec<TargetCard> = state
         .targets
+        .load()
         .iter()
         .map(|(name, kind, mode)| {
             let row = status.iter().find(|s| &s.target == name);

@@ -86,6 +86,10 @@ pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard]) -> Markup {
         Some(csrf),
         html! {
             h1 { "Targets" }
+            form method="post" action={ (admin_root) "/reload" } {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" title="Read the configuration file and the *_file secrets again (as SIGHUP does)" { "Reload configuration" }
+            }
             @if cards.is_empty() { p { "No target is configured." } }
             div.cards {
                 @for card in cards {
@@ -379,6 +383,26 @@ pub fn checked(admin_root: &str, csrf: &str, target: &str, outcome: &Result<Stri
             @match outcome {
                 Ok(what) => p.ok { "ok: " (what) },
                 Err(why) => p.bad { "FAIL: " (why) },
+            }
+            p { a href=(admin_root) { "Back to the targets" } }
+        },
+    )
+}
+
+/// The outcome of the Reload button: each change, or why the running configuration stays.
+pub fn reloaded(admin_root: &str, csrf: &str, outcome: &Result<Vec<String>, String>) -> Markup {
+    layout(
+        "Reload",
+        admin_root,
+        Some(csrf),
+        html! {
+            h1 { "Reload" }
+            @match outcome {
+                Ok(lines) => {
+                    p.ok { "The configuration was read again." }
+                    ul { @for line in lines { li { (line) } } }
+                }
+                Err(why) => p.bad { (why) },
             }
             p { a href=(admin_root) { "Back to the targets" } }
         },

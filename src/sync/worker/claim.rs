@@ -15,7 +15,8 @@ impl Worker {
         self.adopt_shared_health().await;
         let now = self.clock.now();
         let (mut callable, mut probing, mut blocked_until) = (Vec::new(), Vec::new(), None);
-        for target in &self.targets {
+        let targets = self.targets.now();
+        for target in targets.iter() {
             match target.health.claimable(now) {
                 Claimable::All => callable.push(target.name.as_str()),
                 Claimable::Probe => probing.push(target),
@@ -91,9 +92,9 @@ impl Worker {
     pub(super) fn chunks(&self, claimed: Vec<Leased>) -> Vec<Vec<Leased>> {
         let mut chunks: Vec<Vec<Leased>> = Vec::new();
         let mut open: Vec<(String, usize)> = Vec::new();
+        let targets = self.targets.now();
         for leased in claimed {
-            let size = self
-                .targets
+            let size = targets
                 .iter()
                 .find(|t| t.name == leased.claim.target)
                 .map_or(1, |t| t.batch_size);

@@ -60,16 +60,4 @@ impl Worker {
         };
         self.store.park_planned(claim, &event).await
     }
-
-    /// A target in `write` mode takes up the rows it planned while it observed.
-    pub(super) async fn carry_out_plans(&self, target: &Target) {
-        if target.observe {
-            return;
-        }
-        match self.store.release_planned(&target.name).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(target = %target.name, rows = n, "mode is write: carrying out what was planned"),
-            Err(e) => tracing::error!(target = %target.name, error = %e, "cannot take up the planned rows"),
-        }
-    }
 }

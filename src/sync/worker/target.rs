@@ -29,7 +29,7 @@ pub(super) struct Target {
     pub mapping: Mapping,
     pub connector: Connector,
     /// Reconciles (a batch counts as one) in flight at once: the target's `concurrency`.
-    pub permits: Semaphore,
+    pub permits: Arc<Semaphore>,
     pub concurrency: usize,
     /// The concurrency held with the other replicas (PostgreSQL), beside `permits`.
     pub shared: Option<SharedLimits>,
@@ -40,7 +40,7 @@ pub(super) struct Target {
     saved: tokio::sync::Mutex<Option<Snapshot>>,
     /// Vendor keys (e-mails, lower-cased) with a reconcile in flight: a deleted user and a new one
     /// with the same e-mail are never reconciled at once, so one cannot undo the other.
-    busy_keys: Mutex<HashSet<String>>,
+    busy_keys: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Holds vendor keys busy until dropped.
@@ -82,13 +82,26 @@ impl Target {
             mapping: settings.mapping(schema)?,
             batch_size: connector.batch_size(),
             connector,
-            permits: Semaphore::new(settings.concurrency()),
+            permits: Arc::new(Semaphore::new(settings.concurrency())),
             concurrency: settings.concurrency(),
             shared,
             health,
             saved: tokio::sync::Mutex::new(None),
-            busy_keys: Mutex::new(HashSet::new()),
+            busy_keys: Arc::new(Mutex::new(HashSet::new())),
         })
+    }
+
+    /// This target (built by a reload) in the place of `old`: it goes on from `old`'s health
+    /// (an open breaker, a vendor's reset, a refusal), shares its busy vendor keys, and its permits
+    /// unless the concurrency changed.
+    pub fn succeeding(mut self, old: &Target) -> Self {
+        self.health.replace(old.health.snapshot());
+        self.saved = tokio::sync::Mutex::new(old.saved.try_lock().ok().and_then(|s| s.clone()));
+        self.busy_keys = old.busy_keys.clone();
+        if self.concurrency == old.concurrency {
+            self.permits = old.permits.clone();
+        }
+        self
     }
 
     /// Takes up the health recorded before a restart (an open breaker, a known reset).

@@ -81,19 +81,30 @@ impl Store {
     /// Whether a group answers to scope name `name` (recorded, or by its current name, which is
     /// then recorded). A recorded group renamed since is kept, and said.
     async fn record_scope_name(&self, target: &str, name: &str) -> Result<bool, StoreError> {
-        let recorded: Vec<(String, String)> = self
+        let recorded: Vec<(String, Option<String>)> = self
             .db
             .read(
-                "SELECT g.id, g.display_name FROM scope_groups s JOIN groups g ON g.id = s.group_id WHERE s.name = $1",
+                "SELECT s.group_id, g.display_name FROM scope_groups s LEFT JOIN groups g ON g.id = s.group_id WHERE s.name = $1",
                 args![name],
             )
             .await?;
-        if let Some((id, now_named)) = recorded.into_iter().next() {
-            if !now_named.eq_ignore_ascii_case(name) {
-                tracing::warn!(target = %target, scope_name = %name, group_id = %id, renamed_to = %now_named,
-                    "the scope's group was renamed at the IdP; the target keeps following it (write the new name in the scope)");
+        match recorded.into_iter().next() {
+            Some((id, Some(now_named))) => {
+                if !now_named.eq_ignore_ascii_case(name) {
+                    tracing::warn!(target = %target, scope_name = %name, group_id = %id, renamed_to = %now_named,
+                        "the scope's group was renamed at the IdP; the target keeps following it (write the new name in the scope)");
+                }
+                return Ok(true);
             }
-            return Ok(true);
+            // Deleted at the IdP since: not a typo, and no reason to refuse to start. Its members
+            // left the scope when it went (their removals met the guard); a group created with
+            // the name again is taken up (`group_named`).
+            Some((id, None)) if !self.group_named_now(name).await? => {
+                tracing::warn!(target = %target, scope_name = %name, group_id = %id,
+                    "the scope's group was deleted at the IdP: no one is in this part of the scope until a group takes the name again");
+                return Ok(true);
+            }
+            _ => {}
         }
         let found: Vec<(String,)> = self
             .db
@@ -109,6 +120,17 @@ impl Store {
         record(&mut tx, name, &id).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn group_named_now(&self, name: &str) -> Result<bool, StoreError> {
+        let found: Vec<(String,)> = self
+            .db
+            .read(
+                "SELECT id FROM groups WHERE lower(display_name) = lower($1)",
+                args![name],
+            )
+            .await?;
+        Ok(!found.is_empty())
     }
 
     /// A group just took the name `display_name` (created or renamed): a scope name that no live

@@ -227,6 +227,58 @@ async fn an_explicit_max_removals_is_exact_discard_keeps_the_users_and_zero_turn
     assert_eq!(deletes(&fake), 14);
 }
 
+/// The scope's group deleted at the IdP while removals are held: its remaining members leave the
+/// scope, meet the spent allowance and are held too; a restart does not refuse the scope for the
+/// group it names being gone (a deletion, not a typo), and release carries every removal out.
+#[tokio::test]
+async fn the_scope_group_deleted_while_removals_are_held_holds_the_rest_and_a_restart_still_starts() {
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    let dir = tempfile::tempdir().unwrap();
+    let targets = vec![target(&server.uri(), dir.path(), "max_removals = 2")];
+    let app = spawn_app_with({
+        let targets = targets.clone();
+        |s| s.target = targets
+    })
+    .await;
+    let (group, ids) = in_scope(&app, "gone", 5).await;
+    leave_group(&app, &group, &ids[..3]).await;
+    app.drain_sync().await;
+    assert_eq!(
+        (
+            deletes(&fake),
+            app.store.held_rows("cyberark", None).await.unwrap().len()
+        ),
+        (2, 1)
+    );
+
+    assert_eq!(app.delete(&format!("/Groups/{group}")).await.status(), 204);
+    app.drain_sync().await;
+    assert_eq!(deletes(&fake), 2, "the allowance is spent: nothing more is removed");
+    assert_eq!(app.store.held_rows("cyberark", None).await.unwrap().len(), 3);
+
+    // Another group, so the bridge visibly holds groups (a name no group has is then refused).
+    let other = app
+        .post(
+            "/Groups",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Other team"}),
+        )
+        .await;
+    assert_eq!(other.status(), 201);
+    let restarted = app.restarted(|_| {}).await;
+    assert_eq!(restarted.store.held_rows("cyberark", None).await.unwrap().len(), 3);
+    let (ok, out) = cli(
+        dir.path(),
+        &restarted,
+        &targets,
+        &["sync", "release", "--target", "cyberark"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    restarted.drain_sync().await;
+    assert_eq!(deletes(&fake), 5);
+    assert!(fake.users().is_empty());
+}
+
 /// The console's target card is red with the count, and its Release button asks first, naming
 /// the users.
 async fn console_shows_twenty_held(app: &TestApp) {

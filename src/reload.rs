@@ -138,11 +138,12 @@ impl Reloader {
             .worker
             .prepare(&next.target, &rebuild)
             .map_err(|e| ReloadError(e.to_string()))?;
-        self.store.replace_targets(scopes);
+        let names: Vec<String> = next.target.iter().map(|t| t.name.clone()).collect();
         self.store
-            .record_targets()
+            .record_target_names(&names)
             .await
             .map_err(|e| ReloadError(e.to_string()))?;
+        self.store.replace_targets(scopes);
         self.worker.install(built, &secrets_kept).await;
         self.console.store(Arc::new(crate::app::console_targets(&next.target)));
         self.checked.store(Arc::new(next.target.clone()));
@@ -152,9 +153,10 @@ impl Reloader {
         }
         let mut applied = running.settings.clone();
         applied.target = next.target;
-        crate::app::take_up_scopes(&self.store, &applied)
-            .await
-            .map_err(|e| ReloadError(format!("{e:#}")))?;
+        // Applied already: a failure here is the backfill's, which `sync resync` redoes.
+        if let Err(e) = crate::app::take_up_scopes(&self.store, &applied).await {
+            tracing::error!(error = %format!("{e:#}"), "reload: cannot queue the users a new or changed scope touches; run `scim-bridge sync resync --target T`");
+        }
         *running = Running {
             settings: applied,
             secrets,

@@ -24,7 +24,12 @@ impl Store {
     /// Records each configured target (a closed breaker) unless its state is already recorded, so
     /// that `v_target_status` lists it from `target_state` alone (migration 14).
     pub async fn record_targets(&self) -> Result<(), StoreError> {
-        for name in self.target_names() {
+        self.record_target_names(&self.target_names()).await
+    }
+
+    /// The same for the targets `names` (a reload, before they replace the configured ones).
+    pub async fn record_target_names(&self, names: &[String]) -> Result<(), StoreError> {
+        for name in names {
             self.db
                 .execute(
                     "INSERT INTO target_state (target, breaker, updated_at) VALUES ($1, 'closed', $2)

@@ -390,7 +390,8 @@ fn target_check(targets: std::sync::Arc<ArcSwap<Vec<TargetSettings>>>) -> http::
         let targets = targets.load_full();
         Box::pin(async move {
             let target = targets.iter().find(|t| t.name == name)?;
-            let outcome = match crate::sync::client::http_client(std::time::Duration::from_secs(15)) {
+            let timeout = crate::sync::client::CHECK_TIMEOUT;
+            let outcome = match target.http_client_with(timeout, timeout) {
                 Ok(http) => crate::sync::connectors::check(target, http).await.map(str::to_owned),
                 Err(e) => Err(e.to_string()),
             };

@@ -28,10 +28,13 @@ pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
             println!("FAIL  sync.secrets_key: {e}");
         }
     }
-    let http = crate::sync::client::http_client(std::time::Duration::from_secs(15))?;
     for target in &settings.target {
         let label = format!("{} ({})", target.name, target.kind());
-        let outcome = crate::sync::connectors::check(target, http.clone()).await;
+        let outcome =
+            match target.http_client_with(crate::sync::client::CHECK_TIMEOUT, crate::sync::client::CHECK_TIMEOUT) {
+                Ok(http) => crate::sync::connectors::check(target, http).await,
+                Err(e) => Err(e.to_string()),
+            };
         match outcome {
             Ok(what) => println!("ok    {label}: {what}"),
             Err(why) => {

@@ -8,7 +8,7 @@ use crate::store::Store;
 use crate::sync::connectors::Connector;
 use crate::sync::reconcile::{Step, StepKind, IN_SYNC};
 use crate::sync::subject::{self, TargetRules};
-use crate::sync::{client, Desired, Secret, UserState};
+use crate::sync::{Desired, Secret, UserState};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -66,8 +66,7 @@ pub(super) async fn plan(
         return Ok(());
     };
     let mapping = settings_of_target.mapping(settings.user_schema()?)?;
-    let (timeout, connect_timeout) = settings_of_target.timeouts();
-    let http = client::http_client_with(timeout, connect_timeout)?;
+    let http = settings_of_target.http_client()?;
     let connector = Connector::build(settings_of_target, http, Default::default(), Default::default(), None)?;
     let subjects = store.plan_subjects(target, user).await?;
     if let (Some(key), true) = (user, subjects.is_empty()) {

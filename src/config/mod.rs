@@ -182,6 +182,9 @@ pub struct SyncSettings {
     /// kept and new vendor users get a strong random password.
     pub secrets_key_env: Option<String>,
     pub secrets_key_file: Option<PathBuf>,
+    /// PEM certificates every target trusts besides the platform's and Mozilla's roots, unless the
+    /// target names its own `ca_file`.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl SyncSettings {
@@ -251,7 +254,10 @@ impl Settings {
             let data = figment.extract::<serde_json::Value>().unwrap_or_default();
             ConfigError::Invalid(crate::secrets::redact_values(&e.to_string(), &data))
         })?;
-        let settings = Settings { file, ..settings };
+        let mut settings = Settings { file, ..settings };
+        for target in settings.target.iter_mut().filter(|t| t.ca_file.is_none()) {
+            target.ca_file.clone_from(&settings.sync.ca_file);
+        }
         settings.validate()?;
         Ok(settings)
     }

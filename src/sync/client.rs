@@ -23,6 +23,9 @@ pub const SHORT_WAIT: Duration = Duration::from_secs(3);
 const CALL_RETRIES: usize = 2;
 const CALL_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How long `check` (and the console's *Check*) waits for a target's probe.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// A client with connect and overall timeouts (a hung vendor is a transient failure, not a stall).
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     http_client_with(timeout, Duration::from_secs(5).min(timeout))
@@ -30,11 +33,49 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
 
 /// A client with these timeouts (`[[target]] timeout_secs`, `connect_timeout_secs`).
 pub fn http_client_with(timeout: Duration, connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    builder(timeout, connect_timeout).build()
+}
+
+/// A client that does not start: the CA file it was given cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("ca_file {path}: {reason}")]
+    CaFile { path: String, reason: String },
+    #[error("HTTP client: {0}")]
+    Build(#[from] reqwest::Error),
+}
+
+/// A client with these timeouts that trusts, besides the platform's roots and Mozilla's, the PEM
+/// certificates in `ca_file` (`[[target]] ca_file`, `sync.ca_file`): a self-hosted vendor behind
+/// an internal CA, or a TLS-inspecting proxy.
+pub fn http_client_trusting(
+    timeout: Duration,
+    connect_timeout: Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client, ClientError> {
+    let mut builder = builder(timeout, connect_timeout);
+    if let Some(path) = ca_file {
+        let ca_error = |reason: String| ClientError::CaFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_error(e.to_string()))?;
+        if certificates.is_empty() {
+            return Err(ca_error("no PEM certificate in it".into()));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder.build()?)
+}
+
+fn builder(timeout: Duration, connect_timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout.min(timeout))
         .timeout(timeout)
         .user_agent(concat!("scim-bridge/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 /// A vendor's answer, read whole.
@@ -226,7 +267,7 @@ impl VendorClient {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let retry_after = retry_after(&headers, self.clock.now_utc());
-        let body = response.text().await.map_err(|e| transport_error(&e))?;
+        let body = read_bounded(response, status).await?;
         Ok(VendorResponse {
             status,
             body,
@@ -234,6 +275,33 @@ impl VendorClient {
             headers,
         })
     }
+}
+
+/// An answer is read up to a bound, the rest never buffered (a vendor or a proxy in front of it
+/// may answer megabytes): a success up to `MAX_ANSWER` (a larger one fails, naming the bound), an
+/// error's first `ERROR_BODY_KEPT` bytes (what the operator is shown is shorter still).
+pub const MAX_ANSWER: usize = 32 << 20;
+const ERROR_BODY_KEPT: usize = 16 << 10;
+
+async fn read_bounded(mut response: reqwest::Response, status: u16) -> Result<String, ConnectorError> {
+    let success = (200..300).contains(&status);
+    let limit = if success { MAX_ANSWER } else { ERROR_BODY_KEPT };
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            if success {
+                return Err(ConnectorError::permanent(
+                    Some(status),
+                    format!("the vendor's answer is larger than {} MiB; not read", MAX_ANSWER >> 20),
+                ));
+            }
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// A steady `per_second` with no bursts above one call; `None` for a limit that is not positive.
@@ -250,7 +318,9 @@ fn is_timeout(e: &ConnectorError) -> bool {
 }
 
 fn transport_error(e: &reqwest::Error) -> ConnectorError {
-    let kind = if e.is_timeout() {
+    let kind = if untrusted_certificate(e) {
+        "the vendor's TLS certificate is not trusted (an internal CA or a TLS-inspecting proxy? name its PEM in `ca_file`)"
+    } else if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
         "could not connect"
@@ -265,6 +335,19 @@ fn transport_error(e: &reqwest::Error) -> ConnectorError {
         text = text.replace(url.as_str(), &host);
     }
     ConnectorError::transient(format!("{kind}: {text}"))
+}
+
+/// Whether the TLS handshake failed on the vendor's certificate (rustls says so in the cause).
+fn untrusted_certificate(e: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if text.contains("certificate") || text.contains("UnknownIssuer") {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// The start of a body, on one line.
@@ -325,6 +408,98 @@ mod tests {
         let wait = retry_after(&headers(&[("x-ratelimit-reset", &reset.to_string())]), now).unwrap();
         assert_eq!(wait, Duration::from_secs(30));
         assert_eq!(retry_after(&headers(&[]), now), None);
+    }
+
+    /// A vendor answering with `status` and a body of `size` bytes.
+    async fn answering(status: u16, size: usize) -> wiremock::MockServer {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(wiremock::ResponseTemplate::new(status).set_body_string("x".repeat(size)))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    async fn get(url: &str) -> Result<VendorResponse, ConnectorError> {
+        let client = VendorClient::new("t", http_client(Duration::from_secs(30)).unwrap(), None);
+        client.send(client.request(reqwest::Method::GET, url)).await
+    }
+
+    #[tokio::test]
+    async fn an_error_body_is_kept_up_to_its_bound_and_a_success_over_the_cap_is_refused() {
+        let huge_error = answering(500, 20 << 20).await;
+        let answer = get(&huge_error.uri()).await.unwrap();
+        assert_eq!((answer.status, answer.body.len()), (500, ERROR_BODY_KEPT));
+        let small_error = answering(400, 100).await;
+        assert_eq!(get(&small_error.uri()).await.unwrap().body.len(), 100);
+        let over_cap = answering(200, MAX_ANSWER + 1).await;
+        let refused = get(&over_cap.uri()).await.unwrap_err();
+        assert!(refused.to_string().contains("larger than 32 MiB"), "{refused}");
+        let at_cap = answering(200, MAX_ANSWER).await;
+        assert_eq!(get(&at_cap.uri()).await.unwrap().body.len(), MAX_ANSWER);
+    }
+
+    /// A TLS vendor whose certificate an unknown CA signed: (its https URL, the CA's PEM).
+    async fn vendor_behind_an_internal_ca() -> (String, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_rustls::rustls;
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
+        let config =
+            rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![leaf.der().clone()], key)
+                .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(socket).await else {
+                        return;
+                    };
+                    let mut request = [0u8; 4096];
+                    let _ = tls.read(&mut request).await;
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (format!("https://localhost:{port}/"), ca.pem())
+    }
+
+    #[tokio::test]
+    async fn a_certificate_from_an_unknown_ca_is_named_as_such_and_its_ca_file_makes_it_trusted() {
+        let (url, ca_pem) = vendor_behind_an_internal_ca().await;
+        let untrusted = get(&url).await.unwrap_err().to_string();
+        assert!(untrusted.contains("TLS certificate is not trusted"), "{untrusted}");
+        assert!(untrusted.contains("ca_file"), "{untrusted}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("internal-ca.pem");
+        std::fs::write(&ca_file, ca_pem).unwrap();
+        let http = http_client_trusting(Duration::from_secs(5), Duration::from_secs(5), Some(&ca_file)).unwrap();
+        let client = VendorClient::new("t", http, None);
+        let answer = client.send(client.request(reqwest::Method::GET, &url)).await.unwrap();
+        assert_eq!((answer.status, answer.body.as_str()), (200, "{}"));
+
+        std::fs::write(&ca_file, "not a certificate").unwrap();
+        let refused = http_client_trusting(Duration::from_secs(5), Duration::from_secs(5), Some(&ca_file)).unwrap_err();
+        assert!(refused.to_string().starts_with("ca_file "), "{refused}");
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub struct TargetSettings {
     pub removal_window_secs: Option<u64>,
     /// While the vendor refuses the bridge's credentials, seconds between sign-in attempts (default 300).
     pub auth_retry_secs: Option<u64>,
+    /// PEM certificates trusted for this vendor besides the platform's and Mozilla's roots (an
+    /// internal CA, a TLS-inspecting proxy); `sync.ca_file` when unset.
+    pub ca_file: Option<std::path::PathBuf>,
     pub vendor: VendorConfig,
 }
 
@@ -93,10 +96,12 @@ struct Common {
     removal_window_secs: Option<u64>,
     #[serde(default)]
     auth_retry_secs: Option<u64>,
+    #[serde(default)]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 /// The keys of `Common`, which are taken out of a table before its vendor reads the rest.
-const COMMON_KEYS: [&str; 13] = [
+const COMMON_KEYS: [&str; 14] = [
     "name",
     "kind",
     "scope",
@@ -110,6 +115,7 @@ const COMMON_KEYS: [&str; 13] = [
     "max_removals",
     "removal_window_secs",
     "auth_retry_secs",
+    "ca_file",
 ];
 
 /// A table's error naming the key it is about (serde_json's alone does not).
@@ -146,6 +152,7 @@ impl<'de> Deserialize<'de> for TargetSettings {
             max_removals: common.max_removals,
             removal_window_secs: common.removal_window_secs,
             auth_retry_secs: common.auth_retry_secs,
+            ca_file: common.ca_file,
             vendor,
         })
     }
@@ -169,6 +176,7 @@ impl Serialize for TargetSettings {
             max_removals: self.max_removals,
             removal_window_secs: self.removal_window_secs,
             auth_retry_secs: self.auth_retry_secs,
+            ca_file: self.ca_file.clone(),
         };
         let table = |value: Result<Value, serde_json::Error>| match value {
             Ok(Value::Object(table)) => Ok(table),
@@ -201,6 +209,7 @@ impl TargetSettings {
             max_removals: None,
             removal_window_secs: None,
             auth_retry_secs: None,
+            ca_file: None,
             vendor,
         }
     }
@@ -253,6 +262,22 @@ impl TargetSettings {
 
     pub fn concurrency(&self) -> usize {
         self.concurrency.unwrap_or(4)
+    }
+
+    /// The HTTP client this target's calls go through: its timeouts, and the roots it trusts.
+    pub fn http_client(&self) -> Result<reqwest::Client, TargetError> {
+        let (timeout, connect_timeout) = self.timeouts();
+        self.http_client_with(timeout, connect_timeout)
+    }
+
+    /// The same with other timeouts (`check`'s probe).
+    pub fn http_client_with(
+        &self,
+        timeout: std::time::Duration,
+        connect_timeout: std::time::Duration,
+    ) -> Result<reqwest::Client, TargetError> {
+        super::client::http_client_trusting(timeout, connect_timeout, self.ca_file.as_deref())
+            .map_err(|e| TargetError::Invalid(format!("target '{}': {e}", self.name)))
     }
 
     /// (total, connect) timeouts of one vendor call.

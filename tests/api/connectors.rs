@@ -310,7 +310,7 @@ async fn check_prints_one_line_per_target_and_fails_when_one_does() {
             "ok    cyberark (cyberark): Logon and Logoff succeeded",
             "ok    docusign (docusign): JWT grant and /oauth/userinfo succeeded",
             "ok    eloqua (eloqua): GET /id named the API base",
-            "ok    w365 (workspace365): GET /Environment/ answered",
+            "ok    w365 (workspace365): GET /Environment/ lists the environment",
         ]
     );
 

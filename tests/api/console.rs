@@ -35,8 +35,8 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
 /// and a target `w365` at it.
 pub async fn refusing_w365() -> (wiremock::MockServer, scim_bridge::config::TargetSettings) {
     use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let vendor = MockServer::start().await;
+    use wiremock::{Mock, ResponseTemplate};
+    let vendor = crate::fake_w365::provisioning_api().await;
     Mock::given(method("POST"))
         .and(path("/Provisioning/example/User/"))
         .respond_with(ResponseTemplate::new(400).set_body_json(

@@ -280,6 +280,8 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
         ("POST", ["API", "Auth", "Logoff"]) => ResponseTemplate::new(200),
         ("GET", ["API", "Users"]) => {
             let search = (call.query)("search").to_lowercase();
+            // A list item holds only what CyberArk documents for it (get-users-api): no
+            // `enableUser`, `suspended`, `internet`, phones, address or expiry date.
             let found: Vec<Value> = state
                 .users
                 .values()
@@ -288,7 +290,7 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                         .as_str()
                         .is_some_and(|n| n.to_lowercase().contains(&search))
                 })
-                .cloned()
+                .map(vault_list_item)
                 .collect();
             ok(json!({"Users": found, "Total": found.len()}))
         }
@@ -309,13 +311,32 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             ResponseTemplate::new(201).set_body_json(stored)
         }
         (method, ["API", "Users", id, rest @ ..]) => {
+            let echoed: Vec<&str> = VAULT_READ_ONLY
+                .into_iter()
+                .filter(|k| method == "PUT" && call.body.get(*k).is_some())
+                .collect();
+            if !echoed.is_empty() {
+                state
+                    .violations
+                    .push(format!("CyberArk PUT echoing read-only {echoed:?}"));
+                return ResponseTemplate::new(400).set_body_json(json!({"ErrorCode": "PASWS167E",
+                    "ErrorMessage": format!("There are some invalid parameters: {echoed:?}")}));
+            }
             let Some(stored) = state.users.get_mut(*id) else {
                 return not_found();
             };
             match (method, rest) {
                 ("GET", []) => ok(stored.clone()),
+                // A Gen2 PUT replaces the user: what the body omits is cleared. The properties
+                // the vault keeps itself stay; a body echoing them breaks the contract psPAS keeps.
                 ("PUT", []) => {
-                    *stored = call.body.clone();
+                    let mut replaced = call.body.clone();
+                    for key in VAULT_READ_ONLY {
+                        if let Some(kept) = stored.get(key) {
+                            replaced[key] = kept.clone();
+                        }
+                    }
+                    *stored = replaced;
                     ok(stored.clone())
                 }
                 ("POST", ["enable"]) => {
@@ -339,6 +360,43 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
         }
         _ => ResponseTemplate::new(404),
     }
+}
+
+/// What a vault user holds that a PUT does not set (psPAS `Set-PASUser` strips them before its PUT).
+const VAULT_READ_ONLY: [&str; 7] = [
+    "id",
+    "source",
+    "componentUser",
+    "groupsMembership",
+    "lastSuccessfulLoginDate",
+    "authenticationMethod",
+    "suspended",
+];
+
+/// A user as `GET /API/Users` lists it: the fields CyberArk documents for an item only.
+fn vault_list_item(user: &Value) -> Value {
+    const ITEM: [&str; 8] = [
+        "id",
+        "username",
+        "source",
+        "userType",
+        "componentUser",
+        "groupsMembership",
+        "vaultAuthorization",
+        "location",
+    ];
+    let mut item = serde_json::Map::new();
+    for key in ITEM {
+        if let Some(value) = user.get(key) {
+            item.insert(key.into(), value.clone());
+        }
+    }
+    let details = &user["personalDetails"];
+    item.insert(
+        "personalDetails".into(),
+        json!({"firstName": details["firstName"], "middleName": details["middleName"], "lastName": details["lastName"]}),
+    );
+    Value::Object(item)
 }
 
 /// DocuSign: the JWT grant and userinfo, then the account's users; closed users are re-opened by a

@@ -7,6 +7,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
+/// A bare Provisioning API for tests that mount their own answers: it lists the tests'
+/// environment `example` (`GET /Environment/`), which the connector asks before it reads a 404
+/// as "no such user" (docs/vendors/workspace365.md).
+pub async fn provisioning_api() -> MockServer {
+    let server = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/Provisioning/Environment/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"Name": "example"}])))
+        .mount(&server)
+        .await;
+    server
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VendorUser {
     pub first_name: String,
@@ -25,6 +38,9 @@ pub struct State {
     pub created: Vec<String>,
     /// When each call arrived.
     pub arrivals: Vec<Instant>,
+    /// The e-mails of administrators (made in the portal, or by a body's `IsAdministrator: true`);
+    /// a body without `IsAdministrator` leaves the flag as it is (the bridge's GUESS, issue 29 #2).
+    pub administrators: std::collections::BTreeSet<String>,
     next_id: u64,
 }
 
@@ -82,8 +98,12 @@ impl FakeWorkspace365 {
         let mut state = self.state.lock().unwrap();
         state.calls.push(format!("{} {path}", request.method));
         state.arrivals.push(Instant::now());
+        if path == "/Provisioning/Environment/" {
+            return ResponseTemplate::new(200).set_body_json(json!([{"Name": "example"}]));
+        }
+        // Every 404 reads "The resource is not found" (seed 001), for a wrong environment too.
         let Some(rest) = path.strip_prefix("/Provisioning/example/User/") else {
-            return ResponseTemplate::new(404);
+            return ResponseTemplate::new(404).set_body_string("The resource is not found");
         };
         let segments: Vec<String> = rest
             .trim_end_matches('/')
@@ -92,6 +112,7 @@ impl FakeWorkspace365 {
             .collect();
         let body: Value = request.body_json().unwrap_or(Value::Null);
         let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
+        let administrator = body["IsAdministrator"].as_bool();
         match (request.method.as_str(), segments.as_slice()) {
             ("POST", [empty]) if empty.is_empty() => {
                 let email = text("EmailAddress");
@@ -107,6 +128,9 @@ impl FakeWorkspace365 {
                     last_name: text("LastName"),
                     active: true,
                 };
+                if administrator == Some(true) {
+                    state.administrators.insert(email.clone());
+                }
                 state.users.insert(email, user);
                 ResponseTemplate::new(200).set_body_string(state.next_id.to_string())
             }
@@ -129,6 +153,10 @@ impl FakeWorkspace365 {
                 };
                 user.first_name = text("FirstName");
                 user.last_name = text("LastName");
+                let was_administrator = state.administrators.remove(email.as_str());
+                if administrator.unwrap_or(was_administrator) {
+                    state.administrators.insert(text("EmailAddress"));
+                }
                 state.users.insert(text("EmailAddress"), user);
                 ResponseTemplate::new(200)
             }

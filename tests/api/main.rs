@@ -41,5 +41,6 @@ mod sync_queue;
 mod sync_workspace365;
 mod targets;
 mod users;
+mod vendor_truth;
 mod weather;
 mod weather_e2e;

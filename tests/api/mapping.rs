@@ -264,7 +264,7 @@ fn wrong_mapping_lines_are_refused_at_start_naming_the_line() {
     let err = validate_targets(&[w365], scim_bridge::scim::schema::user())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("this vendor takes no mapped fields"), "{err}");
+    assert!(err.contains("unknown vendor field; known: IsAdministrator"), "{err}");
 }
 
 #[tokio::test]

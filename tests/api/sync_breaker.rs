@@ -53,7 +53,7 @@ async fn attempts(app: &TestApp) -> Vec<i64> {
 
 #[tokio::test]
 async fn ten_failures_open_the_breaker_then_one_probe_at_a_time_decides() {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     // A new user's first call is its create.
     let outage = Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(500))
@@ -103,7 +103,7 @@ async fn ten_failures_open_the_breaker_then_one_probe_at_a_time_decides() {
 
 #[tokio::test]
 async fn a_long_retry_after_pauses_the_target_and_waiting_rows_count_nothing() {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "600"))
         .expect(1)
@@ -139,7 +139,7 @@ async fn a_long_retry_after_pauses_the_target_and_waiting_rows_count_nothing() {
 
 #[tokio::test]
 async fn a_known_reset_survives_a_restart() {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     Mock::given(wiremock::matchers::any())
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
         .expect(1)
@@ -195,7 +195,7 @@ async fn a_vendor_that_accepts_and_never_answers_costs_one_timeout_per_call_and_
 
 #[tokio::test]
 async fn a_short_retry_after_is_waited_out_inside_the_call() {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
         .up_to_n_times(1)
@@ -224,7 +224,7 @@ async fn a_short_retry_after_is_waited_out_inside_the_call() {
 
 #[tokio::test]
 async fn an_operators_link_set_during_a_vendor_call_is_not_overwritten_by_its_result() {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     Mock::given(method("POST"))
         .respond_with(
             ResponseTemplate::new(200)
@@ -258,7 +258,7 @@ async fn an_operators_link_set_during_a_vendor_call_is_not_overwritten_by_its_re
 
 #[tokio::test]
 async fn a_sync_retry_during_a_failing_call_is_not_undone_by_its_backoff() {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(500).set_delay(Duration::from_millis(300)))
         .mount(&vendor)
@@ -297,7 +297,7 @@ impl TestApp {
 /// replicas) is an error to read, never taken for "closed" or "pending".
 #[tokio::test]
 async fn an_unknown_stored_state_is_refused_not_read_as_closed_or_pending() {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     let app = spawn_app_with(|s| s.target = vec![target(&vendor, 1)]).await;
     create_users(&app, 1).await;
     let newer = if app.database_url.starts_with("postgres") {

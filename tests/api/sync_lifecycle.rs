@@ -13,7 +13,7 @@ const SECRETS_KEY: &str = "8f3c1e5a9b7d2f4e6a8c0b1d3f5e7a9c2b4d6f8e0a1c3e5b7d9f1
 /// A Workspace365 answering `status` to every call; its dry run (`…/Validate/`) says, when it
 /// answers at all, that the user does not exist yet.
 async fn vendor_answering(status: u16) -> MockServer {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     Mock::given(method("PUT"))
         .and(wiremock::matchers::path_regex("/Validate/$"))
         .respond_with(ResponseTemplate::new(if status == 200 { 404 } else { status }))
@@ -56,7 +56,7 @@ async fn create(app: &TestApp, body: &Value) -> String {
 
 #[tokio::test]
 async fn a_deleted_user_is_gone_from_scim_at_once_and_its_tombstone_lasts_until_the_vendor_is_told() {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     let app = spawn_app_with(|s| s.target = vec![deleting(w365_target("w365", None, &base(&vendor)))]).await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_string("42"))
@@ -129,6 +129,7 @@ async fn with_on_delete_deactivate_a_deleted_user_is_kept_deactivated() {
         calls(&vendor).await,
         [
             "PUT /Provisioning/example/User/d@x.com/Validate/",
+            "GET /Provisioning/Environment/",
             "POST /Provisioning/example/User/",
             "PUT /Provisioning/example/User/d@x.com/Deactivate/"
         ]
@@ -244,7 +245,7 @@ async fn an_idp_password_is_held_only_sealed_reaches_the_vendor_and_is_then_eras
 
 #[tokio::test]
 async fn a_password_waits_sealed_through_a_vendor_outage() {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     let app = app_with_secrets_key(&vendor).await;
     let outage = Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(500))
@@ -320,8 +321,10 @@ async fn a_targets_rate_limit_spaces_its_vendor_calls() {
     }
     let started = Instant::now();
     app.drain_sync().await;
-    assert_eq!(calls(&vendor).await.len(), 12, "a look-up and a create each");
-    // Twelve calls at ten per second: the first is free, the next eleven wait 100 ms each.
+    // A look-up and a create each, and once the environment listing (the look-ups' 404s are
+    // "no such user" only in an environment the API lists).
+    assert_eq!(calls(&vendor).await.len(), 13, "{:?}", calls(&vendor).await);
+    // Thirteen calls at ten per second: the first is free, the next twelve wait 100 ms each.
     assert!(
         started.elapsed() >= Duration::from_millis(1000),
         "{:?}",
@@ -357,12 +360,13 @@ async fn metrics_need_a_token_and_count_requests_queue_rows_and_vendor_calls() {
     app.drain_sync().await;
     let after = scrape(&app).await;
     assert!(after.contains(r#"scim_bridge_sync_queue_rows{target="metrics-w365",state="pending"} 0"#));
+    // The create, and the environment listing its look-up's 404 asked for.
     assert!(
-        after.contains(r#"scim_bridge_vendor_requests_total{target="metrics-w365",outcome="200"} 1"#),
+        after.contains(r#"scim_bridge_vendor_requests_total{target="metrics-w365",outcome="200"} 2"#),
         "{after}"
     );
     assert!(
-        after.contains(r#"scim_bridge_vendor_request_duration_seconds_count{target="metrics-w365",outcome="200"} 1"#)
+        after.contains(r#"scim_bridge_vendor_request_duration_seconds_count{target="metrics-w365",outcome="200"} 2"#)
     );
 }
 

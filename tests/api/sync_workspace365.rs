@@ -8,7 +8,7 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn app_with_vendor() -> (TestApp, MockServer) {
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     let base = format!("{}/Provisioning", vendor.uri());
     let app = spawn_app_with(|s| s.target = vec![crate::targets::deleting(w365_target("w365", None, &base))]).await;
     (app, vendor)
@@ -69,10 +69,11 @@ async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
         calls(&vendor).await,
         [
             "PUT /Provisioning/example/User/userone@example.com/Validate/",
+            "GET /Provisioning/Environment/",
             "POST /Provisioning/example/User/"
         ]
     );
-    let sent: Value = vendor.received_requests().await.unwrap()[1].body_json().unwrap();
+    let sent: Value = vendor.received_requests().await.unwrap()[2].body_json().unwrap();
     assert_eq!(
         (
             sent["EmailAddress"].clone(),
@@ -81,9 +82,10 @@ async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
         ),
         (json!("userone@example.com"), json!("User"), json!("One"))
     );
+    // IsAdministrator only when mapped: a portal administrator is never demoted (issue 29 #2).
     assert_eq!(
-        (sent["IsAdministrator"].clone(), sent["CreateInOffice365"].clone()),
-        (json!(false), json!(false))
+        (sent.get("IsAdministrator"), sent["CreateInOffice365"].clone()),
+        (None, json!(false))
     );
     assert_eq!(sent["Password"].as_str().map(str::len), Some(24));
 
@@ -105,6 +107,7 @@ async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
         calls(&vendor).await,
         [
             "PUT /Provisioning/example/User/userone@example.com/Validate/",
+            "GET /Provisioning/Environment/",
             "POST /Provisioning/example/User/",
             "PUT /Provisioning/example/User/userone@example.com/Deactivate/",
             "PUT /Provisioning/example/User/userone@example.com/Activate/",
@@ -112,10 +115,10 @@ async fn the_okta_lifecycle_reaches_workspace365_as_the_seed_documents_it() {
             "DELETE /Provisioning/example/User/userone@example.com/",
         ]
     );
-    let update: Value = vendor.received_requests().await.unwrap()[4].body_json().unwrap();
+    let update: Value = vendor.received_requests().await.unwrap()[5].body_json().unwrap();
     assert_eq!(
         update,
-        json!({"EmailAddress": "userone@example.com", "FirstName": "User", "LastName": "Once", "IsAdministrator": false})
+        json!({"EmailAddress": "userone@example.com", "FirstName": "User", "LastName": "Once"})
     );
     assert!(app.store.sync_rows().await.unwrap().is_empty(), "every row was cleared");
     let link = app.store.link(&id, "w365").await.unwrap().unwrap();
@@ -215,7 +218,7 @@ fn body_json_path_email(email: &'static str) -> impl wiremock::Match {
 #[tokio::test]
 async fn a_user_out_of_scope_and_gone_from_the_vendor_is_not_created_again_to_be_deactivated() {
     use scim_bridge::config::OnDelete;
-    let vendor = MockServer::start().await;
+    let vendor = crate::fake_w365::provisioning_api().await;
     let base = format!("{}/Provisioning", vendor.uri());
     let app = spawn_app_with(|s| {
         let mut target = w365_target("w365", Some(r#"title eq "Eng""#), &base);

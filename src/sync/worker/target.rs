@@ -1,7 +1,6 @@
 //! One target as the worker drives it: its connector and permits, its health (breaker and pause,
 //! `sync::health`) written to `target_state` whenever it changes, and the vendor keys in flight.
 use crate::store::{format_timestamp, BreakerState, Store, TargetStateRow};
-use crate::sync::client;
 use crate::sync::clock::Clock;
 use crate::sync::connectors::Connector;
 use crate::sync::health::{Breaker, Health, Pause, Snapshot, Transition, Verdict};
@@ -67,9 +66,7 @@ impl Target {
         store: &Store,
     ) -> Result<Self, TargetError> {
         let shared = SharedLimits::of(store, &settings.name, settings.concurrency());
-        let (timeout, connect_timeout) = settings.timeouts();
-        let http = client::http_client_with(timeout, connect_timeout)
-            .map_err(|e| TargetError::Invalid(format!("target '{}': HTTP client: {e}", settings.name)))?;
+        let http = settings.http_client()?;
         let health = Arc::new(Health::default());
         let connector = Connector::build(settings, http, health.clone(), clock.clone(), shared.clone())?;
         Ok(Self {

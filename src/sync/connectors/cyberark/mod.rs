@@ -274,17 +274,39 @@ fn protected(vault_user: &VaultUser) -> Option<String> {
     Some(format!("'{name}' is {reason}; the bridge never changes it"))
 }
 
-/// The vault object with the IdP's attributes merged in (a mapped field SCIM holds nothing for is
-/// cleared); everything else is kept as the vault has it.
-fn merged(current: &VaultUser, user: &UserState) -> Result<VaultUser, ConnectorError> {
+/// What the vault answers about a user but does not take in a PUT: psPAS's `Set-PASUser` removes
+/// exactly these from the object it read before it PUTs it back. GUESS (docs/vendors/cyberark.md):
+/// the PVWA refuses or ignores them; left out, nothing is lost either way.
+const READ_ONLY: [&str; 7] = [
+    "id",
+    "source",
+    "componentUser",
+    "groupsMembership",
+    "lastSuccessfulLoginDate",
+    "authenticationMethod",
+    "suspended",
+];
+
+/// The body of `PUT /API/Users/{id}/`: the vault object as read (whole: `read.rs`) with the IdP's
+/// attributes merged in (a mapped field SCIM holds nothing for is cleared), everything else kept
+/// as the vault has it, without the read-only properties.
+fn merged(current: &VaultUser, user: &UserState) -> Result<serde_json::Value, ConnectorError> {
     let mut merged = current.clone();
     merged.username = user.user_name.clone();
+    // The PUT replaces `enableUser` too: it carries the state the IdP wants, or an `enable/` sent
+    // in the same reconcile would be undone by the object read before it.
+    merged.enable_user = Some(user.active);
     let details = merged.personal_details.get_or_insert_with(PersonalDetails::default);
     details.first_name = Some(user.given_name.clone());
     details.last_name = Some(user.family_name.clone());
     merged.internet.get_or_insert_with(Internet::default).business_email = Some(user.email.clone());
-    serde_json::from_value(with_fields(&merged, &user.fields, Empty::ClearHeld)?)
-        .map_err(|e| ConnectorError::permanent(None, format!("the vault user with the mapped fields: {e}")))
+    let mut body = with_fields(&merged, &user.fields, Empty::ClearHeld)?;
+    if let Some(object) = body.as_object_mut() {
+        for key in READ_ONLY {
+            object.remove(key);
+        }
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

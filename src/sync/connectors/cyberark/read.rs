@@ -2,6 +2,7 @@
 //! the listing `sync plan` reports orphans from.
 use super::wire::{UserList, VaultUser};
 use super::{protected, session, Cyberark};
+use crate::sync::answer::unreadable;
 use crate::sync::reconcile::{all_names, fields_of, wanted_fields};
 use crate::sync::vendor::{Held, Observed};
 use crate::sync::{ConnectorError, Desired, Link, UserState};
@@ -45,17 +46,27 @@ impl Cyberark {
         Ok(found.map_or(Observed::Nothing, |user| Observed::Found(held(user))))
     }
 
-    /// `GET /API/Users?search={name}`, matched exactly on the client (`search` matches substrings).
+    /// `GET /API/Users?search={name}`, matched exactly on the client (`search` matches substrings),
+    /// then the user itself: CyberArk documents a list item as a few fields only (no `enableUser`,
+    /// `suspended`, `internet`, phones, address, expiry date), and a PUT clears what it omits, so
+    /// the object merged into must be the whole one (`GET /API/Users/{id}/`).
     async fn find(&self, user_name: &str) -> Result<Option<VaultUser>, ConnectorError> {
         let url = reqwest::Url::parse_with_params(&self.api("Users"), &[("search", user_name)])
             .map_err(|e| ConnectorError::config(format!("bad base_url: {e}")))?;
         let list: UserList = self
             .call_json(Method::GET, url.as_str(), None::<&()>, "search users")
             .await?;
-        Ok(list
+        let Some(item) = list
             .users
             .into_iter()
-            .find(|u| u.username.eq_ignore_ascii_case(user_name)))
+            .find(|u| u.username.eq_ignore_ascii_case(user_name))
+        else {
+            return Ok(None);
+        };
+        match &item.id {
+            Some(id) => self.get(&id.to_string()).await,
+            None => Err(unreadable("search users", "(an item without an id)")),
+        }
     }
 
     /// `GET /API/Users/{id}/`; `None` when the vault has no such user.

@@ -53,7 +53,10 @@ pub(super) struct UserBody<'a> {
     password: Option<&'a str>,
     first_name: &'a str,
     last_name: &'a str,
-    is_administrator: bool,
+    /// Only when the target maps it: there is no read API, so a flag an administrator set in the
+    /// portal cannot be seen, and sending `false` would demote them at every push.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_administrator: Option<bool>,
     #[serde(rename = "CreateInOffice365", skip_serializing_if = "Option::is_none")]
     create_in_office365: Option<bool>,
 }
@@ -68,12 +71,21 @@ struct ValidationResult {
     error_message: Option<String>,
 }
 
+/// `IsAdministrator` is written only when `[target.mapping]` points it at a SCIM value (`true` or
+/// `false`, any case; e.g. a boolean extension attribute). Unmapped, it is left out of creates
+/// and updates. GUESS (docs/vendors/workspace365.md): the API then keeps the portal's value on an
+/// update and makes a new user no administrator.
+pub static FIELDS: [crate::sync::mapping::FieldSpec; 1] =
+    [crate::sync::mapping::FieldSpec::new("IsAdministrator", None, None)];
+
 /// The fields an update writes, as `wanted` names them.
 const WRITTEN: [&str; 4] = ["EmailAddress", "FirstName", "LastName", "IsAdministrator"];
 
 pub struct Workspace365 {
     settings: Settings,
     client: VendorClient,
+    /// Set once `GET /Environment/` has listed the configured environment (`confirm_environment`).
+    environment_listed: tokio::sync::OnceCell<()>,
 }
 
 /// A call's outcome where "the user is not there" needs handling of its own.
@@ -93,9 +105,20 @@ impl Vendor for Workspace365 {
         new_user: NewUser::Active,
         password_field: Some("Password"),
     };
-    const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &[];
+    const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
     const TAKES_PASSWORDS: bool = true;
-    const CHECKED: &'static str = "GET /Environment/ answered";
+    const CHECKED: &'static str = "GET /Environment/ lists the environment";
+
+    /// A mapped `IsAdministrator` must be `true` or `false`.
+    fn refuse(&self, user: &UserState) -> Result<(), ConnectorError> {
+        match user.fields.get("IsAdministrator") {
+            Some(_) if administrator(user).is_none() => Err(ConnectorError::permanent(
+                None,
+                "IsAdministrator: the SCIM value it is mapped to must be true or false",
+            )),
+            _ => Ok(()),
+        }
+    }
 
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
         let value = serde_json::to_value(self.body(user)).unwrap_or_default();
@@ -158,12 +181,10 @@ impl Vendor for Workspace365 {
         }
     }
 
-    /// The connectivity probe of `scim-bridge check`: `GET /Environment/` (read-only).
+    /// The connectivity probe of `scim-bridge check`: `GET /Environment/` (read-only), which must
+    /// list the configured environment.
     async fn check(&self) -> Result<(), ConnectorError> {
-        let response = self
-            .call(Method::GET, &format!("{}/Environment/", self.base()), None)
-            .await?;
-        self.expect_success(response).map(drop)
+        self.confirm_environment().await
     }
 }
 
@@ -180,7 +201,40 @@ fn vanished_if_missing(answer: Answer, key: &str) -> Applied {
 
 impl Workspace365 {
     pub fn new(settings: Settings, client: VendorClient) -> Self {
-        Self { settings, client }
+        Self {
+            settings,
+            client,
+            environment_listed: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Whether the API lists the configured environment (`GET /Environment/`), asked once and
+    /// remembered when it does. Every 404 is "the resource is not found", whether the user or the
+    /// environment is missing; so a 404 counts as "no such user" only once the environment is
+    /// known to exist, and a typo in `environment` fails loudly instead of deletes that "succeed"
+    /// doing nothing. GUESS (docs/vendors/workspace365.md): the answer names each environment as a
+    /// string somewhere in its JSON.
+    async fn confirm_environment(&self) -> Result<(), ConnectorError> {
+        self.environment_listed
+            .get_or_try_init(|| async {
+                let response = self
+                    .call(Method::GET, &format!("{}/Environment/", self.base()), None)
+                    .await?;
+                let response = self.expect_success(response)?;
+                let listed = serde_json::from_str::<serde_json::Value>(&response.body)
+                    .map(|v| names_in(&v))
+                    .unwrap_or_default();
+                if listed.iter().any(|n| n.eq_ignore_ascii_case(&self.settings.environment)) {
+                    return Ok(());
+                }
+                Err(ConnectorError::config(format!(
+                    "environment '{}' is not one the Provisioning API lists ({}): check `environment`",
+                    self.settings.environment,
+                    if listed.is_empty() { "none read".to_owned() } else { listed.join(", ") }
+                )))
+            })
+            .await?;
+        Ok(())
     }
 
     fn base(&self) -> &str {
@@ -246,7 +300,7 @@ impl Workspace365 {
             password: None,
             first_name: &user.given_name,
             last_name: &user.family_name,
-            is_administrator: user.is_administrator,
+            is_administrator: administrator(user),
             create_in_office365: None,
         }
     }
@@ -254,6 +308,7 @@ impl Workspace365 {
     async fn answer(&self, method: Method, url: &str, body: Option<String>) -> Result<Answer, ConnectorError> {
         let response = self.call(method, url, body).await?;
         if response.status == 404 {
+            self.confirm_environment().await?;
             return Ok(Answer::NotFound);
         }
         self.expect_success(response).map(|_| Answer::Done)
@@ -289,6 +344,25 @@ impl Workspace365 {
             )),
             _ => Err(classify(&response)),
         }
+    }
+}
+
+/// Every string in an answer (the environments' names, whatever the shape around them).
+fn names_in(value: &serde_json::Value) -> Vec<String> {
+    match value {
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(items) => items.iter().flat_map(names_in).collect(),
+        serde_json::Value::Object(table) => table.values().flat_map(names_in).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The mapped `IsAdministrator`, when the target maps it and SCIM holds `true` or `false`.
+fn administrator(user: &UserState) -> Option<bool> {
+    match user.fields.get("IsAdministrator")? {
+        v if v.eq_ignore_ascii_case("true") => Some(true),
+        v if v.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     }
 }
 

@@ -46,6 +46,18 @@ fn linked(email: &str, u: &UserState, active: bool) -> Link {
     }
 }
 
+/// A Provisioning API whose `GET /Environment/` lists the tests' environment `example` (a 404 is
+/// read as "no such user" only then).
+async fn vendor_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/Provisioning/Environment/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"Name": "example"}])))
+        .mount(&server)
+        .await;
+    server
+}
+
 /// A mock that answers `response` to `verb` on `at`, and must be called `times` times.
 async fn mock(server: &MockServer, verb: &str, at: &str, response: ResponseTemplate, times: u64) {
     Mock::given(method(verb))
@@ -65,12 +77,12 @@ fn vendor(m: wiremock::MockBuilder) -> wiremock::MockBuilder {
 
 #[tokio::test]
 async fn create_posts_the_seed_body_and_links_the_returned_id_and_email() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     vendor(Mock::given(method("POST")).and(path("/Provisioning/example/User/")))
         .and(header("Content-Type", "application/json"))
         .and(body_json(
             json!({"EmailAddress": "userone@example.com", "Password": "qwerty", "FirstName": "User",
-            "LastName": "One", "IsAdministrator": false, "CreateInOffice365": false}),
+            "LastName": "One", "CreateInOffice365": false}),
         ))
         .respond_with(ResponseTemplate::new(200).set_body_string("42"))
         .expect(1)
@@ -92,7 +104,7 @@ async fn create_posts_the_seed_body_and_links_the_returned_id_and_email() {
 
 #[tokio::test]
 async fn create_without_an_idp_password_sends_a_strong_random_one() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     vendor(Mock::given(method("POST")).and(path("/Provisioning/example/User/")))
         .respond_with(ResponseTemplate::new(200).set_body_string("7"))
         .expect(1)
@@ -112,7 +124,7 @@ async fn create_without_an_idp_password_sends_a_strong_random_one() {
 
 #[tokio::test]
 async fn an_inactive_user_is_created_then_deactivated_with_no_body() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     vendor(Mock::given(method("POST")).and(path("/Provisioning/example/User/")))
         .respond_with(ResponseTemplate::new(200).set_body_string("5"))
         .expect(1)
@@ -133,14 +145,14 @@ async fn an_inactive_user_is_created_then_deactivated_with_no_body() {
 
 #[tokio::test]
 async fn an_attribute_change_puts_every_field_to_the_email_path_without_a_password() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     let before = user("userone@example.com", true);
     let after = UserState {
         family_name: "Once".into(),
         ..before.clone()
     };
     vendor(Mock::given(method("PUT")).and(path("/Provisioning/example/User/userone@example.com/")))
-        .and(body_json(json!({"EmailAddress": "userone@example.com", "FirstName": "User", "LastName": "Once", "IsAdministrator": false})))
+        .and(body_json(json!({"EmailAddress": "userone@example.com", "FirstName": "User", "LastName": "Once"})))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
         .mount(&server)
@@ -160,10 +172,10 @@ async fn an_attribute_change_puts_every_field_to_the_email_path_without_a_passwo
 
 #[tokio::test]
 async fn an_email_change_goes_through_the_old_email_and_moves_the_link_key() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     vendor(Mock::given(method("PUT")).and(path("/Provisioning/example/User/old@x.com/")))
         .and(body_json(
-            json!({"EmailAddress": "new+tag@x.com", "FirstName": "User", "LastName": "One", "IsAdministrator": false}),
+            json!({"EmailAddress": "new+tag@x.com", "FirstName": "User", "LastName": "One"}),
         ))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
@@ -188,7 +200,7 @@ async fn an_email_change_goes_through_the_old_email_and_moves_the_link_key() {
 #[tokio::test]
 async fn a_rename_whose_answer_was_lost_is_found_under_the_new_email_and_not_created_again() {
     // The user found again is adopted: its state cannot be read, so it is not activated.
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     let before = user("userone@example.com", true);
     let after = user("user.one@example.com", true);
     // The rename took effect, but its answer never came back: the old e-mail is unknown now.
@@ -245,7 +257,7 @@ async fn a_rename_whose_answer_was_lost_is_found_under_the_new_email_and_not_cre
 
 #[tokio::test]
 async fn validation_results_become_one_readable_permanent_error() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     let results = json!([{"MemberNames": ["EmailAddress"], "ErrorMessage": "The e-mail address is already in use"}, {"ErrorMessage": "Password too weak"}]);
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(400).set_body_json(results))
@@ -267,7 +279,7 @@ async fn validation_results_become_one_readable_permanent_error() {
 
 #[tokio::test]
 async fn forbidden_is_credentials_refused_and_never_shows_the_key() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(403).set_body_string("The Provisioning Key in the header does not match"))
         .mount(&server)
@@ -283,7 +295,7 @@ async fn forbidden_is_credentials_refused_and_never_shows_the_key() {
 
 #[tokio::test]
 async fn delete_counts_404_as_done() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     vendor(Mock::given(method("DELETE")).and(path("/Provisioning/example/User/gone@x.com/")))
         .respond_with(ResponseTemplate::new(404))
         .expect(1)
@@ -305,7 +317,7 @@ async fn delete_counts_404_as_done() {
 
 #[tokio::test]
 async fn a_user_deleted_at_the_vendor_is_created_again() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     mock(
         &server,
         "PUT",
@@ -335,7 +347,7 @@ async fn a_user_deleted_at_the_vendor_is_created_again() {
 
 #[tokio::test]
 async fn after_an_unknown_create_outcome_the_user_is_looked_up_before_creating() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     // The earlier create did happen: Validate answers 200, so no second POST, and no Activate:
     // the user's state cannot be read, and an administrator may have deactivated it meanwhile.
     mock(
@@ -378,7 +390,7 @@ async fn after_an_unknown_create_outcome_the_user_is_looked_up_before_creating()
     assert_eq!((link.state, link.pushed_active), (LinkState::Linked, Some(true)));
 
     // It did not happen: Validate answers 404, then one POST.
-    let absent = MockServer::start().await;
+    let absent = vendor_server().await;
     mock(
         &absent,
         "PUT",
@@ -403,7 +415,7 @@ async fn after_an_unknown_create_outcome_the_user_is_looked_up_before_creating()
 
 #[tokio::test]
 async fn overload_timeouts_and_refused_connections_are_transient() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     Mock::given(method("POST"))
         .and(path("/Provisioning/example/User/"))
         .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "7"))
@@ -488,14 +500,29 @@ async fn activate_sends_content_length_zero_on_the_wire() {
 }
 
 #[tokio::test]
-async fn the_connectivity_check_reads_the_environment_list() {
+async fn the_connectivity_check_reads_the_environment_list_and_needs_the_environment_in_it() {
     let server = MockServer::start().await;
     vendor(Mock::given(method("GET")).and(path("/Provisioning/Environment/")))
-        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"Name": "Example"}, {"Name": "other"}])))
         .expect(1)
         .mount(&server)
         .await;
     connector(&server.uri(), Duration::from_secs(5)).check().await.unwrap();
+
+    let listing_others = MockServer::start().await;
+    vendor(Mock::given(method("GET")).and(path("/Provisioning/Environment/")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"Name": "production"}])))
+        .mount(&listing_others)
+        .await;
+    let refused = connector(&listing_others.uri(), Duration::from_secs(5))
+        .check()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("environment 'example' is not one the Provisioning API lists (production)"),
+        "{refused}"
+    );
 }
 
 #[test]
@@ -509,7 +536,7 @@ fn path_segments_keep_at_signs_and_encode_the_rest() {
 /// create with a random password and no `Activate/`.
 #[tokio::test]
 async fn a_user_the_portal_already_holds_is_planned_and_written_as_adopt_and_update() {
-    let server = MockServer::start().await;
+    let server = vendor_server().await;
     mock(
         &server,
         "PUT",

@@ -1,0 +1,122 @@
+//! Issue 29 (vendor truth): what a live tenant would break, reproduced against fakes that answer as
+//! the vendors document (docs/vendors/), not as the connectors hope.
+use crate::fake_vendors::*;
+use crate::helpers::*;
+use crate::plan::person;
+use crate::targets::target_for;
+use scim_bridge::config::TargetKind;
+use serde_json::json;
+
+/// #1: a vault user found by search (no link yet: created before the bridge, or a create of
+/// unknown outcome) is read whole before the PUT that replaces it, so the vault's own fields
+/// survive, a disabled user the IdP wants active is enabled, and no read-only property is echoed.
+#[tokio::test]
+async fn cyberark_adoption_reads_the_whole_user_and_keeps_the_vault_fields_the_bridge_does_not_map() {
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    fake.seed(
+        "77",
+        json!({"id": 77, "username": "jane@example.com", "source": "CyberArk", "componentUser": false,
+               "userType": "EPVUser", "location": "\\", "enableUser": false, "suspended": false,
+               "expiryDate": 1893456000, "unAuthorizedInterfaces": ["PSM"],
+               "groupsMembership": [{"groupID": 3, "groupName": "Auditors", "groupType": "Vault"}],
+               "lastSuccessfulLoginDate": 1700000000, "authenticationMethod": ["AuthTypePass"],
+               "internet": {"businessEmail": "jane@example.com"},
+               "personalDetails": {"firstName": "J", "lastName": "Old", "profession": "Auditor", "street": "1 Vault Road"}}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(|s| s.target = vec![target_for(TargetKind::Cyberark, &server.uri(), dir.path())]).await;
+    let mut jane = person("jane");
+    jane["name"] = json!({"givenName": "Jane", "familyName": "Doe"});
+    app.create_user(&jane).await;
+    app.drain_sync().await;
+
+    assert_eq!(fake.violations(), Vec::<String>::new());
+    let users = fake.state.lock().unwrap().users.clone();
+    assert_eq!(users.len(), 1, "adopted, not created: {:?}", fake.calls());
+    let held = &users["77"];
+    assert_eq!(held["personalDetails"]["firstName"], "Jane");
+    assert_eq!(held["personalDetails"]["lastName"], "Doe");
+    assert_eq!(held["enableUser"], true, "the IdP wants her active: {:?}", fake.calls());
+    for (field, value) in [
+        ("/expiryDate", json!(1893456000)),
+        ("/unAuthorizedInterfaces", json!(["PSM"])),
+        ("/personalDetails/profession", json!("Auditor")),
+        ("/personalDetails/street", json!("1 Vault Road")),
+        ("/groupsMembership/0/groupName", json!("Auditors")),
+    ] {
+        assert_eq!(held.pointer(field), Some(&value), "{field} kept: {held}");
+    }
+    assert!(
+        fake.calls().iter().any(|c| c == "GET /PasswordVault/API/Users/77/"),
+        "the whole user was read: {:?}",
+        fake.calls()
+    );
+}
+
+/// #2: Workspace365 has no read API, so the bridge cannot see an administrator flag set in the
+/// portal; it sends `IsAdministrator` only when the target maps it, and a push never demotes.
+#[tokio::test]
+async fn workspace365_never_demotes_an_administrator_made_in_the_portal() {
+    use crate::fake_w365::FakeWorkspace365;
+    let (server, fake) = FakeWorkspace365::start(std::time::Duration::ZERO).await;
+    let base_url = format!("{}/Provisioning", server.uri());
+    let app = spawn_app_with(|s| s.target = vec![crate::targets::w365_target("w365", None, &base_url)]).await;
+    let id = app.create_user(&person("kim")).await["id"].as_str().unwrap().to_owned();
+    app.drain_sync().await;
+    assert!(fake.state.lock().unwrap().administrators.is_empty());
+    // Made administrator in the portal; then the IdP renames her.
+    fake.state
+        .lock()
+        .unwrap()
+        .administrators
+        .insert("kim@example.com".into());
+    app.patch_user(
+        &id,
+        json!([{"op": "replace", "path": "name.familyName", "value": "Renamed"}]),
+    )
+    .await;
+    app.drain_sync().await;
+    let state = fake.state.lock().unwrap();
+    assert_eq!(state.users["kim@example.com"].last_name, "Renamed");
+    assert!(
+        state.administrators.contains("kim@example.com"),
+        "still an administrator: {:?}",
+        state.calls
+    );
+}
+
+/// #7: a typo in `environment` is not "every delete succeeded": Workspace365 answers 404 alike for
+/// a missing user and a missing environment, so a 404 counts as "no such user" only once the API
+/// lists the environment; `check` says so up front.
+#[tokio::test]
+async fn workspace365_with_a_wrong_environment_fails_loudly_instead_of_deleting_nothing() {
+    use crate::fake_w365::FakeWorkspace365;
+    let (server, fake) = FakeWorkspace365::start(std::time::Duration::ZERO).await;
+    let base_url = format!("{}/Provisioning", server.uri());
+    let mut target = crate::targets::deleting(crate::targets::w365_target("w365", None, &base_url));
+    let app = spawn_app_with({
+        let target = target.clone();
+        |s| s.target = vec![target]
+    })
+    .await;
+    let id = app.create_user(&person("lee")).await["id"].as_str().unwrap().to_owned();
+    app.drain_sync().await;
+    assert_eq!(fake.state.lock().unwrap().users.len(), 1);
+
+    // The environment misspelt (as after an edit): the delete meets 404 and is not taken as done.
+    let text = toml::to_string(&target)
+        .unwrap()
+        .replace("environment = \"example\"", "environment = \"exmaple\"");
+    target = crate::targets::parse_target(&text);
+    let restarted = app.restarted(|s| s.target = vec![target.clone()]).await;
+    assert_eq!(restarted.delete(&format!("/Users/{id}")).await.status(), 204);
+    restarted.drain_sync().await;
+    assert_eq!(fake.state.lock().unwrap().users.len(), 1, "nothing was deleted");
+    let rows = restarted.store.sync_rows().await.unwrap();
+    assert_eq!(rows.len(), 1, "the delete is not recorded as done: {rows:?}");
+    let error = rows[0].last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains("environment 'exmaple' is not one the Provisioning API lists (example)"),
+        "{rows:?}"
+    );
+}

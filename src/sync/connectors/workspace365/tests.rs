@@ -569,3 +569,27 @@ async fn a_user_the_portal_already_holds_is_planned_and_written_as_adopt_and_upd
     let link = w365.reconcile(&desired, None).await.unwrap();
     assert_eq!(link.remote_key.as_deref(), Some("held@x.com"));
 }
+
+/// `IsAdministrator` goes out only when mapped, as a JSON boolean; a mapped value that is not
+/// `true` or `false` parks the row before any call, naming the field.
+#[tokio::test]
+async fn is_administrator_is_sent_only_when_mapped_and_must_be_a_boolean() {
+    use crate::sync::mapping::Fields;
+    let server = vendor_server().await;
+    let w365 = connector(&server.uri(), Duration::from_secs(5));
+    let unmapped = user("a@x.com", true);
+    assert!(!to_json(&w365.body(&unmapped)).unwrap().contains("IsAdministrator"));
+    let admin = UserState {
+        fields: Fields::from_pairs([(&FIELDS[0], "True".to_owned())]),
+        ..user("a@x.com", true)
+    };
+    let body: serde_json::Value = serde_json::from_str(&to_json(&w365.body(&admin)).unwrap()).unwrap();
+    assert_eq!(body["IsAdministrator"], json!(true));
+    let odd = UserState {
+        fields: Fields::from_pairs([(&FIELDS[0], "yes".to_owned())]),
+        ..user("a@x.com", true)
+    };
+    let refused = w365.refuse(&odd).unwrap_err().to_string();
+    assert!(refused.contains("IsAdministrator"), "{refused}");
+    assert!(w365.refuse(&admin).is_ok());
+}

@@ -447,6 +447,10 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 .collect();
             ok(json!({"users": found}))
         }
+        "POST" if items("newUsers").len() > 500 => ResponseTemplate::new(400).set_body_json(
+            json!({"errorCode": "INVALID_REQUEST_PARAMETER",
+                   "message": "The maximum number of users you can create in one request is 500."}),
+        ),
         "POST" => {
             let mut answers = Vec::new();
             for item in items("newUsers") {

@@ -120,3 +120,16 @@ async fn workspace365_with_a_wrong_environment_fails_loudly_instead_of_deleting_
         "{rows:?}"
     );
 }
+
+/// #4: DocuSign creates at most 500 users per call; a larger `batch_size` is refused at start,
+/// naming the limit, instead of every bulk create of a big batch failing.
+#[test]
+fn docusign_batch_size_over_500_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = scim_bridge::scim::schema::user();
+    let at_limit = crate::targets::target_with(TargetKind::Docusign, "http://ds.example", dir.path(), "batch_size = 500");
+    scim_bridge::sync::target::validate_targets(&[at_limit], schema).unwrap();
+    let over = crate::targets::target_with(TargetKind::Docusign, "http://ds.example", dir.path(), "batch_size = 501");
+    let error = scim_bridge::sync::target::validate_targets(&[over], schema).unwrap_err().to_string();
+    assert!(error.contains("`batch_size` must be between 1 and 500"), "{error}");
+}

@@ -24,6 +24,10 @@ pub struct Config {
     pub batch_size: usize,
 }
 
+/// DocuSign's bulk create takes at most 500 users ("the maximum number of users you can create in
+/// one request is 500", eSignature v2.1 Users: create); the other bulk calls are held to the same.
+const MAX_BATCH: usize = 500;
+
 fn default_batch_size() -> usize {
     100
 }
@@ -39,10 +43,12 @@ impl TargetConfig for Config {
         require_text("integration_key", &self.integration_key)?;
         require_text("user_id", &self.user_id)?;
         require_text("account_id", &self.account_id)?;
-        if (1..=1000).contains(&self.batch_size) {
+        if (1..=MAX_BATCH).contains(&self.batch_size) {
             Ok(())
         } else {
-            Err("`batch_size` must be between 1 and 1000".into())
+            Err(format!(
+                "`batch_size` must be between 1 and {MAX_BATCH} (DocuSign creates at most {MAX_BATCH} users per call)"
+            ))
         }
     }
 

@@ -416,7 +416,9 @@ impl Worker {
             if !row.unlinked {
                 return None;
             }
-            let creating = Link::creating(&state.email);
+            // The key the create is sent with: after an unknown outcome and a rename, the next
+            // reconcile looks the user up under it before creating anything.
+            let creating = Link::creating(target.connector.key(state));
             Some(
                 self.store
                     .save_link(&chunk[*n].claim.resource_id, &target.name, &creating)

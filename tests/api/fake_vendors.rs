@@ -37,6 +37,8 @@ pub struct State {
     /// CyberArk: the bridge's password is wrong (Logon answers 403 `PASWS013E`, as a vault does,
     /// also to any password but `VAULT_PASSWORD`).
     pub refuse_logon: bool,
+    /// CyberArk: the next create is carried out but answered 500, as when the answer is lost.
+    pub lose_next_create_answer: bool,
     next: u64,
     uri: String,
 }
@@ -308,6 +310,9 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             stored["componentUser"] = json!(false);
             stored.as_object_mut().unwrap().remove("initialPassword");
             state.users.insert(id.to_string(), stored.clone());
+            if std::mem::take(&mut state.lose_next_create_answer) {
+                return ResponseTemplate::new(500);
+            }
             ResponseTemplate::new(201).set_body_json(stored)
         }
         (method, ["API", "Users", id, rest @ ..]) => {
@@ -447,10 +452,9 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 .collect();
             ok(json!({"users": found}))
         }
-        "POST" if items("newUsers").len() > 500 => ResponseTemplate::new(400).set_body_json(
-            json!({"errorCode": "INVALID_REQUEST_PARAMETER",
-                   "message": "The maximum number of users you can create in one request is 500."}),
-        ),
+        "POST" if items("newUsers").len() > 500 => ResponseTemplate::new(400)
+            .set_body_json(json!({"errorCode": "INVALID_REQUEST_PARAMETER",
+                   "message": "The maximum number of users you can create in one request is 500."})),
         "POST" => {
             let mut answers = Vec::new();
             for item in items("newUsers") {

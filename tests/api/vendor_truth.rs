@@ -127,9 +127,56 @@ async fn workspace365_with_a_wrong_environment_fails_loudly_instead_of_deleting_
 fn docusign_batch_size_over_500_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let schema = scim_bridge::scim::schema::user();
-    let at_limit = crate::targets::target_with(TargetKind::Docusign, "http://ds.example", dir.path(), "batch_size = 500");
+    let at_limit = crate::targets::target_with(
+        TargetKind::Docusign,
+        "http://ds.example",
+        dir.path(),
+        "batch_size = 500",
+    );
     scim_bridge::sync::target::validate_targets(&[at_limit], schema).unwrap();
-    let over = crate::targets::target_with(TargetKind::Docusign, "http://ds.example", dir.path(), "batch_size = 501");
-    let error = scim_bridge::sync::target::validate_targets(&[over], schema).unwrap_err().to_string();
+    let over = crate::targets::target_with(
+        TargetKind::Docusign,
+        "http://ds.example",
+        dir.path(),
+        "batch_size = 501",
+    );
+    let error = scim_bridge::sync::target::validate_targets(&[over], schema)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("`batch_size` must be between 1 and 500"), "{error}");
+}
+
+/// #9: a CyberArk create whose answer was lost, then a rename at the IdP before the retry: the
+/// retry looks the user up under the name the create was sent with, finds it and renames it,
+/// instead of creating a second vault user under the new name.
+#[tokio::test]
+async fn cyberark_a_rename_after_a_create_of_unknown_outcome_makes_no_second_user() {
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    fake.state.lock().unwrap().lose_next_create_answer = true;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(|s| s.target = vec![target_for(TargetKind::Cyberark, &server.uri(), dir.path())]).await;
+    let id = app.create_user(&person("vic")).await["id"].as_str().unwrap().to_owned();
+    app.drain_sync().await;
+    assert_eq!(fake.state.lock().unwrap().users.len(), 1, "the create went through");
+    let rows = app.store.sync_rows().await.unwrap();
+    assert_eq!(rows.len(), 1, "its answer was lost: the row waits");
+
+    app.patch_user(
+        &id,
+        json!([{"op": "replace", "path": "userName", "value": "victor@example.com"}]),
+    )
+    .await;
+    app.worker.clock().advance(std::time::Duration::from_secs(3600));
+    app.drain_sync().await;
+    let users = fake.state.lock().unwrap().users.clone();
+    assert_eq!(users.len(), 1, "no second vault user: {:?}", fake.calls());
+    let only = users.values().next().unwrap();
+    assert_eq!(only["username"], "victor@example.com");
+    let creates = fake
+        .calls()
+        .iter()
+        .filter(|c| *c == "POST /PasswordVault/API/Users/")
+        .count();
+    assert_eq!(creates, 1, "{:?}", fake.calls());
+    assert!(app.store.sync_rows().await.unwrap().is_empty());
 }

@@ -108,6 +108,13 @@ macro_rules! vendors {
                 }
             }
 
+            /// The key the vendor files `user` under (what a link records; `Vendor::key`).
+            pub fn key<'u>(&self, user: &'u crate::sync::UserState) -> &'u str {
+                match self {
+                    $(Self::$vendor(v) => v.key(user),)+
+                }
+            }
+
             /// Makes the vendor hold each desired user, given its link; one result per user.
             pub async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Reconciled, ConnectorError>> {
                 match self {

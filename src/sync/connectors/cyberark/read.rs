@@ -29,8 +29,10 @@ pub(super) fn wanted(user: &UserState) -> BTreeMap<String, String> {
 
 impl Cyberark {
     /// The vault user by the link's id; else, for a user that should be there, by its username
-    /// (new, a create of unknown outcome, or deleted in the vault), and for one being removed, by
-    /// the username the link records.
+    /// (new, or deleted in the vault), first by the one a create of unknown outcome was sent with
+    /// (the IdP may have renamed the user since, and that create may have gone through: creating
+    /// under the new name would make a second vault user), and for one being removed, by the
+    /// username the link records.
     pub(super) async fn read(&self, desired: &Desired, link: Option<&Link>) -> Result<Observed<VaultUser>, ConnectorError> {
         let found = match link.and_then(|l| l.remote_id.as_deref()) {
             Some(id) => self.get(id).await?,
@@ -39,11 +41,18 @@ impl Cyberark {
                 (_, Some(name)) => self.find(name).await?,
             },
         };
-        let found = match (found, desired) {
-            (None, Desired::Present(user)) => self.find(&user.user_name).await?,
-            (found, _) => found,
+        let Desired::Present(user) = desired else {
+            return Ok(found.map_or(Observed::Nothing, |user| Observed::Found(held(user))));
         };
-        Ok(found.map_or(Observed::Nothing, |user| Observed::Found(held(user))))
+        if let Some(found) = found {
+            return Ok(Observed::Found(held(found)));
+        }
+        for name in Link::lookup_keys(link, &user.user_name) {
+            if let Some(found) = self.find(name).await? {
+                return Ok(Observed::Found(held(found)));
+            }
+        }
+        Ok(Observed::Nothing)
     }
 
     /// `GET /API/Users?search={name}`, matched exactly on the client (`search` matches substrings),

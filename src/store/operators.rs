@@ -280,9 +280,14 @@ impl Store {
     /// what the vendor was last sent forgotten (so each is compared with the vendor again);
     /// `progress` hears how many users were looked at after each. Returns how many rows were queued.
     pub async fn resync(&self, target: &str, progress: impl FnMut(u64)) -> Result<u64, StoreError> {
-        // Forgotten fingerprints make every reconcile compare with the vendor again (no skip).
+        // Forgotten fingerprints make every reconcile compare with the vendor again (no skip); a
+        // forgotten `pushed_active` makes it send the IdP's state again where the vendor's cannot
+        // be read (a user deactivated by hand at the vendor is activated again).
         self.db
-            .execute("UPDATE links SET pushed_hash = NULL WHERE target = $1", args![target])
+            .execute(
+                "UPDATE links SET pushed_hash = NULL, pushed_active = NULL WHERE target = $1",
+                args![target],
+            )
             .await?;
         self.queue_all(target, progress).await
     }

@@ -180,3 +180,32 @@ async fn cyberark_a_rename_after_a_create_of_unknown_outcome_makes_no_second_use
     assert_eq!(creates, 1, "{:?}", fake.calls());
     assert!(app.store.sync_rows().await.unwrap().is_empty());
 }
+
+/// #6: a user deactivated by hand at a vendor whose state the bridge cannot read stays so until
+/// `sync resync`, which sends the IdP's `active` again (not only the fields).
+#[tokio::test]
+async fn workspace365_sync_resync_repairs_drift_of_active() {
+    use crate::fake_w365::FakeWorkspace365;
+    let (server, fake) = FakeWorkspace365::start(std::time::Duration::ZERO).await;
+    let base_url = format!("{}/Provisioning", server.uri());
+    let app = spawn_app_with(|s| s.target = vec![crate::targets::w365_target("w365", None, &base_url)]).await;
+    app.create_user(&person("mia")).await;
+    app.drain_sync().await;
+    fake.state
+        .lock()
+        .unwrap()
+        .users
+        .get_mut("mia@example.com")
+        .unwrap()
+        .active = false;
+    let queued = app.store.resync("w365", |_| {}).await.unwrap();
+    assert_eq!(queued, 1);
+    app.drain_sync().await;
+    let state = fake.state.lock().unwrap();
+    assert!(state.users["mia@example.com"].active, "{:?}", state.calls);
+    assert!(
+        state.calls.iter().any(|c| c.ends_with("/mia@example.com/Activate/")),
+        "{:?}",
+        state.calls
+    );
+}

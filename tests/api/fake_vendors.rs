@@ -197,6 +197,10 @@ fn esign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
         }
         return ok(json!({"ReturnValue": next_id(state, "token-")}));
     }
+    // EncryptString: no token; the fake's ciphertext is recognisable.
+    if let ["rest", "v1", "encrypt", plain, salt] = call.segments {
+        return ok(json!({"ReturnValue": format!("enc({plain}/{salt})")}));
+    }
     if !call.auth.starts_with("token-") || call.body.get("salt").is_some_and(|s| s != ESIGN_SALT) {
         return ok(json!({"Message": "Error: Invalid token"}));
     }
@@ -212,6 +216,10 @@ fn esign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 .cloned()
                 .collect();
             ok(json!({"Users": found}))
+        }
+        // CreateUser requires `Password` encrypted (the vendor's example: `encryptedPassword`).
+        ("POST", ["users"]) if !user["Password"].as_str().is_some_and(|p| p.starts_with("enc(")) => {
+            ok(json!({"Message": "Error: The password could not be decrypted."}))
         }
         ("POST", ["users"]) => {
             let name = user["Username"].as_str().unwrap_or_default().to_owned();

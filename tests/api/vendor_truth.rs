@@ -209,3 +209,23 @@ async fn workspace365_sync_resync_repairs_drift_of_active() {
         state.calls
     );
 }
+
+/// #8: eSign's CreateUser wants the password encrypted: the bridge's random one goes through
+/// EncryptString first, and the plaintext never reaches the create.
+#[tokio::test]
+async fn esign_creates_with_an_encrypted_password() {
+    let (server, fake) = FakeVendor::start(Vendor::Esign).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(|s| s.target = vec![target_for(TargetKind::Esign, &server.uri(), dir.path())]).await;
+    app.create_user(&person("ned")).await;
+    app.drain_sync().await;
+    assert!(
+        app.store.sync_rows().await.unwrap().is_empty(),
+        "created: {:?}",
+        fake.calls()
+    );
+    assert_eq!(fake.state.lock().unwrap().users.len(), 1);
+    let encrypt = fake.calls().iter().position(|c| c.starts_with("GET /rest/v1/encrypt/"));
+    let create = fake.calls().iter().position(|c| c == "POST /rest/v1/users");
+    assert!(encrypt.is_some() && encrypt < create, "{:?}", fake.calls());
+}

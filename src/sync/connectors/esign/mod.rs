@@ -120,11 +120,12 @@ impl Esign {
         Self { settings, client }
     }
 
-    /// `POST rest/v1/users`. The password is a random one: the vendor wants it encrypted, and the
-    /// only way to encrypt is a call that carries the plaintext in its URL, so IdP passwords are
-    /// not forwarded (docs/vendors/esign.md).
+    /// `POST rest/v1/users`. The password is a random one, encrypted as CreateUser wants it
+    /// (`encryptedPassword`): the only way to encrypt is a call that carries the plaintext in its
+    /// URL, harmless for a random password nobody uses, so IdP passwords are never forwarded
+    /// (docs/vendors/esign.md).
     async fn create(&self, user: &UserState) -> Result<Applied, ConnectorError> {
-        let password = random_password();
+        let password = self.encrypt(&random_password()).await?;
         let body = self.user_request(EsignUser {
             username: Some(&user.email),
             password: Some(&password),
@@ -213,6 +214,27 @@ impl Esign {
         format!("{}rest/v1/users", self.base())
     }
 
+    /// `GET rest/v1/encrypt/{plainText}/{salt}` (EncryptString, no token): `plain` encrypted as
+    /// the vendor decrypts it.
+    async fn encrypt(&self, plain: &str) -> Result<String, ConnectorError> {
+        let url = format!(
+            "{}rest/v1/encrypt/{}/{}",
+            self.base(),
+            segment(plain),
+            segment(self.settings.salt.expose())
+        );
+        let request = self.client.request(Method::GET, &url).header("Accept", "application/json");
+        let body = match self.outcome(self.client.send(request).await?) {
+            Ok(Reply::Body(body)) => body,
+            Ok(Reply::NotFound) => return Err(ConnectorError::config("encrypt answered 404: is base_url the eSign host?")),
+            Err(Failure::InvalidToken(detail)) => return Err(ConnectorError::refused(format!("encrypt: {detail}"))),
+            Err(Failure::Other(e)) => return Err(e),
+        };
+        text_field(&body, "ReturnValue")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unreadable("encrypt", "(no ReturnValue)"))
+    }
+
     /// `GET rest/v1/gettoken/{salt}` with the encrypted API key: the token for one call.
     async fn token(&self) -> Result<Secret, ConnectorError> {
         let url = format!(
@@ -288,7 +310,19 @@ impl Esign {
                 "the API key was refused: {failure}"
             ))));
         }
-        let missing = ["doesn't exist", "does not exist", "not found"];
+        // GUESS (docs/vendors/esign.md): GetUserByUsername's "no such user" is undocumented; these
+        // are the phrasings the API and its legacy SOAP twin use. Any other failure parks the row
+        // with the vendor's words: nothing is created on a failure read as "absent" by mistake.
+        let missing = [
+            "doesn't exist",
+            "does not exist",
+            "not exist",
+            "not found",
+            "no user",
+            "no such user",
+            "unknown user",
+            "no record",
+        ];
         if response.status == 404 || missing.iter().any(|m| lower.contains(m)) {
             return Ok(Reply::NotFound);
         }

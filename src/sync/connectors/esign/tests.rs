@@ -83,6 +83,16 @@ async fn provision(server: &MockServer, status: u8, times: u64) {
         .await;
 }
 
+/// EncryptString (no token): what the random password becomes before the create sends it.
+async fn encrypt_endpoint(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(format!("^/rest/v1/encrypt/[^/]{{24,}}/{SALT}$")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ReturnValue": "ENCRYPTED-PASSWORD"})))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 async fn no_such_username(server: &MockServer) {
     call("GET", "/rest/v1/users")
         .and(query_param("username", "userone@example.com"))
@@ -97,6 +107,7 @@ async fn create_looks_the_username_up_posts_the_user_then_provisions_it_with_a_f
     let server = MockServer::start().await;
     token_endpoint(&server, 3).await;
     no_such_username(&server).await;
+    encrypt_endpoint(&server).await;
     call("POST", "/rest/v1/users")
         .and(header("Content-Type", "application/json"))
         .respond_with(ok())
@@ -123,9 +134,8 @@ async fn create_looks_the_username_up_posts_the_user_then_provisions_it_with_a_f
         (&json!("User"), &json!("One"), &json!("userone@example.com"))
     );
     assert_eq!(
-        sent["user"]["Password"].as_str().map(str::len),
-        Some(24),
-        "a random password"
+        sent["user"]["Password"], "ENCRYPTED-PASSWORD",
+        "a random password, encrypted by EncryptString"
     );
 }
 
@@ -413,6 +423,7 @@ async fn an_unknown_system_user_id_is_found_again_by_email_or_created() {
         .mount(&server)
         .await;
     no_such_username(&server).await;
+    encrypt_endpoint(&server).await;
     call("POST", "/rest/v1/users")
         .respond_with(ok())
         .expect(1)

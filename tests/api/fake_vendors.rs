@@ -514,7 +514,8 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
 
 /// Eloqua: `/id` names this server as the API base; Basic auth on every call.
 fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
-    const FIELDS: [&str; 16] = [
+    const FIELDS: [&str; 17] = [
+        "federationId",
         "loginName",
         "emailAddress",
         "firstName",

@@ -229,3 +229,19 @@ async fn esign_creates_with_an_encrypted_password() {
     let create = fake.calls().iter().position(|c| c == "POST /rest/v1/users");
     assert!(encrypt.is_some() && encrypt < create, "{:?}", fake.calls());
 }
+
+/// #10: an Eloqua tenant on SAML SSO signs users in by `federationId`: a target can map it (here
+/// to the SCIM userName), and the created user carries it.
+#[tokio::test]
+async fn eloqua_federation_id_can_be_mapped_for_sso_tenants() {
+    let (server, fake) = FakeVendor::start(Vendor::Eloqua).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = target_for(TargetKind::Eloqua, &server.uri(), dir.path());
+    target.mapping.insert("federationId".into(), "userName".into());
+    let app = spawn_app_with(|s| s.target = vec![target]).await;
+    app.create_user(&person("oda")).await;
+    app.drain_sync().await;
+    let users = fake.state.lock().unwrap().users.clone();
+    assert_eq!(users.len(), 1, "{:?}", fake.calls());
+    assert_eq!(users.values().next().unwrap()["federationId"], "oda@example.com");
+}

@@ -145,7 +145,7 @@ impl Problems {
 
 /// The user's fields the bridge can write beyond login, e-mail and names, with their defaults
 /// (docs/vendors/eloqua.md, docs/mapping.md); Eloqua publishes no length limits.
-pub static FIELDS: [FieldSpec; 12] = [
+pub static FIELDS: [FieldSpec; 13] = [
     FieldSpec::new("jobTitle", Some("title"), None),
     FieldSpec::new("phone", Some(r#"phoneNumbers[type eq "work"].value"#), None),
     FieldSpec::new("cellPhone", Some(r#"phoneNumbers[type eq "mobile"].value"#), None),
@@ -166,4 +166,6 @@ pub static FIELDS: [FieldSpec; 12] = [
         Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization"),
         None,
     ),
+    // What a SAML SSO tenant signs users in by; unmapped by default (docs/vendors/eloqua.md).
+    FieldSpec::new("federationId", None, None),
 ];

@@ -37,6 +37,11 @@ pub struct State {
     /// CyberArk: the bridge's password is wrong (Logon answers 403 `PASWS013E`, as a vault does,
     /// also to any password but `VAULT_PASSWORD`).
     pub refuse_logon: bool,
+    /// DocuSign: a create with a closed user's e-mail re-opens it (the bridge's GUESS); `false`
+    /// answers USER_ALREADY_EXISTS_IN_ACCOUNT and keeps the user closed, as one report says.
+    pub docusign_reopens_by_post: bool,
+    /// DocuSign: the account uses SSO, so an administrator's PUT may change a user's e-mail.
+    pub docusign_sso: bool,
     /// CyberArk: the next create is carried out but answered 500, as when the answer is lost.
     pub lose_next_create_answer: bool,
     next: u64,
@@ -66,7 +71,14 @@ impl FakeVendor {
             weather: Arc::default(),
             delay,
         };
-        fake.state.lock().unwrap().uri = server.uri();
+        {
+            let mut state = fake.state.lock().unwrap();
+            state.uri = server.uri();
+            state.docusign_reopens_by_post = true;
+            // The convergence suites rename e-mails, which DocuSign allows on SSO accounts only;
+            // `vendor_truth` turns it off to show the other case.
+            state.docusign_sso = true;
+        }
         wiremock::Mock::given(wiremock::matchers::any())
             .respond_with(fake.clone())
             .mount(&server)
@@ -467,7 +479,12 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             let mut answers = Vec::new();
             for item in items("newUsers") {
                 let email = item["email"].as_str().unwrap_or_default().to_owned();
+                let reopen = state.docusign_reopens_by_post;
                 let answer = match find_by(state, "email", &email) {
+                    Some((_, stored)) if stored["userStatus"] == "Closed" && !reopen => {
+                        json!({"email": email, "errorDetails": {"errorCode": "USER_ALREADY_EXISTS_IN_ACCOUNT",
+                        "message": "Username and email combination already exists for this account."}})
+                    }
                     Some((_, stored)) if stored["userStatus"] == "Closed" => {
                         stored["userStatus"] = json!("ActivationSent");
                         merge(stored, &item, &FIELDS);
@@ -494,9 +511,16 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             let mut answers = Vec::new();
             for item in items("users") {
                 let id = item["userId"].as_str().unwrap_or_default();
+                let sso = state.docusign_sso;
                 answers.push(match state.users.get_mut(id) {
+                    // "Only users can change their own email address … unless SSO is enabled"
+                    // (DocuSign support): without SSO the PUT is accepted and the e-mail stays.
                     Some(stored) if call.method == "PUT" => {
+                        let email = stored["email"].clone();
                         merge(stored, &item, &FIELDS);
+                        if !sso {
+                            stored["email"] = email;
+                        }
                         stored.clone()
                     }
                     Some(stored) => {

@@ -245,3 +245,64 @@ async fn eloqua_federation_id_can_be_mapped_for_sso_tenants() {
     assert_eq!(users.len(), 1, "{:?}", fake.calls());
     assert_eq!(users.values().next().unwrap()["federationId"], "oda@example.com");
 }
+
+/// #4: DocuSign's re-open by POST is a GUESS; should the account answer "already exists" and keep
+/// the user closed, the bridge says so on the row instead of recording an activation.
+#[tokio::test]
+async fn docusign_a_reopen_answered_already_exists_is_read_back_and_a_closed_user_is_not_called_active() {
+    let (server, fake) = FakeVendor::start(Vendor::Docusign).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(|s| s.target = vec![target_for(TargetKind::Docusign, &server.uri(), dir.path())]).await;
+    let id = app.create_user(&person("pia")).await["id"].as_str().unwrap().to_owned();
+    app.drain_sync().await;
+    app.patch_user(&id, json!([{"op": "replace", "path": "active", "value": false}]))
+        .await;
+    app.drain_sync().await;
+    let status = |fake: &FakeVendor| fake.state.lock().unwrap().users.values().next().unwrap()["userStatus"].clone();
+    assert_eq!(status(&fake), "Closed");
+
+    fake.state.lock().unwrap().docusign_reopens_by_post = false;
+    app.patch_user(&id, json!([{"op": "replace", "path": "active", "value": true}]))
+        .await;
+    app.drain_sync().await;
+    assert_eq!(status(&fake), "Closed");
+    let rows = app.store.sync_rows().await.unwrap();
+    assert_eq!(rows.len(), 1, "the row says what happened: {:?}", fake.calls());
+    let error = rows[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("DocuSign keeps the user closed"), "{error}");
+    let link = app.store.link(&id, "docusign").await.unwrap().unwrap();
+    assert_ne!(link.pushed_active, Some(true), "{link:?}");
+}
+
+/// #4: on a DocuSign account without SSO only the user can change their e-mail; an accepted PUT
+/// that leaves the old one is read back and said on the row, not recorded as done.
+#[tokio::test]
+async fn docusign_an_email_change_without_sso_is_read_back_and_said_not_recorded_as_done() {
+    let (server, fake) = FakeVendor::start(Vendor::Docusign).await;
+    fake.state.lock().unwrap().docusign_sso = false;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(|s| s.target = vec![target_for(TargetKind::Docusign, &server.uri(), dir.path())]).await;
+    let id = app.create_user(&person("quin")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_sync().await;
+    app.patch_user(
+        &id,
+        json!([{"op": "replace", "path": "emails", "value": [{"value": "quinn@example.com", "primary": true, "type": "work"}]},
+               {"op": "replace", "path": "name.familyName", "value": "Renamed"}]),
+    )
+    .await;
+    app.drain_sync().await;
+    let held = fake.state.lock().unwrap().users.values().next().unwrap().clone();
+    assert_eq!(
+        (held["email"].as_str(), held["lastName"].as_str()),
+        (Some("quin@example.com"), Some("Renamed"))
+    );
+    let rows = app.store.sync_rows().await.unwrap();
+    assert_eq!(rows.len(), 1, "{:?}", fake.calls());
+    let error = rows[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("DocuSign keeps the e-mail quin@example.com"), "{error}");
+    let link = app.store.link(&id, "docusign").await.unwrap().unwrap();
+    assert_eq!(link.remote_key.as_deref(), Some("quin@example.com"), "{link:?}");
+}

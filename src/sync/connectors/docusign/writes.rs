@@ -65,18 +65,37 @@ impl Docusign {
     }
 
     /// Re-opens closed users by posting them again with the same userName and e-mail (GUESS); if
-    /// DocuSign answers with another userId, that one is linked. One already open (re-opened by
-    /// hand) is done.
+    /// DocuSign answers with another userId, that one is linked. "Already exists" is read back:
+    /// done only if DocuSign holds the user open now (re-opened by hand); still closed, the row
+    /// fails saying so, rather than the link recording an activation that did not happen.
     async fn reopen(&self, at: &[Applying<'_, ()>]) -> Outcomes {
         let answers = self.post_new_users(at).await;
-        answers
-            .into_iter()
-            .map(|answer| match answer {
+        let mut outcomes = Vec::with_capacity(at.len());
+        for (at, answer) in at.iter().zip(answers) {
+            outcomes.push(match answer {
                 Ok(new_id) => Ok(Applied::Id(new_id)),
-                Err(Refused::Item(code)) if code.starts_with(ALREADY_EXISTS) => Ok(Applied::Done),
+                Err(Refused::Item(code)) if code.starts_with(ALREADY_EXISTS) => self.open_now(at, &code).await,
                 Err(refused) => Err(refused.into_error(201)),
-            })
-            .collect()
+            });
+        }
+        outcomes
+    }
+
+    /// After "already exists" on a re-open: whether DocuSign holds the user open.
+    async fn open_now(&self, at: &Applying<'_, ()>, code: &str) -> Result<Applied, ConnectorError> {
+        let Some(user) = at.user else {
+            return Err(Refused::Item(code.to_owned()).into_error(201));
+        };
+        match self.find(&user.email).await? {
+            Some(found) if !found.user.is_closed() => Ok(Applied::Done),
+            _ => Err(ConnectorError::permanent(
+                Some(201),
+                format!(
+                    "DocuSign keeps the user closed ({code}): re-open them in DocuSign's admin \
+                     (Users → Reactivate); the bridge cannot (docs/vendors/docusign.md)"
+                ),
+            )),
+        }
     }
 
     /// `POST …/users` for the users' profiles: each one's new userId or what refused it.
@@ -128,15 +147,41 @@ impl Docusign {
             })
             .collect();
         let answers = self.bulk(Method::PUT, &Users { users }, "update users").await;
-        at.iter()
-            .map(|a| match item_outcome(&answers, a.id) {
-                Ok(()) => Ok(Applied::Done),
+        let mut outcomes = Vec::with_capacity(at.len());
+        for a in at {
+            outcomes.push(match item_outcome(&answers, a.id) {
+                Ok(()) => self.email_taken_up(a).await,
                 Err(refused @ Refused::Item(_)) if refused.code_is(INVALID_USERID) => {
                     Ok(Applied::Vanished(refused.into_error(200)))
                 }
                 Err(refused) => Err(refused.into_error(200)),
-            })
-            .collect()
+            });
+        }
+        outcomes
+    }
+
+    /// After an update that changed the e-mail: whether DocuSign holds the new one. DocuSign
+    /// documents that only the user can change their own e-mail unless the account uses SSO, so
+    /// an accepted PUT may leave the old one: the row then says so, rather than the link recording
+    /// an e-mail DocuSign does not have (GUESS on what the PUT answers, docs/vendors/docusign.md).
+    async fn email_taken_up(&self, at: &Applying<'_, ()>) -> Result<Applied, ConnectorError> {
+        let (Some(user), Some(old)) = (at.user, at.key) else {
+            return Ok(Applied::Done);
+        };
+        if old.eq_ignore_ascii_case(&user.email) {
+            return Ok(Applied::Done);
+        }
+        match self.find(&user.email).await? {
+            Some(found) if found.user.user_id.as_deref() == at.id => Ok(Applied::Done),
+            _ => Err(ConnectorError::permanent(
+                Some(200),
+                format!(
+                    "DocuSign keeps the e-mail {old}: only the user can change it (from their DocuSign profile) \
+                     unless the account uses SSO; the other fields were updated, and `sync retry` takes the \
+                     new e-mail up once DocuSign has it (docs/vendors/docusign.md)"
+                ),
+            )),
+        }
     }
 
     /// `DELETE …/users` with the users to close. A user already closed counts as done (GUESS: the

@@ -530,7 +530,7 @@ fn a_bad_private_key_is_refused_when_the_target_is_built() {
 }
 
 #[tokio::test]
-async fn an_email_change_goes_out_in_the_seed_put_and_moves_the_link_key() {
+async fn an_email_change_goes_out_in_the_seed_put_is_read_back_and_moves_the_link_key() {
     let server = MockServer::start().await;
     oauth(&server, 1).await;
     let mut item = profile_of("user.one@example.com", "User");
@@ -538,6 +538,16 @@ async fn an_email_change_goes_out_in_the_seed_put_and_moves_the_link_key() {
     api("PUT", USERS)
         .and(body_json(json!({"users": [item]})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [{"userId": "U1"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Read back: DocuSign holds the new e-mail (an SSO account; else the row would say it kept
+    // the old one).
+    api("GET", USERS)
+        .and(query_param("email", "user.one@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"users": [{"userId": "U1", "email": "user.one@example.com", "userStatus": "Active"}]}),
+        ))
         .expect(1)
         .mount(&server)
         .await;

@@ -85,6 +85,7 @@ pub(super) async fn plan(
         on_delete: settings_of_target.on_delete(),
         mapping: &mapping,
         takes_passwords: settings_of_target.takes_passwords(),
+        creates_inactive: settings_of_target.creates_inactive(),
     };
     let held: std::collections::HashSet<String> = store
         .held_rows(target, None)

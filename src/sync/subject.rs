@@ -12,6 +12,8 @@ pub struct TargetRules<'a> {
     pub on_delete: OnDelete,
     pub mapping: &'a Mapping,
     pub takes_passwords: bool,
+    /// An inactive user the vendor never had is created (`TargetSettings::creates_inactive`).
+    pub creates_inactive: bool,
 }
 
 /// One user as a target sees it.
@@ -32,6 +34,15 @@ pub struct Subject {
     pub sealed_password: Option<Vec<u8>>,
 }
 
+/// An inactive user the vendor never had, at a target that does not create inactive users, is
+/// only kept from being there (`Retired`: deactivated if found, never created) until activated.
+fn not_created_inactive(desired: Desired, linked: bool, creates_inactive: bool) -> Desired {
+    match desired {
+        Desired::Present(user) if !user.active && !linked && !creates_inactive => Desired::Retired,
+        desired => desired,
+    }
+}
+
 /// Reads what user `id` asks of `target`.
 pub async fn read(store: &Store, target: &TargetRules<'_>, id: &str) -> Result<Subject, StoreError> {
     let view = store.sync_view(id, target.name).await?;
@@ -43,7 +54,8 @@ pub async fn read(store: &Store, target: &TargetRules<'_>, id: &str) -> Result<S
         !unlinked,
         target.on_delete,
         target.mapping,
-    );
+    )
+    .map(|d| not_created_inactive(d, !unlinked, target.creates_inactive));
     let sealed_password = match (&desired, target.takes_passwords) {
         (Some(Desired::Present(_)), true) => store.password_for(id, target.name).await?,
         _ => None,

@@ -65,6 +65,9 @@ pub struct TargetSettings {
     /// PEM certificates trusted for this vendor besides the platform's and Mozilla's roots (an
     /// internal CA, a TLS-inspecting proxy); `sync.ca_file` when unset.
     pub ca_file: Option<std::path::PathBuf>,
+    /// An inactive user the vendor never had: created (then deactivated, where the create cannot
+    /// say inactive) or not at all until activated (the default).
+    pub create_inactive: Option<bool>,
     pub vendor: VendorConfig,
 }
 
@@ -98,10 +101,12 @@ struct Common {
     auth_retry_secs: Option<u64>,
     #[serde(default)]
     ca_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    create_inactive: Option<bool>,
 }
 
 /// The keys of `Common`, which are taken out of a table before its vendor reads the rest.
-const COMMON_KEYS: [&str; 14] = [
+const COMMON_KEYS: [&str; 15] = [
     "name",
     "kind",
     "scope",
@@ -116,6 +121,7 @@ const COMMON_KEYS: [&str; 14] = [
     "removal_window_secs",
     "auth_retry_secs",
     "ca_file",
+    "create_inactive",
 ];
 
 /// A table's error naming the key it is about (serde_json's alone does not).
@@ -153,6 +159,7 @@ impl<'de> Deserialize<'de> for TargetSettings {
             removal_window_secs: common.removal_window_secs,
             auth_retry_secs: common.auth_retry_secs,
             ca_file: common.ca_file,
+            create_inactive: common.create_inactive,
             vendor,
         })
     }
@@ -177,6 +184,7 @@ impl Serialize for TargetSettings {
             removal_window_secs: self.removal_window_secs,
             auth_retry_secs: self.auth_retry_secs,
             ca_file: self.ca_file.clone(),
+            create_inactive: self.create_inactive,
         };
         let table = |value: Result<Value, serde_json::Error>| match value {
             Ok(Value::Object(table)) => Ok(table),
@@ -210,6 +218,7 @@ impl TargetSettings {
             removal_window_secs: None,
             auth_retry_secs: None,
             ca_file: None,
+            create_inactive: None,
             vendor,
         }
     }
@@ -262,6 +271,13 @@ impl TargetSettings {
 
     pub fn concurrency(&self) -> usize {
         self.concurrency.unwrap_or(4)
+    }
+
+    /// Whether an inactive user the vendor never had is created: always where the create itself
+    /// says inactive (CyberArk's `enableUser`); elsewhere only with `create_inactive = true`, as
+    /// creating then deactivating sends DocuSign's activation e-mail and may bill an eSign seat.
+    pub fn creates_inactive(&self) -> bool {
+        self.kind().rules().new_user == super::reconcile::NewUser::AsAsked || self.create_inactive.unwrap_or(false)
     }
 
     /// The HTTP client this target's calls go through: its timeouts, and the roots it trusts.

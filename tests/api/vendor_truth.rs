@@ -306,3 +306,53 @@ async fn docusign_an_email_change_without_sso_is_read_back_and_said_not_recorded
     let link = app.store.link(&id, "docusign").await.unwrap().unwrap();
     assert_eq!(link.remote_key.as_deref(), Some("quin@example.com"), "{link:?}");
 }
+
+/// #5: an inactive user the vendor never had is not created then deactivated (DocuSign sends an
+/// activation e-mail, eSign may bill a seat): not created at all until activated, unless the
+/// target says `create_inactive = true`.
+#[tokio::test]
+async fn an_inactive_new_user_is_created_only_when_activated_unless_create_inactive() {
+    use crate::fake_w365::FakeWorkspace365;
+    let (server, fake) = FakeWorkspace365::start(std::time::Duration::ZERO).await;
+    let base_url = format!("{}/Provisioning", server.uri());
+    let target = crate::targets::w365_target("w365", None, &base_url);
+    let app = spawn_app_with({
+        let target = target.clone();
+        |s| s.target = vec![target]
+    })
+    .await;
+    let mut inactive = person("rex");
+    inactive["active"] = json!(false);
+    let id = app.create_user(&inactive).await["id"].as_str().unwrap().to_owned();
+    app.drain_sync().await;
+    assert!(
+        fake.state.lock().unwrap().calls.is_empty(),
+        "no call for an inactive new user"
+    );
+    assert!(app.store.sync_rows().await.unwrap().is_empty());
+    app.patch_user(&id, json!([{"op": "replace", "path": "active", "value": true}]))
+        .await;
+    app.drain_sync().await;
+    let state = fake.state.lock().unwrap().users.clone();
+    assert!(state["rex@example.com"].active, "created when activated");
+    assert!(!fake
+        .state
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .any(|c| c.ends_with("/Deactivate/")));
+
+    // With create_inactive = true: created, then deactivated (the create cannot say inactive).
+    let (server, fake) = FakeWorkspace365::start(std::time::Duration::ZERO).await;
+    let base_url = format!("{}/Provisioning", server.uri());
+    let creating = scim_bridge::config::TargetSettings {
+        create_inactive: Some(true),
+        ..crate::targets::w365_target("w365", None, &base_url)
+    };
+    let app = spawn_app_with(|s| s.target = vec![creating]).await;
+    app.create_user(&inactive).await;
+    app.drain_sync().await;
+    let state = fake.state.lock().unwrap();
+    assert!(!state.users["rex@example.com"].active, "{:?}", state.calls);
+}

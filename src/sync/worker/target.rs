@@ -18,6 +18,8 @@ pub(super) struct Target {
     pub name: String,
     pub on_delete: OnDelete,
     pub takes_passwords: bool,
+    /// An inactive user the vendor never had is created (`TargetSettings::creates_inactive`).
+    pub creates_inactive: bool,
     /// `mode = "observe"`: reconciles stop before every write and record it as planned.
     pub observe: bool,
     /// Removals allowed per window before the rest are held.
@@ -73,6 +75,7 @@ impl Target {
             name: settings.name.clone(),
             on_delete: settings.on_delete(),
             takes_passwords: settings.takes_passwords(),
+            creates_inactive: settings.creates_inactive(),
             observe: settings.mode == TargetMode::Observe,
             removal_limit: settings.removal_limit(),
             auth_retry: settings.auth_retry(),
@@ -144,6 +147,7 @@ impl Target {
             on_delete: self.on_delete,
             mapping: &self.mapping,
             takes_passwords: self.takes_passwords && sealing,
+            creates_inactive: self.creates_inactive,
         }
     }
 

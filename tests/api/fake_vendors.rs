@@ -472,6 +472,17 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 .collect();
             ok(json!({"users": found}))
         }
+        // One item DocuSign cannot read refuses the whole call (here: a `.invalid` e-mail).
+        "POST" | "PUT"
+            if items("newUsers")
+                .iter()
+                .chain(items("users").iter())
+                .any(|u| u["email"].as_str().is_some_and(|e| e.ends_with(".invalid"))) =>
+        {
+            ResponseTemplate::new(400).set_body_json(
+                json!({"errorCode": "INVALID_REQUEST_BODY", "message": "The request body is missing or improperly formatted."}),
+            )
+        }
         "POST" if items("newUsers").len() > 500 => ResponseTemplate::new(400)
             .set_body_json(json!({"errorCode": "INVALID_REQUEST_PARAMETER",
                    "message": "The maximum number of users you can create in one request is 500."})),

@@ -356,3 +356,24 @@ async fn an_inactive_new_user_is_created_only_when_activated_unless_create_inact
     let state = fake.state.lock().unwrap();
     assert!(!state.users["rex@example.com"].active, "{:?}", state.calls);
 }
+
+/// #4: a DocuSign bulk call refused as a whole (400) because of one user is sent again user by
+/// user: the others are created, and only that user's row fails, with DocuSign's words.
+#[tokio::test]
+async fn docusign_a_whole_batch_refused_for_one_user_fails_only_that_user() {
+    let (server, fake) = FakeVendor::start(Vendor::Docusign).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(|s| s.target = vec![target_for(TargetKind::Docusign, &server.uri(), dir.path())]).await;
+    for name in ["sam", "tia"] {
+        app.create_user(&person(name)).await;
+    }
+    let mut bad = person("uma");
+    bad["emails"] = json!([{"value": "uma@example.invalid", "primary": true, "type": "work"}]);
+    app.create_user(&bad).await;
+    app.drain_sync().await;
+    assert_eq!(fake.state.lock().unwrap().users.len(), 2, "{:?}", fake.calls());
+    let rows = app.store.sync_rows().await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let error = rows[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("INVALID_REQUEST_BODY"), "{error}");
+}

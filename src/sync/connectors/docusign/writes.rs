@@ -20,18 +20,32 @@ impl Docusign {
         let mut outcomes = Vec::with_capacity(steps.len());
         for chunk in steps.chunks(self.batch_size_of()) {
             let at: Vec<Applying<'_, ()>> = chunk.iter().map(|(_, at)| *at).collect();
-            outcomes.extend(match kind {
-                StepKind::Create => self.create(&at).await,
-                StepKind::Activate => self.reopen(&at).await,
-                StepKind::Update => self.update(&at).await,
-                StepKind::Deactivate => self.close(&at).await,
-                StepKind::Adopt | StepKind::Delete => at
-                    .iter()
-                    .map(|_| Err(ConnectorError::permanent(None, "DocuSign never deletes a user")))
-                    .collect(),
-            });
+            let answered = self.one_call(kind, &at).await;
+            if at.len() > 1 && refused_whole(&answered) {
+                // One user's bad value refuses the whole call: each is sent alone, so only that
+                // user's row fails with DocuSign's words.
+                for one in &at {
+                    outcomes.extend(self.one_call(kind, std::slice::from_ref(one)).await);
+                }
+            } else {
+                outcomes.extend(answered);
+            }
         }
         outcomes
+    }
+
+    /// One bulk call of `kind` for `at`.
+    async fn one_call(&self, kind: StepKind, at: &[Applying<'_, ()>]) -> Outcomes {
+        match kind {
+            StepKind::Create => self.create(at).await,
+            StepKind::Activate => self.reopen(at).await,
+            StepKind::Update => self.update(at).await,
+            StepKind::Deactivate => self.close(at).await,
+            StepKind::Adopt | StepKind::Delete => at
+                .iter()
+                .map(|_| Err(ConnectorError::permanent(None, "DocuSign never deletes a user")))
+                .collect(),
+        }
     }
 
     fn batch_size_of(&self) -> usize {
@@ -209,6 +223,21 @@ impl Docusign {
     ) -> Result<UsersAnswer, ConnectorError> {
         let url = self.users_url().await?;
         self.call_json(method, &url, Some(body), what).await
+    }
+}
+
+/// Whether the call as a whole was refused as malformed (400 for every item alike), not item by item.
+fn refused_whole(outcomes: &Outcomes) -> bool {
+    let mut errors = outcomes.iter().map(|o| match o {
+        Err(ConnectorError::Permanent {
+            status: Some(400),
+            detail,
+        }) => Some(detail),
+        _ => None,
+    });
+    match errors.next().flatten() {
+        Some(first) => errors.all(|e| e == Some(first)),
+        None => false,
     }
 }
 

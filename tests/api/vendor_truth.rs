@@ -371,7 +371,9 @@ async fn docusign_a_whole_batch_refused_for_one_user_fails_only_that_user() {
     bad["emails"] = json!([{"value": "uma@example.invalid", "primary": true, "type": "work"}]);
     app.create_user(&bad).await;
     app.drain_sync().await;
-    assert_eq!(fake.state.lock().unwrap().users.len(), 2, "{:?}", fake.calls());
+    // Counted first: the fake's lock must be free again when a failing assert prints its calls.
+    let created = fake.state.lock().unwrap().users.len();
+    assert_eq!(created, 2, "{:?}", fake.calls());
     let rows = app.store.sync_rows().await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     let error = rows[0].last_error.clone().unwrap_or_default();

@@ -34,6 +34,7 @@ pub fn user_state(resource_id: &str, document: &Document, mapping: &Mapping) -> 
         is_administrator: false,
         fields: mapping.values(document),
         user_name,
+        creatable: true,
     }
 }
 

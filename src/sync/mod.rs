@@ -37,6 +37,10 @@ pub struct UserState {
     pub is_administrator: bool,
     /// The target's mapped fields (`sync::mapping`), in the vendor's names.
     pub fields: mapping::Fields,
+    /// The vendor may be asked to create the user. False for an inactive user the vendor never
+    /// had at a target that does not create inactive users (`create_inactive`): found, it is
+    /// brought up to date and deactivated; not found, nothing is done until the IdP activates it.
+    pub creatable: bool,
 }
 
 impl UserState {

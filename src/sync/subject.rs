@@ -3,7 +3,7 @@
 use super::desired::desired_of;
 use super::mapping::Mapping;
 use super::target::OnDelete;
-use super::{Desired, Link, LinkState};
+use super::{Desired, Link, LinkState, UserState};
 use crate::store::{Store, StoreError};
 
 /// A target as the reading needs it.
@@ -35,10 +35,14 @@ pub struct Subject {
 }
 
 /// An inactive user the vendor never had, at a target that does not create inactive users, is
-/// only kept from being there (`Retired`: deactivated if found, never created) until activated.
+/// brought up to date (and deactivated) where the vendor already holds it, and never created until
+/// activated.
 fn not_created_inactive(desired: Desired, linked: bool, creates_inactive: bool) -> Desired {
     match desired {
-        Desired::Present(user) if !user.active && !linked && !creates_inactive => Desired::Retired,
+        Desired::Present(user) if !user.active && !linked && !creates_inactive => Desired::Present(UserState {
+            creatable: false,
+            ..user
+        }),
         desired => desired,
     }
 }

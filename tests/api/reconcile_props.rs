@@ -114,6 +114,7 @@ fn user(email: &str, first: &str, active: bool) -> UserState {
         password: None,
         is_administrator: false,
         fields: Default::default(),
+        creatable: true,
     }
 }
 

@@ -73,6 +73,7 @@ pub fn decide(
             Some(false) => Vec::new(),
             _ => vec![Step::Deactivate],
         },
+        (Desired::Present(user), None) if !user.creatable => Vec::new(),
         (Desired::Present(user), None) => create(user, rules),
         (Desired::Present(user), Some(view)) => bring_up_to_date(user, wanted, link, view, rules),
     })

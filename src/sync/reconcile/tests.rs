@@ -156,6 +156,7 @@ fn person(email: &str, first: &str, active: bool) -> Desired {
         password: None,
         is_administrator: false,
         fields: Default::default(),
+        creatable: true,
     })
 }
 

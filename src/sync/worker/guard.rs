@@ -106,6 +106,7 @@ mod tests {
             password: None,
             is_administrator: false,
             fields: Default::default(),
+            creatable: true,
         });
         let cases = [
             (Desired::Absent, Some(linked(Some(true))), true),

@@ -37,6 +37,7 @@ fn user(name: &str, active: bool) -> UserState {
         password: None,
         is_administrator: false,
         fields: Default::default(),
+        creatable: true,
     }
 }
 

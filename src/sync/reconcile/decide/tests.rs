@@ -33,6 +33,7 @@ fn user(active: bool) -> UserState {
         password: None,
         is_administrator: false,
         fields: Default::default(),
+        creatable: true,
     }
 }
 
@@ -255,4 +256,19 @@ fn a_protected_record_is_refused_whatever_is_wanted() {
         let refused = decide(&desired, &wanted(), None, Some(&guarded), &DELETES).unwrap_err();
         assert!(refused.contains("built-in"), "{refused}");
     }
+}
+
+#[test]
+fn an_inactive_user_the_target_does_not_create_is_left_out_yet_deactivated_where_found() {
+    let dormant = Desired::Present(UserState {
+        creatable: false,
+        ..user(false)
+    });
+    assert!(words(&dormant, None, None, &CLOSES).is_empty());
+    let held = fields("Old");
+    let found = view(false, Some(true), Some(&held));
+    assert_eq!(
+        words(&dormant, None, Some(&found), &CLOSES),
+        ["adopt", "update", "deactivate"]
+    );
 }

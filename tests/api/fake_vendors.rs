@@ -42,7 +42,7 @@ pub struct State {
     pub docusign_reopens_by_post: bool,
     /// DocuSign: the account uses SSO, so an administrator's PUT may change a user's e-mail.
     pub docusign_sso: bool,
-    /// CyberArk: the next create is carried out but answered 500, as when the answer is lost.
+    /// The next create is carried out but answered 500, as when the answer is lost.
     pub lose_next_create_answer: bool,
     next: u64,
     uri: String,
@@ -242,6 +242,9 @@ fn esign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             let mut stored = json!({"SystemUserId": id, "Active": true});
             merge(&mut stored, user, &NAMES);
             state.users.insert(id.clone(), stored.clone());
+            if std::mem::take(&mut state.lose_next_create_answer) {
+                return ResponseTemplate::new(500);
+            }
             ok(json!({"Users": [stored]}))
         }
         ("PUT", ["users"]) => match state.users.get_mut(user["SystemUserId"].as_str().unwrap_or_default()) {
@@ -516,6 +519,9 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 };
                 answers.push(answer);
             }
+            if std::mem::take(&mut state.lose_next_create_answer) {
+                return ResponseTemplate::new(500);
+            }
             ResponseTemplate::new(201).set_body_json(json!({"newUsers": answers}))
         }
         "PUT" | "DELETE" => {
@@ -590,7 +596,11 @@ fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                             .as_str()
                             .is_some_and(|e| e.eq_ignore_ascii_case(&email))
                 })
-                .cloned()
+                .map(|u| match (call.query)("depth").as_str() {
+                    "complete" => u.clone(),
+                    // Below `depth=complete` a list item is partial (Oracle: "depth").
+                    _ => json!({"type": "User", "id": u["id"], "name": u["name"], "emailAddress": u["emailAddress"]}),
+                })
                 .collect();
             ok(json!({"elements": found, "page": 1, "total": found.len()}))
         }
@@ -607,6 +617,9 @@ fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             let mut stored = json!({"type": "User", "id": id, "isDisabled": "False"});
             merge(&mut stored, &call.body, &FIELDS);
             state.users.insert(id, stored.clone());
+            if std::mem::take(&mut state.lose_next_create_answer) {
+                return ResponseTemplate::new(500);
+            }
             ResponseTemplate::new(201).set_body_json(stored)
         }
         (method, ["api", "REST", "2.0", "system", "user", id, rest @ ..]) => {
@@ -615,8 +628,14 @@ fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             };
             match (method, rest) {
                 ("GET", []) => ok(stored.clone()),
+                // Whether a PUT keeps what its body omits is undocumented: the fake takes the
+                // reading that destroys data (it clears it), so only a whole body keeps a field.
                 ("PUT", []) => {
-                    merge(stored, &call.body, &FIELDS);
+                    let mut replaced = call.body.clone();
+                    replaced["id"] = stored["id"].clone();
+                    replaced["type"] = json!("User");
+                    replaced["isDisabled"] = stored["isDisabled"].clone();
+                    *stored = replaced;
                     ok(stored.clone())
                 }
                 ("PUT", ["enabled"]) => {
@@ -734,5 +753,140 @@ impl AnyFake {
                 "firstName": first, "lastName": last, "isDisabled": if active { "False" } else { "True" }}),
         };
         fake.seed(&id, user);
+    }
+}
+
+/// A user as the contract suite (tests/api/contract.rs) reads it from any vendor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldUser {
+    /// What the vendor files the user under (its username, else e-mail).
+    pub key: String,
+    pub given: String,
+    pub active: bool,
+    /// The value only the vendor sets (`AnyFake::seed_owned`) is still there.
+    pub owned_kept: bool,
+}
+
+impl AnyFake {
+    /// `seed_user`, plus a value the bridge does not map and must never clear: an administrator
+    /// flag or permission made by hand at the vendor.
+    pub fn seed_owned(&self, n: u64, key: &str, first: &str, last: &str, active: bool) {
+        self.seed_user(n, key, first, last, active);
+        let fake = match self {
+            Self::Workspace365(fake) => {
+                fake.state.lock().unwrap().administrators.insert(key.into());
+                return;
+            }
+            Self::Vendor(fake) => fake,
+        };
+        let (field, value) = owned_value(fake.vendor);
+        if let Some(user) = fake.state.lock().unwrap().users.get_mut(&n.to_string()) {
+            user[field] = value;
+        }
+    }
+
+    /// Every user the vendor holds, as the contract reads it.
+    pub fn held(&self) -> Vec<HeldUser> {
+        let fake = match self {
+            Self::Workspace365(fake) => {
+                let state = fake.state.lock().unwrap();
+                return state
+                    .users
+                    .iter()
+                    .map(|(email, u)| HeldUser {
+                        key: email.clone(),
+                        given: u.first_name.clone(),
+                        active: u.active,
+                        owned_kept: state.administrators.contains(email),
+                    })
+                    .collect();
+            }
+            Self::Vendor(fake) => fake,
+        };
+        let (field, value) = owned_value(fake.vendor);
+        let text = |u: &Value, path: &[&str]| {
+            path.iter()
+                .fold(u, |v, k| &v[*k])
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        fake.users()
+            .iter()
+            .map(|u| {
+                let (key, given, active) = match fake.vendor {
+                    Vendor::Esign => (text(u, &["Username"]), text(u, &["FirstName"]), u["Active"] == true),
+                    Vendor::Cyberark => (
+                        text(u, &["username"]),
+                        text(u, &["personalDetails", "firstName"]),
+                        u["enableUser"] == true,
+                    ),
+                    Vendor::Docusign => (
+                        text(u, &["email"]),
+                        text(u, &["firstName"]),
+                        u["userStatus"] != "Closed",
+                    ),
+                    Vendor::Eloqua => (
+                        text(u, &["emailAddress"]),
+                        text(u, &["firstName"]),
+                        u["isDisabled"] == "False",
+                    ),
+                };
+                HeldUser {
+                    key,
+                    given,
+                    active,
+                    owned_kept: u[field] == value,
+                }
+            })
+            .collect()
+    }
+
+    /// An administrator deactivates (or re-activates) the user filed under `key` in the vendor's
+    /// own portal.
+    pub fn set_active_by_hand(&self, key: &str, active: bool) {
+        let fake = match self {
+            Self::Workspace365(fake) => {
+                if let Some(user) = fake.state.lock().unwrap().users.get_mut(key) {
+                    user.active = active;
+                }
+                return;
+            }
+            Self::Vendor(fake) => fake,
+        };
+        let mut state = fake.state.lock().unwrap();
+        let (field, on, off) = match fake.vendor {
+            Vendor::Esign => ("Username", json!(true), json!(false)),
+            Vendor::Cyberark => ("username", json!(true), json!(false)),
+            Vendor::Docusign => ("email", json!("Active"), json!("Closed")),
+            Vendor::Eloqua => ("emailAddress", json!("False"), json!("True")),
+        };
+        let flag = match fake.vendor {
+            Vendor::Esign => "Active",
+            Vendor::Cyberark => "enableUser",
+            Vendor::Docusign => "userStatus",
+            Vendor::Eloqua => "isDisabled",
+        };
+        if let Some((_, user)) = find_by(&mut state, field, key) {
+            user[flag] = if active { on } else { off };
+        }
+    }
+
+    /// The next create is carried out but answered 500, as when its answer is lost.
+    pub fn lose_next_create_answer(&self) {
+        match self {
+            Self::Vendor(fake) => fake.state.lock().unwrap().lose_next_create_answer = true,
+            Self::Workspace365(fake) => fake.state.lock().unwrap().lose_next_create_answer = true,
+        }
+    }
+}
+
+/// The field and value `seed_owned` puts where only the vendor sets it.
+fn owned_value(vendor: Vendor) -> (&'static str, Value) {
+    match vendor {
+        Vendor::Esign => ("Title", json!("Managing Broker")),
+        Vendor::Cyberark => ("vaultAuthorization", json!(["AuditUsers", "AddUpdateUsers"])),
+        Vendor::Docusign => ("permissionProfileName", json!("Account Administrator")),
+        Vendor::Eloqua => ("productPermissions", json!([{"productCode": "SecureHypersites"}])),
     }
 }

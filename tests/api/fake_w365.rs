@@ -41,6 +41,8 @@ pub struct State {
     /// The e-mails of administrators (made in the portal, or by a body's `IsAdministrator: true`);
     /// a body without `IsAdministrator` leaves the flag as it is (the bridge's GUESS, issue 29 #2).
     pub administrators: std::collections::BTreeSet<String>,
+    /// The next create is carried out but answered 500, as when the answer is lost.
+    pub lose_next_create_answer: bool,
     next_id: u64,
 }
 
@@ -132,6 +134,9 @@ impl FakeWorkspace365 {
                     state.administrators.insert(email.clone());
                 }
                 state.users.insert(email, user);
+                if std::mem::take(&mut state.lose_next_create_answer) {
+                    return ResponseTemplate::new(500);
+                }
                 ResponseTemplate::new(200).set_body_string(state.next_id.to_string())
             }
             ("PUT", [email, action]) => match (state.users.get_mut(email), action.as_str()) {

@@ -8,6 +8,7 @@ mod cli;
 mod config_errors;
 mod connectors;
 mod console;
+mod contract;
 mod crash;
 mod credentials;
 mod discovery;

@@ -5,7 +5,10 @@ use anyhow::{bail, Context};
 
 /// One line per target: `ok` with the read-only call that succeeded, or `FAIL` with why. Exits
 /// non-zero when any target fails.
-pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
+pub(super) async fn check(settings: &Settings, only: Option<&str>) -> anyhow::Result<()> {
+    if let Some(name) = only {
+        known_target(settings, name)?;
+    }
     println!("ok    configuration ({} target(s))", settings.target.len());
     let mut failed = 0;
     match crate::app::require_database(&settings.database.url) {
@@ -28,7 +31,11 @@ pub(super) async fn check(settings: &Settings) -> anyhow::Result<()> {
             println!("FAIL  sync.secrets_key: {e}");
         }
     }
-    for target in &settings.target {
+    for target in settings
+        .target
+        .iter()
+        .filter(|t| only.is_none_or(|name| t.name == name))
+    {
         let label = format!("{} ({})", target.name, target.kind());
         let outcome =
             match target.http_client_with(crate::sync::client::CHECK_TIMEOUT, crate::sync::client::CHECK_TIMEOUT) {

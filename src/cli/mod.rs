@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod canary;
 mod inspect;
 mod plan;
 mod sync;
@@ -46,8 +47,23 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         events: i64,
     },
-    /// Validate the configuration and probe each target's credentials with a read-only call.
-    Check,
+    /// Validate the configuration and probe each target's credentials with a read-only call; with
+    /// `--canary`, take a throw-away user through its whole life at one target (it writes).
+    Check {
+        /// Check this target only.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+        /// Create, read back, update, rename, deactivate, reactivate and remove a user with this
+        /// e-mail at `--target` (docs/vendors/README.md, "The canary run").
+        #[arg(long, value_name = "EMAIL", requires = "target")]
+        canary: Option<String>,
+        /// How the canary run prints.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text, requires = "canary")]
+        format: PlanFormat,
+        /// Run the canary even though the tenant already has that address (it is changed, then removed).
+        #[arg(long, requires = "canary")]
+        yes: bool,
+    },
     /// Manage the id-mapping between users and vendor records.
     #[command(subcommand)]
     Link(LinkCommand),
@@ -169,7 +185,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => token(&settings, command).await,
         Command::Sync(command) => sync(&settings, command).await,
         Command::Lookup { key, events } => lookup(&settings, &key, events).await,
-        Command::Check => check(&settings).await,
+        Command::Check {
+            target,
+            canary: Some(email),
+            format,
+            yes,
+        } => canary::canary(&settings, target.as_deref().unwrap_or_default(), &email, format, yes).await,
+        Command::Check { target, .. } => check(&settings, target.as_deref()).await,
         Command::Link(LinkCommand::Set {
             user,
             target,

@@ -61,6 +61,9 @@ pub struct Held<R> {
     pub protected: Option<String>,
     /// What an operator should know of it (DocuSign: several users share the e-mail).
     pub note: Option<String>,
+    /// The vendor's own word for the user's state, as read (DocuSign's `userStatus`): the canary
+    /// reports it, since `active` is only the bridge's reading of it.
+    pub status: Option<String>,
     /// What `apply` needs of it (CyberArk and Eloqua merge into the whole object).
     pub record: R,
 }
@@ -76,6 +79,7 @@ impl<R> Held<R> {
             fields: None,
             protected: None,
             note: None,
+            status: None,
             record,
         }
     }

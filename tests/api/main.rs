@@ -3,6 +3,7 @@
 mod auth;
 mod browser;
 mod bulk;
+mod canary;
 mod cases;
 mod cli;
 mod config_errors;

@@ -129,6 +129,20 @@ macro_rules! vendors {
                 }
             }
 
+            /// What the vendor holds under `user`'s keys, read without a link (the canary's read-back).
+            pub async fn read_back(&self, user: &crate::sync::UserState) -> Result<reconcile::ReadBack, ConnectorError> {
+                match self {
+                    $(Self::$vendor(v) => reconcile::read_back(v.as_ref(), user).await,)+
+                }
+            }
+
+            /// The wanted fields the vendor would be sent for `user`, in its names.
+            pub fn wanted(&self, user: &crate::sync::UserState) -> std::collections::BTreeMap<String, String> {
+                match self {
+                    $(Self::$vendor(v) => v.wanted(user),)+
+                }
+            }
+
             /// Before a `sync plan` of the whole target: what can be read once.
             pub async fn prefetch(&self) -> Result<(), ConnectorError> {
                 match self {

@@ -15,9 +15,10 @@ pub use decide::{decide, NewUser, Removal, Rules, View};
 pub use fields::{all_names, fields_of, wanted_fields};
 pub use step::{Change, Step, StepKind, IN_SYNC};
 
-use super::vendor::{Applied, Applying, Vendor};
-use super::{ConnectorError, Desired, Link, Reconciled};
+use super::vendor::{Applied, Applying, Observed, Vendor};
+use super::{ConnectorError, Desired, Link, Reconciled, UserState};
 use item::Item;
+use std::collections::BTreeMap;
 
 /// What `sync plan` and observe mode report for each user: the steps the write path would take.
 pub async fn plan<V: Vendor>(vendor: &V, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Vec<Step>, ConnectorError>> {
@@ -45,6 +46,47 @@ pub async fn write<V: Vendor>(
         apply(vendor, &mut items, &contradicted).await;
     }
     items.into_iter().map(|item| item.finish(vendor)).collect()
+}
+
+/// What the vendor holds under `user`'s keys, read without a link (so a vendor that takes links
+/// at their word is asked): the canary's read-back after each step.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReadBack {
+    pub found: bool,
+    pub id: Option<String>,
+    pub key: Option<String>,
+    /// `None`: the vendor does not say.
+    pub active: Option<bool>,
+    /// The fields the bridge writes, as read; `None` when the vendor cannot be read for them.
+    pub fields: Option<BTreeMap<String, String>>,
+    /// What an operator should know of the record (DocuSign: several users share the e-mail).
+    pub note: Option<String>,
+    /// The vendor's own word for the user's state (DocuSign's `userStatus`).
+    pub status: Option<String>,
+}
+
+pub async fn read_back<V: Vendor>(vendor: &V, user: &UserState) -> Result<ReadBack, ConnectorError> {
+    let desired = Desired::Present(user.clone());
+    Ok(match vendor.observe(&desired, None).await? {
+        Observed::Found(held) => ReadBack {
+            found: true,
+            id: held.id,
+            key: held.key,
+            active: held.active,
+            fields: held.fields,
+            note: held.note,
+            status: held.status,
+        },
+        Observed::Nothing | Observed::AsLinked => ReadBack {
+            found: false,
+            id: None,
+            key: None,
+            active: None,
+            fields: None,
+            note: None,
+            status: None,
+        },
+    })
 }
 
 /// Observes the users at `indices` (refusing values the vendor would refuse first) and decides

@@ -52,6 +52,7 @@ impl Memory {
             fields: Some([("first".to_owned(), first)].into()),
             protected: (email == "admin@x").then(|| "a built-in user".to_owned()),
             note: None,
+            status: None,
             record: (),
         })
     }

@@ -115,6 +115,11 @@ fn held(user: VaultUser) -> Held<VaultUser> {
         fields: Some(fields_of(&value, all_names(&IDENTITY, &super::FIELDS))),
         protected: protected(&user),
         note: None,
+        status: Some(format!(
+            "enableUser {}, suspended {}",
+            user.enable_user.map_or("-".to_owned(), |e| e.to_string()),
+            user.suspended.map_or("-".to_owned(), |s| s.to_string())
+        )),
         record: user,
     }
 }

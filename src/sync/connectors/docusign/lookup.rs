@@ -88,6 +88,7 @@ impl Docusign {
             fields: Some(fields_of(&value, all_names(&IDENTITY, &super::FIELDS))),
             protected: None,
             note: found.note(),
+            status: found.user.user_status.as_ref().map(|s| format!("userStatus {s}")),
             record: (),
         }
     }

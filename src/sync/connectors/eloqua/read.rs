@@ -123,6 +123,7 @@ fn held(user: EloquaUser) -> Held<EloquaUser> {
         fields: Some(fields_of(&value, all_names(&IDENTITY, &super::FIELDS))),
         protected: None,
         note: None,
+        status: user.is_disabled.as_ref().map(|d| format!("isDisabled {d}")),
         record: user,
     }
 }

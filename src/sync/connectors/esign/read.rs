@@ -80,6 +80,7 @@ fn held(id: String, key: &str, found: &Value) -> Held<()> {
         fields: Some(fields_of(found, names.chain(mapped))),
         protected: None,
         note: None,
+        status: field(found, "Active").map(|a| format!("Active {a}")),
         record: (),
     }
 }

@@ -103,9 +103,14 @@ impl FakeWorkspace365 {
         if path == "/Provisioning/Environment/" {
             return ResponseTemplate::new(200).set_body_json(json!([{"Name": "example"}]));
         }
-        // Every 404 reads "The resource is not found" (seed 001), for a wrong environment too.
+        // An unknown user is a bare 404 (seed 001: "The resource is not found"); a route the API
+        // does not have (a wrong environment) answers the framework's own 404 page. Neither body is
+        // documented, so the connector reads neither: a 404 is "no such user" only once
+        // `GET /Environment/` lists the configured environment.
         let Some(rest) = path.strip_prefix("/Provisioning/example/User/") else {
-            return ResponseTemplate::new(404).set_body_string("The resource is not found");
+            return ResponseTemplate::new(404)
+                .insert_header("Content-Type", "text/html")
+                .set_body_string("<html><body><h1>404 - File or directory not found.</h1></body></html>");
         };
         let segments: Vec<String> = rest
             .trim_end_matches('/')

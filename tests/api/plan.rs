@@ -302,3 +302,44 @@ async fn observe_mode_records_the_planned_calls_and_write_mode_carries_them_out(
     assert_eq!(users[0]["personalDetails"]["title"], "Lead");
     assert!(app.store.sync_rows().await.unwrap().is_empty());
 }
+
+/// An inactive user the vendor never had is in sync (it is not created until activated), and one
+/// whose account the vendor already has, active, is planned to be deactivated there.
+#[tokio::test]
+async fn plan_shows_an_inactive_user_never_created_as_in_sync_and_a_found_one_deactivated() {
+    let (server, fake) = FakeVendor::start(Vendor::Esign).await;
+    let dir = tempfile::tempdir().unwrap();
+    let targets = vec![TargetSettings {
+        mode: scim_bridge::config::TargetMode::Observe,
+        ..target_for(TargetKind::Esign, &server.uri(), dir.path())
+    }];
+    let app = spawn_app_with({
+        let targets = targets.clone();
+        |s| s.target = targets
+    })
+    .await;
+    let mut ida = person("ida");
+    ida["active"] = json!(false);
+    let mut rex = person("rex");
+    rex["active"] = json!(false);
+    app.create_user(&ida).await;
+    app.create_user(&rex).await;
+    fake.seed(
+        "7",
+        json!({"SystemUserId": "7", "Username": "rex@example.com", "FirstName": "rex", "LastName": "Test", "Active": true}),
+    );
+    let steps = |out: &str| -> Value { serde_json::from_str::<Value>(out).unwrap()["users"][0]["steps"].clone() };
+    let args = ["--target", "esign", "--format", "json", "--user"];
+    let (code, out, err) = plan(dir.path(), &app, &targets, &[&args[..], &["ida@example.com"]].concat()).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(steps(&out), json!([{"action": "in sync"}]));
+    let (_, out, _) = plan(dir.path(), &app, &targets, &[&args[..], &["rex@example.com"]].concat()).await;
+    let actions: Vec<Value> = steps(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].clone())
+        .collect();
+    assert_eq!(actions.first(), Some(&json!("adopt")), "{out}");
+    assert_eq!(actions.last(), Some(&json!("deactivate")), "{out}");
+}

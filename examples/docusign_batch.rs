@@ -135,6 +135,7 @@ async fn run(case: Case, users: usize, batch_size: usize, latency: Duration) {
             remote_key: Some(email),
             pushed_hash: Some("stale".into()),
             pushed_active: Some(true),
+            written_fields: None,
         };
         store.save_link(&id, "docusign", &link).await.unwrap();
     }

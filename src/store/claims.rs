@@ -40,6 +40,7 @@ struct ViewRow {
     remote_key: Option<String>,
     pushed_hash: Option<String>,
     pushed_active: Option<bool>,
+    written_fields: Option<String>,
     revision: Option<i64>,
 }
 
@@ -170,7 +171,7 @@ impl super::Store {
         let sql = format!(
             "SELECT (SELECT doc FROM users WHERE id = $1) AS doc,
                     EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND ({scope})) AS in_scope,
-                    l.state, l.remote_id, l.remote_key, l.pushed_hash, l.pushed_active, l.revision
+                    l.state, l.remote_id, l.remote_key, l.pushed_hash, l.pushed_active, l.written_fields, l.revision
              FROM (SELECT 1) AS one LEFT JOIN links l ON l.resource_id = $1 AND l.target = $2"
         );
         let mut binds: Vec<Arg<'_>> = args![id, target].to_vec();
@@ -186,6 +187,7 @@ impl super::Store {
             remote_key: row.remote_key,
             pushed_hash: row.pushed_hash,
             pushed_active: row.pushed_active,
+            written_fields: row.written_fields,
         });
         Ok(SyncView {
             document,

@@ -16,6 +16,19 @@ pub struct Link {
     /// A fingerprint of the attributes last pushed, to tell whether an update is due.
     pub pushed_hash: Option<String>,
     pub pushed_active: Option<bool>,
+    /// The mapped fields the bridge last wrote a value to, one vendor name per line: only those
+    /// are cleared when SCIM no longer holds a value (`None`: none, or not known for a link made
+    /// before the column: nothing is cleared).
+    pub written_fields: Option<String>,
+}
+
+impl Link {
+    /// Whether the bridge last wrote a value to mapped field `name` at this record.
+    pub fn wrote(&self, name: &str) -> bool {
+        self.written_fields
+            .as_deref()
+            .is_some_and(|w| w.lines().any(|l| l == name))
+    }
 }
 
 impl Store {
@@ -23,7 +36,7 @@ impl Store {
         Ok(self
             .db
             .read::<Link>(
-                "SELECT state, remote_id, remote_key, pushed_hash, pushed_active FROM links
+                "SELECT state, remote_id, remote_key, pushed_hash, pushed_active, written_fields FROM links
                  WHERE resource_id = $1 AND target = $2",
                 args![resource_id, target],
             )
@@ -76,11 +89,12 @@ impl Store {
 pub(super) async fn upsert_link(tx: &mut Tx, resource_id: &str, target: &str, link: &Link) -> Result<i64, StoreError> {
     let revision: Vec<(i64,)> = tx
         .rows(
-        "INSERT INTO links (resource_id, target, state, remote_id, remote_key, pushed_hash, pushed_active, updated_at, revision)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1)
+        "INSERT INTO links (resource_id, target, state, remote_id, remote_key, pushed_hash, pushed_active, updated_at, revision, written_fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)
          ON CONFLICT (resource_id, target) DO UPDATE SET state = excluded.state, remote_id = excluded.remote_id,
              remote_key = excluded.remote_key, pushed_hash = excluded.pushed_hash,
              pushed_active = excluded.pushed_active, updated_at = excluded.updated_at,
+             written_fields = excluded.written_fields,
              revision = links.revision + 1
          RETURNING revision",
             args![
@@ -91,7 +105,8 @@ pub(super) async fn upsert_link(tx: &mut Tx, resource_id: &str, target: &str, li
                 &link.remote_key,
                 &link.pushed_hash,
                 link.pushed_active,
-                tx.now()
+                tx.now(),
+                &link.written_fields
             ],
         )
         .await?;

@@ -372,6 +372,7 @@ impl Store {
             remote_key: None,
             pushed_hash: None,
             pushed_active: None,
+            written_fields: None,
         };
         upsert_link(&mut tx, id, target, &link).await?;
         tx.execute(
@@ -409,7 +410,7 @@ impl Store {
         let links: Vec<TargetLink> = self
             .db
             .read(
-                "SELECT target, state, remote_id, remote_key, pushed_hash, pushed_active FROM links
+                "SELECT target, state, remote_id, remote_key, pushed_hash, pushed_active, written_fields FROM links
                  WHERE resource_id = $1 ORDER BY target",
                 args![&found.id],
             )

@@ -140,9 +140,37 @@ impl Fields {
             .filter(|v| !v.is_empty())
     }
 
+    /// The value of mapped field `name`, empty included; `None` when it is not mapped.
+    pub fn get_raw(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|f| f.spec.name == name).map(|f| f.value.as_str())
+    }
+
     /// All but the field `name` (a connector that writes it apart from the others).
     pub fn without(&self, name: &str) -> Self {
         Self(self.0.iter().filter(|f| f.spec.name != name).cloned().collect())
+    }
+
+    /// The mapped fields SCIM holds a value for, one vendor name per line (`Link::written_fields`).
+    pub fn written(&self) -> String {
+        let names: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|f| !f.value.is_empty())
+            .map(|f| f.spec.name)
+            .collect();
+        names.join("\n")
+    }
+
+    /// The fields a push may send: every one SCIM holds a value for, and an empty one only where
+    /// `wrote` says the bridge wrote it before (so a push clears only what the bridge owns).
+    pub fn owned(&self, wrote: impl Fn(&str) -> bool) -> Self {
+        Self(
+            self.0
+                .iter()
+                .filter(|f| !f.value.is_empty() || wrote(f.spec.name))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// The vendor names of the mapped fields.

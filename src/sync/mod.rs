@@ -102,6 +102,7 @@ impl Link {
             remote_key: Some(remote_key.to_owned()),
             pushed_hash: None,
             pushed_active: None,
+            written_fields: None,
         }
     }
 
@@ -123,6 +124,7 @@ impl Link {
             remote_key: None,
             pushed_hash: None,
             pushed_active: None,
+            written_fields: None,
         }
     }
 }

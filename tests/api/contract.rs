@@ -146,3 +146,63 @@ async fn an_inactive_user_is_deactivated_where_found_and_not_created_active_else
         assert_settled(kind, &app, &fake).await;
     }
 }
+
+/// A mapped field SCIM holds nothing for is the vendor's: adoption and later pushes leave the
+/// value set in its portal alone. Once SCIM sends a value the bridge owns the field, and clears it
+/// when SCIM drops the value. Run at every vendor whose default mapping writes a field from one
+/// SCIM attribute the tests can set and remove (Workspace365 maps none by default).
+#[tokio::test]
+async fn a_mapped_field_is_cleared_only_where_the_bridge_wrote_it() {
+    let mut ran = Vec::new();
+    for &kind in TargetKind::ALL {
+        let Some((field, attribute)) = kind.fields().iter().find_map(|f| match f.default {
+            Some(a @ ("title" | "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization")) => {
+                Some((f.name, a))
+            }
+            _ => None,
+        }) else {
+            continue;
+        };
+        ran.push(kind);
+        let (_server, fake, app, _dir) = bridge_at(kind).await;
+        fake.seed_user(7, "liv@example.com", "Old", "Lee", true);
+        fake.set_field("liv@example.com", field, "Set in the portal");
+        let mut liv = person("liv");
+        liv.as_object_mut().unwrap().remove("title");
+        let id = app.create_user(&liv).await["id"].as_str().unwrap().to_owned();
+        app.drain_sync().await;
+        let value = || fake.field("liv@example.com", field);
+        assert_eq!(
+            value().as_deref(),
+            Some("Set in the portal"),
+            "{kind:?}: adoption left {field} alone"
+        );
+        app.patch_user(
+            &id,
+            json!([{"op": "replace", "path": "name.givenName", "value": "Olivia"}]),
+        )
+        .await;
+        app.drain_sync().await;
+        assert_eq!(only(kind, &fake).given, "Olivia", "{kind:?}");
+        assert_eq!(
+            value().as_deref(),
+            Some("Set in the portal"),
+            "{kind:?}: a push left {field} alone"
+        );
+
+        app.patch_user(&id, json!([{"op": "add", "path": attribute, "value": "From the IdP"}]))
+            .await;
+        app.drain_sync().await;
+        assert_eq!(value().as_deref(), Some("From the IdP"), "{kind:?}: {field} written");
+        app.patch_user(&id, json!([{"op": "remove", "path": attribute}])).await;
+        app.drain_sync().await;
+        assert_eq!(
+            value(),
+            None,
+            "{kind:?}: {field} the bridge wrote is cleared: {:?}",
+            fake.calls()
+        );
+        assert_settled(kind, &app, &fake).await;
+    }
+    assert_eq!(ran.len(), 4, "every vendor with such a default mapping: {ran:?}");
+}

@@ -202,7 +202,7 @@ fn find_by<'a>(state: &'a mut State, field: &str, value: &str) -> Option<(&'a St
 
 /// eSign: every call wants a token from gettoken; failures come inside 200 bodies.
 fn esign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
-    const NAMES: [&str; 3] = ["Username", "FirstName", "LastName"];
+    const NAMES: [&str; 4] = ["Username", "FirstName", "LastName", "Company"];
     if let ["rest", "v1", "gettoken", salt] = call.segments {
         if *salt != ESIGN_SALT || call.auth != ESIGN_API_KEY {
             return ok(json!({"ReturnValue": "Error: Invalid API key"}));
@@ -888,5 +888,37 @@ fn owned_value(vendor: Vendor) -> (&'static str, Value) {
         Vendor::Cyberark => ("vaultAuthorization", json!(["AuditUsers", "AddUpdateUsers"])),
         Vendor::Docusign => ("permissionProfileName", json!("Account Administrator")),
         Vendor::Eloqua => ("productPermissions", json!([{"productCode": "SecureHypersites"}])),
+    }
+}
+
+impl AnyFake {
+    /// The value at `path` (dotted, e.g. `personalDetails.title`) of the user filed under `key`;
+    /// `None` where the vendor holds nothing there (or, Workspace365, cannot be read).
+    pub fn field(&self, key: &str, path: &str) -> Option<String> {
+        let Self::Vendor(fake) = self else { return None };
+        let mut state = fake.state.lock().unwrap();
+        let (_, user) = find_by(&mut state, key_field(fake.vendor), key)?;
+        let value = path.split('.').fold(&*user, |v, k| &v[k]);
+        value.as_str().filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    /// Sets `path` of the user filed under `key` by hand, as in the vendor's portal.
+    pub fn set_field(&self, key: &str, path: &str, value: &str) {
+        let Self::Vendor(fake) = self else { return };
+        let mut state = fake.state.lock().unwrap();
+        if let Some((_, user)) = find_by(&mut state, key_field(fake.vendor), key) {
+            let target = path.split('.').fold(user, |v, k| &mut v[k]);
+            *target = json!(value);
+        }
+    }
+}
+
+/// The field a vendor files users under in the fakes.
+fn key_field(vendor: Vendor) -> &'static str {
+    match vendor {
+        Vendor::Esign => "Username",
+        Vendor::Cyberark => "username",
+        Vendor::Docusign => "email",
+        Vendor::Eloqua => "emailAddress",
     }
 }

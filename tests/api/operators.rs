@@ -176,6 +176,7 @@ async fn rows_of_a_target_removed_from_the_configuration_are_named_and_dropped_a
         remote_key: Some("ann@example.com".into()),
         pushed_hash: None,
         pushed_active: Some(true),
+        written_fields: None,
     };
     store.save_link(&ann, "w365", &link).await.unwrap();
     store.close().await;

@@ -143,6 +143,7 @@ impl Scenario {
                 remote_key: Some(KEY.into()),
                 pushed_hash: Some(user(KEY, first, active).fingerprint()),
                 pushed_active: Some(active),
+                written_fields: None,
             }),
             LinkShape::Stale => Some(Link {
                 state: LinkState::Linked,
@@ -150,6 +151,7 @@ impl Scenario {
                 remote_key: Some("gone@example.com".into()),
                 pushed_hash: Some("behind".into()),
                 pushed_active: Some(true),
+                written_fields: None,
             }),
             LinkShape::Creating => Some(Link::creating(KEY)),
         }

@@ -234,6 +234,7 @@ async fn a_user_out_of_scope_and_gone_from_the_vendor_is_not_created_again_to_be
         remote_key: None,
         pushed_hash: None,
         pushed_active: None,
+        written_fields: None,
     };
     app.store.save_link(&id, "w365", &gone).await.unwrap();
     app.patch_user(&id, json!([{"op": "replace", "path": "title", "value": "Sales"}]))

@@ -133,8 +133,26 @@ fn bring_up_to_date(
 }
 
 /// The wanted fields the vendor does not hold: compared one by one when they were read (an absent
-/// one counts as empty), else all of them when the link's fingerprint is behind or absent.
+/// one counts as empty), else all of them when the link's fingerprint is behind or absent. A
+/// mapped field SCIM holds nothing for is cleared only where the bridge wrote it before.
 fn field_changes(
+    user: &UserState,
+    wanted: &BTreeMap<String, String>,
+    link: Option<&Link>,
+    view: &View<'_>,
+) -> Vec<Change> {
+    let sent = user.fields.owned(|name| owns(link, view, name));
+    let mut changes = all_field_changes(user, wanted, link, view);
+    changes.retain(|c| !c.to.is_empty() || user.fields.get_raw(&c.field).is_none() || sent.get_raw(&c.field).is_some());
+    changes
+}
+
+/// Whether the bridge wrote mapped field `name` at the record in view (a record it adopts: never).
+pub fn owns(link: Option<&Link>, view: &View<'_>, name: &str) -> bool {
+    view.linked && link.is_some_and(|l| l.wrote(name))
+}
+
+fn all_field_changes(
     user: &UserState,
     wanted: &BTreeMap<String, String>,
     link: Option<&Link>,

@@ -1,5 +1,6 @@
 //! One user of a reconcile as it goes through observe, decide and apply: what was observed, the
 //! steps decided, how far they got, and the link as it moves with them.
+use super::decide::owns;
 use super::{decide, NewUser, Step, View};
 use crate::sync::vendor::{Applied, Applying, Held, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Reconciled, UserState};
@@ -24,6 +25,9 @@ pub(super) struct Item<'a, R> {
     refused_create: Option<ConnectorError>,
     /// The vendor's words when it contradicted the first look-up.
     contradicted: Option<String>,
+    /// The user as its steps send it: a mapped field SCIM holds nothing for is left out unless the
+    /// bridge wrote it at this record before (it is then cleared).
+    sent: Option<UserState>,
 }
 
 impl<'a, R> Item<'a, R> {
@@ -39,6 +43,7 @@ impl<'a, R> Item<'a, R> {
             again: None,
             refused_create: None,
             contradicted: None,
+            sent: None,
         }
     }
 
@@ -78,11 +83,25 @@ impl<'a, R> Item<'a, R> {
         };
         self.observed = Some(observed);
         let wanted = self.user().map(|u| vendor.wanted(u)).unwrap_or_default();
-        let decided = {
+        let (decided, sent) = {
             let view = self.view();
+            let sent = match (self.user(), &view) {
+                (Some(user), Some(view)) => Some(UserState {
+                    fields: user.fields.owned(|name| owns(self.link.as_ref(), view, name)),
+                    ..user.clone()
+                }),
+                (Some(user), None) => Some(UserState {
+                    fields: user.fields.owned(|_| false),
+                    ..user.clone()
+                }),
+                (None, _) => None,
+            };
             let active = view.as_ref().and_then(|v| v.active);
-            decide(self.desired, &wanted, self.link.as_ref(), view.as_ref(), &V::RULES).map(|s| (s, active))
+            let decided =
+                decide(self.desired, &wanted, self.link.as_ref(), view.as_ref(), &V::RULES).map(|s| (s, active));
+            (decided, sent)
         };
+        self.sent = sent;
         match (decided, self.refused_create.take()) {
             // A create the vendor refused as taken, yet the look-up finds nobody: its refusal stands.
             (Ok((steps, _)), Some(refused)) if steps.first() == Some(&Step::Create) => self.outcome = Err(refused),
@@ -141,7 +160,7 @@ impl<'a, R> Item<'a, R> {
         let held = self.held();
         let link = self.link.as_ref();
         Applying {
-            user: self.user(),
+            user: self.sent.as_ref().or(self.user()),
             id: held
                 .and_then(|h| h.id.as_deref())
                 .or(link.and_then(|l| l.remote_id.as_deref())),
@@ -257,6 +276,7 @@ impl<'a, R> Item<'a, R> {
                 remote_key: Some(vendor.key(user).to_owned()),
                 pushed_hash: Some(user.fingerprint()),
                 pushed_active: self.active.or(Some(user.active)),
+                written_fields: Some(user.fields.written()).filter(|w| !w.is_empty()),
                 ..link
             },
             (Desired::Retired, Some(link)) if !holds_nothing => Link {
@@ -283,6 +303,7 @@ fn linked(id: Option<String>, key: Option<String>, active: Option<bool>) -> Link
         remote_key: key,
         pushed_hash: None,
         pushed_active: active,
+        written_fields: None,
     }
 }
 

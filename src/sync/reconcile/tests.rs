@@ -225,6 +225,7 @@ async fn a_link_taken_at_its_word_that_the_vendor_contradicts_is_observed_again_
         remote_key: Some("old@x".into()),
         pushed_hash: Some("behind".into()),
         pushed_active: Some(true),
+        written_fields: None,
     };
     let batch = vec![(person("ann@x", "Ann", true), Some(stale))];
     let planned = plan(&memory, &batch).await.pop().unwrap().unwrap();
@@ -278,6 +279,7 @@ async fn removal_and_retirement_leave_the_links_they_should() {
         remote_key: Some(email.to_owned()),
         pushed_hash: None,
         pushed_active: Some(true),
+        written_fields: None,
     };
     let batch = vec![
         (Desired::Absent, Some(link("bob@x"))),

@@ -94,6 +94,7 @@ mod tests {
             remote_key: Some("a@example.com".into()),
             pushed_hash: None,
             pushed_active: active,
+            written_fields: None,
         };
         let gone = Link::gone();
         let present = Desired::Present(UserState {

@@ -55,6 +55,7 @@ fn linked(u: &UserState, id: &str, active: bool) -> Link {
         remote_key: Some(u.email.clone()),
         pushed_hash: Some(u.fingerprint()),
         pushed_active: Some(active),
+        written_fields: None,
     }
 }
 

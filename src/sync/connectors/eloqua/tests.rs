@@ -48,6 +48,7 @@ fn linked(active: bool) -> Link {
         remote_key: Some("userone@example.com".into()),
         pushed_hash: None,
         pushed_active: Some(active),
+        written_fields: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn linked(u: &UserState, active: bool) -> Link {
         remote_key: Some(u.email.clone()),
         pushed_hash: Some(u.fingerprint()),
         pushed_active: Some(active),
+        written_fields: None,
     }
 }
 
@@ -328,6 +329,7 @@ async fn a_user_linked_by_an_operator_is_adopted_its_username_pushed_by_system_u
         remote_key: None,
         pushed_hash: None,
         pushed_active: None,
+        written_fields: None,
     };
     let u = user("userone@example.com", true);
     let link = connector(&server)

@@ -44,6 +44,7 @@ fn linked(email: &str, u: &UserState, active: bool) -> Link {
         remote_key: Some(email.into()),
         pushed_hash: Some(u.fingerprint()),
         pushed_active: Some(active),
+        written_fields: None,
     }
 }
 

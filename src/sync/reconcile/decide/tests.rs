@@ -56,6 +56,7 @@ fn link(hash: Option<String>, active: Option<bool>) -> Link {
         remote_key: Some("a@x".into()),
         pushed_hash: hash,
         pushed_active: active,
+        written_fields: None,
     }
 }
 

@@ -196,7 +196,7 @@ pub(super) async fn canary(
         return Ok(());
     };
     refuse(target, email)?;
-    refuse_a_scim_user(settings, email).await?;
+    refuse_a_scim_user(settings, &[email, &renamed(email)]).await?;
     let mapping = target.mapping(settings.user_schema()?)?;
     let http = target.http_client()?;
     let connector = Connector::build(target, http, Default::default(), Default::default(), None)?;
@@ -230,19 +230,24 @@ pub(super) async fn canary(
     }
 }
 
-/// A SCIM user with that address would be reconciled by `serve` while the canary changes it.
-async fn refuse_a_scim_user(settings: &Settings, email: &str) -> anyhow::Result<()> {
+/// A SCIM user with one of the canary's addresses (before and after its rename) would be
+/// reconciled by `serve` while the canary changes it.
+async fn refuse_a_scim_user(settings: &Settings, addresses: &[&str]) -> anyhow::Result<()> {
     let Ok(store) = crate::app::open_store(settings).await else {
+        eprintln!("scim-bridge: no database read, so a SCIM user with the canary's address is not ruled out");
         return Ok(());
     };
-    let found = store.lookup(email, 0).await?.filter(|u| u.deleted_at.is_none());
-    store.close().await;
-    if let Some(user) = found {
-        bail!(
-            "'{email}' is a SCIM user here ({}): the bridge itself reconciles it; pick an address no IdP sends",
-            user.id
-        );
+    for email in addresses {
+        let found = store.lookup(email, 0).await?.filter(|u| u.deleted_at.is_none());
+        if let Some(user) = found {
+            store.close().await;
+            bail!(
+                "'{email}' is a SCIM user here ({}): the bridge itself reconciles it; pick an address no IdP sends",
+                user.id
+            );
+        }
     }
+    store.close().await;
     Ok(())
 }
 

@@ -79,11 +79,10 @@ async fn the_canary_prints_each_stage_and_what_the_tenant_answered() {
     let config = setup(TargetKind::Docusign, &server.uri(), dir.path(), |t| t);
     let (ok, out, err) = canary(config, &["check", "--target", "docusign", "--canary", CANARY]).await;
     assert!(ok, "{out}{err}");
-    let heads: Vec<&str> = out
+    let heads: Vec<String> = out
         .lines()
         .filter(|l| !l.starts_with(' ') && !l.is_empty())
         .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
-        .map(|l| Box::leak(l.into_boxed_str()) as &str)
         .collect();
     assert_eq!(
         heads,

@@ -141,15 +141,27 @@ fn field_changes(
     link: Option<&Link>,
     view: &View<'_>,
 ) -> Vec<Change> {
-    let sent = user.fields.owned(|name| owns(link, view, name));
     let mut changes = all_field_changes(user, wanted, link, view);
-    changes.retain(|c| !c.to.is_empty() || user.fields.get_raw(&c.field).is_none() || sent.get_raw(&c.field).is_some());
+    changes.retain(|c| {
+        let mapped = user.fields.get_raw(&c.field).is_some();
+        !c.to.is_empty() || !mapped || owns(link, Some(view), &c.field)
+    });
     changes
 }
 
-/// Whether the bridge wrote mapped field `name` at the record in view (a record it adopts: never).
-pub fn owns(link: Option<&Link>, view: &View<'_>, name: &str) -> bool {
-    view.linked && link.is_some_and(|l| l.wrote(name))
+/// The user as its steps send it: a mapped field SCIM holds nothing for is left out, unless the
+/// bridge wrote it at the record in view before (it is then cleared).
+pub fn as_sent(user: &UserState, link: Option<&Link>, view: Option<&View<'_>>) -> UserState {
+    UserState {
+        fields: user.fields.owned(|name| owns(link, view, name)),
+        ..user.clone()
+    }
+}
+
+/// Whether the bridge wrote mapped field `name` at the record in view (one it creates or adopts:
+/// never).
+fn owns(link: Option<&Link>, view: Option<&View<'_>>, name: &str) -> bool {
+    view.is_some_and(|v| v.linked) && link.is_some_and(|l| l.wrote(name))
 }
 
 fn all_field_changes(

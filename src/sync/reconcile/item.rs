@@ -1,6 +1,6 @@
 //! One user of a reconcile as it goes through observe, decide and apply: what was observed, the
 //! steps decided, how far they got, and the link as it moves with them.
-use super::decide::owns;
+use super::decide::as_sent;
 use super::{decide, NewUser, Step, View};
 use crate::sync::vendor::{Applied, Applying, Held, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Reconciled, UserState};
@@ -85,17 +85,7 @@ impl<'a, R> Item<'a, R> {
         let wanted = self.user().map(|u| vendor.wanted(u)).unwrap_or_default();
         let (decided, sent) = {
             let view = self.view();
-            let sent = match (self.user(), &view) {
-                (Some(user), Some(view)) => Some(UserState {
-                    fields: user.fields.owned(|name| owns(self.link.as_ref(), view, name)),
-                    ..user.clone()
-                }),
-                (Some(user), None) => Some(UserState {
-                    fields: user.fields.owned(|_| false),
-                    ..user.clone()
-                }),
-                (None, _) => None,
-            };
+            let sent = self.user().map(|u| as_sent(u, self.link.as_ref(), view.as_ref()));
             let active = view.as_ref().and_then(|v| v.active);
             let decided =
                 decide(self.desired, &wanted, self.link.as_ref(), view.as_ref(), &V::RULES).map(|s| (s, active));

@@ -275,19 +275,28 @@ pub(crate) async fn target_scopes(
                 .await?
                 .map_err(|detail| ConfigError::Invalid(format!("target '{}': {detail}", t.name)))?,
         };
+        let entitled = t.entitlements()?.scim_groups();
+        store.record_entitlement_groups(&t.name, &entitled).await?;
         let scope = TargetScope::new(&t.name, filter.as_ref(), t.takes_passwords(), schema, store.dialect())?;
-        scopes.push(scope.with_groups(groups));
+        scopes.push(scope.with_groups(groups).with_entitlement_groups(entitled));
     }
     Ok(scopes)
 }
 
-/// A target `serve` starts with for the first time, or whose scope changed, has the users that
-/// scope touches queued now (not at each one's next change); any removals that implies meet the
-/// removal guard. The scope is compared in its canonical form.
+/// A target `serve` starts with for the first time, or whose scope or entitlement rules changed,
+/// has the users that scope touches queued now (not at each one's next change); any removals that
+/// implies meet the removal guard. The scope and rules are compared in their canonical form.
 pub(crate) async fn take_up_scopes(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     let schema = settings.user_schema()?;
     for target in &settings.target {
         let scope = target.scope_filter(schema)?.map(|f| f.to_string());
+        // Rules are recorded beside the scope (only when there are some, so that a target without
+        // rules keeps the word it recorded before rules existed).
+        let rules = target.entitlements()?.canonical();
+        let scope = match (scope, rules.is_empty()) {
+            (scope, true) => scope,
+            (scope, false) => Some(format!("{}\nentitlements: {rules}", scope.unwrap_or_default())),
+        };
         let Some(why) = store.scope_taken_up(&target.name, scope.as_deref()).await? else {
             continue;
         };

@@ -66,6 +66,7 @@ pub(super) async fn plan(
         return Ok(());
     };
     let mapping = settings_of_target.mapping(settings.user_schema()?)?;
+    let entitlements = settings_of_target.entitlements()?;
     let http = settings_of_target.http_client()?;
     let connector = Connector::build(settings_of_target, http, Default::default(), Default::default(), None)?;
     let subjects = store.plan_subjects(target, user).await?;
@@ -86,6 +87,7 @@ pub(super) async fn plan(
         mapping: &mapping,
         takes_passwords: settings_of_target.takes_passwords(),
         creates_inactive: settings_of_target.creates_inactive(),
+        entitlements: &entitlements,
     };
     let held: std::collections::HashSet<String> = store
         .held_rows(target, None)

@@ -29,6 +29,9 @@ pub struct SyncView {
     pub link: Option<Link>,
     /// The link's revision as read (`None`: no link yet), for `finish_successes`.
     pub link_revision: Option<i64>,
+    /// The SCIM groups the user is a direct member of, by id and by every name recorded for them:
+    /// read only for a target with entitlement rules.
+    pub member_of: Vec<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -42,6 +45,7 @@ struct ViewRow {
     pushed_active: Option<bool>,
     written_fields: Option<String>,
     revision: Option<i64>,
+    member_of: Option<String>,
 }
 
 /// A row whose vendor call succeeded: the link it leaves, the event, the sealed password it
@@ -159,19 +163,22 @@ impl super::Store {
     /// document (`None` once deleted), whether it is in the target's scope, and the link.
     pub async fn sync_view(&self, id: &str, target: &str) -> Result<SyncView, StoreError> {
         let scopes = self.scopes();
-        let (scope, scope_binds) = scopes
-            .iter()
-            .find(|t| t.name == target)
-            .map_or(("FALSE", &[][..]), |t| {
-                t.view_scope
-                    .as_ref()
-                    .map_or(("TRUE", &[][..]), |s| (s.text.as_str(), &s.binds[..]))
-            });
+        let this = scopes.iter().find(|t| t.name == target);
+        let (scope, scope_binds) = this.map_or(("FALSE", &[][..]), |t| {
+            t.view_scope
+                .as_ref()
+                .map_or(("TRUE", &[][..]), |s| (s.text.as_str(), &s.binds[..]))
+        });
+        let member_of = match this.is_some_and(|t| !t.entitlement_groups.is_empty()) {
+            true => self.db.dialect().member_of("$1"),
+            false => "NULL".to_owned(),
+        };
         // The scope's parameters follow the VIEW_PARAMS of the statement.
         let sql = format!(
             "SELECT (SELECT doc FROM users WHERE id = $1) AS doc,
                     EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND ({scope})) AS in_scope,
-                    l.state, l.remote_id, l.remote_key, l.pushed_hash, l.pushed_active, l.written_fields, l.revision
+                    l.state, l.remote_id, l.remote_key, l.pushed_hash, l.pushed_active, l.written_fields, l.revision,
+                    {member_of} AS member_of
              FROM (SELECT 1) AS one LEFT JOIN links l ON l.resource_id = $1 AND l.target = $2"
         );
         let mut binds: Vec<Arg<'_>> = args![id, target].to_vec();
@@ -189,11 +196,13 @@ impl super::Store {
             pushed_active: row.pushed_active,
             written_fields: row.written_fields,
         });
+        let member_of = row.member_of.as_deref().map(serde_json::from_str).transpose()?;
         Ok(SyncView {
             document,
             in_scope: row.in_scope,
             link,
             link_revision: row.revision,
+            member_of: member_of.unwrap_or_default(),
         })
     }
 

@@ -189,6 +189,20 @@ impl Dialect {
         }
     }
 
+    /// A JSON array (as text) of the groups user `param` is a direct member of: their ids and
+    /// the names recorded for them in `scope_groups`.
+    pub fn member_of(self, param: &str) -> String {
+        let refs = format!(
+            "SELECT gm.group_id AS r FROM group_members gm WHERE gm.member_id = {param}
+             UNION SELECT s.name FROM group_members gm JOIN scope_groups s ON s.group_id = gm.group_id
+             WHERE gm.member_id = {param}"
+        );
+        match self {
+            Self::Sqlite => format!("(SELECT json_group_array(r) FROM ({refs}) AS q)"),
+            Self::Postgres => format!("(SELECT COALESCE(json_agg(r), '[]')::text FROM ({refs}) AS q)"),
+        }
+    }
+
     /// The column that numbers a table's rows in insertion order.
     pub fn row_number(self, alias: &str) -> String {
         match self {

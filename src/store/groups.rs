@@ -47,12 +47,22 @@ fn external_id(document: &Document) -> Option<&str> {
 }
 
 impl Store {
-    /// THE fan-out hook of membership: called with the transaction of every membership change and
-    /// the members that joined or left. A membership change is a change of the member: each affected
-    /// user is queued, in this same transaction, for every target whose `scope` names groups.
-    async fn members_changed(&self, tx: Tx, affected: &[String]) -> Result<(), StoreError> {
+    /// THE fan-out hook of membership: called with the transaction of every membership change of
+    /// group `group_id` and the members that joined or left. A membership change is a change of the
+    /// member: each affected user is queued, in this same transaction, for every target whose
+    /// `scope` names groups or whose entitlement rules name this group (and no other target: a
+    /// group no rule names costs those targets nothing).
+    async fn members_changed(&self, mut tx: Tx, group_id: &str, affected: &[String]) -> Result<(), StoreError> {
+        if affected.is_empty() {
+            return self.commit_and_wake(tx, 0).await;
+        }
+        let refs = match self.scopes().iter().any(|t| !t.entitlement_groups.is_empty()) {
+            true => group_refs(&mut tx, group_id).await?,
+            false => Vec::new(),
+        };
         let ids: Vec<&str> = affected.iter().map(String::as_str).collect();
-        self.enqueue_for_and_commit(tx, &ids, |t| t.uses_groups).await
+        self.enqueue_for_and_commit(tx, &ids, |t| t.uses_groups || t.entitles(&refs))
+            .await
     }
 
     /// Creates a group with its members in one transaction.
@@ -75,7 +85,7 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         self.group_named(&mut tx, display_name(document), &id).await?;
         let affected = add_members(&mut tx, &id, members).await?;
-        self.members_changed(tx, &affected).await?;
+        self.members_changed(tx, &id, &affected).await?;
         Ok(GroupChange {
             group,
             affected_members: affected,
@@ -170,7 +180,7 @@ impl Store {
         }
         affected.sort();
         affected.dedup();
-        self.members_changed(tx, &affected).await?;
+        self.members_changed(tx, id, &affected).await?;
         Ok(GroupChange {
             group,
             affected_members: affected,
@@ -198,9 +208,19 @@ impl Store {
             });
         }
         let affected: Vec<String> = members.into_iter().map(|(m,)| m).collect();
-        self.members_changed(tx, &affected).await?;
+        self.members_changed(tx, id, &affected).await?;
         Ok(affected)
     }
+}
+
+/// How rules may name group `group_id`: its id and the names recorded for it (`scope_groups`).
+async fn group_refs(tx: &mut Tx, group_id: &str) -> Result<Vec<String>, StoreError> {
+    let names: Vec<(String,)> = tx
+        .rows("SELECT name FROM scope_groups WHERE group_id = $1", args![group_id])
+        .await?;
+    Ok(std::iter::once(group_id.to_owned())
+        .chain(names.into_iter().map(|(n,)| n))
+        .collect())
 }
 
 async fn apply_member_op(tx: &mut Tx, group_id: &str, op: &MemberOp) -> Result<Vec<String>, StoreError> {

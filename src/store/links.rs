@@ -18,11 +18,38 @@ pub struct Link {
     pub pushed_active: Option<bool>,
     /// The mapped fields the bridge last wrote a value to, one vendor name per line: only those
     /// are cleared when SCIM no longer holds a value (`None`: none, or not known for a link made
-    /// before the column: nothing is cleared).
+    /// before the column: nothing is cleared). Where entitlement rules manage vendor groups, a
+    /// `groups:` line follows, then one `group:NAME` line per group the bridge holds the user in.
     pub written_fields: Option<String>,
 }
 
+/// The line that says a link records the user's vendor groups (those follow as `group:NAME`).
+const GROUPS_RECORDED: &str = "groups:";
+const GROUP_LINE: &str = "group:";
+
+/// `written_fields` as a link records it: the field names, then the vendor groups (when managed).
+pub fn written_record(fields: &str, groups: Option<&std::collections::BTreeSet<String>>) -> Option<String> {
+    let mut lines: Vec<String> = fields.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    if let Some(groups) = groups {
+        lines.push(GROUPS_RECORDED.to_owned());
+        lines.extend(groups.iter().map(|g| format!("{GROUP_LINE}{g}")));
+    }
+    Some(lines.join("\n")).filter(|w| !w.is_empty())
+}
+
 impl Link {
+    /// The vendor groups the bridge last held the user in, where the link records them.
+    pub fn recorded_groups(&self) -> Option<std::collections::BTreeSet<String>> {
+        let written = self.written_fields.as_deref()?;
+        written.lines().any(|l| l == GROUPS_RECORDED).then(|| {
+            written
+                .lines()
+                .filter_map(|l| l.strip_prefix(GROUP_LINE))
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
     /// Whether the bridge last wrote a value to mapped field `name` at this record.
     pub fn wrote(&self, name: &str) -> bool {
         self.written_fields

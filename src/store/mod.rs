@@ -34,7 +34,7 @@ pub use claims::{Claim, Event, Success, SyncView};
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
 pub use guard::{RemovalLimit, RemovalVerdict};
-pub use links::Link;
+pub use links::{written_record, Link};
 pub use operators::{DeadRow, EventFilter, EventRow, ListedEvent, LookedUp, TargetStatus};
 pub use resource::{Page, StoredResource};
 pub use scope_groups::ScopeGroups;

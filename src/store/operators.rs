@@ -309,7 +309,7 @@ impl Store {
         let scope_word = scope.unwrap_or("");
         let why = match recorded.as_deref() {
             Some(seen) if seen == scope_word => None,
-            Some(_) => Some("its scope changed"),
+            Some(_) => Some("its scope or entitlement rules changed"),
             None => {
                 let known: Vec<(i64,)> = self
                     .db

@@ -73,6 +73,19 @@ impl Store {
         Ok(Ok(groups))
     }
 
+    /// Records the SCIM groups entitlement rules name (by displayName or id) with their group, as
+    /// a scope's are. A name no group has yet is allowed (the rule starts empty), and logged.
+    pub async fn record_entitlement_groups(&self, target: &str, refs: &[String]) -> Result<(), StoreError> {
+        for name in refs {
+            if self.group_exists(name).await? || self.record_scope_name(target, name).await? {
+                continue;
+            }
+            tracing::warn!(target = %target, group = %name,
+                "an entitlement rule names a SCIM group the bridge does not hold yet: it grants nothing until the IdP creates the group");
+        }
+        Ok(())
+    }
+
     async fn group_exists(&self, id: &str) -> Result<bool, StoreError> {
         let found: Vec<(String,)> = self.db.read("SELECT id FROM groups WHERE id = $1", args![id]).await?;
         Ok(!found.is_empty())

@@ -26,6 +26,9 @@ pub struct TargetScope {
     pub group_names: Vec<String>,
     /// The vendor takes users' passwords, so one the IdP sends is held (sealed) until delivered.
     pub takes_passwords: bool,
+    /// The SCIM groups its entitlement rules name (displayName or id): a membership change of one
+    /// of them queues the members that joined or left, and reading a row reads the user's groups.
+    pub entitlement_groups: Vec<String>,
 }
 
 impl TargetScope {
@@ -36,6 +39,19 @@ impl TargetScope {
             group_names: groups.names,
             ..self
         }
+    }
+
+    /// The same scope, told which SCIM groups its entitlement rules name. Their names are recorded
+    /// with their group like a scope's (`Store::group_named`), so a rename changes nothing.
+    pub fn with_entitlement_groups(mut self, groups: Vec<String>) -> Self {
+        self.group_names.extend(groups.iter().cloned());
+        self.entitlement_groups = groups;
+        self
+    }
+
+    /// Whether a rule names the group known by `refs` (its id and the names recorded for it).
+    pub fn entitles(&self, refs: &[String]) -> bool {
+        self.entitlement_groups.iter().any(|g| refs.contains(g))
     }
 
     pub fn new(
@@ -63,6 +79,7 @@ impl TargetScope {
             uses_group_names: false,
             group_names: Vec::new(),
             takes_passwords,
+            entitlement_groups: Vec::new(),
         })
     }
 }

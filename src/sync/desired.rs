@@ -1,4 +1,5 @@
 //! From a stored SCIM user to the state a vendor should hold.
+use super::entitlements::Entitlements;
 use super::mapping::Mapping;
 use super::target::OnDelete;
 use super::{Desired, UserState};
@@ -35,6 +36,26 @@ pub fn user_state(resource_id: &str, document: &Document, mapping: &Mapping) -> 
         fields: mapping.values(document),
         user_name,
         creatable: true,
+        groups: Default::default(),
+    }
+}
+
+/// The user with what `entitlements` grant a direct member of `member_of` (group ids and the
+/// names the bridge recorded for them): the single-valued grant as its vendor field, and the
+/// vendor groups.
+pub fn entitled(user: UserState, entitlements: &Entitlements, member_of: &[String]) -> UserState {
+    if entitlements.is_empty() {
+        return user;
+    }
+    let granted = entitlements.grant(member_of);
+    let fields = match (entitlements.single_field(), granted.single.clone()) {
+        (Some(spec), Some(value)) => user.fields.with(spec, "entitlement rules", value),
+        _ => user.fields,
+    };
+    UserState {
+        fields,
+        groups: entitlements.memberships(&granted),
+        ..user
     }
 }
 
@@ -48,12 +69,13 @@ pub fn desired_of(
     linked: bool,
     on_delete: OnDelete,
     mapping: &Mapping,
+    grants: (&Entitlements, &[String]),
 ) -> Option<Desired> {
     if !linked && !in_scope {
         return None;
     }
     Some(match (document, in_scope, on_delete) {
-        (Some(document), true, _) => Desired::Present(user_state(id, document, mapping)),
+        (Some(document), true, _) => Desired::Present(entitled(user_state(id, document, mapping), grants.0, grants.1)),
         (_, _, OnDelete::Deactivate) => Desired::Retired,
         (_, _, OnDelete::Delete) => Desired::Absent,
     })
@@ -69,7 +91,17 @@ mod tests {
     fn a_user_out_of_scope_or_deleted_is_removed_or_retired_as_the_target_says() {
         let doc: Document = serde_json::from_value(json!({"userName": "u"})).unwrap();
         let none = Mapping::none(user());
-        let d = |document, in_scope, linked, on_delete| desired_of("id", document, in_scope, linked, on_delete, &none);
+        let d = |document, in_scope, linked, on_delete| {
+            desired_of(
+                "id",
+                document,
+                in_scope,
+                linked,
+                on_delete,
+                &none,
+                (&Entitlements::default(), &[]),
+            )
+        };
         assert!(matches!(
             d(Some(&doc), true, false, OnDelete::Delete),
             Some(Desired::Present(_))

@@ -145,6 +145,20 @@ impl Fields {
         self.0.iter().find(|f| f.spec.name == name).map(|f| f.value.as_str())
     }
 
+    /// The same with field `spec` holding `value` (set by entitlement rules, not a SCIM path).
+    pub fn with(mut self, spec: &'static FieldSpec, source: &str, value: String) -> Self {
+        let field = Field {
+            spec,
+            source: Arc::from(source),
+            value,
+        };
+        match self.0.iter_mut().find(|f| f.spec.name == spec.name) {
+            Some(existing) => *existing = field,
+            None => self.0.push(field),
+        }
+        self
+    }
+
     /// All but the field `name` (a connector that writes it apart from the others).
     pub fn without(&self, name: &str) -> Self {
         Self(self.0.iter().filter(|f| f.spec.name != name).cloned().collect())

@@ -10,6 +10,8 @@ pub mod client;
 pub use crate::clock;
 pub mod connectors;
 pub mod desired;
+pub mod entitlements;
+pub mod grant_ids;
 pub mod health;
 pub mod mapping;
 pub mod reconcile;
@@ -41,12 +43,27 @@ pub struct UserState {
     /// had at a target that does not create inactive users (`create_inactive`): found, it is
     /// brought up to date and deactivated; not found, nothing is done until the IdP activates it.
     pub creatable: bool,
+    /// The vendor groups the target's entitlement rules put the user in (docs/entitlements.md).
+    pub groups: entitlements::Memberships,
 }
 
 impl UserState {
     /// What decides whether the vendor is behind: everything a connector writes but the password
     /// and the active flag (which links record apart, as `pushed_active`).
     pub fn fingerprint(&self) -> String {
+        // Memberships count only where rules manage groups, so a bridge without rules keeps the
+        // fingerprints its links recorded before entitlements existed.
+        if self.groups.is_managed() {
+            return fingerprint(&(
+                &self.user_name,
+                &self.email,
+                &self.given_name,
+                &self.family_name,
+                self.is_administrator,
+                self.fields.pairs(),
+                &self.groups.wanted,
+            ));
+        }
         fingerprint(&(
             &self.user_name,
             &self.email,

@@ -1,6 +1,7 @@
 //! What one (user, target) asks of the vendor, read from the store before any vendor call: the
 //! same reading for the worker and for `sync plan`, so that both start from the same `Desired`.
 use super::desired::desired_of;
+use super::entitlements::Entitlements;
 use super::mapping::Mapping;
 use super::target::OnDelete;
 use super::{Desired, Link, LinkState, UserState};
@@ -14,6 +15,8 @@ pub struct TargetRules<'a> {
     pub takes_passwords: bool,
     /// An inactive user the vendor never had is created (`TargetSettings::creates_inactive`).
     pub creates_inactive: bool,
+    /// What the user's SCIM groups grant at the vendor (docs/entitlements.md).
+    pub entitlements: &'a Entitlements,
 }
 
 /// One user as a target sees it.
@@ -58,6 +61,7 @@ pub async fn read(store: &Store, target: &TargetRules<'_>, id: &str) -> Result<S
         !unlinked,
         target.on_delete,
         target.mapping,
+        (target.entitlements, &view.member_of),
     )
     .map(|d| not_created_inactive(d, !unlinked, target.creates_inactive));
     let sealed_password = match (&desired, target.takes_passwords) {

@@ -4,6 +4,7 @@
 //! which refuses any key it does not know, so a typo or a key meant for another vendor is never
 //! silently ignored. Secrets are read only by the commands that call vendors.
 use super::connectors::{TargetKind, VendorConfig};
+use super::entitlements::{DefaultConfig, Entitlements, RuleConfig};
 use super::mapping::Mapping;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::Filter;
@@ -68,6 +69,10 @@ pub struct TargetSettings {
     /// An inactive user the vendor never had: created (then deactivated, where the create cannot
     /// say inactive) or not at all until activated (the default).
     pub create_inactive: Option<bool>,
+    /// `[[target.entitlement]]`: SCIM groups → vendor grants, in order (docs/entitlements.md).
+    pub entitlement: Vec<RuleConfig>,
+    /// `[target.entitlement_default]`: the single-valued grant of a user no rule gives one.
+    pub entitlement_default: Option<DefaultConfig>,
     pub vendor: VendorConfig,
 }
 
@@ -103,10 +108,14 @@ struct Common {
     ca_file: Option<std::path::PathBuf>,
     #[serde(default)]
     create_inactive: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    entitlement: Vec<RuleConfig>,
+    #[serde(default)]
+    entitlement_default: Option<DefaultConfig>,
 }
 
 /// The keys of `Common`, which are taken out of a table before its vendor reads the rest.
-const COMMON_KEYS: [&str; 15] = [
+const COMMON_KEYS: [&str; 17] = [
     "name",
     "kind",
     "scope",
@@ -122,6 +131,8 @@ const COMMON_KEYS: [&str; 15] = [
     "auth_retry_secs",
     "ca_file",
     "create_inactive",
+    "entitlement",
+    "entitlement_default",
 ];
 
 /// A table's error naming the key it is about (serde_json's alone does not).
@@ -160,6 +171,8 @@ impl<'de> Deserialize<'de> for TargetSettings {
             auth_retry_secs: common.auth_retry_secs,
             ca_file: common.ca_file,
             create_inactive: common.create_inactive,
+            entitlement: common.entitlement,
+            entitlement_default: common.entitlement_default,
             vendor,
         })
     }
@@ -185,6 +198,8 @@ impl Serialize for TargetSettings {
             auth_retry_secs: self.auth_retry_secs,
             ca_file: self.ca_file.clone(),
             create_inactive: self.create_inactive,
+            entitlement: self.entitlement.clone(),
+            entitlement_default: self.entitlement_default.clone(),
         };
         let table = |value: Result<Value, serde_json::Error>| match value {
             Ok(Value::Object(table)) => Ok(table),
@@ -219,6 +234,8 @@ impl TargetSettings {
             auth_retry_secs: None,
             ca_file: None,
             create_inactive: None,
+            entitlement: Vec::new(),
+            entitlement_default: None,
             vendor,
         }
     }
@@ -244,6 +261,30 @@ impl TargetSettings {
     pub fn mapping(&self, schema: &'static ResourceSchema) -> Result<Mapping, TargetError> {
         Mapping::build(self.kind().fields(), &self.mapping, schema)
             .map_err(|e| TargetError::Invalid(format!("target '{}': {e}", self.name)))
+    }
+
+    /// The target's entitlement rules, checked against its vendor. A field the rules set cannot be
+    /// mapped from SCIM as well.
+    pub fn entitlements(&self) -> Result<Entitlements, TargetError> {
+        let invalid = |detail: String| TargetError::Invalid(format!("target '{}': {detail}", self.name));
+        let kind = self.kind();
+        let entitlements = Entitlements::compile(
+            kind.grants(),
+            kind.fields(),
+            &self.entitlement,
+            self.entitlement_default.as_ref(),
+        )
+        .map_err(invalid)?;
+        if let Some(field) = entitlements
+            .single_field()
+            .filter(|f| self.mapping.contains_key(f.name))
+        {
+            return Err(invalid(format!(
+                "mapping: \"{}\" is set by the entitlement rules; remove it from [target.mapping]",
+                field.name
+            )));
+        }
+        Ok(entitlements)
     }
 
     /// Whether this vendor takes users' passwords (so an IdP password is held until delivered).
@@ -343,6 +384,7 @@ impl TargetSettings {
         }
         self.scope_filter(schema)?;
         self.mapping(schema)?;
+        self.entitlements()?;
         self.vendor
             .validate()
             .map_err(|detail| TargetError::Invalid(format!("target '{}' (kind {}): {detail}", self.name, self.kind())))

@@ -20,6 +20,8 @@ pub struct Setup {
     pub client: VendorClient,
     /// Vendor calls the target allows in flight at once.
     pub concurrency: usize,
+    /// What the target's entitlement rules grant (the names the vendor must resolve).
+    pub entitlements: super::entitlements::Entitlements,
 }
 
 /// Why a target's vendor could not be built.
@@ -64,6 +66,8 @@ pub struct Held<R> {
     /// The vendor's own word for the user's state, as read (DocuSign's `userStatus`): the canary
     /// reports it, since `active` is only the bridge's reading of it.
     pub status: Option<String>,
+    /// The vendor groups it is in, by name, where the vendor was read for them (entitlements).
+    pub groups: Option<std::collections::BTreeSet<String>>,
     /// What `apply` needs of it (CyberArk and Eloqua merge into the whole object).
     pub record: R,
 }
@@ -80,6 +84,7 @@ impl<R> Held<R> {
             protected: None,
             note: None,
             status: None,
+            groups: None,
             record,
         }
     }
@@ -143,6 +148,8 @@ pub trait Vendor: Sized + Send + Sync + 'static {
     const RULES: Rules;
     /// The fields it can map beyond the identity it keys users by (docs/mapping.md).
     const FIELDS: &'static [FieldSpec];
+    /// What entitlement rules may grant (docs/entitlements.md): none by default.
+    const GRANTS: super::entitlements::GrantKinds = super::entitlements::GrantKinds::NONE;
     /// Takes users' passwords: an IdP's password is held sealed until delivered.
     const TAKES_PASSWORDS: bool = false;
     /// What `scim-bridge check` says when the probe succeeds.

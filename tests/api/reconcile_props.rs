@@ -115,6 +115,7 @@ fn user(email: &str, first: &str, active: bool) -> UserState {
         is_administrator: false,
         fields: Default::default(),
         creatable: true,
+        groups: Default::default(),
     }
 }
 

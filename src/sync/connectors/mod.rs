@@ -62,6 +62,7 @@ impl Connector {
             target: settings.name.clone(),
             client,
             concurrency: settings.concurrency(),
+            entitlements: settings.entitlements()?,
         };
         settings
             .vendor

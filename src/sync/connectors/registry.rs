@@ -49,6 +49,13 @@ macro_rules! vendors {
                     $(Self::$vendor => <$folder::$vendor as Vendor>::RULES,)+
                 }
             }
+
+            /// What entitlement rules may grant there.
+            pub fn grants(self) -> $crate::sync::entitlements::GrantKinds {
+                match self {
+                    $(Self::$vendor => <$folder::$vendor as Vendor>::GRANTS,)+
+                }
+            }
         }
 
         /// A target's vendor keys: each its folder's `Config`.

@@ -3,7 +3,7 @@
 //! difference. Pure: `sync plan`, observe mode and the write path all call this and nothing else.
 use super::step::{Change, Step};
 use crate::sync::{Desired, Link, LinkState, UserState};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What removing a user means at a vendor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,9 @@ pub struct View<'a> {
     pub fields: Option<&'a BTreeMap<String, String>>,
     /// Why the bridge must never change this record (CyberArk's built-in users).
     pub protected: Option<&'a str>,
+    /// The vendor groups it is in, as read (or as the link recorded them where the vendor is not
+    /// read); `None`: not known.
+    pub groups: Option<BTreeSet<String>>,
 }
 
 /// The steps that make the vendor hold `desired`, in the order they are carried out; empty when
@@ -74,7 +77,11 @@ pub fn decide(
             _ => vec![Step::Deactivate],
         },
         (Desired::Present(user), None) if !user.creatable => Vec::new(),
-        (Desired::Present(user), None) => create(user, rules),
+        (Desired::Present(user), None) => {
+            let mut steps = create(user, rules);
+            steps.extend(entitle(user, Some(&BTreeSet::new())));
+            steps
+        }
         (Desired::Present(user), Some(view)) => bring_up_to_date(user, wanted, link, view, rules),
     })
 }
@@ -126,10 +133,47 @@ fn bring_up_to_date(
     if !changes.is_empty() {
         steps.push(Step::Update { changes });
     }
+    let fingerprint_current = view.linked
+        && link.is_some_and(|l| l.state == LinkState::Linked && l.pushed_hash.as_deref() == Some(&user.fingerprint()));
+    if !(fingerprint_current && view.groups.is_none()) {
+        steps.extend(entitle(user, view.groups.as_ref()));
+    }
     if !user.active && view.active != Some(false) {
         steps.push(Step::Deactivate);
     }
     steps
+}
+
+/// The vendor groups to add `user` to and remove them from: of the groups a rule names, those it
+/// should be in and is not, and those it is in and should not be (`held`: what the vendor holds,
+/// case aside). Where that is not known, only the adds (GUESS, docs/entitlements.md: a removal
+/// needs to have seen the membership). An inactive user's grants are left as they are.
+fn entitle(user: &UserState, held: Option<&BTreeSet<String>>) -> Option<Step> {
+    let groups = &user.groups;
+    if !groups.is_managed() || !user.active {
+        return None;
+    }
+    let has = |set: &BTreeSet<String>, name: &str| set.iter().any(|g| g.eq_ignore_ascii_case(name));
+    let add: Vec<String> = groups
+        .wanted
+        .iter()
+        .filter(|g| held.is_none_or(|h| !has(h, g)))
+        .cloned()
+        .collect();
+    let remove: Vec<String> = match held {
+        Some(held) => groups
+            .managed
+            .iter()
+            .filter(|g| has(held, g) && !has(&groups.wanted, g))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    (!add.is_empty() || !remove.is_empty()).then_some(Step::Entitle {
+        noun: groups.noun,
+        add,
+        remove,
+    })
 }
 
 /// The wanted fields the vendor does not hold: compared one by one when they were read (an absent

@@ -2,6 +2,7 @@
 //! steps decided, how far they got, and the link as it moves with them.
 use super::decide::as_sent;
 use super::{decide, NewUser, Step, View};
+use crate::store::written_record;
 use crate::sync::vendor::{Applied, Applying, Held, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Reconciled, UserState};
 
@@ -129,6 +130,7 @@ impl<'a, R> Item<'a, R> {
                     suspended: false,
                     fields: None,
                     protected: None,
+                    groups: link.recorded_groups(),
                 })
             }
             Observed::Found(held) => {
@@ -140,6 +142,10 @@ impl<'a, R> Item<'a, R> {
                     suspended: held.suspended,
                     fields: held.fields.as_ref(),
                     protected: held.protected.as_deref(),
+                    groups: held
+                        .groups
+                        .clone()
+                        .or_else(|| link.filter(|_| linked).and_then(Link::recorded_groups)),
                 })
             }
         }
@@ -221,7 +227,7 @@ impl<'a, R> Item<'a, R> {
                 let key = self.user().map(|u| vendor.key(u).to_owned());
                 self.moved(None, key);
             }
-            Step::Delete => {}
+            Step::Entitle { .. } | Step::Delete => {}
         }
     }
 
@@ -247,8 +253,28 @@ impl<'a, R> Item<'a, R> {
         self.done = 0;
     }
 
+    /// The vendor groups the user is in once its steps landed, where rules manage groups: the
+    /// wanted ones for an active user (its steps put them there); an inactive user's grants are
+    /// left as they are, so what was known of them before.
+    fn groups_held(&self, user: &UserState, link: &Link) -> Option<std::collections::BTreeSet<String>> {
+        if !user.groups.is_managed() {
+            return None;
+        }
+        if user.active {
+            return Some(user.groups.wanted.clone());
+        }
+        match &self.observed {
+            Some(Observed::Found(held)) if held.groups.is_some() => held.groups.clone(),
+            _ => link.recorded_groups(),
+        }
+    }
+
     /// The link this reconcile leaves, and what the operator should know.
     pub(super) fn finish<V: Vendor>(self, vendor: &V) -> Result<Reconciled, ConnectorError> {
+        let groups = match (self.desired, &self.link) {
+            (Desired::Present(user), Some(link)) => self.groups_held(user, link),
+            _ => None,
+        };
         self.outcome?;
         if let Some(answer) = self.again {
             return Err(answer);
@@ -266,7 +292,7 @@ impl<'a, R> Item<'a, R> {
                 remote_key: Some(vendor.key(user).to_owned()),
                 pushed_hash: Some(user.fingerprint()),
                 pushed_active: self.active.or(Some(user.active)),
-                written_fields: Some(user.fields.written()).filter(|w| !w.is_empty()),
+                written_fields: written_record(&user.fields.written(), groups.as_ref()),
                 ..link
             },
             (Desired::Retired, Some(link)) if !holds_nothing => Link {

@@ -16,6 +16,13 @@ pub enum Step {
     Update {
         changes: Vec<Change>,
     },
+    /// Vendor groups the entitlement rules add the user to or remove them from (only groups a
+    /// rule names; docs/entitlements.md). `noun` is the vendor's word for a group.
+    Entitle {
+        noun: &'static str,
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
     Deactivate,
     Delete,
 }
@@ -35,16 +42,18 @@ pub enum StepKind {
     Adopt,
     Activate,
     Update,
+    Entitle,
     Deactivate,
     Delete,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 6] = [
+    pub const ALL: [StepKind; 7] = [
         Self::Create,
         Self::Adopt,
         Self::Activate,
         Self::Update,
+        Self::Entitle,
         Self::Deactivate,
         Self::Delete,
     ];
@@ -56,6 +65,7 @@ impl StepKind {
             Self::Adopt => "adopt",
             Self::Activate => "activate",
             Self::Update => "update",
+            Self::Entitle => "entitle",
             Self::Deactivate => "deactivate",
             Self::Delete => "delete",
         }
@@ -72,6 +82,7 @@ impl Step {
             Self::Adopt { .. } => StepKind::Adopt,
             Self::Activate => StepKind::Activate,
             Self::Update { .. } => StepKind::Update,
+            Self::Entitle { .. } => StepKind::Entitle,
             Self::Deactivate => StepKind::Deactivate,
             Self::Delete => StepKind::Delete,
         }
@@ -94,6 +105,11 @@ impl Step {
                     })
                     .collect();
                 format!("update {}", fields.join(", "))
+            }
+            Self::Entitle { noun, add, remove } => {
+                let add = add.iter().map(|g| format!("+ {noun} {g}"));
+                let remove = remove.iter().map(|g| format!("- {noun} {g}"));
+                add.chain(remove).collect::<Vec<_>>().join(", ")
             }
             other => other.word().to_owned(),
         }
@@ -131,10 +147,15 @@ mod tests {
                 ],
             },
             Step::Activate,
+            Step::Entitle {
+                noun: "vault group",
+                add: vec!["Auditors".into()],
+                remove: vec!["Vault Admins".into()],
+            },
         ];
         assert_eq!(
             Step::describe_all(&steps),
-            r#"adopt 17; update title: "A" -> "B", FirstName: (not read) -> "Ann"; activate"#
+            r#"adopt 17; update title: "A" -> "B", FirstName: (not read) -> "Ann"; activate; + vault group Auditors, - vault group Vault Admins"#
         );
         assert_eq!(Step::describe_all(&[]), "in sync");
     }

@@ -53,6 +53,7 @@ impl Memory {
             protected: (email == "admin@x").then(|| "a built-in user".to_owned()),
             note: None,
             status: None,
+            groups: None,
             record: (),
         })
     }
@@ -138,6 +139,7 @@ impl Vendor for Memory {
                 Applied::Done
             }
             Step::Adopt { .. } => unreachable!("adopt makes no call"),
+            Step::Entitle { .. } => unreachable!("this vendor grants nothing"),
         })
     }
 
@@ -158,6 +160,7 @@ fn person(email: &str, first: &str, active: bool) -> Desired {
         is_administrator: false,
         fields: Default::default(),
         creatable: true,
+        groups: Default::default(),
     })
 }
 

@@ -108,6 +108,7 @@ mod tests {
             is_administrator: false,
             fields: Default::default(),
             creatable: true,
+            groups: Default::default(),
         });
         let cases = [
             (Desired::Absent, Some(linked(Some(true))), true),

@@ -3,6 +3,7 @@
 use crate::store::{format_timestamp, BreakerState, Store, TargetStateRow};
 use crate::sync::clock::Clock;
 use crate::sync::connectors::Connector;
+use crate::sync::entitlements::Entitlements;
 use crate::sync::health::{Breaker, Health, Pause, Snapshot, Transition, Verdict};
 use crate::sync::mapping::Mapping;
 use crate::sync::shared::SharedLimits;
@@ -28,6 +29,8 @@ pub(super) struct Target {
     pub auth_retry: std::time::Duration,
     /// Which SCIM values the vendor's fields hold.
     pub mapping: Mapping,
+    /// What the users' SCIM groups grant at the vendor.
+    pub entitlements: Entitlements,
     pub connector: Connector,
     /// Reconciles (a batch counts as one) in flight at once: the target's `concurrency`.
     pub permits: Arc<Semaphore>,
@@ -80,6 +83,7 @@ impl Target {
             removal_limit: settings.removal_limit(),
             auth_retry: settings.auth_retry(),
             mapping: settings.mapping(schema)?,
+            entitlements: settings.entitlements()?,
             batch_size: connector.batch_size(),
             connector,
             permits: Arc::new(Semaphore::new(settings.concurrency())),
@@ -148,6 +152,7 @@ impl Target {
             mapping: &self.mapping,
             takes_passwords: self.takes_passwords && sealing,
             creates_inactive: self.creates_inactive,
+            entitlements: &self.entitlements,
         }
     }
 

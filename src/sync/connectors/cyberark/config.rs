@@ -59,6 +59,6 @@ impl TargetConfig for Config {
             user_type: self.user_type.clone(),
             location: self.location.clone(),
         };
-        Ok(Cyberark::new(settings, setup.client))
+        Ok(Cyberark::new(settings, setup.client, &setup.entitlements))
     }
 }

@@ -7,6 +7,7 @@
 //! and the read also tells whether the user is disabled or suspended, and whether it is one the
 //! bridge must never touch.
 mod config;
+mod groups;
 mod read;
 mod session;
 mod wire;
@@ -17,6 +18,8 @@ use super::{random_password, VendorId};
 use crate::sync::answer::{check_length, unreadable};
 use crate::sync::cache::Cached;
 use crate::sync::client::VendorClient;
+use crate::sync::entitlements::{Entitlements, GrantKinds, GroupKey};
+use crate::sync::grant_ids::GrantIds;
 use crate::sync::mapping::{with_fields, Empty};
 use crate::sync::reconcile::{NewUser, Removal, Rules, Step};
 use crate::sync::vendor::{Applied, Applying, Observed, Vendor};
@@ -70,6 +73,9 @@ pub struct Cyberark {
     settings: Settings,
     client: VendorClient,
     session: Cached<Secret>,
+    /// The vault groups the target's entitlement rules name, and their ids as listed.
+    managed_groups: std::collections::BTreeSet<String>,
+    groups: GrantIds,
 }
 
 impl Vendor for Cyberark {
@@ -83,6 +89,13 @@ impl Vendor for Cyberark {
         password_field: None,
     };
     const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
+    const GRANTS: GrantKinds = GrantKinds {
+        groups: Some(GroupKey {
+            key: "vault_groups",
+            noun: "vault group",
+        }),
+        single: None,
+    };
     // The IdP's password becomes a new user's initial password.
     const TAKES_PASSWORDS: bool = true;
     const CHECKED: &'static str = "Logon and Logoff succeeded";
@@ -143,6 +156,9 @@ impl Vendor for Cyberark {
                 Ok(Applied::Done)
             }
             (Step::Deactivate, _, _) => self.switch(&user_url, false).await.map(|()| Applied::Done),
+            (Step::Entitle { add, remove, .. }, _, Some(user)) => {
+                self.entitle(&user.user_name, add, remove).await.map(|()| Applied::Done)
+            }
             // `DELETE /API/Users/{id}/`; a user the vault no longer has (404, `ITATS003E`) is done.
             (Step::Delete, _, _) => {
                 let response = self.call(Method::DELETE, &user_url, None::<&()>).await?;
@@ -159,15 +175,16 @@ impl Vendor for Cyberark {
     }
 
     /// The probe of `scim-bridge check`: a Logon, the PVWA's version where the account may read it
-    /// (older than 12.6 fails: no `enable/` and `disable/` routes), and the Logoff.
+    /// (older than 12.6 fails: no `enable/` and `disable/` routes), the Logoff, and the vault
+    /// groups the entitlement rules name.
     async fn check(&self) -> Result<(), ConnectorError> {
         let (token, _) = self.logon().await?;
         let version = self.version(&token).await;
         self.logoff(&token).await?;
-        match version.as_deref().and_then(too_old) {
-            Some(why) => Err(ConnectorError::config(why)),
-            None => Ok(()),
+        if let Some(why) = version.as_deref().and_then(too_old) {
+            return Err(ConnectorError::config(why));
         }
+        self.check_groups().await
     }
 
     async fn vendor_users(&self) -> Result<Option<Vec<(String, String)>>, ConnectorError> {
@@ -185,11 +202,13 @@ impl Vendor for Cyberark {
 }
 
 impl Cyberark {
-    pub fn new(settings: Settings, client: VendorClient) -> Self {
+    pub fn new(settings: Settings, client: VendorClient, entitlements: &Entitlements) -> Self {
         Self {
             settings,
             client,
             session: Cached::default(),
+            managed_groups: entitlements.managed_groups().clone(),
+            groups: GrantIds::new("vault group", "CyberArk"),
         }
     }
 

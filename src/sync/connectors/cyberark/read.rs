@@ -1,6 +1,6 @@
 //! Reading the vault (read-only): a user by id or by username, as the reconciler observes it, and
 //! the listing `sync plan` reports orphans from.
-use super::wire::{UserList, VaultUser};
+use super::wire::{groups_of, UserList, VaultUser};
 use super::{protected, session, Cyberark};
 use crate::sync::answer::unreadable;
 use crate::sync::reconcile::{all_names, fields_of, wanted_fields};
@@ -120,6 +120,7 @@ fn held(user: VaultUser) -> Held<VaultUser> {
             user.enable_user.map_or("-".to_owned(), |e| e.to_string()),
             user.suspended.map_or("-".to_owned(), |s| s.to_string())
         )),
+        groups: groups_of(&user),
         record: user,
     }
 }

@@ -23,7 +23,7 @@ fn connector(server: &MockServer) -> Cyberark {
         location: "\\".into(),
     };
     let http = http_client(Duration::from_secs(5)).unwrap();
-    Cyberark::new(settings, VendorClient::new("vault", http, None))
+    Cyberark::new(settings, VendorClient::new("vault", http, None), &Default::default())
 }
 
 fn user(name: &str, active: bool) -> UserState {
@@ -38,6 +38,7 @@ fn user(name: &str, active: bool) -> UserState {
         is_administrator: false,
         fields: Default::default(),
         creatable: true,
+        groups: Default::default(),
     }
 }
 

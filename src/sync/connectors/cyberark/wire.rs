@@ -234,3 +234,39 @@ pub static FIELDS: [FieldSpec; 19] = [
     FieldSpec::new("description", Some("displayName"), Some(99)),
     FieldSpec::new("location", None, None),
 ];
+
+/// `GET /API/UserGroups`: `{"value": [{"id": 7, "groupName": "Auditors", …}], "count": n}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupList {
+    #[serde(default)]
+    pub value: Vec<VaultGroup>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultGroup {
+    #[serde(default)]
+    pub id: Option<VendorId>,
+    #[serde(default)]
+    pub group_name: Option<String>,
+}
+
+/// `POST /API/UserGroups/{id}/Members/`: a vault user as a member.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewMember<'a> {
+    pub member_id: &'a str,
+    pub member_type: &'a str,
+}
+
+/// The vault groups a user is in, by name, as `GET /API/Users/{id}/` lists them
+/// (`groupsMembership: [{groupID, groupName, groupType}]`); `None` when the answer has no list.
+pub fn groups_of(user: &VaultUser) -> Option<std::collections::BTreeSet<String>> {
+    let list = user.rest.get("groupsMembership")?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|g| g.get("groupName").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect(),
+    )
+}

@@ -21,9 +21,14 @@ const BURST_WAIT: Duration = Duration::from_secs(30);
 impl Docusign {
     /// `{base}/v2.1/accounts/{accountId}/users`.
     pub(super) async fn users_url(&self) -> Result<String, ConnectorError> {
+        Ok(format!("{}/users", self.account_url().await?))
+    }
+
+    /// `{base}/v2.1/accounts/{accountId}`.
+    pub(super) async fn account_url(&self) -> Result<String, ConnectorError> {
         let base = self.base.get(|| self.discover_base()).await?;
         Ok(format!(
-            "{}/v2.1/accounts/{}/users",
+            "{}/v2.1/accounts/{}",
             base.trim_end_matches('/'),
             self.settings.account_id
         ))

@@ -65,6 +65,6 @@ impl TargetConfig for Config {
             batch_size: self.batch_size,
             concurrency: setup.concurrency,
         };
-        Docusign::new(settings, setup.client).map_err(BuildError::Invalid)
+        Docusign::new(settings, setup.client, &setup.entitlements).map_err(BuildError::Invalid)
     }
 }

@@ -89,6 +89,7 @@ impl Docusign {
             protected: None,
             note: found.note(),
             status: found.user.user_status.as_ref().map(|s| format!("userStatus {s}")),
+            groups: found.user.groups().filter(|_| self.reads_grants()),
             record: (),
         }
     }
@@ -96,7 +97,12 @@ impl Docusign {
     /// `GET …/users?email=`: the user with that e-mail; an open one before a closed one (older
     /// accounts may hold several users per e-mail).
     pub(super) async fn find(&self, email: &str) -> Result<Option<Found>, ConnectorError> {
-        let url = reqwest::Url::parse_with_params(&self.users_url().await?, &[("email", email)])
+        // The user's groups and permission profile are listed with `additional_info=true` only.
+        let mut query = vec![("email", email)];
+        if self.reads_grants() {
+            query.push(("additional_info", "true"));
+        }
+        let url = reqwest::Url::parse_with_params(&self.users_url().await?, &query)
             .map_err(|e| ConnectorError::permanent(None, format!("bad base URL: {e}")))?;
         let answer: UsersAnswer = self
             .call_json(Method::GET, url.as_str(), None::<&()>, "find user")
@@ -112,6 +118,11 @@ impl Docusign {
         }
         matching.sort_by_key(UserItem::is_closed);
         Ok(matching.into_iter().next().map(|user| Found { user, sharing }))
+    }
+
+    /// Whether entitlement rules grant anything here (a look-up then reads groups and profile).
+    fn reads_grants(&self) -> bool {
+        !self.managed_groups.is_empty() || !self.profile_names.is_empty()
     }
 
     /// The user under the first of `keys` DocuSign has one for.

@@ -18,6 +18,7 @@
 mod api;
 mod config;
 mod directory;
+mod grants;
 mod lookup;
 mod wire;
 mod writes;
@@ -28,6 +29,8 @@ pub use wire::FIELDS;
 use crate::sync::answer::check_length;
 use crate::sync::cache::Cached;
 use crate::sync::client::VendorClient;
+use crate::sync::entitlements::{Entitlements, GrantKinds, GroupKey, Single};
+use crate::sync::grant_ids::GrantIds;
 use crate::sync::reconcile::{NewUser, Removal, Rules, Step, StepKind};
 use crate::sync::vendor::{Applied, Applying, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, Secret, UserState};
@@ -77,6 +80,11 @@ pub struct Docusign {
     /// (DocuSign's hourly call limit is a few thousand).
     listing: tokio::sync::OnceCell<Vec<wire::UserItem>>,
     calls: Semaphore,
+    /// The groups and permission profiles the target's entitlement rules name, and their ids.
+    managed_groups: std::collections::BTreeSet<String>,
+    profile_names: std::collections::BTreeSet<String>,
+    groups: GrantIds,
+    profiles: GrantIds,
 }
 
 impl Vendor for Docusign {
@@ -91,6 +99,18 @@ impl Vendor for Docusign {
         password_field: None,
     };
     const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
+    // GUESS (docs/vendors/docusign.md): every user has a profile, so one no rule names keeps it.
+    const GRANTS: GrantKinds = GrantKinds {
+        groups: Some(GroupKey {
+            key: "groups",
+            noun: "group",
+        }),
+        single: Some(Single {
+            key: "permission_profile",
+            field: grants::PROFILE_NAME,
+            clears: false,
+        }),
+    };
     const CHECKED: &'static str = "JWT grant and /oauth/userinfo succeeded";
 
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
@@ -130,9 +150,11 @@ impl Vendor for Docusign {
         self.bulk_step(kind, steps)
     }
 
-    /// The probe of `scim-bridge check`: a token and `/oauth/userinfo` (the account must be there).
+    /// The probe of `scim-bridge check`: a token and `/oauth/userinfo` (the account must be there),
+    /// and the groups and permission profiles the entitlement rules name.
     async fn check(&self) -> Result<(), ConnectorError> {
-        self.userinfo_base().await.map(drop)
+        self.userinfo_base().await?;
+        self.check_grants().await
     }
 
     /// Users per call for the steps DocuSign takes in bulk (the worker's batches are this big).
@@ -160,7 +182,7 @@ impl Vendor for Docusign {
 
 impl Docusign {
     /// Fails when the private key is not an RSA key in PEM.
-    pub fn new(settings: Settings, client: VendorClient) -> Result<Self, String> {
+    pub fn new(settings: Settings, client: VendorClient, entitlements: &Entitlements) -> Result<Self, String> {
         let key = EncodingKey::from_rsa_pem(settings.private_key.expose().as_bytes())
             .map_err(|e| format!("private_key is not an RSA private key in PEM: {e}"))?;
         Ok(Self {
@@ -172,6 +194,10 @@ impl Docusign {
             base: Cached::default(),
             directory: Cached::default(),
             listing: tokio::sync::OnceCell::new(),
+            managed_groups: entitlements.managed_groups().clone(),
+            profile_names: entitlements.single_values(),
+            groups: GrantIds::new("group", "DocuSign"),
+            profiles: GrantIds::new("permission profile", "DocuSign"),
         })
     }
 }

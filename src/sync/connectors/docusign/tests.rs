@@ -30,7 +30,7 @@ fn connector(server: &MockServer, batch_size: usize) -> Docusign {
         concurrency: 4,
     };
     let http = http_client(Duration::from_secs(5)).unwrap();
-    Docusign::new(settings, VendorClient::new("docusign", http, None)).unwrap()
+    Docusign::new(settings, VendorClient::new("docusign", http, None), &Default::default()).unwrap()
 }
 
 fn user(email: &str, active: bool) -> UserState {
@@ -45,6 +45,7 @@ fn user(email: &str, active: bool) -> UserState {
         is_administrator: false,
         fields: Default::default(),
         creatable: true,
+        groups: Default::default(),
     }
 }
 
@@ -525,7 +526,7 @@ fn a_bad_private_key_is_refused_when_the_target_is_built() {
         concurrency: 1,
     };
     let http = http_client(Duration::from_secs(1)).unwrap();
-    let err = Docusign::new(settings, VendorClient::new("d", http, None))
+    let err = Docusign::new(settings, VendorClient::new("d", http, None), &Default::default())
         .err()
         .unwrap();
     assert!(err.contains("not an RSA private key"), "{err}");

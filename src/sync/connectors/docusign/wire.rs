@@ -174,10 +174,60 @@ pub struct Account {
 /// The profile's fields the bridge can write beyond e-mail and names (docs/vendors/docusign.md,
 /// docs/mapping.md). `userName` is DocuSign's display name: when SCIM has no value for it, it is
 /// "givenName familyName", else the SCIM userName.
-pub static FIELDS: [FieldSpec; 5] = [
+/// `permissionProfileName` is set by entitlement rules (docs/entitlements.md) and sent as the
+/// profile's `permissionProfileId`.
+pub static FIELDS: [FieldSpec; 6] = [
     FieldSpec::new("userName", Some("displayName"), None),
     FieldSpec::new("middleName", Some("name.middleName"), Some(50)),
     FieldSpec::new("suffixName", Some("name.honorificSuffix"), Some(50)),
     FieldSpec::new("jobTitle", Some("title"), None),
     FieldSpec::new("title", None, None),
+    FieldSpec::new("permissionProfileName", None, None),
 ];
+
+/// `GET …/groups`: `{"groups": [{"groupId", "groupName", "groupType"}], …}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupsAnswer {
+    #[serde(default)]
+    pub groups: Vec<GroupItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupItem {
+    #[serde(default)]
+    pub group_id: Option<String>,
+    #[serde(default)]
+    pub group_name: Option<String>,
+}
+
+/// `GET …/permission_profiles`: `{"permissionProfiles": [{"permissionProfileId", "permissionProfileName"}]}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfilesAnswer {
+    #[serde(default)]
+    pub permission_profiles: Vec<ProfileItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileItem {
+    #[serde(default)]
+    pub permission_profile_id: Option<String>,
+    #[serde(default)]
+    pub permission_profile_name: Option<String>,
+}
+
+impl UserItem {
+    /// The groups a user is in, by name (`groupList`, listed with `additional_info=true`);
+    /// `None` when the answer has no list.
+    pub fn groups(&self) -> Option<std::collections::BTreeSet<String>> {
+        let list = self.rest.get("groupList")?.as_array()?;
+        Some(
+            list.iter()
+                .filter_map(|g| g.get("groupName").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+}

@@ -17,6 +17,9 @@ type Outcomes = Vec<Result<Applied, ConnectorError>>;
 impl Docusign {
     /// Steps of one kind for several users, a call per `batch_size` of them.
     pub(super) async fn bulk_step(&self, kind: StepKind, steps: &[(&Step, Applying<'_, ()>)]) -> Outcomes {
+        if kind == StepKind::Entitle {
+            return self.entitle_many(steps).await;
+        }
         let mut outcomes = Vec::with_capacity(steps.len());
         for chunk in steps.chunks(self.batch_size_of()) {
             let at: Vec<Applying<'_, ()>> = chunk.iter().map(|(_, at)| *at).collect();
@@ -41,6 +44,10 @@ impl Docusign {
             StepKind::Activate => self.reopen(at).await,
             StepKind::Update => self.update(at).await,
             StepKind::Deactivate => self.close(at).await,
+            StepKind::Entitle => at
+                .iter()
+                .map(|_| Err(ConnectorError::permanent(None, "group steps go one call per group")))
+                .collect(),
             StepKind::Adopt | StepKind::Delete => at
                 .iter()
                 .map(|_| Err(ConnectorError::permanent(None, "DocuSign never deletes a user")))
@@ -114,7 +121,14 @@ impl Docusign {
 
     /// `POST …/users` for the users' profiles: each one's new userId or what refused it.
     async fn post_new_users(&self, at: &[Applying<'_, ()>]) -> Vec<Result<String, Refused>> {
-        let profiles: Vec<Option<Profile>> = at.iter().map(|a| a.user.map(Profile::of)).collect();
+        let ids = match self.profile_ids(at).await {
+            Ok(ids) => ids,
+            Err(e) => return at.iter().map(|_| Err(Refused::Call(e.clone()))).collect(),
+        };
+        let profiles: Vec<Option<Profile>> = at
+            .iter()
+            .map(|a| a.user.map(|u| Self::with_profile_id(Profile::of(u), &ids)))
+            .collect();
         let sent: Vec<&Profile> = profiles.iter().flatten().collect();
         let answer = async {
             let url = self.users_url().await?;
@@ -150,7 +164,14 @@ impl Docusign {
 
     /// The seed call: `PUT …/users` with each user's userId and profile.
     async fn update(&self, at: &[Applying<'_, ()>]) -> Outcomes {
-        let profiles: Vec<(Option<&str>, Option<Profile>)> = at.iter().map(|a| (a.id, a.user.map(Profile::of))).collect();
+        let ids = match self.profile_ids(at).await {
+            Ok(ids) => ids,
+            Err(e) => return at.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let profiles: Vec<(Option<&str>, Option<Profile>)> = at
+            .iter()
+            .map(|a| (a.id, a.user.map(|u| Self::with_profile_id(Profile::of(u), &ids))))
+            .collect();
         let users: Vec<ProfileUpdate> = profiles
             .iter()
             .filter_map(|(id, profile)| {

@@ -45,6 +45,6 @@ impl TargetConfig for Config {
             username: self.username.read("username")?,
             password: self.password.read("password")?,
         };
-        Ok(Eloqua::new(settings, setup.client))
+        Ok(Eloqua::new(settings, setup.client, &setup.entitlements))
     }
 }

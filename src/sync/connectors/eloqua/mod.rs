@@ -8,12 +8,15 @@
 //! merges into what was read and PUTs it whole (whether a partial PUT keeps the absent fields is
 //! undocumented).
 mod config;
+mod groups;
 mod read;
 mod wire;
 
 use crate::sync::answer::{classify, expect_json, to_json, unreadable};
 use crate::sync::cache::Cached;
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
+use crate::sync::entitlements::{Entitlements, GrantKinds, GroupKey};
+use crate::sync::grant_ids::GrantIds;
 use crate::sync::mapping::{with_fields, Empty};
 use crate::sync::reconcile::{NewUser as NewState, Removal, Rules, Step};
 use crate::sync::vendor::{Applied, Applying, Observed, Vendor};
@@ -57,6 +60,9 @@ pub struct Eloqua {
     settings: Settings,
     client: VendorClient,
     base: Cached<String>,
+    /// The security groups the target's entitlement rules name, and their ids as listed.
+    managed_groups: std::collections::BTreeSet<String>,
+    groups: GrantIds,
 }
 
 impl Vendor for Eloqua {
@@ -71,6 +77,13 @@ impl Vendor for Eloqua {
         password_field: None,
     };
     const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
+    const GRANTS: GrantKinds = GrantKinds {
+        groups: Some(GroupKey {
+            key: "security_groups",
+            noun: "security group",
+        }),
+        single: None,
+    };
     const CHECKED: &'static str = "GET /id named the API base";
 
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
@@ -102,6 +115,7 @@ impl Vendor for Eloqua {
             (Step::Activate | Step::Deactivate, _, _) => {
                 self.set_enabled(id, *step == Step::Activate).await.map(|()| Applied::Done)
             }
+            (Step::Entitle { add, remove, .. }, _, _) => self.entitle(id, add, remove).await.map(|()| Applied::Done),
             // `DELETE …/system/user/{id}`; 404 counts as done.
             (Step::Delete, _, _) => {
                 let response = self
@@ -119,9 +133,11 @@ impl Vendor for Eloqua {
         }
     }
 
-    /// The probe of `scim-bridge check`: `GET {login_url}/id`.
+    /// The probe of `scim-bridge check`: `GET {login_url}/id`, and the security groups the
+    /// entitlement rules name.
     async fn check(&self) -> Result<(), ConnectorError> {
-        self.discover().await.map(drop)
+        self.discover().await?;
+        self.check_groups().await
     }
 
     async fn vendor_users(&self) -> Result<Option<Vec<(String, String)>>, ConnectorError> {
@@ -130,11 +146,13 @@ impl Vendor for Eloqua {
 }
 
 impl Eloqua {
-    pub fn new(settings: Settings, client: VendorClient) -> Self {
+    pub fn new(settings: Settings, client: VendorClient, entitlements: &Entitlements) -> Self {
         Self {
             settings,
             client,
             base: Cached::default(),
+            managed_groups: entitlements.managed_groups().clone(),
+            groups: GrantIds::new("security group", "Eloqua"),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Reading Eloqua (read-only): a user by id or by e-mail, as the reconciler observes it, and the
 //! listing `sync plan` reports orphans from.
-use super::wire::{EloquaUser, Flag, UserList};
+use super::wire::{groups_of, EloquaUser, Flag, UserList};
 use super::{expect, Eloqua, USER, USERS};
 use crate::sync::reconcile::{all_names, fields_of, wanted_fields};
 use crate::sync::vendor::{Held, Observed};
@@ -124,6 +124,7 @@ fn held(user: EloquaUser) -> Held<EloquaUser> {
         protected: None,
         note: None,
         status: user.is_disabled.as_ref().map(|d| format!("isDisabled {d}")),
+        groups: groups_of(&user),
         record: user,
     }
 }

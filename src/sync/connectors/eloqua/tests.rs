@@ -23,7 +23,7 @@ fn connector(login: &MockServer) -> Eloqua {
         password: Secret::new(PASSWORD),
     };
     let http = http_client(Duration::from_secs(5)).unwrap();
-    Eloqua::new(settings, VendorClient::new("eloqua", http, None))
+    Eloqua::new(settings, VendorClient::new("eloqua", http, None), &Default::default())
 }
 
 fn user(email: &str, active: bool) -> UserState {
@@ -38,6 +38,7 @@ fn user(email: &str, active: bool) -> UserState {
         is_administrator: false,
         fields: Default::default(),
         creatable: true,
+        groups: Default::default(),
     }
 }
 

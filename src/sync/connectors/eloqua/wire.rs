@@ -169,3 +169,47 @@ pub static FIELDS: [FieldSpec; 13] = [
     // What a SAML SSO tenant signs users in by; unmapped by default (docs/vendors/eloqua.md).
     FieldSpec::new("federationId", None, None),
 ];
+
+/// `GET …/system/security/groups`: `{"elements": [{"type": "SecurityGroup", "id": "8", "name": …}]}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupList {
+    #[serde(default)]
+    pub elements: Vec<SecurityGroup>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SecurityGroup {
+    #[serde(default)]
+    pub id: Option<VendorId>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// An item of `PATCH …/system/security/group/{id}/users`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityGroupUser<'a> {
+    pub patch_method: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub user: UserRef<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserRef<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub id: &'a str,
+}
+
+/// The security groups a user is in, by name (`securityGroups: [{type, id, name}]` at
+/// `depth=complete`); `None` when the answer has no list.
+pub fn groups_of(user: &EloquaUser) -> Option<std::collections::BTreeSet<String>> {
+    let list = user.rest.get("securityGroups")?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|g| g.get("name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect(),
+    )
+}

@@ -81,6 +81,7 @@ fn held(id: String, key: &str, found: &Value) -> Held<()> {
         protected: None,
         note: None,
         status: field(found, "Active").map(|a| format!("Active {a}")),
+        groups: None,
         record: (),
     }
 }

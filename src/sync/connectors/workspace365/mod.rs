@@ -11,6 +11,7 @@ mod config;
 use super::{random_password, segment};
 use crate::sync::answer::{classify, to_json};
 use crate::sync::client::{excerpt, VendorClient, VendorResponse};
+use crate::sync::entitlements::{GrantKinds, Single};
 use crate::sync::reconcile::{fields_of, NewUser, Removal, Rules, Step};
 use crate::sync::vendor::{Applied, Applying, Held, Observed, Vendor};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, Secret, UserState};
@@ -106,6 +107,16 @@ impl Vendor for Workspace365 {
         password_field: Some("Password"),
     };
     const FIELDS: &'static [crate::sync::mapping::FieldSpec] = &FIELDS;
+    // Rules make members of a group administrators; where the bridge made someone one, leaving
+    // every such group sets the flag back to false (docs/vendors/workspace365.md).
+    const GRANTS: GrantKinds = GrantKinds {
+        groups: None,
+        single: Some(Single {
+            key: "administrator",
+            field: "IsAdministrator",
+            clears: true,
+        }),
+    };
     const TAKES_PASSWORDS: bool = true;
     const CHECKED: &'static str = "GET /Environment/ lists the environment";
 
@@ -122,7 +133,12 @@ impl Vendor for Workspace365 {
 
     fn wanted(&self, user: &UserState) -> BTreeMap<String, String> {
         let value = serde_json::to_value(self.body(user)).unwrap_or_default();
-        fields_of(&value, WRITTEN.map(str::to_owned))
+        let mut wanted = fields_of(&value, WRITTEN.map(str::to_owned));
+        // Clearing the flag sends `false`; decide sees it as the clearing it is.
+        if user.fields.get_raw("IsAdministrator") == Some("") {
+            wanted.insert("IsAdministrator".to_owned(), String::new());
+        }
+        wanted
     }
 
     async fn observe(&self, desired: &Desired, link: Option<&Link>) -> Result<Observed<()>, ConnectorError> {
@@ -357,9 +373,12 @@ fn names_in(value: &serde_json::Value) -> Vec<String> {
     }
 }
 
-/// The mapped `IsAdministrator`, when the target maps it and SCIM holds `true` or `false`.
+/// The mapped `IsAdministrator`, when the target maps it (or rules set it) and SCIM holds `true`
+/// or `false`. Empty, it is there only where the bridge set it before (`decide::as_sent`): it is
+/// cleared, which for a flag is `false`.
 fn administrator(user: &UserState) -> Option<bool> {
-    match user.fields.get("IsAdministrator")? {
+    match user.fields.get_raw("IsAdministrator")? {
+        "" => Some(false),
         v if v.eq_ignore_ascii_case("true") => Some(true),
         v if v.eq_ignore_ascii_case("false") => Some(false),
         _ => None,

@@ -34,6 +34,7 @@ fn user(email: &str, active: bool) -> UserState {
         is_administrator: false,
         fields: Default::default(),
         creatable: true,
+        groups: Default::default(),
     }
 }
 

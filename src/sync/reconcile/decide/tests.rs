@@ -34,6 +34,7 @@ fn user(active: bool) -> UserState {
         is_administrator: false,
         fields: Default::default(),
         creatable: true,
+        groups: Default::default(),
     }
 }
 
@@ -69,6 +70,7 @@ fn view(linked: bool, active: Option<bool>, fields: Option<&BTreeMap<String, Str
         suspended: false,
         fields,
         protected: None,
+        groups: None,
     }
 }
 

@@ -44,6 +44,11 @@ pub struct State {
     pub docusign_sso: bool,
     /// The next create is carried out but answered 500, as when the answer is lost.
     pub lose_next_create_answer: bool,
+    /// The vendor's groups as (id, name): CyberArk vault groups, DocuSign account groups, Eloqua
+    /// security groups. A user's memberships live in its own record, as the vendor lists them.
+    pub groups: Vec<(String, String)>,
+    /// DocuSign's permission profiles as (id, name).
+    pub profiles: Vec<(String, String)>,
     next: u64,
     uri: String,
 }
@@ -111,6 +116,96 @@ impl FakeVendor {
     /// Puts a user in the vendor's store directly (one made before the bridge).
     pub fn seed(&self, id: &str, user: Value) {
         self.state.lock().unwrap().users.insert(id.to_owned(), user);
+    }
+}
+
+/// Entitlements at the fakes (issue 30): the vendor's groups and profiles, and who holds which.
+impl FakeVendor {
+    /// (the field a user is found by, its list of groups, a group's name in that list).
+    fn membership_keys(&self) -> (&'static str, &'static str, &'static str) {
+        match self.vendor {
+            Vendor::Cyberark => ("username", "groupsMembership", "groupName"),
+            Vendor::Docusign => ("email", "groupList", "groupName"),
+            Vendor::Eloqua => ("emailAddress", "securityGroups", "name"),
+            Vendor::Esign => panic!("eSign has no groups"),
+        }
+    }
+
+    /// A group the vendor has (made by hand in its portal); its id.
+    pub fn add_group(&self, name: &str) -> String {
+        let mut state = self.state.lock().unwrap();
+        let id = (100 + state.groups.len()).to_string();
+        state.groups.push((id.clone(), name.to_owned()));
+        id
+    }
+
+    /// A group deleted by hand at the vendor (its members lose it too).
+    pub fn delete_group(&self, name: &str) {
+        let (_, list, named) = self.membership_keys();
+        let mut state = self.state.lock().unwrap();
+        state.groups.retain(|(_, n)| n != name);
+        for user in state.users.values_mut() {
+            if let Some(groups) = user[list].as_array_mut() {
+                groups.retain(|g| g[named] != json!(name));
+            }
+        }
+    }
+
+    /// A DocuSign permission profile; the first one made is the account's default.
+    pub fn add_profile(&self, name: &str) -> String {
+        let mut state = self.state.lock().unwrap();
+        let id = (200 + state.profiles.len()).to_string();
+        state.profiles.push((id.clone(), name.to_owned()));
+        id
+    }
+
+    /// The names of the groups the user filed under `key` is in, sorted.
+    pub fn groups_of(&self, key: &str) -> Vec<String> {
+        let (by, list, named) = self.membership_keys();
+        let state = self.state.lock().unwrap();
+        let user = state
+            .users
+            .values()
+            .find(|u| u[by].as_str().is_some_and(|v| v.eq_ignore_ascii_case(key)))
+            .unwrap_or_else(|| panic!("no user {key}"));
+        let mut names: Vec<String> = user[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g[named].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// An administrator puts the user in a group by hand.
+    pub fn grant_by_hand(&self, key: &str, group: &str) {
+        let (by, list, named) = self.membership_keys();
+        let mut state = self.state.lock().unwrap();
+        let (id, name) = state.groups.iter().find(|(_, n)| n == group).cloned().expect("group");
+        let user = state
+            .users
+            .values_mut()
+            .find(|u| u[by].as_str().is_some_and(|v| v.eq_ignore_ascii_case(key)))
+            .expect("user");
+        let entry = match self.vendor {
+            Vendor::Cyberark => json!({"groupID": id.parse::<u64>().unwrap(), named: name, "groupType": "Vault"}),
+            Vendor::Docusign => json!({"groupId": id, named: name}),
+            _ => json!({"type": "SecurityGroup", "id": id, named: name}),
+        };
+        let mut groups = user[list].as_array().cloned().unwrap_or_default();
+        groups.push(entry);
+        user[list] = json!(groups);
+    }
+
+    /// DocuSign: the permission profile the user with this e-mail has.
+    pub fn profile_of(&self, email: &str) -> Option<String> {
+        let state = self.state.lock().unwrap();
+        let user = state
+            .users
+            .values()
+            .find(|u| u["email"].as_str().is_some_and(|v| v.eq_ignore_ascii_case(email)))?;
+        user["permissionProfileName"].as_str().map(str::to_owned)
     }
 }
 
@@ -301,6 +396,9 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
         ResponseTemplate::new(404)
             .set_body_json(json!({"ErrorCode": "ITATS003E", "ErrorMessage": "User was not found."}))
     };
+    if let Some(answer) = vault_groups(state, &call, path) {
+        return answer;
+    }
     match (call.method, path) {
         ("POST", ["API", "Auth", "Logoff"]) => ResponseTemplate::new(200),
         ("GET", ["API", "Users"]) => {
@@ -390,6 +488,98 @@ fn cyberark(state: &mut State, call: Call<'_>) -> ResponseTemplate {
     }
 }
 
+/// CyberArk's vault groups: `GET /API/UserGroups`, `POST /API/UserGroups/{id}/Members/` (409
+/// `ITATS262E` for a member already there), `DELETE /API/UserGroups/{id}/Members/{name}/` (404 for
+/// one not there). A member shows in the user's `groupsMembership`.
+fn vault_groups(state: &mut State, call: &Call<'_>, path: &[&str]) -> Option<ResponseTemplate> {
+    let group_missing = || {
+        ResponseTemplate::new(404)
+            .set_body_json(json!({"ErrorCode": "PASWS262E", "ErrorMessage": "Group was not found."}))
+    };
+    Some(match (call.method, path) {
+        ("GET", ["API", "UserGroups"]) => {
+            let value: Vec<Value> = state
+                .groups
+                .iter()
+                .map(
+                    |(id, name)| json!({"id": id.parse::<u64>().unwrap_or(0), "groupName": name, "groupType": "Vault"}),
+                )
+                .collect();
+            ok(json!({"value": value, "count": value.len()}))
+        }
+        ("POST", ["API", "UserGroups", id, "Members"]) => {
+            let Some((gid, gname)) = state.groups.iter().find(|(g, _)| g == id).cloned() else {
+                return Some(group_missing());
+            };
+            let member = call.body["memberId"].as_str().unwrap_or_default().to_owned();
+            if call.body["memberType"] != "Vault" {
+                return Some(ResponseTemplate::new(400));
+            }
+            let Some((_, user)) = find_by(state, "username", &member) else {
+                return Some(
+                    ResponseTemplate::new(404)
+                        .set_body_json(json!({"ErrorCode": "ITATS003E", "ErrorMessage": "User was not found."})),
+                );
+            };
+            let list = user["groupsMembership"].as_array().cloned().unwrap_or_default();
+            if list.iter().any(|g| g["groupName"] == json!(gname)) {
+                return Some(
+                    ResponseTemplate::new(409).set_body_json(json!({"ErrorCode": "ITATS262E",
+                    "ErrorMessage": format!("Member {member} is already a member of group {gname}")})),
+                );
+            }
+            let mut list = list;
+            list.push(json!({"groupID": gid.parse::<u64>().unwrap_or(0), "groupName": gname, "groupType": "Vault"}));
+            user["groupsMembership"] = json!(list);
+            ResponseTemplate::new(201).set_body_json(json!({"memberId": member}))
+        }
+        ("DELETE", ["API", "UserGroups", id, "Members", member]) => {
+            let Some((_, gname)) = state.groups.iter().find(|(g, _)| g == id).cloned() else {
+                return Some(group_missing());
+            };
+            let member = urlencoding_decode(member);
+            let Some((_, user)) = find_by(state, "username", &member) else {
+                return Some(ResponseTemplate::new(404));
+            };
+            let mut list = user["groupsMembership"].as_array().cloned().unwrap_or_default();
+            let before = list.len();
+            list.retain(|g| g["groupName"] != json!(gname));
+            if list.len() == before {
+                return Some(
+                    ResponseTemplate::new(404)
+                        .set_body_json(json!({"ErrorCode": "ITATS003E", "ErrorMessage": "Member was not found."})),
+                );
+            }
+            user["groupsMembership"] = json!(list);
+            ResponseTemplate::new(200)
+        }
+        _ => return None,
+    })
+}
+
+/// A path segment's `%XX` escapes undone.
+fn urlencoding_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut n = 0;
+    while n < bytes.len() {
+        let hex = bytes
+            .get(n + 1..n + 3)
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[n], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                n += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                n += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// What a vault user holds that a PUT does not set (psPAS `Set-PASUser` strips them before its PUT).
 const VAULT_READ_ONLY: [&str; 7] = [
     "id",
@@ -452,9 +642,13 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
     if call.auth != "Bearer docusign-access" {
         return ResponseTemplate::new(401).set_body_json(json!({"errorCode": "USER_AUTHENTICATION_FAILED"}));
     }
+    if let Some(answer) = docusign_groups(state, &call) {
+        return answer;
+    }
     let ["restapi", "v2.1", "accounts", DOCUSIGN_ACCOUNT, "users"] = call.segments else {
         return ResponseTemplate::new(404);
     };
+    let additional = (call.query)("additional_info") == "true";
     let items = |key: &str| call.body[key].as_array().cloned().unwrap_or_default();
     match call.method {
         "GET" => {
@@ -463,7 +657,13 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 // The paged listing: `count` (at most 100) users from `start_position`.
                 let count: usize = (call.query)("count").parse().unwrap_or(100).min(100);
                 let start: usize = (call.query)("start_position").parse().unwrap_or(0);
-                let page: Vec<Value> = state.users.values().skip(start).take(count).cloned().collect();
+                let page: Vec<Value> = state
+                    .users
+                    .values()
+                    .skip(start)
+                    .take(count)
+                    .map(|u| docusign_listed(u, additional))
+                    .collect();
                 return ok(json!({"users": page, "resultSetSize": page.len().to_string(),
                     "totalSetSize": state.users.len().to_string(), "startPosition": start.to_string()}));
             }
@@ -471,7 +671,7 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 .users
                 .values()
                 .filter(|u| u["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(&email)))
-                .cloned()
+                .map(|u| docusign_listed(u, additional))
                 .collect();
             ok(json!({"users": found}))
         }
@@ -511,8 +711,15 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                     }
                     None => {
                         let id = next_id(state, "ds-");
-                        let mut stored = json!({"userId": id, "userStatus": "ActivationSent"});
+                        // A new user gets the account's default profile unless one is named.
+                        let default = state.profiles.first().cloned().unwrap_or_default();
+                        let mut stored = json!({"userId": id, "userStatus": "ActivationSent",
+                            "permissionProfileId": default.0, "permissionProfileName": default.1, "groupList": []});
                         merge(&mut stored, &item, &FIELDS);
+                        if let Err(refused) = set_profile(&state.profiles, &mut stored, &item) {
+                            answers.push(refused);
+                            continue;
+                        }
                         state.users.insert(id, stored.clone());
                         stored
                     }
@@ -529,16 +736,21 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
             for item in items("users") {
                 let id = item["userId"].as_str().unwrap_or_default();
                 let sso = state.docusign_sso;
+                let profiles = state.profiles.clone();
                 answers.push(match state.users.get_mut(id) {
                     // "Only users can change their own email address … unless SSO is enabled"
                     // (DocuSign support): without SSO the PUT is accepted and the e-mail stays.
                     Some(stored) if call.method == "PUT" => {
                         let email = stored["email"].clone();
-                        merge(stored, &item, &FIELDS);
-                        if !sso {
-                            stored["email"] = email;
+                        if let Err(refused) = set_profile(&profiles, stored, &item) {
+                            refused
+                        } else {
+                            merge(stored, &item, &FIELDS);
+                            if !sso {
+                                stored["email"] = email;
+                            }
+                            stored.clone()
                         }
-                        stored.clone()
                     }
                     Some(stored) => {
                         stored["userStatus"] = json!("Closed");
@@ -551,6 +763,108 @@ fn docusign(state: &mut State, call: Call<'_>) -> ResponseTemplate {
         }
         _ => ResponseTemplate::new(405),
     }
+}
+
+/// A DocuSign user as a listing shows it: its groups and permission profile only with
+/// `additional_info=true` (DocuSign: "the full list of user information").
+fn docusign_listed(user: &Value, additional: bool) -> Value {
+    let mut user = user.clone();
+    if !additional {
+        if let Some(fields) = user.as_object_mut() {
+            for key in ["groupList", "permissionProfileId", "permissionProfileName"] {
+                fields.remove(key);
+            }
+        }
+    }
+    user
+}
+
+/// A body's `permissionProfileId` set on `stored` (its name with it); an unknown id is the item's
+/// error. A body naming the profile by name only is refused: DocuSign takes the id.
+fn set_profile(profiles: &[(String, String)], stored: &mut Value, item: &Value) -> Result<(), Value> {
+    if item.get("permissionProfileName").is_some() && item.get("permissionProfileId").is_none() {
+        return Err(
+            json!({"userId": item["userId"], "email": item["email"], "errorDetails": {"errorCode": "INVALID_REQUEST_PARAMETER",
+            "message": "permissionProfileName is read-only; send permissionProfileId"}}),
+        );
+    }
+    let Some(id) = item["permissionProfileId"].as_str() else {
+        return Ok(());
+    };
+    match profiles.iter().find(|(p, _)| p == id) {
+        Some((id, name)) => {
+            stored["permissionProfileId"] = json!(id);
+            stored["permissionProfileName"] = json!(name);
+            Ok(())
+        }
+        None => Err(
+            json!({"userId": item["userId"], "email": item["email"], "errorDetails": {"errorCode": "INVALID_PERMISSION_PROFILE_ID",
+            "message": "The permission profile id is not valid."}}),
+        ),
+    }
+}
+
+/// DocuSign's account groups and permission profiles: `GET …/groups`, `GET …/permission_profiles`,
+/// `PUT` and `DELETE …/groups/{groupId}/users` (each user answered, an error in its item). A
+/// member shows in the user's `groupList`.
+fn docusign_groups(state: &mut State, call: &Call<'_>) -> Option<ResponseTemplate> {
+    let ["restapi", "v2.1", "accounts", DOCUSIGN_ACCOUNT, rest @ ..] = call.segments else {
+        return None;
+    };
+    Some(match (call.method, rest) {
+        ("GET", ["groups"]) => {
+            let count: usize = (call.query)("count").parse().unwrap_or(100).min(100);
+            let start: usize = (call.query)("start_position").parse().unwrap_or(0);
+            let groups: Vec<Value> = state
+                .groups
+                .iter()
+                .skip(start)
+                .take(count)
+                .map(|(id, name)| json!({"groupId": id, "groupName": name, "groupType": "customGroup"}))
+                .collect();
+            ok(json!({"groups": groups, "resultSetSize": groups.len().to_string()}))
+        }
+        ("GET", ["permission_profiles"]) => {
+            let profiles: Vec<Value> = state
+                .profiles
+                .iter()
+                .map(|(id, name)| json!({"permissionProfileId": id, "permissionProfileName": name}))
+                .collect();
+            ok(json!({"permissionProfiles": profiles}))
+        }
+        (method @ ("PUT" | "DELETE"), ["groups", gid, "users"]) => {
+            let Some((gid, gname)) = state.groups.iter().find(|(g, _)| g == gid).cloned() else {
+                return Some(
+                    ResponseTemplate::new(400).set_body_json(json!({"errorCode": "INVALID_GROUP_ID",
+                    "message": "The group id is not valid."})),
+                );
+            };
+            let mut answers = Vec::new();
+            for item in call.body["users"].as_array().cloned().unwrap_or_default() {
+                let id = item["userId"].as_str().unwrap_or_default().to_owned();
+                let Some(user) = state.users.get_mut(&id) else {
+                    answers.push(json!({"userId": id, "errorDetails": {"errorCode": "INVALID_USERID", "message": "Invalid UserId."}}));
+                    continue;
+                };
+                let mut list = user["groupList"].as_array().cloned().unwrap_or_default();
+                let member = list.iter().any(|g| g["groupId"] == json!(gid));
+                match (method, member) {
+                    ("PUT", false) => list.push(json!({"groupId": gid, "groupName": gname})),
+                    ("PUT", true) => {}
+                    // GUESS (undocumented): removing a non-member is the item's error.
+                    (_, false) => {
+                        answers.push(json!({"userId": id, "errorDetails": {"errorCode": "USER_NOT_IN_GROUP", "message": "The user is not a member of the group."}}));
+                        continue;
+                    }
+                    (_, true) => list.retain(|g| g["groupId"] != json!(gid)),
+                }
+                user["groupList"] = json!(list);
+                answers.push(json!({"userId": id, "email": user["email"]}));
+            }
+            ok(json!({"users": answers}))
+        }
+        _ => return None,
+    })
 }
 
 /// Eloqua: `/id` names this server as the API base; Basic auth on every call.
@@ -604,6 +918,45 @@ fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 .collect();
             ok(json!({"elements": found, "page": 1, "total": found.len()}))
         }
+        ("GET", ["api", "REST", "2.0", "system", "security", "groups"]) => {
+            let elements: Vec<Value> = state
+                .groups
+                .iter()
+                .map(|(id, name)| json!({"type": "SecurityGroup", "id": id, "name": name, "depth": "minimal"}))
+                .collect();
+            ok(json!({"elements": elements, "page": 1, "pageSize": 1000, "total": elements.len()}))
+        }
+        // Oracle documents the body as an array of `SecurityGroupUser` (patchMethod, type, user);
+        // the patchMethod values are the bridge's GUESS (`add`, `remove`): others are refused.
+        ("PATCH", ["api", "REST", "2.0", "system", "security", "group", gid, "users"]) => {
+            let Some((gid, gname)) = state.groups.iter().find(|(g, _)| g == gid).cloned() else {
+                return ResponseTemplate::new(404);
+            };
+            let Some(items) = call.body.as_array() else {
+                return ResponseTemplate::new(400).set_body_json(json!([{"type": "ObjectValidationError"}]));
+            };
+            let mut answers = Vec::new();
+            for item in items {
+                let uid = item["user"]["id"].as_str().unwrap_or_default().to_owned();
+                let method = item["patchMethod"].as_str().unwrap_or_default().to_owned();
+                if item["type"] != "SecurityGroupUser" || !matches!(method.as_str(), "add" | "remove") {
+                    return ResponseTemplate::new(400)
+                        .set_body_json(json!([{"type": "ObjectValidationError", "property": "patchMethod"}]));
+                }
+                let Some(user) = state.users.get_mut(&uid) else {
+                    return ResponseTemplate::new(400)
+                        .set_body_json(json!([{"type": "ObjectValidationError", "property": "user"}]));
+                };
+                let mut list = user["securityGroups"].as_array().cloned().unwrap_or_default();
+                list.retain(|g| g["id"] != json!(gid));
+                if method == "add" {
+                    list.push(json!({"type": "SecurityGroup", "id": gid, "name": gname}));
+                }
+                user["securityGroups"] = json!(list);
+                answers.push(json!({"type": "SecurityGroupUser", "patchMethod": method, "user": user.clone()}));
+            }
+            ok(json!(answers))
+        }
         ("POST", ["api", "REST", "2.0", "system", "user"]) => {
             let email = call.body["emailAddress"].as_str().unwrap_or_default().to_owned();
             if find_by(state, "emailAddress", &email).is_some() {
@@ -614,7 +967,7 @@ fn eloqua(state: &mut State, call: Call<'_>) -> ResponseTemplate {
                 state.next += 1;
                 state.next.to_string()
             };
-            let mut stored = json!({"type": "User", "id": id, "isDisabled": "False"});
+            let mut stored = json!({"type": "User", "id": id, "isDisabled": "False", "securityGroups": []});
             merge(&mut stored, &call.body, &FIELDS);
             state.users.insert(id, stored.clone());
             if std::mem::take(&mut state.lose_next_create_answer) {

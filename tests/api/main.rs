@@ -13,6 +13,7 @@ mod contract;
 mod crash;
 mod credentials;
 mod discovery;
+mod entitlements;
 mod etag;
 mod extensions;
 mod fake_vendors;

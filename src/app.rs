@@ -351,8 +351,8 @@ pub fn build_worker(store: Store, settings: &Settings) -> Result<Worker, ConfigE
     )?)
 }
 
-/// The targets as the console lists them: (name, kind, mode).
-pub(crate) fn console_targets(targets: &[TargetSettings]) -> Vec<(String, &'static str, &'static str)> {
+/// The targets as the console lists them (their rules were checked when the file was read).
+pub(crate) fn console_targets(targets: &[TargetSettings]) -> Vec<crate::http::ConsoleTarget> {
     targets
         .iter()
         .map(|t| {
@@ -360,7 +360,12 @@ pub(crate) fn console_targets(targets: &[TargetSettings]) -> Vec<(String, &'stat
                 crate::config::TargetMode::Write => "write",
                 crate::config::TargetMode::Observe => "observe",
             };
-            (t.name.clone(), t.kind().name(), mode)
+            crate::http::ConsoleTarget {
+                name: t.name.clone(),
+                kind: t.kind().name(),
+                mode,
+                entitlements: t.entitlements().unwrap_or_default(),
+            }
         })
         .collect()
 }

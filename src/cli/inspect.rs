@@ -127,6 +127,17 @@ pub(super) async fn lookup(settings: &Settings, key: &str, events: i64) -> anyho
             link.pushed_active.map_or("-".to_owned(), |a| a.to_string())
         );
     }
+    let grants: Vec<(String, String)> = settings
+        .target
+        .iter()
+        .filter_map(|t| Some((t.name.clone(), t.entitlements().ok()?.describe(&user.member_of)?)))
+        .collect();
+    if !grants.is_empty() {
+        println!("grants (what the entitlement rules give this user's groups)");
+        for (target, grant) in grants {
+            println!("  {target:<18} {grant}");
+        }
+    }
     println!("queued");
     for row in &user.queued {
         println!(

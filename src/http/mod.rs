@@ -55,8 +55,18 @@ pub struct AppState {
     pub user_schema: &'static crate::scim::schema::ResourceSchema,
 }
 
-/// The configured targets as the console lists them: (name, kind, mode).
-pub type ConsoleTargets = std::sync::Arc<arc_swap::ArcSwap<Vec<(String, &'static str, &'static str)>>>;
+/// A configured target as the console shows it.
+#[derive(Debug, Clone)]
+pub struct ConsoleTarget {
+    pub name: String,
+    pub kind: &'static str,
+    pub mode: &'static str,
+    /// What its entitlement rules grant (the user page shows each user's grants).
+    pub entitlements: crate::sync::entitlements::Entitlements,
+}
+
+/// The configured targets as the console lists them.
+pub type ConsoleTargets = std::sync::Arc<arc_swap::ArcSwap<Vec<ConsoleTarget>>>;
 
 type ReloadFn = dyn Fn() -> futures_util::future::BoxFuture<'static, Result<Vec<String>, String>> + Send + Sync;
 

@@ -38,6 +38,9 @@ pub struct LookedUp {
     pub links: Vec<(String, Link)>,
     pub queued: Vec<SyncRow>,
     pub events: Vec<EventRow>,
+    /// The SCIM groups the user is a direct member of, by id and recorded names (what entitlement
+    /// rules match).
+    pub member_of: Vec<String>,
 }
 
 /// What the console's Events page asks for.
@@ -431,7 +434,17 @@ impl Store {
                 args![&found.id, events],
             )
             .await?;
+        let member_of: Vec<(String,)> = self
+            .db
+            .read(&format!("SELECT {}", dialect.member_of("$1")), args![&found.id])
+            .await?;
+        let member_of = member_of
+            .first()
+            .map(|(json,)| serde_json::from_str(json))
+            .transpose()?
+            .unwrap_or_default();
         Ok(Some(LookedUp {
+            member_of,
             id: found.id,
             user_name: found.user_name,
             deleted_at: found.deleted_at,

@@ -290,6 +290,27 @@ impl Entitlements {
         }
     }
 
+    /// What the rules grant a member of `member_of`, as `lookup` and the console say it:
+    /// `permission profile Sender; group Senders, group Auditors`; `None` without rules.
+    pub fn describe(&self, member_of: &[String]) -> Option<String> {
+        if self.is_empty() {
+            return None;
+        }
+        let granted = self.grant(member_of);
+        let single = match (self.single, granted.single.as_deref()) {
+            (Some((s, _)), Some("")) => Some(format!("{} cleared where the bridge set it", s.key.replace('_', " "))),
+            (Some((s, _)), Some(value)) => Some(format!("{} {value}", s.key.replace('_', " "))),
+            _ => None,
+        };
+        let groups = granted.groups.iter().map(|g| format!("{} {g}", self.noun));
+        let parts: Vec<String> = single.into_iter().chain(groups).collect();
+        Some(if parts.is_empty() {
+            "nothing".to_owned()
+        } else {
+            parts.join("; ")
+        })
+    }
+
     /// The rules in one line, for noticing that they changed between starts.
     pub fn canonical(&self) -> String {
         if self.is_empty() {

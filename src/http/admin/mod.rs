@@ -201,9 +201,19 @@ async fn users(
         true => None,
         false => state.store.lookup(q, 20).await?,
     };
+    // What each target's entitlement rules give the user's groups.
+    let grants: Vec<(String, String)> = match &found {
+        Some(user) => state
+            .targets
+            .load()
+            .iter()
+            .filter_map(|t| Some((t.name.clone(), t.entitlements.describe(&user.member_of)?)))
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(page(
         StatusCode::OK,
-        pages::users(root, &session.csrf, q, found.as_ref()),
+        pages::users(root, &session.csrf, q, found.as_ref(), &grants),
     ))
 }
 
@@ -246,7 +256,7 @@ async fn dead(
         .await?;
     let more = rows.len() as i64 > DEAD_PAGE;
     rows.truncate(DEAD_PAGE as usize);
-    let names: Vec<String> = state.targets.load().iter().map(|(name, _, _)| name.clone()).collect();
+    let names: Vec<String> = state.targets.load().iter().map(|t| t.name.clone()).collect();
     Ok(page(
         StatusCode::OK,
         pages::dead(root, &session.csrf, target, &names, &rows, page_no, more),
@@ -265,7 +275,7 @@ async fn retry(
         Err(answer) => return Ok(*answer),
     };
     // Only a configured target: its name then also goes safely into the redirect below.
-    if !state.targets.load().iter().any(|(name, _, _)| name == &form.target) {
+    if !state.targets.load().iter().any(|t| t.name == form.target) {
         return Ok(page(StatusCode::NOT_FOUND, pages::refused(root, "no such target")));
     }
     let user = form.user.as_deref().filter(|u| !u.is_empty());
@@ -306,7 +316,7 @@ async fn held(
         Ok(session) => session,
         Err(answer) => return Ok(*answer),
     };
-    if !state.targets.load().iter().any(|(name, _, _)| name == &form.target) {
+    if !state.targets.load().iter().any(|t| t.name == form.target) {
         return Ok(page(StatusCode::NOT_FOUND, pages::refused(root, "no such target")));
     }
     let release = match form.action.as_str() {
@@ -438,7 +448,8 @@ async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         .targets
         .load()
         .iter()
-        .map(|(name, kind, mode)| {
+        .map(|target| {
+            let name = &target.name;
             let row = status.iter().find(|s| &s.target == name);
             let (calls, failures) = activity
                 .iter()
@@ -446,8 +457,8 @@ async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
                 .map_or((0, 0), |(_, c, f)| (*c, *f));
             TargetCard {
                 name: name.clone(),
-                kind,
-                mode,
+                kind: target.kind,
+                mode: target.mode,
                 state: row.map_or(TargetState::Closed, |r| r.state),
                 pending: row.map_or(0, |r| r.pending),
                 dead: row.map_or(0, |r| r.dead),

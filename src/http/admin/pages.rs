@@ -138,7 +138,13 @@ pub fn refused(admin_root: &str, message: &str) -> Markup {
 }
 
 /// The Users page: a search box, and what `scim-bridge lookup` shows of the user found.
-pub fn users(admin_root: &str, csrf: &str, query: &str, found: Option<&crate::store::LookedUp>) -> Markup {
+pub fn users(
+    admin_root: &str,
+    csrf: &str,
+    query: &str,
+    found: Option<&crate::store::LookedUp>,
+    grants: &[(String, String)],
+) -> Markup {
     layout(
         "Users",
         admin_root,
@@ -152,13 +158,13 @@ pub fn users(admin_root: &str, csrf: &str, query: &str, found: Option<&crate::st
             @match (query.is_empty(), found) {
                 (true, _) => {}
                 (false, None) => { p.bad { "No user has that id, userName or e-mail." } }
-                (false, Some(user)) => { (user_card(user)) }
+                (false, Some(user)) => { (user_card(user, grants)) }
             }
         },
     )
 }
 
-fn user_card(user: &crate::store::LookedUp) -> Markup {
+fn user_card(user: &crate::store::LookedUp, grants: &[(String, String)]) -> Markup {
     let document = serde_json::from_str::<serde_json::Value>(&user.doc)
         .ok()
         .and_then(|d| serde_json::to_string_pretty(&d).ok())
@@ -185,6 +191,16 @@ fn user_card(user: &crate::store::LookedUp) -> Markup {
                 }
                 @for row in user.queued.iter().filter(|r| !user.links.iter().any(|(t, _)| t == &r.target)) {
                     tr { td { (row.target) } td { "-" } td { "-" } td { (row.state) } td.bad { (row.last_error.as_deref().unwrap_or("")) } }
+                }
+            }
+            @if !grants.is_empty() {
+                h3 { "Grants" }
+                p { "What each target's entitlement rules give this user's groups (docs/entitlements.md)." }
+                table {
+                    tr { th { "target" } th { "grants" } }
+                    @for (target, grant) in grants {
+                        tr { td { (target) } td { (grant) } }
+                    }
                 }
             }
             h3 { "Last vendor calls" }

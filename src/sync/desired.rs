@@ -54,7 +54,7 @@ pub fn entitled(user: UserState, entitlements: &Entitlements, member_of: &[Strin
     };
     UserState {
         fields,
-        groups: entitlements.memberships(&granted),
+        groups: std::sync::Arc::new(entitlements.memberships(&granted)),
         ..user
     }
 }

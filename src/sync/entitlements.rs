@@ -33,6 +33,9 @@ pub struct Single {
     /// it (Workspace365's administrator flag goes back to false). Where the vendor has no "none"
     /// (every DocuSign user has a permission profile) it is left as it is.
     pub clears: bool,
+    /// An administrator's right: clearing it where the bridge set it counts as a removal for the
+    /// removal guard.
+    pub admin: bool,
 }
 
 impl GrantKinds {
@@ -67,6 +70,10 @@ pub struct RuleConfig {
     pub vault_groups: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
+    /// Its vendor groups are administrators' rights: revoking one counts as a removal for the
+    /// removal guard.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guarded: bool,
 }
 
 /// `[target.entitlement_default]`: the single-valued grant of a user no rule gives one.
@@ -105,6 +112,7 @@ pub struct Entitlements {
     single: Option<(Single, &'static FieldSpec)>,
     noun: &'static str,
     managed: Arc<BTreeSet<String>>,
+    guarded: Arc<BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,11 +140,22 @@ pub struct Memberships {
     pub managed: Arc<BTreeSet<String>>,
     /// The vendor's word for a group, for `sync plan`.
     pub noun: &'static str,
+    /// The managed groups that are administrators' rights (`guarded = true`).
+    pub guarded: Arc<BTreeSet<String>>,
+    /// The field of an administrator's flag the rules set (Workspace365's `IsAdministrator`).
+    pub guarded_field: Option<&'static str>,
 }
 
 impl Memberships {
     pub fn is_managed(&self) -> bool {
         !self.managed.is_empty()
+    }
+
+    /// The guarded groups of `held` the user no longer belongs in.
+    pub fn revoked_guarded<'h>(&self, held: &'h BTreeSet<String>) -> Vec<&'h String> {
+        held.iter()
+            .filter(|g| self.guarded.contains(*g) && !self.wanted.contains(*g))
+            .collect()
     }
 }
 
@@ -168,6 +187,7 @@ impl Entitlements {
         };
         let mut compiled = Vec::with_capacity(rules.len());
         let mut managed = BTreeSet::new();
+        let mut guarded = BTreeSet::new();
         for (n, rule) in rules.iter().enumerate() {
             let at = format!("entitlement #{} (group \"{}\")", n + 1, rule.group);
             if rule.group.trim().is_empty() {
@@ -197,6 +217,9 @@ impl Entitlements {
                 return Err(format!("{at}: grants nothing (give {takes})"));
             }
             managed.extend(groups.iter().cloned());
+            if rule.guarded {
+                guarded.extend(groups.iter().cloned());
+            }
             compiled.push(Rule {
                 group: rule.group.trim().to_owned(),
                 single: chosen_single,
@@ -226,6 +249,7 @@ impl Entitlements {
             single,
             noun: kinds.groups.map_or("group", |g| g.noun),
             managed: Arc::new(managed),
+            guarded: Arc::new(guarded),
         })
     }
 
@@ -287,6 +311,12 @@ impl Entitlements {
             wanted: granted.groups.clone(),
             managed: self.managed.clone(),
             noun: self.noun,
+            guarded: self.guarded.clone(),
+            guarded_field: self
+                .single
+                .filter(|(s, _)| s.admin)
+                .and_then(|_| self.single_field())
+                .map(|f| f.name),
         }
     }
 
@@ -347,6 +377,7 @@ mod tests {
             key: "permission_profile",
             field: "permissionProfileName",
             clears: false,
+            admin: false,
         }),
     };
 
@@ -398,6 +429,7 @@ mod tests {
                 key: "administrator",
                 field: "IsAdministrator",
                 clears: true,
+                admin: true,
             }),
         };
         let rules = [RuleConfig {

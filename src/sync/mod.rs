@@ -44,7 +44,7 @@ pub struct UserState {
     /// brought up to date and deactivated; not found, nothing is done until the IdP activates it.
     pub creatable: bool,
     /// The vendor groups the target's entitlement rules put the user in (docs/entitlements.md).
-    pub groups: entitlements::Memberships,
+    pub groups: std::sync::Arc<entitlements::Memberships>,
 }
 
 impl UserState {

@@ -414,3 +414,42 @@ async fn check_names_a_vendor_group_the_vendor_does_not_have() {
         "{text}"
     );
 }
+
+/// Revoking an administrator's right the rules granted (a `guarded` vault group, Workspace365's
+/// administrator flag) is a removal: past `max_removals` it is held for an operator, and
+/// `sync release` carries it out.
+#[tokio::test]
+async fn revoking_a_guarded_grant_meets_the_removal_guard() {
+    let (server, fake) = FakeVendor::start(Vendor::Cyberark).await;
+    fake.add_group("Vault Admins");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = "max_removals = 1\n[[entitlement]]\ngroup = \"PAM Admins\"\nvault_groups = [\"Vault Admins\"]\nguarded = true\n";
+    let target = target_with(TargetKind::Cyberark, &server.uri(), dir.path(), rules);
+    let app = spawn_app_with(|s| s.target = vec![target]).await;
+    let admins = group(&app, "PAM Admins").await;
+    let (ann, bob) = (user(&app, "ann").await, user(&app, "bob").await);
+    join(&app, &admins, &ann).await;
+    join(&app, &admins, &bob).await;
+    app.drain_sync().await;
+    assert_eq!(fake.groups_of("bob@example.com"), ["Vault Admins"]);
+
+    patch_group(&app, &admins, json!({"op": "replace", "path": "members", "value": []})).await;
+    app.drain_sync().await;
+    let still: Vec<bool> = ["ann@example.com", "bob@example.com"]
+        .iter()
+        .map(|k| !fake.groups_of(k).is_empty())
+        .collect();
+    assert_eq!(
+        still.iter().filter(|s| **s).count(),
+        1,
+        "one revoked, one held: {:?}",
+        fake.calls()
+    );
+    let rows = app.store.sync_rows().await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].state.as_str(), "held", "{rows:?}");
+
+    assert_eq!(app.store.release_held("cyberark", None).await.unwrap(), 1);
+    app.drain_sync().await;
+    assert!(fake.groups_of("ann@example.com").is_empty() && fake.groups_of("bob@example.com").is_empty());
+}

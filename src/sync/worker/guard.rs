@@ -1,11 +1,12 @@
-//! The removal guard (README "Removal guard"): before any vendor call, each removal (a delete, or a
-//! deactivation because the user was deleted or left the scope) takes one of its target's
-//! allowance for the window; past it, the row is held for an operator, never carried out silently.
+//! The removal guard (README "Removal guard"): before any vendor call, each removal (a delete, a
+//! deactivation because the user was deleted or left the scope, or the revocation of an
+//! administrator's right that entitlement rules granted) takes one of its target's allowance for
+//! the window; past it, the row is held for an operator, never carried out silently.
 use super::rows::{store_failure, Ready};
 use super::target::Target;
 use super::{Handled, Leased, Worker};
 use crate::store::{Claim, Event, EventAction, GuardMark, RemovalVerdict, StoreError};
-use crate::sync::{ConnectorError, Desired, Link, LinkState};
+use crate::sync::{ConnectorError, Desired, Link, LinkState, UserState};
 
 type Outcomes = Vec<(usize, Result<Handled, ConnectorError>)>;
 
@@ -18,8 +19,23 @@ pub(super) fn is_removal(desired: &Desired, link: Option<&Link>) -> bool {
     match desired {
         Desired::Absent => true,
         Desired::Retired => link.pushed_active != Some(false),
-        Desired::Present(_) => false,
+        Desired::Present(user) => revokes_admin_right(user, link),
     }
+}
+
+/// Whether bringing `user` up to date revokes an administrator's right the bridge granted: a
+/// guarded vendor group the link records the user in, or an administrator flag the bridge set,
+/// now cleared (docs/entitlements.md, "The removal guard").
+fn revokes_admin_right(user: &UserState, link: &Link) -> bool {
+    let groups = &user.groups;
+    let group = !groups.guarded.is_empty()
+        && link
+            .recorded_groups()
+            .is_some_and(|held| !groups.revoked_guarded(&held).is_empty());
+    let flag = groups
+        .guarded_field
+        .is_some_and(|field| user.fields.get_raw(field) == Some("") && link.wrote(field));
+    group || flag
 }
 
 impl Worker {
@@ -84,7 +100,6 @@ fn held_note(target: &str, done: u64, limit: u64, window: std::time::Duration) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::UserState;
 
     #[test]
     fn a_removal_is_a_delete_or_a_retirement_of_a_user_the_vendor_holds_active() {
@@ -124,5 +139,39 @@ mod tests {
         for (desired, link, removal) in cases {
             assert_eq!(is_removal(&desired, link.as_ref()), removal, "{desired:?} {link:?}");
         }
+    }
+
+    #[test]
+    fn clearing_an_administrator_flag_the_bridge_set_is_a_removal_and_other_changes_are_not() {
+        static SPEC: crate::sync::mapping::FieldSpec =
+            crate::sync::mapping::FieldSpec::new("IsAdministrator", None, None);
+        let user = |flag: &str| UserState {
+            resource_id: "r".into(),
+            user_name: "a@example.com".into(),
+            email: "a@example.com".into(),
+            given_name: "A".into(),
+            family_name: "B".into(),
+            active: true,
+            password: None,
+            is_administrator: false,
+            fields: crate::sync::mapping::Fields::from_pairs([(&SPEC, flag.to_owned())]),
+            creatable: true,
+            groups: std::sync::Arc::new(crate::sync::entitlements::Memberships {
+                guarded_field: Some("IsAdministrator"),
+                ..Default::default()
+            }),
+        };
+        let link = |written: Option<&str>| Link {
+            state: LinkState::Linked,
+            remote_id: Some("v1".into()),
+            remote_key: Some("a@example.com".into()),
+            pushed_hash: None,
+            pushed_active: Some(true),
+            written_fields: written.map(str::to_owned),
+        };
+        let removal = |flag: &str, written| is_removal(&Desired::Present(user(flag)), Some(&link(written)));
+        assert!(removal("", Some("IsAdministrator")), "the bridge made them one");
+        assert!(!removal("", None), "made one in the portal: never touched");
+        assert!(!removal("true", Some("IsAdministrator")));
     }
 }

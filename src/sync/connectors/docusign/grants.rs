@@ -39,9 +39,8 @@ impl Docusign {
             let Some(name) = user.fields.get(PROFILE_NAME) else {
                 continue;
             };
-            if !ids.contains_key(&name.to_lowercase()) {
-                let id = self.profiles.id(name, || self.list_profiles()).await?;
-                ids.insert(name.to_lowercase(), id);
+            if let std::collections::btree_map::Entry::Vacant(entry) = ids.entry(name.to_lowercase()) {
+                entry.insert(self.profiles.id(name, || self.list_profiles()).await?);
             }
         }
         Ok(ids)

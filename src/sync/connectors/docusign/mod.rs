@@ -109,6 +109,7 @@ impl Vendor for Docusign {
             key: "permission_profile",
             field: grants::PROFILE_NAME,
             clears: false,
+            admin: false,
         }),
     };
     const CHECKED: &'static str = "JWT grant and /oauth/userinfo succeeded";

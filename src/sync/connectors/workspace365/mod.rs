@@ -115,6 +115,7 @@ impl Vendor for Workspace365 {
             key: "administrator",
             field: "IsAdministrator",
             clears: true,
+            admin: true,
         }),
     };
     const TAKES_PASSWORDS: bool = true;

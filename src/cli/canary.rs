@@ -11,7 +11,7 @@ use crate::sync::{ConnectorError, Desired, Link, UserState};
 use anyhow::{bail, Context};
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 /// The stages of the canary's life, in order.
@@ -60,8 +60,9 @@ enum Verdict {
     Contradicted(String),
 }
 
-/// Compares a read-back with what a stage expects (pure).
-fn verdict(expect: Expect, read: &ReadBack, wanted: &BTreeMap<String, String>) -> Verdict {
+/// Compares a read-back with what a stage expects (pure): `wanted` fields, and the vendor groups
+/// entitlement rules put the user in (`groups`).
+fn verdict(expect: Expect, read: &ReadBack, wanted: &BTreeMap<String, String>, groups: &BTreeSet<String>) -> Verdict {
     match expect {
         Expect::Gone if read.found => Verdict::Contradicted("the user is still there".into()),
         Expect::Gone => Verdict::Confirmed,
@@ -97,6 +98,20 @@ fn verdict(expect: Expect, read: &ReadBack, wanted: &BTreeMap<String, String>) -
                     }
                 }
                 None => unread.push("its fields"),
+            }
+            match (&read.groups, groups.is_empty()) {
+                (_, true) => {}
+                (Some(held), false) => {
+                    let missing: Vec<&str> = groups
+                        .iter()
+                        .filter(|g| !held.iter().any(|h| h.eq_ignore_ascii_case(g)))
+                        .map(String::as_str)
+                        .collect();
+                    if !missing.is_empty() {
+                        return Verdict::Contradicted(format!("not in the group(s) granted: {}", missing.join(", ")));
+                    }
+                }
+                (None, false) => unread.push("its groups"),
             }
             match unread.is_empty() {
                 true => Verdict::Confirmed,
@@ -198,11 +213,14 @@ pub(super) async fn canary(
     refuse(target, email)?;
     refuse_a_scim_user(settings, &[email, &renamed(email)]).await?;
     let mapping = target.mapping(settings.user_schema()?)?;
+    let entitlements = target.entitlements()?;
     let http = target.http_client()?;
     let connector = Connector::build(target, http, Default::default(), Default::default(), None)?;
     let run = Run {
         connector: &connector,
         mapping: &mapping,
+        entitlements: &entitlements,
+        member_of: entitlements.scim_groups().into_iter().take(1).collect(),
         format,
     };
     let result = run.all(target, email, yes).await;
@@ -254,18 +272,27 @@ async fn refuse_a_scim_user(settings: &Settings, addresses: &[&str]) -> anyhow::
 struct Run<'a> {
     connector: &'a Connector,
     mapping: &'a crate::sync::mapping::Mapping,
+    /// The target's entitlement rules: the canary is taken as a member of the first rule's SCIM
+    /// group (`member_of`), so that one grant is checked too.
+    entitlements: &'a crate::sync::entitlements::Entitlements,
+    member_of: Vec<String>,
     format: PlanFormat,
 }
 
 impl Run<'_> {
     fn user(&self, email: &str, updated: bool, active: bool) -> anyhow::Result<UserState> {
         let document = serde_json::from_value(document(email, updated, active)).context("the canary's document")?;
-        Ok(crate::sync::desired::user_state("canary", &document, self.mapping))
+        let user = crate::sync::desired::user_state("canary", &document, self.mapping);
+        Ok(crate::sync::desired::entitled(user, self.entitlements, &self.member_of))
     }
 
     async fn all(&self, target: &TargetSettings, email: &str, yes: bool) -> anyhow::Result<Report> {
         let check = self.connector.check().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         self.say(&format!("ok    check        {check}"));
+        if let Some(grant) = self.entitlements.describe(&self.member_of) {
+            let group = self.member_of.first().map_or("-", String::as_str);
+            self.say(&format!("      grants       as a member of \"{group}\": {grant}"));
+        }
         let first = self.user(email, false, true)?;
         let before = self
             .connector
@@ -396,6 +423,7 @@ impl Run<'_> {
             Err(e) => (false, String::new(), Some(e.to_string())),
         };
         let wanted = self.connector.wanted(user);
+        let groups = user.groups.wanted.clone();
         let read = match ok {
             true => Some(self.connector.read_back(user).await),
             false => None,
@@ -403,7 +431,7 @@ impl Run<'_> {
         let (read_back, verdict) = match read {
             None => (None, Verdict::Unreadable("not read back: the stage failed".into())),
             Some(Ok(read)) => {
-                let verdict = verdict(expect, &read, &wanted);
+                let verdict = verdict(expect, &read, &wanted, &groups);
                 (Some(read), verdict)
             }
             Some(Err(e)) => (None, Verdict::Contradicted(format!("the read-back failed: {e}"))),
@@ -471,6 +499,12 @@ fn describe(read: &ReadBack) -> String {
     }
     if let Some(status) = &read.status {
         parts.push(status.clone());
+    }
+    if let Some(groups) = read.groups.as_ref().filter(|g| !g.is_empty()) {
+        parts.push(format!(
+            "groups {}",
+            groups.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
     }
     if let Some(note) = &read.note {
         parts.push(format!("note: {note}"));
@@ -568,50 +602,69 @@ mod tests {
             fields: fields.map(|f| f.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
             note: None,
             status: None,
+            groups: None,
         }
     }
 
     #[test]
     fn a_read_back_confirms_contradicts_or_cannot_tell() {
         let wanted: BTreeMap<String, String> = [("firstName".to_owned(), "Canary".to_owned())].into();
+        let none = BTreeSet::new();
         let holds = Expect::Holds { active: true };
         let same = [("firstName", "Canary")];
         assert_eq!(
-            verdict(holds, &read(true, Some(true), Some(&same)), &wanted),
+            verdict(holds, &read(true, Some(true), Some(&same)), &wanted, &none),
             Verdict::Confirmed
         );
         assert!(matches!(
-            verdict(holds, &read(true, Some(true), Some(&[("firstName", "Old")])), &wanted),
+            verdict(holds, &read(true, Some(true), Some(&[("firstName", "Old")])), &wanted, &none),
             Verdict::Contradicted(why) if why.contains("firstName is \"Old\"")
         ));
         assert!(matches!(
-            verdict(holds, &read(true, Some(false), Some(&same)), &wanted),
+            verdict(holds, &read(true, Some(false), Some(&same)), &wanted, &none),
             Verdict::Contradicted(_)
         ));
         assert!(matches!(
-            verdict(holds, &read(false, None, None), &wanted),
+            verdict(holds, &read(false, None, None), &wanted, &none),
             Verdict::Contradicted(_)
         ));
         assert!(matches!(
-            verdict(holds, &read(true, None, None), &wanted),
+            verdict(holds, &read(true, None, None), &wanted, &none),
             Verdict::Unreadable(why) if why.contains("its state and its fields")
         ));
         assert_eq!(
-            verdict(Expect::Gone, &read(false, None, None), &wanted),
+            verdict(Expect::Gone, &read(false, None, None), &wanted, &none),
             Verdict::Confirmed
         );
         assert!(matches!(
-            verdict(Expect::Gone, &read(true, Some(false), None), &wanted),
+            verdict(Expect::Gone, &read(true, Some(false), None), &wanted, &none),
             Verdict::Contradicted(_)
         ));
         assert_eq!(
-            verdict(Expect::KeptInactive, &read(true, Some(false), None), &wanted),
+            verdict(Expect::KeptInactive, &read(true, Some(false), None), &wanted, &none),
             Verdict::Confirmed
         );
         assert!(matches!(
-            verdict(Expect::KeptInactive, &read(true, Some(true), None), &wanted),
+            verdict(Expect::KeptInactive, &read(true, Some(true), None), &wanted, &none),
             Verdict::Contradicted(_)
         ));
+    }
+
+    #[test]
+    fn a_group_the_rules_grant_must_be_read_back() {
+        let wanted = BTreeMap::new();
+        let groups: BTreeSet<String> = ["Auditors".to_owned()].into();
+        let holds = Expect::Holds { active: true };
+        let mut read = read(true, Some(true), Some(&[]));
+        assert!(
+            matches!(verdict(holds, &read, &wanted, &groups), Verdict::Unreadable(why) if why.contains("its groups"))
+        );
+        read.groups = Some(["Everyone".to_owned()].into());
+        assert!(
+            matches!(verdict(holds, &read, &wanted, &groups), Verdict::Contradicted(why) if why.contains("Auditors"))
+        );
+        read.groups = Some(["auditors".to_owned(), "Everyone".to_owned()].into());
+        assert_eq!(verdict(holds, &read, &wanted, &groups), Verdict::Confirmed);
     }
 
     #[test]

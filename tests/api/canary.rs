@@ -193,3 +193,30 @@ async fn the_canary_reports_a_rename_the_tenant_refuses_and_still_cleans_up() {
     assert_eq!(held.len(), 1, "{held:?}");
     assert_eq!((held[0].key.as_str(), held[0].active), (CANARY, false));
 }
+
+/// With entitlement rules the canary is taken as a member of the first rule's SCIM group: the
+/// grant is made with the create and read back at each stage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_canary_checks_the_first_rules_grant() {
+    let (server, fake) = crate::fake_vendors::FakeVendor::start(crate::fake_vendors::Vendor::Cyberark).await;
+    fake.add_group("Auditors");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = "[[entitlement]]\ngroup = \"Vault Auditors\"\nvault_groups = [\"Auditors\"]\n";
+    let target = crate::targets::target_with(TargetKind::Cyberark, &server.uri(), dir.path(), rules);
+    let db = format!("sqlite://{}", dir.path().join("canary.db").display());
+    let config = config_file(dir.path(), &db, &[target]);
+    let (ok, out, err) = canary(config, &["check", "--target", "cyberark", "--canary", CANARY]).await;
+    assert!(ok, "{out}{err}\n{:?}", fake.calls());
+    assert!(
+        out.contains("grants       as a member of \"Vault Auditors\": vault group Auditors"),
+        "{out}"
+    );
+    assert!(out.contains("groups Auditors"), "read back in the group: {out}");
+    assert!(
+        fake.calls()
+            .iter()
+            .any(|c| c.starts_with("POST /PasswordVault/API/UserGroups/100/Members")),
+        "{:?}",
+        fake.calls()
+    );
+}

@@ -63,6 +63,8 @@ pub struct ReadBack {
     pub note: Option<String>,
     /// The vendor's own word for the user's state (DocuSign's `userStatus`).
     pub status: Option<String>,
+    /// The vendor groups it is in, where the vendor was read for them.
+    pub groups: Option<std::collections::BTreeSet<String>>,
 }
 
 pub async fn read_back<V: Vendor>(vendor: &V, user: &UserState) -> Result<ReadBack, ConnectorError> {
@@ -76,6 +78,7 @@ pub async fn read_back<V: Vendor>(vendor: &V, user: &UserState) -> Result<ReadBa
             fields: held.fields,
             note: held.note,
             status: held.status,
+            groups: held.groups,
         },
         Observed::Nothing | Observed::AsLinked => ReadBack {
             found: false,
@@ -85,6 +88,7 @@ pub async fn read_back<V: Vendor>(vendor: &V, user: &UserState) -> Result<ReadBa
             fields: None,
             note: None,
             status: None,
+            groups: None,
         },
     })
 }

@@ -50,20 +50,9 @@ pub struct UserState {
 impl UserState {
     /// What decides whether the vendor is behind: everything a connector writes but the password
     /// and the active flag (which links record apart, as `pushed_active`).
+    /// Vendor groups are not in it: the link records them apart (`Link::recorded_groups`), so a
+    /// membership change costs the group calls only.
     pub fn fingerprint(&self) -> String {
-        // Memberships count only where rules manage groups, so a bridge without rules keeps the
-        // fingerprints its links recorded before entitlements existed.
-        if self.groups.is_managed() {
-            return fingerprint(&(
-                &self.user_name,
-                &self.email,
-                &self.given_name,
-                &self.family_name,
-                self.is_administrator,
-                self.fields.pairs(),
-                &self.groups.wanted,
-            ));
-        }
         fingerprint(&(
             &self.user_name,
             &self.email,

@@ -262,6 +262,15 @@ async fn docusign_profiles_follow_the_first_matching_rule_and_group_adds_are_one
         .count();
     assert_eq!(group_adds, 1, "one call for the batch: {:?}", fake.calls());
 
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    // A membership removed by hand at DocuSign (which the bridge does not read for linked
+    // users) comes back with `sync resync`. (Resync also re-sends every user's active state,
+    // which DocuSign answers "already exists" for an open user: a known cost, not a change.)
+    fake.revoke_by_hand("ann@example.com", "Senders");
+    app.store.resync("docusign", |_| {}).await.unwrap();
+    app.drain_sync().await;
+    assert_eq!(fake.groups_of("ann@example.com"), ["Senders"], "{:?}", fake.calls());
+
     // Leaving: the next rule's profile, or the default; the vendor group goes.
     leave(&app, &senders, &bob).await;
     leave(&app, &senders, &ann).await;
@@ -269,7 +278,6 @@ async fn docusign_profiles_follow_the_first_matching_rule_and_group_adds_are_one
     assert_eq!(profile("bob").as_deref(), Some("Account Admin"));
     assert_eq!(profile("ann").as_deref(), Some("DS Viewer"));
     assert!(fake.groups_of("ann@example.com").is_empty());
-    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
     assert!(app.store.sync_rows().await.unwrap().is_empty());
 }
 
@@ -452,4 +460,31 @@ async fn revoking_a_guarded_grant_meets_the_removal_guard() {
     assert_eq!(app.store.release_held("cyberark", None).await.unwrap(), 1);
     app.drain_sync().await;
     assert!(fake.groups_of("ann@example.com").is_empty() && fake.groups_of("bob@example.com").is_empty());
+}
+
+/// A rule added to the file (here at a restart) takes effect for the group's existing members at
+/// once, not at each one's next change.
+#[tokio::test]
+async fn a_rule_added_later_is_taken_up_at_start() {
+    let (server, fake) = FakeVendor::start(Vendor::Eloqua).await;
+    fake.add_group("Advanced Users");
+    let dir = tempfile::tempdir().unwrap();
+    let plain = target_with(TargetKind::Eloqua, &server.uri(), dir.path(), "");
+    let app = spawn_app_with(|s| s.target = vec![plain]).await;
+    let ops = group(&app, "Marketing Ops").await;
+    let ann = user(&app, "ann").await;
+    join(&app, &ops, &ann).await;
+    app.drain_sync().await;
+    assert!(fake.groups_of("ann@example.com").is_empty());
+
+    let rules = "[[entitlement]]\ngroup = \"Marketing Ops\"\nsecurity_groups = [\"Advanced Users\"]\n";
+    let ruled = target_with(TargetKind::Eloqua, &server.uri(), dir.path(), rules);
+    let app = app.restarted(|s| s.target = vec![ruled]).await;
+    app.drain_sync().await;
+    assert_eq!(
+        fake.groups_of("ann@example.com"),
+        ["Advanced Users"],
+        "{:?}",
+        fake.calls()
+    );
 }

@@ -198,6 +198,20 @@ impl FakeVendor {
         user[list] = json!(groups);
     }
 
+    /// An administrator takes the user out of a group by hand.
+    pub fn revoke_by_hand(&self, key: &str, group: &str) {
+        let (by, list, named) = self.membership_keys();
+        let mut state = self.state.lock().unwrap();
+        let user = state
+            .users
+            .values_mut()
+            .find(|u| u[by].as_str().is_some_and(|v| v.eq_ignore_ascii_case(key)))
+            .expect("user");
+        if let Some(groups) = user[list].as_array_mut() {
+            groups.retain(|g| g[named] != json!(group));
+        }
+    }
+
     /// DocuSign: the permission profile the user with this e-mail has.
     pub fn profile_of(&self, email: &str) -> Option<String> {
         let state = self.state.lock().unwrap();

@@ -133,11 +133,7 @@ fn bring_up_to_date(
     if !changes.is_empty() {
         steps.push(Step::Update { changes });
     }
-    let fingerprint_current = view.linked
-        && link.is_some_and(|l| l.state == LinkState::Linked && l.pushed_hash.as_deref() == Some(&user.fingerprint()));
-    if !(fingerprint_current && view.groups.is_none()) {
-        steps.extend(entitle(user, view.groups.as_ref()));
-    }
+    steps.extend(entitle(user, view.groups.as_ref()));
     if !user.active && view.active != Some(false) {
         steps.push(Step::Deactivate);
     }

@@ -130,7 +130,7 @@ impl<'a, R> Item<'a, R> {
                     suspended: false,
                     fields: None,
                     protected: None,
-                    groups: link.recorded_groups(),
+                    groups: recorded_groups(link),
                 })
             }
             Observed::Found(held) => {
@@ -145,7 +145,7 @@ impl<'a, R> Item<'a, R> {
                     groups: held
                         .groups
                         .clone()
-                        .or_else(|| link.filter(|_| linked).and_then(Link::recorded_groups)),
+                        .or_else(|| link.filter(|_| linked).and_then(recorded_groups)),
                 })
             }
         }
@@ -309,6 +309,12 @@ impl<'a, R> Item<'a, R> {
             contradicted: self.contradicted,
         })
     }
+}
+
+/// The vendor groups the link records, unless `sync resync` asked for everything to be sent again
+/// (its fingerprint forgotten): then they count as unknown, and the wanted ones are added again.
+fn recorded_groups(link: &Link) -> Option<std::collections::BTreeSet<String>> {
+    link.pushed_hash.as_ref().and_then(|_| link.recorded_groups())
 }
 
 /// A link to a record just made or adopted, before its fields are recorded.

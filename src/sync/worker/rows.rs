@@ -114,9 +114,9 @@ impl Worker {
     }
 }
 
-/// Whether the link records exactly what is desired: the fields, the active flag, no password
-/// waiting (a retired user: deactivated). `sync resync` forgets the recorded fingerprints, so it
-/// reconciles every user again.
+/// Whether the link records exactly what is desired: the fields, the active flag, the vendor groups
+/// rules put an active user in, no password waiting (a retired user: deactivated). `sync resync`
+/// forgets the recorded fingerprints, so it reconciles every user again.
 fn up_to_date(desired: &Desired, link: &Link) -> bool {
     link.state == LinkState::Linked
         && match desired {
@@ -124,6 +124,9 @@ fn up_to_date(desired: &Desired, link: &Link) -> bool {
                 state.password.is_none()
                     && link.pushed_active == Some(state.active)
                     && link.pushed_hash.as_deref() == Some(state.fingerprint().as_str())
+                    && (!state.groups.is_managed()
+                        || !state.active
+                        || link.recorded_groups().as_ref() == Some(&state.groups.wanted))
             }
             Desired::Retired => link.pushed_active == Some(false),
             Desired::Absent => false,

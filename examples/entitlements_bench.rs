@@ -167,7 +167,10 @@ async fn main() {
     let drained = started.elapsed().as_secs_f64();
     let requests = vendor.received_requests().await.unwrap();
     let new_calls = &requests[calls_before..];
-    let group_calls = new_calls.iter().filter(|r| r.url.path().ends_with("/groups/7/users")).count();
+    let group_calls = new_calls
+        .iter()
+        .filter(|r| r.url.path().ends_with("/groups/7/users"))
+        .count();
     let mut kinds: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for r in new_calls {
         *kinds.entry(format!("{} {}", r.method, r.url.path())).or_default() += 1;

@@ -488,3 +488,80 @@ async fn a_rule_added_later_is_taken_up_at_start() {
         fake.calls()
     );
 }
+
+/// docs/okta.md and docs/entra.md: the group requests each IdP sends (docs/idp-behaviour.md) grant
+/// and revoke as the guides say: Okta's push to CyberArk (create, member add with `display`,
+/// rename by a path-less replace, delete), Entra's to Workspace365 (capitalised ops, a removal by
+/// value without the flag).
+#[tokio::test]
+async fn okta_and_entra_group_pushes_grant_and_revoke_as_the_guides_say() {
+    let (vault, cyberark) = FakeVendor::start(Vendor::Cyberark).await;
+    cyberark.add_group("Auditors");
+    let (portal, w365) = crate::fake_w365::FakeWorkspace365::start(std::time::Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let vault_rules = "[[entitlement]]\ngroup = \"Vault Auditors\"\nvault_groups = [\"Auditors\"]\n";
+    let w365_rules = "[[entitlement]]\ngroup = \"W365 Admins\"\nadministrator = true\n";
+    let targets = vec![
+        target_with(TargetKind::Cyberark, &vault.uri(), dir.path(), vault_rules),
+        target_with(TargetKind::Workspace365, &portal.uri(), dir.path(), w365_rules),
+    ];
+    let app = spawn_app_with(|s| s.target = targets).await;
+    let ann = user(&app, "ann").await;
+
+    // Okta: POST /Groups with no members, then a member add carrying `display`.
+    let created = app
+        .post(
+            "/Groups",
+            &json!({"schemas": [GROUP_SCHEMA], "displayName": "Vault Auditors", "members": []}),
+        )
+        .await;
+    let okta_group = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    patch_group(
+        &app,
+        &okta_group,
+        json!({"op": "add", "path": "members", "value": [{"value": ann, "display": "ann@example.com"}]}),
+    )
+    .await;
+    app.drain_sync().await;
+    assert_eq!(cyberark.groups_of("ann@example.com"), ["Auditors"]);
+    // Okta's rename: a replace without a path.
+    patch_group(
+        &app,
+        &okta_group,
+        json!({"op": "replace", "value": {"id": okta_group, "displayName": "Vault Auditors EMEA"}}),
+    )
+    .await;
+    assert!(
+        app.store.sync_rows().await.unwrap().is_empty(),
+        "a rename queues nothing"
+    );
+
+    // Entra (no flag): capitalised op names, a removal by value.
+    let entra_group = group(&app, "W365 Admins").await;
+    patch_group(
+        &app,
+        &entra_group,
+        json!({"op": "Add", "path": "members", "value": [{"value": ann}]}),
+    )
+    .await;
+    app.drain_sync().await;
+    let administrators = || w365.state.lock().unwrap().administrators.clone();
+    assert!(administrators().contains("ann@example.com"));
+    patch_group(
+        &app,
+        &entra_group,
+        json!({"op": "Remove", "path": "members", "value": [{"value": ann}]}),
+    )
+    .await;
+    app.drain_sync().await;
+    assert!(!administrators().contains("ann@example.com"));
+
+    // Okta unlinks the pushed group and deletes it at the bridge: the grant goes.
+    assert_eq!(app.delete(&format!("/Groups/{okta_group}")).await.status(), 204);
+    app.drain_sync().await;
+    assert!(cyberark.groups_of("ann@example.com").is_empty());
+    assert!(app.store.sync_rows().await.unwrap().is_empty());
+}

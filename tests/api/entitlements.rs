@@ -565,3 +565,37 @@ async fn okta_and_entra_group_pushes_grant_and_revoke_as_the_guides_say() {
     assert!(cyberark.groups_of("ann@example.com").is_empty());
     assert!(app.store.sync_rows().await.unwrap().is_empty());
 }
+
+/// A deactivated user's grants are left as they are, also when their groups change meanwhile;
+/// reactivated, they are brought up to date.
+#[tokio::test]
+async fn a_deactivated_users_grants_are_left_as_they_are_until_reactivated() {
+    let (server, fake) = FakeVendor::start(Vendor::Eloqua).await;
+    fake.add_group("Advanced Users");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = "[[entitlement]]\ngroup = \"Marketing Ops\"\nsecurity_groups = [\"Advanced Users\"]\n";
+    let target = target_with(TargetKind::Eloqua, &server.uri(), dir.path(), rules);
+    let app = spawn_app_with(|s| s.target = vec![target]).await;
+    let ops = group(&app, "Marketing Ops").await;
+    let ann = user(&app, "ann").await;
+    join(&app, &ops, &ann).await;
+    app.drain_sync().await;
+    assert_eq!(fake.groups_of("ann@example.com"), ["Advanced Users"]);
+
+    app.patch_user(&ann, json!([{"op": "replace", "path": "active", "value": false}]))
+        .await;
+    leave(&app, &ops, &ann).await;
+    app.drain_sync().await;
+    assert_eq!(fake.users()[0]["isDisabled"], "True");
+    assert_eq!(fake.groups_of("ann@example.com"), ["Advanced Users"], "left as it was");
+
+    app.patch_user(&ann, json!([{"op": "replace", "path": "active", "value": true}]))
+        .await;
+    app.drain_sync().await;
+    assert_eq!(fake.users()[0]["isDisabled"], "False");
+    assert!(
+        fake.groups_of("ann@example.com").is_empty(),
+        "brought up to date: {:?}",
+        fake.calls()
+    );
+}

@@ -542,3 +542,53 @@ async fn a_2xx_answer_the_bridge_does_not_read_may_be_any_body() {
         .unwrap();
     assert_eq!(link.pushed_active, Some(false));
 }
+
+/// Vault group membership: the exact calls (CyberArk's Add/Remove group member), "already a
+/// member" (409) on an add and "not a member" (404) on a removal counting as done.
+#[tokio::test]
+async fn group_members_are_added_and_removed_and_already_done_counts_as_done() {
+    let server = MockServer::start().await;
+    logon(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path("/PasswordVault/API/UserGroups"))
+        .and(header("Authorization", TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"value": [{"id": 7, "groupName": "Auditors"}, {"id": 9, "groupName": "Vault Admins"}], "count": 2}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/PasswordVault/API/UserGroups/7/Members/"))
+        .and(header("Content-Type", "application/json"))
+        .and(body_json(json!({"memberId": "ann@example.com", "memberType": "Vault"})))
+        .respond_with(ResponseTemplate::new(409).set_body_json(
+            json!({"ErrorCode": "ITATS262E", "ErrorMessage": "Member is already a member of group"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/PasswordVault/API/UserGroups/9/Members/ann@example.com/"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"ErrorCode": "ITATS003E", "ErrorMessage": "Member was not found."}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let vault = connector(&server);
+    vault
+        .entitle("ann@example.com", &["auditors".into()], &["Vault Admins".into()])
+        .await
+        .unwrap();
+    // Another failure keeps the vault's words.
+    Mock::given(method("POST"))
+        .and(path("/PasswordVault/API/UserGroups/9/Members/"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            json!({"ErrorCode": "PASWS041E", "ErrorMessage": "You are not authorized to perform this action."}),
+        ))
+        .mount(&server)
+        .await;
+    let err = vault.entitle("ann@example.com", &["Vault Admins".into()], &[]).await.unwrap_err();
+    assert!(err.to_string().contains("PASWS041E"), "{err}");
+}

@@ -232,6 +232,12 @@ pub trait Vendor: Sized + Send + Sync + 'static {
         async { Ok(None) }
     }
 
+    /// Resolves the names the entitlement rules give to vendor ids (listing the vendor's groups and
+    /// profiles); an error names one the vendor does not have. Nothing to do by default.
+    fn resolve_grants(&self) -> impl Future<Output = Result<(), ConnectorError>> + Send {
+        async { Ok(()) }
+    }
+
     /// Closes what it holds open at the vendor (a session).
     fn shutdown(&self) -> impl Future<Output = ()> + Send {
         async {}

@@ -172,6 +172,20 @@ impl Worker {
         futures_util::future::join_all(targets.iter().map(|target| self.targets.probe(target))).await;
     }
 
+    /// Resolves each target's entitlement names to vendor ids at start, so that a name the vendor
+    /// does not have is said at once (ERROR), not at the first member's row. A vendor that cannot
+    /// be reached now is tried again by the rows themselves.
+    async fn resolve_grants(&self) {
+        let targets = self.targets.now();
+        let resolving = targets.iter().filter(|t| !t.entitlements.is_empty()).map(|target| async move {
+            match target.connector.resolve_grants().await {
+                Ok(()) => tracing::info!(target = %target.name, "entitlement rules: every vendor group and profile they name exists"),
+                Err(e) => tracing::error!(target = %target.name, error = %e, "entitlement rules: cannot resolve the vendor names they give (`scim-bridge check --target` says the same)"),
+            }
+        });
+        futures_util::future::join_all(resolving).await;
+    }
+
     /// The targets, for a configuration reload to replace while the worker runs.
     pub fn target_set(&self) -> TargetSet {
         self.targets.clone()
@@ -204,6 +218,8 @@ impl Worker {
         worker.restore().await;
         let probing = worker.clone();
         tokio::spawn(async move { probing.probe_targets().await });
+        let resolving = worker.clone();
+        tokio::spawn(async move { resolving.resolve_grants().await });
         let wakeup = worker.store.sync_wakeup();
         match worker.store.release_leases().await {
             Ok(0) => {}

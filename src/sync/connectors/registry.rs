@@ -171,6 +171,13 @@ macro_rules! vendors {
                 }
             }
 
+            /// Resolves the entitlement rules' vendor names to ids (`serve` does it at start).
+            pub async fn resolve_grants(&self) -> Result<(), ConnectorError> {
+                match self {
+                    $(Self::$vendor(v) => v.resolve_grants().await,)+
+                }
+            }
+
             /// Closes what the connector holds open at the vendor (a CyberArk session).
             pub async fn shutdown(&self) {
                 match self {

@@ -187,6 +187,10 @@ impl Vendor for Cyberark {
         self.check_groups().await
     }
 
+    async fn resolve_grants(&self) -> Result<(), ConnectorError> {
+        self.check_groups().await
+    }
+
     async fn vendor_users(&self) -> Result<Option<Vec<(String, String)>>, ConnectorError> {
         self.list().await.map(Some)
     }

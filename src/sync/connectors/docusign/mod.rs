@@ -169,6 +169,10 @@ impl Vendor for Docusign {
     }
 
     /// The account's open users as (userId, e-mail), for `sync plan`'s orphans.
+    async fn resolve_grants(&self) -> Result<(), ConnectorError> {
+        self.check_grants().await
+    }
+
     async fn vendor_users(&self) -> Result<Option<Vec<(String, String)>>, ConnectorError> {
         let users = self.listing.get_or_try_init(|| self.list_users()).await?;
         Ok(Some(

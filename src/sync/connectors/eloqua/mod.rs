@@ -140,6 +140,10 @@ impl Vendor for Eloqua {
         self.check_groups().await
     }
 
+    async fn resolve_grants(&self) -> Result<(), ConnectorError> {
+        self.check_groups().await
+    }
+
     async fn vendor_users(&self) -> Result<Option<Vec<(String, String)>>, ConnectorError> {
         self.list().await.map(Some)
     }

@@ -305,6 +305,13 @@ async fn workspace365_administrators_follow_the_group_and_a_portal_administrator
     let administrators = || fake.state.lock().unwrap().administrators.clone();
     assert!(administrators().contains("ann@example.com"), "{:?}", fake.calls());
 
+    // A rename at the IdP changes nothing: no row, no call.
+    let before = fake.calls().len();
+    rename(&app, &admins, "Workspace Administrators").await;
+    assert!(app.store.sync_rows().await.unwrap().is_empty());
+    app.drain_sync().await;
+    assert_eq!(fake.calls().len(), before);
+
     leave(&app, &admins, &ann).await;
     app.drain_sync().await;
     assert!(

@@ -1,6 +1,7 @@
 //! `decide` as a table: each row a situation (what the user should be, the link, what the vendor
 //! holds, the vendor's rules) and the steps it must give.
 use super::*;
+use crate::sync::reconcile::StepKind;
 use crate::sync::Secret;
 
 const DELETES: Rules = Rules {
@@ -274,4 +275,65 @@ fn an_inactive_user_the_target_does_not_create_is_left_out_yet_deactivated_where
         words(&dormant, None, Some(&found), &CLOSES),
         ["adopt", "update", "deactivate"]
     );
+}
+
+/// A user whose rules want vendor groups `wanted`, of the managed `managed`.
+fn entitled(active: bool, wanted: &[&str], managed: &[&str]) -> Desired {
+    let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<String>>();
+    Desired::Present(UserState {
+        groups: std::sync::Arc::new(crate::sync::entitlements::Memberships {
+            wanted: set(wanted),
+            managed: std::sync::Arc::new(set(managed)),
+            noun: "vault group",
+            ..Default::default()
+        }),
+        ..user(active)
+    })
+}
+
+fn groups_step(desired: &Desired, view: Option<&View<'_>>) -> Option<Step> {
+    let link = link(None, Some(true));
+    decide(desired, &wanted(), Some(&link), view, &DELETES)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.kind() == StepKind::Entitle)
+}
+
+#[test]
+fn groups_are_added_and_removed_among_the_managed_ones_only() {
+    let read = fields("A");
+    let held = |names: &[&str]| {
+        let mut v = view(true, Some(true), Some(&read));
+        v.groups = Some(names.iter().map(|n| (*n).to_owned()).collect());
+        v
+    };
+    let entitle = |add: &[&str], remove: &[&str]| {
+        Some(Step::Entitle {
+            noun: "vault group",
+            add: add.iter().map(|g| (*g).to_owned()).collect(),
+            remove: remove.iter().map(|g| (*g).to_owned()).collect(),
+        })
+    };
+    let ann = entitled(true, &["Auditors"], &["Auditors", "Admins"]);
+    // Adds what is missing, removes a managed group no longer wanted, never an unmanaged one.
+    assert_eq!(
+        groups_step(&ann, Some(&held(&["Admins", "Everyone"]))),
+        entitle(&["Auditors"], &["Admins"])
+    );
+    assert_eq!(
+        groups_step(&ann, Some(&held(&["auditors", "Everyone"]))),
+        None,
+        "case aside"
+    );
+    // Not known: adds only.
+    let unknown = view(true, Some(true), Some(&read));
+    assert_eq!(groups_step(&ann, Some(&unknown)), entitle(&["Auditors"], &[]));
+    // An inactive user's grants are left as they are.
+    let inactive = entitled(false, &["Auditors"], &["Auditors", "Admins"]);
+    assert_eq!(groups_step(&inactive, Some(&held(&["Admins"]))), None);
+    // A new user gets its groups right after the create.
+    let created = decide(&ann, &wanted(), None, None, &DELETES).unwrap();
+    assert_eq!(created, [Step::Create, entitle(&["Auditors"], &[]).unwrap()]);
+    // No rules: nothing, whatever the vendor holds.
+    assert_eq!(groups_step(&present(true), Some(&held(&["Admins"]))), None);
 }

@@ -487,6 +487,18 @@ mod tests {
                 "`provisioning_key` is set twice",
             ),
             (vec![format!("{W365}\nnmae = \"x\"")], "unknown field `nmae`"),
+            (
+                vec![format!("{W365}\n[[target.entitlement]]\ngroup = \"Vault Auditors\"\nvault_groups = [\"Auditors\"]")],
+                "target 'w365': entitlement #1 (group \"Vault Auditors\"): this vendor takes no `vault_groups` (it takes administrator)",
+            ),
+            (
+                vec![format!("{W365}\nmapping = {{ IsAdministrator = \"active\" }}\n[[target.entitlement]]\ngroup = \"A\"\nadministrator = true")],
+                "\"IsAdministrator\" is set by the entitlement rules",
+            ),
+            (
+                vec![format!("{W365}\n[[target.entitlement]]\ngroup = \"A\"\nadministrator = true\nrole = \"x\"")],
+                "unknown field `role`",
+            ),
         ];
         for (tables, detail) in rows {
             let err = targets(&tables).unwrap_err();

@@ -26,6 +26,10 @@ pub struct Application {
     worker: Option<Worker>,
     reloader: std::sync::Arc<Reloader>,
     shutdown_timeout: std::time::Duration,
+    /// The request log's writer: it stops once the server is gone and its last rows are stored.
+    request_writer: tokio::task::JoinHandle<()>,
+    /// Prunes events and logged requests past `audit.retain_days`.
+    pruner: Option<crate::audit::retention::Pruner>,
 }
 
 impl Application {
@@ -49,7 +53,9 @@ impl Application {
             console.clone(),
             checked.clone(),
         )?);
+        let (requests, request_writer) = crate::audit::RequestLog::start(store.clone(), settings.audit.bodies);
         let state = AppState {
+            requests,
             store: store.clone(),
             base_path: settings.server.base_path.trim_end_matches('/').to_owned(),
             public_url: settings.server.public_url.clone(),
@@ -68,6 +74,7 @@ impl Application {
         let server = http_server(settings, listener, state, authenticator)?;
         take_up_scopes(&store, settings).await?;
         let shutdown_timeout = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
+        let pruner = crate::audit::retention::Pruner::new(store.clone(), settings.audit.retain_days);
         Ok(Self {
             port,
             server,
@@ -75,6 +82,8 @@ impl Application {
             worker: Some(worker),
             reloader,
             shutdown_timeout,
+            request_writer,
+            pruner,
         })
     }
 
@@ -101,6 +110,7 @@ impl Application {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let pruning = self.pruner.map(|p| tokio::spawn(p.run_until_stopped(stopped.clone())));
         let worker = self.worker.map(|w| tokio::spawn(w.run_until_stopped(stopped)));
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot listen for SIGHUP")?;
@@ -127,6 +137,12 @@ impl Application {
             }
         }
         server.await.context("server task failed")??;
+        if tokio::time::timeout(self.shutdown_timeout, self.request_writer).await.is_err() {
+            tracing::warn!("the request log's last rows could not be stored before shutdown");
+        }
+        if let Some(pruning) = pruning {
+            let _ = pruning.await;
+        }
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -139,6 +155,10 @@ impl Application {
 
     /// Serves until the process ends (for tests).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        if let Some(pruner) = self.pruner {
+            tokio::spawn(pruner.run_until_stopped(stopped));
+        }
         self.server.await
     }
 }

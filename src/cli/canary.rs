@@ -412,7 +412,7 @@ impl Run<'_> {
             .reconcile_batch(&[(desired, link.clone())])
             .await
             .pop()
-            .unwrap_or_else(|| Err(ConnectorError::permanent(None, "the reconciler answered nothing")));
+            .unwrap_or_else(|| Err(ConnectorError::permanent(None, "the reconciler answered nothing").into()));
         let (ok, actions, answer) = match result {
             Ok(reconciled) => {
                 let answer = reconciled.operator_note();

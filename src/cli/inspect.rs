@@ -105,7 +105,17 @@ pub(super) fn known_target(settings: &Settings, name: &str) -> anyhow::Result<()
 pub(super) async fn lookup(settings: &Settings, key: &str, events: i64) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     let Some(user) = store.lookup(key, events).await? else {
-        bail!("no user with id, userName or e-mail '{key}'");
+        // Deleted, and every target told: the history still knows the user by its names.
+        let trail = store
+            .audit_trail(key, None, time::OffsetDateTime::UNIX_EPOCH, super::audit::HISTORY)
+            .await?;
+        store.close().await;
+        if trail.users.is_empty() {
+            bail!("no user with id, userName or e-mail '{key}', live or deleted");
+        }
+        println!("no live user is '{key}'; the audit trail knows (`scim-bridge audit --user {key}`):");
+        print!("{}", super::audit::render(&trail));
+        return Ok(());
     };
     let state = user.deleted_at.as_deref().map_or_else(
         || "live".to_owned(),
@@ -154,18 +164,23 @@ pub(super) async fn lookup(settings: &Settings, key: &str, events: i64) -> anyho
     }
     println!("events (newest first)");
     for e in &user.events {
+        let said = [
+            e.remote_id.as_deref().map(|id| format!("vendor id {id}")),
+            e.changes.clone(),
+            e.error.as_deref().map(|err| format!("error: {err}")),
+            e.note.clone(),
+            e.request_id.as_deref().map(|r| format!("request {r}")),
+        ];
+        let said: Vec<String> = said.into_iter().flatten().collect();
         println!(
-            "  {} {:<18} {:<10} {:>4} {:>8.1} ms{}",
+            "  {} {:<18} {:<10} {:<8} {:>4} {:>8.1} ms  {}",
             e.at,
             e.target,
             e.action,
+            e.outcome.map_or("-", |o| o.as_str()),
             e.http_status.map_or("-".to_owned(), |s| s.to_string()),
             e.latency_ms.unwrap_or_default(),
-            e.error
-                .as_deref()
-                .or(e.note.as_deref())
-                .map(|e| format!("  {e}"))
-                .unwrap_or_default()
+            said.join("  ")
         );
     }
     store.close().await;

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod audit;
 mod canary;
 mod inspect;
 mod plan;
@@ -46,6 +47,20 @@ pub enum Command {
         /// How many of the newest vendor calls to show.
         #[arg(long, default_value_t = 10)]
         events: i64,
+    },
+    /// One user's history, live or deleted (by id, userName or any e-mail it had): every SCIM
+    /// request that touched it and every step taken at each vendor, in time order (docs/audit.md).
+    Audit {
+        #[arg(long, value_name = "ID|USERNAME|EMAIL")]
+        user: String,
+        /// Only this target's events.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+        /// Only what happened since: a duration back from now (7d, 24h, 30m) or an RFC 3339 time.
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
     },
     /// Validate the configuration and probe each target's credentials with a read-only call; with
     /// `--canary`, take a throw-away user through its whole life at one target (it writes).
@@ -185,6 +200,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => token(&settings, command).await,
         Command::Sync(command) => sync(&settings, command).await,
         Command::Lookup { key, events } => lookup(&settings, &key, events).await,
+        Command::Audit {
+            user,
+            target,
+            since,
+            format,
+        } => audit::audit(&settings, &user, target.as_deref(), since.as_deref(), format).await,
         Command::Check {
             target,
             canary: Some(email),

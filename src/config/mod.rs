@@ -46,6 +46,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub sync: SyncSettings,
+    /// `[audit]`: the request log and how long events and requests are kept (docs/audit.md).
+    pub audit: AuditSettings,
     /// `[schema]`: declared User schema extensions (docs/extensions.md).
     pub schema: SchemaSettings,
     /// `[[target]]`: the vendors changes fan out to.
@@ -198,6 +200,26 @@ impl SyncSettings {
         key.map(|k| crate::secrets::Sealer::from_hex(&k))
             .transpose()
             .map_err(|e| ConfigError::Invalid(format!("sync.secrets_key: {e}")))
+    }
+}
+
+/// `[audit]`: see docs/audit.md.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Events and logged requests older than this many days are pruned (0 keeps them forever).
+    pub retain_days: u32,
+    /// Which request and response bodies the request log keeps (`off`, `errors`, `all`);
+    /// passwords and secrets are redacted.
+    pub bodies: crate::audit::Bodies,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            retain_days: 180,
+            bodies: crate::audit::Bodies::Off,
+        }
     }
 }
 

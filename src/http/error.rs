@@ -81,9 +81,12 @@ impl ResponseError for ApiError {
 /// A SCIM error as a response (also used for errors actix produces itself, see `http::normalize_errors`).
 pub fn scim_error_response(error: &ScimError) -> HttpResponse {
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status)
+    let mut response = HttpResponse::build(status)
         .content_type(SCIM_JSON)
-        .body(error.to_json().to_string())
+        .body(error.to_json().to_string());
+    // For the request log (`http::log_request`), which does not read bodies back.
+    response.extensions_mut().insert(error.clone());
+    response
 }
 
 struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));

@@ -15,6 +15,7 @@ mod resource;
 mod search;
 pub mod transport;
 mod users;
+mod audit_log;
 
 pub use error::ApiError;
 
@@ -53,6 +54,8 @@ pub struct AppState {
     pub reload: ConfigReload,
     /// The User resource type, with the declared extensions (`[schema]`).
     pub user_schema: &'static crate::scim::schema::ResourceSchema,
+    /// Where every SCIM request is logged (docs/audit.md).
+    pub requests: crate::audit::RequestLog,
 }
 
 /// A configured target as the console shows it.
@@ -141,25 +144,38 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes:
         .default_service(web::to(ops::no_such_endpoint));
 }
 
-/// A request id: the client's `X-Request-Id` when it is short and plain, else a new one.
+/// A request id: the client's `X-Request-Id` when it is short and plain, else the trace id of a
+/// W3C `traceparent`, else a new one.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Middleware: one log line per request (method, route, status, latency, request id).
+/// Middleware: one log line per request (method, route, status, latency, request id), the
+/// `X-Request-Id` answer header, and for SCIM requests a row of the request log (docs/audit.md).
+/// The handler runs within the request id, so the sync rows it queues name it.
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let traceparent = audit_log::traceparent(req.headers());
+    let request_id = audit_log::request_id(req.headers(), traceparent.as_deref());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
-    let mut response = next.call(req).await?;
+    let logging = req
+        .app_data::<web::Data<AppState>>()
+        .filter(|state| audit_log::is_scim(req.path(), &state.base_path))
+        .map(|state| (state.requests.clone(), state.store.now()));
+    let (req, request_body) = match &logging {
+        Some((log, _)) if log.bodies().keeps_any() => match audit_log::read_body(req).await {
+            Ok((req, body)) => (req, Some(body)),
+            Err(refused) => return Ok(refused),
+        },
+        _ => (req, None),
+    };
+    let path = req.uri().path_and_query().map_or_else(|| req.path().to_owned(), |p| p.to_string());
+    let mut response = crate::audit::within_request(request_id.clone(), next.call(req))
+        .await?
+        .map_into_boxed_body();
     let route = response
         .request()
         .match_pattern()
@@ -172,7 +188,24 @@ pub async fn log_request(
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     metrics::record_request(method.as_str(), &route, status, latency_ms / 1000.0);
-    tracing::info!(%method, %route, status, latency_ms = format!("{latency_ms:.2}"), request_id, "request");
+    tracing::info!(%method, %route, status, latency_ms = format!("{latency_ms:.2}"), request_id, traceparent, "request");
+    let Some((log, at)) = logging else {
+        return Ok(response);
+    };
+    let (response, response_body) = audit_log::response_body(response, log.bodies()).await?;
+    let record = audit_log::record(audit_log::Finished {
+        at,
+        request_id,
+        traceparent,
+        method: method.to_string(),
+        path,
+        route,
+        latency_ms,
+        response: &response,
+        request_body: request_body.filter(|_| log.bodies().keeps(status)),
+        response_body,
+    });
+    log.record(record).await;
     Ok(response)
 }
 

@@ -110,7 +110,23 @@ pub fn resource_response(status: StatusCode, row: &StoredResource, body: &Value,
     if let Ok(location) = header::HeaderValue::from_str(&format!("{collection}/{}", row.id)) {
         headers.insert(header::LOCATION, location);
     }
+    response.extensions_mut().insert(touched(row, body));
     response
+}
+
+/// What the request log records the response touched: a user by its userName, a group by its
+/// displayName (as answered).
+fn touched(row: &StoredResource, body: &Value) -> crate::audit::Touched {
+    let named = |key| body.get(key).and_then(Value::as_str).map(str::to_owned);
+    let (resource_type, name) = match named("userName") {
+        Some(name) => (Some("User"), Some(name)),
+        None => (named("displayName").map(|_| "Group"), named("displayName")),
+    };
+    crate::audit::Touched {
+        resource_type,
+        id: Some(row.id.clone()),
+        name,
+    }
 }
 
 /// 304 with the ETag, when `If-None-Match` names the current version.

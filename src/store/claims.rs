@@ -3,7 +3,7 @@
 use super::db::{args, Arg, Dialect, Tx};
 use super::links::{upsert_link, Link};
 use super::resource::arguments;
-use super::states::{EventAction, LinkState};
+use super::states::{EventAction, EventOutcome, LinkState};
 use super::sync_queue::purge_tombstone;
 use super::timestamp::Timestamp;
 use super::StoreError;
@@ -18,6 +18,8 @@ pub struct Claim {
     pub attempts: i64,
     /// What the removal guard said of the row before (held, or released by an operator).
     pub guard: Option<super::states::GuardMark>,
+    /// The SCIM request that last queued the row (its events name it).
+    pub cause: Option<String>,
 }
 
 /// One (user, target) as the worker reads it before calling the vendor.
@@ -53,21 +55,44 @@ struct ViewRow {
 pub struct Success<'a> {
     pub claim: &'a Claim,
     pub link: &'a Link,
-    pub event: &'a Event,
+    /// One per step carried out (`unchanged` when there was none).
+    pub events: &'a [Event],
     pub delivered: Option<&'a [u8]>,
     pub deleted: bool,
     pub read_revision: Option<i64>,
 }
 
-/// What one reconcile did, for the `events` log.
-#[derive(Debug, Clone)]
+/// What one step of a reconcile did, for the `events` log (docs/audit.md). The user's userName
+/// and e-mail are added as the store holds them when it is recorded.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub action: EventAction,
+    pub outcome: EventOutcome,
+    /// The vendor's id of the user.
+    pub remote_id: Option<String>,
+    /// What changed, one `field: "old" -> "new"` (or group) per item; never a secret's value.
+    pub changes: Option<String>,
     pub http_status: Option<u16>,
     pub latency_ms: f64,
+    /// The vendor's words when it failed.
     pub error: Option<String>,
-    /// What the connector wants an operator to know of a success.
+    /// What the connector or the guard wants an operator to know.
     pub note: Option<String>,
+}
+
+impl Event {
+    pub fn new(action: EventAction, outcome: EventOutcome) -> Self {
+        Self {
+            action,
+            outcome,
+            remote_id: None,
+            changes: None,
+            http_status: None,
+            latency_ms: 0.0,
+            error: None,
+            note: None,
+        }
+    }
 }
 
 impl super::Store {
@@ -97,7 +122,7 @@ impl super::Store {
                  WHERE state = 'pending' AND due_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
                    AND target IN ({})
                  ORDER BY due_at LIMIT $3{skip_locked})
-             RETURNING resource_id, target, generation, attempts, guard",
+             RETURNING resource_id, target, generation, attempts, guard, cause",
             dialect.json_texts("$4")
         );
         let targets = serde_json::to_string(targets)?;
@@ -247,8 +272,6 @@ impl super::Store {
         Ok(())
     }
 
-    /// Failure: the row is due again at `retry_at`, or parked as dead when that is `None`. A row
-    /// whose generation moved meanwhile (a newer change, `sync retry`) is only released: the newer
     /// Observe mode: the row's reconcile would write, so it waits as `planned` (not due) with the
     /// planned calls recorded as `event`, until the target writes again (`release_planned`). A newer
     /// change made meanwhile keeps the row pending: it is planned again.
@@ -260,7 +283,7 @@ impl super::Store {
             args![&claim.resource_id, &claim.target, claim.generation],
         )
         .await?;
-        insert_event(&mut tx, &claim.target, &claim.resource_id, event).await?;
+        insert_events(&mut tx, claim, std::slice::from_ref(event)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -280,13 +303,16 @@ impl super::Store {
         Ok(done)
     }
 
-    /// work runs as queued, with no attempt counted against it.
+    /// Failure: the row is due again at `retry_at`, or parked as dead when that is `None`. A row
+    /// whose generation moved meanwhile (a newer change, `sync retry`) is only released: the newer
+    /// work runs as queued, with no attempt counted against it. `events`: the steps done before the
+    /// failure, then the failed one.
     pub async fn finish_failure(
         &self,
         claim: &Claim,
         retry_at: Option<OffsetDateTime>,
         error: &str,
-        event: &Event,
+        events: &[Event],
     ) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
         let counted = tx
@@ -306,7 +332,7 @@ impl super::Store {
         if counted == 0 {
             release(&mut tx, claim).await?;
         }
-        insert_event(&mut tx, &claim.target, &claim.resource_id, event).await?;
+        insert_events(&mut tx, claim, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -326,7 +352,7 @@ async fn finish_one(tx: &mut Tx, success: &Success<'_>) -> Result<(), StoreError
     let Success {
         claim,
         link,
-        event,
+        events,
         delivered,
         deleted,
         read_revision,
@@ -339,7 +365,7 @@ async fn finish_one(tx: &mut Tx, success: &Success<'_>) -> Result<(), StoreError
     if current.first().map(|(r,)| *r) != *read_revision {
         tracing::info!(target = %claim.target, resource = %claim.resource_id, "the link changed while the vendor call was in flight; it is kept and the row runs again");
         release(tx, claim).await?;
-        return insert_event(tx, &claim.target, &claim.resource_id, event).await;
+        return insert_events(tx, claim, events).await;
     }
     if let Some(sealed) = delivered {
         tx.execute(
@@ -358,42 +384,61 @@ async fn finish_one(tx: &mut Tx, success: &Success<'_>) -> Result<(), StoreError
     if cleared == 0 {
         release(tx, claim).await?;
     }
+    // Before the tombstone may go: the events read the user's name from it.
+    insert_events(tx, claim, events).await?;
     if *deleted {
         purge_tombstone(tx, &claim.resource_id).await?;
-    }
-    insert_event(tx, &claim.target, &claim.resource_id, event).await
-}
-
-pub(super) async fn insert_event(
-    tx: &mut Tx,
-    target: &str,
-    resource_id: &str,
-    event: &Event,
-) -> Result<(), StoreError> {
-    let ids: Vec<(i64,)> = tx
-        .rows(
-            "INSERT INTO events (at, target, resource_id, action, http_status, latency_ms, error, note)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-            args![
-                tx.now(),
-                target,
-                resource_id,
-                event.action.as_str(),
-                event.http_status.map(i64::from),
-                event.latency_ms,
-                &event.error,
-                &event.note
-            ],
-        )
-        .await?;
-    // The log is bounded: every thousandth event, those beyond the newest EVENTS_KEPT go (a rowid
-    // range delete).
-    if let Some((id,)) = ids.first().filter(|(id,)| id % 1000 == 0) {
-        tx.execute("DELETE FROM events WHERE id <= $1", args![id - EVENTS_KEPT])
-            .await?;
     }
     Ok(())
 }
 
-/// How many vendor-call events the `events` table keeps.
-const EVENTS_KEPT: i64 = 100_000;
+pub(super) async fn insert_events(tx: &mut Tx, claim: &Claim, events: &[Event]) -> Result<(), StoreError> {
+    for event in events {
+        insert_event(tx, &claim.target, &claim.resource_id, claim.cause.as_deref(), event).await?;
+    }
+    Ok(())
+}
+
+/// Records `event` of (user `resource_id`, `target`), caused by SCIM request `cause`, with the
+/// user's userName and primary e-mail as the store holds them now (from the tombstone once the user
+/// is deleted), so that the history is found by name after the user is gone.
+pub(super) async fn insert_event(
+    tx: &mut Tx,
+    target: &str,
+    resource_id: &str,
+    cause: Option<&str>,
+    event: &Event,
+) -> Result<(), StoreError> {
+    let dialect = tx.dialect();
+    let sql = format!(
+        "INSERT INTO events (at, target, resource_id, action, outcome, remote_id, changes, request_id,
+                             http_status, latency_ms, error, note, user_name, email)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, who.user_name, {}
+         FROM (SELECT 1 AS one) AS o LEFT JOIN (
+             SELECT user_name, doc FROM users WHERE id = $3
+             UNION ALL SELECT {}, doc FROM user_tombstones WHERE id = $3
+         ) AS who ON TRUE
+         LIMIT 1",
+        dialect.primary_email("who.doc"),
+        dialect.doc_text("doc", "userName"),
+    );
+    tx.execute(
+        &sql,
+        args![
+            tx.now(),
+            target,
+            resource_id,
+            event.action.as_str(),
+            event.outcome.as_str(),
+            &event.remote_id,
+            &event.changes,
+            cause,
+            event.http_status.map(i64::from),
+            event.latency_ms,
+            &event.error,
+            &event.note
+        ],
+    )
+    .await?;
+    Ok(())
+}

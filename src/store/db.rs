@@ -181,6 +181,21 @@ impl Dialect {
         }
     }
 
+    /// The primary (else the first) `emails.value` of a SCIM document stored as text, as a scalar
+    /// subquery (NULL when it has none).
+    pub fn primary_email(self, doc: &str) -> String {
+        match self {
+            Self::Sqlite => format!(
+                "(SELECT json_extract(e.value, '$.value') FROM json_each({doc}, '$.emails') AS e
+                  ORDER BY coalesce(json_extract(e.value, '$.primary'), 0) DESC, e.key LIMIT 1)"
+            ),
+            Self::Postgres => format!(
+                "(SELECT e.value ->> 'value' FROM json_array_elements({doc}::json -> 'emails') WITH ORDINALITY AS e(value, n)
+                  ORDER BY coalesce(e.value ->> 'primary', 'false') = 'true' DESC, e.n LIMIT 1)"
+            ),
+        }
+    }
+
     /// The strings of a JSON array parameter, as a subquery of one column `value`.
     pub fn json_texts(self, param: &str) -> String {
         match self {

@@ -1,8 +1,8 @@
 //! The removal guard's side of the store (README "Removal guard"): removals counted per target over
 //! a window, one count for every replica, and the held rows an operator releases or discards.
-use super::claims::{insert_event, release, Claim, Event};
+use super::claims::{insert_event, insert_events, release, Claim, Event};
 use super::db::{args, Dialect};
-use super::states::EventAction;
+use super::states::{EventAction, EventOutcome};
 use super::sync_queue::purge_tombstone;
 use super::{format_timestamp, Store, StoreError};
 use std::time::Duration;
@@ -105,7 +105,7 @@ impl Store {
             release(&mut tx, claim).await?;
         }
         if let Some(event) = event {
-            insert_event(&mut tx, &claim.target, &claim.resource_id, event).await?;
+            insert_events(&mut tx, claim, std::slice::from_ref(event)).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -149,25 +149,27 @@ impl Store {
 
     async fn settle_held(&self, target: &str, id: Option<&str>, settle: Settle) -> Result<u64, StoreError> {
         let mut tx = self.db.begin().await?;
-        let ids: Vec<(String,)> = tx
+        let ids: Vec<(String, Option<String>, Option<String>)> = tx
             .rows(
                 &format!(
-                    "SELECT resource_id FROM sync_queue WHERE target = $1 AND state = 'held'
-                     AND ($2 IS NULL OR resource_id = $2){}",
-                    tx.dialect().for_update()
+                    "SELECT q.resource_id, q.cause, l.remote_id FROM sync_queue q
+                     LEFT JOIN links l ON l.resource_id = q.resource_id AND l.target = q.target
+                     WHERE q.target = $1 AND q.state = 'held' AND ($2 IS NULL OR q.resource_id = $2){}",
+                    match tx.dialect() {
+                        Dialect::Sqlite => "",
+                        Dialect::Postgres => " FOR UPDATE OF q",
+                    }
                 ),
                 args![target, id],
             )
             .await?;
-        let event = Event {
-            action: EventAction::Guard,
-            http_status: None,
-            latency_ms: 0.0,
-            error: None,
-            note: Some(settle.note().to_owned()),
-        };
         let now = tx.now();
-        for (resource_id,) in &ids {
+        for (resource_id, cause, remote_id) in &ids {
+            let event = Event {
+                remote_id: remote_id.clone(),
+                note: Some(settle.note().to_owned()),
+                ..Event::new(settle.action(), EventOutcome::Done)
+            };
             match settle {
                 Settle::Release => {
                     tx.execute(
@@ -186,7 +188,7 @@ impl Store {
                     purge_tombstone(&mut tx, resource_id).await?;
                 }
             }
-            insert_event(&mut tx, target, resource_id, &event).await?;
+            insert_event(&mut tx, target, resource_id, cause.as_deref(), &event).await?;
         }
         tx.commit().await?;
         if matches!(settle, Settle::Release) && !ids.is_empty() {
@@ -203,6 +205,13 @@ enum Settle {
 }
 
 impl Settle {
+    fn action(self) -> EventAction {
+        match self {
+            Self::Release => EventAction::Released,
+            Self::Discard => EventAction::Discarded,
+        }
+    }
+
     fn note(self) -> &'static str {
         match self {
             Self::Release => "held removal released by an operator: it goes ahead",

@@ -7,6 +7,7 @@
 //! those stop after the first row and leave the SQLite statement active, which keeps its implicit
 //! transaction open, so the WAL can never be reset and grows without bound (3.8 GB in a two-minute
 //! create benchmark before this rule; see `tests/api/locking.rs`).
+mod audit;
 mod claims;
 pub(crate) mod db;
 mod error;
@@ -30,6 +31,7 @@ pub use tokens::TokenScope;
 mod users;
 mod warm;
 
+pub use audit::{AuditEvent, AuditSubject, AuditTrail, RequestRow};
 pub use claims::{Claim, Event, Success, SyncView};
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
@@ -38,7 +40,7 @@ pub use links::{written_record, Link};
 pub use operators::{DeadRow, EventFilter, EventRow, ListedEvent, LookedUp, TargetStatus};
 pub use resource::{Page, StoredResource};
 pub use scope_groups::ScopeGroups;
-pub use states::{BreakerState, EventAction, GuardMark, LinkState, QueueState, TargetState};
+pub use states::{BreakerState, EventAction, EventOutcome, GuardMark, LinkState, QueueState, TargetState};
 pub use sync_queue::{SyncRow, TargetScope};
 pub use target_state::TargetStateRow;
 pub use tokens::TokenRecord;
@@ -150,6 +152,11 @@ impl Store {
     }
 
     /// The clock this store's timestamps are read from; its worker reads the same one.
+    /// Now by the store's clock, in the stored form.
+    pub fn now(&self) -> String {
+        self.db.now()
+    }
+
     pub fn clock(&self) -> std::sync::Arc<crate::clock::Clock> {
         self.db.clock().clone()
     }

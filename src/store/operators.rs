@@ -48,7 +48,8 @@ pub struct LookedUp {
 pub struct EventFilter<'a> {
     pub before: Option<i64>,
     pub target: Option<&'a str>,
-    pub user_id: Option<&'a str>,
+    /// A user id, or a userName or e-mail the events recorded (also of a deleted user).
+    pub user: Option<&'a str>,
     pub outcome: Option<&'a str>,
 }
 
@@ -60,6 +61,10 @@ pub struct ListedEvent {
     pub target: String,
     pub resource_id: String,
     pub action: EventAction,
+    pub outcome: Option<super::states::EventOutcome>,
+    pub remote_id: Option<String>,
+    pub changes: Option<String>,
+    pub request_id: Option<String>,
     pub http_status: Option<i64>,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
@@ -83,6 +88,10 @@ pub struct EventRow {
     pub at: String,
     pub target: String,
     pub action: EventAction,
+    pub outcome: Option<super::states::EventOutcome>,
+    pub remote_id: Option<String>,
+    pub changes: Option<String>,
+    pub request_id: Option<String>,
     pub http_status: Option<i64>,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
@@ -152,9 +161,12 @@ impl Store {
         Ok(self
             .db
             .read(
-                "SELECT target, count(*), count(error) FROM events
-                 WHERE id >= (SELECT id FROM events WHERE at > $1 ORDER BY at LIMIT 1)
-                   AND action NOT IN ('planned', 'unchanged') GROUP BY target",
+                &format!(
+                    "SELECT target, count(*), count(error) FROM events
+                     WHERE id >= (SELECT id FROM events WHERE at > $1 ORDER BY at LIMIT 1)
+                       AND action IN ({}) GROUP BY target",
+                    EventAction::calls_sql()
+                ),
                 args![super::timestamp::Timestamp(since)],
             )
             .await?)
@@ -179,12 +191,14 @@ impl Store {
     }
 
     /// The newest events first, older than `before` (an event id; keyset paging), filtered by
-    /// target, user id and outcome (`ok`, `failed`, or an action: `planned`, `unchanged`). Only the
-    /// filters given go into the SQL, so that SQLite reads the index of the one that narrows most.
+    /// target, user (id, or a userName or e-mail the events recorded) and outcome (`ok`, `failed`,
+    /// or an action: `planned`, `unchanged`, `deactivate` …). Only the filters given go into the
+    /// SQL, so that SQLite reads the index of the one that narrows most.
     pub async fn events_page<'a>(&self, filter: &EventFilter<'a>, limit: i64) -> Result<Vec<ListedEvent>, StoreError> {
         let mut sql = format!(
-            "SELECT e.id, e.at, e.target, e.resource_id, e.action, e.http_status, e.latency_ms, e.error, e.note,
-                    COALESCE(u.user_name, {}, e.resource_id) AS user_name
+            "SELECT e.id, e.at, e.target, e.resource_id, e.action, e.outcome, e.remote_id, e.changes, e.request_id,
+                    e.http_status, e.latency_ms, e.error, e.note,
+                    COALESCE(u.user_name, {}, e.user_name, e.resource_id) AS user_name
              FROM events e
              LEFT JOIN users u ON u.id = e.resource_id
              LEFT JOIN user_tombstones t ON t.id = e.resource_id
@@ -192,6 +206,16 @@ impl Store {
             self.db.dialect().doc_text("t.doc", "userName")
         );
         let mut binds: Vec<Arg<'_>> = Vec::new();
+        if let Some(user) = filter.user {
+            binds.push(user.into());
+            let n = binds.len();
+            let dialect = self.db.dialect();
+            sql.push_str(&format!(
+                " AND (e.resource_id = ${n} OR {} OR {})",
+                dialect.ci_column_eq("e.user_name", &format!("${n}")),
+                dialect.ci_column_eq("e.email", &format!("${n}"))
+            ));
+        }
         let mut and = |test: &str, value: Arg<'a>| {
             binds.push(value);
             sql.push_str(&format!(" AND {test} ${}", binds.len()));
@@ -202,12 +226,12 @@ impl Store {
         if let Some(target) = filter.target {
             and("e.target =", target.into());
         }
-        if let Some(user_id) = filter.user_id {
-            and("e.resource_id =", user_id.into());
-        }
         match filter.outcome {
             None => {}
-            Some("ok") => sql.push_str(" AND e.error IS NULL AND e.action = 'reconcile'"),
+            Some("ok") => sql.push_str(&format!(
+                " AND e.error IS NULL AND e.action IN ({})",
+                EventAction::calls_sql()
+            )),
             Some("failed") => sql.push_str(" AND e.error IS NOT NULL"),
             Some(action) => and("e.action =", action.into()),
         };
@@ -381,7 +405,7 @@ impl Store {
         tx.execute(
             "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at) VALUES ($1, $2, $3, $3)
              ON CONFLICT (resource_id, target) DO UPDATE SET due_at = excluded.due_at,
-                 generation = sync_queue.generation + 1, state = 'pending', attempts = 0, last_error = NULL",
+                 generation = sync_queue.generation + 1, state = 'pending', attempts = 0, last_error = NULL, cause = NULL",
             args![id, target, tx.now()],
         )
         .await?;
@@ -429,8 +453,8 @@ impl Store {
         let events: Vec<EventRow> = self
             .db
             .read(
-                "SELECT at, target, action, http_status, latency_ms, error, note FROM events
-                 WHERE resource_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                "SELECT at, target, action, outcome, remote_id, changes, request_id, http_status, latency_ms, error, note
+                 FROM events WHERE resource_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
                 args![&found.id, events],
             )
             .await?;

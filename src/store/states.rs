@@ -109,14 +109,71 @@ word_column! {
 word_column! {
     /// What an event records (`events.action`).
     pub enum EventAction {
-        /// The vendor was reconciled (calls made, or a removal found nothing to remove).
-        Reconcile = "reconcile",
+        /// The vendor user was created.
+        Create = "create",
+        /// A vendor user found by e-mail or username was linked instead of creating one (no call).
+        Adopt = "adopt",
+        Activate = "activate",
+        /// Fields changed (`changes` says which, old → new).
+        Update = "update",
+        /// Entitlement rules added the user to vendor groups, or set a grant (`changes` names them).
+        Grant = "grant",
+        /// Entitlement rules removed the user from vendor groups.
+        Revoke = "revoke",
+        Deactivate = "deactivate",
+        Delete = "delete",
         /// Nothing the vendor holds changed: no call.
         Unchanged = "unchanged",
+        /// The reconcile failed before any step: while looking the user up, or checking its values.
+        Lookup = "lookup",
         /// Observe mode: the calls are recorded, not made.
         Planned = "planned",
-        /// The removal guard held a removal, or an operator released or discarded a held one.
+        /// The removal guard held a removal for an operator.
+        Held = "held",
+        /// An operator let a held removal go.
+        Released = "released",
+        /// An operator dropped a held removal: the vendor keeps the user.
+        Discarded = "discarded",
+        /// Before the audit trail (docs/audit.md): a reconcile, whatever it did.
+        Reconcile = "reconcile",
+        /// Before the audit trail: the guard held, released or discarded a removal.
         Guard = "guard",
+    }
+}
+
+impl EventAction {
+    /// The actions that are calls the vendor answered (what "ok" lists and a target's calls count).
+    pub const CALLS: &'static [EventAction] = &[
+        Self::Create,
+        Self::Activate,
+        Self::Update,
+        Self::Grant,
+        Self::Revoke,
+        Self::Deactivate,
+        Self::Delete,
+        Self::Reconcile,
+    ];
+
+    /// `CALLS` as a SQL list of words (`'create', 'activate', …`).
+    pub fn calls_sql() -> String {
+        let words: Vec<String> = Self::CALLS.iter().map(|a| format!("'{}'", a.as_str())).collect();
+        words.join(", ")
+    }
+}
+
+word_column! {
+    /// How an event's step ended (`events.outcome`; NULL on rows from before the audit trail).
+    pub enum EventOutcome {
+        /// The vendor did it (or, for `unchanged`, nothing had to be done).
+        Done = "done",
+        /// It failed and the row is tried again later.
+        Retrying = "retrying",
+        /// It failed and retrying will not help: the row is parked as dead.
+        Failed = "failed",
+        /// Observe mode: recorded, not sent.
+        Planned = "planned",
+        /// Held by the removal guard.
+        Held = "held",
     }
 }
 
@@ -135,5 +192,8 @@ mod tests {
         assert_eq!(BreakerState::parse("closed "), None);
         assert_eq!(TargetState::parse("CLOSED"), None);
         assert_eq!(EventAction::parse("deleted"), None);
+        for outcome in EventOutcome::ALL {
+            assert_eq!(EventOutcome::parse(outcome.as_str()), Some(*outcome));
+        }
     }
 }

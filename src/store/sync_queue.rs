@@ -8,7 +8,7 @@ use super::StoreError;
 use crate::scim::{schema, Filter, ScimError};
 
 /// Parameters before a scope's own in the statements that embed it (`enqueue_user`, `sync_view`).
-pub(super) const ENQUEUE_PARAMS: usize = 3;
+pub(super) const ENQUEUE_PARAMS: usize = 4;
 pub(super) const VIEW_PARAMS: usize = 2;
 
 /// A target as the store needs it: its name, and its scope compiled to SQL over `users u`, once
@@ -86,10 +86,12 @@ impl TargetScope {
 
 /// Queues user `id` for every target it is in (by scope) or still linked to (it may just have
 /// left the scope, or been deleted). A row already waiting is coalesced: its generation moves on and
-/// it is due now. Returns how many rows were queued or moved.
+/// it is due now. The row records the SCIM request being served, if any, as its cause (its
+/// events name it). Returns how many rows were queued or moved.
 pub(super) async fn enqueue_user(tx: &mut Tx, targets: &[&TargetScope], id: &str) -> Result<u64, StoreError> {
     let mut queued = 0;
     let now = tx.now();
+    let cause = crate::audit::current_request();
     for target in targets {
         let (scope, scope_binds) = target
             .enqueue_scope
@@ -99,16 +101,16 @@ pub(super) async fn enqueue_user(tx: &mut Tx, targets: &[&TargetScope], id: &str
         // the worker looks again after a delete that raced with it. The scope's parameters follow
         // the ENQUEUE_PARAMS of the statement.
         let sql = format!(
-            "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at)
-             SELECT $1, $2, $3, $3
+            "INSERT INTO sync_queue (resource_id, target, due_at, enqueued_at, cause)
+             SELECT $1, $2, $3, $3, $4
              WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND ({scope}))
                 OR EXISTS (SELECT 1 FROM links l WHERE l.resource_id = $1 AND l.target = $2 AND l.state <> 'gone')
                 OR EXISTS (SELECT 1 FROM sync_queue q WHERE q.resource_id = $1 AND q.target = $2)
              ON CONFLICT (resource_id, target) DO UPDATE SET
                  due_at = excluded.due_at, generation = sync_queue.generation + 1,
-                 state = 'pending', attempts = 0, last_error = NULL"
+                 state = 'pending', attempts = 0, last_error = NULL, cause = excluded.cause"
         );
-        let mut binds: Vec<Arg<'_>> = args![id, &target.name, &now].to_vec();
+        let mut binds: Vec<Arg<'_>> = args![id, &target.name, &now, &cause].to_vec();
         binds.extend(arguments(scope_binds));
         queued += tx.execute(&sql, &binds).await?;
     }

@@ -89,6 +89,34 @@ pub struct Reconciled {
     pub contradicted: Option<String>,
 }
 
+/// A reconcile that failed: the error, the step it failed at (`None`: before any step, while
+/// looking the user up or checking its values), and the steps carried out before it.
+#[derive(Debug)]
+pub struct Failed {
+    pub error: ConnectorError,
+    pub step: Option<reconcile::Step>,
+    pub done: Vec<reconcile::Step>,
+}
+
+impl From<ConnectorError> for Failed {
+    fn from(error: ConnectorError) -> Self {
+        Self {
+            error,
+            step: None,
+            done: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.step {
+            Some(step) => write!(f, "{}: {}", step.word(), self.error),
+            None => self.error.fmt(f),
+        }
+    }
+}
+
 impl Reconciled {
     /// What an operator should know of it: the vendor's note, else why it was looked up twice.
     pub fn operator_note(&self) -> Option<String> {

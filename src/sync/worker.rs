@@ -18,10 +18,11 @@ mod targets;
 use super::clock::Clock;
 use super::health::Verdict;
 use super::target::{TargetError, TargetSettings};
-use super::{ConnectorError, Desired, Link};
+use super::reconcile::Step;
+use super::{ConnectorError, Desired, Failed, Link};
 use crate::scim::schema::ResourceSchema;
 use crate::secrets::Sealer;
-use crate::store::{Claim, EventAction, Store, StoreError};
+use crate::store::{Claim, Store, StoreError};
 use rows::{store_failure, Prepared, Ready};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -81,12 +82,18 @@ enum Handled {
     Deferred(Duration),
     /// A removal the guard holds for an operator; the note when it is newly held (an event).
     Held(Option<String>),
+    /// The vendor call failed (a step the vendor refused, or a look-up), after the steps it names.
+    Failed { failed: Failed, remote_id: Option<String> },
 }
 
 /// A reconcile's result, with the sealed password it delivered (erased when the outcome is recorded).
 struct Finished {
-    /// The event's action: `reconcile`, or `unchanged` when nothing the vendor holds changed (no call).
-    action: EventAction,
+    /// The steps carried out (none: nothing the vendor holds changed, no call).
+    steps: Vec<Step>,
+    /// A create's fields as sent, for its event.
+    created: Option<String>,
+    /// The vendor's id of the user (before a delete, the one it had).
+    remote_id: Option<String>,
     link: Link,
     /// The connector's word for the operator.
     note: Option<String>,
@@ -328,7 +335,8 @@ impl Worker {
                     self.store.undo_creating(claim).await?;
                     self.store.defer(claim, self.clock.now_utc() + target.auth_retry).await
                 }
-                Err(error) => self.failed(claim, &error, latency_ms).await,
+                Err(error) => self.failed(claim, &Failed::from(error), None, latency_ms).await,
+                Ok(Handled::Failed { failed, remote_id }) => self.failed(claim, &failed, remote_id, latency_ms).await,
                 Ok(Handled::Planned(calls)) => self.planned(claim, calls, latency_ms).await,
                 Ok(Handled::Held(note)) => self.held(claim, note).await,
                 Ok(Handled::Done(_)) => Ok(()),
@@ -470,19 +478,38 @@ impl Worker {
         let batch: Vec<(Desired, Option<Link>)> =
             ready.iter().map(|(_, r)| (r.desired.clone(), r.link.clone())).collect();
         let answers = target.connector.reconcile_batch(&batch).await;
-        self.refuse_on_refusal(target, answers.iter(), probe);
+        let refusal = answers.iter().find_map(|a| match a {
+            Err(Failed {
+                error: error @ ConnectorError::CredentialsRefused { .. },
+                ..
+            }) => Some(Err::<(), _>(error.clone())),
+            _ => None,
+        });
+        self.refuse_on_refusal(target, refusal.iter(), probe);
         settled.extend(ready.into_iter().zip(answers).map(|((n, row), answer)| {
-            let done = answer.map(|reconciled| {
-                Handled::Done(Finished {
-                    action: EventAction::Reconcile,
+            let linked_id = row.link.as_ref().and_then(|l| l.remote_id.clone());
+            let handled = match answer {
+                Ok(reconciled) => Ok(Handled::Done(Finished {
                     note: reconciled.operator_note(),
+                    created: created_fields(&row.desired, &reconciled.steps),
+                    remote_id: reconciled.link.remote_id.clone().or(linked_id),
+                    steps: reconciled.steps,
                     link: reconciled.link,
                     delivered: row.delivered,
                     deleted: row.deleted,
                     revision: row.revision,
-                })
-            });
-            (n, done)
+                })),
+                // Nothing was sent, or the bridge chose to wait: the row goes back as it was.
+                Err(Failed {
+                    error: error @ (ConnectorError::CredentialsRefused { .. } | ConnectorError::Deferred { .. }),
+                    ..
+                }) => Err(error),
+                Err(failed) => Ok(Handled::Failed {
+                    failed,
+                    remote_id: linked_id,
+                }),
+            };
+            (n, handled)
         }));
         settled
     }
@@ -512,6 +539,8 @@ fn is_refusal<T>(result: &Result<T, ConnectorError>) -> bool {
 fn verdict_of(results: &[Result<Handled, ConnectorError>]) -> Verdict {
     let verdicts = results.iter().map(|result| match result {
         Ok(Handled::Done(_) | Handled::Planned(_)) => Verdict::Answered,
+        Ok(Handled::Failed { failed, .. }) if failed.error.is_retryable() => Verdict::Failed,
+        Ok(Handled::Failed { .. }) => Verdict::Answered,
         Ok(Handled::Deferred(_) | Handled::Held(_)) | Err(ConnectorError::Deferred { .. }) => Verdict::None,
         Err(e) if e.is_retryable() => Verdict::Failed,
         Err(_) => Verdict::Answered,
@@ -521,6 +550,24 @@ fn verdict_of(results: &[Result<Handled, ConnectorError>]) -> Verdict {
         (Verdict::Failed, _) | (_, Verdict::Failed) => Verdict::Failed,
         _ => Verdict::None,
     })
+}
+
+/// A create's fields as sent (`Name: "value"`, those SCIM holds a value for), for its event.
+fn created_fields(desired: &Desired, steps: &[Step]) -> Option<String> {
+    let Desired::Present(user) = desired else {
+        return None;
+    };
+    if !steps.contains(&Step::Create) {
+        return None;
+    }
+    let sent: Vec<String> = user
+        .fields
+        .pairs()
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{name}: {value:?}"))
+        .collect();
+    Some(sent.join(", ")).filter(|s| !s.is_empty())
 }
 
 /// Counts a chunk's rows as held until dropped (also when its task panics).

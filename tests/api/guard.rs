@@ -130,7 +130,7 @@ async fn thirty_of_forty_leaving_at_once_run_ten_removals_and_hold_twenty_until_
     );
 
     let events = app.store.events_page(&Default::default(), 1000).await.unwrap();
-    let guards = events.iter().filter(|e| e.action == "guard").count();
+    let guards = events.iter().filter(|e| e.action == "held").count();
     assert_eq!(guards, 20, "one guard event per held removal");
     console_shows_twenty_held(&app).await;
 
@@ -164,7 +164,7 @@ async fn thirty_of_forty_leaving_at_once_run_ten_removals_and_hold_twenty_until_
     assert!(!held.iter().any(|(id, _)| id == back), "back in scope: {held:?}");
     let events = app.store.events_page(&Default::default(), 1000).await.unwrap();
     assert_eq!(
-        events.iter().filter(|e| e.action == "guard").count(),
+        events.iter().filter(|e| e.action == "held").count(),
         20,
         "re-holding writes no new event"
     );

@@ -60,20 +60,23 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
         generation: 1,
         attempts: 0,
         guard: None,
+        cause: None,
     };
     let event = Event {
-        action: scim_bridge::store::EventAction::Reconcile,
         http_status: Some(400),
         latency_ms: 12.5,
         error: Some("w365: EmailAddress: The e-mail address is not valid".into()),
-        note: None,
+        ..Event::new(
+            scim_bridge::store::EventAction::Create,
+            scim_bridge::store::EventOutcome::Failed,
+        )
     };
     store
         .finish_failure(
             &dead,
             None,
             "w365: EmailAddress: The e-mail address is not valid",
-            &event,
+            std::slice::from_ref(&event),
         )
         .await
         .unwrap();
@@ -87,11 +90,12 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
     assert_eq!(words.last().map(String::as_str), Some("never"), "no success yet");
 
     let noted = Event {
-        action: scim_bridge::store::EventAction::Reconcile,
-        http_status: None,
         latency_ms: 3.0,
-        error: None,
         note: Some("2 DocuSign users have this e-mail; linked K2 (open)".into()),
+        ..Event::new(
+            scim_bridge::store::EventAction::Update,
+            scim_bridge::store::EventOutcome::Done,
+        )
     };
     let cat_claim = Claim {
         resource_id: cat.clone(),
@@ -99,12 +103,13 @@ async fn status_retry_resync_and_lookup_tell_and_steer_what_the_queue_holds() {
         generation: 1,
         attempts: 0,
         guard: None,
+        cause: None,
     };
     store
         .finish_successes(&[scim_bridge::store::Success {
             claim: &cat_claim,
             link: &scim_bridge::store::Link::gone(),
-            event: &noted,
+            events: std::slice::from_ref(&noted),
             delivered: None,
             deleted: false,
             read_revision: None,

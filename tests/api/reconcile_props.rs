@@ -280,7 +280,7 @@ async fn plan_then_write(kind: TargetKind, scenario: Scenario) -> Result<(), Str
         }
     }
     let planned = match (planned, &written) {
-        (Err(plan_error), Err(write_error)) if &plan_error == write_error && merged.is_empty() => return Ok(()),
+        (Err(plan_error), Err(write_error)) if plan_error == write_error.error && merged.is_empty() => return Ok(()),
         (Err(e), _) => return Err(format!("the plan failed ({e}) but the write path gave {written:?}")),
         (Ok(steps), _) => steps,
     };

@@ -202,6 +202,16 @@ async fn users(
         false => state.store.lookup(q, 20).await?,
     };
     // What each target's entitlement rules give the user's groups.
+    // Everything the request log and the events know of the key, also of a deleted user.
+    let trail = match q.is_empty() {
+        true => None,
+        false => Some(
+            state
+                .store
+                .audit_trail(q, None, time::OffsetDateTime::UNIX_EPOCH, HISTORY_ROWS)
+                .await?,
+        ),
+    };
     let grants: Vec<(String, String)> = match &found {
         Some(user) => state
             .targets
@@ -213,7 +223,7 @@ async fn users(
     };
     Ok(page(
         StatusCode::OK,
-        pages::users(root, &session.csrf, q, found.as_ref(), &grants),
+        pages::users(root, &session.csrf, q, found.as_ref(), &grants, trail.as_ref()),
     ))
 }
 
@@ -340,6 +350,9 @@ async fn held(
     Ok(redirect(root))
 }
 
+/// Requests and events the user page's history shows (the newest).
+const HISTORY_ROWS: i64 = 100;
+
 /// Events per page of the console's list.
 const EVENTS_PAGE: i64 = 100;
 
@@ -369,7 +382,7 @@ async fn events(
     let filter = crate::store::EventFilter {
         before: query.before,
         target: target.as_deref(),
-        user_id: user.as_deref(),
+        user: user.as_deref(),
         outcome: outcome.as_deref(),
     };
     let mut rows = state.store.events_page(&filter, EVENTS_PAGE + 1).await?;

@@ -144,6 +144,7 @@ pub fn users(
     query: &str,
     found: Option<&crate::store::LookedUp>,
     grants: &[(String, String)],
+    trail: Option<&crate::store::AuditTrail>,
 ) -> Markup {
     layout(
         "Users",
@@ -155,13 +156,68 @@ pub fn users(
                 p { label { "id, userName or e-mail " input type="search" name="q" value=(query) required; } }
                 p { button type="submit" { "Find" } }
             }
+            @let known = trail.is_some_and(|t| !t.users.is_empty());
             @match (query.is_empty(), found) {
                 (true, _) => {}
+                (false, None) if known => { p { "No user has that id, userName or e-mail now: it was deleted. Its history follows." } }
                 (false, None) => { p.bad { "No user has that id, userName or e-mail." } }
                 (false, Some(user)) => { (user_card(user, grants)) }
             }
+            @if let Some(trail) = trail.filter(|_| known) { (history(admin_root, trail)) }
         },
     )
+}
+
+/// A user's history (docs/audit.md): the users the key named, then the SCIM requests and the
+/// vendor steps they caused, newest first.
+fn history(admin_root: &str, trail: &crate::store::AuditTrail) -> Markup {
+    enum Line<'a> {
+        Request(&'a crate::store::RequestRow),
+        Event(&'a crate::store::AuditEvent),
+    }
+    let mut lines: Vec<(&str, Line<'_>)> = trail
+        .requests
+        .iter()
+        .map(|r| (r.at.as_str(), Line::Request(r)))
+        .chain(trail.events.iter().map(|e| (e.at.as_str(), Line::Event(e))))
+        .collect();
+    lines.sort_by(|a, b| b.0.cmp(a.0));
+    html! {
+        section.card {
+            h2 { "History" }
+            ul {
+                @for user in &trail.users {
+                    li { (user.user_name.as_deref().unwrap_or("(name unknown)")) " " code { (user.id) } " "
+                         (if user.deleted { "deleted" } else { "live" }) }
+                }
+            }
+            table {
+                tr { th { "at" } th { "what" } th { "outcome" } th { "details" } th { "request" } }
+                @for (at, line) in &lines {
+                    @match line {
+                        Line::Request(r) => tr {
+                            td { (at) }
+                            td { "SCIM " (r.method) " " (r.path) }
+                            td class=(if r.status >= 400 { "bad" } else { "" }) { (r.status) }
+                            td { (r.scim_type.as_deref().unwrap_or("")) " " (r.detail.as_deref().unwrap_or("")) " token " (r.token.as_deref().unwrap_or("-")) }
+                            td { (r.request_id) }
+                        },
+                        Line::Event(e) => tr {
+                            td { (at) }
+                            td { (e.target) " " (e.action) }
+                            td class=(if e.error.is_some() { "bad" } else { "" }) { (e.outcome.map_or("-", |o| o.as_str())) }
+                            td {
+                                @if let Some(id) = &e.remote_id { "vendor id " (id) " " }
+                                (e.changes.as_deref().unwrap_or("")) " "
+                                (e.error.as_deref().or(e.note.as_deref()).unwrap_or(""))
+                            }
+                            td { @if let Some(r) = &e.request_id { a href={ (admin_root) "/events?" (query(&[("user", e.resource_id.as_str())])) } { (r) } } }
+                        },
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn user_card(user: &crate::store::LookedUp, grants: &[(String, String)]) -> Markup {
@@ -359,9 +415,9 @@ pub fn events(
             h1 { "Events" }
             form method="get" action={ (admin_root) "/events" } {
                 label { "target " input name="target" value=(target); } " "
-                label { "user id " input name="user" value=(user); } " "
+                label { "user (id, userName or e-mail) " input name="user" value=(user); } " "
                 label { "outcome " select name="outcome" {
-                    @for choice in ["", "ok", "failed", "planned", "unchanged"] {
+                    @for choice in ["", "ok", "failed", "create", "update", "grant", "revoke", "deactivate", "delete", "held", "planned", "unchanged"] {
                         option value=(choice) selected[outcome == choice] { (if choice.is_empty() { "all" } else { choice }) }
                     }
                 } } " "
@@ -369,15 +425,18 @@ pub fn events(
             }
             @if rows.is_empty() { p { "No event." } }
             table {
-                tr { th { "at" } th { "target" } th { "user" } th { "action" } th { "status" } th { "ms" } th { "vendor's words / note" } }
+                tr { th { "at" } th { "target" } th { "user" } th { "action" } th { "status" } th { "vendor id" } th { "changes" } th { "ms" } th { "vendor's words / note" } th { "request" } }
                 @for e in rows {
                     tr {
                         td { (e.at) } td { (e.target) }
                         td { a href={ (admin_root) "/users?q=" (e.resource_id) } { (e.user_name) } }
                         td { (e.action) }
                         td { (status_cell(e.action, e.http_status, e.error.as_deref())) }
+                        td { (e.remote_id.as_deref().unwrap_or("")) }
+                        td { (e.changes.as_deref().unwrap_or("")) }
                         td { (e.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
                         td class=(if e.error.is_some() { "bad" } else { "" }) { (e.error.as_deref().or(e.note.as_deref()).unwrap_or("")) }
+                        td { (e.request_id.as_deref().unwrap_or("")) }
                     }
                 }
             }
@@ -431,7 +490,7 @@ fn status_cell(action: EventAction, http_status: Option<i64>, error: Option<&str
     match (http_status, error) {
         (Some(status), _) => status.to_string(),
         (None, Some(_)) => "failed".into(),
-        (None, None) if action == EventAction::Reconcile => "ok".into(),
+        (None, None) if EventAction::CALLS.contains(&action) => "ok".into(),
         (None, None) => String::new(),
     }
 }

@@ -123,7 +123,7 @@ macro_rules! vendors {
             }
 
             /// Makes the vendor hold each desired user, given its link; one result per user.
-            pub async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Reconciled, ConnectorError>> {
+            pub async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Reconciled, crate::sync::Failed>> {
                 match self {
                     $(Self::$vendor(v) => reconcile::write(v.as_ref(), batch).await,)+
                 }

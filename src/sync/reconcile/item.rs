@@ -4,7 +4,7 @@ use super::decide::as_sent;
 use super::{decide, NewUser, Step, View};
 use crate::store::written_record;
 use crate::sync::vendor::{Applied, Applying, Held, Observed, Vendor};
-use crate::sync::{ConnectorError, Desired, Link, LinkState, Reconciled, UserState};
+use crate::sync::{ConnectorError, Desired, Failed, Link, LinkState, Reconciled, UserState};
 
 /// One user of a reconcile, as far as it got.
 pub(super) struct Item<'a, R> {
@@ -95,7 +95,10 @@ impl<'a, R> Item<'a, R> {
         self.sent = sent;
         match (decided, self.refused_create.take()) {
             // A create the vendor refused as taken, yet the look-up finds nobody: its refusal stands.
-            (Ok((steps, _)), Some(refused)) if steps.first() == Some(&Step::Create) => self.outcome = Err(refused),
+            (Ok((steps, _)), Some(refused)) if steps.first() == Some(&Step::Create) => {
+                self.steps = steps;
+                self.outcome = Err(refused);
+            }
             (Ok((steps, active)), _) => {
                 self.steps = steps;
                 self.active = active;
@@ -269,15 +272,19 @@ impl<'a, R> Item<'a, R> {
         }
     }
 
-    /// The link this reconcile leaves, and what the operator should know.
-    pub(super) fn finish<V: Vendor>(self, vendor: &V) -> Result<Reconciled, ConnectorError> {
+    /// The link this reconcile leaves, and what the operator should know; or how it failed, at
+    /// which step, after which.
+    pub(super) fn finish<V: Vendor>(self, vendor: &V) -> Result<Reconciled, Failed> {
         let groups = match (self.desired, &self.link) {
             (Desired::Present(user), Some(link)) => self.groups_held(user, link),
             _ => None,
         };
-        self.outcome?;
-        if let Some(answer) = self.again {
-            return Err(answer);
+        if let Some(error) = self.outcome.err().or(self.again) {
+            return Err(Failed {
+                error,
+                step: self.steps.get(self.done).cloned(),
+                done: self.steps[..self.done.min(self.steps.len())].to_vec(),
+            });
         }
         let note = self.observed.as_ref().and_then(|o| match o {
             Observed::Found(held) => held.note.clone(),

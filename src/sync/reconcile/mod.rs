@@ -16,7 +16,7 @@ pub use fields::{all_names, fields_of, wanted_fields};
 pub use step::{Change, Step, StepKind, IN_SYNC};
 
 use super::vendor::{Applied, Applying, Observed, Vendor};
-use super::{ConnectorError, Desired, Link, Reconciled, UserState};
+use super::{ConnectorError, Desired, Failed, Link, Reconciled, UserState};
 use item::Item;
 use std::collections::BTreeMap;
 
@@ -29,10 +29,7 @@ pub async fn plan<V: Vendor>(vendor: &V, batch: &[(Desired, Option<Link>)]) -> V
 }
 
 /// Makes the vendor hold each desired user, given its link: one result per user, in order.
-pub async fn write<V: Vendor>(
-    vendor: &V,
-    batch: &[(Desired, Option<Link>)],
-) -> Vec<Result<Reconciled, ConnectorError>> {
+pub async fn write<V: Vendor>(vendor: &V, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Reconciled, Failed>> {
     let mut items: Vec<Item<'_, V::Record>> = batch.iter().map(|(d, l)| Item::new(d, l.as_ref())).collect();
     let all: Vec<usize> = (0..items.len()).collect();
     observe_and_decide(vendor, &mut items, &all).await;

@@ -96,16 +96,7 @@ impl Step {
     pub fn describe(&self) -> String {
         match self {
             Self::Adopt { id } => format!("adopt {id}"),
-            Self::Update { changes } => {
-                let fields: Vec<String> = changes
-                    .iter()
-                    .map(|c| match &c.from {
-                        Some(from) => format!("{}: {from:?} -> {:?}", c.field, c.to),
-                        None => format!("{}: (not read) -> {:?}", c.field, c.to),
-                    })
-                    .collect();
-                format!("update {}", fields.join(", "))
-            }
+            Self::Update { changes } => format!("update {}", Self::describe_changes(changes)),
             Self::Entitle { noun, add, remove } => {
                 let add = add.iter().map(|g| format!("+ {noun} {g}"));
                 let remove = remove.iter().map(|g| format!("- {noun} {g}"));
@@ -113,6 +104,18 @@ impl Step {
             }
             other => other.word().to_owned(),
         }
+    }
+
+    /// An update's changes as one line: `title: "A" -> "B", FirstName: (not read) -> "Ann"`.
+    pub fn describe_changes(changes: &[Change]) -> String {
+        let fields: Vec<String> = changes
+            .iter()
+            .map(|c| match &c.from {
+                Some(from) => format!("{}: {from:?} -> {:?}", c.field, c.to),
+                None => format!("{}: (not read) -> {:?}", c.field, c.to),
+            })
+            .collect();
+        fields.join(", ")
     }
 
     /// Steps as one line: `adopt 17; update title: "A" -> "B"`, or `in sync`.

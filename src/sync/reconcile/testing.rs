@@ -9,11 +9,14 @@ pub(crate) trait Reconcile: Vendor {
     async fn reconcile(&self, desired: &Desired, link: Option<&Link>) -> Result<Link, ConnectorError> {
         let batch = [(desired.clone(), link.cloned())];
         let mut written = write(self, &batch).await;
-        written.pop().map_or_else(|| Ok(Link::gone()), |r| r.map(|r| r.link))
+        written
+            .pop()
+            .map_or_else(|| Ok(Link::gone()), |r| r.map(|r| r.link).map_err(|f| f.error))
     }
 
     async fn reconcile_batch(&self, batch: &[(Desired, Option<Link>)]) -> Vec<Result<Reconciled, ConnectorError>> {
-        write(self, batch).await
+        let written = write(self, batch).await;
+        written.into_iter().map(|r| r.map_err(|f| f.error)).collect()
     }
 
     /// The steps `sync plan` reports for `desired`.

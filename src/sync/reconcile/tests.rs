@@ -266,11 +266,13 @@ async fn a_create_that_meets_a_user_made_meanwhile_adopts_it_and_twice_fails_wit
         "no second create where the look-up finds nobody"
     );
     assert_eq!(
-        failed,
+        failed.error,
         ConnectorError::permanent(Some(409), "exists"),
         "the vendor's own answer stands"
     );
-    assert!(!failed.is_retryable());
+    assert_eq!(failed.step, Some(Step::Create), "the create is what failed");
+    assert!(failed.done.is_empty());
+    assert!(!failed.error.is_retryable());
 }
 
 #[tokio::test]

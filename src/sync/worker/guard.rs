@@ -5,7 +5,7 @@
 use super::rows::{store_failure, Ready};
 use super::target::Target;
 use super::{Handled, Leased, Worker};
-use crate::store::{Claim, Event, EventAction, GuardMark, RemovalVerdict, StoreError};
+use crate::store::{Claim, Event, EventAction, EventOutcome, GuardMark, RemovalVerdict, StoreError};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, UserState};
 
 type Outcomes = Vec<(usize, Result<Handled, ConnectorError>)>;
@@ -79,11 +79,8 @@ impl Worker {
     /// Parks a held row (with a `guard` event when it is newly held).
     pub(super) async fn held(&self, claim: &Claim, note: Option<String>) -> Result<(), StoreError> {
         let event = note.map(|note| Event {
-            action: EventAction::Guard,
-            http_status: None,
-            latency_ms: 0.0,
-            error: None,
             note: Some(note),
+            ..Event::new(EventAction::Held, EventOutcome::Held)
         });
         self.store.hold(claim, event.as_ref()).await
     }

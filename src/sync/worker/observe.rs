@@ -5,7 +5,7 @@
 use super::rows::Ready;
 use super::target::Target;
 use super::{Finished, Handled, Worker};
-use crate::store::{Claim, Event, EventAction, StoreError};
+use crate::store::{Claim, Event, EventAction, EventOutcome, StoreError};
 use crate::sync::reconcile::Step;
 use crate::sync::{ConnectorError, Desired, Link};
 
@@ -33,7 +33,9 @@ impl Worker {
                         _ => Link::gone(),
                     };
                     Handled::Done(Finished {
-                        action: EventAction::Unchanged,
+                        steps: Vec::new(),
+                        created: None,
+                        remote_id: link.remote_id.clone(),
                         link,
                         note: None,
                         delivered: None,
@@ -52,11 +54,9 @@ impl Worker {
         metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "planned")
             .increment(1);
         let event = Event {
-            action: EventAction::Planned,
-            http_status: None,
             latency_ms,
-            error: None,
             note: Some(calls),
+            ..Event::new(EventAction::Planned, EventOutcome::Planned)
         };
         self.store.park_planned(claim, &event).await
     }

@@ -1,8 +1,9 @@
-//! Recording what a reconcile did: successes in one transaction, failures with their retry time
-//! (full-jitter backoff) or parked as dead.
+//! Recording what a reconcile did: one event per step carried out (docs/audit.md), successes in
+//! one transaction, failures with their retry time (full-jitter backoff) or parked as dead.
 use super::{Finished, Worker};
-use crate::store::{Claim, Event, EventAction, StoreError, Success};
-use crate::sync::ConnectorError;
+use crate::store::{Claim, Event, EventAction, EventOutcome, StoreError, Success};
+use crate::sync::reconcile::Step;
+use crate::sync::{ConnectorError, Failed};
 use rand::Rng;
 use std::time::Duration;
 
@@ -16,27 +17,21 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 impl Worker {
     /// Records the rows whose vendor call succeeded, in one write transaction.
     pub(super) async fn succeeded(&self, done: Vec<(&Claim, Finished)>, latency_ms: f64) -> Result<(), StoreError> {
-        let events: Vec<Event> = done
+        let events: Vec<Vec<Event>> = done
             .iter()
             .map(|(claim, finished)| {
                 metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => "ok")
                     .increment(1);
-                Event {
-                    action: finished.action,
-                    http_status: None,
-                    latency_ms,
-                    error: None,
-                    note: finished.note.clone(),
-                }
+                finished_events(finished, latency_ms)
             })
             .collect();
         let successes: Vec<Success> = done
             .iter()
             .zip(&events)
-            .map(|((claim, finished), event)| Success {
+            .map(|((claim, finished), events)| Success {
                 claim,
                 link: &finished.link,
-                event,
+                events,
                 delivered: finished.delivered.as_deref(),
                 deleted: finished.deleted,
                 read_revision: finished.revision,
@@ -48,23 +43,97 @@ impl Worker {
     pub(super) async fn failed(
         &self,
         claim: &Claim,
-        error: &ConnectorError,
+        failed: &Failed,
+        remote_id: Option<String>,
         latency_ms: f64,
     ) -> Result<(), StoreError> {
-        let message = error.to_string();
-        let retry_at = retry_at(error, claim.attempts, self.clock.now_utc());
-        tracing::warn!(target = %claim.target, resource = %claim.resource_id, retry = retry_at.is_some(), error = %message, "vendor call failed");
+        let message = failed.error.to_string();
+        let retry_at = retry_at(&failed.error, claim.attempts, self.clock.now_utc());
+        tracing::warn!(target = %claim.target, resource = %claim.resource_id, request_id = claim.cause.as_deref().unwrap_or(""), retry = retry_at.is_some(), error = %failed, "vendor call failed");
         let outcome = if retry_at.is_some() { "retry" } else { "dead" };
         metrics::counter!("scim_bridge_sync_reconciles_total", "target" => claim.target.clone(), "outcome" => outcome)
             .increment(1);
-        let event = Event {
-            action: EventAction::Reconcile,
-            http_status: status_of(error),
-            latency_ms,
-            error: Some(message.clone()),
-            note: None,
+        let outcome = match retry_at {
+            Some(_) => EventOutcome::Retrying,
+            None => EventOutcome::Failed,
         };
-        self.store.finish_failure(claim, retry_at, &message, &event).await
+        let events = failure_events(failed, outcome, remote_id, latency_ms);
+        self.store.finish_failure(claim, retry_at, &message, &events).await
+    }
+}
+
+/// The events of a reconcile that succeeded: one per step, `unchanged` when it took none.
+fn finished_events(finished: &Finished, latency_ms: f64) -> Vec<Event> {
+    let base = Event {
+        remote_id: finished.remote_id.clone(),
+        latency_ms,
+        ..Event::new(EventAction::Unchanged, EventOutcome::Done)
+    };
+    let mut events: Vec<Event> = finished
+        .steps
+        .iter()
+        .flat_map(|step| step_events(step, finished.created.as_deref(), &base))
+        .collect();
+    if events.is_empty() {
+        events.push(base);
+    }
+    if let Some(last) = events.last_mut() {
+        last.note.clone_from(&finished.note);
+    }
+    events
+}
+
+/// The events of a reconcile that failed: the steps carried out before, then the one that failed
+/// with the vendor's words (`lookup` when it failed before any step).
+fn failure_events(failed: &Failed, outcome: EventOutcome, remote_id: Option<String>, latency_ms: f64) -> Vec<Event> {
+    let base = Event {
+        remote_id,
+        latency_ms,
+        ..Event::new(EventAction::Lookup, EventOutcome::Done)
+    };
+    let mut events: Vec<Event> = failed.done.iter().flat_map(|s| step_events(s, None, &base)).collect();
+    let failing = Event {
+        outcome,
+        http_status: status_of(&failed.error),
+        error: Some(failed.error.to_string()),
+        ..base.clone()
+    };
+    match &failed.step {
+        Some(step) => events.extend(step_events(step, None, &failing)),
+        None => events.push(failing),
+    }
+    events
+}
+
+/// What one step records: its action and what it changed (an entitle step is a grant and/or a
+/// revoke). `created`: a create's fields as sent.
+fn step_events(step: &Step, created: Option<&str>, base: &Event) -> Vec<Event> {
+    let event = |action, changes: Option<String>| Event {
+        action,
+        changes,
+        ..base.clone()
+    };
+    match step {
+        Step::Create => vec![event(EventAction::Create, created.map(str::to_owned))],
+        Step::Adopt { id } => vec![Event {
+            remote_id: Some(id.clone()),
+            ..event(EventAction::Adopt, None)
+        }],
+        Step::Activate => vec![event(EventAction::Activate, None)],
+        Step::Update { changes } => vec![event(EventAction::Update, Some(Step::describe_changes(changes)))],
+        Step::Entitle { noun, add, remove } => {
+            let named = |groups: &[String]| groups.iter().map(|g| format!("{noun} {g}")).collect::<Vec<_>>().join(", ");
+            let mut events = Vec::new();
+            if !add.is_empty() {
+                events.push(event(EventAction::Grant, Some(named(add))));
+            }
+            if !remove.is_empty() {
+                events.push(event(EventAction::Revoke, Some(named(remove))));
+            }
+            events
+        }
+        Step::Deactivate => vec![event(EventAction::Deactivate, None)],
+        Step::Delete => vec![event(EventAction::Delete, None)],
     }
 }
 

@@ -4,7 +4,7 @@
 //! new user with the same e-mail, another reconcile of the same vendor key in flight).
 use super::target::{KeyGuard, Target};
 use super::{Finished, Handled, Worker, BUSY_KEY_WAIT};
-use crate::store::{Claim, EventAction, StoreError};
+use crate::store::{Claim, StoreError};
 use crate::sync::subject::{self, Subject};
 use crate::sync::{ConnectorError, Desired, Link, LinkState, UserState};
 
@@ -46,11 +46,13 @@ impl Worker {
             unlinked,
             sealed_password,
         } = subject;
-        let settled = |action, link: Link| {
+        let settled = |note: Option<&str>, link: Link| {
             Ok(Prepared::Settled(Handled::Done(Finished {
-                action,
+                steps: Vec::new(),
+                created: None,
+                remote_id: link.remote_id.clone(),
                 link,
-                note: None,
+                note: note.map(str::to_owned),
                 delivered: None,
                 deleted,
                 revision,
@@ -58,12 +60,12 @@ impl Worker {
         };
         let Some(desired) = desired else {
             // Deleted or out of scope, and not at the vendor: nothing to create, nothing to remove.
-            return settled(EventAction::Reconcile, Link::gone());
+            return settled(Some("not at the vendor: nothing to create or remove"), Link::gone());
         };
         let (desired, delivered) = self.with_password(id, &target.name, desired, sealed_password)?;
         if let Some(link) = link.as_ref().filter(|l| up_to_date(&desired, l)) {
             // What changed is nothing this vendor holds (an unmapped attribute): no call.
-            return settled(EventAction::Unchanged, link.clone());
+            return settled(None, link.clone());
         }
         let Some(keys) = target.lock_keys(vendor_keys(&desired, link.as_ref())) else {
             return Ok(Prepared::Settled(Handled::Deferred(BUSY_KEY_WAIT)));
@@ -77,7 +79,10 @@ impl Worker {
                 .await
                 .map_err(store_failure)?
             {
-                return settled(EventAction::Reconcile, Link::gone());
+                return settled(
+                    Some("a newer user with this e-mail took the vendor record over: it is left to them"),
+                    Link::gone(),
+                );
             }
         }
         Ok(Prepared::Ready(Ready {

@@ -1,0 +1,202 @@
+//! The audit trail's SQL (docs/audit.md): the request log's batches, one user's history found by
+//! id, userName or e-mail (also once the user is deleted), and pruning by age.
+use super::db::args;
+use super::states::{EventAction, EventOutcome};
+use super::timestamp::Timestamp;
+use super::{Store, StoreError};
+use crate::audit::RequestRecord;
+use time::OffsetDateTime;
+
+/// A logged SCIM request, as `audit` and the console show it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct RequestRow {
+    pub id: i64,
+    pub at: String,
+    pub request_id: String,
+    pub traceparent: Option<String>,
+    pub token: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    pub latency_ms: f64,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub user_name: Option<String>,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// An event with everything the audit trail records of it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: String,
+    pub target: String,
+    pub resource_id: String,
+    pub action: EventAction,
+    pub outcome: Option<EventOutcome>,
+    pub remote_id: Option<String>,
+    pub changes: Option<String>,
+    pub request_id: Option<String>,
+    pub http_status: Option<i64>,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+    pub note: Option<String>,
+    pub user_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One user's history: the ids the key named (several when a userName was reused after a delete),
+/// the requests that touched them and the events of their reconciles, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AuditTrail {
+    pub users: Vec<AuditSubject>,
+    pub requests: Vec<RequestRow>,
+    pub events: Vec<AuditEvent>,
+}
+
+/// A user the key named: its id, the userName last known, and whether it is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct AuditSubject {
+    pub id: String,
+    pub user_name: Option<String>,
+    pub deleted: bool,
+}
+
+/// The most users one key may name (a userName reused many times over).
+const SUBJECTS: i64 = 20;
+
+impl Store {
+    /// Stores a batch of finished requests in one transaction.
+    pub async fn insert_requests(&self, batch: &[RequestRecord]) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        for r in batch {
+            tx.execute(
+                "INSERT INTO requests (at, request_id, traceparent, token, method, path, status, scim_type, detail,
+                                       latency_ms, resource_type, resource_id, user_name, request_body, response_body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                args![
+                    &r.at,
+                    &r.request_id,
+                    &r.traceparent,
+                    &r.token,
+                    &r.method,
+                    &r.path,
+                    i64::from(r.status),
+                    &r.scim_type,
+                    &r.detail,
+                    r.latency_ms,
+                    r.touched.resource_type,
+                    &r.touched.id,
+                    &r.touched.name,
+                    &r.request_body,
+                    &r.response_body
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The history of the user `key` names (an id, a userName or an e-mail, live or deleted: the
+    /// events and requests keep the names the user had), since `since`, at `target` only if given;
+    /// the newest `limit` requests and `limit` events.
+    pub async fn audit_trail(
+        &self,
+        key: &str,
+        target: Option<&str>,
+        since: OffsetDateTime,
+        limit: i64,
+    ) -> Result<AuditTrail, StoreError> {
+        let users = self.audit_subjects(key).await?;
+        if users.is_empty() {
+            return Ok(AuditTrail::default());
+        }
+        let dialect = self.db.dialect();
+        let ids = serde_json::to_string(&users.iter().map(|u| &u.id).collect::<Vec<_>>())?;
+        let since = Timestamp(since);
+        let mut requests: Vec<RequestRow> = self
+            .db
+            .read(
+                &format!(
+                    "SELECT id, at, request_id, traceparent, token, method, path, status, scim_type, detail, latency_ms,
+                            resource_type, resource_id, user_name, request_body, response_body
+                     FROM requests WHERE resource_id IN ({}) AND at >= $2 ORDER BY id DESC LIMIT $3",
+                    dialect.json_texts("$1")
+                ),
+                args![&ids, since, limit],
+            )
+            .await?;
+        requests.reverse();
+        let mut events: Vec<AuditEvent> = self
+            .db
+            .read(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events
+                     WHERE resource_id IN ({}) AND at >= $2 AND ($3 IS NULL OR target = $3) ORDER BY id DESC LIMIT $4",
+                    dialect.json_texts("$1")
+                ),
+                args![&ids, since, target, limit],
+            )
+            .await?;
+        events.reverse();
+        Ok(AuditTrail {
+            users,
+            requests,
+            events,
+        })
+    }
+
+    /// The users `key` names: live ones by id, userName or e-mail; deleted ones by their tombstone,
+    /// or by the names their events and logged requests recorded.
+    async fn audit_subjects(&self, key: &str) -> Result<Vec<AuditSubject>, StoreError> {
+        let d = self.db.dialect();
+        let tombstone_name = d.doc_text("doc", "userName");
+        let sql = format!(
+            "SELECT k.id, COALESCE(u.user_name, {tomb}, (SELECT e.user_name FROM events e WHERE e.resource_id = k.id
+                                                          AND e.user_name IS NOT NULL ORDER BY e.id DESC LIMIT 1)) AS user_name,
+                    u.id IS NULL AS deleted
+             FROM (SELECT id FROM users WHERE id = $1 OR {live_name} OR id IN (SELECT user_id FROM user_emails WHERE {email})
+                   UNION SELECT id FROM user_tombstones WHERE id = $1 OR {tomb_eq}
+                   UNION SELECT resource_id FROM events WHERE {event_name} OR {event_email}
+                   UNION SELECT resource_id FROM events WHERE resource_id = $1
+                   UNION SELECT resource_id FROM requests WHERE resource_id = $1 OR {request_name}) AS k
+             LEFT JOIN users u ON u.id = k.id
+             LEFT JOIN user_tombstones t ON t.id = k.id
+             WHERE k.id IS NOT NULL
+             ORDER BY deleted, k.id LIMIT $2",
+            tomb = d.doc_text("t.doc", "userName"),
+            live_name = d.ci_column_eq("user_name", "$1"),
+            email = d.email_eq("$1"),
+            tomb_eq = d.ci_eq(&tombstone_name, "$1"),
+            event_name = d.ci_column_eq("user_name", "$1"),
+            event_email = d.ci_column_eq("email", "$1"),
+            request_name = d.ci_column_eq("user_name", "$1"),
+        );
+        Ok(self.db.read(&sql, args![key, SUBJECTS]).await?)
+    }
+
+    /// Deletes up to `batch` events and up to `batch` logged requests recorded before `before`,
+    /// oldest first (each a short transaction, so writers wait at most one batch). Returns how many.
+    pub async fn prune_audit(&self, before: OffsetDateTime, batch: i64) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        for table in ["events", "requests"] {
+            pruned += self
+                .db
+                .execute(
+                    &format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < $1 ORDER BY at LIMIT $2)"),
+                    args![Timestamp(before), batch],
+                )
+                .await?;
+        }
+        Ok(pruned)
+    }
+}
+
+/// The columns of `AuditEvent`.
+pub(super) const EVENT_COLUMNS: &str = "id, at, target, resource_id, action, outcome, remote_id, changes, request_id,
+     http_status, latency_ms, error, note, user_name, email";
+

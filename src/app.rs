@@ -137,7 +137,10 @@ impl Application {
             }
         }
         server.await.context("server task failed")??;
-        if tokio::time::timeout(self.shutdown_timeout, self.request_writer).await.is_err() {
+        if tokio::time::timeout(self.shutdown_timeout, self.request_writer)
+            .await
+            .is_err()
+        {
             tracing::warn!("the request log's last rows could not be stored before shutdown");
         }
         if let Some(pruning) = pruning {

@@ -27,10 +27,7 @@ pub fn redacted_body(body: &[u8], limit: usize) -> Option<String> {
 pub fn redact(value: &mut Value) {
     match value {
         Value::Object(members) => {
-            let names_secret_path = members
-                .get("path")
-                .and_then(Value::as_str)
-                .is_some_and(is_secret_path);
+            let names_secret_path = members.get("path").and_then(Value::as_str).is_some_and(is_secret_path);
             for (name, member) in members.iter_mut() {
                 if is_secret_name(name) || (names_secret_path && name == "value") {
                     *member = Value::String(REDACTED.to_owned());

@@ -20,7 +20,10 @@ pub(super) async fn audit(
     if let Some(name) = target {
         super::inspect::known_target(settings, name)?;
     }
-    let since = since.map(parse_since).transpose()?.unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let since = since
+        .map(parse_since)
+        .transpose()?
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let store = open_store(settings).await?;
     let trail = store.audit_trail(user, target, since, HISTORY).await?;
     store.close().await;
@@ -39,8 +42,9 @@ fn parse_since(text: &str) -> anyhow::Result<OffsetDateTime> {
     if let Ok(at) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
         return Ok(at);
     }
-    let back = humantime::parse_duration(text)
-        .with_context(|| format!("--since '{text}': give a duration back from now (7d, 24h, 30m) or an RFC 3339 time"))?;
+    let back = humantime::parse_duration(text).with_context(|| {
+        format!("--since '{text}': give a duration back from now (7d, 24h, 30m) or an RFC 3339 time")
+    })?;
     Ok(OffsetDateTime::now_utc() - back)
 }
 

@@ -15,7 +15,8 @@ use actix_web::{web, HttpMessage};
 pub fn traceparent(headers: &HeaderMap) -> Option<String> {
     let value = headers.get("traceparent")?.to_str().ok()?.trim();
     let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex =
+        |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let zero = |s: &str| s.bytes().all(|b| b == b'0');
     let valid = parts.len() >= 4
         && hex(parts[0], 2)
@@ -31,12 +32,9 @@ pub fn traceparent(headers: &HeaderMap) -> Option<String> {
 /// The client's `X-Request-Id` when it is short and plain, else the trace id of `traceparent`,
 /// else a new UUID.
 pub fn request_id(headers: &HeaderMap, traceparent: Option<&str>) -> String {
-    let given = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        });
+    let given = headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| {
+        !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
     match (given, traceparent.and_then(|t| t.split('-').nth(1))) {
         (Some(id), _) => id.to_owned(),
         (None, Some(trace)) => trace.to_owned(),

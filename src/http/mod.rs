@@ -1,5 +1,6 @@
 //! actix-web: routing under the SCIM base path, auth, media types, size limits, request logs.
 pub mod admin;
+mod audit_log;
 pub mod auth;
 mod bulk;
 mod cpu;
@@ -15,7 +16,6 @@ mod resource;
 mod search;
 pub mod transport;
 mod users;
-mod audit_log;
 
 pub use error::ApiError;
 
@@ -172,7 +172,10 @@ pub async fn log_request(
         },
         _ => (req, None),
     };
-    let path = req.uri().path_and_query().map_or_else(|| req.path().to_owned(), |p| p.to_string());
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.path().to_owned(), |p| p.to_string());
     let mut response = crate::audit::within_request(request_id.clone(), next.call(req))
         .await?
         .map_into_boxed_body();

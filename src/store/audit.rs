@@ -187,7 +187,9 @@ impl Store {
             pruned += self
                 .db
                 .execute(
-                    &format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < $1 ORDER BY at LIMIT $2)"),
+                    &format!(
+                        "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < $1 ORDER BY at LIMIT $2)"
+                    ),
                     args![Timestamp(before), batch],
                 )
                 .await?;
@@ -199,4 +201,3 @@ impl Store {
 /// The columns of `AuditEvent`.
 pub(super) const EVENT_COLUMNS: &str = "id, at, target, resource_id, action, outcome, remote_id, changes, request_id,
      http_status, latency_ms, error, note, user_name, email";
-

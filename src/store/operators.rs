@@ -211,9 +211,9 @@ impl Store {
             let n = binds.len();
             let dialect = self.db.dialect();
             sql.push_str(&format!(
-                " AND (e.resource_id = ${n} OR {} OR {})",
-                dialect.ci_column_eq("e.user_name", &format!("${n}")),
-                dialect.ci_column_eq("e.email", &format!("${n}"))
+                " AND (e.resource_id = ${n} OR e.resource_id IN (SELECT k.resource_id FROM events k WHERE {} OR {}))",
+                dialect.ci_column_eq("k.user_name", &format!("${n}")),
+                dialect.ci_column_eq("k.email", &format!("${n}"))
             ));
         }
         let mut and = |test: &str, value: Arg<'a>| {

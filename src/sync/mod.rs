@@ -94,7 +94,7 @@ pub struct Reconciled {
 #[derive(Debug)]
 pub struct Failed {
     pub error: ConnectorError,
-    pub step: Option<reconcile::Step>,
+    pub step: Option<Box<reconcile::Step>>,
     pub done: Vec<reconcile::Step>,
 }
 

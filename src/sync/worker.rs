@@ -17,8 +17,8 @@ mod targets;
 
 use super::clock::Clock;
 use super::health::Verdict;
-use super::target::{TargetError, TargetSettings};
 use super::reconcile::Step;
+use super::target::{TargetError, TargetSettings};
 use super::{ConnectorError, Desired, Failed, Link};
 use crate::scim::schema::ResourceSchema;
 use crate::secrets::Sealer;
@@ -83,7 +83,10 @@ enum Handled {
     /// A removal the guard holds for an operator; the note when it is newly held (an event).
     Held(Option<String>),
     /// The vendor call failed (a step the vendor refused, or a look-up), after the steps it names.
-    Failed { failed: Failed, remote_id: Option<String> },
+    Failed {
+        failed: Failed,
+        remote_id: Option<String>,
+    },
 }
 
 /// A reconcile's result, with the sealed password it delivered (erased when the outcome is recorded).
@@ -552,7 +555,8 @@ fn verdict_of(results: &[Result<Handled, ConnectorError>]) -> Verdict {
     })
 }
 
-/// A create's fields as sent (`Name: "value"`, those SCIM holds a value for), for its event.
+/// What a create sent (`name: "value"`: the identity, then the mapped fields SCIM holds a value
+/// for), for its event. A password is never among them.
 fn created_fields(desired: &Desired, steps: &[Step]) -> Option<String> {
     let Desired::Present(user) = desired else {
         return None;
@@ -560,10 +564,15 @@ fn created_fields(desired: &Desired, steps: &[Step]) -> Option<String> {
     if !steps.contains(&Step::Create) {
         return None;
     }
-    let sent: Vec<String> = user
-        .fields
-        .pairs()
+    let identity = [
+        ("userName", user.user_name.as_str()),
+        ("email", user.email.as_str()),
+        ("name.givenName", user.given_name.as_str()),
+        ("name.familyName", user.family_name.as_str()),
+    ];
+    let sent: Vec<String> = identity
         .into_iter()
+        .chain(user.fields.pairs())
         .filter(|(_, value)| !value.is_empty())
         .map(|(name, value)| format!("{name}: {value:?}"))
         .collect();

@@ -282,7 +282,7 @@ impl<'a, R> Item<'a, R> {
         if let Some(error) = self.outcome.err().or(self.again) {
             return Err(Failed {
                 error,
-                step: self.steps.get(self.done).cloned(),
+                step: self.steps.get(self.done).cloned().map(Box::new),
                 done: self.steps[..self.done.min(self.steps.len())].to_vec(),
             });
         }

@@ -270,7 +270,7 @@ async fn a_create_that_meets_a_user_made_meanwhile_adopts_it_and_twice_fails_wit
         ConnectorError::permanent(Some(409), "exists"),
         "the vendor's own answer stands"
     );
-    assert_eq!(failed.step, Some(Step::Create), "the create is what failed");
+    assert_eq!(failed.step, Some(Box::new(Step::Create)), "the create is what failed");
     assert!(failed.done.is_empty());
     assert!(!failed.error.is_retryable());
 }

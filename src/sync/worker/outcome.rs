@@ -122,7 +122,13 @@ fn step_events(step: &Step, created: Option<&str>, base: &Event) -> Vec<Event> {
         Step::Activate => vec![event(EventAction::Activate, None)],
         Step::Update { changes } => vec![event(EventAction::Update, Some(Step::describe_changes(changes)))],
         Step::Entitle { noun, add, remove } => {
-            let named = |groups: &[String]| groups.iter().map(|g| format!("{noun} {g}")).collect::<Vec<_>>().join(", ");
+            let named = |groups: &[String]| {
+                groups
+                    .iter()
+                    .map(|g| format!("{noun} {g}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             let mut events = Vec::new();
             if !add.is_empty() {
                 events.push(event(EventAction::Grant, Some(named(add))));

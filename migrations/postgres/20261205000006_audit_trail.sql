@@ -10,8 +10,8 @@ ALTER TABLE events ADD COLUMN changes TEXT;
 ALTER TABLE events ADD COLUMN request_id TEXT COLLATE "C";
 ALTER TABLE events ADD COLUMN user_name TEXT;
 ALTER TABLE events ADD COLUMN email TEXT;
-CREATE INDEX events_user_name ON events (scim_fold(user_name), id);
-CREATE INDEX events_email ON events (scim_fold(email), id);
+CREATE INDEX events_user_name ON events (scim_fold(user_name), id) WHERE user_name IS NOT NULL;
+CREATE INDEX events_email ON events (scim_fold(email), id) WHERE email IS NOT NULL;
 CREATE INDEX events_request ON events (request_id) WHERE request_id IS NOT NULL;
 
 -- The SCIM request that last queued the row: its events name it.
@@ -38,7 +38,7 @@ CREATE TABLE requests (
     response_body TEXT
 );
 CREATE INDEX requests_request_id ON requests (request_id);
-CREATE INDEX requests_resource ON requests (resource_id, id);
-CREATE INDEX requests_user_name ON requests (scim_fold(user_name), id);
+CREATE INDEX requests_resource ON requests (resource_id, id) WHERE resource_id IS NOT NULL;
+CREATE INDEX requests_user_name ON requests (scim_fold(user_name), id) WHERE user_name IS NOT NULL;
 CREATE INDEX requests_at ON requests (at);
 CREATE INDEX requests_failed ON requests (status, id) WHERE status >= 400;

@@ -265,11 +265,13 @@ async fn killed_mid_fan_out_and_restarted_every_change_reaches_the_vendor_and_no
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    assert_eq!(
-        fake.users(),
-        client.expected_vendor_state().await,
-        "the vendor matches the store"
-    );
+    // A user deactivated before its create went out is rightly never created (`create_inactive`
+    // is off): under load the kill can leave some of crash10..12 there.
+    let created_at_vendor = fake.created();
+    let mut expected = client.expected_vendor_state().await;
+    expected.retain(|user_name, user| user.active || created_at_vendor.contains(user_name));
+    assert!(expected.len() >= 27, "{expected:?}");
+    assert_eq!(fake.users(), expected, "the vendor matches the store");
     assert_eq!(
         fake.duplicate_creates(),
         0,

@@ -10,6 +10,8 @@ use tokio::sync::mpsc;
 const QUEUE: usize = 10_000;
 /// The most rows one write transaction stores.
 const BATCH: usize = 500;
+/// How long the writer waits for more rows before it stores a batch that is not full.
+const LINGER: Duration = Duration::from_millis(100);
 /// How long the writer waits before trying a batch the database refused again, and how often.
 const RETRY: Duration = Duration::from_secs(1);
 const ATTEMPTS: u32 = 3;
@@ -108,6 +110,15 @@ impl RequestLog {
 async fn write_batches(store: Store, mut receiver: mpsc::Receiver<RequestRecord>) {
     let mut batch = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
+        // Under load, wait a moment for a fuller batch: fewer, larger transactions hold the
+        // database's write lock less often than one per request would.
+        if batch.len() < BATCH {
+            tokio::time::sleep(LINGER).await;
+            while batch.len() < BATCH && !receiver.is_empty() {
+                let room = BATCH - batch.len();
+                receiver.recv_many(&mut batch, room).await;
+            }
+        }
         store_batch(&store, &batch).await;
         batch.clear();
     }

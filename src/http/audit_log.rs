@@ -38,7 +38,7 @@ pub fn request_id(headers: &HeaderMap, traceparent: Option<&str>) -> String {
     match (given, traceparent.and_then(|t| t.split('-').nth(1))) {
         (Some(id), _) => id.to_owned(),
         (None, Some(trace)) => trace.to_owned(),
-        (None, None) => uuid::Uuid::new_v4().to_string(),
+        (None, None) => uuid::Uuid::now_v7().to_string(),
     }
 }
 

@@ -210,7 +210,7 @@ async fn an_operator_signs_in_finds_a_user_retries_a_dead_row_and_signs_out_in_c
         .unwrap();
     let events = shows(&browser, "table", "The domain is not allowed").await;
     let newest = events.lines().nth(1).unwrap_or_default();
-    assert!(newest.contains("w365 bo@example.com reconcile ok"), "{events}");
+    assert!(newest.contains("w365 bo@example.com create ok"), "{events}");
     keep_screenshot(&browser, "6-events").await;
     browser.set_window_size(390, 844).await.unwrap();
     keep_screenshot(&browser, "6-events-phone").await;

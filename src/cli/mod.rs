@@ -181,7 +181,8 @@ pub enum TokenCommand {
     /// Create a token and print it once (only its SHA-256 is stored).
     Create {
         name: String,
-        /// `scim` (the default) for an IdP, `admin` for the operator console; never both.
+        /// `scim` (the default) for an IdP, `admin` for the operator console, `metrics` for
+        /// Prometheus (`GET /metrics` alone); one scope per token.
         #[arg(long, value_enum, default_value_t = TokenScope::Scim)]
         scope: TokenScope,
     },

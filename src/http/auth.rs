@@ -193,28 +193,52 @@ pub fn generate_token() -> String {
     format!("scb_{}", hex::encode(bytes))
 }
 
-/// Middleware on the whole SCIM scope: no route under it answers without a valid credential.
+/// Middleware on the whole SCIM scope: no route under it answers without a valid credential, and
+/// a console or metrics token is refused.
 pub async fn require_auth(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    guarded(req, next, scim_access).await
+}
+
+/// Middleware on `GET /metrics`: any valid credential, a `metrics` token being the one meant for it.
+pub async fn require_metrics_auth(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    guarded(req, next, |_| Ok(())).await
+}
+
+fn scim_access(principal: &Principal) -> Result<(), &'static str> {
+    match principal {
+        Principal::Token {
+            scope: TokenScope::Admin,
+            ..
+        } => Err("this is an admin token: it opens the operator console, not the SCIM API (give the IdP a token made with `scim-bridge token create NAME`)"),
+        Principal::Token {
+            scope: TokenScope::Metrics,
+            ..
+        } => Err("this is a metrics token: it opens GET /metrics and nothing else (give the IdP a token made with `scim-bridge token create NAME`)"),
+        Principal::Token { .. } | Principal::Jwt { .. } => Ok(()),
+    }
+}
+
+async fn guarded(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    allowed: fn(&Principal) -> Result<(), &'static str>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let Some(auth) = req.app_data::<web::Data<Authenticator>>().cloned() else {
         let err = ApiError::Unauthorized("authentication is not configured".into());
         return Ok(req.into_response(err.error_response()).map_into_right_body());
     };
     let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
-    match auth.authenticate(header).await {
-        Ok(Principal::Token {
-            scope: TokenScope::Admin,
-            ..
-        }) => {
-            let err = ApiError::Scim(ScimError::new(
-                403,
-                None,
-                "this is an admin token: it opens the operator console, not the SCIM API (give the IdP a token made with `scim-bridge token create NAME`)",
-            ));
-            Ok(req.into_response(err.error_response()).map_into_right_body())
-        }
+    let principal = auth.authenticate(header).await.and_then(|principal| {
+        allowed(&principal).map_err(|why| ApiError::Scim(ScimError::new(403, None, why)))?;
+        Ok(principal)
+    });
+    match principal {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
             next.call(req).await.map(ServiceResponse::map_into_left_body)

@@ -1,4 +1,4 @@
-//! `GET /metrics` (Prometheus text, behind the same auth as SCIM): HTTP requests by route, status
+//! `GET /metrics` (Prometheus text, for a `metrics` token or any other valid credential): HTTP requests by route, status
 //! and latency; sync queue depth and dead rows per target; vendor calls by target, outcome and
 //! latency. Counters are kept by the `metrics` facade; the queue gauges are read at scrape time.
 use super::AppState;
@@ -52,7 +52,7 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/metrics")
-            .wrap(actix_web::middleware::from_fn(super::auth::require_auth))
+            .wrap(actix_web::middleware::from_fn(super::auth::require_metrics_auth))
             .route(web::get().to(metrics)),
     );
 }
@@ -92,29 +92,51 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let Some(handle) = install() else {
         return HttpResponse::ServiceUnavailable().finish();
     };
-    match state.store.queue_counts().await {
-        Ok(counts) => {
-            for target in &state.store.target_names() {
-                for queue_state in [QueueState::Pending, QueueState::Dead] {
-                    let depth = counts
-                        .iter()
-                        .find(|(t, s, _)| t == target && *s == queue_state)
-                        .map_or(0, |(_, _, n)| *n);
-                    let label = queue_state.as_str();
-                    ::metrics::gauge!("scim_bridge_sync_queue_rows", "target" => target.to_owned(), "state" => label)
-                        .set(depth as f64);
-                }
-                let held = counts
-                    .iter()
-                    .find(|(t, s, _)| t == target && *s == QueueState::Held)
-                    .map_or(0, |(_, _, n)| *n);
-                ::metrics::gauge!("scim_bridge_sync_held_rows", "target" => target.to_owned()).set(held as f64);
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "metrics: cannot count the sync queue"),
-    }
+    record_queue(&state).await;
+    record_oldest_pending(&state).await;
     record_target_states(&state).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(handle.render())
+}
+
+/// Rows by target and state: `scim_bridge_sync_queue_rows{state}`, and the held and dead rows
+/// each as their own gauge (what an alert names).
+async fn record_queue(state: &AppState) {
+    let counts = match state.store.queue_counts().await {
+        Ok(counts) => counts,
+        Err(e) => return tracing::error!(error = %e, "metrics: cannot count the sync queue"),
+    };
+    let count = |target: &str, queue_state: QueueState| {
+        counts
+            .iter()
+            .find(|(t, s, _)| t == target && *s == queue_state)
+            .map_or(0, |(_, _, n)| *n) as f64
+    };
+    for target in &state.store.target_names() {
+        for queue_state in [QueueState::Pending, QueueState::Dead] {
+            let label = queue_state.as_str();
+            ::metrics::gauge!("scim_bridge_sync_queue_rows", "target" => target.to_owned(), "state" => label)
+                .set(count(target, queue_state));
+        }
+        ::metrics::gauge!("scim_bridge_sync_held_rows", "target" => target.to_owned()).set(count(target, QueueState::Held));
+        ::metrics::gauge!("scim_bridge_sync_dead_rows", "target" => target.to_owned()).set(count(target, QueueState::Dead));
+    }
+}
+
+/// `scim_bridge_sync_oldest_pending_seconds{target}`: how long the change that has waited longest
+/// has not reached the vendor; 0 when nothing waits. The convergence alarm.
+async fn record_oldest_pending(state: &AppState) {
+    let oldest = match state.store.oldest_pending().await {
+        Ok(rows) => rows,
+        Err(e) => return tracing::error!(error = %e, "metrics: cannot read the oldest pending change"),
+    };
+    let now = state.store.clock().now_utc();
+    for target in &state.store.target_names() {
+        let waited = oldest
+            .iter()
+            .find(|(t, _)| t == target)
+            .map_or(0.0, |(_, since)| (now - *since).as_seconds_f64().max(0.0));
+        ::metrics::gauge!("scim_bridge_sync_oldest_pending_seconds", "target" => target.to_owned()).set(waited);
+    }
 }

@@ -333,9 +333,12 @@ impl Db {
         Ok(done)
     }
 
+    /// On SQLite the write lock is taken at `BEGIN`: a deferred transaction that reads and then
+    /// writes fails at once with "database is locked" (the busy timeout does not apply) when
+    /// another process (the CLI beside `serve`) wrote in between.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         let inner = match &self.pools {
-            Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin().await?),
+            Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(warm) => TxInner::Postgres(warm.pool.begin().await?),
         };
         Ok(Tx { inner, now: self.now() })

@@ -420,7 +420,30 @@ fn secure(file: &Path) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted_url;
+    use super::{redacted_url, Store};
+
+    /// `serve` and a CLI command on one SQLite file: a transaction that reads, then writes, must
+    /// wait for the other process's write rather than fail with "database is locked".
+    #[tokio::test]
+    async fn a_transaction_that_reads_then_writes_waits_for_another_process_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+        let (serve, cli) = (Store::connect(&url).await.unwrap(), Store::connect(&url).await.unwrap());
+        serve.db.execute("CREATE TABLE probe (n INTEGER)", &[]).await.unwrap();
+
+        let mut tx = serve.db.begin().await.unwrap();
+        let before: Vec<(i64,)> = tx.rows("SELECT count(*) FROM probe", &[]).await.unwrap();
+        let other = tokio::spawn(async move {
+            cli.db.execute("INSERT INTO probe (n) VALUES (2)", &[]).await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tx.execute("INSERT INTO probe (n) VALUES (1)", &[]).await.unwrap();
+        tx.commit().await.unwrap();
+        other.await.unwrap().unwrap();
+
+        let order: Vec<(i64,)> = serve.db.read("SELECT n FROM probe ORDER BY rowid", &[]).await.unwrap();
+        assert_eq!((before, order), (vec![(0,)], vec![(1,), (2,)]));
+    }
 
     #[test]
     fn a_database_url_in_a_log_line_shows_no_password() {

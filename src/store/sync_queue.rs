@@ -172,6 +172,19 @@ impl super::Store {
             .await?)
     }
 
+    /// When each target's oldest pending row was first queued: how long the slowest change has
+    /// waited to reach the vendor (`scim_bridge_sync_oldest_pending_seconds`).
+    pub async fn oldest_pending(&self) -> Result<Vec<(String, time::OffsetDateTime)>, StoreError> {
+        let rows: Vec<(String, super::timestamp::Timestamp)> = self
+            .db
+            .read(
+                "SELECT target, min(enqueued_at) FROM sync_queue WHERE state = 'pending' GROUP BY target ORDER BY target",
+                args![],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(target, at)| (target, at.0)).collect())
+    }
+
     /// Every queued row, by target then user.
     pub async fn sync_rows(&self) -> Result<Vec<SyncRow>, StoreError> {
         Ok(self

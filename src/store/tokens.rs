@@ -3,12 +3,14 @@ use super::db::args;
 use super::{Store, StoreError};
 use sqlx::FromRow;
 
-/// What a token opens: the SCIM API (IdPs) or the operator console.
+/// What a token opens: the SCIM API (IdPs), the operator console, or `GET /metrics` alone
+/// (Prometheus).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum TokenScope {
     #[default]
     Scim,
     Admin,
+    Metrics,
 }
 
 impl TokenScope {
@@ -16,11 +18,12 @@ impl TokenScope {
         match self {
             Self::Scim => "scim",
             Self::Admin => "admin",
+            Self::Metrics => "metrics",
         }
     }
 
     fn parse(word: &str) -> Option<Self> {
-        [Self::Scim, Self::Admin].into_iter().find(|s| s.as_str() == word)
+        [Self::Scim, Self::Admin, Self::Metrics].into_iter().find(|s| s.as_str() == word)
     }
 }
 

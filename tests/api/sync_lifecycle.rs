@@ -370,6 +370,55 @@ async fn metrics_need_a_token_and_count_requests_queue_rows_and_vendor_calls() {
     );
 }
 
+/// Prometheus holds a `metrics` token: it reads `/metrics` (with the convergence and dead-row
+/// gauges an alert names) and nothing else.
+#[tokio::test]
+async fn a_metrics_token_reads_the_convergence_gauges_and_opens_nothing_else() {
+    use scim_bridge::http::auth::{generate_token, token_hash};
+    use scim_bridge::store::TokenScope;
+    let vendor = vendor_answering(400).await;
+    let app = spawn_app_with(|s| s.target = vec![w365_target("w365", None, &base(&vendor))]).await;
+    let token = generate_token();
+    app.store
+        .insert_scoped_token("prometheus", &token_hash(&token), TokenScope::Metrics)
+        .await
+        .unwrap();
+    let scrape = || async {
+        let response = app
+            .client
+            .get(format!("{}/metrics", app.origin))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    };
+    assert!(scrape().await.contains(r#"scim_bridge_sync_oldest_pending_seconds{target="w365"} 0"#));
+
+    create(&app, &person("waits@x.com")).await;
+    app.worker.clock().advance(Duration::from_secs(90));
+    let waiting = scrape().await;
+    assert!(
+        waiting.contains(r#"scim_bridge_sync_oldest_pending_seconds{target="w365"} 90"#),
+        "{waiting}"
+    );
+    assert!(waiting.contains(r#"scim_bridge_sync_dead_rows{target="w365"} 0"#), "{waiting}");
+    // A 400 is final: the row is dead, and no longer waiting.
+    app.drain_sync().await;
+    let dead = scrape().await;
+    assert!(dead.contains(r#"scim_bridge_sync_dead_rows{target="w365"} 1"#), "{dead}");
+    assert!(dead.contains(r#"scim_bridge_sync_oldest_pending_seconds{target="w365"} 0"#), "{dead}");
+
+    let scim = app.client.get(format!("{}/Users", app.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(scim.status(), 403);
+    let error: Value = scim.json().await.unwrap();
+    assert_eq!(error["status"], "403");
+    assert!(error["detail"].as_str().unwrap().contains("metrics token"), "{error}");
+    let console = crate::console::sign_in(&app, &token).await;
+    assert_eq!(console.status(), 403, "a metrics token does not open the console");
+}
+
 #[tokio::test]
 async fn a_target_that_keeps_failing_rests_as_a_whole_instead_of_being_hammered() {
     let vendor = vendor_answering(500).await;

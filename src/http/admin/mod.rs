@@ -124,9 +124,14 @@ async fn login(
             name,
             scope: TokenScope::Admin,
         }) => name,
-        Ok(_) => {
-            let why =
-                "a SCIM token cannot sign in: make an admin token with `scim-bridge token create NAME --scope admin`";
+        Ok(principal) => {
+            let why = match principal {
+                Principal::Token {
+                    scope: TokenScope::Metrics,
+                    ..
+                } => "a metrics token cannot sign in: it opens /metrics alone. Make an admin token with `scim-bridge token create NAME --scope admin`",
+                _ => "a SCIM token cannot sign in: make an admin token with `scim-bridge token create NAME --scope admin`",
+            };
             return Ok(page(StatusCode::FORBIDDEN, pages::login(root, Some(why))));
         }
         Err(_) => {

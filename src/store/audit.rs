@@ -65,6 +65,41 @@ pub struct AuditSubject {
     pub deleted: bool,
 }
 
+/// What the console's Requests page filters by; each one given narrows the list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestFilter<'a> {
+    /// Rows older than this id (the next page).
+    pub before: Option<i64>,
+    /// An id, userName or e-mail, of a live or a deleted user.
+    pub user: Option<&'a str>,
+    /// Only requests answered 400 or above.
+    pub failed: bool,
+    pub token: Option<&'a str>,
+    pub since: Option<OffsetDateTime>,
+    pub request_id: Option<&'a str>,
+}
+
+/// The same IdP request failing the same way again and again (Entra retries a refused change
+/// every cycle): one problem, however many times it was sent.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct RepeatedFailure {
+    pub token: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    pub times: i64,
+    pub first_at: String,
+    pub last_at: String,
+}
+
+/// How many identical failures make a repeated one.
+pub const REPEATED_AT_LEAST: i64 = 3;
+
+const REQUEST_COLUMNS_READ: &str = "id, at, request_id, traceparent, token, method, path, status, scim_type, detail,
+     latency_ms, resource_type, resource_id, user_name, request_body, response_body";
+
 /// The most users one key may name (a userName reused many times over).
 const SUBJECTS: i64 = 20;
 
@@ -102,8 +137,7 @@ impl Store {
             .db
             .read(
                 &format!(
-                    "SELECT id, at, request_id, traceparent, token, method, path, status, scim_type, detail, latency_ms,
-                            resource_type, resource_id, user_name, request_body, response_body
+                    "SELECT {REQUEST_COLUMNS_READ}
                      FROM requests WHERE resource_id IN ({}) AND at >= $2 ORDER BY id DESC LIMIT $3",
                     dialect.json_texts("$1")
                 ),
@@ -128,6 +162,56 @@ impl Store {
             requests,
             events,
         })
+    }
+
+    /// The newest `limit` logged requests that `filter` lets through, newest first.
+    pub async fn requests_page(&self, filter: &RequestFilter<'_>, limit: i64) -> Result<Vec<RequestRow>, StoreError> {
+        let mut sql = format!("SELECT {REQUEST_COLUMNS_READ} FROM requests WHERE TRUE");
+        let ids: String;
+        let mut binds: Vec<Arg<'_>> = Vec::new();
+        if let Some(user) = filter.user {
+            let users = self.audit_subjects(user).await?;
+            ids = serde_json::to_string(&users.iter().map(|u| &u.id).collect::<Vec<_>>())?;
+            binds.push(Arg::from(&ids));
+            sql.push_str(&format!(" AND resource_id IN ({})", self.db.dialect().json_texts("$1")));
+        }
+        let mut and = |test: &str, value: Arg<'static>| {
+            binds.push(value);
+            sql.push_str(&format!(" AND {test} ${}", binds.len()));
+        };
+        if filter.failed {
+            and("status >=", 400i64.into());
+        }
+        if let Some(before) = filter.before {
+            and("id <", before.into());
+        }
+        if let Some(token) = filter.token {
+            and("token =", Arg::from(token.to_owned()));
+        }
+        if let Some(since) = filter.since {
+            and("at >=", Timestamp(since).into());
+        }
+        if let Some(request_id) = filter.request_id {
+            and("request_id =", Arg::from(request_id.to_owned()));
+        }
+        and("TRUE ORDER BY id DESC LIMIT", limit.into());
+        Ok(self.db.read(&sql, &binds).await?)
+    }
+
+    /// Failed requests sent at least `REPEATED_AT_LEAST` times alike (same token, method, path,
+    /// status, `scimType` and detail) since `since`, the most repeated first.
+    pub async fn repeated_failures(&self, since: OffsetDateTime, limit: i64) -> Result<Vec<RepeatedFailure>, StoreError> {
+        Ok(self
+            .db
+            .read(
+                "SELECT token, method, path, status, scim_type, detail, count(*) AS times, min(at) AS first_at, max(at) AS last_at
+                 FROM requests WHERE status >= 400 AND at >= $1
+                 GROUP BY token, method, path, status, scim_type, detail
+                 HAVING count(*) >= $2
+                 ORDER BY times DESC, last_at DESC LIMIT $3",
+                args![Timestamp(since), REPEATED_AT_LEAST, limit],
+            )
+            .await?)
     }
 
     /// The users `key` names: live ones by id, userName or e-mail; deleted ones by their tombstone,

@@ -51,6 +51,8 @@ pub struct EventFilter<'a> {
     /// A user id, or a userName or e-mail the events recorded (also of a deleted user).
     pub user: Option<&'a str>,
     pub outcome: Option<&'a str>,
+    /// The SCIM request (its request id) that caused the events.
+    pub request: Option<&'a str>,
 }
 
 /// An event as the console lists it.
@@ -225,6 +227,9 @@ impl Store {
         }
         if let Some(target) = filter.target {
             and("e.target =", target.into());
+        }
+        if let Some(request) = filter.request {
+            and("e.request_id =", request.into());
         }
         match filter.outcome {
             None => {}

@@ -236,7 +236,7 @@ async fn the_users_page_shows_a_users_document_links_rows_and_the_vendors_words_
     assert!(!html.contains("Sup3r-Secret!"), "never a password");
     assert!(get("?q=nobody")
         .await
-        .contains("No user has that id, userName or e-mail."));
+        .contains("No user has that id, userName or e-mail, and none starts with it."));
     let signed_out = no_redirects()
         .get(format!("{}/admin/users?q=ann", app.origin))
         .send()
@@ -433,7 +433,7 @@ async fn a_nul_in_a_console_search_finds_nothing() {
     let admin = admin_token(&app).await;
     let cookie = session_cookie(&sign_in(&app, &admin).await);
     for (page, expected) in [
-        ("users?q=ann%00", "No user has that id, userName or e-mail."),
+        ("users?q=ann%00", "No user has that id, userName or e-mail, and none starts with it."),
         ("events?user=%00&target=a%00&outcome=%00", "No event."),
         ("dead?target=%00", "No dead row."),
     ] {

@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, admin_path: &str) {
             .route("/users", web::get().to(users))
             .route("/dead", web::get().to(dead))
             .route("/events", web::get().to(events))
+            .route("/requests", web::get().to(requests))
             .route("/check", web::post().to(check))
             .route("/reload", web::post().to(reload))
             .route("/dead/retry", web::post().to(retry))
@@ -217,6 +218,13 @@ async fn users(
                 .await?,
         ),
     };
+    let known = trail.as_ref().is_some_and(|t| !t.users.is_empty());
+    // No exact match: the users whose userName, e-mail or name starts with what was typed; no
+    // query at all: the list, by userName.
+    let listed = match (&found, known) {
+        (None, false) => list_users(&state, q).await?,
+        _ => Vec::new(),
+    };
     let grants: Vec<(String, String)> = match &found {
         Some(user) => state
             .targets
@@ -228,8 +236,40 @@ async fn users(
     };
     Ok(page(
         StatusCode::OK,
-        pages::users(root, &session.csrf, q, found.as_ref(), &grants, trail.as_ref()),
+        pages::users(root, &session.csrf, q, found.as_ref(), &grants, trail.as_ref(), &listed),
     ))
+}
+
+/// Users the Users page lists.
+const USERS_LISTED: usize = 50;
+
+/// Up to `USERS_LISTED` users by userName: all of them, or those whose userName, an e-mail or a
+/// name starts with `prefix` (the SCIM filter engine's `sw`, so the userName and e-mail indexes
+/// serve it).
+async fn list_users(state: &AppState, prefix: &str) -> Result<Vec<pages::ListedUser>, ApiError> {
+    let filter = (!prefix.is_empty()).then(|| {
+        let quoted = serde_json::to_string(prefix).unwrap_or_default();
+        ["userName", "emails.value", "name.givenName", "name.familyName", "displayName"]
+            .map(|attribute| format!("{attribute} sw {quoted}"))
+            .join(" or ")
+    });
+    let raw = crate::scim::list::RawListParams {
+        filter,
+        sort_by: Some("userName".into()),
+        count: Some(USERS_LISTED.to_string()),
+        ..Default::default()
+    };
+    // What the filter grammar refuses (a NUL, a name past the limits) starts no userName.
+    let Ok(query) = raw.validate(state.user_schema, &state.limits) else {
+        return Ok(Vec::new());
+    };
+    let page = state.store.list_users(&query).await?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|item| serde_json::from_str::<serde_json::Value>(&item.doc).ok().map(|doc| (item, doc)))
+        .map(|(item, doc)| pages::ListedUser::from_document(&item.id, &doc))
+        .collect())
 }
 
 /// Dead rows per page of the console's list.
@@ -369,6 +409,8 @@ struct EventsQuery {
     user: String,
     #[serde(default)]
     outcome: String,
+    #[serde(default)]
+    request: String,
     before: Option<i64>,
 }
 
@@ -384,19 +426,96 @@ async fn events(
     };
     let given = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
     let (target, user, outcome) = (given(&query.target), given(&query.user), given(&query.outcome));
+    let request = given(&query.request);
     let filter = crate::store::EventFilter {
         before: query.before,
         target: target.as_deref(),
         user: user.as_deref(),
         outcome: outcome.as_deref(),
+        request: request.as_deref(),
     };
     let mut rows = state.store.events_page(&filter, EVENTS_PAGE + 1).await?;
     let next = (rows.len() as i64 > EVENTS_PAGE).then(|| rows[EVENTS_PAGE as usize - 1].id);
     rows.truncate(EVENTS_PAGE as usize);
-    let shown = (query.target.trim(), query.user.trim(), query.outcome.trim());
+    let shown = (
+        query.target.trim(),
+        query.user.trim(),
+        query.outcome.trim(),
+        query.request.trim(),
+    );
     Ok(page(
         StatusCode::OK,
         pages::events(root, &session.csrf, shown, &rows, next),
+    ))
+}
+
+/// Logged requests per page of the console's list.
+const REQUESTS_PAGE: i64 = 100;
+/// Repeated failures the console shows (the most repeated first).
+const REPEATED_SHOWN: i64 = 20;
+
+#[derive(serde::Deserialize)]
+struct RequestsQuery {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    failed: String,
+    #[serde(default)]
+    request: String,
+    before: Option<i64>,
+}
+
+/// The repeated failures of the last 24 hours.
+async fn repeated_failures(state: &AppState) -> Result<Vec<crate::store::RepeatedFailure>, ApiError> {
+    let day_ago = OffsetDateTime::now_utc() - time::Duration::hours(24);
+    Ok(state.store.repeated_failures(day_ago, REPEATED_SHOWN).await?)
+}
+
+async fn requests(
+    req: HttpRequest,
+    query: web::Query<RequestsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let root = state.admin_path.as_str();
+    let session = match signed_in(&req, &state).await? {
+        Ok(session) => session,
+        Err(answer) => return Ok(*answer),
+    };
+    fn given(s: &str) -> Option<&str> {
+        Some(s.trim()).filter(|s| !s.is_empty())
+    }
+    let since = match query.since.trim() {
+        "1h" => Some(time::Duration::hours(1)),
+        "24h" => Some(time::Duration::hours(24)),
+        "7d" => Some(time::Duration::days(7)),
+        _ => None,
+    };
+    let filter = crate::store::RequestFilter {
+        before: query.before,
+        user: given(&query.user),
+        failed: !query.failed.is_empty(),
+        token: given(&query.token),
+        since: since.map(|ago| OffsetDateTime::now_utc() - ago),
+        request_id: given(&query.request),
+    };
+    let mut rows = state.store.requests_page(&filter, REQUESTS_PAGE + 1).await?;
+    let next = (rows.len() as i64 > REQUESTS_PAGE).then(|| rows[REQUESTS_PAGE as usize - 1].id);
+    rows.truncate(REQUESTS_PAGE as usize);
+    let repeated = repeated_failures(&state).await?;
+    let shown = pages::RequestsShown {
+        user: query.user.trim(),
+        token: query.token.trim(),
+        since: if since.is_some() { query.since.trim() } else { "" },
+        failed: filter.failed,
+        request: query.request.trim(),
+    };
+    Ok(page(
+        StatusCode::OK,
+        pages::requests(root, &session.csrf, &shown, &repeated, &rows, next),
     ))
 }
 
@@ -483,6 +602,9 @@ async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
                 planned: row.map_or(0, |r| r.planned),
                 held: row.map_or(0, |r| r.held),
                 refused: row.and_then(|r| r.refused.clone()),
+                open_until: row.and_then(|r| r.open_until.clone()),
+                paused_until: row.and_then(|r| r.paused_until.clone()),
+                pause_reason: row.and_then(|r| r.pause_reason.clone()),
                 oldest_due: row.and_then(|r| r.oldest_due.clone()),
                 last_success: row.and_then(|r| r.last_success.clone()),
                 calls_last_hour: calls,
@@ -490,5 +612,9 @@ async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
             }
         })
         .collect();
-    Ok(page(StatusCode::OK, pages::targets(root, &session.csrf, &cards)))
+    let repeated = repeated_failures(&state).await?;
+    Ok(page(
+        StatusCode::OK,
+        pages::targets(root, &session.csrf, &cards, &repeated),
+    ))
 }

@@ -10,7 +10,10 @@ header a{color:#fff}main{padding:1em;max-width:70em;margin:auto}\
 .card h2{margin:0 0 .4em;font-size:1.1em}dl{display:grid;grid-template-columns:auto 1fr;gap:.2em .8em;margin:0}\
 dt{color:#5a6472}dd{margin:0}.bad{color:#b3261e}.ok{color:#17733a}\
 form.inline{display:inline}table{border-collapse:collapse;width:100%;margin:.4em 0}td,th{border-bottom:1px solid #dde;padding:.2em .4em;text-align:left;vertical-align:top}pre{white-space:pre-wrap;word-break:break-all;background:#f4f6f8;padding:.5em}button{font:inherit;padding:.3em .8em}input{font:inherit;padding:.3em;width:100%;box-sizing:border-box}\
-@media (max-width:40em){table{display:block;overflow-x:auto}main{padding:.5em}}";
+time{text-decoration:underline dotted}\
+@media (max-width:40em){main{padding:.5em}table,tbody,tr,td{display:block;width:auto}tr:has(th){display:none}\
+tr{background:#fff;border-radius:6px;margin:.5em 0;padding:.3em .5em;box-shadow:0 1px 2px #0002}td{border:0;padding:.1em 0;overflow-wrap:anywhere}\
+td[data-label]::before{content:attr(data-label) \": \";color:#5a6472}}";
 
 /// A whole page; `csrf` present when signed in (the sign-out form needs it).
 pub fn layout(title: &str, admin_root: &str, csrf: Option<&str>, body: Markup) -> Markup {
@@ -31,6 +34,7 @@ pub fn layout(title: &str, admin_root: &str, csrf: Option<&str>, body: Markup) -
                         a href={ (admin_root) "/users" } { "Users" }
                         a href={ (admin_root) "/dead" } { "Dead rows" }
                         a href={ (admin_root) "/events" } { "Events" }
+                        a href={ (admin_root) "/requests" } { "Requests" }
                         form.inline method="post" action={ (admin_root) "/logout" } {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { "Sign out" }
@@ -73,13 +77,36 @@ pub struct TargetCard {
     pub held: i64,
     /// The vendor's words while it refuses the bridge's credentials.
     pub refused: Option<String>,
+    /// When an open breaker lets the next probe go.
+    pub open_until: Option<String>,
+    pub paused_until: Option<String>,
+    pub pause_reason: Option<String>,
     pub oldest_due: Option<String>,
     pub last_success: Option<String>,
     pub calls_last_hour: i64,
     pub failures_last_hour: i64,
 }
 
-pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard]) -> Markup {
+/// A target's state in the words an operator reads at a glance, and whether it is healthy.
+fn state_words(card: &TargetCard) -> (Markup, bool) {
+    let words = match card.state {
+        TargetState::Closed => html! { "healthy" },
+        TargetState::Open => html! {
+            "failing — retrying"
+            @if let Some(at) = &card.open_until { " " (when(at)) }
+        },
+        TargetState::HalfOpen => html! { "probing (one call decides whether it is back)" },
+        TargetState::Paused => html! {
+            "paused"
+            @if let Some(at) = &card.paused_until { " until " (when(at)) }
+            @if let Some(why) = &card.pause_reason { " (" (why) ")" }
+        },
+        TargetState::CredentialsRefused => html! { "credentials refused" },
+    };
+    (words, card.state == TargetState::Closed)
+}
+
+pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard], repeated: &[crate::store::RepeatedFailure]) -> Markup {
     layout(
         "Targets",
         admin_root,
@@ -91,6 +118,16 @@ pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard]) -> Markup {
                 button type="submit" title="Read the configuration file and the *_file secrets again (as SIGHUP does)" { "Reload configuration" }
             }
             @if cards.is_empty() { p { "No target is configured." } }
+            @if !repeated.is_empty() {
+                section.card.alarm {
+                    h2 { "Repeated failures" }
+                    p.bad {
+                        (repeated.len()) " IdP request(s) keep failing the same way ("
+                        (repeated.iter().map(|r| r.times).sum::<i64>()) " times in the last 24 hours). "
+                        a href={ (admin_root) "/requests" } { "See them" }
+                    }
+                }
+            }
             div.cards {
                 @for card in cards {
                     section.card.alarm[card.held > 0 || card.refused.is_some()] {
@@ -107,12 +144,19 @@ pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard]) -> Markup {
                         dl {
                             dt { "kind" } dd { (card.kind) }
                             dt { "mode" } dd { (card.mode) }
-                            dt { "state" } dd class=(if card.state == TargetState::Closed { "ok" } else { "bad" }) { (card.state) }
+                            @let (words, healthy) = state_words(card);
+                            dt { "state" } dd class=(if healthy { "ok" } else { "bad" }) title=(card.state) { (words) }
                             dt { "pending" } dd { (card.pending) }
-                            dt { "dead" } dd class=(if card.dead > 0 { "bad" } else { "" }) { (card.dead) }
-                            @if card.planned > 0 { dt { "planned" } dd { (card.planned) } }
-                            dt { "oldest due" } dd { (card.oldest_due.as_deref().unwrap_or("-")) }
-                            dt { "last success" } dd { (card.last_success.as_deref().unwrap_or("never")) }
+                            dt { "dead" } dd class=(if card.dead > 0 { "bad" } else { "" }) {
+                                @if card.dead > 0 { a href={ (admin_root) "/dead?" (query(&[("target", card.name.as_str())])) } { (card.dead) } }
+                                @else { "0" }
+                            }
+                            @if card.planned > 0 {
+                                dt { "planned" }
+                                dd { a href={ (admin_root) "/events?" (query(&[("target", card.name.as_str()), ("outcome", "planned")])) } { (card.planned) } }
+                            }
+                            dt { "oldest due" } dd { (when_or(card.oldest_due.as_deref(), "-")) }
+                            dt { "last success" } dd { (when_or(card.last_success.as_deref(), "never")) }
                             dt { "last hour" } dd { (card.calls_last_hour) " calls, " (card.failures_last_hour) " failed" }
                         }
                         form method="post" action={ (admin_root) "/check" } {
@@ -145,6 +189,7 @@ pub fn users(
     found: Option<&crate::store::LookedUp>,
     grants: &[(String, String)],
     trail: Option<&crate::store::AuditTrail>,
+    listed: &[ListedUser],
 ) -> Markup {
     layout(
         "Users",
@@ -153,19 +198,68 @@ pub fn users(
         html! {
             h1 { "Users" }
             form method="get" action={ (admin_root) "/users" } {
-                p { label { "id, userName or e-mail " input type="search" name="q" value=(query) required; } }
+                p { label { "id, userName, e-mail or name (or how it starts) " input type="search" name="q" value=(query); } }
                 p { button type="submit" { "Find" } }
             }
             @let known = trail.is_some_and(|t| !t.users.is_empty());
             @match (query.is_empty(), found) {
                 (true, _) => {}
                 (false, None) if known => { p { "No user has that id, userName or e-mail now: it was deleted. Its history follows." } }
-                (false, None) => { p.bad { "No user has that id, userName or e-mail." } }
+                (false, None) if !listed.is_empty() => { p { "No user has exactly that id, userName or e-mail; these start with it:" } }
+                (false, None) => { p.bad { "No user has that id, userName or e-mail, and none starts with it." } }
                 (false, Some(user)) => { (user_card(user, grants)) }
+            }
+            @if !listed.is_empty() {
+                table {
+                    tr { th { "userName" } th { "name" } th { "e-mail" } th { "active" } }
+                    @for user in listed {
+                        tr {
+                            td data-label="userName" { a href={ (admin_root) "/users?" (self::query(&[("q", user.id.as_str())])) } { (user.user_name) } }
+                            td data-label="name" { (user.name) }
+                            td data-label="e-mail" { (user.email) }
+                            td data-label="active" class=(if user.active { "ok" } else { "bad" }) { (if user.active { "active" } else { "inactive" }) }
+                        }
+                    }
+                }
+                @if listed.len() >= 50 { p { "The first 50 by userName; type more of a name to narrow." } }
             }
             @if let Some(trail) = trail.filter(|_| known) { (history(admin_root, trail)) }
         },
     )
+}
+
+/// A user as the Users page lists it.
+pub struct ListedUser {
+    pub id: String,
+    pub user_name: String,
+    pub name: String,
+    pub email: String,
+    pub active: bool,
+}
+
+impl ListedUser {
+    pub fn from_document(id: &str, doc: &serde_json::Value) -> Self {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let emails = doc["emails"].as_array().cloned().unwrap_or_default();
+        let email = emails
+            .iter()
+            .find(|e| e["primary"] == true)
+            .or(emails.first())
+            .map_or_else(String::new, |e| text(&e["value"]));
+        let name = match text(&doc["name"]["formatted"]) {
+            formatted if !formatted.is_empty() => formatted,
+            _ => format!("{} {}", text(&doc["name"]["givenName"]), text(&doc["name"]["familyName"]))
+                .trim()
+                .to_owned(),
+        };
+        Self {
+            id: id.to_owned(),
+            user_name: text(&doc["userName"]),
+            name,
+            email,
+            active: doc["active"].as_bool().unwrap_or(true),
+        }
+    }
 }
 
 /// A user's history (docs/audit.md): the users the key named, then the SCIM requests and the
@@ -196,22 +290,22 @@ fn history(admin_root: &str, trail: &crate::store::AuditTrail) -> Markup {
                 @for (at, line) in &lines {
                     @match line {
                         Line::Request(r) => tr {
-                            td { (at) }
-                            td { "SCIM " (r.method) " " (r.path) }
-                            td class=(if r.status >= 400 { "bad" } else { "" }) { (r.status) }
-                            td { (r.scim_type.as_deref().unwrap_or("")) " " (r.detail.as_deref().unwrap_or("")) " token " (r.token.as_deref().unwrap_or("-")) }
-                            td { (r.request_id) }
+                            td data-label="at" { (when(at)) }
+                            td data-label="what" { "SCIM " (r.method) " " (r.path) }
+                            td data-label="outcome" class=(if r.status >= 400 { "bad" } else { "" }) { (r.status) }
+                            td data-label="details" { (r.scim_type.as_deref().unwrap_or("")) " " (r.detail.as_deref().unwrap_or("")) " token " (r.token.as_deref().unwrap_or("-")) }
+                            td data-label="request" { (request_link(admin_root, &r.request_id)) }
                         },
                         Line::Event(e) => tr {
-                            td { (at) }
-                            td { (e.target) " " (e.action) }
-                            td class=(if e.error.is_some() { "bad" } else { "" }) { (e.outcome.map_or("-", |o| o.as_str())) }
-                            td {
+                            td data-label="at" { (when(at)) }
+                            td data-label="what" { (e.target) " " (e.action) }
+                            td data-label="outcome" class=(if e.error.is_some() { "bad" } else { "" }) { (e.outcome.map_or("-", |o| o.as_str())) }
+                            td data-label="details" {
                                 @if let Some(id) = &e.remote_id { "vendor id " (id) " " }
                                 (e.changes.as_deref().unwrap_or("")) " "
                                 (e.error.as_deref().or(e.note.as_deref()).unwrap_or(""))
                             }
-                            td { @if let Some(r) = &e.request_id { a href={ (admin_root) "/events?" (query(&[("user", e.resource_id.as_str())])) } { (r) } } }
+                            td data-label="request" { @if let Some(r) = &e.request_id { (request_link(admin_root, r)) } }
                         },
                     }
                 }
@@ -264,12 +358,12 @@ fn user_card(user: &crate::store::LookedUp, grants: &[(String, String)]) -> Mark
                 tr { th { "at" } th { "target" } th { "action" } th { "status" } th { "ms" } th { "vendor's words / note" } }
                 @for event in &user.events {
                     tr {
-                        td { (event.at) }
-                        td { (event.target) }
-                        td { (event.action) }
-                        td { (status_cell(event.action, event.http_status, event.error.as_deref())) }
-                        td { (event.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
-                        td { (event.error.as_deref().or(event.note.as_deref()).unwrap_or("")) }
+                        td data-label="at" { (when(&event.at)) }
+                        td data-label="target" { (event.target) }
+                        td data-label="action" { (event.action) }
+                        td data-label="status" { (status_cell(event.action, event.http_status, event.error.as_deref())) }
+                        td data-label="ms" { (event.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
+                        td data-label="vendor's words" class=(if event.error.is_some() { "bad" } else { "" }) { (event.error.as_deref().or(event.note.as_deref()).unwrap_or("")) }
                     }
                 }
             }
@@ -310,10 +404,10 @@ pub fn dead(
                 tr { th { "user" } th { "target" } th { "attempts" } th { "vendor's words" } th {} }
                 @for row in rows {
                     tr {
-                        td { a href={ (admin_root) "/users?q=" (row.resource_id) } { (row.user_name) } }
-                        td { (row.target) }
-                        td { (row.attempts) }
-                        td.bad { (row.last_error.as_deref().unwrap_or("")) }
+                        td data-label="user" { a href={ (admin_root) "/users?" (query(&[("q", row.resource_id.as_str())])) } { (row.user_name) } }
+                        td data-label="target" { (row.target) }
+                        td data-label="attempts" { (row.attempts) }
+                        td.bad data-label="vendor's words" { (row.last_error.as_deref().unwrap_or("")) }
                         td { (retry_form(admin_root, csrf, &row.target, Some(&row.resource_id), "Retry")) }
                     }
                 }
@@ -402,11 +496,11 @@ pub fn confirm_retry(admin_root: &str, csrf: &str, target: &str, user: Option<&s
 pub fn events(
     admin_root: &str,
     csrf: &str,
-    filter: (&str, &str, &str),
+    filter: (&str, &str, &str, &str),
     rows: &[crate::store::ListedEvent],
     next: Option<i64>,
 ) -> Markup {
-    let (target, user, outcome) = filter;
+    let (target, user, outcome, request) = filter;
     layout(
         "Events",
         admin_root,
@@ -421,6 +515,10 @@ pub fn events(
                         option value=(choice) selected[outcome == choice] { (if choice.is_empty() { "all" } else { choice }) }
                     }
                 } } " "
+                @if !request.is_empty() {
+                    label { "caused by request " input name="request" value=(request); } " "
+                    a href={ (admin_root) "/requests?" (query(&[("request", request)])) } { "the request" } " "
+                }
                 button type="submit" { "Show" }
             }
             @if rows.is_empty() { p { "No event." } }
@@ -428,20 +526,20 @@ pub fn events(
                 tr { th { "at" } th { "target" } th { "user" } th { "action" } th { "status" } th { "vendor id" } th { "changes" } th { "ms" } th { "vendor's words / note" } th { "request" } }
                 @for e in rows {
                     tr {
-                        td { (e.at) } td { (e.target) }
-                        td { a href={ (admin_root) "/users?q=" (e.resource_id) } { (e.user_name) } }
-                        td { (e.action) }
-                        td { (status_cell(e.action, e.http_status, e.error.as_deref())) }
-                        td { (e.remote_id.as_deref().unwrap_or("")) }
-                        td { (e.changes.as_deref().unwrap_or("")) }
-                        td { (e.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
-                        td class=(if e.error.is_some() { "bad" } else { "" }) { (e.error.as_deref().or(e.note.as_deref()).unwrap_or("")) }
-                        td { (e.request_id.as_deref().unwrap_or("")) }
+                        td data-label="at" { (when(&e.at)) } td data-label="target" { (e.target) }
+                        td data-label="user" { a href={ (admin_root) "/users?" (query(&[("q", e.resource_id.as_str())])) } { (e.user_name) } }
+                        td data-label="action" { (e.action) }
+                        td data-label="status" { (status_cell(e.action, e.http_status, e.error.as_deref())) }
+                        td data-label="vendor id" { (e.remote_id.as_deref().unwrap_or("")) }
+                        td data-label="changes" { (e.changes.as_deref().unwrap_or("")) }
+                        td data-label="ms" { (e.latency_ms.map(|l| format!("{l:.0}")).unwrap_or_default()) }
+                        td data-label="vendor's words" class=(if e.error.is_some() { "bad" } else { "" }) { (e.error.as_deref().or(e.note.as_deref()).unwrap_or("")) }
+                        td data-label="request" { @if let Some(r) = &e.request_id { (request_link(admin_root, r)) } }
                     }
                 }
             }
             @if let Some(next) = next {
-                p { a href={ (admin_root) "/events?" (query(&[("before", &next.to_string()), ("target", target), ("user", user), ("outcome", outcome)])) } { "older" } }
+                p { a href={ (admin_root) "/events?" (query(&[("before", &next.to_string()), ("target", target), ("user", user), ("outcome", outcome), ("request", request)])) } { "older" } }
             }
         },
     )
@@ -495,7 +593,174 @@ fn status_cell(action: EventAction, http_status: Option<i64>, error: Option<&str
     }
 }
 
+/// The Requests page (docs/audit.md): what the IdPs sent and were answered, filtered, a page at a
+/// time; repeated failures first, each once with its count.
+pub fn requests(
+    admin_root: &str,
+    csrf: &str,
+    filter: &RequestsShown<'_>,
+    repeated: &[crate::store::RepeatedFailure],
+    rows: &[crate::store::RequestRow],
+    next: Option<i64>,
+) -> Markup {
+    layout(
+        "Requests",
+        admin_root,
+        Some(csrf),
+        html! {
+            h1 { "Requests" }
+            form method="get" action={ (admin_root) "/requests" } {
+                label { "user (id, userName or e-mail) " input name="user" value=(filter.user); } " "
+                label { "token " input name="token" value=(filter.token); } " "
+                label { "since " select name="since" {
+                    @for (value, label) in SINCE_CHOICES {
+                        option value=(value) selected[filter.since == *value] { (label) }
+                    }
+                } } " "
+                label { input type="checkbox" name="failed" value="1" checked[filter.failed] style="width:auto"; " failures only (status 400 and above)" } " "
+                @if !filter.request.is_empty() { input type="hidden" name="request" value=(filter.request); }
+                button type="submit" { "Show" }
+            }
+            @if !repeated.is_empty() {
+                section.card.alarm {
+                    h2 { "Repeated failures" }
+                    p { "The same request, answered the same way, " (crate::store::REPEATED_AT_LEAST) " times or more in the last 24 hours: an IdP retrying what the bridge refuses. Fix the cause at the IdP (or the mapping) once." }
+                    table {
+                        tr { th { "times" } th { "token" } th { "request" } th { "answer" } th { "first" } th { "last" } }
+                        @for r in repeated {
+                            tr {
+                                td.bad data-label="times" { (r.times) " ×" }
+                                td data-label="token" { (r.token.as_deref().unwrap_or("-")) }
+                                td data-label="request" { (r.method) " " (r.path) }
+                                td.bad data-label="answer" { (r.status) " " (r.scim_type.as_deref().unwrap_or("")) " " (r.detail.as_deref().unwrap_or("")) }
+                                td data-label="first" { (when(&r.first_at)) }
+                                td data-label="last" { (when(&r.last_at)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if rows.is_empty() { p { "No request." } }
+            table {
+                tr { th { "at" } th { "token" } th { "request" } th { "status" } th { "detail" } th { "ms" } th { "user or group" } th { "request id" } }
+                @for r in rows {
+                    tr {
+                        td data-label="at" { (when(&r.at)) }
+                        td data-label="token" { (r.token.as_deref().unwrap_or("-")) }
+                        td data-label="request" { (r.method) " " (r.path) }
+                        td data-label="status" class=(if r.status >= 400 { "bad" } else { "ok" }) { (r.status) " " (r.scim_type.as_deref().unwrap_or("")) }
+                        td.bad data-label="detail" { (r.detail.as_deref().unwrap_or("")) }
+                        td data-label="ms" { (format!("{:.1}", r.latency_ms)) }
+                        td data-label="user or group" {
+                            @if let Some(id) = &r.resource_id {
+                                @if r.resource_type.as_deref() == Some("User") {
+                                    a href={ (admin_root) "/users?" (query(&[("q", id.as_str())])) } { (r.user_name.as_deref().unwrap_or(id)) }
+                                } @else { (r.user_name.as_deref().unwrap_or(id)) }
+                            }
+                        }
+                        td data-label="request id" {
+                            a href={ (admin_root) "/events?" (query(&[("request", r.request_id.as_str())])) } title="the vendor steps this request caused" { (r.request_id) }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = next {
+                p { a href={ (admin_root) "/requests?" (query(&[("before", next.to_string().as_str()), ("user", filter.user), ("token", filter.token),
+                    ("since", filter.since), ("failed", if filter.failed { "1" } else { "" }), ("request", filter.request)])) } { "older" } }
+            }
+        },
+    )
+}
+
+/// What the Requests page was asked for, as typed.
+pub struct RequestsShown<'a> {
+    pub user: &'a str,
+    pub token: &'a str,
+    pub since: &'a str,
+    pub failed: bool,
+    pub request: &'a str,
+}
+
+/// The Requests page's time choices: the form's value, and what it says.
+pub const SINCE_CHOICES: &[(&str, &str)] = &[("", "any time"), ("1h", "the last hour"), ("24h", "the last 24 hours"), ("7d", "the last 7 days")];
+
+/// A request id, linking to the Requests page's row.
+fn request_link(admin_root: &str, request_id: &str) -> Markup {
+    html! { a href={ (admin_root) "/requests?" (query(&[("request", request_id)])) } title="the SCIM request" { (request_id) } }
+}
+
+/// A stored time as an operator reads it: how long ago, the exact UTC time on hover. Browsers do
+/// not tell a page without JavaScript their time zone, so the exact time says UTC.
+fn when(at: &str) -> Markup {
+    when_at(at, time::OffsetDateTime::now_utc())
+}
+
+fn when_or(at: Option<&str>, otherwise: &str) -> Markup {
+    match at {
+        Some(at) => when(at),
+        None => html! { (otherwise) },
+    }
+}
+
+fn when_at(at: &str, now: time::OffsetDateTime) -> Markup {
+    let Some(instant) = crate::scim::resource::parse_datetime(at) else {
+        return html! { (at) };
+    };
+    let exact = format!(
+        "{} {:02}:{:02}:{:02} UTC",
+        instant.date(),
+        instant.hour(),
+        instant.minute(),
+        instant.second()
+    );
+    html! { time datetime=(at) title=(exact) { (relative(instant, now)) } }
+}
+
+/// "just now", "5 min ago", "in 3 h", "2 days ago".
+fn relative(at: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
+    let seconds = (now - at).whole_seconds();
+    let (span, past) = (seconds.unsigned_abs(), seconds >= 0);
+    let amount = match span {
+        0..=44 => return "just now".into(),
+        45..=5_399 => format!("{} min", (span + 30) / 60),
+        5_400..=129_599 => format!("{} h", (span + 1_800) / 3_600),
+        _ => format!("{} days", (span + 43_200) / 86_400),
+    };
+    if past {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    }
+}
+
 /// A query string with each value percent-encoded (what an operator typed may hold `&` or `#`).
 fn query(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_read_as_how_long_ago_with_the_exact_utc_time_on_hover() {
+        let now = datetime!(2026-12-05 12:00:00 UTC);
+        let cases = [
+            (datetime!(2026-12-05 11:59:50 UTC), "just now"),
+            (datetime!(2026-12-05 11:55:00 UTC), "5 min ago"),
+            (datetime!(2026-12-05 09:00:00 UTC), "3 h ago"),
+            (datetime!(2026-12-02 12:00:00 UTC), "3 days ago"),
+            (datetime!(2026-12-05 12:10:00 UTC), "in 10 min"),
+        ];
+        for (at, expected) in cases {
+            assert_eq!(relative(at, now), expected);
+        }
+        let html = when_at("2026-12-05T11:55:00.123Z", now).into_string();
+        assert_eq!(
+            html,
+            r#"<time datetime="2026-12-05T11:55:00.123Z" title="2026-12-05 11:55:00 UTC">5 min ago</time>"#
+        );
+        assert_eq!(when_at("not a time", now).into_string(), "not a time");
+    }
 }

@@ -119,8 +119,10 @@ async fn record_queue(state: &AppState) {
             ::metrics::gauge!("scim_bridge_sync_queue_rows", "target" => target.to_owned(), "state" => label)
                 .set(count(target, queue_state));
         }
-        ::metrics::gauge!("scim_bridge_sync_held_rows", "target" => target.to_owned()).set(count(target, QueueState::Held));
-        ::metrics::gauge!("scim_bridge_sync_dead_rows", "target" => target.to_owned()).set(count(target, QueueState::Dead));
+        ::metrics::gauge!("scim_bridge_sync_held_rows", "target" => target.to_owned())
+            .set(count(target, QueueState::Held));
+        ::metrics::gauge!("scim_bridge_sync_dead_rows", "target" => target.to_owned())
+            .set(count(target, QueueState::Dead));
     }
 }
 

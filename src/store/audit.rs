@@ -200,7 +200,11 @@ impl Store {
 
     /// Failed requests sent at least `REPEATED_AT_LEAST` times alike (same token, method, path,
     /// status, `scimType` and detail) since `since`, the most repeated first.
-    pub async fn repeated_failures(&self, since: OffsetDateTime, limit: i64) -> Result<Vec<RepeatedFailure>, StoreError> {
+    pub async fn repeated_failures(
+        &self,
+        since: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<RepeatedFailure>, StoreError> {
         Ok(self
             .db
             .read(

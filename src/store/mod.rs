@@ -433,9 +433,7 @@ mod tests {
 
         let mut tx = serve.db.begin().await.unwrap();
         let before: Vec<(i64,)> = tx.rows("SELECT count(*) FROM probe", &[]).await.unwrap();
-        let other = tokio::spawn(async move {
-            cli.db.execute("INSERT INTO probe (n) VALUES (2)", &[]).await
-        });
+        let other = tokio::spawn(async move { cli.db.execute("INSERT INTO probe (n) VALUES (2)", &[]).await });
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         tx.execute("INSERT INTO probe (n) VALUES (1)", &[]).await.unwrap();
         tx.commit().await.unwrap();

@@ -23,7 +23,9 @@ impl TokenScope {
     }
 
     fn parse(word: &str) -> Option<Self> {
-        [Self::Scim, Self::Admin, Self::Metrics].into_iter().find(|s| s.as_str() == word)
+        [Self::Scim, Self::Admin, Self::Metrics]
+            .into_iter()
+            .find(|s| s.as_str() == word)
     }
 }
 

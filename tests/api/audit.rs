@@ -445,3 +445,121 @@ async fn an_entra_users_rename_disable_and_delete_are_told_with_the_requests_tha
     let renamed = audit_json(&config, "kim.lee@example.com");
     assert_eq!(renamed["users"][0]["id"], json!(id));
 }
+
+/// Entra retries a change the bridge refuses every cycle: the console shows it once, with its
+/// count; the Requests page filters by user, failure and request id, and a request leads to the
+/// vendor steps it caused and back. Users are listed and found by how their names start.
+#[tokio::test]
+async fn a_refused_request_sent_again_and_again_is_one_problem_and_requests_lead_to_their_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_servers, cyberark, _eloqua, targets) = two_targets(dir.path()).await;
+    let app = spawn_app_with(|s| s.target = targets).await;
+    let entra = Idp {
+        app: &app,
+        token: app.token.clone(),
+        agent: "Azure Active Directory SCIM Client",
+    };
+    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann.smith@contoso.com",
+        "name": {"givenName": "Ann", "familyName": "Smith"}, "emails": [{"primary": true, "value": "ann.smith@contoso.com"}]});
+    let (status, created) = entra
+        .send(
+            Method::POST,
+            "/Users",
+            Some(&user.to_string()),
+            &[("X-Request-Id", "entra-create-1")],
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap().to_owned();
+    app.drain_sync().await;
+    assert_eq!(cyberark.users().len(), 1);
+    let refused = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "emails[type eq \"work\"", "value": "x@contoso.com"}]});
+    for _ in 0..3 {
+        let (status, error) = entra
+            .send(Method::PATCH, &format!("/Users/{id}"), Some(&refused.to_string()), &[])
+            .await;
+        assert_eq!(
+            (status, error["scimType"].as_str()),
+            (400, Some("invalidPath")),
+            "{error}"
+        );
+    }
+    logged(&app, &id, 4).await;
+
+    let admin = admin_token(&app).await;
+    let cookie = session_cookie(&sign_in(&app, &admin).await);
+    let page = |path: &str| {
+        let request = app
+            .client
+            .get(format!("{}/admin{path}", app.origin))
+            .header(COOKIE, cookie.clone());
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let targets = page("").await;
+    assert!(
+        targets.contains("1 IdP request(s) keep failing the same way (3 times in the last 24 hours)"),
+        "{targets}"
+    );
+    assert!(targets.contains(r#"title="closed">healthy</dd>"#), "{targets}");
+    assert!(
+        targets.contains("<time datetime=") && targets.contains(" UTC\">just now</time>"),
+        "human times, exact UTC on hover: {targets}"
+    );
+
+    let requests = page("/requests").await;
+    let patch = format!("PATCH /scim/v2/Users/{id}");
+    assert_eq!(requests.matches("3 ×").count(), 1, "one problem: {requests}");
+    assert!(
+        requests.contains(&patch) && requests.contains("400 invalidPath"),
+        "{requests}"
+    );
+
+    let failures = page("/requests?failed=1").await;
+    assert_eq!(
+        failures
+            .matches(r#"data-label="status" class="bad">400 invalidPath"#)
+            .count(),
+        3,
+        "{failures}"
+    );
+    assert!(!failures.contains("POST /scim/v2/Users"), "{failures}");
+
+    let by_user = page("/requests?user=ann.smith%40contoso.com").await;
+    assert!(
+        by_user.contains("POST /scim/v2/Users") && by_user.contains(&patch),
+        "{by_user}"
+    );
+    let by_token = page("/requests?token=nobody").await;
+    assert!(by_token.contains("No request."), "{by_token}");
+
+    let one = page("/requests?request=entra-create-1").await;
+    assert!(one.contains("POST /scim/v2/Users") && !one.contains(&patch), "{one}");
+    assert!(one.contains(r#"href="/admin/events?request=entra-create-1""#), "{one}");
+    let caused = page("/events?request=entra-create-1").await;
+    assert!(caused.contains("cyberark") && caused.contains("create"), "{caused}");
+    assert!(
+        caused.contains(r#"href="/admin/requests?request=entra-create-1""#),
+        "{caused}"
+    );
+    assert!(!caused.contains("No event."), "{caused}");
+
+    let listed = page("/users").await;
+    assert!(
+        listed.contains("ann.smith@contoso.com") && listed.contains("Ann Smith"),
+        "{listed}"
+    );
+    for prefix in ["ANN.S", "Smi", "ann.smith%40con"] {
+        let found = page(&format!("/users?q={prefix}")).await;
+        assert!(
+            found.contains("these start with it") && found.contains("Ann Smith"),
+            "{prefix}: {found}"
+        );
+    }
+    let none = page("/users?q=zed").await;
+    assert!(none.contains("none starts with it"), "{none}");
+}

@@ -265,6 +265,19 @@ async fn a_dead_row_is_listed_with_the_vendors_words_and_retry_asks_then_carries
     let admin = admin_token(&app).await;
     let cookie = session_cookie(&sign_in(&app, &admin).await);
     let client = no_redirects();
+    let card = client
+        .get(format!("{}/admin", app.origin))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        card.contains(r#"<a href="/admin/dead?target=w365">1</a>"#),
+        "the dead count leads to the list: {card}"
+    );
     let html = client
         .get(format!("{}/admin/dead?target=w365", app.origin))
         .header(COOKIE, &cookie)
@@ -433,7 +446,10 @@ async fn a_nul_in_a_console_search_finds_nothing() {
     let admin = admin_token(&app).await;
     let cookie = session_cookie(&sign_in(&app, &admin).await);
     for (page, expected) in [
-        ("users?q=ann%00", "No user has that id, userName or e-mail, and none starts with it."),
+        (
+            "users?q=ann%00",
+            "No user has that id, userName or e-mail, and none starts with it.",
+        ),
         ("events?user=%00&target=a%00&outcome=%00", "No event."),
         ("dead?target=%00", "No dead row."),
     ] {

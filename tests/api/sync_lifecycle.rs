@@ -394,7 +394,9 @@ async fn a_metrics_token_reads_the_convergence_gauges_and_opens_nothing_else() {
         assert_eq!(response.status(), 200);
         response.text().await.unwrap()
     };
-    assert!(scrape().await.contains(r#"scim_bridge_sync_oldest_pending_seconds{target="w365"} 0"#));
+    assert!(scrape()
+        .await
+        .contains(r#"scim_bridge_sync_oldest_pending_seconds{target="w365"} 0"#));
 
     create(&app, &person("waits@x.com")).await;
     app.worker.clock().advance(Duration::from_secs(90));
@@ -403,14 +405,29 @@ async fn a_metrics_token_reads_the_convergence_gauges_and_opens_nothing_else() {
         waiting.contains(r#"scim_bridge_sync_oldest_pending_seconds{target="w365"} 90"#),
         "{waiting}"
     );
-    assert!(waiting.contains(r#"scim_bridge_sync_dead_rows{target="w365"} 0"#), "{waiting}");
+    assert!(
+        waiting.contains(r#"scim_bridge_sync_dead_rows{target="w365"} 0"#),
+        "{waiting}"
+    );
     // A 400 is final: the row is dead, and no longer waiting.
     app.drain_sync().await;
     let dead = scrape().await;
-    assert!(dead.contains(r#"scim_bridge_sync_dead_rows{target="w365"} 1"#), "{dead}");
-    assert!(dead.contains(r#"scim_bridge_sync_oldest_pending_seconds{target="w365"} 0"#), "{dead}");
+    assert!(
+        dead.contains(r#"scim_bridge_sync_dead_rows{target="w365"} 1"#),
+        "{dead}"
+    );
+    assert!(
+        dead.contains(r#"scim_bridge_sync_oldest_pending_seconds{target="w365"} 0"#),
+        "{dead}"
+    );
 
-    let scim = app.client.get(format!("{}/Users", app.base)).bearer_auth(&token).send().await.unwrap();
+    let scim = app
+        .client
+        .get(format!("{}/Users", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(scim.status(), 403);
     let error: Value = scim.json().await.unwrap();
     assert_eq!(error["status"], "403");

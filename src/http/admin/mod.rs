@@ -249,9 +249,15 @@ const USERS_LISTED: usize = 50;
 async fn list_users(state: &AppState, prefix: &str) -> Result<Vec<pages::ListedUser>, ApiError> {
     let filter = (!prefix.is_empty()).then(|| {
         let quoted = serde_json::to_string(prefix).unwrap_or_default();
-        ["userName", "emails.value", "name.givenName", "name.familyName", "displayName"]
-            .map(|attribute| format!("{attribute} sw {quoted}"))
-            .join(" or ")
+        [
+            "userName",
+            "emails.value",
+            "name.givenName",
+            "name.familyName",
+            "displayName",
+        ]
+        .map(|attribute| format!("{attribute} sw {quoted}"))
+        .join(" or ")
     });
     let raw = crate::scim::list::RawListParams {
         filter,
@@ -267,7 +273,11 @@ async fn list_users(state: &AppState, prefix: &str) -> Result<Vec<pages::ListedU
     Ok(page
         .items
         .iter()
-        .filter_map(|item| serde_json::from_str::<serde_json::Value>(&item.doc).ok().map(|doc| (item, doc)))
+        .filter_map(|item| {
+            serde_json::from_str::<serde_json::Value>(&item.doc)
+                .ok()
+                .map(|doc| (item, doc))
+        })
         .map(|(item, doc)| pages::ListedUser::from_document(&item.id, &doc))
         .collect())
 }
@@ -505,7 +515,13 @@ async fn requests(
     let mut rows = state.store.requests_page(&filter, REQUESTS_PAGE + 1).await?;
     let next = (rows.len() as i64 > REQUESTS_PAGE).then(|| rows[REQUESTS_PAGE as usize - 1].id);
     rows.truncate(REQUESTS_PAGE as usize);
-    let repeated = repeated_failures(&state).await?;
+    // Repeated failures head the unfiltered list; a filtered one shows only what was asked for.
+    let unfiltered =
+        filter.user.is_none() && filter.token.is_none() && filter.request_id.is_none() && filter.before.is_none();
+    let repeated = match unfiltered {
+        true => repeated_failures(&state).await?,
+        false => Vec::new(),
+    };
     let shown = pages::RequestsShown {
         user: query.user.trim(),
         token: query.token.trim(),

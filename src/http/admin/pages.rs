@@ -106,7 +106,12 @@ fn state_words(card: &TargetCard) -> (Markup, bool) {
     (words, card.state == TargetState::Closed)
 }
 
-pub fn targets(admin_root: &str, csrf: &str, cards: &[TargetCard], repeated: &[crate::store::RepeatedFailure]) -> Markup {
+pub fn targets(
+    admin_root: &str,
+    csrf: &str,
+    cards: &[TargetCard],
+    repeated: &[crate::store::RepeatedFailure],
+) -> Markup {
     layout(
         "Targets",
         admin_root,
@@ -248,9 +253,13 @@ impl ListedUser {
             .map_or_else(String::new, |e| text(&e["value"]));
         let name = match text(&doc["name"]["formatted"]) {
             formatted if !formatted.is_empty() => formatted,
-            _ => format!("{} {}", text(&doc["name"]["givenName"]), text(&doc["name"]["familyName"]))
-                .trim()
-                .to_owned(),
+            _ => format!(
+                "{} {}",
+                text(&doc["name"]["givenName"]),
+                text(&doc["name"]["familyName"])
+            )
+            .trim()
+            .to_owned(),
         };
         Self {
             id: id.to_owned(),
@@ -682,7 +691,12 @@ pub struct RequestsShown<'a> {
 }
 
 /// The Requests page's time choices: the form's value, and what it says.
-pub const SINCE_CHOICES: &[(&str, &str)] = &[("", "any time"), ("1h", "the last hour"), ("24h", "the last 24 hours"), ("7d", "the last 7 days")];
+pub const SINCE_CHOICES: &[(&str, &str)] = &[
+    ("", "any time"),
+    ("1h", "the last hour"),
+    ("24h", "the last 24 hours"),
+    ("7d", "the last 7 days"),
+];
 
 /// A request id, linking to the Requests page's row.
 fn request_link(admin_root: &str, request_id: &str) -> Markup {

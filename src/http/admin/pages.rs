@@ -10,7 +10,7 @@ header a{color:#fff}main{padding:1em;max-width:70em;margin:auto}\
 .card h2{margin:0 0 .4em;font-size:1.1em}dl{display:grid;grid-template-columns:auto 1fr;gap:.2em .8em;margin:0}\
 dt{color:#5a6472}dd{margin:0}.bad{color:#b3261e}.ok{color:#17733a}\
 form.inline{display:inline}table{border-collapse:collapse;width:100%;margin:.4em 0}td,th{border-bottom:1px solid #dde;padding:.2em .4em;text-align:left;vertical-align:top}pre{white-space:pre-wrap;word-break:break-all;background:#f4f6f8;padding:.5em}button{font:inherit;padding:.3em .8em}input{font:inherit;padding:.3em;width:100%;box-sizing:border-box}\
-time{text-decoration:underline dotted}\
+time{text-decoration:underline dotted;white-space:nowrap}\
 @media (max-width:40em){main{padding:.5em}table,tbody,tr,td{display:block;width:auto}tr:has(th){display:none}\
 tr{background:#fff;border-radius:6px;margin:.5em 0;padding:.3em .5em;box-shadow:0 1px 2px #0002}td{border:0;padding:.1em 0;overflow-wrap:anywhere}\
 td[data-label]::before{content:attr(data-label) \": \";color:#5a6472}}";

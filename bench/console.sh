@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The console benchmark (issue 15): each page of /admin on a big database. Seeds USERS users (each
 # linked to three targets, with a work and a home e-mail), EVENTS vendor calls over the last two
-# hours, DEAD dead rows and PENDING pending rows straight into SQLite (after the bridge's own
+# hours, as many logged SCIM requests (one in twenty refused, some of them the same request again and
+# again), DEAD dead rows and PENDING pending rows straight into SQLite (after the bridge's own
 # migrations), starts the bridge, signs in with an admin token, and asks for each page RUNS times.
 # Server time is curl's time to first byte over loopback; the page must be under 100 ms (the script
 # exits 1 when a page's median is not).
@@ -97,6 +98,20 @@ SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('-%d seconds', (($events - i
        'reconcile', CASE WHEN i % 20 = 0 THEN 400 ELSE 200 END, 20.0 + i % 30,
        CASE WHEN i % 20 = 0 THEN 'HTTP 400: The domain is not allowed' END
 FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $events)
+INSERT INTO requests (at, request_id, token, method, path, status, scim_type, detail, latency_ms, resource_type, resource_id, user_name)
+SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('-%d seconds', (($events - i) * 7200) / $events)),
+       printf('req-%d', i), CASE i % 2 WHEN 0 THEN 'okta' ELSE 'entra' END,
+       CASE i % 4 WHEN 0 THEN 'GET' ELSE 'PATCH' END,
+       printf('/scim/v2/Users/%08x-0000-4000-8000-%012x', 1 + (i * 7919) % $users, 1 + (i * 7919) % $users),
+       CASE WHEN i % 20 = 0 THEN 400 ELSE 200 END,
+       CASE WHEN i % 20 = 0 THEN 'invalidValue' END,
+       CASE WHEN i % 20 = 0 THEN 'a refused value' END,
+       1.5, 'User',
+       printf('%08x-0000-4000-8000-%012x', 1 + (i * 7919) % (CASE WHEN i % 20 = 0 THEN 50 ELSE $users END),
+                                           1 + (i * 7919) % (CASE WHEN i % 20 = 0 THEN 50 ELSE $users END)),
+       printf('user%07d@example.com', 1 + (i * 7919) % $users)
+FROM n;
 COMMIT;
 ANALYZE;
 SQL
@@ -132,6 +147,19 @@ pages=(
   "/admin/events?outcome=ok|reconcile"
   "/admin/events?outcome=unchanged|No event."
   "/admin/events?user=$event_user|reconcile"
+  "/admin/events?request=req-$mid_event|No event."
+  "/admin/users|user0000001@example.com"
+  "/admin/users?q=user05000|these start with it"
+  "/admin/users?q=u3333|these start with it"
+  "/admin/users?q=Bench|these start with it"
+  "/admin/users?q=zed|none starts with it"
+  "/admin/requests|Repeated failures"
+  "/admin/requests?failed=1|invalidValue"
+  "/admin/requests?token=okta|okta"
+  "/admin/requests?since=1h|PATCH"
+  "/admin/requests?request=req-$mid_event|/scim/v2/Users/"
+  "/admin/requests?user=$event_user|/scim/v2/Users/"
+  "/admin/requests?before=$mid_event&failed=1|invalidValue"
 )
 echo
 printf '%-62s %6s %9s %9s\n' page status "median ms" "max ms"

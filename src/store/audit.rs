@@ -117,8 +117,8 @@ impl Store {
     }
 
     /// The history of the user `key` names (an id, a userName or an e-mail, live or deleted: the
-    /// events and requests keep the names the user had), since `since`, at `target` only if given;
-    /// the newest `limit` requests and `limit` events.
+    /// events keep the names the user had), since `since`, at `target` only if given: the newest
+    /// `limit` requests that wrote it (reads are not indexed by user) and `limit` events.
     pub async fn audit_trail(
         &self,
         key: &str,
@@ -138,7 +138,7 @@ impl Store {
             .read(
                 &format!(
                     "SELECT {REQUEST_COLUMNS_READ}
-                     FROM requests WHERE resource_id IN ({}) AND at >= $2 ORDER BY id DESC LIMIT $3",
+                     FROM requests WHERE resource_id IN ({}) AND method <> 'GET' AND at >= $2 ORDER BY id DESC LIMIT $3",
                     dialect.json_texts("$1")
                 ),
                 args![&ids, since, limit],
@@ -164,7 +164,8 @@ impl Store {
         })
     }
 
-    /// The newest `limit` logged requests that `filter` lets through, newest first.
+    /// The newest `limit` logged requests that `filter` lets through, newest first (by user: the
+    /// requests that wrote it, which the index by user holds).
     pub async fn requests_page(&self, filter: &RequestFilter<'_>, limit: i64) -> Result<Vec<RequestRow>, StoreError> {
         let mut sql = format!("SELECT {REQUEST_COLUMNS_READ} FROM requests WHERE TRUE");
         let ids: String;
@@ -173,7 +174,10 @@ impl Store {
             let users = self.audit_subjects(user).await?;
             ids = serde_json::to_string(&users.iter().map(|u| &u.id).collect::<Vec<_>>())?;
             binds.push(Arg::from(&ids));
-            sql.push_str(&format!(" AND resource_id IN ({})", self.db.dialect().json_texts("$1")));
+            sql.push_str(&format!(
+                " AND resource_id IN ({}) AND method <> 'GET'",
+                self.db.dialect().json_texts("$1")
+            ));
         }
         let mut and = |test: &str, value: Arg<'static>| {
             binds.push(value);
@@ -231,7 +235,7 @@ impl Store {
                    UNION SELECT id FROM user_tombstones WHERE id = $1 OR {tomb_eq}
                    UNION SELECT resource_id FROM events WHERE {event_name} OR {event_email}
                    UNION SELECT resource_id FROM events WHERE resource_id = $1
-                   UNION SELECT resource_id FROM requests WHERE resource_id = $1 OR {request_name}) AS k
+                   UNION SELECT resource_id FROM requests WHERE resource_id = $1 AND method <> 'GET') AS k
              LEFT JOIN users u ON u.id = k.id
              LEFT JOIN user_tombstones t ON t.id = k.id
              WHERE k.id IS NOT NULL
@@ -242,7 +246,6 @@ impl Store {
             tomb_eq = d.ci_eq(&tombstone_name, "$1"),
             event_name = d.ci_column_eq("user_name", "$1"),
             event_email = d.ci_column_eq("email", "$1"),
-            request_name = d.ci_column_eq("user_name", "$1"),
         );
         Ok(self.db.read(&sql, args![key, SUBJECTS]).await?)
     }

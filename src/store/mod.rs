@@ -37,7 +37,7 @@ pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};
 pub use guard::{RemovalLimit, RemovalVerdict};
 pub use links::{written_record, Link};
-pub use operators::{DeadRow, EventFilter, EventRow, ListedEvent, LookedUp, TargetStatus};
+pub use operators::{DeadRow, EventFilter, EventRow, ListedEvent, LookedUp, TargetStatus, NAME_SEARCH_USERS};
 pub use resource::{Page, StoredResource};
 pub use scope_groups::ScopeGroups;
 pub use states::{BreakerState, EventAction, EventOutcome, GuardMark, LinkState, QueueState, TargetState};

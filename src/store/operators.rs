@@ -1,6 +1,6 @@
 //! What operators ask of the sync engine (`scim-bridge sync …`, `scim-bridge lookup`): per-target
 //! status, retrying rows now, re-queueing a whole target, and one user's full story.
-use super::db::{args, Arg};
+use super::db::{args, Arg, Dialect};
 use super::links::{upsert_link, Link};
 use super::states::{EventAction, LinkState, TargetState};
 use super::sync_queue::{enqueue_user, SyncRow};
@@ -518,5 +518,60 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok((rows, links))
+    }
+}
+
+/// How many of the newest users a name prefix is looked for among: names have no index (one would
+/// cost every user write), so the search is a bounded scan.
+pub const NAME_SEARCH_USERS: i64 = 20_000;
+
+impl Store {
+    /// Users whose userName or an e-mail starts with `prefix`, case-insensitively (served by their
+    /// indexes on SQLite), or whose given name, family name or displayName does among the newest
+    /// `NAME_SEARCH_USERS`; every user when `prefix` is empty. By userName, at most `limit`, as
+    /// (id, document).
+    pub async fn users_by_prefix(&self, prefix: &str, limit: i64) -> Result<Vec<(String, String)>, StoreError> {
+        if prefix.is_empty() {
+            return Ok(self
+                .db
+                .read("SELECT id, doc FROM users ORDER BY user_name LIMIT $1", args![limit])
+                .await?);
+        }
+        let pattern = format!("{}%", super::query::escape_like(prefix));
+        // SQLite: ranges on the NOCASE columns, which their indexes serve ($1 <= x < $2). PostgreSQL:
+        // LIKE on the folded values (index-served only under the C collation).
+        let upper = format!("{prefix}\u{10FFFF}");
+        let (by_name, by_email, names, binds) = match self.db.dialect() {
+            Dialect::Sqlite => (
+                "SELECT id FROM users WHERE user_name >= $1 AND user_name < $2 ORDER BY user_name LIMIT $4",
+                "SELECT user_id FROM user_emails WHERE value >= $1 AND value < $2 ORDER BY value LIMIT $4",
+                "SELECT id FROM (SELECT id, doc FROM users ORDER BY rowid DESC LIMIT $5) AS recent
+                 WHERE json_extract(doc, '$.name.givenName') LIKE $3 ESCAPE '\\'
+                    OR json_extract(doc, '$.name.familyName') LIKE $3 ESCAPE '\\'
+                    OR json_extract(doc, '$.displayName') LIKE $3 ESCAPE '\\' LIMIT $4",
+                args![prefix, &upper, &pattern, limit, NAME_SEARCH_USERS].to_vec(),
+            ),
+            Dialect::Postgres => (
+                "SELECT id FROM users WHERE scim_fold(user_name) LIKE scim_fold($1) ESCAPE '\\' LIMIT $2",
+                "SELECT user_id FROM user_emails WHERE value LIKE scim_fold($1) ESCAPE '\\' LIMIT $2",
+                "SELECT id FROM (SELECT id, doc::json AS doc FROM users ORDER BY seq DESC LIMIT $3) AS recent
+                 WHERE scim_fold(doc -> 'name' ->> 'givenName') LIKE scim_fold($1) ESCAPE '\\'
+                    OR scim_fold(doc -> 'name' ->> 'familyName') LIKE scim_fold($1) ESCAPE '\\'
+                    OR scim_fold(doc ->> 'displayName') LIKE scim_fold($1) ESCAPE '\\' LIMIT $2",
+                args![&pattern, limit, NAME_SEARCH_USERS].to_vec(),
+            ),
+        };
+        let limit_param = if self.db.dialect() == Dialect::Sqlite {
+            "$4"
+        } else {
+            "$2"
+        };
+        let sql = format!(
+            "SELECT u.id, u.doc FROM users u
+             JOIN (SELECT id FROM ({by_name}) AS a UNION SELECT user_id FROM ({by_email}) AS b
+                   UNION SELECT id FROM ({names}) AS c) AS k ON k.id = u.id
+             ORDER BY u.user_name LIMIT {limit_param}"
+        );
+        Ok(self.db.read(&sql, &binds).await?)
     }
 }

@@ -91,7 +91,11 @@ async fn keep_screenshot(browser: &Client, name: &str) {
         )
         .await
         .unwrap();
-    assert_eq!(off_screen, serde_json::json!([]), "{name}: error cells off-screen on a phone");
+    assert_eq!(
+        off_screen,
+        serde_json::json!([]),
+        "{name}: error cells off-screen on a phone"
+    );
     browser.set_window_size(1280, 900).await.unwrap();
 }
 

@@ -244,41 +244,17 @@ async fn users(
 const USERS_LISTED: usize = 50;
 
 /// Up to `USERS_LISTED` users by userName: all of them, or those whose userName, an e-mail or a
-/// name starts with `prefix` (the SCIM filter engine's `sw`, so the userName and e-mail indexes
-/// serve it).
+/// name starts with `prefix` (`Store::users_by_prefix`).
 async fn list_users(state: &AppState, prefix: &str) -> Result<Vec<pages::ListedUser>, ApiError> {
-    let filter = (!prefix.is_empty()).then(|| {
-        let quoted = serde_json::to_string(prefix).unwrap_or_default();
-        [
-            "userName",
-            "emails.value",
-            "name.givenName",
-            "name.familyName",
-            "displayName",
-        ]
-        .map(|attribute| format!("{attribute} sw {quoted}"))
-        .join(" or ")
-    });
-    let raw = crate::scim::list::RawListParams {
-        filter,
-        sort_by: Some("userName".into()),
-        count: Some(USERS_LISTED.to_string()),
-        ..Default::default()
-    };
-    // What the filter grammar refuses (a NUL, a name past the limits) starts no userName.
-    let Ok(query) = raw.validate(state.user_schema, &state.limits) else {
+    // PostgreSQL refuses a NUL in any text; no userName holds one.
+    if prefix.contains('\0') {
         return Ok(Vec::new());
-    };
-    let page = state.store.list_users(&query).await?;
-    Ok(page
-        .items
+    }
+    let found = state.store.users_by_prefix(prefix, USERS_LISTED as i64).await?;
+    Ok(found
         .iter()
-        .filter_map(|item| {
-            serde_json::from_str::<serde_json::Value>(&item.doc)
-                .ok()
-                .map(|doc| (item, doc))
-        })
-        .map(|(item, doc)| pages::ListedUser::from_document(&item.id, &doc))
+        .filter_map(|(id, doc)| Some((id, serde_json::from_str::<serde_json::Value>(doc).ok()?)))
+        .map(|(id, doc)| pages::ListedUser::from_document(id, &doc))
         .collect())
 }
 

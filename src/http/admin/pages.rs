@@ -226,7 +226,8 @@ pub fn users(
                         }
                     }
                 }
-                @if listed.len() >= 50 { p { "The first 50 by userName; type more of a name to narrow." } }
+                @if listed.len() >= 50 { p { "The first 50 by userName; type more to narrow." } }
+                p { small { "userName and e-mail match among all users; names among the " (crate::store::NAME_SEARCH_USERS) " newest." } }
             }
             @if let Some(trail) = trail.filter(|_| known) { (history(admin_root, trail)) }
         },

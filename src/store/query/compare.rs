@@ -148,6 +148,6 @@ fn as_number(dialect: Dialect, expr: &str) -> String {
     }
 }
 
-fn escape_like(s: &str) -> String {
+pub(crate) fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

@@ -10,6 +10,7 @@ use crate::scim::{AttrPath, CompValue, CompareOp, Filter, ScimError};
 mod compare;
 mod order;
 
+pub(crate) use compare::escape_like;
 use compare::present;
 pub(in crate::store) use order::order_by;
 

@@ -251,22 +251,35 @@ impl Store {
         Ok(self.db.read(&sql, args![key, SUBJECTS]).await?)
     }
 
-    /// Deletes up to `batch` events and up to `batch` logged requests recorded before `before`,
-    /// oldest first (each a short transaction, so writers wait at most one batch). Returns how many.
-    pub async fn prune_audit(&self, before: OffsetDateTime, batch: i64) -> Result<u64, StoreError> {
-        let mut pruned = 0;
-        for table in ["events", "requests"] {
-            pruned += self
-                .db
-                .execute(
-                    &format!(
-                        "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < $1 ORDER BY id LIMIT $2)"
-                    ),
-                    args![Timestamp(before), batch],
-                )
-                .await?;
+    /// Deletes up to `batch` rows of `table` (events or the request log) recorded before `before`,
+    /// oldest first, in one short transaction. Returns how many.
+    pub async fn prune_audit(&self, table: AuditTable, before: OffsetDateTime, batch: i64) -> Result<u64, StoreError> {
+        let table = table.name();
+        Ok(self
+            .db
+            .execute(
+                &format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < $1 ORDER BY id LIMIT $2)"),
+                args![Timestamp(before), batch],
+            )
+            .await?)
+    }
+}
+
+/// The tables retention prunes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditTable {
+    Events,
+    Requests,
+}
+
+impl AuditTable {
+    pub const ALL: [Self; 2] = [Self::Events, Self::Requests];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Requests => "requests",
         }
-        Ok(pruned)
     }
 }
 

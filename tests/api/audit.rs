@@ -563,3 +563,48 @@ async fn a_refused_request_sent_again_and_again_is_one_problem_and_requests_lead
     let none = page("/users?q=zed").await;
     assert!(none.contains("none starts with it"), "{none}");
 }
+
+/// `audit.retain_days`: what is older than the policy goes, batch by batch, events and logged
+/// requests alike; what is inside it stays.
+#[tokio::test]
+async fn retention_prunes_events_and_requests_past_the_policy_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_servers, _cyberark, _eloqua, targets) = two_targets(dir.path()).await;
+    let app = spawn_app_with(|s| s.target = targets).await;
+    let old = app.create_user(&user("old.timer@example.com")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_sync().await;
+    logged(&app, &old, 1).await;
+    let trail = |key: String| {
+        let store = app.store.clone();
+        async move {
+            let t = store
+                .audit_trail(&key, None, time::OffsetDateTime::UNIX_EPOCH, 10_000)
+                .await
+                .unwrap();
+            (t.requests.len(), t.events.len())
+        }
+    };
+    let (old_requests, old_events) = trail(old.clone()).await;
+    assert!(old_requests >= 1 && old_events >= 2, "{old_requests} {old_events}");
+
+    // 200 days later, a newcomer.
+    app.worker.clock().advance(std::time::Duration::from_secs(200 * 86_400));
+    let new = app.create_user(&user("new.comer@example.com")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_sync().await;
+    logged(&app, &new, 1).await;
+    let kept = trail(new.clone()).await;
+
+    let pruner = scim_bridge::audit::retention::Pruner::new(app.store.clone(), 180).unwrap();
+    let (_stop, mut stopped) = tokio::sync::watch::channel(false);
+    let pruned = pruner.prune_once(&mut stopped).await.unwrap();
+    assert_eq!(pruned as usize, old_requests + old_events);
+    assert_eq!(trail(old).await, (0, 0), "past the policy: gone");
+    assert_eq!(trail(new).await, kept, "inside the policy: kept");
+    assert!(scim_bridge::audit::retention::Pruner::new(app.store.clone(), 0).is_none(), "0 keeps everything");
+}

@@ -31,7 +31,9 @@ pub use tokens::TokenScope;
 mod users;
 mod warm;
 
-pub use audit::{AuditEvent, AuditTable, AuditSubject, AuditTrail, RepeatedFailure, RequestFilter, RequestRow, REPEATED_AT_LEAST};
+pub use audit::{
+    AuditEvent, AuditSubject, AuditTable, AuditTrail, RepeatedFailure, RequestFilter, RequestRow, REPEATED_AT_LEAST,
+};
 pub use claims::{Claim, Event, Success, SyncView};
 pub use error::StoreError;
 pub use groups::{GroupChange, MemberRow, StoredGroup};

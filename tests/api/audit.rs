@@ -606,5 +606,8 @@ async fn retention_prunes_events_and_requests_past_the_policy_and_keeps_the_rest
     assert_eq!(pruned as usize, old_requests + old_events);
     assert_eq!(trail(old).await, (0, 0), "past the policy: gone");
     assert_eq!(trail(new).await, kept, "inside the policy: kept");
-    assert!(scim_bridge::audit::retention::Pruner::new(app.store.clone(), 0).is_none(), "0 keeps everything");
+    assert!(
+        scim_bridge::audit::retention::Pruner::new(app.store.clone(), 0).is_none(),
+        "0 keeps everything"
+    );
 }

@@ -38,8 +38,8 @@ CREATE TABLE requests (
     response_body TEXT
 );
 -- Few indexes, so that logging costs the request path little (bench/ab.sh): request ids are
--- time-ordered (UUIDv7) unless the IdP sent its own; a user's writes are found by id; reads and
--- names are found by scanning back from the newest row, within the retention window.
+-- time-ordered (UUIDv7) unless the IdP sent its own; a user's writes are found by id; reads are
+-- found by time and token only (docs/audit.md).
 CREATE INDEX requests_request_id ON requests (request_id);
 CREATE INDEX requests_resource ON requests (resource_id, id) WHERE resource_id IS NOT NULL AND method <> 'GET';
 CREATE INDEX requests_failed ON requests (id) WHERE status >= 400;

@@ -1,5 +1,5 @@
 //! `scim-bridge audit --user …`: one user's history, live or deleted: every SCIM request that
-//! touched it and every step the bridge took at each vendor, in time order (docs/audit.md).
+//! wrote it and every step the bridge took at each vendor, in time order (docs/audit.md).
 use super::PlanFormat;
 use crate::app::open_store;
 use crate::config::Settings;

@@ -120,39 +120,41 @@ impl Store {
     }
 
     /// SQLite: the whole batch as one JSON parameter, unpacked by `json_each` (binding fifteen
-    /// parameters a row through sqlx cost more than SQLite's JSON parser: bench/ab.sh).
+    /// parameters a row through sqlx cost more than SQLite's JSON parser: bench/ab.sh). The rows
+    /// are MATERIALIZED first: otherwise each of the fifteen `value` references renders the row's
+    /// text again, which cost 8 µs a row against 3.7 µs.
     async fn insert_requests_as_json(&self, batch: &[RequestRecord]) -> Result<(), StoreError> {
-        let rows: Vec<serde_json::Value> = batch
+        let rows: Vec<_> = batch
             .iter()
             .map(|r| {
-                serde_json::json!([
-                    r.at,
-                    r.request_id,
-                    r.traceparent,
-                    r.token,
-                    r.method,
-                    r.path,
+                (
+                    &r.at,
+                    &r.request_id,
+                    &r.traceparent,
+                    &r.token,
+                    &r.method,
+                    &r.path,
                     r.status,
-                    r.scim_type,
-                    r.detail,
+                    &r.scim_type,
+                    &r.detail,
                     r.latency_ms,
                     r.touched.resource_type,
-                    r.touched.id,
-                    r.touched.name,
-                    r.request_body,
-                    r.response_body
-                ])
+                    &r.touched.id,
+                    &r.touched.name,
+                    &r.request_body,
+                    &r.response_body,
+                )
             })
             .collect();
         let rows = serde_json::to_string(&rows)?;
         self.db
             .execute(
-                "INSERT INTO requests (at, request_id, traceparent, token, method, path, status, scim_type, detail,
+                "WITH batch (v) AS MATERIALIZED (SELECT value FROM json_each($1))
+                 INSERT INTO requests (at, request_id, traceparent, token, method, path, status, scim_type, detail,
                                        latency_ms, resource_type, resource_id, user_name, request_body, response_body)
-                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-                        value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12,
-                        value ->> 13, value ->> 14
-                 FROM json_each($1)",
+                 SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, v ->> 8, v ->> 9,
+                        v ->> 10, v ->> 11, v ->> 12, v ->> 13, v ->> 14
+                 FROM batch",
                 args![&rows],
             )
             .await?;

@@ -2,11 +2,13 @@
 use crate::app::Application;
 use crate::config::Settings;
 use crate::http::auth::{generate_token, token_hash};
-use crate::store::{redacted_url, Dialect, Store, StoreError, TokenScope};
+use crate::store::{format_timestamp, redacted_url, Dialect, Store, StoreError, TokenRecord, TokenScope};
 use crate::telemetry;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
+use time::OffsetDateTime;
 
 mod audit;
 mod canary;
@@ -185,10 +187,25 @@ pub enum TokenCommand {
         /// Prometheus (`GET /metrics` alone); one scope per token.
         #[arg(long, value_enum, default_value_t = TokenScope::Scim)]
         scope: TokenScope,
+        /// Stop working after this long (`90d`, `12h`); never, without it.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<Duration>,
     },
-    /// List tokens (names and dates, never secrets).
+    /// List tokens: names, scopes, dates, last use, expiry and status; never secrets.
     List,
-    /// Revoke a token by name.
+    /// Give a token a new secret, printed once; the old one keeps working for the grace.
+    Rotate {
+        name: String,
+        /// How long the old secret keeps working (`0s` stops it now).
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "24h")]
+        grace: Duration,
+        /// When the new secret stops working; without it, after as long as the old one was made
+        /// to last (never, if it had no expiry).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<Duration>,
+    },
+    /// Revoke a token by name (every secret it has, and its console sessions). The name can then
+    /// be used again.
     Revoke { name: String },
 }
 
@@ -226,15 +243,19 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     telemetry::init(settings.log.format);
     let app = Application::build(settings).await?;
     if app.store().count_live_tokens().await? == 0 {
-        let secret = create_first_token(app.store()).await?;
+        let (name, secret) = create_first_token(app.store()).await?;
         let url = format!(
             "http://{}:{}{}",
             settings.listen_addr()?.ip(),
             app.port(),
             settings.server.base_path
         );
-        println!("No token existed, so one was created. It is shown only this once:\n\n    {secret}\n");
+        println!("No token existed, so one named '{name}' was created. It is shown only this once:\n\n    {secret}\n");
         println!("Try it:\n    curl -H 'Authorization: Bearer {secret}' '{url}/Users?count=1'\n");
+        println!(
+            "Give each IdP its own token (`scim-bridge token create okta`), then end this one:\n    \
+             scim-bridge token revoke {name}\n"
+        );
     }
     let backend = match app.store().dialect() {
         Dialect::Sqlite => "sqlite",
@@ -250,8 +271,9 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     app.run_until_signalled().await
 }
 
-/// Creates the start-up token under the first free name of `initial`, `initial-2`, …
-async fn create_first_token(store: &Store) -> anyhow::Result<String> {
+/// Creates the start-up token under the first free name of `initial`, `initial-2`, …, and says
+/// which.
+async fn create_first_token(store: &Store) -> anyhow::Result<(String, String)> {
     let secret = generate_token();
     for n in 1..100 {
         let name = if n == 1 {
@@ -260,7 +282,7 @@ async fn create_first_token(store: &Store) -> anyhow::Result<String> {
             format!("initial-{n}")
         };
         match store.insert_token(&name, &token_hash(&secret)).await {
-            Ok(()) => return Ok(secret),
+            Ok(()) => return Ok((name, secret)),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -293,47 +315,86 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()>
         .await
         .with_context(|| format!("cannot open {}", redacted_url(&settings.database.url)))?;
     match command {
-        TokenCommand::Create { name, scope } => {
+        TokenCommand::Create { name, scope, expires } => {
             if name.trim().is_empty() {
                 bail!("a token needs a name");
             }
             let secret = generate_token();
-            match store.insert_scoped_token(&name, &token_hash(&secret), scope).await {
-                Err(StoreError::Conflict { .. }) => bail!("a token named '{name}' already exists"),
+            let expires_at = expires.map(|d| store.clock().now_utc() + d);
+            match store
+                .insert_expiring_token(&name, &token_hash(&secret), scope, expires_at)
+                .await
+            {
+                Err(StoreError::Conflict { .. }) => bail!(
+                    "a token named '{name}' exists: `scim-bridge token rotate {name}` gives it a new secret, \
+                     `scim-bridge token revoke {name}` frees the name"
+                ),
                 other => other?,
             }
             println!("{secret}");
             eprintln!(
-                "Token '{name}' ({} scope) created. This is the only time it is shown.",
-                scope.as_str()
+                "Token '{name}' ({} scope) created{}. This is the only time it is shown.",
+                scope.as_str(),
+                expires_at.map_or_else(String::new, |at| format!(", expires {}", format_timestamp(at)))
             );
         }
-        TokenCommand::List => {
-            println!(
-                "{:<24} {:<6} {:<25} {:<25} status",
-                "name", "scope", "created", "last used"
+        TokenCommand::List => print_tokens(&store.list_tokens().await?, store.clock().now_utc()),
+        TokenCommand::Rotate { name, grace, expires } => {
+            let secret = generate_token();
+            let expires_at = expires.map(|d| store.clock().now_utc() + d);
+            let rotated = match store.rotate_token(&name, &token_hash(&secret), grace, expires_at).await {
+                Err(StoreError::NotFound) => bail!("no live token named '{name}' (`scim-bridge token list`)"),
+                other => other?,
+            };
+            println!("{secret}");
+            eprintln!(
+                "Token '{name}' ({} scope) has a new secret{}. This is the only time it is shown.\n\
+                 The old secret works until {}: give the new one to whoever uses '{name}' before then.",
+                rotated.scope.as_str(),
+                rotated
+                    .expires_at
+                    .map_or_else(String::new, |at| format!(", which expires {}", format_timestamp(at))),
+                format_timestamp(rotated.old_works_until)
             );
-            for t in store.list_tokens().await? {
-                let status = t
-                    .revoked_at
-                    .map_or_else(|| "live".to_owned(), |at| format!("revoked {at}"));
-                println!(
-                    "{:<24} {:<6} {:<25} {:<25} {status}",
-                    t.name,
-                    t.scope.as_str(),
-                    t.created,
-                    t.last_used.unwrap_or_else(|| "never".into())
-                );
-            }
         }
         TokenCommand::Revoke { name } => match store.revoke_token(&name).await {
             Err(StoreError::NotFound) => bail!("no live token named '{name}'"),
             other => {
                 other?;
-                println!("Token '{name}' revoked.");
+                println!("Token '{name}' revoked, with its console sessions; the name can be used again.");
             }
         },
     }
     store.close().await;
     Ok(())
+}
+
+fn print_tokens(tokens: &[TokenRecord], now: OffsetDateTime) {
+    println!(
+        "{:<24} {:<7} {:<25} {:<25} {:<25} status",
+        "name", "scope", "created", "last used", "expires"
+    );
+    for t in tokens {
+        let expires = t.expires_at.map_or_else(|| "never".to_owned(), |e| format_timestamp(e.0));
+        println!(
+            "{:<24} {:<7} {:<25} {:<25} {:<25} {}",
+            t.name,
+            t.scope.as_str(),
+            t.created,
+            t.last_used.as_deref().unwrap_or("never"),
+            expires,
+            token_status(t, now)
+        );
+    }
+}
+
+/// A token's state in words: `live`, `expired`, `replaced, works until …`, `revoked …`.
+fn token_status(t: &TokenRecord, now: OffsetDateTime) -> String {
+    match (&t.revoked_at, &t.replaced_at, t.is_live(now)) {
+        (Some(at), _, _) => format!("revoked {at}"),
+        (None, Some(_), true) => "replaced, works until it expires".to_owned(),
+        (None, Some(_), false) => "replaced".to_owned(),
+        (None, None, true) => "live".to_owned(),
+        (None, None, false) => "expired".to_owned(),
+    }
 }

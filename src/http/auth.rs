@@ -2,7 +2,7 @@
 //! SHA-256 is stored; compared in constant time) or, when `[auth.jwt]` is configured, a JWT.
 use super::error::ApiError;
 use crate::scim::ScimError;
-use crate::store::{Store, TokenScope};
+use crate::store::{Store, TokenRecord, TokenScope};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -85,6 +85,7 @@ pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
 struct Verified {
     name: String,
     scope: TokenScope,
+    expires_at: Option<time::OffsetDateTime>,
     at: Instant,
     generation: u64,
 }
@@ -95,7 +96,8 @@ pub struct Authenticator {
     jwt: Option<JwtValidator>,
     /// Verified tokens by SHA-256 (only live ones: unknown tokens are never cached).
     verified: Mutex<HashMap<String, Verified>>,
-    /// When each token's `last_used` was last written, so it is written at most once a minute.
+    /// When each secret's `last_used` was last written (by SHA-256), so it is written at most once
+    /// a minute.
     touched: Mutex<HashMap<String, Instant>>,
 }
 
@@ -112,18 +114,21 @@ impl Authenticator {
     fn cached(&self, hash: &str) -> Option<(String, TokenScope)> {
         let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         let entry = verified.get(hash)?;
-        let fresh = entry.at.elapsed() < TOKEN_CACHE_TTL && entry.generation == self.store.tokens_generation();
+        let fresh = entry.at.elapsed() < TOKEN_CACHE_TTL
+            && entry.generation == self.store.tokens_generation()
+            && entry.expires_at.is_none_or(|e| self.store.clock().now_utc() < e);
         fresh.then(|| (entry.name.clone(), entry.scope))
     }
 
-    fn remember(&self, hash: String, name: String, scope: TokenScope, generation: u64) {
+    fn remember(&self, hash: String, record: &TokenRecord, generation: u64) {
         let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         verified.retain(|_, v| v.at.elapsed() < TOKEN_CACHE_TTL);
         verified.insert(
             hash,
             Verified {
-                name,
-                scope,
+                name: record.name.clone(),
+                scope: record.scope,
+                expires_at: record.expires_at.map(|e| e.0),
                 at: Instant::now(),
                 generation,
             },
@@ -140,7 +145,7 @@ impl Authenticator {
         }
         let hash = token_hash(token);
         if let Some((name, scope)) = self.cached(&hash) {
-            self.touch(&name).await;
+            self.touch(&hash).await;
             return Ok(Principal::Token { name, scope });
         }
         let generation = self.store.tokens_generation();
@@ -148,28 +153,28 @@ impl Authenticator {
         let Some(record) = record.filter(|r| bool::from(r.secret_sha256.as_bytes().ct_eq(hash.as_bytes()))) else {
             return Err(ApiError::Unauthorized("the bearer token is not valid".into()));
         };
-        self.remember(hash, record.name.clone(), record.scope, generation);
-        self.touch(&record.name).await;
+        self.remember(hash.clone(), &record, generation);
+        self.touch(&hash).await;
         Ok(Principal::Token {
             name: record.name,
             scope: record.scope,
         })
     }
 
-    async fn touch(&self, name: &str) {
+    async fn touch(&self, hash: &str) {
         let due = {
             let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
             let due = touched
-                .get(name)
+                .get(hash)
                 .is_none_or(|at| at.elapsed() > Duration::from_secs(60));
             if due {
-                touched.insert(name.to_owned(), Instant::now());
+                touched.insert(hash.to_owned(), Instant::now());
             }
             due
         };
         if due {
-            if let Err(e) = self.store.touch_token(name).await {
-                tracing::warn!(error = %e, token = name, "could not record token use");
+            if let Err(e) = self.store.touch_token(hash).await {
+                tracing::warn!(error = %e, "could not record token use");
             }
         }
     }

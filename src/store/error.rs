@@ -47,7 +47,7 @@ impl From<sqlx::Error> for StoreError {
                     "userName"
                 } else if db.message().contains("display_name") {
                     "displayName"
-                } else if db.message().contains("tokens.name") || db.constraint() == Some("tokens_pkey") {
+                } else if db.message().contains("tokens.name") || db.constraint() == Some("tokens_current_name") {
                     "token name"
                 } else {
                     "a unique value"

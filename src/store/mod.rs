@@ -27,7 +27,7 @@ mod target_state;
 mod timestamp;
 mod tokens;
 pub use sessions::AdminSession;
-pub use tokens::TokenScope;
+pub use tokens::{Rotated, TokenRecord, TokenScope};
 mod users;
 mod warm;
 
@@ -45,7 +45,6 @@ pub use scope_groups::ScopeGroups;
 pub use states::{BreakerState, EventAction, EventOutcome, GuardMark, LinkState, QueueState, TargetState};
 pub use sync_queue::{SyncRow, TargetScope};
 pub use target_state::TargetStateRow;
-pub use tokens::TokenRecord;
 pub use users::StoredUser;
 
 use crate::secrets::Sealer;

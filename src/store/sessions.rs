@@ -37,14 +37,17 @@ impl Store {
         Ok(())
     }
 
-    /// The session, if unexpired and its token is a live admin token.
+    /// The session, if unexpired and its token's name still has a live admin secret (a rotated
+    /// token's sessions outlive the old secret; a revoked or expired one's end).
     pub async fn find_session(&self, id_sha256: &str, now: OffsetDateTime) -> Result<Option<AdminSession>, StoreError> {
         Ok(self
             .db
             .read(
                 "SELECT s.token_name, s.csrf FROM admin_sessions s
-                 JOIN tokens t ON t.name = s.token_name AND t.revoked_at IS NULL AND t.scope = 'admin'
-                 WHERE s.id_sha256 = $1 AND s.expires_at > $2",
+                 WHERE s.id_sha256 = $1 AND s.expires_at > $2
+                   AND EXISTS (SELECT 1 FROM tokens t
+                               WHERE t.name = s.token_name AND t.revoked_at IS NULL AND t.scope = 'admin'
+                                 AND (t.expires_at IS NULL OR t.expires_at > $2))",
                 args![id_sha256, Timestamp(now)],
             )
             .await?

@@ -113,7 +113,10 @@ fn token_create_list_revoke() {
         "{token}"
     );
     let (ok, _, err) = run(dir.path(), &["token", "create", "okta"]);
-    assert!(!ok && err.contains("already exists"), "{err}");
+    assert!(
+        !ok && err.contains("exists") && err.contains("token rotate okta") && err.contains("token revoke okta"),
+        "{err}"
+    );
     let (_, list, _) = run(dir.path(), &["token", "list"]);
     assert!(
         list.contains("okta") && list.contains("live") && !list.contains(token.trim()),
@@ -134,6 +137,53 @@ fn token_create_list_revoke() {
     assert!(list.contains("revoked"), "{list}");
     let (ok, _, err) = run(dir.path(), &["token", "revoke", "okta"]);
     assert!(!ok && err.contains("no live token"), "{err}");
+
+    // A revoked name is free again; an expiring token says when.
+    let (ok, again, err) = run(dir.path(), &["token", "create", "okta", "--expires", "90d"]);
+    assert!(ok && again.trim() != token.trim() && err.contains(", expires 20"), "{err}");
+    let (_, list, _) = run(dir.path(), &["token", "list"]);
+    let okta: Vec<&str> = list.lines().filter(|l| l.starts_with("okta ")).collect();
+    assert_eq!(okta.len(), 2, "{list}");
+    assert!(okta[0].contains("revoked") && okta[0].contains("never"), "{list}");
+    let expires = |line: &str| line.split_whitespace().nth(4).unwrap().to_owned();
+    assert!(okta[1].trim_end().ends_with("live") && expires(okta[1]).starts_with("20"), "{list}");
+    let (ok, _, err) = run(dir.path(), &["token", "create", "x", "--expires", "soon"]);
+    assert!(!ok && err.contains("--expires"), "{err}");
+}
+
+#[test]
+fn token_rotate_prints_a_new_secret_once_and_the_old_one_works_until_the_grace_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, old, _) = run(dir.path(), &["token", "create", "okta"]);
+    let (ok, new, err) = run(dir.path(), &["token", "rotate", "okta", "--grace", "2h"]);
+    assert!(ok && new.trim().starts_with("scb_") && new.trim() != old.trim(), "{new} {err}");
+    assert!(
+        err.contains("has a new secret") && err.contains("The old secret works until 20"),
+        "{err}"
+    );
+    assert!(!err.contains("scb_"), "the secret goes to stdout only: {err}");
+    let (_, list, _) = run(dir.path(), &["token", "list"]);
+    let okta: Vec<&str> = list.lines().filter(|l| l.starts_with("okta ")).collect();
+    assert_eq!(okta.len(), 2, "{list}");
+    assert!(okta[0].contains("replaced, works until it expires"), "{list}");
+    assert!(okta[1].trim_end().ends_with("live"), "{list}");
+    assert!(!list.contains(old.trim()) && !list.contains(new.trim()), "{list}");
+
+    let (ok, _, _) = run(dir.path(), &["token", "rotate", "okta", "--grace", "0s"]);
+    assert!(ok);
+    let (_, list, _) = run(dir.path(), &["token", "list"]);
+    let states: Vec<&str> = list
+        .lines()
+        .filter(|l| l.starts_with("okta "))
+        .map(|l| l.rsplit("  ").next().unwrap().trim())
+        .collect();
+    assert_eq!(
+        states,
+        ["replaced, works until it expires", "replaced", "live"],
+        "a grace of 0s stops the old secret now: {list}"
+    );
+    let (ok, _, err) = run(dir.path(), &["token", "rotate", "nobody"]);
+    assert!(!ok && err.contains("no live token named 'nobody'"), "{err}");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 mod audit;
+mod backup;
 mod canary;
 mod inspect;
 mod plan;
@@ -43,6 +44,11 @@ pub enum Command {
     /// Inspect and steer the fan-out to vendors.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Copy the SQLite database to FILE while the server runs: consistent, integrity-checked, mode
+    /// 0600, never over an existing file (PostgreSQL: prints the pg_dump command).
+    Backup { file: PathBuf },
+    /// Put a backup back, with the server stopped; the database it replaces is kept beside it.
+    Restore { file: PathBuf },
     /// Show one user's SCIM state, links, queued rows and last vendor calls (by id, userName or e-mail).
     Lookup {
         key: String,
@@ -217,6 +223,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(&settings).await,
         Command::Token(command) => token(&settings, command).await,
         Command::Sync(command) => sync(&settings, command).await,
+        Command::Backup { file } => backup::backup(&settings, &file).await,
+        Command::Restore { file } => backup::restore(&settings, &file).await,
         Command::Lookup { key, events } => lookup(&settings, &key, events).await,
         Command::Audit {
             user,
@@ -241,7 +249,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     telemetry::init(settings.log.format);
+    // Before the database is opened when it exists (a restore may be writing it), else once
+    // `build` has created it.
+    let held = backup::hold_while_serving(&settings.database.url)?;
     let app = Application::build(settings).await?;
+    let _no_restore_meanwhile = match held {
+        Some(file) => Some(file),
+        None => backup::hold_while_serving(&settings.database.url)?,
+    };
     if app.store().count_live_tokens().await? == 0 {
         let (name, secret) = create_first_token(app.store()).await?;
         let url = format!(
@@ -375,7 +390,9 @@ fn print_tokens(tokens: &[TokenRecord], now: OffsetDateTime) {
         "name", "scope", "created", "last used", "expires"
     );
     for t in tokens {
-        let expires = t.expires_at.map_or_else(|| "never".to_owned(), |e| format_timestamp(e.0));
+        let expires = t
+            .expires_at
+            .map_or_else(|| "never".to_owned(), |e| format_timestamp(e.0));
         println!(
             "{:<24} {:<7} {:<25} {:<25} {:<25} {}",
             t.name,

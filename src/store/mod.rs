@@ -289,6 +289,14 @@ impl Store {
     pub async fn close(&self) {
         self.db.close().await;
     }
+
+    /// SQLite: a consistent copy of the whole database into `file`, which must be new or empty
+    /// (`VACUUM INTO`, one read transaction: writers go on meanwhile).
+    pub async fn backup_into(&self, file: &Path) -> Result<(), StoreError> {
+        let file = file.to_string_lossy();
+        self.db.execute("VACUUM INTO $1", args![file.as_ref()]).await?;
+        Ok(())
+    }
 }
 
 /// The current time as stored: RFC 3339, UTC, millisecond precision (so text order is time order).

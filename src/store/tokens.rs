@@ -95,7 +95,13 @@ impl Store {
         self.db
             .execute(
                 "INSERT INTO tokens (name, secret_sha256, created, scope, expires_at) VALUES ($1, $2, $3, $4, $5)",
-                args![name, secret_sha256, self.db.now(), scope.as_str(), expires_at.map(Timestamp)],
+                args![
+                    name,
+                    secret_sha256,
+                    self.db.now(),
+                    scope.as_str(),
+                    expires_at.map(Timestamp)
+                ],
             )
             .await?;
         self.tokens_did_change();
@@ -115,7 +121,8 @@ impl Store {
     ) -> Result<Rotated, StoreError> {
         let mut tx = self.db.begin().await?;
         let now = self.clock().now_utc();
-        let sql = format!("SELECT {COLUMNS} FROM tokens WHERE name = $1 AND revoked_at IS NULL AND replaced_at IS NULL");
+        let sql =
+            format!("SELECT {COLUMNS} FROM tokens WHERE name = $1 AND revoked_at IS NULL AND replaced_at IS NULL");
         let Some(old) = tx.rows::<TokenRecord>(&sql, args![name]).await?.pop() else {
             return Err(StoreError::NotFound);
         };
@@ -130,7 +137,13 @@ impl Store {
         .await?;
         tx.execute(
             "INSERT INTO tokens (name, secret_sha256, created, scope, expires_at) VALUES ($1, $2, $3, $4, $5)",
-            args![name, new_sha256, Timestamp(now), old.scope.as_str(), expires_at.map(Timestamp)],
+            args![
+                name,
+                new_sha256,
+                Timestamp(now),
+                old.scope.as_str(),
+                expires_at.map(Timestamp)
+            ],
         )
         .await?;
         end_sessions(&mut tx, name).await?;
@@ -150,7 +163,11 @@ impl Store {
              WHERE secret_sha256 = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
         );
         let now = Timestamp(self.clock().now_utc());
-        Ok(self.db.read::<TokenRecord>(&sql, args![secret_sha256, now]).await?.pop())
+        Ok(self
+            .db
+            .read::<TokenRecord>(&sql, args![secret_sha256, now])
+            .await?
+            .pop())
     }
 
     /// Every token ever made, by name, oldest first.

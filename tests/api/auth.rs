@@ -86,23 +86,38 @@ async fn a_rotated_token_keeps_its_old_secret_through_the_grace_and_the_new_one_
         .await
         .unwrap();
     assert_eq!(rotated.scope, TokenScope::Scim);
-    let about = |at: time::OffsetDateTime, from_now: i64| (at - clock.now_utc()).whole_seconds().abs_diff(from_now) <= 2;
+    let about =
+        |at: time::OffsetDateTime, from_now: i64| (at - clock.now_utc()).whole_seconds().abs_diff(from_now) <= 2;
     assert!(about(rotated.old_works_until, 600), "{rotated:?}");
     assert!(about(rotated.expires_at.unwrap(), 3600), "{rotated:?}");
-    assert_eq!(status_with(&app, &old).await, 200, "the old secret works through the grace");
+    assert_eq!(
+        status_with(&app, &old).await,
+        200,
+        "the old secret works through the grace"
+    );
     assert_eq!(status_with(&app, &new).await, 200);
 
     clock.advance(Duration::from_secs(601));
     assert_eq!(status_with(&app, &old).await, 401, "the grace is over");
     assert_eq!(status_with(&app, &new).await, 200);
     clock.advance(Duration::from_secs(3600));
-    assert_eq!(status_with(&app, &new).await, 401, "the new secret lasts as long as the old was made to");
+    assert_eq!(
+        status_with(&app, &new).await,
+        401,
+        "the new secret lasts as long as the old was made to"
+    );
 
     let rows = app.store.list_tokens().await.unwrap();
     let okta: Vec<_> = rows.iter().filter(|t| t.name == "okta").collect();
     assert_eq!(okta.len(), 2, "{rows:?}");
-    assert!(okta[0].replaced_at.is_some() && okta[1].replaced_at.is_none(), "{okta:?}");
-    assert!(okta[0].last_used.is_some() && okta[1].last_used.is_some(), "each secret's use is its own");
+    assert!(
+        okta[0].replaced_at.is_some() && okta[1].replaced_at.is_none(),
+        "{okta:?}"
+    );
+    assert!(
+        okta[0].last_used.is_some() && okta[1].last_used.is_some(),
+        "each secret's use is its own"
+    );
 }
 
 #[tokio::test]
@@ -111,20 +126,35 @@ async fn a_revoked_name_can_be_used_again_and_only_the_new_secret_opens_it() {
     use scim_bridge::store::{StoreError, TokenScope};
     let app = spawn_app().await;
     let again = generate_token();
-    let taken = app.store.insert_scoped_token("test", &token_hash(&again), TokenScope::Scim).await;
+    let taken = app
+        .store
+        .insert_scoped_token("test", &token_hash(&again), TokenScope::Scim)
+        .await;
     assert!(matches!(taken, Err(StoreError::Conflict { .. })), "{taken:?}");
     app.store.revoke_token("test").await.unwrap();
     app.store
         .insert_scoped_token("test", &token_hash(&again), TokenScope::Scim)
         .await
         .unwrap();
-    assert_eq!(status_with(&app, &app.token).await, 401, "the revoked secret stays revoked");
+    assert_eq!(
+        status_with(&app, &app.token).await,
+        401,
+        "the revoked secret stays revoked"
+    );
     assert_eq!(status_with(&app, &again).await, 200);
     let rotating_nothing = app
         .store
-        .rotate_token("nobody", &token_hash(&generate_token()), std::time::Duration::ZERO, None)
+        .rotate_token(
+            "nobody",
+            &token_hash(&generate_token()),
+            std::time::Duration::ZERO,
+            None,
+        )
         .await;
-    assert!(matches!(rotating_nothing, Err(StoreError::NotFound)), "{rotating_nothing:?}");
+    assert!(
+        matches!(rotating_nothing, Err(StoreError::NotFound)),
+        "{rotating_nothing:?}"
+    );
 }
 
 #[tokio::test]

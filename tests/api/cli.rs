@@ -140,13 +140,19 @@ fn token_create_list_revoke() {
 
     // A revoked name is free again; an expiring token says when.
     let (ok, again, err) = run(dir.path(), &["token", "create", "okta", "--expires", "90d"]);
-    assert!(ok && again.trim() != token.trim() && err.contains(", expires 20"), "{err}");
+    assert!(
+        ok && again.trim() != token.trim() && err.contains(", expires 20"),
+        "{err}"
+    );
     let (_, list, _) = run(dir.path(), &["token", "list"]);
     let okta: Vec<&str> = list.lines().filter(|l| l.starts_with("okta ")).collect();
     assert_eq!(okta.len(), 2, "{list}");
     assert!(okta[0].contains("revoked") && okta[0].contains("never"), "{list}");
     let expires = |line: &str| line.split_whitespace().nth(4).unwrap().to_owned();
-    assert!(okta[1].trim_end().ends_with("live") && expires(okta[1]).starts_with("20"), "{list}");
+    assert!(
+        okta[1].trim_end().ends_with("live") && expires(okta[1]).starts_with("20"),
+        "{list}"
+    );
     let (ok, _, err) = run(dir.path(), &["token", "create", "x", "--expires", "soon"]);
     assert!(!ok && err.contains("--expires"), "{err}");
 }
@@ -156,7 +162,10 @@ fn token_rotate_prints_a_new_secret_once_and_the_old_one_works_until_the_grace_e
     let dir = tempfile::tempdir().unwrap();
     let (_, old, _) = run(dir.path(), &["token", "create", "okta"]);
     let (ok, new, err) = run(dir.path(), &["token", "rotate", "okta", "--grace", "2h"]);
-    assert!(ok && new.trim().starts_with("scb_") && new.trim() != old.trim(), "{new} {err}");
+    assert!(
+        ok && new.trim().starts_with("scb_") && new.trim() != old.trim(),
+        "{new} {err}"
+    );
     assert!(
         err.contains("has a new secret") && err.contains("The old secret works until 20"),
         "{err}"
@@ -279,4 +288,117 @@ fn a_command_run_in_the_wrong_folder_names_what_it_looked_for_and_creates_nothin
             || err.contains(&format!("database {}", canonical.display())),
         "{err}"
     );
+}
+
+/// Starts `serve` on the database in `dir` (a token exists, so nothing is printed) and waits
+/// until it serves.
+fn serve_quietly(dir: &std::path::Path) -> Child {
+    let mut child = command(dir)
+        .env("RUST_LOG", "info")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.contains("serving SCIM") {
+                let _ = started_tx.send(());
+            }
+        }
+    });
+    started_rx.recv().expect("serve starts");
+    child
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_with_the_server_stopped_and_keeps_what_it_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), &["token", "create", "okta"]);
+    run(dir.path(), &["token", "create", "entra"]);
+    let mut server = serve_quietly(dir.path());
+    let backup = dir.path().join("nightly.db");
+    let (ok, out, err) = run(dir.path(), &["backup", backup.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("0 users, 0 groups, 2 tokens") && out.contains("integrity checked") && out.contains("secrets key"),
+        "{out}"
+    );
+    assert_eq!(mode(&backup), 0o600, "a backup holds hashed tokens and users' data");
+    let (ok, _, err) = run(dir.path(), &["backup", backup.to_str().unwrap()]);
+    assert!(!ok && err.contains("exists: a backup never overwrites"), "{err}");
+
+    run(dir.path(), &["token", "create", "after-the-backup"]);
+    let (ok, _, err) = run(dir.path(), &["restore", backup.to_str().unwrap()]);
+    assert!(!ok && err.contains("a server is running"), "{err}");
+    sigterm(&server);
+    assert!(server.wait().unwrap().success());
+
+    let not_a_database = dir.path().join("notes.txt");
+    std::fs::write(&not_a_database, "hello").unwrap();
+    let (ok, _, err) = run(dir.path(), &["restore", not_a_database.to_str().unwrap()]);
+    assert!(!ok && err.contains("not a scim-bridge database"), "{err}");
+    let (_, list, _) = run(dir.path(), &["token", "list"]);
+    assert!(
+        list.contains("after-the-backup"),
+        "a refused restore changes nothing: {list}"
+    );
+
+    let (ok, out, err) = run(dir.path(), &["restore", backup.to_str().unwrap()]);
+    assert!(
+        ok && out.contains("2 tokens") && out.contains("is kept at"),
+        "{out} {err}"
+    );
+    let (_, list, _) = run(dir.path(), &["token", "list"]);
+    assert!(
+        list.contains("okta") && list.contains("entra") && !list.contains("after-the-backup"),
+        "{list}"
+    );
+    assert_eq!(mode(&dir.path().join("cli.db")), 0o600);
+    let kept: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("cli.db.before-restore-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let replaced = format!("sqlite://{}", dir.path().join(&kept[0]).display());
+    let listed = command(dir.path())
+        .env("SCIM_BRIDGE__DATABASE__URL", &replaced)
+        .args(["token", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("after-the-backup"),
+        "the replaced database is whole"
+    );
+    let mut again = serve_quietly(dir.path());
+    sigterm(&again);
+    assert!(again.wait().unwrap().success(), "the restored database serves");
+}
+
+#[test]
+fn on_postgresql_backup_names_pg_dump_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path())
+        .env(
+            "SCIM_BRIDGE__DATABASE__URL",
+            "postgres://bridge:s3cret@db.example.com/bridge",
+        )
+        .args(["backup", "x.dump"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("pg_dump --format=custom --file='x.dump' 'postgres://bridge@db.example.com/bridge'"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
 }

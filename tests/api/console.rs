@@ -191,7 +191,11 @@ async fn sign_out_needs_the_forms_csrf_token_and_revoking_the_token_ends_the_ses
     let cookie = session_cookie(&sign_in(&app, &admin).await);
     assert_eq!(page(cookie.clone()).await.status(), 200);
     app.store.revoke_token("ops").await.unwrap();
-    assert_eq!(page(cookie.clone()).await.status(), 303, "revoking the token ends its sessions");
+    assert_eq!(
+        page(cookie.clone()).await.status(),
+        303,
+        "revoking the token ends its sessions"
+    );
     let reused = scim_bridge::http::auth::generate_token();
     app.store
         .insert_scoped_token("ops", &token_hash(&reused), TokenScope::Admin)
@@ -209,8 +213,16 @@ async fn sign_out_needs_the_forms_csrf_token_and_revoking_the_token_ends_the_ses
         .rotate_token("ops", &token_hash(&rotated), std::time::Duration::from_secs(3600), None)
         .await
         .unwrap();
-    assert_eq!(page(cookie).await.status(), 303, "rotating ends the sessions: sign in again");
-    assert_eq!(sign_in(&app, &reused).await.status(), 303, "the old secret still signs in during the grace");
+    assert_eq!(
+        page(cookie).await.status(),
+        303,
+        "rotating ends the sessions: sign in again"
+    );
+    assert_eq!(
+        sign_in(&app, &reused).await.status(),
+        303,
+        "the old secret still signs in during the grace"
+    );
 }
 
 #[tokio::test]

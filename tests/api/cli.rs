@@ -402,3 +402,34 @@ fn on_postgresql_backup_names_pg_dump_without_the_password() {
     );
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+#[test]
+fn the_packaged_configuration_starts_as_shipped_and_with_its_example_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/scim-bridge.toml");
+    let (ok, _, err) = run(dir.path(), &["--config", shipped, "init"]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(shipped).unwrap();
+    let credentials = "/run/credentials/scim-bridge.service/";
+    assert!(text.contains(credentials));
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let example: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("# [[target]]"))
+        .map(|l| {
+            l.trim_start_matches("# ")
+                .replace(&format!("{credentials}cyberark_user"), secret.to_str().unwrap())
+        })
+        .map(|l| l.replace(&format!("{credentials}cyberark_password"), secret.to_str().unwrap()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let uncommented = dir.path().join("with-target.toml");
+    std::fs::write(
+        &uncommented,
+        text.replace(text.split("# [[target]]").nth(1).unwrap(), "") + "\n" + &example,
+    )
+    .unwrap();
+    let (ok, _, err) = run(dir.path(), &["--config", uncommented.to_str().unwrap(), "init"]);
+    assert!(ok, "{err}\n{}", std::fs::read_to_string(&uncommented).unwrap());
+}

@@ -16,7 +16,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 {
-  printf '[database]\nurl = "sqlite://%s/bridge.db"\n[server]\nlisten = "127.0.0.1:%s"\n' "$work" "$port"
+  printf '[database]\nurl = "sqlite://%s/bridge.db"\n[server]\nlisten = "127.0.0.1:%s"\nadmin_listen = "off"\n' "$work" "$port"
   if [ "${TARGETS:-0}" = 1 ]; then
     printf '[[target]]\nname = "w365"\nkind = "workspace365"\nbase_url = "http://127.0.0.1:9/Provisioning"\n'
     printf 'environment = "bench"\nprovisioning_key_env = "BENCH_SECRET"\nrate_limit = 0.01\n'

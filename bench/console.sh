@@ -32,6 +32,7 @@ cat >"$work/bridge.toml" <<EOF
 url = "sqlite://$db"
 [server]
 listen = "127.0.0.1:$port"
+admin_listen = "same"
 [[target]]
 name = "w365"
 kind = "workspace365"

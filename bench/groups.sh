@@ -8,7 +8,7 @@ bin="$root/target/release/scim-bridge"
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export SCIM_BRIDGE__DATABASE__URL="sqlite://$work/groups.db" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$port"
+export SCIM_BRIDGE__DATABASE__URL="sqlite://$work/groups.db" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$port" SCIM_BRIDGE__SERVER__ADMIN_LISTEN=off
 token=$("$bin" token create bench 2>/dev/null)
 RUST_LOG=warn "$bin" serve >"$work/server.log" 2>&1 &
 pid=$!

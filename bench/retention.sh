@@ -20,7 +20,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 db="$work/bridge.db"
-export SCIM_BRIDGE__DATABASE__URL="sqlite://$db" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$port"
+export SCIM_BRIDGE__DATABASE__URL="sqlite://$db" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$port" SCIM_BRIDGE__SERVER__ADMIN_LISTEN=off
 base="http://127.0.0.1:$port/scim/v2"
 
 serve() { # retain_days

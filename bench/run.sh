@@ -32,7 +32,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 wait_up() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "server at $1 did not start"; exit 1; }
 
 a_port=$(free_port); b_port=$(free_port)
-export SCIM_BRIDGE__DATABASE__URL="sqlite://$work/bridge.db" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$a_port"
+export SCIM_BRIDGE__DATABASE__URL="sqlite://$work/bridge.db" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$a_port" SCIM_BRIDGE__SERVER__ADMIN_LISTEN=off
 token=$("$bin" token create bench 2>/dev/null)
 RUST_LOG=warn "$bin" serve >"$work/bridge.log" 2>&1 & pids+=($!); a_pid=$!
 "$floor" "$b_port" "$work/floor.db" >"$work/floor.log" 2>&1 & pids+=($!)
@@ -67,7 +67,7 @@ echo "== resident memory of scim-bridge with $total users stored: $(( $(ps -o rs
 echo
 pg=$(bash "$root/scripts/postgres.sh")
 serve_on_pg() { # port [workers] -> starts a replica on the PostgreSQL database
-  env SCIM_BRIDGE__DATABASE__URL="$pg" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$1" ${2:+SCIM_BRIDGE__SERVER__WORKERS=$2} \
+  env SCIM_BRIDGE__DATABASE__URL="$pg" SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$1" SCIM_BRIDGE__SERVER__ADMIN_LISTEN=off ${2:+SCIM_BRIDGE__SERVER__WORKERS=$2} \
     RUST_LOG=warn "$bin" serve >>"$work/pg.log" 2>&1 &
   pids+=($!)
   wait_up "http://127.0.0.1:$1/healthz"

@@ -108,6 +108,7 @@ async fn run(case: Case, users: usize, batch_size: usize, latency: Duration) {
     std::fs::write(&key_file, KEY).unwrap();
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
+    settings.server.admin_listen = "off".into();
     settings.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let target = format!(
         "name = \"docusign\"\nkind = \"docusign\"\noauth_base_url = \"{}\"\nintegration_key = \"ik\"\nuser_id = \"u\"\naccount_id = \"{ACCOUNT}\"\nbatch_size = {batch_size}\nprivate_key_file = {:?}",

@@ -47,6 +47,7 @@ async fn start(delay: Duration, concurrency: usize, dir: &std::path::Path) -> (A
     std::fs::write(&key_file, KEY).unwrap();
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
+    settings.server.admin_listen = "off".into();
     settings.database.url = format!("sqlite://{}", dir.join("bench.db").display());
     let target = format!(
         "name = \"w365\"\nkind = \"workspace365\"\nbase_url = \"{}/Provisioning\"\nenvironment = \"bench\"\nconcurrency = {concurrency}\nprovisioning_key_file = {:?}",

@@ -30,6 +30,7 @@ async fn main() {
     let names = ["eSign", "CyberArk", "DocuSign", "Eloqua"];
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
+    settings.server.admin_listen = "off".into();
     settings.database.url = format!("sqlite://{}", dir.path().join("touch.db").display());
     settings.target = targets;
     let mut app = Application::build(&settings).await.unwrap();

@@ -138,6 +138,7 @@ async fn converge(users: usize, rate: f64) -> Run {
     let (fakes, targets) = fakes_and_targets(rate, dir.path()).await;
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
+    settings.server.admin_listen = "off".into();
     settings.database.url = format!("sqlite://{}", dir.path().join("weather.db").display());
     settings.target = targets;
     let mut app = Application::build(&settings).await.unwrap();

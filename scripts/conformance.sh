@@ -25,7 +25,7 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export SCIM_BRIDGE__DATABASE__URL="${CONFORMANCE_DATABASE_URL:-sqlite://$work/conformance.db}"
-export SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$port"
+export SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$port" SCIM_BRIDGE__SERVER__ADMIN_LISTEN=off
 token=$("$bin" token create conformance 2>/dev/null)
 "$bin" serve >"$work/server.log" 2>&1 &
 server_pid=$!

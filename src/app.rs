@@ -1,5 +1,5 @@
 //! Start-up and graceful shutdown: bind, open the store, build the server.
-use crate::config::{read_secret, ConfigError, JwtSettings, Settings, TargetSettings};
+use crate::config::{read_secret, ConfigError, ConsoleListener, JwtSettings, Settings, TargetSettings};
 use crate::http::auth::{Authenticator, JwtValidator};
 use crate::http::transport::GuardedStream;
 use crate::http::{self, AppState};
@@ -21,6 +21,8 @@ use std::net::TcpListener;
 /// A built, not yet running, server.
 pub struct Application {
     port: u16,
+    /// The console's own listener's port (`server.admin_listen` an address).
+    console_port: Option<u16>,
     server: Server,
     store: Store,
     worker: Option<Worker>,
@@ -35,9 +37,14 @@ pub struct Application {
 impl Application {
     /// Binds the listener (port 0 picks a free one), opens and migrates the database, builds the server.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let addr = settings.listen_addr()?;
-        let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-        let port = listener.local_addr()?.port();
+        let listeners = Listeners::bind(settings)?;
+        let port = listeners.scim.local_addr()?.port();
+        let console_port = listeners
+            .console
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?
+            .map(|a| a.port());
         let store = open_or_create_store(settings)
             .await?
             .with_sealer(settings.sync.sealer()?);
@@ -63,7 +70,7 @@ impl Application {
             max_body_bytes: settings.server.max_body_bytes,
             trusted_proxies: settings.server.trusted_proxies()?,
             max_uri_length: settings.server.max_uri_length,
-            listen_host: listener.local_addr()?.to_string(),
+            listen_host: listeners.scim.local_addr()?.to_string(),
             user_schema: settings.user_schema()?,
             admin_path: settings.server.admin_path.trim_end_matches('/').to_owned(),
             targets: console,
@@ -71,12 +78,13 @@ impl Application {
             reload: console_reload(&reloader),
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
-        let server = http_server(settings, listener, state, authenticator)?;
+        let server = http_server(settings, listeners, state, authenticator)?;
         take_up_scopes(&store, settings).await?;
         let shutdown_timeout = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
         let pruner = crate::audit::retention::Pruner::new(store.clone(), settings.audit.retain_days);
         Ok(Self {
             port,
+            console_port,
             server,
             store,
             worker: Some(worker),
@@ -89,6 +97,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the console's own listener, when it has one.
+    pub fn console_port(&self) -> Option<u16> {
+        self.console_port
     }
 
     pub fn store(&self) -> &Store {
@@ -114,7 +127,14 @@ impl Application {
         let worker = self.worker.map(|w| tokio::spawn(w.run_until_stopped(stopped)));
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot listen for SIGHUP")?;
-        tracing::info!(port = self.port, "serving SCIM");
+        match self.console_port {
+            Some(console_port) => tracing::info!(
+                port = self.port,
+                console_port,
+                "serving SCIM; the console on its own port"
+            ),
+            None => tracing::info!(port = self.port, "serving SCIM"),
+        }
         loop {
             tokio::select! {
                 _ = terminate.recv() => break,
@@ -169,36 +189,98 @@ impl Application {
 /// The HTTP server: actix-web's App behind `http::transport::GuardedStream`, which answers request
 /// heads actix itself cannot parse with SCIM errors. (`HttpServer` takes no custom stream, so the
 /// server is assembled from its parts, with `HttpServer`'s defaults.)
+/// The listeners a server answers on, and what each serves.
+struct Listeners {
+    scim: TcpListener,
+    /// The console's own listener (`server.admin_listen` an address).
+    console: Option<TcpListener>,
+    /// Whether the SCIM listener serves the console too (`server.admin_listen = "same"`).
+    console_on_scim: bool,
+}
+
+impl Listeners {
+    fn bind(settings: &Settings) -> anyhow::Result<Self> {
+        let addr = settings.listen_addr()?;
+        let scim = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let console_listener = settings.console_listener()?;
+        let console = match console_listener {
+            ConsoleListener::Own(addr) => Some(TcpListener::bind(addr).with_context(|| {
+                format!("cannot listen on {addr} for the console (server.admin_listen: another address, or 'off')")
+            })?),
+            ConsoleListener::Scim | ConsoleListener::Off => None,
+        };
+        Ok(Self {
+            scim,
+            console,
+            console_on_scim: console_listener == ConsoleListener::Scim,
+        })
+    }
+}
+
 fn http_server(
     settings: &Settings,
-    listener: TcpListener,
+    listeners: Listeners,
     state: AppState,
     authenticator: web::Data<Authenticator>,
 ) -> anyhow::Result<Server> {
-    let max_body = settings.server.max_body_bytes;
-    let max_target = settings.server.max_uri_length;
-    let local = listener.local_addr()?;
-    let state_data = web::Data::new(state.clone());
     let mut builder = actix_server::Server::build()
         .disable_signals()
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
     if let Some(workers) = settings.server.workers {
         builder = builder.workers(workers.max(1));
     }
-    // Tells idle keep-alive connections to close when a graceful stop begins (as HttpServer does).
-    let stopping = builder.graceful_shutdown_signal();
-    let server = builder
-        .listen("scim-bridge", listener, move || {
-            let (state, state_data, authenticator) = (state.clone(), state_data.clone(), authenticator.clone());
+    let served = Served {
+        state,
+        authenticator,
+        // Tells idle keep-alive connections to close when a graceful stop begins (as HttpServer does).
+        stopping: builder.graceful_shutdown_signal(),
+        max_body: settings.server.max_body_bytes,
+        max_target: settings.server.max_uri_length,
+    };
+    let scim = http::Serves::Scim {
+        console: listeners.console_on_scim,
+    };
+    builder = served.listen(builder, "scim-bridge", listeners.scim, scim)?;
+    if let Some(console) = listeners.console {
+        builder = served.listen(builder, "scim-bridge-console", console, http::Serves::Console)?;
+    }
+    Ok(builder.run())
+}
+
+/// What every listener's app is built from.
+#[derive(Clone)]
+struct Served {
+    state: AppState,
+    authenticator: web::Data<Authenticator>,
+    stopping: actix_server::GracefulShutdownSignal,
+    max_body: usize,
+    max_target: usize,
+}
+
+impl Served {
+    fn listen(
+        &self,
+        builder: actix_server::ServerBuilder,
+        name: &str,
+        listener: TcpListener,
+        serves: http::Serves,
+    ) -> anyhow::Result<actix_server::ServerBuilder> {
+        let local = listener.local_addr()?;
+        let served = self.clone();
+        let state_data = web::Data::new(self.state.clone());
+        let builder = builder.listen(name, listener, move || {
+            let served = served.clone();
+            let (state, authenticator, max_body) =
+                (served.state.clone(), served.authenticator.clone(), served.max_body);
             let app = App::new()
-                .app_data(state_data)
+                .app_data(state_data.clone())
                 .app_data(authenticator)
                 .wrap(from_fn(http::front_door::front_door))
                 .wrap(from_fn(http::normalize_errors))
                 .wrap(from_fn(http::log_request))
-                .configure(move |cfg| http::configure(cfg, &state, max_body));
+                .configure(move |cfg| http::configure(cfg, &state, max_body, serves));
             let app = app.into_factory().map_err(|e: actix_web::Error| e.error_response());
-            let stopping = stopping.clone();
+            let stopping = served.stopping.clone();
             let http = HttpService::build()
                 .graceful_shutdown_signal(move || {
                     let stopping = stopping.clone();
@@ -208,6 +290,7 @@ fn http_server(
                 .client_disconnect_timeout(std::time::Duration::from_secs(1))
                 .local_addr(local)
                 .finish(map_config(app, |_| AppConfig::default()));
+            let max_target = served.max_target;
             fn_service(move |io: actix_web::rt::net::TcpStream| {
                 let peer = io.peer_addr().ok();
                 std::future::ready(Ok::<_, DispatchError>((
@@ -217,9 +300,9 @@ fn http_server(
                 )))
             })
             .and_then(http)
-        })?
-        .run();
-    Ok(server)
+        })?;
+        Ok(builder)
+    }
 }
 
 /// Opens (and migrates) the configured database, which must exist: an operator command run in the

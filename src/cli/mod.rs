@@ -266,11 +266,11 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
             settings.server.base_path
         );
         println!("No token existed, so one named '{name}' was created. It is shown only this once:\n\n    {secret}\n");
-        println!("Try it:\n    curl -H 'Authorization: Bearer {secret}' '{url}/Users?count=1'\n");
         println!(
             "Give each IdP its own token (`scim-bridge token create okta`), then end this one:\n    \
              scim-bridge token revoke {name}\n"
         );
+        println!("Try it:\n    curl -H 'Authorization: Bearer {secret}' '{url}/Users?count=1'\n");
     }
     let backend = match app.store().dialect() {
         Dialect::Sqlite => "sqlite",

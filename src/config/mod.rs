@@ -57,6 +57,17 @@ pub struct Settings {
     pub file: Option<PathBuf>,
 }
 
+/// Where the operator console is served (`server.admin_listen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleListener {
+    /// Its own address (the default, loopback).
+    Own(SocketAddr),
+    /// The SCIM listener, beside the API.
+    Scim,
+    /// Nowhere.
+    Off,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
@@ -87,6 +98,10 @@ pub struct ServerSettings {
     pub max_uri_length: usize,
     /// Where the operator console is served (admin tokens only; README "Operator console").
     pub admin_path: String,
+    /// The console's own listener: an address (default `127.0.0.1:8081`, so that publishing the
+    /// SCIM port does not publish the console), `same` to serve it on `listen` on purpose, or
+    /// `off`.
+    pub admin_listen: String,
     /// Peers (CIDRs) whose `Forwarded` / `X-Forwarded-*` headers are believed; none by default.
     pub trusted_proxies: Vec<String>,
 }
@@ -109,6 +124,7 @@ impl Default for ServerSettings {
             max_bulk_operations: limits.max_bulk_operations,
             max_uri_length: 8 * 1024,
             admin_path: "/admin".into(),
+            admin_listen: "127.0.0.1:8081".into(),
             trusted_proxies: Vec::new(),
         }
     }
@@ -291,6 +307,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        self.console_listener()?;
         let admin = self.server.admin_path.trim_end_matches('/');
         let scim = self.server.base_path.trim_end_matches('/');
         if !admin.starts_with('/')
@@ -317,6 +334,19 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Where the console is served (`server.admin_listen`).
+    pub fn console_listener(&self) -> Result<ConsoleListener, ConfigError> {
+        match self.server.admin_listen.trim() {
+            "same" => Ok(ConsoleListener::Scim),
+            "off" => Ok(ConsoleListener::Off),
+            address => address.parse().map(ConsoleListener::Own).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "server.admin_listen '{address}' is not host:port, 'same' or 'off': {e}"
+                ))
+            }),
+        }
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {

@@ -123,14 +123,26 @@ impl std::fmt::Debug for TargetCheck {
     }
 }
 
-/// Registers every route: `/healthz` open, `/metrics` with auth, everything under `base_path` behind `require_auth`.
-pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes: usize) {
+/// What one listener serves (`server.admin_listen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    /// The SCIM API and `/metrics`, with the console when it is configured onto this listener.
+    Scim { console: bool },
+    /// The console alone.
+    Console,
+}
+
+/// Registers a listener's routes: `/healthz` open everywhere; `/metrics` with auth and everything
+/// under `base_path` behind `require_auth` on the SCIM listener; the console where `serves` says.
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes: usize, serves: Serves) {
     cfg.app_data(web::PayloadConfig::new(max_body_bytes))
         .route("/healthz", web::get().to(ops::healthz))
-        .route(transport::REFUSED_PATH, web::to(front_door::refused))
-        .configure(metrics::configure)
-        .configure(|cfg| admin::configure(cfg, &state.admin_path))
-        .service(
+        .route(transport::REFUSED_PATH, web::to(front_door::refused));
+    if matches!(serves, Serves::Console | Serves::Scim { console: true }) {
+        cfg.configure(|cfg| admin::configure(cfg, &state.admin_path));
+    }
+    if matches!(serves, Serves::Scim { .. }) {
+        cfg.configure(metrics::configure).service(
             web::scope(&state.base_path)
                 .wrap(from_fn(auth::require_auth))
                 .configure(users::configure)
@@ -140,8 +152,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, max_body_bytes:
                 .configure(bulk::configure)
                 .configure(ops::configure_unsupported)
                 .default_service(web::to(ops::no_such_endpoint)),
-        )
-        .default_service(web::to(ops::no_such_endpoint));
+        );
+    }
+    cfg.default_service(web::to(ops::no_such_endpoint));
 }
 
 /// A request id: the client's `X-Request-Id` when it is short and plain, else the trace id of a

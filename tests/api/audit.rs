@@ -317,7 +317,7 @@ async fn an_okta_users_whole_life_is_found_by_its_first_email_after_it_is_delete
             response.text().await.unwrap()
         }
     };
-    let html = page(format!("{}/admin/users?q=jane.doe%40example.com", app.origin)).await;
+    let html = page(format!("{}/admin/users?q=jane.doe%40example.com", app.console)).await;
     for shown in [
         "it was deleted",
         "History",
@@ -330,7 +330,7 @@ async fn an_okta_users_whole_life_is_found_by_its_first_email_after_it_is_delete
         assert!(html.contains(shown), "{shown}: {html}");
     }
     assert!(!html.contains(OKTA_PASSWORD));
-    let html = page(format!("{}/admin/events?user=jane.doe%40example.com", app.origin)).await;
+    let html = page(format!("{}/admin/events?user=jane.doe%40example.com", app.console)).await;
     assert!(html.contains("deactivate") && html.contains(&patch), "{html}");
 }
 
@@ -492,7 +492,7 @@ async fn a_refused_request_sent_again_and_again_is_one_problem_and_requests_lead
     let page = |path: &str| {
         let request = app
             .client
-            .get(format!("{}/admin{path}", app.origin))
+            .get(format!("{}/admin{path}", app.console))
             .header(COOKIE, cookie.clone());
         async move {
             let response = request.send().await.unwrap();

@@ -129,7 +129,7 @@ async fn arrives_at(browser: &Client, path: &str) {
 }
 
 async fn sign_in_with(browser: &Client, app: &TestApp, token: &str) {
-    browser.goto(&format!("{}/admin", app.origin)).await.unwrap();
+    browser.goto(&format!("{}/admin", app.console)).await.unwrap();
     let field = browser.find(Locator::Css("input[name=token]")).await.unwrap();
     field.send_keys(token).await.unwrap();
     browser
@@ -290,7 +290,7 @@ async fn an_operator_signs_in_finds_a_user_retries_a_dead_row_and_signs_out_in_c
     // Sign out: the session is gone, and the console asks to sign in again.
     click_button(&browser, "Sign out").await;
     arrives_at(&browser, "/admin/login").await;
-    browser.goto(&format!("{}/admin/events", app.origin)).await.unwrap();
+    browser.goto(&format!("{}/admin/events", app.console)).await.unwrap();
     arrives_at(&browser, "/admin/login").await;
     shows(&browser, "main", "Admin token").await;
     keep_screenshot(&browser, "9-signed-out").await;

@@ -13,6 +13,7 @@ pub fn command(dir: &std::path::Path) -> Command {
             format!("sqlite://{}/cli.db", dir.display()),
         )
         .env("SCIM_BRIDGE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("SCIM_BRIDGE__SERVER__ADMIN_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn");
     c
 }
@@ -214,6 +215,29 @@ fn configuration_mistakes_fail_at_start_with_the_reason() {
         .map(|o| (o.status.success(), (), String::from_utf8_lossy(&o.stderr).into_owned()))
         .unwrap();
     assert!(!ok && err.contains("server.listen"), "{err}");
+    let stderr_of = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = stderr_of(
+        command(dir.path())
+            .env("SCIM_BRIDGE__SERVER__ADMIN_LISTEN", "console")
+            .args(["--config", "/dev/null", "token", "list"]),
+    );
+    assert!(
+        !ok && err.contains("server.admin_listen 'console'") && err.contains("'same' or 'off'"),
+        "{err}"
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (ok, err) = stderr_of(
+        command(dir.path())
+            .env(
+                "SCIM_BRIDGE__SERVER__ADMIN_LISTEN",
+                taken.local_addr().unwrap().to_string(),
+            )
+            .args(["--config", "/dev/null", "serve"]),
+    );
+    assert!(!ok && err.contains("for the console (server.admin_listen"), "{err}");
 }
 
 /// Regression: a server whose stderr reader went away used to exit 101 on its next log line.

@@ -18,7 +18,7 @@ pub fn no_redirects() -> reqwest::Client {
 
 pub async fn sign_in(app: &TestApp, token: &str) -> reqwest::Response {
     no_redirects()
-        .post(format!("{}/admin/login", app.origin))
+        .post(format!("{}/admin/login", app.console))
         .form(&[("token", token)])
         .send()
         .await
@@ -78,12 +78,12 @@ async fn an_admin_token_signs_in_with_a_strict_http_only_cookie_and_a_scim_token
     let app = spawn_app_with(|s| s.target = vec![target]).await;
     let client = no_redirects();
     // Not signed in: every page sends to the sign-in form.
-    let response = client.get(format!("{}/admin", app.origin)).send().await.unwrap();
+    let response = client.get(format!("{}/admin", app.console)).send().await.unwrap();
     assert_eq!(
         (response.status().as_u16(), &response.headers()[LOCATION]),
         (303, &"/admin/login".parse().unwrap())
     );
-    let form = client.get(format!("{}/admin/login", app.origin)).send().await.unwrap();
+    let form = client.get(format!("{}/admin/login", app.console)).send().await.unwrap();
     assert_eq!(form.status(), 200);
     assert!(form.text().await.unwrap().contains("name=\"token\""));
     // An IdP's token is refused, and so is nonsense.
@@ -105,7 +105,7 @@ async fn an_admin_token_signs_in_with_a_strict_http_only_cookie_and_a_scim_token
     assert!(!set.contains(&admin), "the cookie is not the token");
     let cookie = session_cookie(&signed_in);
     let page = client
-        .get(format!("{}/admin", app.origin))
+        .get(format!("{}/admin", app.console))
         .header(COOKIE, &cookie)
         .send()
         .await
@@ -122,7 +122,7 @@ async fn an_admin_token_signs_in_with_a_strict_http_only_cookie_and_a_scim_token
         .unwrap()
         .to_owned();
     let checked = client
-        .post(format!("{}/admin/check", app.origin))
+        .post(format!("{}/admin/check", app.console))
         .header(COOKIE, &cookie)
         .form(&[("csrf", csrf.as_str()), ("target", "cyberark")])
         .send()
@@ -133,7 +133,7 @@ async fn an_admin_token_signs_in_with_a_strict_http_only_cookie_and_a_scim_token
         .unwrap();
     assert!(checked.contains("ok: Logon and Logoff succeeded"), "{checked}");
     let forged = client
-        .post(format!("{}/admin/check", app.origin))
+        .post(format!("{}/admin/check", app.console))
         .header(COOKIE, &cookie)
         .form(&[("csrf", "x"), ("target", "cyberark")])
         .send()
@@ -158,7 +158,7 @@ async fn sign_out_needs_the_forms_csrf_token_and_revoking_the_token_ends_the_ses
     let cookie = session_cookie(&sign_in(&app, &admin).await);
     let page = |cookie: String| {
         let client = client.clone();
-        let url = format!("{}/admin", app.origin);
+        let url = format!("{}/admin", app.console);
         async move { client.get(url).header(COOKIE, cookie).send().await.unwrap() }
     };
     let html = page(cookie.clone()).await.text().await.unwrap();
@@ -169,7 +169,7 @@ async fn sign_out_needs_the_forms_csrf_token_and_revoking_the_token_ends_the_ses
         .unwrap()
         .to_owned();
     let forged = client
-        .post(format!("{}/admin/logout", app.origin))
+        .post(format!("{}/admin/logout", app.console))
         .header(COOKIE, &cookie)
         .form(&[("csrf", "forged")])
         .send()
@@ -178,7 +178,7 @@ async fn sign_out_needs_the_forms_csrf_token_and_revoking_the_token_ends_the_ses
     assert_eq!(forged.status(), 403);
     assert_eq!(page(cookie.clone()).await.status(), 200, "still signed in");
     let out = client
-        .post(format!("{}/admin/logout", app.origin))
+        .post(format!("{}/admin/logout", app.console))
         .header(COOKIE, &cookie)
         .form(&[("csrf", csrf.as_str())])
         .send()
@@ -241,7 +241,7 @@ async fn the_users_page_shows_a_users_document_links_rows_and_the_vendors_words_
     let client = no_redirects();
     let get = |query: &'static str| {
         let (client, cookie) = (client.clone(), cookie.clone());
-        let url = format!("{}/admin/users{query}", app.origin);
+        let url = format!("{}/admin/users{query}", app.console);
         async move {
             client
                 .get(url)
@@ -269,7 +269,7 @@ async fn the_users_page_shows_a_users_document_links_rows_and_the_vendors_words_
         .await
         .contains("No user has that id, userName or e-mail, and none starts with it."));
     let signed_out = no_redirects()
-        .get(format!("{}/admin/users?q=ann", app.origin))
+        .get(format!("{}/admin/users?q=ann", app.console))
         .send()
         .await
         .unwrap();
@@ -297,7 +297,7 @@ async fn a_dead_row_is_listed_with_the_vendors_words_and_retry_asks_then_carries
     let cookie = session_cookie(&sign_in(&app, &admin).await);
     let client = no_redirects();
     let card = client
-        .get(format!("{}/admin", app.origin))
+        .get(format!("{}/admin", app.console))
         .header(COOKIE, &cookie)
         .send()
         .await
@@ -310,7 +310,7 @@ async fn a_dead_row_is_listed_with_the_vendors_words_and_retry_asks_then_carries
         "the dead count leads to the list: {card}"
     );
     let html = client
-        .get(format!("{}/admin/dead?target=w365", app.origin))
+        .get(format!("{}/admin/dead?target=w365", app.console))
         .header(COOKIE, &cookie)
         .send()
         .await
@@ -330,7 +330,7 @@ async fn a_dead_row_is_listed_with_the_vendors_words_and_retry_asks_then_carries
         .to_owned();
     let retry = |fields: Vec<(&'static str, String)>| {
         let (client, cookie) = (client.clone(), cookie.clone());
-        let url = format!("{}/admin/dead/retry", app.origin);
+        let url = format!("{}/admin/dead/retry", app.console);
         async move {
             client
                 .post(url)
@@ -403,7 +403,7 @@ async fn the_events_page_lists_the_newest_calls_filtered_by_target_user_and_outc
     let client = no_redirects();
     let get = |query: String| {
         let (client, cookie) = (client.clone(), cookie.clone());
-        let url = format!("{}/admin/events{query}", app.origin);
+        let url = format!("{}/admin/events{query}", app.console);
         async move {
             client
                 .get(url)
@@ -441,7 +441,7 @@ async fn the_events_page_lists_the_newest_calls_filtered_by_target_user_and_outc
 async fn the_session_cookie_is_secure_when_the_request_came_over_https_or_public_url_is_https() {
     let secure_after = |app: &TestApp, token: String, proto: Option<&'static str>| {
         let request = no_redirects()
-            .post(format!("{}/admin/login", app.origin))
+            .post(format!("{}/admin/login", app.console))
             .form(&[("token", token)]);
         let request = match proto {
             Some(proto) => request.header("X-Forwarded-Proto", proto),
@@ -485,7 +485,7 @@ async fn a_nul_in_a_console_search_finds_nothing() {
         ("dead?target=%00", "No dead row."),
     ] {
         let response = no_redirects()
-            .get(format!("{}/admin/{page}", app.origin))
+            .get(format!("{}/admin/{page}", app.console))
             .header(COOKIE, &cookie)
             .send()
             .await
@@ -494,4 +494,72 @@ async fn a_nul_in_a_console_search_finds_nothing() {
         let html = response.text().await.unwrap();
         assert!(html.contains(expected), "{page}: {html}");
     }
+}
+
+#[tokio::test]
+async fn the_console_listens_on_its_own_address_and_is_404_on_the_scim_port_unless_put_there() {
+    assert_eq!(
+        scim_bridge::config::Settings::default().server.admin_listen,
+        "127.0.0.1:8081",
+        "by default the console is on loopback, apart from the SCIM port"
+    );
+    let app = spawn_app().await;
+    assert_ne!(app.console, app.origin);
+    let admin = admin_token(&app).await;
+    let client = no_redirects();
+    let status = |url: String, bearer: Option<&str>| {
+        let client = client.clone();
+        let bearer = bearer.map(str::to_owned);
+        async move {
+            let mut request = client.get(url);
+            if let Some(bearer) = bearer {
+                request = request.bearer_auth(bearer);
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    for path in ["/admin", "/admin/login", "/admin/users"] {
+        assert_eq!(
+            status(format!("{}{path}", app.origin), None).await,
+            404,
+            "{path} on the SCIM port"
+        );
+    }
+    let refused = no_redirects()
+        .post(format!("{}/admin/login", app.origin))
+        .form(&[("token", admin.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404, "no sign-in on the SCIM port");
+
+    assert_eq!(status(format!("{}/admin/login", app.console), None).await, 200);
+    assert_eq!(
+        sign_in(&app, &admin).await.status(),
+        303,
+        "sign-in on the console's port"
+    );
+    assert_eq!(status(format!("{}/healthz", app.console), None).await, 200);
+    let scim_on_console = status(format!("{}/scim/v2/Users", app.console), Some(&app.token)).await;
+    assert_eq!(scim_on_console, 404, "the console's port serves no SCIM");
+    assert_eq!(status(format!("{}/metrics", app.console), Some(&app.token)).await, 404);
+    assert_eq!(
+        status(format!("{}/Users?count=1", app.base), Some(&app.token)).await,
+        200
+    );
+
+    let together = spawn_app_with(|s| s.server.admin_listen = "same".into()).await;
+    assert_eq!(together.console, together.origin);
+    assert_eq!(
+        status(format!("{}/admin/login", together.origin), None).await,
+        200,
+        "put there on purpose"
+    );
+    assert_eq!(
+        status(format!("{}/Users?count=1", together.base), Some(&together.token)).await,
+        200
+    );
+
+    let without = spawn_app_with(|s| s.server.admin_listen = "off".into()).await;
+    assert_eq!(status(format!("{}/admin/login", without.origin), None).await, 404);
 }

@@ -286,7 +286,7 @@ async fn console_shows_twenty_held(app: &TestApp) {
     let signed_in = sign_in(app, &admin_token(app).await).await;
     let cookie = session_cookie(&signed_in);
     let page = no_redirects()
-        .get(format!("{}/admin", app.origin))
+        .get(format!("{}/admin", app.console))
         .header(reqwest::header::COOKIE, &cookie)
         .send()
         .await
@@ -307,7 +307,7 @@ async fn console_shows_twenty_held(app: &TestApp) {
         .unwrap()
         .to_owned();
     let ask = no_redirects()
-        .post(format!("{}/admin/held", app.origin))
+        .post(format!("{}/admin/held", app.console))
         .header(reqwest::header::COOKIE, &cookie)
         .form(&[("csrf", csrf.as_str()), ("target", "cyberark"), ("action", "release")])
         .send()
@@ -321,7 +321,7 @@ async fn console_shows_twenty_held(app: &TestApp) {
         "{ask}"
     );
     let forged = no_redirects()
-        .post(format!("{}/admin/held", app.origin))
+        .post(format!("{}/admin/held", app.console))
         .header(reqwest::header::COOKIE, &cookie)
         .form(&[
             ("csrf", "forged"),

@@ -15,6 +15,9 @@ pub struct TestApp {
     pub origin: String,
     /// The SCIM base URL.
     pub base: String,
+    /// `http://127.0.0.1:PORT` of the console's own listener (the SCIM origin when the settings
+    /// put the console there).
+    pub console: String,
     pub token: String,
     pub client: reqwest::Client,
     pub store: Store,
@@ -37,6 +40,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
+    settings.server.admin_listen = "127.0.0.1:0".into();
     settings.server.workers = Some(1);
     let db_path = dir.path().join("test.db");
     settings.database.url = match postgres_server() {
@@ -47,12 +51,14 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut app = Application::build(&settings).await.unwrap();
     let worker = std::sync::Arc::new(app.take_worker().unwrap());
     let origin = format!("http://127.0.0.1:{}", app.port());
+    let console = console_origin(&app, &origin);
     let store = app.store().clone();
     let token = generate_token();
     store.insert_token("test", &token_hash(&token)).await.unwrap();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base: format!("{origin}{}", settings.server.base_path),
+        console,
         origin,
         token,
         client: reqwest::Client::new(),
@@ -86,6 +92,12 @@ pub async fn fresh_postgres_database(server: &str) -> String {
     format!("{server}/{name}")
 }
 
+/// The console's own listener's origin, or the SCIM one when the console is served there.
+fn console_origin(app: &Application, origin: &str) -> String {
+    app.console_port()
+        .map_or_else(|| origin.to_owned(), |port| format!("http://127.0.0.1:{port}"))
+}
+
 impl TestApp {
     /// A second `serve` on this one's database with its settings changed by `customize`, as after
     /// an operator edited the configuration and restarted (keep `self` alive: it owns the folder).
@@ -95,10 +107,12 @@ impl TestApp {
         let mut app = Application::build(&settings).await.unwrap();
         let worker = std::sync::Arc::new(app.take_worker().unwrap());
         let origin = format!("http://127.0.0.1:{}", app.port());
+        let console = console_origin(&app, &origin);
         let store = app.store().clone();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base: format!("{origin}{}", settings.server.base_path),
+            console,
             origin,
             token: self.token.clone(),
             client: reqwest::Client::new(),

@@ -158,7 +158,7 @@ async fn sighup_ends_the_credentials_wait_adds_switches_and_removes_targets_and_
 /// The page text of a console form post.
 async fn post_reload(app: &TestApp, cookie: &str, csrf: &str) -> (u16, String) {
     let response = no_redirects()
-        .post(format!("{}/admin/reload", app.origin))
+        .post(format!("{}/admin/reload", app.console))
         .header(COOKIE, cookie)
         .form(&[("csrf", csrf)])
         .send()
@@ -192,7 +192,7 @@ async fn the_console_reload_button_needs_the_csrf_token_applies_a_new_target_and
     let signed_in = sign_in(&app, &admin_token(&app).await).await;
     let cookie = session_cookie(&signed_in);
     let html = no_redirects()
-        .get(format!("{}/admin", app.origin))
+        .get(format!("{}/admin", app.console))
         .header(COOKIE, &cookie)
         .send()
         .await
@@ -230,7 +230,7 @@ async fn the_console_reload_button_needs_the_csrf_token_applies_a_new_target_and
     app.drain_sync().await;
     assert_eq!(eloqua.users().len(), 2, "the two engineers: {:?}", eloqua.calls());
     let targets_page = no_redirects()
-        .get(format!("{}/admin", app.origin))
+        .get(format!("{}/admin", app.console))
         .header(COOKIE, &cookie)
         .send()
         .await

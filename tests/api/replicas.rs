@@ -308,6 +308,7 @@ async fn five_vendors_okta_and_entra_through_two_replicas_one_killed_converge_ex
     let text = toml::to_string(&settings)
         .unwrap()
         .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
+        .replace("admin_listen = \"127.0.0.1:8081\"", "admin_listen = \"off\"")
         .replace("url = \"sqlite://scim-bridge.db\"", &format!("url = \"{database}\""));
     let config = dir.path().join("replicas.toml");
     std::fs::write(&config, text).unwrap();

@@ -300,6 +300,7 @@ async fn a_malformed_secrets_key_stops_start_up_with_a_clear_message() {
     std::env::set_var("SCIM_BRIDGE_TEST_BAD_SECRETS_KEY", "too-short");
     let mut settings = scim_bridge::config::Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
+    settings.server.admin_listen = "off".into();
     let dir = tempfile::tempdir().unwrap();
     settings.database.url = format!("sqlite://{}", dir.path().join("k.db").display());
     settings.sync.secrets_key_env = Some("SCIM_BRIDGE_TEST_BAD_SECRETS_KEY".into());

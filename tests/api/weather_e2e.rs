@@ -173,6 +173,7 @@ async fn every_vendor_converges_exactly_under_30_percent_faults_and_two_kills() 
     };
     let mut text = toml::to_string(&settings).unwrap();
     text = text.replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"");
+    text = text.replace("admin_listen = \"127.0.0.1:8081\"", "admin_listen = \"off\"");
     text = text.replace(
         "url = \"sqlite://scim-bridge.db\"",
         &format!("url = \"sqlite://{}\"", dir.path().join("weather.db").display()),

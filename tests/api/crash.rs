@@ -25,6 +25,7 @@ fn write_config_on(dir: &Path, vendor: &str, database_url: &str) -> std::path::P
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:0"
+admin_listen = "off"
 [database]
 url = "{database_url}"
 [[target]]

@@ -48,7 +48,20 @@ impl Application {
         let store = open_or_create_store(settings)
             .await?
             .with_sealer(settings.sync.sealer()?);
-        let jwt = settings.auth.jwt.as_ref().map(jwt_validator).transpose()?;
+        let jwt = settings
+            .auth
+            .jwt
+            .as_ref()
+            .map(|j| jwt_validator(j, store.clock()))
+            .transpose()?;
+        if let Some(jwks) = jwt.as_ref().and_then(JwtValidator::jwks) {
+            // At start the keys are fetched once; a failure is not fatal (tokens made with
+            // `token create` keep working, and an unknown key id fetches again).
+            if let Err(e) = jwks.refresh().await {
+                tracing::error!(error = %e, "the JWKS could not be fetched at start; JWTs are refused until it can be");
+            }
+            tokio::spawn(jwks.refresh_periodically());
+        }
         http::metrics::install();
         let worker = build_worker(store.clone(), settings)?;
         let console = std::sync::Arc::new(ArcSwap::from_pointee(console_targets(&settings.target)));
@@ -412,22 +425,43 @@ pub(crate) async fn take_up_scopes(store: &Store, settings: &Settings) -> anyhow
     Ok(())
 }
 
-/// Builds the JWT check from `[auth.jwt]`: exactly one key, whose kind fixes the algorithm.
-pub fn jwt_validator(jwt: &JwtSettings) -> Result<JwtValidator, ConfigError> {
+/// Builds the JWT check from `[auth.jwt]`: exactly one source of keys (a public key, an HS256
+/// secret, or the issuer's JWKS), whose keys each fix their algorithm.
+pub fn jwt_validator(
+    jwt: &JwtSettings,
+    clock: std::sync::Arc<crate::clock::Clock>,
+) -> Result<JwtValidator, ConfigError> {
     let secret = read_secret(
         "auth.jwt.hs256_secret",
         jwt.hs256_secret_env.as_deref(),
         jwt.hs256_secret_file.as_deref(),
     )?;
+    let (issuer, audience, leeway) = (
+        jwt.issuer.as_deref(),
+        jwt.audience.as_deref(),
+        jwt.leeway_secs.unwrap_or(30),
+    );
+    let sources = usize::from(jwt.public_key_file.is_some())
+        + usize::from(secret.is_some())
+        + usize::from(jwt.jwks_url.is_some());
+    if sources > 1 {
+        return Err(ConfigError::Invalid(
+            "auth.jwt: give one of public_key_file, an hs256 secret or jwks_url, not several".into(),
+        ));
+    }
+    if let Some(url) = &jwt.jwks_url {
+        let jwks = crate::http::jwks::Jwks::new(url, clock).map_err(ConfigError::Invalid)?;
+        return Ok(JwtValidator::with_jwks(
+            std::sync::Arc::new(jwks),
+            issuer,
+            audience,
+            leeway,
+        ));
+    }
     let (key, algorithm) = match (&jwt.public_key_file, secret) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::Invalid(
-                "auth.jwt: give public_key_file or an hs256 secret, not both".into(),
-            ))
-        }
         (None, None) => {
             return Err(ConfigError::Invalid(
-                "auth.jwt needs public_key_file, hs256_secret_env or hs256_secret_file".into(),
+                "auth.jwt needs public_key_file, hs256_secret_env, hs256_secret_file or jwks_url".into(),
             ))
         }
         (None, Some(secret)) if secret.len() < 32 => {
@@ -436,15 +470,9 @@ pub fn jwt_validator(jwt: &JwtSettings) -> Result<JwtValidator, ConfigError> {
             ))
         }
         (None, Some(secret)) => (DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256),
-        (Some(path), None) => public_key(path)?,
+        (Some(path), _) => public_key(path)?,
     };
-    Ok(JwtValidator::new(
-        key,
-        algorithm,
-        jwt.issuer.as_deref(),
-        jwt.audience.as_deref(),
-        jwt.leeway_secs.unwrap_or(30),
-    ))
+    Ok(JwtValidator::new(key, algorithm, issuer, audience, leeway))
 }
 
 /// The sync worker for `settings`' targets on `store`.

@@ -22,10 +22,16 @@ pub enum Principal {
     Jwt { subject: String },
 }
 
-/// How a JWT is checked: one key, the algorithms that key allows, issuer, audience, leeway.
+/// How a JWT is checked: its key (one configured key, or the issuer's JWKS by the token's `kid`),
+/// the one algorithm that key allows, issuer, audience, leeway.
 pub struct JwtValidator {
-    key: DecodingKey,
+    keys: JwtKeys,
     validation: Validation,
+}
+
+enum JwtKeys {
+    Fixed(DecodingKey),
+    Published(std::sync::Arc<super::jwks::Jwks>),
 }
 
 impl std::fmt::Debug for JwtValidator {
@@ -46,34 +52,75 @@ impl JwtValidator {
         audience: Option<&str>,
         leeway: u64,
     ) -> Self {
-        let mut validation = Validation::new(algorithm);
-        validation.leeway = leeway;
-        validation.set_required_spec_claims(&["exp"]);
-        if let Some(iss) = issuer {
-            validation.set_issuer(&[iss]);
-            validation.required_spec_claims.insert("iss".into());
+        Self {
+            keys: JwtKeys::Fixed(key),
+            validation: validation(algorithm, issuer, audience, leeway),
         }
-        match audience {
-            Some(aud) => {
-                validation.set_audience(&[aud]);
-                validation.required_spec_claims.insert("aud".into());
-            }
-            None => validation.validate_aud = false,
-        }
-        Self { key, validation }
     }
 
-    fn check(&self, token: &str) -> Result<Principal, String> {
+    /// Keys from the issuer's JWKS: each verifies only the algorithm it is published for.
+    pub fn with_jwks(
+        jwks: std::sync::Arc<super::jwks::Jwks>,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+        leeway: u64,
+    ) -> Self {
+        Self {
+            keys: JwtKeys::Published(jwks),
+            validation: validation(Algorithm::RS256, issuer, audience, leeway),
+        }
+    }
+
+    /// The JWKS the keys come from, when they do.
+    pub fn jwks(&self) -> Option<std::sync::Arc<super::jwks::Jwks>> {
+        match &self.keys {
+            JwtKeys::Published(jwks) => Some(jwks.clone()),
+            JwtKeys::Fixed(_) => None,
+        }
+    }
+
+    async fn check(&self, token: &str) -> Result<Principal, String> {
         #[derive(serde::Deserialize)]
         struct Claims {
             sub: Option<String>,
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| format!("invalid JWT: {e}"))?;
+        let data = match &self.keys {
+            JwtKeys::Fixed(key) => jsonwebtoken::decode::<Claims>(token, key, &self.validation),
+            JwtKeys::Published(jwks) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|e| format!("invalid JWT: {e}"))?;
+                let kid = header.kid.ok_or("invalid JWT: it names no key (kid)")?;
+                let signing = jwks
+                    .key(&kid)
+                    .await
+                    .ok_or_else(|| format!("invalid JWT: its key '{kid}' is not in the issuer's JWKS"))?;
+                let mut validation = self.validation.clone();
+                validation.algorithms = vec![signing.algorithm];
+                jsonwebtoken::decode::<Claims>(token, &signing.key, &validation)
+            }
+        }
+        .map_err(|e| format!("invalid JWT: {e}"))?;
         Ok(Principal::Jwt {
             subject: data.claims.sub.unwrap_or_default(),
         })
     }
+}
+
+fn validation(algorithm: Algorithm, issuer: Option<&str>, audience: Option<&str>, leeway: u64) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = leeway;
+    validation.set_required_spec_claims(&["exp"]);
+    if let Some(iss) = issuer {
+        validation.set_issuer(&[iss]);
+        validation.required_spec_claims.insert("iss".into());
+    }
+    match audience {
+        Some(aud) => {
+            validation.set_audience(&[aud]);
+            validation.required_spec_claims.insert("aud".into());
+        }
+        None => validation.validate_aud = false,
+    }
+    validation
 }
 
 /// How long a verified token is trusted without asking the database again. A revocation made by
@@ -141,7 +188,7 @@ impl Authenticator {
         let token = bearer(header)
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must use the Bearer scheme".into()))?;
         if let Some(jwt) = self.jwt.as_ref().filter(|_| token.matches('.').count() == 2) {
-            return jwt.check(token).map_err(ApiError::Unauthorized);
+            return jwt.check(token).await.map_err(ApiError::Unauthorized);
         }
         let hash = token_hash(token);
         if let Some((name, scope)) = self.cached(&hash) {

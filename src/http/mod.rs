@@ -8,6 +8,7 @@ mod discovery;
 pub mod error;
 pub mod front_door;
 mod groups;
+pub mod jwks;
 pub mod metrics;
 mod ops;
 mod origin;

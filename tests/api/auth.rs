@@ -297,3 +297,127 @@ async fn an_admin_token_is_refused_on_scim_routes_and_listed_with_its_scope() {
     scopes.sort();
     assert_eq!(scopes, [("console", "admin"), ("test", "scim")]);
 }
+
+fn signed(key: &EncodingKey, algorithm: Algorithm, kid: Option<&str>, claims: &serde_json::Value) -> String {
+    let mut header = Header::new(algorithm);
+    header.kid = kid.map(str::to_owned);
+    encode(&header, claims, key).unwrap()
+}
+
+async fn publish(idp: &wiremock::MockServer, keys: serde_json::Value) {
+    use wiremock::matchers::{method, path};
+    idp.reset().await;
+    wiremock::Mock::given(method("GET"))
+        .and(path("/discovery/keys"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({ "keys": keys })))
+        .mount(idp)
+        .await;
+}
+
+async fn fetches(idp: &wiremock::MockServer) -> usize {
+    idp.received_requests().await.unwrap_or_default().len()
+}
+
+#[tokio::test]
+async fn jwts_are_checked_against_the_issuers_jwks_through_a_rotation_unknown_key_ids_and_an_outage() {
+    use std::time::Duration;
+    let rsa_jwk: serde_json::Value = serde_json::from_str(include_str!("../fixtures/jwk-rsa.json")).unwrap();
+    let ec_jwk: serde_json::Value = serde_json::from_str(include_str!("../fixtures/jwk-ec.json")).unwrap();
+    let rsa = EncodingKey::from_rsa_pem(include_bytes!("../fixtures/jwt-rsa-private.pem")).unwrap();
+    let ec = EncodingKey::from_ec_pem(include_bytes!("../fixtures/jwt-ec-private.pem")).unwrap();
+    let idp = wiremock::MockServer::start().await;
+    publish(&idp, json!([rsa_jwk])).await;
+    let url = format!("{}/discovery/keys", idp.uri());
+    let app = jwt_app(|j| j.jwks_url = Some(url)).await;
+    let clock = app.store.clock();
+    let valid = claims("scim-bridge-test", 600);
+    assert_eq!(fetches(&idp).await, 1, "the keys are fetched at start");
+
+    let by_rsa = signed(&rsa, Algorithm::RS256, Some("rsa-one"), &valid);
+    assert_eq!(status_with(&app, &by_rsa).await, 200);
+    assert_eq!(
+        status_with(&app, &signed(&rsa, Algorithm::RS256, None, &valid)).await,
+        401,
+        "no kid"
+    );
+    let wrong_audience = signed(&rsa, Algorithm::RS256, Some("rsa-one"), &claims("someone-else", 600));
+    assert_eq!(
+        status_with(&app, &wrong_audience).await,
+        401,
+        "the audience is still checked"
+    );
+    let confused = signed(
+        &EncodingKey::from_secret(include_bytes!("../fixtures/jwt-rsa-public.pem")),
+        Algorithm::HS256,
+        Some("rsa-one"),
+        &valid,
+    );
+    assert_eq!(
+        status_with(&app, &confused).await,
+        401,
+        "an RSA key verifies RS256 only"
+    );
+    assert_eq!(fetches(&idp).await, 1, "known keys need no fetch");
+
+    // The issuer rotates: the RSA key is withdrawn, an EC key replaces it.
+    publish(&idp, json!([ec_jwk])).await;
+    let by_ec = signed(&ec, Algorithm::ES256, Some("ec-two"), &valid);
+    assert_eq!(
+        status_with(&app, &by_ec).await,
+        401,
+        "a fetch within a minute of the last one is not made"
+    );
+    assert_eq!(fetches(&idp).await, 0);
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        status_with(&app, &by_ec).await,
+        200,
+        "an unknown kid fetches the keys again"
+    );
+    assert_eq!(fetches(&idp).await, 1);
+    assert_eq!(status_with(&app, &by_rsa).await, 401, "a withdrawn key stops working");
+    for made_up in ["a", "b", "c"] {
+        assert_eq!(
+            status_with(&app, &signed(&ec, Algorithm::ES256, Some(made_up), &valid)).await,
+            401
+        );
+    }
+    assert_eq!(
+        fetches(&idp).await,
+        1,
+        "made-up key ids do not make the bridge hammer the issuer"
+    );
+
+    // The issuer is down: the last good keys keep working.
+    idp.reset().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(503))
+        .mount(&idp)
+        .await;
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        status_with(&app, &signed(&ec, Algorithm::ES256, Some("new"), &valid)).await,
+        401
+    );
+    assert_eq!(fetches(&idp).await, 1, "it tried");
+    assert_eq!(status_with(&app, &by_ec).await, 200, "the last good keys are kept");
+    assert_eq!(
+        status_with(&app, &app.token).await,
+        200,
+        "tokens made with `token create` work beside JWTs"
+    );
+}
+
+#[tokio::test]
+async fn an_issuer_down_at_start_does_not_stop_the_server_and_its_keys_are_fetched_once_it_answers() {
+    let ec_jwk: serde_json::Value = serde_json::from_str(include_str!("../fixtures/jwk-ec.json")).unwrap();
+    let ec = EncodingKey::from_ec_pem(include_bytes!("../fixtures/jwt-ec-private.pem")).unwrap();
+    let idp = wiremock::MockServer::start().await;
+    let url = format!("{}/discovery/keys", idp.uri());
+    let app = jwt_app(|j| j.jwks_url = Some(url)).await;
+    assert_eq!(app.get("/Users?count=1").await.status(), 200);
+    publish(&idp, json!([ec_jwk])).await;
+    app.store.clock().advance(std::time::Duration::from_secs(61));
+    let token = signed(&ec, Algorithm::ES256, Some("ec-two"), &claims("scim-bridge-test", 600));
+    assert_eq!(status_with(&app, &token).await, 200);
+}

@@ -1,5 +1,5 @@
 //! Recording what a reconcile did: one event per step carried out (docs/audit.md), successes in
-//! one transaction, failures with their retry time (full-jitter backoff) or parked as dead.
+//! one transaction, failures with their retry time (jittered backoff) or parked as dead.
 use super::{Finished, Worker};
 use crate::store::{Claim, Event, EventAction, EventOutcome, StoreError, Success};
 use crate::sync::reconcile::Step;
@@ -7,7 +7,9 @@ use crate::sync::{ConnectorError, Failed};
 use rand::Rng;
 use std::time::Duration;
 
-/// Backoff of one row: full jitter over `BASE * 2^attempts`, capped. The cap is short because a
+/// Backoff of one row: "equal jitter" over `BASE * 2^attempts`, capped: at least half the
+/// ceiling, so a failed row is never tried again at once (full jitter, from zero, sometimes sent the
+/// retry within milliseconds of the vendor's 500). The cap is short because a
 /// vendor that is down is the breaker's business (it stops all calls without counting attempts):
 /// a row's own backoff only spreads out retries of failures that hit it alone. (With a 5-minute
 /// cap, rows that met three or four random faults waited minutes after the vendor was fine.)
@@ -148,7 +150,7 @@ fn retry_at(error: &ConnectorError, attempts: i64, now: time::OffsetDateTime) ->
     if !error.is_retryable() {
         return None;
     }
-    let jitter = full_jitter(attempts);
+    let jitter = equal_jitter(attempts);
     let wait = match error {
         ConnectorError::Transient {
             retry_after: Some(hint),
@@ -159,18 +161,34 @@ fn retry_at(error: &ConnectorError, attempts: i64, now: time::OffsetDateTime) ->
     Some(now + wait)
 }
 
-/// A random wait in `[0, min(cap, base * 2^attempts)]` ("full jitter").
-fn full_jitter(attempts: i64) -> Duration {
+/// A random wait in `[ceiling / 2, ceiling]`, where `ceiling = min(cap, base * 2^attempts)`
+/// ("equal jitter").
+fn equal_jitter(attempts: i64) -> Duration {
     let exponent = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
     let ceiling = BACKOFF_BASE
         .saturating_mul(2u32.saturating_pow(exponent))
         .min(BACKOFF_CAP);
-    ceiling.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
+    ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
 }
 
 fn status_of(error: &ConnectorError) -> Option<u16> {
     match error {
         ConnectorError::Permanent { status, .. } => *status,
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_waits_at_least_half_its_ceiling_and_never_more_than_the_cap() {
+        for _ in 0..1000 {
+            let first = equal_jitter(0);
+            assert!(first >= BACKOFF_BASE / 2 && first <= BACKOFF_BASE, "{first:?}");
+            let late = equal_jitter(40);
+            assert!(late >= BACKOFF_CAP / 2 && late <= BACKOFF_CAP, "{late:?}");
+        }
     }
 }

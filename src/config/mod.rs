@@ -181,12 +181,16 @@ impl ServerSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     pub url: String,
+    /// A file holding the URL (a PostgreSQL URL carries its password): when set, it replaces
+    /// `url`, so the password can be a systemd credential or a container secret.
+    pub url_file: Option<PathBuf>,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: "sqlite://scim-bridge.db".into(),
+            url_file: None,
         }
     }
 }
@@ -295,6 +299,9 @@ impl Settings {
             ConfigError::Invalid(crate::secrets::redact_values(&e.to_string(), &data))
         })?;
         let mut settings = Settings { file, ..settings };
+        if let Some(url) = read_secret("database.url", None, settings.database.url_file.as_deref())? {
+            settings.database.url = url;
+        }
         for target in settings.target.iter_mut().filter(|t| t.ca_file.is_none()) {
             target.ca_file.clone_from(&settings.sync.ca_file);
         }

@@ -457,3 +457,28 @@ fn the_packaged_configuration_starts_as_shipped_and_with_its_example_target() {
     let (ok, _, err) = run(dir.path(), &["--config", uncommented.to_str().unwrap(), "init"]);
     assert!(ok, "{err}\n{}", std::fs::read_to_string(&uncommented).unwrap());
 }
+
+#[test]
+fn the_database_url_can_come_from_a_file_so_its_password_is_never_in_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let url_file = dir.path().join("database_url");
+    std::fs::write(&url_file, format!("sqlite://{}/from-file.db\n", dir.path().display())).unwrap();
+    let out = command(dir.path())
+        .env("SCIM_BRIDGE__DATABASE__URL_FILE", &url_file)
+        .args(["token", "create", "okta"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        dir.path().join("from-file.db").exists() && !dir.path().join("cli.db").exists(),
+        "{err}"
+    );
+    let missing = command(dir.path())
+        .env("SCIM_BRIDGE__DATABASE__URL_FILE", dir.path().join("nowhere"))
+        .args(["token", "list"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success() && err.contains("database.url"), "{err}");
+}

@@ -199,9 +199,6 @@ impl Application {
     }
 }
 
-/// The HTTP server: actix-web's App behind `http::transport::GuardedStream`, which answers request
-/// heads actix itself cannot parse with SCIM errors. (`HttpServer` takes no custom stream, so the
-/// server is assembled from its parts, with `HttpServer`'s defaults.)
 /// The listeners a server answers on, and what each serves.
 struct Listeners {
     scim: TcpListener,
@@ -230,6 +227,9 @@ impl Listeners {
     }
 }
 
+/// The HTTP server: actix-web's App behind `http::transport::GuardedStream`, which answers request
+/// heads actix itself cannot parse with SCIM errors. (`HttpServer` takes no custom stream, so the
+/// server is assembled from its parts, with `HttpServer`'s defaults.)
 fn http_server(
     settings: &Settings,
     listeners: Listeners,

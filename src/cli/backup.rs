@@ -9,7 +9,6 @@ use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 /// What a database file holds, as `backup` and `restore` report it.
 struct Contents {
@@ -64,15 +63,34 @@ pub async fn restore(settings: &Settings, from: &Path) -> anyhow::Result<()> {
     let Some(database) = sqlite_file(url) else {
         bail!("the database is PostgreSQL: restore it with its own tool (pg_restore)");
     };
+    if same_file(from, &database) {
+        bail!("{} is the database itself: name a backup", from.display());
+    }
     let contents = contents(from)
         .await
         .with_context(|| format!("{} is not a scim-bridge database that can be restored", from.display()))?;
     let _held = hold_exclusively(&database)?;
-    let kept = move_aside(&database)?;
+    // The copy is made beside the database first, so a failure before the swap changes nothing.
     let staged = staging_path(&database);
     let _ = std::fs::remove_file(&staged);
-    copy_private(from, &staged)?;
-    std::fs::rename(&staged, &database)?;
+    if let Err(e) = copy_private(from, &staged) {
+        let _ = std::fs::remove_file(&staged);
+        return Err(e);
+    }
+    let kept = move_aside(&database)?;
+    if let Err(e) = std::fs::rename(&staged, &database) {
+        if let Some(kept) = &kept {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::rename(with_suffix(kept, suffix), with_suffix(&database, suffix));
+            }
+        }
+        return Err(e).with_context(|| {
+            format!(
+                "cannot put the backup at {}; the database is as it was",
+                database.display()
+            )
+        });
+    }
     println!(
         "Restored {} from {}: {} users, {} groups, {} tokens.",
         database.display(),
@@ -125,7 +143,8 @@ async fn contents(file: &Path) -> anyhow::Result<Contents> {
     if !file.is_file() {
         bail!("no file at {}", file.display());
     }
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}", file.display()))?
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(file)
         .read_only(true)
         .disable_statement_logging();
     let mut db = options.connect().await.context("cannot open it as SQLite")?;
@@ -209,6 +228,10 @@ fn move_aside(database: &Path) -> anyhow::Result<Option<PathBuf>> {
     }
     std::fs::rename(database, &kept)?;
     Ok(Some(kept))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 fn staging_path(database: &Path) -> PathBuf {

@@ -405,7 +405,8 @@ fn print_tokens(tokens: &[TokenRecord], now: OffsetDateTime) {
     }
 }
 
-/// A token's state in words: `live`, `expired`, `replaced, works until …`, `revoked …`.
+/// A token's state in words: `live`, `expired`, `replaced, works until it expires`, `replaced`,
+/// `revoked …`.
 fn token_status(t: &TokenRecord, now: OffsetDateTime) -> String {
     match (&t.revoked_at, &t.replaced_at, t.is_live(now)) {
         (Some(at), _, _) => format!("revoked {at}"),

@@ -261,7 +261,7 @@ pub struct JwtSettings {
     pub hs256_secret_env: Option<String>,
     /// File holding an HS256 secret.
     pub hs256_secret_file: Option<PathBuf>,
-    /// The issuer's JWKS (https): keys chosen by the token's `kid` (Entra, Okta; README "JWT").
+    /// The issuer's JWKS (https): keys chosen by the token's `kid` (README, "JWTs from Entra or Okta").
     pub jwks_url: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     pub leeway_secs: Option<u64>,

@@ -75,13 +75,10 @@ impl Jwks {
         if let Some(key) = self.held(kid) {
             return Some(key);
         }
-        let due = self
-            .last_attempt()
-            .is_none_or(|at| self.clock.now().duration_since(at).unwrap_or_default() >= UNKNOWN_KID_PAUSE);
-        if !due {
+        if !self.claim_fetch() {
             return None;
         }
-        if let Err(e) = self.refresh().await {
+        if let Err(e) = self.fetch_and_keep().await {
             tracing::warn!(error = %e, url = %self.url, "a JWT names an unknown key and the JWKS could not be fetched; the last good keys are kept");
         }
         self.held(kid)
@@ -91,6 +88,10 @@ impl Jwks {
     /// number of keys held.
     pub async fn refresh(&self) -> Result<usize, JwksError> {
         *self.last_attempt.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.clock.now());
+        self.fetch_and_keep().await
+    }
+
+    async fn fetch_and_keep(&self) -> Result<usize, JwksError> {
         let keys = usable_keys(&self.fetch().await?)?;
         let count = keys.len();
         *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = keys;
@@ -112,8 +113,16 @@ impl Jwks {
         self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(kid).cloned()
     }
 
-    fn last_attempt(&self) -> Option<SystemTime> {
-        *self.last_attempt.lock().unwrap_or_else(|p| p.into_inner())
+    /// Whether an unknown key id may fetch now; if so, the fetch is counted from now (checked and
+    /// set at once, so a burst of such tokens makes one fetch).
+    fn claim_fetch(&self) -> bool {
+        let mut last = self.last_attempt.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
+        let due = last.is_none_or(|at| now.duration_since(at).unwrap_or_default() >= UNKNOWN_KID_PAUSE);
+        if due {
+            *last = Some(now);
+        }
+        due
     }
 
     async fn fetch(&self) -> Result<Vec<u8>, JwksError> {

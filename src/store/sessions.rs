@@ -37,8 +37,8 @@ impl Store {
         Ok(())
     }
 
-    /// The session, if unexpired and its token's name still has a live admin secret (a rotated
-    /// token's sessions outlive the old secret; a revoked or expired one's end).
+    /// The session, if unexpired and its token's name still has a live admin secret (revoking or
+    /// rotating the token deletes its sessions; an expired one's are refused here).
     pub async fn find_session(&self, id_sha256: &str, now: OffsetDateTime) -> Result<Option<AdminSession>, StoreError> {
         Ok(self
             .db

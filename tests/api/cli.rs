@@ -365,6 +365,8 @@ fn a_backup_taken_while_serving_restores_with_the_server_stopped_and_keeps_what_
     sigterm(&server);
     assert!(server.wait().unwrap().success());
 
+    let (ok, _, err) = run(dir.path(), &["restore", dir.path().join("cli.db").to_str().unwrap()]);
+    assert!(!ok && err.contains("is the database itself"), "{err}");
     let not_a_database = dir.path().join("notes.txt");
     std::fs::write(&not_a_database, "hello").unwrap();
     let (ok, _, err) = run(dir.path(), &["restore", not_a_database.to_str().unwrap()]);

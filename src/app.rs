@@ -7,8 +7,9 @@ use crate::reload::Reloader;
 use crate::scim::schema::ResourceSchema;
 use crate::store::{redacted_url, Store, TargetScope};
 use crate::sync::worker::Worker;
+use crate::tls::Tls;
 use actix_http::{error::DispatchError, HttpService, Protocol};
-use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt};
 use actix_web::dev::AppConfig;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -17,6 +18,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::net::TcpListener;
+use tokio::net::TcpStream;
 
 /// A built, not yet running, server.
 pub struct Application {
@@ -27,6 +29,8 @@ pub struct Application {
     store: Store,
     worker: Option<Worker>,
     reloader: std::sync::Arc<Reloader>,
+    /// Built-in TLS, whose certificate files SIGHUP reads again.
+    tls: Option<Tls>,
     shutdown_timeout: std::time::Duration,
     /// The request log's writer: it stops once the server is gone and its last rows are stored.
     request_writer: tokio::task::JoinHandle<()>,
@@ -48,6 +52,16 @@ impl Application {
         let store = open_or_create_store(settings)
             .await?
             .with_sealer(settings.sync.sealer()?);
+        let tls = settings
+            .server
+            .tls
+            .as_ref()
+            .map(|t| Tls::new(t, store.clock()))
+            .transpose()
+            .context("server.tls")?;
+        if let Some(tls) = &tls {
+            tls.spawn();
+        }
         let jwt = settings
             .auth
             .jwt
@@ -89,9 +103,10 @@ impl Application {
             targets: console,
             check_target: target_check(checked),
             reload: console_reload(&reloader),
+            tls: tls.clone(),
         };
         let authenticator = web::Data::new(Authenticator::new(store.clone(), jwt));
-        let server = http_server(settings, listeners, state, authenticator)?;
+        let server = http_server(settings, listeners, state, authenticator, tls.clone())?;
         take_up_scopes(&store, settings).await?;
         let shutdown_timeout = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs);
         let pruner = crate::audit::retention::Pruner::new(store.clone(), settings.audit.retain_days);
@@ -102,6 +117,7 @@ impl Application {
             store,
             worker: Some(worker),
             reloader,
+            tls,
             shutdown_timeout,
             request_writer,
             pruner,
@@ -156,6 +172,9 @@ impl Application {
                     tracing::info!("SIGHUP: reading the configuration again");
                     if let Err(e) = self.reloader.reload().await {
                         tracing::error!(error = %e, "reload refused");
+                    }
+                    if let Some(tls) = &self.tls {
+                        tls.reload();
                     }
                 }
             }
@@ -235,6 +254,7 @@ fn http_server(
     listeners: Listeners,
     state: AppState,
     authenticator: web::Data<Authenticator>,
+    tls: Option<Tls>,
 ) -> anyhow::Result<Server> {
     let mut builder = actix_server::Server::build()
         .disable_signals()
@@ -243,6 +263,7 @@ fn http_server(
         builder = builder.workers(workers.max(1));
     }
     let served = Served {
+        state_data: web::Data::new(state.clone()),
         state,
         authenticator,
         // Tells idle keep-alive connections to close when a graceful stop begins (as HttpServer does).
@@ -253,9 +274,13 @@ fn http_server(
     let scim = http::Serves::Scim {
         console: listeners.console_on_scim,
     };
-    builder = served.listen(builder, "scim-bridge", listeners.scim, scim)?;
+    builder = served.listen(builder, "scim-bridge", listeners.scim, scim, tls.clone())?;
     if let Some(console) = listeners.console {
-        builder = served.listen(builder, "scim-bridge-console", console, http::Serves::Console)?;
+        // A console on loopback is reached through an SSH tunnel as http://localhost: a
+        // certificate for the public name would only bring a browser warning there.
+        let loopback = console.local_addr()?.ip().is_loopback();
+        let tls = tls.filter(|_| !loopback);
+        builder = served.listen(builder, "scim-bridge-console", console, http::Serves::Console, tls)?;
     }
     Ok(builder.run())
 }
@@ -264,6 +289,7 @@ fn http_server(
 #[derive(Clone)]
 struct Served {
     state: AppState,
+    state_data: web::Data<AppState>,
     authenticator: web::Data<Authenticator>,
     stopping: actix_server::GracefulShutdownSignal,
     max_body: usize,
@@ -271,50 +297,82 @@ struct Served {
 }
 
 impl Served {
+    /// Serves `serves` on `listener`, over TLS when `tls` is given.
     fn listen(
         &self,
         builder: actix_server::ServerBuilder,
         name: &str,
         listener: TcpListener,
         serves: http::Serves,
+        tls: Option<Tls>,
     ) -> anyhow::Result<actix_server::ServerBuilder> {
         let local = listener.local_addr()?;
         let served = self.clone();
-        let state_data = web::Data::new(self.state.clone());
-        let builder = builder.listen(name, listener, move || {
-            let served = served.clone();
-            let (state, authenticator, max_body) =
-                (served.state.clone(), served.authenticator.clone(), served.max_body);
-            let app = App::new()
-                .app_data(state_data.clone())
-                .app_data(authenticator)
-                .wrap(from_fn(http::front_door::front_door))
-                .wrap(from_fn(http::normalize_errors))
-                .wrap(from_fn(http::log_request))
-                .configure(move |cfg| http::configure(cfg, &state, max_body, serves));
-            let app = app.into_factory().map_err(|e: actix_web::Error| e.error_response());
-            let stopping = served.stopping.clone();
-            let http = HttpService::build()
-                .graceful_shutdown_signal(move || {
-                    let stopping = stopping.clone();
-                    async move { stopping.notified().await }
+        let max_target = self.max_target;
+        let builder = match tls {
+            None => builder.listen(name, listener, move || {
+                fn_service(move |io: TcpStream| {
+                    let peer = io.peer_addr().ok();
+                    std::future::ready(Ok::<_, DispatchError>((
+                        GuardedStream::new(io, max_target),
+                        Protocol::Http1,
+                        peer,
+                    )))
                 })
-                .client_request_timeout(std::time::Duration::from_secs(5))
-                .client_disconnect_timeout(std::time::Duration::from_secs(1))
-                .local_addr(local)
-                .finish(map_config(app, |_| AppConfig::default()));
-            let max_target = served.max_target;
-            fn_service(move |io: actix_web::rt::net::TcpStream| {
-                let peer = io.peer_addr().ok();
-                std::future::ready(Ok::<_, DispatchError>((
-                    GuardedStream::new(io, max_target),
-                    Protocol::Http1,
-                    peer,
-                )))
-            })
-            .and_then(http)
-        })?;
+                .and_then(served.http_service(local, serves, false))
+            })?,
+            Some(tls) => builder.listen(name, listener, move || {
+                let tls = tls.clone();
+                fn_service(move |io: TcpStream| {
+                    let tls = tls.clone();
+                    async move {
+                        let peer = io.peer_addr().ok();
+                        let stream = tls.accept(io).await.map_err(DispatchError::Io)?;
+                        Ok((GuardedStream::new(stream, max_target), Protocol::Http1, peer))
+                    }
+                })
+                .and_then(served.http_service(local, serves, true))
+            })?,
+        };
         Ok(builder)
+    }
+
+    /// One connection's HTTP/1 service over `T`, a plain or a TLS stream.
+    fn http_service<T>(
+        &self,
+        local: std::net::SocketAddr,
+        serves: http::Serves,
+        over_tls: bool,
+    ) -> impl ServiceFactory<
+        (T, Protocol, Option<std::net::SocketAddr>),
+        Config = (),
+        Response = (),
+        Error = DispatchError,
+        InitError = (),
+    >
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    {
+        let (state, authenticator, max_body) = (self.state.clone(), self.authenticator.clone(), self.max_body);
+        let app = App::new()
+            .app_data(self.state_data.clone())
+            .app_data(authenticator)
+            .app_data(http::OverTls(over_tls))
+            .wrap(from_fn(http::front_door::front_door))
+            .wrap(from_fn(http::normalize_errors))
+            .wrap(from_fn(http::log_request))
+            .configure(move |cfg| http::configure(cfg, &state, max_body, serves));
+        let app = app.into_factory().map_err(|e: actix_web::Error| e.error_response());
+        let stopping = self.stopping.clone();
+        HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let stopping = stopping.clone();
+                async move { stopping.notified().await }
+            })
+            .client_request_timeout(std::time::Duration::from_secs(5))
+            .client_disconnect_timeout(std::time::Duration::from_secs(1))
+            .local_addr(local)
+            .finish(map_config(app, |_| AppConfig::default()))
     }
 }
 

@@ -104,6 +104,65 @@ pub struct ServerSettings {
     pub admin_listen: String,
     /// Peers (CIDRs) whose `Forwarded` / `X-Forwarded-*` headers are believed; none by default.
     pub trusted_proxies: Vec<String>,
+    /// `[server.tls]`: HTTPS on the listeners, from PEM files or an ACME CA (README "TLS").
+    pub tls: Option<TlsSettings>,
+}
+
+/// `[server.tls]`: a certificate from files, or `[server.tls.acme]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// How often the files are checked for a change, in seconds.
+    pub watch_secs: u64,
+    pub acme: Option<AcmeSettings>,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            watch_secs: 10,
+            acme: None,
+        }
+    }
+}
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// `[server.tls.acme]`: a certificate obtained and renewed from an ACME CA.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcmeSettings {
+    /// The names the certificate is for; each must reach this listener on port 443.
+    pub domains: Vec<String>,
+    /// Where the CA writes about expiry and problems (`mailto:` is added to a bare address).
+    pub contact: Vec<String>,
+    pub directory_url: String,
+    /// The account key and the certificate, kept 0700.
+    pub cache_dir: PathBuf,
+    /// The root of a private ACME CA's HTTPS certificate, beside the system's roots.
+    pub directory_ca_file: Option<PathBuf>,
+    /// How often renewal is considered, in seconds.
+    pub check_secs: u64,
+}
+
+impl Default for AcmeSettings {
+    fn default() -> Self {
+        Self {
+            domains: Vec::new(),
+            contact: Vec::new(),
+            directory_url: LETS_ENCRYPT.into(),
+            cache_dir: PathBuf::from("acme"),
+            directory_ca_file: None,
+            check_secs: 3600,
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -126,6 +185,7 @@ impl Default for ServerSettings {
             admin_path: "/admin".into(),
             admin_listen: "127.0.0.1:8081".into(),
             trusted_proxies: Vec::new(),
+            tls: None,
         }
     }
 }

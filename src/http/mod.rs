@@ -57,7 +57,13 @@ pub struct AppState {
     pub user_schema: &'static crate::scim::schema::ResourceSchema,
     /// Where every SCIM request is logged (docs/audit.md).
     pub requests: crate::audit::RequestLog,
+    /// Built-in TLS, whose status admins see (`/healthz`, the console).
+    pub tls: Option<crate::tls::Tls>,
 }
+
+/// Whether a listener serves over built-in TLS (its URLs are https, its cookies `Secure`).
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls(pub bool);
 
 /// A configured target as the console shows it.
 #[derive(Debug, Clone)]

@@ -13,9 +13,7 @@ pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
         return url.trim_end_matches('/').to_owned();
     }
     let forwarded = believed_forwarded(req, state);
-    let scheme = forwarded
-        .proto
-        .unwrap_or(if req.app_config().secure() { "https" } else { "http" });
+    let scheme = forwarded.proto.unwrap_or(if over_tls(req) { "https" } else { "http" });
     let host = forwarded
         .host
         .or_else(|| own_host(req))
@@ -31,7 +29,11 @@ pub fn is_https(req: &HttpRequest, state: &AppState) -> bool {
         .as_deref()
         .is_some_and(|url| url.starts_with("https://"));
     let proto = believed_forwarded(req, state).proto;
-    public_https || proto == Some("https") || (proto.is_none() && req.app_config().secure())
+    public_https || proto == Some("https") || (proto.is_none() && over_tls(req))
+}
+
+fn over_tls(req: &HttpRequest) -> bool {
+    req.app_data::<super::OverTls>().is_some_and(|t| t.0)
 }
 
 /// The `Forwarded` / `X-Forwarded-*` values of a trusted proxy; none from anyone else.

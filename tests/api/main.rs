@@ -44,6 +44,7 @@ mod sync_lifecycle;
 mod sync_queue;
 mod sync_workspace365;
 mod targets;
+mod tls;
 mod users;
 mod vendor_truth;
 mod weather;

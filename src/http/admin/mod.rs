@@ -605,8 +605,9 @@ async fn targets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         })
         .collect();
     let repeated = repeated_failures(&state).await?;
+    let tls = state.tls.as_ref().map(crate::tls::Tls::status);
     Ok(page(
         StatusCode::OK,
-        pages::targets(root, &session.csrf, &cards, &repeated),
+        pages::targets(root, &session.csrf, &cards, &repeated, tls.as_ref()),
     ))
 }

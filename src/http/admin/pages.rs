@@ -111,6 +111,7 @@ pub fn targets(
     csrf: &str,
     cards: &[TargetCard],
     repeated: &[crate::store::RepeatedFailure],
+    tls: Option<&crate::tls::TlsStatus>,
 ) -> Markup {
     layout(
         "Targets",
@@ -122,6 +123,7 @@ pub fn targets(
                 input type="hidden" name="csrf" value=(csrf);
                 button type="submit" title="Read the configuration file and the *_file secrets again (as SIGHUP does)" { "Reload configuration" }
             }
+            @if let Some(tls) = tls { (tls_card(tls)) }
             @if cards.is_empty() { p { "No target is configured." } }
             @if !repeated.is_empty() {
                 section.card.alarm {
@@ -751,6 +753,29 @@ fn relative(at: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
 /// A query string with each value percent-encoded (what an operator typed may hold `&` or `#`).
 fn query(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+/// The served certificate (`server.tls`): where it comes from, what it names, when it ends, and the
+/// last failure to read or obtain one.
+fn tls_card(tls: &crate::tls::TlsStatus) -> Markup {
+    let serving = !tls.names.is_empty();
+    html! {
+        section.card.alarm[!serving || tls.last_error.is_some()] #tls {
+            h2 { "TLS certificate" }
+            @if let Some(error) = &tls.last_error {
+                p.bad { strong { "Last attempt failed" } " (" (when_or(tls.last_error_at.as_deref(), "-")) "): " (error) }
+            }
+            dl {
+                dt { "source" } dd { (tls.source) }
+                dt { "names" } dd class=(if serving { "ok" } else { "bad" }) {
+                    @if serving { (tls.names.join(", ")) } @else { "none yet: TLS handshakes fail until a certificate is obtained" }
+                }
+                dt { "valid until" } dd { (when_or(tls.not_after.as_deref(), "-")) }
+                @if let Some(renew) = &tls.renew_after { dt { "renewed after" } dd { (when_or(Some(renew), "-")) } }
+                dt { "loaded" } dd { (when_or(tls.loaded_at.as_deref(), "-")) }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! One integration-test binary (one link): each module is a feature, run against the real server
 //! on a random port with a fresh SQLite file.
+mod acme;
 mod audit;
 mod auth;
 mod browser;

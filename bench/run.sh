@@ -63,6 +63,21 @@ echo
 total=$(curl -fsS -H "Authorization: Bearer $token" "$A/Users?count=0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totalResults"])')
 echo "== resident memory of scim-bridge with $total users stored: $(( $(ps -o rss= -p "$a_pid") / 1024 )) MiB"
 
+echo
+echo "== over TLS: A (plain HTTP) against E (the same binary on the same database, server.tls from files)"
+# wrk keeps its connections open, so this is the per-request cost of TLS (record encryption), not
+# of handshakes. curl and seed.py trust the self-signed certificate through CURL_CA_BUNDLE/SSL_CERT_FILE.
+e_port=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls-key.pem" -out "$work/tls-cert.pem" 2>/dev/null
+SCIM_BRIDGE__SERVER__LISTEN="127.0.0.1:$e_port" SCIM_BRIDGE__SERVER__TLS__CERT_FILE="$work/tls-cert.pem" \
+  SCIM_BRIDGE__SERVER__TLS__KEY_FILE="$work/tls-key.pem" RUST_LOG=warn "$bin" serve >"$work/tls.log" 2>&1 & pids+=($!)
+E="https://127.0.0.1:$e_port/scim/v2"
+export CURL_CA_BUNDLE="$work/tls-cert.pem" SSL_CERT_FILE="$work/tls-cert.pem"
+wait_up "https://127.0.0.1:$e_port/healthz"
+bash "$reference/compare.sh" "$A" "$token" "$E" "$token" "$seconds" | sed 's#A/B#plain/TLS#'
+unset CURL_CA_BUNDLE SSL_CERT_FILE
+
 [ "${BENCH_POSTGRES:-1}" = 0 ] && exit 0
 echo
 pg=$(bash "$root/scripts/postgres.sh")

@@ -38,9 +38,9 @@ enum AcmeError {
     #[error("the ACME CA: {0}")]
     Protocol(#[from] instant_acme::Error),
     #[error(
-        "the order for {domains} ended {status:?}: the CA could not validate the domains over TLS-ALPN-01 on port 443"
+        "the CA could not validate {domains} over TLS-ALPN-01 (it connects to each on port 443, which must reach this listener): {detail}"
     )]
-    NotValidated { domains: String, status: OrderStatus },
+    NotValidated { domains: String, detail: String },
     #[error("the CA offers no TLS-ALPN-01 challenge for {0}")]
     NoTlsAlpnChallenge(String),
     #[error("the challenge certificate: {0}")]
@@ -151,22 +151,12 @@ impl Acme {
         let account = self.account().await?;
         let identifiers: Vec<Identifier> = self.domains.iter().map(|d| Identifier::Dns(d.clone())).collect();
         let mut order = account.new_order(&NewOrder::new(&identifiers)).await?;
-        let challenged = self.answer_challenges(&mut order).await;
-        let status = match challenged {
-            Ok(()) => order
-                .poll_ready(&RetryPolicy::new().timeout(ORDER_TIMEOUT))
-                .await
-                .map_err(AcmeError::from),
+        let validated = match self.answer_challenges(&mut order).await {
+            Ok(()) => self.validated(&mut order).await,
             Err(e) => Err(e),
         };
         self.certificates.lock_challenges().clear();
-        let status = status?;
-        if status != OrderStatus::Ready {
-            return Err(AcmeError::NotValidated {
-                domains: self.domains.join(", "),
-                status,
-            });
-        }
+        validated?;
         let key_pem = order.finalize().await?;
         let chain_pem = order
             .poll_certificate(&RetryPolicy::new().timeout(ORDER_TIMEOUT))
@@ -176,6 +166,20 @@ impl Acme {
         self.save(KEY_FILE, key_pem.as_bytes())?;
         self.certificates.install(&loaded, Some(renew_after(&loaded)));
         Ok(loaded)
+    }
+
+    /// Waits for the CA to validate the order's domains.
+    async fn validated(&self, order: &mut instant_acme::Order) -> Result<(), AcmeError> {
+        let not_validated = |detail: String| AcmeError::NotValidated {
+            domains: self.domains.join(", "),
+            detail,
+        };
+        match order.poll_ready(&RetryPolicy::new().timeout(ORDER_TIMEOUT)).await {
+            Ok(OrderStatus::Ready) => Ok(()),
+            Ok(status) => Err(not_validated(format!("the order is {status:?}"))),
+            Err(instant_acme::Error::Api(problem)) => Err(not_validated(problem.to_string())),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Puts up a TLS-ALPN-01 certificate for each pending authorization and tells the CA to check.
@@ -260,12 +264,12 @@ impl Acme {
 }
 
 /// Two thirds of the way through the certificate's lifetime.
-fn renew_after(loaded: &Loaded) -> time::OffsetDateTime {
+pub(super) fn renew_after(loaded: &Loaded) -> time::OffsetDateTime {
     loaded.not_after - (loaded.not_after - loaded.not_before) / 3
 }
 
 /// One account per directory: staging and production accounts are different accounts.
-fn account_file_name(directory_url: &str) -> String {
+pub(super) fn account_file_name(directory_url: &str) -> String {
     let digest = Sha256::digest(directory_url.as_bytes());
     format!("account-{}.json", &hex::encode(digest)[..16])
 }

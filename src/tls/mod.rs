@@ -221,3 +221,7 @@ fn server_config(certificates: Arc<Certificates>, acme: bool) -> Result<Arc<Serv
     }
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -234,3 +234,47 @@ async fn a_certificate_is_obtained_at_first_start_renewed_when_due_and_served_fr
     assert_eq!(third, second);
     assert!(cached.contains("BEGIN CERTIFICATE"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs pebble (apt-get install pebble); .ci/run runs it"]
+async fn a_domain_the_ca_cannot_validate_is_shown_to_admins_and_no_handshake_succeeds() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem).unwrap();
+    // pebble validates on a port where nothing listens: the order cannot be validated.
+    let [port, elsewhere, listen, management, http] = free_ports::<5>();
+    let pebble = Pebble::start(&pki, dir.path(), [elsewhere, listen, management, http]).await;
+    let root = pebble.root(&pki).await;
+    let tls = acme_settings(dir.path(), &pebble, &dir.path().join("acme"));
+    let app = spawn_app_with(|s| {
+        s.server.listen = format!("127.0.0.1:{port}");
+        s.server.tls = Some(tls.clone());
+    })
+    .await;
+    let admin = crate::console::admin_token(&app).await;
+    let cookie = crate::console::session_cookie(&crate::console::sign_in(&app, &admin).await);
+    let started = Instant::now();
+    let page = loop {
+        let page = reqwest::Client::new()
+            .get(format!("{}/admin", app.console))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("Last attempt failed") {
+            break page;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the failure is never shown: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(page.contains("could not validate"), "{page}");
+    assert!(page.contains("none yet"), "{page}");
+    assert_eq!(served(&root, port).await, None, "no certificate, no handshake");
+    assert!(!dir.path().join("acme").join("certificate.pem").exists());
+}

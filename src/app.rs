@@ -61,6 +61,14 @@ impl Application {
             .context("server.tls")?;
         if let Some(tls) = &tls {
             tls.spawn();
+            let acme = settings.server.tls.as_ref().is_some_and(|t| t.acme.is_some());
+            if acme && store.dialect() == crate::store::Dialect::Postgres {
+                tracing::warn!(
+                    "server.tls.acme with PostgreSQL: each replica orders its own certificate, and the CA's \
+                     validation may reach a replica that did not ask; for several replicas behind one name, \
+                     give them one certificate's files (server.tls.cert_file) instead (README \"TLS\")"
+                );
+            }
         }
         let jwt = settings
             .auth
@@ -156,13 +164,15 @@ impl Application {
         let worker = self.worker.map(|w| tokio::spawn(w.run_until_stopped(stopped)));
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot listen for SIGHUP")?;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         match self.console_port {
             Some(console_port) => tracing::info!(
                 port = self.port,
+                scheme,
                 console_port,
                 "serving SCIM; the console on its own port"
             ),
-            None => tracing::info!(port = self.port, "serving SCIM"),
+            None => tracing::info!(port = self.port, scheme, "serving SCIM"),
         }
         loop {
             tokio::select! {

@@ -259,18 +259,20 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     };
     if app.store().count_live_tokens().await? == 0 {
         let (name, secret) = create_first_token(app.store()).await?;
-        let url = format!(
-            "http://{}:{}{}",
-            settings.listen_addr()?.ip(),
-            app.port(),
-            settings.server.base_path
-        );
-        println!("No token existed, so one named '{name}' was created. It is shown only this once:\n\n    {secret}\n");
-        println!(
-            "Give each IdP its own token (`scim-bridge token create okta`), then end this one:\n    \
-             scim-bridge token revoke {name}\n"
-        );
-        println!("Try it:\n    curl -H 'Authorization: Bearer {secret}' '{url}/Users?count=1'\n");
+        let url = try_url(settings, app.port())?;
+        let shown = say(&format!(
+            "No token existed, so one named '{name}' was created. It is shown only this once:\n\n    {secret}\n\n\
+             Give each IdP its own token (`scim-bridge token create okta`), then end this one:\n    \
+             scim-bridge token revoke {name}\n\n\
+             Try it:\n    curl -H 'Authorization: Bearer {secret}' '{url}/Users?count=1'\n"
+        ));
+        if !shown {
+            tracing::warn!(
+                token = %name,
+                "the first token could not be printed (standard output is closed): revoke it and make one \
+                 with `scim-bridge token create NAME`"
+            );
+        }
     }
     let backend = match app.store().dialect() {
         Dialect::Sqlite => "sqlite",
@@ -284,6 +286,29 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         "starting"
     );
     app.run_until_signalled().await
+}
+
+/// The SCIM base URL to try the first token on: `server.public_url`, else the ACME domain, else the
+/// listener (https when `server.tls` is on).
+fn try_url(settings: &Settings, port: u16) -> anyhow::Result<String> {
+    if let Some(url) = &settings.server.public_url {
+        return Ok(url.trim_end_matches('/').to_owned());
+    }
+    let base = &settings.server.base_path;
+    let tls = settings.server.tls.as_ref();
+    if let Some(domain) = tls.and_then(|t| t.acme.as_ref()).and_then(|a| a.domains.first()) {
+        let port = if port == 443 { String::new() } else { format!(":{port}") };
+        return Ok(format!("https://{domain}{port}{base}"));
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    Ok(format!("{scheme}://{}:{port}{base}", settings.listen_addr()?.ip()))
+}
+
+/// Prints to standard output; false when it is closed (a server must not die of that).
+fn say(text: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|()| out.flush()).is_ok()
 }
 
 /// Creates the start-up token under the first free name of `initial`, `initial-2`, …, and says
@@ -414,5 +439,34 @@ fn token_status(t: &TokenRecord, now: OffsetDateTime) -> String {
         (None, Some(_), false) => "replaced".to_owned(),
         (None, None, true) => "live".to_owned(),
         (None, None, false) => "expired".to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::try_url;
+    use crate::config::{AcmeSettings, Settings, TlsSettings};
+
+    #[test]
+    fn the_first_token_is_tried_where_the_idp_will_call() {
+        let mut settings = Settings::default();
+        assert_eq!(try_url(&settings, 8080).unwrap(), "http://127.0.0.1:8080/scim/v2");
+        settings.server.tls = Some(TlsSettings::default());
+        assert_eq!(try_url(&settings, 8443).unwrap(), "https://127.0.0.1:8443/scim/v2");
+        settings.server.tls = Some(TlsSettings {
+            acme: Some(AcmeSettings {
+                domains: vec!["scim.example.com".into()],
+                ..AcmeSettings::default()
+            }),
+            ..TlsSettings::default()
+        });
+        assert_eq!(try_url(&settings, 443).unwrap(), "https://scim.example.com/scim/v2");
+        assert_eq!(
+            try_url(&settings, 8443).unwrap(),
+            "https://scim.example.com:8443/scim/v2"
+        );
+        settings.server.public_url = Some("https://bridge.example.com/scim/v2/".into());
+        assert_eq!(try_url(&settings, 443).unwrap(), "https://bridge.example.com/scim/v2");
     }
 }

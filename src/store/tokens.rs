@@ -84,7 +84,8 @@ impl Store {
     }
 
     /// A token that stops working at `expires_at`; `Conflict` while the name has a current token
-    /// (a revoked name can be used again).
+    /// that still works (a revoked or expired name can be used again: an expired token is marked
+    /// replaced by the new one).
     pub async fn insert_expiring_token(
         &self,
         name: &str,
@@ -92,18 +93,20 @@ impl Store {
         scope: TokenScope,
         expires_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO tokens (name, secret_sha256, created, scope, expires_at) VALUES ($1, $2, $3, $4, $5)",
-                args![
-                    name,
-                    secret_sha256,
-                    self.db.now(),
-                    scope.as_str(),
-                    expires_at.map(Timestamp)
-                ],
-            )
-            .await?;
+        let now = Timestamp(self.clock().now_utc());
+        let mut tx = self.db.begin().await?;
+        tx.execute(
+            "UPDATE tokens SET replaced_at = $1
+             WHERE name = $2 AND revoked_at IS NULL AND replaced_at IS NULL AND expires_at <= $1",
+            args![now, name],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO tokens (name, secret_sha256, created, scope, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            args![name, secret_sha256, now, scope.as_str(), expires_at.map(Timestamp)],
+        )
+        .await?;
+        tx.commit().await?;
         self.tokens_did_change();
         Ok(())
     }

@@ -121,6 +121,37 @@ async fn a_rotated_token_keeps_its_old_secret_through_the_grace_and_the_new_one_
 }
 
 #[tokio::test]
+async fn an_expired_name_can_be_used_again_and_the_expired_one_is_marked_replaced() {
+    use scim_bridge::http::auth::{generate_token, token_hash};
+    use scim_bridge::store::{StoreError, TokenScope};
+    use std::time::Duration;
+    let app = spawn_app().await;
+    let clock = app.store.clock();
+    let in_an_hour = clock.now_utc() + Duration::from_secs(3600);
+    let (old, new) = (generate_token(), generate_token());
+    app.store
+        .insert_expiring_token("okta", &token_hash(&old), TokenScope::Scim, Some(in_an_hour))
+        .await
+        .unwrap();
+    let taken = app.store.insert_token("okta", &token_hash(&new)).await;
+    assert!(
+        matches!(taken, Err(StoreError::Conflict { .. })),
+        "a working token keeps its name: {taken:?}"
+    );
+    clock.advance(Duration::from_secs(3601));
+    assert_eq!(status_with(&app, &old).await, 401);
+    app.store.insert_token("okta", &token_hash(&new)).await.unwrap();
+    assert_eq!(status_with(&app, &new).await, 200);
+    let rows = app.store.list_tokens().await.unwrap();
+    let okta: Vec<_> = rows.iter().filter(|t| t.name == "okta").collect();
+    assert_eq!(okta.len(), 2, "{rows:?}");
+    assert!(
+        okta[0].replaced_at.is_some() && okta[1].replaced_at.is_none(),
+        "{okta:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_revoked_name_can_be_used_again_and_only_the_new_secret_opens_it() {
     use scim_bridge::http::auth::{generate_token, token_hash};
     use scim_bridge::store::{StoreError, TokenScope};

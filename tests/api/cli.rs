@@ -263,6 +263,37 @@ fn a_closed_stderr_does_not_take_the_server_down() {
     assert!(child.wait().unwrap().success());
 }
 
+/// Regression: `serve | head -1`, or an init system that closed standard output, used to kill the
+/// first start at its token lines (println! panics on a closed pipe).
+#[test]
+fn a_closed_stdout_at_first_start_does_not_take_the_server_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path())
+        .env("RUST_LOG", "info")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines().map_while(Result::ok) {
+        let started = line.contains("serving SCIM");
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    let log = seen.join("\n");
+    assert!(log.contains("serving SCIM"), "{log}");
+    assert!(log.contains("the first token could not be printed"), "{log}");
+    assert!(!log.contains("scb_"), "no secret in the log: {log}");
+    assert!(child.try_wait().unwrap().is_none(), "still serving");
+    sigterm(&child);
+    child.wait().unwrap();
+}
+
 /// The reproduction: in the wrong folder (no configuration, no database) every operator
 /// command used to create `scim-bridge.db` and report an empty, healthy bridge.
 #[test]

@@ -57,12 +57,14 @@ impl Pki {
 
     /// A client that trusts this CA only.
     pub fn client(&self) -> reqwest::Client {
+        self.client_builder().build().unwrap()
+    }
+
+    fn client_builder(&self) -> reqwest::ClientBuilder {
         reqwest::Client::builder()
             .tls_built_in_root_certs(false)
             .add_root_certificate(reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap())
             .https_only(true)
-            .build()
-            .unwrap()
     }
 
     fn connector(&self, versions: &[&'static rustls::SupportedProtocolVersion]) -> tokio_rustls::TlsConnector {
@@ -222,6 +224,50 @@ async fn https_from_files_gives_https_urls_and_plain_http_gets_no_answer() {
         .await
         .unwrap();
     assert_eq!(console.status(), 200);
+}
+
+#[tokio::test]
+async fn a_console_on_a_public_address_is_served_over_tls_too_with_secure_cookies() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = install(dir.path(), &pki.leaf(&["127.0.0.1"]));
+    let app = spawn_app_with(|s| {
+        s.server.admin_listen = "0.0.0.0:0".into();
+        s.server.tls = Some(TlsSettings {
+            cert_file: Some(cert),
+            key_file: Some(key),
+            ..TlsSettings::default()
+        });
+    })
+    .await;
+    let console = app.console.replace("http://", "https://");
+    let login = pki.client().get(format!("{console}/admin/login")).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    let plain = reqwest::Client::new()
+        .get(format!("{}/admin/login", app.console))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(plain.is_err(), "no plain HTTP on a public console port: {plain:?}");
+    let admin = admin_token(&app).await;
+    let signed_in = pki
+        .client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{console}/admin/login"))
+        .form(&[("token", admin.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.contains("HttpOnly"))
+        .unwrap_or_else(|| panic!("a session cookie: {:?}", signed_in.headers()));
+    assert!(cookie.contains("Secure"), "{cookie}");
 }
 
 fn app_port(app: &TestApp) -> u16 {

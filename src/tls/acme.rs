@@ -162,9 +162,16 @@ impl Acme {
             .poll_certificate(&RetryPolicy::new().timeout(ORDER_TIMEOUT))
             .await?;
         let loaded = Loaded::from_pem(chain_pem.as_bytes(), "the issued chain", key_pem.as_bytes(), "its key")?;
-        self.save(CERTIFICATE_FILE, chain_pem.as_bytes())?;
-        self.save(KEY_FILE, key_pem.as_bytes())?;
+        // Served before it is cached: a cache that cannot be written (a full disk) must not make
+        // the loop order certificate after certificate (Let's Encrypt allows 5 a week).
         self.certificates.install(&loaded, Some(renew_after(&loaded)));
+        let cached = self
+            .save(KEY_FILE, key_pem.as_bytes())
+            .and_then(|()| self.save(CERTIFICATE_FILE, chain_pem.as_bytes()));
+        if let Err(e) = cached {
+            tracing::error!(error = %e, "the ACME certificate is served but not cached: the next start orders a new one");
+            self.certificates.failed(&e.to_string());
+        }
         Ok(loaded)
     }
 

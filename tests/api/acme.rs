@@ -140,13 +140,12 @@ async fn wait_for_certificate(root: &reqwest::Certificate, port: u16, not: Optio
     }
 }
 
-async fn tls_status(app: &TestApp, root: &reqwest::Certificate, port: u16, admin: &str) -> serde_json::Value {
+async fn tls_status(root: &reqwest::Certificate, port: u16, admin: &str) -> serde_json::Value {
     let client = reqwest::Client::builder()
         .add_root_certificate(root.clone())
         .resolve("localhost", ([127, 0, 0, 1], port).into())
         .build()
         .unwrap();
-    let _ = app;
     let body: serde_json::Value = client
         .get(format!("https://localhost:{port}/healthz"))
         .bearer_auth(admin)
@@ -184,7 +183,7 @@ async fn a_certificate_is_obtained_at_first_start_renewed_when_due_and_served_fr
 
     // Issue and serve.
     let first = wait_for_certificate(&root, port, None).await;
-    let status = tls_status(&app, &root, port, &admin).await;
+    let status = tls_status(&root, port, &admin).await;
     assert_eq!(status["source"], "acme");
     assert_eq!(status["names"], serde_json::json!(["localhost"]));
     assert_eq!(status["last_error"], serde_json::Value::Null);
@@ -215,7 +214,7 @@ async fn a_certificate_is_obtained_at_first_start_renewed_when_due_and_served_fr
         .advance(Duration::from_secs(until_due.whole_seconds() as u64));
     let second = wait_for_certificate(&root, port, Some(&first)).await;
     assert_ne!(first, second);
-    let renewed = tls_status(&app, &root, port, &admin).await;
+    let renewed = tls_status(&root, port, &admin).await;
     assert_ne!(renewed["renew_after"], status["renew_after"], "{renewed}");
     assert_eq!(renewed["last_error"], serde_json::Value::Null);
 

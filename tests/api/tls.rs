@@ -145,9 +145,8 @@ impl Connection {
     }
 }
 
-async fn tls_app(pki: &Pki, dir: &Path, leaf: &Leaf) -> TestApp {
+async fn tls_app(dir: &Path, leaf: &Leaf) -> TestApp {
     let (cert, key) = install(dir, leaf);
-    let _ = pki;
     spawn_app_with(|s| {
         s.server.tls = Some(TlsSettings {
             cert_file: Some(cert),
@@ -181,7 +180,7 @@ async fn healthz_tls(pki: &Pki, app: &TestApp, token: &str) -> serde_json::Value
 async fn https_from_files_gives_https_urls_and_plain_http_gets_no_answer() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
-    let app = tls_app(&pki, dir.path(), &pki.leaf(&["127.0.0.1", "localhost"])).await;
+    let app = tls_app(dir.path(), &pki.leaf(&["127.0.0.1", "localhost"])).await;
     let client = pki.client();
     let created = client
         .post(format!("{}/scim/v2/Users", https(&app)))
@@ -279,7 +278,7 @@ async fn a_replaced_pair_is_served_to_new_connections_while_open_ones_carry_on_a
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let first = pki.leaf(&["127.0.0.1"]);
-    let app = tls_app(&pki, dir.path(), &first).await;
+    let app = tls_app(dir.path(), &first).await;
     let admin = admin_token(&app).await;
     let port = app_port(&app);
     let mut open = Connection::open(&pki, port, &[&rustls::version::TLS13]).await;

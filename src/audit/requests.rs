@@ -60,8 +60,8 @@ pub struct Touched {
 /// One SCIM request as the log keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRecord {
-    /// When it arrived (the stored timestamp form).
-    pub at: String,
+    /// When it arrived (formatted when stored, off the request path).
+    pub at: time::OffsetDateTime,
     pub request_id: String,
     /// The W3C `traceparent` it came with, when well-formed.
     pub traceparent: Option<String>,

@@ -102,7 +102,7 @@ pub async fn response_body(
 
 /// A finished SCIM request, as the middleware saw it.
 pub struct Finished<'a> {
-    pub at: String,
+    pub at: time::OffsetDateTime,
     pub request_id: String,
     pub traceparent: Option<String>,
     pub method: String,
@@ -110,7 +110,7 @@ pub struct Finished<'a> {
     /// The route it matched (`/scim/v2/Users/{id}`).
     pub route: String,
     pub latency_ms: f64,
-    pub response: &'a ServiceResponse<BoxBody>,
+    pub response: &'a mut ServiceResponse<BoxBody>,
     pub request_body: Option<web::Bytes>,
     pub response_body: Option<String>,
 }
@@ -119,23 +119,19 @@ pub struct Finished<'a> {
 /// answered (status, `scimType`, detail), and what it touched (the handler's word, else the
 /// route's resource type and `{id}`).
 pub fn record(finished: Finished<'_>) -> RequestRecord {
-    let response = finished.response;
+    let touched = finished.response.response_mut().extensions_mut().remove::<Touched>();
+    let response = &*finished.response;
     let request = response.request();
     let token = request.extensions().get::<Principal>().map(|p| match p {
         Principal::Token { name, .. } => name.clone(),
         Principal::Jwt { subject } => format!("jwt:{subject}"),
     });
     let error = response.response().extensions().get::<ScimError>().cloned();
-    let touched = response
-        .response()
-        .extensions()
-        .get::<Touched>()
-        .cloned()
-        .unwrap_or_else(|| Touched {
-            resource_type: resource_type(&finished.route),
-            id: request.match_info().get("id").map(str::to_owned),
-            name: None,
-        });
+    let touched = touched.unwrap_or_else(|| Touched {
+        resource_type: resource_type(&finished.route),
+        id: request.match_info().get("id").map(str::to_owned),
+        name: None,
+    });
     RequestRecord {
         at: finished.at,
         request_id: finished.request_id,

@@ -184,7 +184,7 @@ pub async fn log_request(
     let logging = req
         .app_data::<web::Data<AppState>>()
         .filter(|state| audit_log::is_scim(req.path(), &state.base_path))
-        .map(|state| (state.requests.clone(), state.store.now()));
+        .map(|state| (state.requests.clone(), state.store.clock().now_utc()));
     let (req, request_body) = match &logging {
         Some((log, _)) if log.bodies().keeps_any() => match audit_log::read_body(req).await {
             Ok((req, body)) => (req, Some(body)),
@@ -215,7 +215,7 @@ pub async fn log_request(
     let Some((log, at)) = logging else {
         return Ok(response);
     };
-    let (response, response_body) = audit_log::response_body(response, log.bodies()).await?;
+    let (mut response, response_body) = audit_log::response_body(response, log.bodies()).await?;
     let record = audit_log::record(audit_log::Finished {
         at,
         request_id,
@@ -224,7 +224,7 @@ pub async fn log_request(
         path,
         route,
         latency_ms,
-        response: &response,
+        response: &mut response,
         request_body: request_body.filter(|_| log.bodies().keeps(status)),
         response_body,
     });

@@ -104,11 +104,16 @@ const REQUEST_COLUMNS_READ: &str = "id, at, request_id, traceparent, token, meth
 const SUBJECTS: i64 = 20;
 
 impl Store {
-    /// Stores a batch of finished requests in one transaction, `REQUEST_ROWS` rows a statement
-    /// (one statement a row cost the request path a third of its throughput: bench/ab.sh).
+    /// Stores a batch of finished requests in one transaction: on SQLite one prepared statement
+    /// bound per row (`Db::execute_each`), on PostgreSQL `REQUEST_ROWS` rows a statement (one
+    /// statement a row cost the request path a third of its throughput: bench/ab.sh).
     pub async fn insert_requests(&self, batch: &[RequestRecord]) -> Result<(), StoreError> {
-        if self.db.dialect() == super::db::Dialect::Sqlite {
-            return self.insert_requests_as_json(batch).await;
+        if let Some(done) = self
+            .db
+            .execute_each(&insert_requests_sql(1), batch.iter().map(request_args))
+            .await
+        {
+            return done;
         }
         let mut tx = self.db.begin().await?;
         for rows in batch.chunks(REQUEST_ROWS) {
@@ -116,48 +121,6 @@ impl Store {
             tx.execute(&insert_requests_sql(rows.len()), &args).await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// SQLite: the whole batch as one JSON parameter, unpacked by `json_each` (binding fifteen
-    /// parameters a row through sqlx cost more than SQLite's JSON parser: bench/ab.sh). The rows
-    /// are MATERIALIZED first: otherwise each of the fifteen `value` references renders the row's
-    /// text again, which cost 8 µs a row against 3.7 µs.
-    async fn insert_requests_as_json(&self, batch: &[RequestRecord]) -> Result<(), StoreError> {
-        let rows: Vec<_> = batch
-            .iter()
-            .map(|r| {
-                (
-                    &r.at,
-                    &r.request_id,
-                    &r.traceparent,
-                    &r.token,
-                    &r.method,
-                    &r.path,
-                    r.status,
-                    &r.scim_type,
-                    &r.detail,
-                    r.latency_ms,
-                    r.touched.resource_type,
-                    &r.touched.id,
-                    &r.touched.name,
-                    &r.request_body,
-                    &r.response_body,
-                )
-            })
-            .collect();
-        let rows = serde_json::to_string(&rows)?;
-        self.db
-            .execute(
-                "WITH batch (v) AS MATERIALIZED (SELECT value FROM json_each($1))
-                 INSERT INTO requests (at, request_id, traceparent, token, method, path, status, scim_type, detail,
-                                       latency_ms, resource_type, resource_id, user_name, request_body, response_body)
-                 SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, v ->> 8, v ->> 9,
-                        v ->> 10, v ->> 11, v ->> 12, v ->> 13, v ->> 14
-                 FROM batch",
-                args![&rows],
-            )
-            .await?;
         Ok(())
     }
 
@@ -356,7 +319,7 @@ fn insert_requests_sql(rows: usize) -> String {
 /// One request's parameters, in `insert_requests_sql`'s column order.
 fn request_args(r: &RequestRecord) -> [Arg<'_>; REQUEST_COLUMNS] {
     [
-        Arg::from(&r.at),
+        Arg::from(Timestamp(r.at)),
         Arg::from(&r.request_id),
         Arg::from(&r.traceparent),
         Arg::from(&r.token),
@@ -372,4 +335,85 @@ fn request_args(r: &RequestRecord) -> [Arg<'_>; REQUEST_COLUMNS] {
         Arg::from(&r.request_body),
         Arg::from(&r.response_body),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Touched;
+
+    fn logged(path: &str, detail: Option<&str>) -> RequestRecord {
+        RequestRecord {
+            at: time::macros::datetime!(2026-12-05 10:00:00.25 UTC),
+            request_id: format!("req{path}"),
+            traceparent: None,
+            token: Some("okta".into()),
+            method: "PATCH".into(),
+            path: path.into(),
+            status: 400,
+            scim_type: Some("invalidValue".into()),
+            detail: detail.map(str::to_owned),
+            latency_ms: 1.5,
+            touched: Touched {
+                resource_type: Some("User"),
+                id: Some("u1".into()),
+                name: Some("alice@example.com".into()),
+            },
+            request_body: None,
+            response_body: None,
+        }
+    }
+
+    async fn file_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        (dir, store)
+    }
+
+    async fn paths(store: &Store) -> Vec<(String, Option<String>)> {
+        let rows = store.requests_page(&RequestFilter::default(), 10).await.unwrap();
+        rows.into_iter().rev().map(|r| (r.path, r.detail)).collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_logged_requests_is_stored_whole_or_not_at_all() {
+        let (_dir, store) = file_store().await;
+        store
+            .db
+            .execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON requests WHEN NEW.path = '/boom'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                &[],
+            )
+            .await
+            .unwrap();
+        let refused = [logged("/a", None), logged("/boom", None), logged("/c", None)];
+        assert!(store.insert_requests(&refused).await.is_err());
+        assert_eq!(paths(&store).await, vec![]);
+
+        store.insert_requests(&[logged("/d", Some("a\0b"))]).await.unwrap();
+        assert_eq!(paths(&store).await, vec![("/d".into(), Some("a\u{fffd}b".into()))]);
+        let row = &store.requests_page(&RequestFilter::default(), 1).await.unwrap()[0];
+        assert_eq!(
+            (row.at.as_str(), row.status, row.latency_ms, row.user_name.as_deref()),
+            ("2026-12-05T10:00:00.250Z", 400, 1.5, Some("alice@example.com"))
+        );
+    }
+
+    /// The batch connection takes its turn behind the writer pool's connection: a batch waits for
+    /// the write transaction in progress, then is stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_waits_for_the_write_transaction_in_progress() {
+        let (_dir, store) = file_store().await;
+        let mut tx = store.db.begin().await.unwrap();
+        tx.execute("UPDATE requests SET status = 0", &[]).await.unwrap();
+        let writer = store.clone();
+        let batch = tokio::spawn(async move { writer.insert_requests(&[logged("/a", None)]).await });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!batch.is_finished());
+        tx.commit().await.unwrap();
+        batch.await.unwrap().unwrap();
+        assert_eq!(paths(&store).await, vec![("/a".into(), None)]);
+    }
 }

@@ -9,7 +9,7 @@ use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqlitePool, SqliteRow};
 use sqlx::{Arguments, FromRow, Transaction};
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// A row type both backends can read.
@@ -131,6 +131,26 @@ where
     Ok(out)
 }
 
+/// Binds `args` to a statement of rusqlite's (`Db::execute_each`), as `bind_all` does for sqlx.
+fn bind_rusqlite(statement: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> rusqlite::Result<()> {
+    use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+    for (index, arg) in args.iter().enumerate() {
+        let value = match arg {
+            Arg::Text(Some(s)) if s.contains('\0') => ToSqlOutput::Owned(Value::Text(s.replace('\0', "\u{fffd}"))),
+            Arg::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Arg::Int(Some(n)) => ToSqlOutput::Owned(Value::Integer(*n)),
+            Arg::Real(Some(x)) => ToSqlOutput::Owned(Value::Real(*x)),
+            Arg::Bool(Some(b)) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
+            Arg::Bytes(Some(b)) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Arg::Text(None) | Arg::Int(None) | Arg::Real(None) | Arg::Bool(None) | Arg::Bytes(None) => {
+                ToSqlOutput::Owned(Value::Null)
+            }
+        };
+        statement.raw_bind_parameter(index + 1, value)?;
+    }
+    Ok(())
+}
+
 fn sqlite_args<'q>(args: &'q [Arg<'_>]) -> Result<SqliteArguments<'q>, sqlx::Error> {
     bind_all(SqliteArguments::default(), args)
 }
@@ -240,8 +260,13 @@ impl Dialect {
 #[derive(Clone, Debug)]
 enum Pools {
     /// WAL readers, and a single-connection writer pool so that writers queue in the application
-    /// rather than meet "database is locked".
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    /// rather than meet "database is locked". `batches` (a file's, not an in-memory database's)
+    /// writes many rows of one statement (`Db::execute_each`) while holding the writer's turn.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        batches: Option<Arc<Mutex<rusqlite::Connection>>>,
+    },
     /// One pool: PostgreSQL serves concurrent writers itself. Single statements run on warm
     /// connections (no ping between them, `warm.rs`); transactions take theirs from the pool.
     Postgres(Arc<Warm>),
@@ -259,9 +284,13 @@ pub(super) struct Db {
 }
 
 impl Db {
-    pub fn sqlite(read: SqlitePool, write: SqlitePool) -> Self {
+    pub fn sqlite(read: SqlitePool, write: SqlitePool, batches: Option<rusqlite::Connection>) -> Self {
         Self {
-            pools: Pools::Sqlite { read, write },
+            pools: Pools::Sqlite {
+                read,
+                write,
+                batches: batches.map(|c| Arc::new(Mutex::new(c))),
+            },
             clock: Arc::default(),
         }
     }
@@ -344,9 +373,54 @@ impl Db {
         Ok(Tx { inner, now: self.now() })
     }
 
+    /// Runs `sql` once for each parameter row, prepared once and bound natively, in one
+    /// `BEGIN IMMEDIATE` transaction, on a SQLite file's batch connection; `None` elsewhere
+    /// (PostgreSQL, an in-memory database). Through sqlx each row would be a round trip to the
+    /// connection's thread, and a batch sent as one JSON parameter costs SQLite's JSON parser:
+    /// a request-log row cost 7.7 µs that way and 2.9 µs this way (docs/audit.md). The writer
+    /// pool's one connection is held, unused, meanwhile: SQLite writers still take turns in the
+    /// application rather than poll the file lock.
+    pub async fn execute_each<'a, const N: usize>(
+        &self,
+        sql: &str,
+        rows: impl IntoIterator<Item = [Arg<'a>; N]>,
+    ) -> Option<Result<(), super::StoreError>> {
+        let Pools::Sqlite {
+            write,
+            batches: Some(batches),
+            ..
+        } = &self.pools
+        else {
+            return None;
+        };
+        let run = async {
+            let _turn = write.acquire().await?;
+            let work = || -> rusqlite::Result<()> {
+                let mut connection = batches.lock().unwrap_or_else(PoisonError::into_inner);
+                let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                {
+                    let mut statement = tx.prepare_cached(sql)?;
+                    for args in rows {
+                        bind_rusqlite(&mut statement, &args)?;
+                        statement.raw_execute()?;
+                    }
+                }
+                tx.commit()
+            };
+            // The batch's milliseconds block this thread: other tasks move to another worker
+            // where the runtime has one (a test's single-threaded runtime just waits).
+            match tokio::runtime::Handle::current().runtime_flavor() {
+                tokio::runtime::RuntimeFlavor::CurrentThread => work()?,
+                _ => tokio::task::block_in_place(work)?,
+            }
+            Ok(())
+        };
+        Some(run.await)
+    }
+
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { read, write } => {
+            Pools::Sqlite { read, write, .. } => {
                 write.close().await;
                 read.close().await;
             }

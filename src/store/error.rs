@@ -32,6 +32,9 @@ pub enum StoreError {
     Corrupt(#[from] serde_json::Error),
     #[error(transparent)]
     Sealing(#[from] crate::secrets::SealError),
+    /// A statement run through rusqlite (`Db::execute_each`, the request log's batches).
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database file")]

@@ -30,4 +30,25 @@ mod tests {
         assert_eq!(text, "2026-12-02T01:04:05.678Z");
         assert_eq!(back.0, at);
     }
+
+    #[test]
+    fn the_stored_form_is_times_own_format_for_any_instant() {
+        let format =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+        let mut seconds: i64 = -62_135_596_800; // 0001-01-01
+        while seconds < 253_402_300_799 {
+            // 9999-12-31T23:59:59
+            for nanos in [0, 999_999, 1_000_000, 123_456_789, 999_999_999] {
+                let at = OffsetDateTime::from_unix_timestamp(seconds).unwrap() + time::Duration::nanoseconds(nanos);
+                assert_eq!(
+                    crate::store::format_timestamp(at),
+                    at.format(&format).unwrap(),
+                    "{seconds} {nanos}"
+                );
+            }
+            seconds += 86_400 * 97 + 3_671;
+        }
+        let offset = time::macros::datetime!(2026-12-31 23:30:00.5 -01:00);
+        assert_eq!(crate::store::format_timestamp(offset), "2027-01-01T00:30:00.500Z");
+    }
 }

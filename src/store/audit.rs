@@ -173,7 +173,7 @@ impl Store {
     }
 
     /// The newest `limit` logged requests that `filter` lets through, newest first (by user: the
-    /// requests that wrote it, which the index by user holds).
+    /// requests that wrote it, read from the index of writes, newest back).
     pub async fn requests_page(&self, filter: &RequestFilter<'_>, limit: i64) -> Result<Vec<RequestRow>, StoreError> {
         let mut sql = format!("SELECT {REQUEST_COLUMNS_READ} FROM requests WHERE TRUE");
         let ids: String;

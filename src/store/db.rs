@@ -376,10 +376,10 @@ impl Db {
     /// Runs `sql` once for each parameter row, prepared once and bound natively, in one
     /// `BEGIN IMMEDIATE` transaction, on a SQLite file's batch connection; `None` elsewhere
     /// (PostgreSQL, an in-memory database). Through sqlx each row would be a round trip to the
-    /// connection's thread, and a batch sent as one JSON parameter costs SQLite's JSON parser:
-    /// a request-log row cost 7.7 µs that way and 2.9 µs this way (docs/audit.md). The writer
-    /// pool's one connection is held, unused, meanwhile: SQLite writers still take turns in the
-    /// application rather than poll the file lock.
+    /// connection's thread, and a batch sent as one JSON parameter pays SQLite's JSON parser
+    /// (docs/audit.md: about 2 µs of a request-log row). The writer pool's one connection is
+    /// held, unused, meanwhile: SQLite writers still take turns in the application rather than
+    /// poll the file lock.
     pub async fn execute_each<'a, const N: usize>(
         &self,
         sql: &str,

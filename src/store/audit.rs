@@ -104,9 +104,9 @@ const REQUEST_COLUMNS_READ: &str = "id, at, request_id, traceparent, token, meth
 const SUBJECTS: i64 = 20;
 
 impl Store {
-    /// Stores a batch of finished requests in one transaction: on SQLite one prepared statement
-    /// bound per row (`Db::execute_each`), on PostgreSQL `REQUEST_ROWS` rows a statement (one
-    /// statement a row cost the request path a third of its throughput: bench/ab.sh).
+    /// Stores a batch of finished requests in one transaction: on a SQLite file one prepared
+    /// statement bound per row (`Db::execute_each`), elsewhere `REQUEST_ROWS` rows a statement
+    /// (one statement a row cost the request path a third of its throughput: bench/ab.sh).
     pub async fn insert_requests(&self, batch: &[RequestRecord]) -> Result<(), StoreError> {
         if let Some(done) = self
             .db
